@@ -1,0 +1,371 @@
+/*
+ * cohort.h - reliable group communication over IP multicast.
+ *
+ * One header, the whole public API. Conventions:
+ *  - every public name starts with cohort_ / COHORT_;
+ *  - functions that can fail return 0 (or a count) on success and a negative
+ *    COHORT_ERR_* code on failure; cohort_strerror() names it;
+ *  - the library never calls back into the application: events are pulled
+ *    with cohort_next_event(), so nothing here may be called "from a
+ *    callback" and there is no re-entrancy to reason about;
+ *  - a cohort_t is not thread-safe: use one handle from one thread at a time
+ *    (several handles may be used from several threads);
+ *  - time is in milliseconds at this boundary (poll-style) and nanoseconds
+ *    inside the library.
+ *
+ * Event-loop integration (epoll, libuv, libevent, poll):
+ *     int fd = cohort_fd(c);                 watch it for readability
+ *     int ms = cohort_timeout_ms(c);         and wake up after at most ms
+ *     cohort_process(c);                     on either, then drain events:
+ *     while (cohort_next_event(c, &ev) == 1) { ... }
+ * Simple programs use the blocking form cohort_wait() instead.
+ */
+#ifndef COHORT_H
+#define COHORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(COHORT_BUILDING) && defined(__GNUC__)
+#define COHORT_API __attribute__((visibility("default")))
+#else
+#define COHORT_API
+#endif
+
+#if defined(__GNUC__)
+#define COHORT_NODISCARD __attribute__((warn_unused_result))
+#else
+#define COHORT_NODISCARD
+#endif
+
+/* Library version, also returned at run time by cohort_version(). */
+#define COHORT_VERSION_MAJOR 0
+#define COHORT_VERSION_MINOR 1
+#define COHORT_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------ */
+/* Error codes. Every one is negative; 0 is success.                   */
+/* ------------------------------------------------------------------ */
+enum cohort_error {
+    COHORT_OK = 0,
+    COHORT_ERR_INVAL = -1,       /* a bad argument or configuration field */
+    COHORT_ERR_NOMEM = -2,       /* allocation failed */
+    COHORT_ERR_AGAIN = -3,       /* would block: flow-control window full */
+    COHORT_ERR_NOTSUP = -4,      /* not supported (yet, or in this build) */
+    COHORT_ERR_SYSTEM = -5,      /* a system call failed; errno is kept */
+    COHORT_ERR_TOOBIG = -6,      /* message larger than config.max_message */
+    COHORT_ERR_CLOSED = -7,      /* the member has left the group */
+    COHORT_ERR_TIMEDOUT = -8,    /* a bounded wait expired */
+    COHORT_ERR_NOCRYPTO = -9,    /* built without libsodium */
+    COHORT_ERR_KEY = -10,        /* key file unreadable, malformed or too open */
+    COHORT_ERR_ADDRESS = -11,    /* address or interface cannot be used */
+    COHORT_ERR_VERSION = -12,    /* config struct from an incompatible ABI */
+    COHORT_ERR_STATE = -13,      /* call not valid in the current state */
+    COHORT_ERR_MALFORMED = -14,  /* a datagram failed to decode (internal) */
+};
+
+/* A short, static, human-readable description of an error code. Never NULL;
+ * unknown codes get a generic text. */
+COHORT_API const char *cohort_strerror(int err);
+
+/* "major.minor.patch" of the library actually linked. */
+COHORT_API const char *cohort_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Delivery modes                                                      */
+/* ------------------------------------------------------------------ */
+typedef enum cohort_mode {
+    /* Best effort: may be lost, duplicated never, reordered possibly. */
+    COHORT_UNRELIABLE = 0,
+    /* Reliable, exactly once, in each sender's order. */
+    COHORT_FIFO = 1,
+    /* Reliable and in one order at every member. (Not yet supported:
+     * cohort_send() returns COHORT_ERR_NOTSUP.) */
+    COHORT_TOTAL = 2,
+} cohort_mode_t;
+
+/* Security mode of a group; every member must use the same mode and key. */
+typedef enum cohort_security {
+    COHORT_SECURITY_NONE = 0,     /* no protection */
+    COHORT_SECURITY_AUTH = 1,     /* every datagram carries a MAC */
+    COHORT_SECURITY_ENCRYPT = 2,  /* AEAD: confidential and authenticated */
+} cohort_security_t;
+
+#define COHORT_KEY_BYTES 32
+#define COHORT_NAME_MAX 63  /* longest member name, bytes, no NUL */
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+/*
+ * Fill with cohort_config_init(), then change what you need. The struct only
+ * grows at the end between versions; struct_size tells the library which
+ * fields the caller knows. Strings are copied by cohort_open(); the caller
+ * keeps ownership of every pointer here.
+ */
+struct cohort_config {
+    size_t struct_size;          /* set by cohort_config_init() */
+
+    /* --- where --- */
+    const char *group;           /* group name (required, 1..63 bytes) */
+    const char *address;         /* multicast address; NULL: derived from
+                                    the group name (239.193.x.y or
+                                    ff15::c0:x:y) */
+    uint16_t port;               /* UDP port; default 47100 */
+    const char *interface;       /* interface name ("lo", ...) or local
+                                    address; NULL: loopback, so nothing leaves
+                                    the host until you choose an interface */
+    int ttl;                     /* multicast TTL / hop limit; default 1 */
+    int loopback;                /* deliver to members on this host; default 1 */
+    int ipv6;                    /* 0: IPv4 (default), 1: IPv6 */
+
+    /* --- who --- */
+    const char *name;            /* member name shown to others; NULL:
+                                    "host:pid" */
+    uint32_t member_id;          /* 0: random; else a stable id */
+
+    /* --- timing (nanoseconds) --- */
+    uint64_t heartbeat_interval_ns; /* default 100 ms */
+    uint64_t member_timeout_ns;     /* silence before a member is dropped;
+                                       default 3 s */
+    uint64_t nack_delay_ns;         /* max random delay before a NACK;
+                                       default 5 ms */
+    uint64_t nack_retry_ns;         /* wait before asking again; 40 ms */
+    uint64_t bundle_delay_ns;       /* max time a small message waits to share
+                                       a datagram; default 200 us; 0: none */
+
+    /* --- limits (bytes or counts); every buffer is bounded by these --- */
+    size_t max_datagram;         /* UDP payload size; default 1400 */
+    size_t max_message;          /* largest message; default 16 MiB */
+    size_t send_window_bytes;    /* unacknowledged reliable bytes a sender may
+                                    have outstanding; default 4 MiB */
+    size_t recv_buffer_bytes;    /* per sender, out-of-order + reassembly;
+                                    default 32 MiB (>= max_message) */
+    size_t max_members;          /* default 64 */
+    size_t event_queue_len;      /* events held before delivery pauses;
+                                    default 4096 */
+
+    /* --- security --- */
+    cohort_security_t security;  /* default COHORT_SECURITY_NONE */
+    const char *key_file;        /* key written by cohort-keygen; or */
+    const uint8_t *key;          /* COHORT_KEY_BYTES of key material */
+    uint8_t key_id;              /* id carried in every datagram */
+
+    /* --- testing --- */
+    const char *faults;          /* fault injection, e.g.
+                                    "drop=0.1,dup=0.01,reorder=0.05,seed=7";
+                                    NULL: the COHORT_FAULTS environment
+                                    variable; "" : none */
+    uint64_t seed;               /* 0: random; else deterministic ids/jitter */
+    int socket_buffer_bytes;     /* SO_RCVBUF/SO_SNDBUF; default 4 MiB */
+};
+
+/* Fill *cfg with defaults (group NULL: must be set). */
+COHORT_API void cohort_config_init(struct cohort_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Members and events                                                  */
+/* ------------------------------------------------------------------ */
+typedef struct cohort cohort_t;  /* opaque member handle */
+
+/* A member is its id plus the incarnation of the process that holds it; a
+ * restarted member keeps its id and gets a new incarnation. */
+typedef struct cohort_member {
+    uint32_t id;
+    uint32_t incarnation;
+} cohort_member_t;
+
+typedef enum cohort_event_type {
+    COHORT_EVENT_NONE = 0,
+    COHORT_EVENT_MESSAGE = 1,       /* a delivered message */
+    COHORT_EVENT_MEMBER_JOINED = 2, /* first heard from a member */
+    COHORT_EVENT_MEMBER_LEFT = 3,   /* a member left or timed out */
+    COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
+} cohort_event_type_t;
+
+enum cohort_leave_reason {
+    COHORT_LEFT_GRACEFULLY = 0,
+    COHORT_LEFT_TIMEOUT = 1,
+    COHORT_LEFT_RESTARTED = 2,      /* a newer incarnation appeared */
+};
+
+/*
+ * A tagged event. Pointers in it are owned by the library and stay valid
+ * until the next call that takes this handle (cohort_next_event,
+ * cohort_process, cohort_wait, cohort_send*, cohort_close); copy what you
+ * keep.
+ */
+typedef struct cohort_event {
+    cohort_event_type_t type;
+    union {
+        struct {
+            cohort_member_t sender;
+            const char *sender_name;   /* NUL-terminated, may be "" */
+            cohort_mode_t mode;
+            const void *data;
+            size_t len;
+        } message;
+        struct {
+            cohort_member_t member;
+            const char *name;
+            int reason;                /* enum cohort_leave_reason */
+        } member;
+        struct {
+            int code;                  /* COHORT_ERR_* */
+            const char *text;          /* NUL-terminated description */
+        } warning;
+    } u;
+} cohort_event_t;
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Validate cfg, open the sockets, join the group and announce this member.
+ * On success *out owns a new handle (free with cohort_close()).
+ * Errors: INVAL (bad field: see the library's stderr-free diagnostics via
+ * cohort_last_error_text), VERSION, NOMEM, ADDRESS, SYSTEM, NOCRYPTO, KEY. */
+COHORT_API COHORT_NODISCARD int cohort_open(cohort_t **out,
+                                            const struct cohort_config *cfg);
+
+/* A one-line description of why the last cohort_open() on this thread
+ * failed (which field, which system call). Static storage; never NULL. */
+COHORT_API const char *cohort_last_error_text(void);
+
+/* Leave the group (a LEAVE datagram is sent so others drop this member at
+ * once), close the sockets, wipe keys and free c. c may be NULL. Reliable
+ * messages not yet received by everyone may be lost: call cohort_drain()
+ * first to wait for them. */
+COHORT_API void cohort_close(cohort_t *c);
+
+/* Process until every reliable message this member sent is held by every
+ * member it knows, or timeout_ms passes (-1: no limit).
+ * Returns 0, TIMEDOUT, or an error from cohort_process(). */
+COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Queue a message for the group. The data is copied. Small messages may wait
+ * up to config.bundle_delay_ns to share a datagram (cohort_flush() sends at
+ * once). Never blocks.
+ * Errors: INVAL (NULL data with len > 0, bad mode), TOOBIG, NOTSUP (TOTAL),
+ * AGAIN (flow control: the slowest member is send_window_bytes behind; call
+ * cohort_process() and retry, or use cohort_send_wait()), CLOSED. */
+COHORT_API COHORT_NODISCARD int cohort_send(cohort_t *c, cohort_mode_t mode,
+                                            const void *data, size_t len);
+
+/* Like cohort_send() but processes the group until the message fits or
+ * timeout_ms passes (-1: no limit). Events that arrive meanwhile are queued
+ * for cohort_next_event(). Errors as cohort_send(), plus TIMEDOUT. */
+COHORT_API COHORT_NODISCARD int cohort_send_wait(cohort_t *c,
+                                                 cohort_mode_t mode,
+                                                 const void *data, size_t len,
+                                                 int timeout_ms);
+
+/* Send any bundled messages now. Returns 0 or SYSTEM. */
+COHORT_API int cohort_flush(cohort_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Event-loop integration                                              */
+/* ------------------------------------------------------------------ */
+
+/* A file descriptor that becomes readable when cohort_process() has work.
+ * Owned by c; do not read or close it. */
+COHORT_API int cohort_fd(const cohort_t *c);
+
+/* Milliseconds until cohort_process() must run even if cohort_fd() stays
+ * quiet: 0 means now; -1 means no timer is pending. */
+COHORT_API int cohort_timeout_ms(const cohort_t *c);
+
+/* Read every datagram waiting on the sockets, run due timers, send what the
+ * protocol produced. Returns the number of events ready (>= 0) or SYSTEM. */
+COHORT_API int cohort_process(cohort_t *c);
+
+/* Take the next event. Returns 1 and fills *ev, or 0 when none is ready. */
+COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev);
+
+/* Blocking form: process until an event is ready or timeout_ms passes
+ * (-1: no limit). Returns 1 with *ev filled, 0 on timeout, or an error. */
+COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                       */
+/* ------------------------------------------------------------------ */
+
+/* This member's own id. */
+COHORT_API cohort_member_t cohort_self(const cohort_t *c);
+
+/* Copy up to max known members (this one included) into out; returns how
+ * many are known (may exceed max). */
+COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
+                                 size_t max);
+
+/* Why a received datagram was dropped. */
+enum cohort_drop_reason {
+    COHORT_DROP_TRUNCATED = 0,   /* shorter than its header says */
+    COHORT_DROP_BAD_MAGIC,
+    COHORT_DROP_BAD_VERSION,
+    COHORT_DROP_BAD_TYPE,
+    COHORT_DROP_BAD_FIELD,       /* a field out of range */
+    COHORT_DROP_OTHER_GROUP,     /* another group sharing the address */
+    COHORT_DROP_SELF,            /* our own multicast looped back */
+    COHORT_DROP_DUPLICATE,       /* data already received */
+    COHORT_DROP_STALE,           /* older incarnation of a member */
+    COHORT_DROP_AUTH,            /* MAC / AEAD verification failed */
+    COHORT_DROP_REPLAY,          /* replayed datagram */
+    COHORT_DROP_KEY_UNKNOWN,     /* key id we do not hold */
+    COHORT_DROP_SECURITY_MODE,   /* other security mode than ours */
+    COHORT_DROP_NO_BUFFER,       /* beyond the receive window/buffer */
+    COHORT_DROP_UNKNOWN_MEMBER,  /* member table full */
+    COHORT_DROP_INJECTED,        /* fault injection (testing) */
+    COHORT_DROP_QUEUE_FULL,      /* local queue bound reached */
+    COHORT_DROP__COUNT
+};
+
+/* Static name of a drop reason ("truncated", ...); "?" if out of range. */
+COHORT_API const char *cohort_drop_reason_name(int reason);
+
+/* Counters since open. Grows only at the end (struct_size). */
+struct cohort_stats {
+    size_t struct_size;
+    uint64_t datagrams_sent, datagrams_received;
+    uint64_t bytes_sent, bytes_received;
+    uint64_t messages_sent[3];        /* by cohort_mode_t */
+    uint64_t messages_delivered[3];
+    uint64_t retransmissions_sent;    /* data records sent again */
+    uint64_t nacks_sent, nacks_received;
+    uint64_t send_would_block;        /* AGAIN returned by cohort_send */
+    uint64_t drops[COHORT_DROP__COUNT];
+    uint64_t drops_total;
+    uint64_t members_joined, members_left;
+    uint64_t send_window_used_bytes;  /* reliable bytes not yet stable */
+    uint64_t recv_buffered_bytes;     /* out-of-order + reassembly, total */
+};
+
+/* Fill *out (set out->struct_size = sizeof *out first; 0 means current).
+ * Returns 0 or INVAL. */
+COHORT_API int cohort_stats(const cohort_t *c, struct cohort_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Write a new random key to path (mode 0600, refusing to overwrite).
+ * Errors: NOCRYPTO, KEY, SYSTEM. */
+COHORT_API int cohort_keygen(const char *path);
+
+/* Read a key file into key[COHORT_KEY_BYTES]. Refuses a file that group or
+ * others can read (as ssh does). Errors: NOCRYPTO, KEY, SYSTEM. */
+COHORT_API int cohort_key_load(const char *path,
+                               uint8_t key[COHORT_KEY_BYTES]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COHORT_H */

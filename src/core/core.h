@@ -1,0 +1,145 @@
+/*
+ * core.h - the sans-IO protocol core.
+ *
+ * The core is a deterministic state machine. It is fed datagrams with the
+ * time they arrived and the endpoint they came from, messages to send, and
+ * timer ticks; it emits datagrams to send and events (deliveries, member
+ * changes). It never reads a clock, touches a socket or asks the system for
+ * randomness: the caller passes `now_ns` (any monotonic origin) and a seed.
+ * The same inputs in the same order give the same outputs, byte for byte;
+ * that is what the simulator in tests/sim relies on.
+ *
+ * Ownership: every pointer returned by the core points into core-owned
+ * memory that stays valid until the next call on the same core.
+ *
+ * Memory: bounded by the configuration (see co_core_config); nothing grows
+ * with traffic beyond those limits.
+ */
+#ifndef COHORT_CORE_H
+#define COHORT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cohort.h"
+
+/* An endpoint as the caller names it. The core only compares and copies the
+ * bytes: the IO edge stores a sockaddr, the simulator a node number. */
+#define CO_ADDR_MAX 28
+typedef struct co_addr {
+    uint8_t len;
+    uint8_t bytes[CO_ADDR_MAX];
+} co_addr_t;
+
+bool co_addr_equal(const co_addr_t *a, const co_addr_t *b);
+
+/* Where an emitted datagram goes. */
+typedef enum co_dest_kind {
+    CO_DEST_GROUP = 0,   /* multicast to the whole group */
+    CO_DEST_UNICAST = 1, /* to one member's endpoint (dest) */
+} co_dest_kind_t;
+
+typedef struct co_tx {
+    co_dest_kind_t kind;
+    co_addr_t dest;        /* valid when kind == CO_DEST_UNICAST */
+    const uint8_t *data;   /* core-owned until the next core call */
+    size_t len;
+} co_tx_t;
+
+/* Everything the core needs, already validated and resolved by the caller
+ * (the IO edge turns a struct cohort_config into this). */
+typedef struct co_core_config {
+    uint32_t group_id;         /* hash of the group name */
+    uint32_t member_id;        /* nonzero */
+    uint32_t incarnation;      /* nonzero; new for every open */
+    char name[COHORT_NAME_MAX + 1];
+
+    uint64_t heartbeat_interval_ns;
+    uint64_t member_timeout_ns;
+    uint64_t nack_delay_ns;
+    uint64_t nack_retry_ns;
+    uint64_t bundle_delay_ns;
+
+    size_t max_datagram;       /* bytes of UDP payload, >= CO_MIN_DATAGRAM */
+    size_t max_message;
+    size_t send_window_bytes;
+    size_t recv_buffer_bytes;
+    size_t max_members;
+    size_t event_queue_len;
+    size_t tx_queue_len;       /* datagrams held for the caller to send */
+
+    cohort_security_t security;
+    uint8_t key[COHORT_KEY_BYTES];
+    uint8_t key_id;
+
+    uint64_t seed;             /* drives every random choice in the core */
+} co_core_config_t;
+
+#define CO_MIN_DATAGRAM 512
+#define CO_MAX_DATAGRAM 65507
+
+typedef struct co_core co_core_t;
+
+/* Fill cfg with the defaults of cohort_config_init(). */
+void co_core_config_defaults(co_core_config_t *cfg);
+
+/* Check a config; returns 0 or COHORT_ERR_INVAL with *why set to a static
+ * description of the first bad field. */
+int co_core_config_check(const co_core_config_t *cfg, const char **why);
+
+/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO. */
+int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
+
+/* Free the core and wipe its keys. core may be NULL. */
+void co_core_free(co_core_t *core);
+
+/* Feed one received datagram. Malformed, foreign or hostile input is dropped
+ * and counted in the stats; it never fails the call. Returns 0. */
+int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
+                 const uint8_t *data, size_t len);
+
+/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED. */
+int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
+                 const void *data, size_t len);
+
+/* Close the datagram being bundled so it can be sent now. */
+void co_core_flush(co_core_t *core, uint64_t now_ns);
+
+/* Run every timer due at now_ns (heartbeats, NACKs, acks, member timeouts,
+ * bundling deadline). Calling it early is harmless. */
+void co_core_tick(co_core_t *core, uint64_t now_ns);
+
+/* The earliest time co_core_tick() has work; UINT64_MAX if none. */
+uint64_t co_core_deadline(const co_core_t *core);
+
+/* Take the next datagram to send. Returns true and fills *out, or false. */
+bool co_core_next_tx(co_core_t *core, co_tx_t *out);
+
+/* Take the next event. Returns true and fills *ev, or false. Delivering an
+ * event frees room in the event queue, which lets held messages move on. */
+bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev);
+
+/* Send LEAVE and refuse further sends (CLOSED). */
+void co_core_leave(co_core_t *core, uint64_t now_ns);
+
+/* True when every reliable message this member sent is held by every member
+ * it knows (nothing left to retransmit). */
+bool co_core_drained(const co_core_t *core);
+
+/* This member, and the members it knows (itself first). */
+cohort_member_t co_core_self(const co_core_t *core);
+size_t co_core_members(const co_core_t *core, cohort_member_t *out,
+                       size_t max);
+
+/* Live counters (the caller adds its own IO-edge counts on top). */
+const struct cohort_stats *co_core_stats(const co_core_t *core);
+struct cohort_stats *co_core_stats_mut(co_core_t *core);
+
+/* Bytes held by the core in every buffer, for bound checks in tests. */
+size_t co_core_memory_bytes(const co_core_t *core);
+
+/* Largest payload one UNRELIABLE message may have with this config. */
+size_t co_core_max_unreliable(const co_core_t *core);
+
+#endif /* COHORT_CORE_H */

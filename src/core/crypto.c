@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int co_placeholder_unit;

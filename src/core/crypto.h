@@ -1,0 +1,63 @@
+/*
+ * crypto.h - datagram sealing, the one path every datagram type goes
+ * through (docs/security.md).
+ *
+ * The core builds a whole datagram (header with CO_FLAG_* already set by
+ * co_crypto_flags(), then body), then calls co_crypto_seal(), which appends
+ * the trailer (MAC, or AEAD tag after encrypting the body in place). On
+ * receipt, co_crypto_open() runs right after the header decodes and before
+ * any protocol state is touched. No datagram type opts in or out.
+ *
+ * Without libsodium only COHORT_SECURITY_NONE is available.
+ */
+#ifndef COHORT_CRYPTO_H
+#define COHORT_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cohort.h"
+#include "wire.h"
+
+#define CO_CRYPTO_MAX_KEYS 2 /* current + previous, for a key rollover */
+
+typedef struct co_crypto {
+    cohort_security_t mode;
+    struct {
+        int in_use;
+        uint8_t id;
+        uint8_t key[COHORT_KEY_BYTES];
+    } keys[CO_CRYPTO_MAX_KEYS];
+    int send_slot; /* index into keys used to seal */
+} co_crypto_t;
+
+/* Errors: NOCRYPTO (mode needs libsodium and it is absent), INVAL. */
+int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
+                   const uint8_t key[COHORT_KEY_BYTES], uint8_t key_id);
+
+/* Add a key accepted on receipt (rollover); make it the sealing key when
+ * use_for_send. Errors: INVAL, NOCRYPTO. */
+int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],
+                      uint8_t key_id, int use_for_send);
+
+/* Wipe every key. */
+void co_crypto_wipe(co_crypto_t *c);
+
+/* Flags and key id the header of an outgoing datagram must carry. */
+uint8_t co_crypto_flags(const co_crypto_t *c);
+uint8_t co_crypto_send_key_id(const co_crypto_t *c);
+
+/* Bytes the trailer adds (0 or CO_TRAILER_BYTES). */
+size_t co_crypto_overhead(const co_crypto_t *c);
+
+/* dgram holds header + body (len bytes) and has room for the trailer.
+ * Seals in place; returns the new length. */
+size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len);
+
+/* Verify (and decrypt in place) a datagram whose header h decoded. Returns 0
+ * or a negative drop code: SECURITY_MODE (flags do not match our mode),
+ * KEY_UNKNOWN, AUTH. On success the body is plaintext. */
+int co_crypto_open(const co_crypto_t *c, const co_header_t *h, uint8_t *dgram,
+                   size_t len);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * wire.h - the cohort wire format, version 1 (docs/protocol.md).
+ *
+ * Every field is written and read byte by byte in network byte order with an
+ * explicit bounds check; no packet is ever cast onto a struct. Decoders take
+ * a buffer and its length and return 0 or a negative enum cohort_drop_reason
+ * value (-(reason+1)) so the caller can count why it dropped the datagram.
+ *
+ * Datagram = header (36 bytes) | body (body_len bytes) | trailer.
+ * The trailer is present iff CO_FLAG_SECURED: CO_TRAILER_BYTES of MAC/tag.
+ *
+ *  off len field
+ *   0   2  magic        0x43 0x48 ("CH")
+ *   2   1  version      1
+ *   3   1  type         enum co_type
+ *   4   1  flags        CO_FLAG_*; unknown bits must be 0
+ *   5   1  key_id       which group key sealed it (0 when not secured)
+ *   6   2  body_len     bytes of body; 36 + body_len + trailer == datagram
+ *   8   4  group_id     hash of the group name
+ *  12   4  sender_id    member id, nonzero
+ *  16   4  incarnation  nonzero, new for every open of the member
+ *  20   8  packet_seq   per (sender, incarnation) datagram counter, from 1,
+ *                       strictly increasing, never reused: the AEAD nonce
+ *                       and the anti-replay window
+ *  28   8  view_id      0 until agreed views exist (membership issue)
+ */
+#ifndef COHORT_WIRE_H
+#define COHORT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cohort.h"
+
+#define CO_MAGIC0 0x43
+#define CO_MAGIC1 0x48
+#define CO_WIRE_VERSION 1
+#define CO_HEADER_BYTES 36
+#define CO_TRAILER_BYTES 16
+
+enum co_flag {
+    CO_FLAG_SECURED = 0x01,   /* trailer present (MAC or AEAD tag) */
+    CO_FLAG_ENCRYPTED = 0x02, /* body is ciphertext; needs SECURED */
+    CO_FLAG__KNOWN = 0x03,
+};
+
+/* Datagram types. Gaps are reserved for later issues: 16..31 membership
+ * (join, view proposal, flush), 32..47 total order. */
+enum co_type {
+    CO_TYPE_DATA = 1,       /* records: messages and fragments */
+    CO_TYPE_HEARTBEAT = 2,  /* liveness, name, send state, stability vector */
+    CO_TYPE_NACK = 3,       /* request to retransmit seq ranges */
+    CO_TYPE_ACK = 4,        /* stability vector only (flow control) */
+    CO_TYPE_LEAVE = 5,      /* graceful leave; empty body */
+};
+
+typedef struct co_header {
+    uint8_t version;
+    uint8_t type;
+    uint8_t flags;
+    uint8_t key_id;
+    uint16_t body_len;
+    uint32_t group_id;
+    uint32_t sender_id;
+    uint32_t incarnation;
+    uint64_t packet_seq;
+    uint64_t view_id;
+} co_header_t;
+
+/* Encode h into out[CO_HEADER_BYTES]. */
+void co_header_encode(const co_header_t *h, uint8_t *out);
+
+/* Decode and check the header of a datagram of len bytes: magic, version,
+ * known type, known flags (ENCRYPTED needs SECURED), nonzero sender and
+ * incarnation, and that len == header + body_len + trailer exactly.
+ * Returns 0 or -(COHORT_DROP_x + 1). */
+int co_header_decode(const uint8_t *buf, size_t len, co_header_t *h);
+
+/* Turn a decoder's negative return into the drop reason. */
+static inline int co_drop_of(int rc) { return -rc - 1; }
+#define CO_DROP(reason) (-((int)(reason) + 1))
+
+/* ---------------------------------------------------------------- */
+/* DATA body: one or more records back to back, filling body_len.     */
+/*
+ *  off len field
+ *   0   1  rtype     enum co_record_type
+ *   1   1  rflags    CO_REC_* ; unknown bits must be 0
+ *   2   2  len       payload bytes of this record
+ *   4   8  seq       FIFO: per-sender reliable sequence, from 1.
+ *                    UNRELIABLE: per-sender unreliable counter, from 1.
+ *  12   4  total_len present iff FIRST set and LAST clear: the size of the
+ *                    whole message (> len, <= 2^31)
+ *   .  len payload
+ * A record with FIRST|LAST is a whole message. UNRELIABLE records are
+ * always whole (FIRST|LAST). seq 0 is invalid.
+ */
+enum co_record_type {
+    CO_REC_UNRELIABLE = 1,
+    CO_REC_FIFO = 2,
+};
+
+enum co_record_flag {
+    CO_REC_FIRST = 0x01,
+    CO_REC_LAST = 0x02,
+    CO_REC_RETRANSMIT = 0x04, /* informational: sent again after a NACK */
+    CO_REC__KNOWN = 0x07,
+};
+
+#define CO_RECORD_HEADER_BYTES 12
+#define CO_RECORD_TOTAL_BYTES 4
+
+typedef struct co_record {
+    uint8_t type;
+    uint8_t flags;
+    uint16_t len;
+    uint64_t seq;
+    uint32_t total_len;      /* 0 unless FIRST && !LAST */
+    const uint8_t *payload;  /* points into the decoded buffer */
+} co_record_t;
+
+/* Bytes a record takes on the wire. */
+size_t co_record_size(const co_record_t *r);
+
+/* Append r at out[*off], advancing *off. The caller has checked the room
+ * with co_record_size(). */
+void co_record_encode(const co_record_t *r, uint8_t *out, size_t *off);
+
+/* Iterate the records of a DATA body: call with *off = 0; returns 1 and
+ * fills *r while records remain, 0 at the clean end of the body, or a
+ * negative drop code for a malformed record (truncated, unknown type or
+ * flags, seq 0, len 0 with no FIRST|LAST, total_len out of range, an
+ * UNRELIABLE fragment). A body that holds zero records is malformed. */
+int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
+                   co_record_t *r);
+
+/* ---------------------------------------------------------------- */
+/* Stability vector entries (HEARTBEAT and ACK bodies).               */
+/*   off len  member_id(4) incarnation(4) delivered_seq(8)            */
+/* delivered_seq: every FIFO record from that sender up to and        */
+/* including it has been delivered here.                              */
+#define CO_ACK_ENTRY_BYTES 16
+typedef struct co_ack_entry {
+    uint32_t member_id;
+    uint32_t incarnation;
+    uint64_t delivered_seq;
+} co_ack_entry_t;
+
+/* HEARTBEAT body:
+ *  off len field
+ *   0   1  name_len   <= COHORT_NAME_MAX
+ *   1   n  name       UTF-8, not NUL-terminated
+ *   .   8  fifo_next  next FIFO seq this member will assign (>= 1)
+ *   .   8  fifo_low   lowest FIFO seq it can still retransmit (<= fifo_next)
+ *   .   2  count      stability entries that follow
+ *   .  16* entries
+ */
+typedef struct co_heartbeat {
+    uint8_t name_len;
+    char name[COHORT_NAME_MAX + 1]; /* NUL-terminated copy on decode */
+    uint64_t fifo_next;
+    uint64_t fifo_low;
+    uint16_t count;
+    const uint8_t *entries;          /* count * 16 bytes, in the buffer */
+} co_heartbeat_t;
+
+/* ACK body: count(2) then count entries (count >= 1). */
+typedef struct co_ack {
+    uint16_t count;
+    const uint8_t *entries;
+} co_ack_t;
+
+/* NACK body:
+ *  off len field
+ *   0   4  target_id          the sender whose records are missing
+ *   4   4  target_incarnation
+ *   8   2  count              ranges that follow, >= 1
+ *  10  16* first_seq(8) last_seq(8), inclusive, 1 <= first <= last
+ */
+typedef struct co_nack_range {
+    uint64_t first;
+    uint64_t last;
+} co_nack_range_t;
+
+typedef struct co_nack {
+    uint32_t target_id;
+    uint32_t target_incarnation;
+    uint16_t count;
+    const uint8_t *ranges;           /* count * 16 bytes, in the buffer */
+} co_nack_t;
+
+#define CO_NACK_RANGE_BYTES 16
+#define CO_NACK_FIXED_BYTES 10
+
+/* Body decoders: 0 or a negative drop code (exact length required: any
+ * trailing or missing byte is malformed). */
+int co_heartbeat_decode(const uint8_t *body, size_t len, co_heartbeat_t *hb);
+int co_ack_decode(const uint8_t *body, size_t len, co_ack_t *ack);
+int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack);
+
+/* Entry accessors for the decoded arrays (i < count). */
+co_ack_entry_t co_ack_entry_at(const uint8_t *entries, size_t i);
+co_nack_range_t co_nack_range_at(const uint8_t *ranges, size_t i);
+
+/* Body encoders: write into out (room checked by the caller with the
+ * matching *_size function) and return the bytes written. */
+size_t co_heartbeat_size(size_t name_len, size_t count);
+size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
+                           uint64_t fifo_next, uint64_t fifo_low,
+                           const co_ack_entry_t *entries, size_t count);
+size_t co_ack_size(size_t count);
+size_t co_ack_encode(uint8_t *out, const co_ack_entry_t *entries,
+                     size_t count);
+size_t co_nack_size(size_t count);
+size_t co_nack_encode(uint8_t *out, uint32_t target_id,
+                      uint32_t target_incarnation,
+                      const co_nack_range_t *ranges, size_t count);
+
+/* Byte helpers, big-endian. */
+static inline void co_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void co_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void co_put64(uint8_t *p, uint64_t v)
+{
+    co_put32(p, (uint32_t)(v >> 32));
+    co_put32(p + 4, (uint32_t)v);
+}
+static inline uint16_t co_get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t co_get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline uint64_t co_get64(const uint8_t *p)
+{
+    return ((uint64_t)co_get32(p) << 32) | co_get32(p + 4);
+}
+
+/* FNV-1a 32 of the group name; never 0. */
+uint32_t co_group_id(const char *name, size_t len);
+
+#endif /* COHORT_WIRE_H */
