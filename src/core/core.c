@@ -1,2 +1,710 @@
-/* placeholder: being written */
-typedef int co_placeholder_unit;
+/*
+ * core.c - the sans-IO protocol core: configuration, life cycle, the send
+ * path, the receive dispatcher and the timers. See core.h for the model
+ * and docs/protocol.md for the protocol.
+ */
+#include "core_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "co_assert.h"
+
+bool co_addr_equal(const co_addr_t *a, const co_addr_t *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+void co_core_config_defaults(co_core_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->heartbeat_interval_ns = 100000000ULL;
+    cfg->member_timeout_ns = 3000000000ULL;
+    cfg->nack_delay_ns = 5000000ULL;
+    cfg->nack_retry_ns = 40000000ULL;
+    cfg->bundle_delay_ns = 200000ULL;
+    cfg->max_datagram = 1400;
+    cfg->max_message = 16u << 20;
+    cfg->send_window_bytes = 4u << 20;
+    cfg->recv_buffer_bytes = 32u << 20;
+    cfg->max_members = 64;
+    cfg->event_queue_len = 4096;
+    cfg->tx_queue_len = 0; /* derived from max_datagram */
+}
+
+/* Bytes of body that a heartbeat needs to carry a full stability vector. */
+static size_t heartbeat_need(const co_core_config_t *cfg)
+{
+    return co_heartbeat_size(COHORT_NAME_MAX, cfg->max_members - 1);
+}
+
+int co_core_config_check(const co_core_config_t *cfg, const char **why)
+{
+#define BAD(text)                                                            \
+    do {                                                                     \
+        *why = text;                                                         \
+        return COHORT_ERR_INVAL;                                             \
+    } while (0)
+    *why = NULL;
+    if (cfg->member_id == 0 || cfg->incarnation == 0)
+        BAD("member_id and incarnation must be nonzero");
+    if (memchr(cfg->name, 0, sizeof cfg->name) == NULL)
+        BAD("name must be NUL-terminated");
+    if (cfg->max_datagram < CO_MIN_DATAGRAM || cfg->max_datagram > CO_MAX_DATAGRAM)
+        BAD("max_datagram must be 512..65507");
+    if (cfg->heartbeat_interval_ns < 1000000ULL ||
+        cfg->heartbeat_interval_ns > 60000000000ULL)
+        BAD("heartbeat_interval_ns must be 1 ms..60 s");
+    if (cfg->member_timeout_ns < 2 * cfg->heartbeat_interval_ns)
+        BAD("member_timeout_ns must be at least two heartbeat intervals");
+    if (cfg->nack_retry_ns < 100000ULL || cfg->nack_retry_ns > 10000000000ULL)
+        BAD("nack_retry_ns must be 100 us..10 s");
+    if (cfg->nack_delay_ns > cfg->nack_retry_ns)
+        BAD("nack_delay_ns must not exceed nack_retry_ns");
+    if (cfg->bundle_delay_ns > 1000000000ULL)
+        BAD("bundle_delay_ns must be at most 1 s");
+    if (cfg->max_message < 1 || cfg->max_message > (1u << 30))
+        BAD("max_message must be 1 B..1 GiB");
+    if (cfg->send_window_bytes < 4 * cfg->max_datagram ||
+        cfg->send_window_bytes > (1u << 30))
+        BAD("send_window_bytes must be 4 datagrams..1 GiB");
+    if (cfg->recv_buffer_bytes < cfg->send_window_bytes ||
+        cfg->recv_buffer_bytes > (1u << 30))
+        BAD("recv_buffer_bytes must be send_window_bytes..1 GiB");
+    if (cfg->max_members < 2 || cfg->max_members > 1024)
+        BAD("max_members must be 2..1024");
+    if (cfg->event_queue_len < 1 || cfg->event_queue_len > (1u << 20))
+        BAD("event_queue_len must be 1..1048576");
+    if (cfg->tx_queue_len > 65536)
+        BAD("tx_queue_len must be at most 65536");
+    if (cfg->security > COHORT_SECURITY_ENCRYPT)
+        BAD("unknown security mode");
+    size_t room = cfg->max_datagram - CO_HEADER_BYTES - CO_TRAILER_BYTES;
+    if (heartbeat_need(cfg) > room)
+        BAD("max_members too large for max_datagram (stability vector)");
+    return 0;
+#undef BAD
+}
+
+static void derive_limits(co_core_t *core)
+{
+    co_core_config_t *cfg = &core->cfg;
+    if (cfg->tx_queue_len == 0) {
+        size_t n = (4u << 20) / cfg->max_datagram;
+        cfg->tx_queue_len = n < 64 ? 64 : n > 4096 ? 4096 : n;
+    }
+    core->body_room = cfg->max_datagram - CO_HEADER_BYTES -
+                      co_crypto_overhead(&core->crypto);
+    core->record_room = core->body_room - CO_DATA_TRAIL_BYTES -
+                        CO_RECORD_HEADER_BYTES - CO_RECORD_TOTAL_BYTES;
+    if (core->record_room > UINT16_MAX)
+        core->record_room = UINT16_MAX;
+    core->ack_bytes = cfg->send_window_bytes / 4;
+    core->ack_delay_ns = cfg->heartbeat_interval_ns / 8;
+    core->probe_delay_ns = cfg->nack_retry_ns / 4;
+}
+
+int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
+{
+    const char *why;
+    *out = NULL;
+    int rc = co_core_config_check(cfg, &why);
+    if (rc != 0)
+        return rc;
+    co_core_t *core = calloc(1, sizeof *core);
+    if (!core)
+        return COHORT_ERR_NOMEM;
+    core->cfg = *cfg;
+    core->stats.struct_size = sizeof core->stats;
+    co_rng_seed(&core->rng, cfg->seed);
+    rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
+    if (rc != 0) {
+        free(core);
+        return rc;
+    }
+    derive_limits(core);
+    if (co_txbuf_init(&core->tx, cfg->send_window_bytes) != 0 ||
+        co_peers_init(&core->peers, cfg->max_members - 1) != 0 ||
+        co_output_init(core) != 0 ||
+        co_evq_init(&core->evq, cfg->event_queue_len,
+                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes) != 0) {
+        co_core_free(core);
+        return COHORT_ERR_NOMEM;
+    }
+    core->heartbeat_at_ns = now_ns; /* announce ourselves at once */
+    *out = core;
+    return 0;
+}
+
+void co_core_free(co_core_t *core)
+{
+    if (!core)
+        return;
+    co_crypto_wipe(&core->crypto);
+    memset(core->cfg.key, 0, sizeof core->cfg.key);
+    co_txbuf_free(&core->tx);
+    co_peers_free(&core->peers);
+    co_output_free(core);
+    co_evq_free(&core->evq);
+    free(core->pending.data);
+    free(core);
+}
+
+/* Every entry point first lets go of what the previous call handed out. */
+static void release_handed_out(co_core_t *core)
+{
+    co_txq_release(&core->txq);
+    co_evq_release(&core->evq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Move fragments of the pending message into the window while it has
+ * room and the queue can take the datagrams. */
+static void pending_progress(co_core_t *core, uint64_t now_ns)
+{
+    co_pending_t *p = &core->pending;
+    while (p->data && co_txq_room(&core->txq) > 2) {
+        size_t chunk = p->len - p->off;
+        if (chunk > core->record_room)
+            chunk = core->record_room;
+        if (!co_txbuf_fits(&core->tx, chunk))
+            return;
+        uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
+                        (p->off + chunk == p->len ? CO_REC_LAST : 0);
+        uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
+        uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
+                                     (uint16_t)chunk, flags, total);
+        if (seq == 0)
+            return;
+        co_record_t r = {.type = CO_REC_FIFO, .flags = flags,
+                         .len = (uint16_t)chunk, .seq = seq,
+                         .total_len = total, .payload = p->data + p->off};
+        co_bundle_add(core, &r, now_ns);
+        p->off += chunk;
+        if (p->off == p->len) {
+            free(p->data);
+            memset(p, 0, sizeof *p);
+        }
+    }
+}
+
+static size_t fragments_of(const co_core_t *core, size_t len)
+{
+    return len == 0 ? 1 : (len + core->record_room - 1) / core->record_room;
+}
+
+static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
+                     size_t len)
+{
+    pending_progress(core, now_ns);
+    if (core->pending.data)
+        return COHORT_ERR_AGAIN;
+    size_t frags = fragments_of(core, len);
+    bool fits = core->tx.bytes + len + frags * CO_TXREC_OVERHEAD <=
+                    core->tx.max_bytes &&
+                co_txq_room(&core->txq) > frags + 2;
+    /* A single record waits for room; a fragmented message is taken now
+     * and fed out as room appears, so it can exceed the window. */
+    if (!fits && frags == 1)
+        return COHORT_ERR_AGAIN;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return COHORT_ERR_NOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    core->pending = (co_pending_t){.data = copy, .len = len, .off = 0};
+    if (len == 0) { /* an empty message is one empty record */
+        uint64_t seq = co_txbuf_push(&core->tx, copy, 0,
+                                     CO_REC_FIRST | CO_REC_LAST, 0);
+        COHORT_ASSERT(seq != 0);
+        co_record_t r = {.type = CO_REC_FIFO,
+                         .flags = CO_REC_FIRST | CO_REC_LAST, .seq = seq,
+                         .payload = copy};
+        co_bundle_add(core, &r, now_ns);
+        free(copy);
+        memset(&core->pending, 0, sizeof core->pending);
+        return 0;
+    }
+    pending_progress(core, now_ns);
+    return 0;
+}
+
+static int send_unreliable(co_core_t *core, uint64_t now_ns,
+                           const void *data, size_t len)
+{
+    if (len > core->record_room)
+        return COHORT_ERR_TOOBIG;
+    if (co_txq_room(&core->txq) < 2)
+        return COHORT_ERR_AGAIN;
+    co_record_t r = {.type = CO_REC_UNRELIABLE,
+                     .flags = CO_REC_FIRST | CO_REC_LAST,
+                     .len = (uint16_t)len, .seq = ++core->unreliable_seq,
+                     .payload = data};
+    co_bundle_add(core, &r, now_ns);
+    return 0;
+}
+
+int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
+                 const void *data, size_t len)
+{
+    release_handed_out(core);
+    if (core->left)
+        return COHORT_ERR_CLOSED;
+    if ((!data && len > 0) || (unsigned)mode > COHORT_TOTAL)
+        return COHORT_ERR_INVAL;
+    if (mode == COHORT_TOTAL)
+        return COHORT_ERR_NOTSUP;
+    if (len > core->cfg.max_message)
+        return COHORT_ERR_TOOBIG;
+    int rc = mode == COHORT_FIFO ? send_fifo(core, now_ns, data, len)
+                                 : send_unreliable(core, now_ns, data, len);
+    if (rc == 0)
+        core->stats.messages_sent[mode]++;
+    else if (rc == COHORT_ERR_AGAIN)
+        core->stats.send_would_block++;
+    return rc;
+}
+
+void co_core_flush(co_core_t *core, uint64_t now_ns)
+{
+    release_handed_out(core);
+    co_builder_finish(core, &core->bundle, now_ns);
+    core->bundle_deadline_ns = 0;
+}
+
+void co_core_leave(co_core_t *core, uint64_t now_ns)
+{
+    release_handed_out(core);
+    if (core->left)
+        return;
+    co_builder_finish(core, &core->bundle, now_ns);
+    co_send_leave(core, now_ns);
+    core->left = true;
+}
+
+bool co_core_drained(const co_core_t *core)
+{
+    return core->pending.data == NULL && co_txbuf_count(&core->tx) == 0 &&
+           !core->bundle.open;
+}
+
+/* ------------------------------------------------------------------ */
+/* Members                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Free what every member now holds and let a pending message move on. */
+static void stability_advance(co_core_t *core, uint64_t now_ns)
+{
+    uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
+    if (stable >= core->tx.low)
+        co_txbuf_release(&core->tx, stable);
+    pending_progress(core, now_ns);
+}
+
+static void member_left(co_core_t *core, co_peer_t *peer, int reason,
+                        uint64_t now_ns)
+{
+    co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
+    core->stats.members_left++;
+    co_peers_remove(&core->peers, peer);
+    stability_advance(core, now_ns);
+}
+
+static void note_stability(co_core_t *core, co_peer_t *peer,
+                           const uint8_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        co_ack_entry_t e = co_ack_entry_at(entries, i);
+        if (e.member_id != core->cfg.member_id ||
+            e.incarnation != core->cfg.incarnation)
+            continue;
+        /* Never believe a report of records we have not sent. */
+        uint64_t seq = e.delivered_seq < core->tx.next ? e.delivered_seq
+                                                       : core->tx.next - 1;
+        if (!peer->reports_us || seq > peer->delivered_ours)
+            peer->delivered_ours = seq;
+        peer->reports_us = true;
+    }
+}
+
+/* Start or move a sender's window to where it now retransmits from. */
+static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
+{
+    if (!co_rxwin_synced(&peer->rx)) {
+        co_rxwin_sync(&peer->rx, trail);
+        return;
+    }
+    if (peer->rx.next >= trail)
+        return;
+    uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
+    co_reasm_reset(&peer->reasm);
+    if (lost)
+        co_event_warning(core, COHORT_ERR_STATE,
+                         "a sender no longer holds messages this member "
+                         "missed (it was cut off longer than the timeout)");
+}
+
+static void schedule_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    if (!co_rxwin_has_gap(&peer->rx)) {
+        peer->nack_at_ns = 0;
+        return;
+    }
+    if (peer->nack_at_ns == 0) /* random delay spreads receivers' NACKs */
+        peer->nack_at_ns =
+            now_ns + co_rng_below(&core->rng, core->cfg.nack_delay_ns + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef union co_body {
+    co_heartbeat_t hb;
+    co_ack_t ack;
+    co_nack_t nack;
+    uint64_t trail;
+} co_body_t;
+
+/* Check the whole body before any state changes, so a malformed tail
+ * cannot half-apply a datagram. */
+static int decode_body(const co_header_t *h, const uint8_t *body,
+                       co_body_t *out)
+{
+    switch (h->type) {
+    case CO_TYPE_DATA: {
+        int rc = co_data_trail(body, h->body_len, &out->trail);
+        size_t off = CO_DATA_TRAIL_BYTES;
+        co_record_t r;
+        while (rc == 0 && (rc = co_record_next(body, h->body_len, &off, &r)) == 1)
+            rc = 0;
+        return rc;
+    }
+    case CO_TYPE_HEARTBEAT:
+        return co_heartbeat_decode(body, h->body_len, &out->hb);
+    case CO_TYPE_ACK:
+        return co_ack_decode(body, h->body_len, &out->ack);
+    case CO_TYPE_NACK:
+        return co_nack_decode(body, h->body_len, &out->nack);
+    case CO_TYPE_LEAVE:
+        return h->body_len == 0 ? 0 : CO_DROP(COHORT_DROP_BAD_FIELD);
+    default:
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    }
+}
+
+static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
+                    size_t body_len, uint64_t trail, uint64_t now_ns)
+{
+    follow_trail(core, peer, trail);
+    size_t off = CO_DATA_TRAIL_BYTES;
+    co_record_t r;
+    while (co_record_next(body, body_len, &off, &r) == 1) {
+        if (r.type == CO_REC_UNRELIABLE) {
+            if (co_replay_check(&peer->unreliable, r.seq) != 0) {
+                co_count_drop(core, COHORT_DROP_DUPLICATE);
+                continue;
+            }
+            co_replay_commit(&peer->unreliable, r.seq);
+            if (!co_evq_has_room(&core->evq, r.len)) {
+                co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+                continue;
+            }
+            uint8_t *copy = malloc(r.len ? r.len : 1);
+            if (!copy)
+                continue;
+            memcpy(copy, r.payload, r.len);
+            co_event_message(core, peer, COHORT_UNRELIABLE, copy, r.len);
+            continue;
+        }
+        switch (co_rxwin_insert(&peer->rx, &r)) {
+        case CO_RXWIN_DUPLICATE:
+            co_count_drop(core, COHORT_DROP_DUPLICATE);
+            break;
+        case CO_RXWIN_NO_ROOM:
+            co_count_drop(core, COHORT_DROP_NO_BUFFER);
+            break;
+        default:
+            break;
+        }
+    }
+    co_deliver_ready(core, peer, now_ns);
+    schedule_nack(core, peer, now_ns);
+}
+
+static void on_heartbeat(co_core_t *core, co_peer_t *peer,
+                         const co_heartbeat_t *hb, uint64_t now_ns)
+{
+    memcpy(peer->name, hb->name, sizeof peer->name);
+    if (hb->fifo_low >= 1 && hb->fifo_low <= hb->fifo_next) {
+        follow_trail(core, peer, hb->fifo_low);
+        if (hb->fifo_next > 1)
+            co_rxwin_saw(&peer->rx, hb->fifo_next - 1);
+    }
+    note_stability(core, peer, hb->entries, hb->count);
+    stability_advance(core, now_ns);
+    co_deliver_ready(core, peer, now_ns);
+    schedule_nack(core, peer, now_ns);
+}
+
+/* Find the sender's entry, replacing an older incarnation; NULL drops the
+ * datagram (counted). */
+static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
+                            uint64_t now_ns)
+{
+    co_peer_t *peer = co_peers_find(&core->peers, h->sender_id);
+    if (peer && h->incarnation < peer->incarnation) {
+        co_count_drop(core, COHORT_DROP_STALE);
+        return NULL;
+    }
+    if (peer && h->incarnation > peer->incarnation) {
+        member_left(core, peer, COHORT_LEFT_RESTARTED, now_ns);
+        peer = NULL;
+    }
+    if (peer && co_replay_check(&peer->packets, h->packet_seq) != 0) {
+        co_count_drop(core, h->flags & CO_FLAG_SECURED ? COHORT_DROP_REPLAY
+                                                       : COHORT_DROP_DUPLICATE);
+        return NULL;
+    }
+    return peer;
+}
+
+static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
+                               const co_addr_t *from, uint64_t now_ns)
+{
+    co_peer_t *peer = co_peers_add(&core->peers, h->sender_id, h->incarnation,
+                                   core->cfg.recv_buffer_bytes);
+    if (!peer) {
+        co_count_drop(core, COHORT_DROP_UNKNOWN_MEMBER);
+        return NULL;
+    }
+    peer->needs_from = core->tx.next;
+    peer->addr = *from;
+    core->stats.members_joined++;
+    co_event_member(core, peer, COHORT_EVENT_MEMBER_JOINED, 0);
+    return peer;
+}
+
+/* Tell the application, at most once a heartbeat interval, that traffic
+ * with another key or mode is arriving: such members never form a group
+ * with this one, and silence would hide why. */
+static void warn_security(co_core_t *core, int reason, uint64_t now_ns)
+{
+    if (core->warned_at_ns &&
+        now_ns < core->warned_at_ns + core->cfg.member_timeout_ns)
+        return;
+    core->warned_at_ns = now_ns;
+    const char *text =
+        reason == COHORT_DROP_SECURITY_MODE
+            ? "datagrams from a member using another security mode are dropped"
+        : reason == COHORT_DROP_KEY_UNKNOWN
+            ? "datagrams sealed with a key id this member does not hold are dropped"
+            : "datagrams failing authentication are dropped (another key, "
+              "or forged)";
+    co_event_warning(core, COHORT_ERR_KEY, text);
+}
+
+int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
+                 const uint8_t *data, size_t len)
+{
+    release_handed_out(core);
+    co_header_t h;
+    int rc = co_header_decode(data, len, &h);
+    if (rc == 0 && h.group_id != core->cfg.group_id)
+        rc = CO_DROP(COHORT_DROP_OTHER_GROUP);
+    if (rc == 0 && h.sender_id == core->cfg.member_id)
+        rc = CO_DROP(COHORT_DROP_SELF);
+    if (rc != 0) {
+        co_count_drop(core, co_drop_of(rc));
+        return 0;
+    }
+    /* Verify (and decrypt) a private copy: the caller's buffer is const. */
+    memcpy(core->rxbuf, data, len);
+    rc = co_crypto_open(&core->crypto, &h, core->rxbuf, len);
+    if (rc != 0) {
+        co_count_drop(core, co_drop_of(rc));
+        warn_security(core, co_drop_of(rc), now_ns);
+        return 0;
+    }
+    const uint8_t *body = core->rxbuf + CO_HEADER_BYTES;
+    co_body_t b;
+    rc = decode_body(&h, body, &b);
+    if (rc != 0) {
+        co_count_drop(core, co_drop_of(rc));
+        return 0;
+    }
+    co_peer_t *peer = sender_of(core, &h, now_ns);
+    if (!peer && co_peers_find(&core->peers, h.sender_id))
+        return 0; /* stale or replayed: counted */
+    if (!peer && h.type == CO_TYPE_LEAVE)
+        return 0;
+    if (!peer && !(peer = admit_sender(core, &h, from, now_ns)))
+        return 0;
+    co_replay_commit(&peer->packets, h.packet_seq);
+    peer->last_heard_ns = now_ns;
+    peer->addr = *from;
+    switch (h.type) {
+    case CO_TYPE_DATA:
+        on_data(core, peer, body, h.body_len, b.trail, now_ns);
+        break;
+    case CO_TYPE_HEARTBEAT:
+        on_heartbeat(core, peer, &b.hb, now_ns);
+        break;
+    case CO_TYPE_ACK:
+        note_stability(core, peer, b.ack.entries, b.ack.count);
+        stability_advance(core, now_ns);
+        break;
+    case CO_TYPE_NACK:
+        core->stats.nacks_received++;
+        if (b.nack.target_id == core->cfg.member_id &&
+            b.nack.target_incarnation == core->cfg.incarnation)
+            co_retransmit(core, peer, &b.nack, now_ns);
+        break;
+    case CO_TYPE_LEAVE:
+        member_left(core, peer, COHORT_LEFT_GRACEFULLY, now_ns);
+        break;
+    default:
+        COHORT_ASSERT(false); /* decode_body rejected it */
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t jittered(co_core_t *core, uint64_t interval_ns)
+{
+    /* +-10 %, so members started together do not beat in step. */
+    uint64_t spread = interval_ns / 5;
+    return interval_ns - spread / 2 + co_rng_below(&core->rng, spread + 1);
+}
+
+static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    if (now_ns >= peer->last_heard_ns + core->cfg.member_timeout_ns) {
+        member_left(core, peer, COHORT_LEFT_TIMEOUT, now_ns);
+        return;
+    }
+    if (peer->nack_at_ns && now_ns >= peer->nack_at_ns) {
+        co_send_nack(core, peer, now_ns);
+        peer->nack_at_ns = 0;
+        if (co_rxwin_has_gap(&peer->rx))
+            peer->nack_at_ns = now_ns + core->cfg.nack_retry_ns;
+    }
+    if (peer->ack_at_ns && now_ns >= peer->ack_at_ns)
+        co_send_ack(core, peer, now_ns);
+}
+
+void co_core_tick(co_core_t *core, uint64_t now_ns)
+{
+    release_handed_out(core);
+    if (core->bundle_deadline_ns && now_ns >= core->bundle_deadline_ns)
+        co_core_flush(core, now_ns);
+    for (size_t i = 0; i < core->peers.cap; i++)
+        if (core->peers.slots[i].in_use)
+            tick_peer(core, &core->peers.slots[i], now_ns);
+    if (core->left)
+        return;
+    if (now_ns >= core->heartbeat_at_ns ||
+        (core->probe_at_ns && now_ns >= core->probe_at_ns)) {
+        co_send_heartbeat(core, now_ns);
+        core->heartbeat_at_ns =
+            now_ns + jittered(core, core->cfg.heartbeat_interval_ns);
+        core->probe_at_ns = 0;
+    }
+    pending_progress(core, now_ns);
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    if (a == 0)
+        return b;
+    return a < b ? a : b;
+}
+
+uint64_t co_core_deadline(const co_core_t *core)
+{
+    uint64_t at = UINT64_MAX;
+    if (!core->left) {
+        at = core->heartbeat_at_ns;
+        at = earliest(core->probe_at_ns, at);
+    }
+    at = earliest(core->bundle_deadline_ns, at);
+    for (size_t i = 0; i < core->peers.cap; i++) {
+        const co_peer_t *p = &core->peers.slots[i];
+        if (!p->in_use)
+            continue;
+        at = earliest(p->nack_at_ns, at);
+        at = earliest(p->ack_at_ns, at);
+        at = earliest(p->last_heard_ns + core->cfg.member_timeout_ns, at);
+    }
+    return at;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output and introspection                                            */
+/* ------------------------------------------------------------------ */
+
+bool co_core_next_tx(co_core_t *core, co_tx_t *out)
+{
+    co_txq_t *q = &core->txq;
+    if (q->popped == q->count)
+        return false;
+    size_t slot = (q->head + q->popped) % q->cap;
+    q->popped++;
+    out->kind = q->kinds[slot];
+    out->dest = q->dests[slot];
+    out->data = q->bufs[slot];
+    out->len = q->lens[slot];
+    return true;
+}
+
+cohort_member_t co_core_self(const co_core_t *core)
+{
+    return (cohort_member_t){core->cfg.member_id, core->cfg.incarnation};
+}
+
+size_t co_core_members(const co_core_t *core, cohort_member_t *out,
+                       size_t max)
+{
+    size_t n = 0;
+    if (max > 0)
+        out[0] = co_core_self(core);
+    n = 1;
+    for (size_t i = 0; i < core->peers.cap; i++) {
+        const co_peer_t *p = &core->peers.slots[i];
+        if (!p->in_use)
+            continue;
+        if (n < max)
+            out[n] = (cohort_member_t){p->id, p->incarnation};
+        n++;
+    }
+    return n;
+}
+
+const struct cohort_stats *co_core_stats(const co_core_t *core)
+{
+    return &core->stats;
+}
+
+struct cohort_stats *co_core_stats_mut(co_core_t *core)
+{
+    core->stats.send_window_used_bytes = core->tx.bytes;
+    core->stats.recv_buffered_bytes = co_peers_rx_bytes(&core->peers);
+    return &core->stats;
+}
+
+size_t co_core_memory_bytes(const co_core_t *core)
+{
+    return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
+           core->evq.bytes + core->pending.len;
+}
+
+size_t co_core_max_unreliable(const co_core_t *core)
+{
+    return core->record_room;
+}

@@ -1,2 +1,86 @@
-/* placeholder: being written */
-typedef int co_placeholder_unit;
+/* frag.c - reassembly of fragmented messages (see frag.h). */
+#include "frag.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "co_assert.h"
+#include "wire.h"
+
+void co_reasm_init(co_reasm_t *r) { memset(r, 0, sizeof *r); }
+
+void co_reasm_reset(co_reasm_t *r)
+{
+    uint64_t abandoned = r->abandoned;
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+    r->abandoned = abandoned;
+}
+
+void co_reasm_free(co_reasm_t *r) { co_reasm_reset(r); }
+
+/* Append len bytes, growing geometrically but never past total. */
+static int reasm_append(co_reasm_t *r, const uint8_t *data, size_t len)
+{
+    COHORT_ASSERT(r->got + len <= r->total);
+    if (r->got + len > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->got + len)
+            cap *= 2;
+        if (cap > r->total)
+            cap = r->total;
+        uint8_t *buf = realloc(r->buf, cap);
+        if (!buf)
+            return -1;
+        r->buf = buf;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->got, data, len);
+    r->got += len;
+    return 0;
+}
+
+enum co_reasm_result co_reasm_feed(co_reasm_t *r, uint8_t flags,
+                                   uint32_t total_len, uint8_t *data,
+                                   uint16_t len, size_t max_message,
+                                   uint8_t **msg, size_t *msg_len)
+{
+    bool first = flags & CO_REC_FIRST, last = flags & CO_REC_LAST;
+    if (first && r->total) { /* a new start abandons the partial message */
+        co_reasm_reset(r);
+        r->abandoned++;
+    }
+    if (first && last) {
+        *msg = data;
+        *msg_len = len;
+        return CO_REASM_DONE;
+    }
+    if (first) {
+        if (total_len <= len || total_len > max_message) {
+            free(data);
+            return CO_REASM_BAD;
+        }
+        r->total = total_len;
+    } else if (!r->total) {
+        free(data);
+        return CO_REASM_SKIPPED;
+    }
+    size_t after = r->got + len;
+    bool ok = after <= r->total && (last ? after == r->total
+                                         : after < r->total) &&
+              reasm_append(r, data, len) == 0;
+    free(data);
+    if (!ok) {
+        co_reasm_reset(r);
+        return CO_REASM_BAD;
+    }
+    if (!last)
+        return CO_REASM_MORE;
+    COHORT_ASSERT(r->got == r->total && r->cap == r->got);
+    *msg = r->buf;
+    *msg_len = r->got;
+    r->buf = NULL;
+    r->cap = r->got = r->total = 0;
+    return CO_REASM_DONE;
+}

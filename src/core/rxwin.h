@@ -1,1 +1,81 @@
-/* placeholder */
+/*
+ * rxwin.h - a receiver's window over one sender's FIFO records.
+ *
+ * Records arrive in any order, duplicated or not at all; the window keeps
+ * those ahead of the next one to deliver, reports which are missing (for
+ * NACKs), and hands them out in sequence. Memory is bounded by max_bytes
+ * (payload + per-record overhead) and by max_slots.
+ */
+#ifndef COHORT_RXWIN_H
+#define COHORT_RXWIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define CO_RXREC_OVERHEAD 32
+
+typedef struct co_rxslot {
+    uint8_t *data;          /* owned payload copy; NULL: missing */
+    uint32_t total_len;
+    uint16_t len;
+    uint8_t flags;
+    uint8_t present;
+} co_rxslot_t;
+
+typedef struct co_rxwin {
+    co_rxslot_t *ring;      /* slot of seq s is ring[s & (cap - 1)] */
+    size_t cap;
+    size_t max_slots;
+    uint64_t next;          /* next seq to deliver; 0 until synchronised */
+    uint64_t highest;       /* highest seq known to exist */
+    size_t bytes;
+    size_t max_bytes;
+    size_t count;           /* present records */
+} co_rxwin_t;
+
+enum co_rxwin_result {
+    CO_RXWIN_NEW = 0,
+    CO_RXWIN_DUPLICATE = 1, /* already held or already delivered */
+    CO_RXWIN_NO_ROOM = 2,   /* beyond the window or the byte budget */
+};
+
+int co_rxwin_init(co_rxwin_t *w, size_t max_bytes);
+void co_rxwin_free(co_rxwin_t *w);
+
+/* Start delivering at seq (first contact with a sender). */
+void co_rxwin_sync(co_rxwin_t *w, uint64_t seq);
+
+static inline bool co_rxwin_synced(const co_rxwin_t *w) { return w->next != 0; }
+
+/* Hold a copy of record r. */
+enum co_rxwin_result co_rxwin_insert(co_rxwin_t *w, const co_record_t *r);
+
+/* A sender said records up to seq exist (data seen, or its heartbeat). */
+void co_rxwin_saw(co_rxwin_t *w, uint64_t seq);
+
+/* The record at w->next if it has arrived, else NULL. */
+const co_rxslot_t *co_rxwin_ready(const co_rxwin_t *w);
+
+/* Take the ready record: returns its payload (the caller now owns it) and
+ * advances next. */
+uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out);
+
+/* Give up on everything below seq (the sender no longer holds it). Returns
+ * how many records were skipped. */
+uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq);
+
+/* True when some record in [next, highest] is missing. */
+static inline bool co_rxwin_has_gap(const co_rxwin_t *w)
+{
+    return w->next != 0 && w->highest >= w->next &&
+           w->count < (size_t)(w->highest - w->next + 1);
+}
+
+/* Write up to max missing ranges, lowest first; returns how many.
+ */
+size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max);
+
+#endif

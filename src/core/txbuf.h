@@ -1,1 +1,61 @@
-/* placeholder */
+/*
+ * txbuf.h - a sender's retransmit buffer for FIFO records.
+ *
+ * Holds every reliable record from the oldest one some member may still
+ * need (low) to the newest assigned (next - 1). Records leave from the low
+ * end only, when every member has delivered them (stability). The bytes
+ * held are bounded by max_bytes: that bound IS the flow-control window.
+ */
+#ifndef COHORT_TXBUF_H
+#define COHORT_TXBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Accounting cost of one record beyond its payload, so that a window of
+ * empty records is still bounded. */
+#define CO_TXREC_OVERHEAD 32
+
+typedef struct co_txrec {
+    uint8_t *data;          /* owned copy of the payload */
+    uint32_t total_len;     /* message size when FIRST && !LAST */
+    uint16_t len;
+    uint8_t flags;          /* CO_REC_FIRST / CO_REC_LAST */
+    uint32_t retx_to;       /* member last sent a retransmission; 0: group */
+    uint64_t retx_at_ns;    /* when; 0: never */
+} co_txrec_t;
+
+typedef struct co_txbuf {
+    co_txrec_t *ring;       /* slot of seq s is ring[s & (cap - 1)] */
+    size_t cap;             /* power of two */
+    size_t max_records;     /* cap never grows past this */
+    uint64_t low;           /* oldest seq held; == next when empty */
+    uint64_t next;          /* next seq to assign, from 1 */
+    size_t bytes;           /* payload + overhead held */
+    size_t max_bytes;
+} co_txbuf_t;
+
+int co_txbuf_init(co_txbuf_t *b, size_t max_bytes);
+void co_txbuf_free(co_txbuf_t *b);
+
+/* Room for a record of len payload bytes? */
+bool co_txbuf_fits(const co_txbuf_t *b, size_t len);
+
+/* Append a record (payload copied); returns its seq, or 0 when it does not
+ * fit or memory ran out. */
+uint64_t co_txbuf_push(co_txbuf_t *b, const uint8_t *data, uint16_t len,
+                       uint8_t flags, uint32_t total_len);
+
+/* The record with seq, or NULL if it is not held (stable or not sent). */
+co_txrec_t *co_txbuf_get(co_txbuf_t *b, uint64_t seq);
+
+/* Free every record with seq <= through. */
+void co_txbuf_release(co_txbuf_t *b, uint64_t through);
+
+static inline size_t co_txbuf_count(const co_txbuf_t *b)
+{
+    return (size_t)(b->next - b->low);
+}
+
+#endif

@@ -81,8 +81,13 @@ static inline int co_drop_of(int rc) { return -rc - 1; }
 #define CO_DROP(reason) (-((int)(reason) + 1))
 
 /* ---------------------------------------------------------------- */
-/* DATA body: one or more records back to back, filling body_len.     */
-/*
+/* DATA body: trail(8) then one or more records back to back, filling  */
+/* body_len. trail = the sender's fifo_low: the oldest FIFO seq it can */
+/* still retransmit (as PGM's ODATA trail), so a receiver that first    */
+/* hears a sender through data knows where to start (>= 1).             */
+#define CO_DATA_TRAIL_BYTES 8
+/* Records, after the trail:
+ *
  *  off len field
  *   0   1  rtype     enum co_record_type
  *   1   1  rflags    CO_REC_* ; unknown bits must be 0
@@ -126,7 +131,12 @@ size_t co_record_size(const co_record_t *r);
  * with co_record_size(). */
 void co_record_encode(const co_record_t *r, uint8_t *out, size_t *off);
 
-/* Iterate the records of a DATA body: call with *off = 0; returns 1 and
+/* Read the trail of a DATA body: 0 or a negative drop code (body shorter
+ * than the trail plus one record header: TRUNCATED; trail 0: BAD_FIELD). */
+int co_data_trail(const uint8_t *body, size_t body_len, uint64_t *trail);
+
+/* Iterate the records of a DATA body: call with *off = CO_DATA_TRAIL_BYTES
+ * (records start after the trail); returns 1 and
  * fills *r while records remain, 0 at the clean end of the body, or a
  * negative drop code for a malformed record (truncated, unknown type or
  * flags, seq 0, len 0 with no FIRST|LAST, total_len out of range, an

@@ -1,0 +1,131 @@
+/*
+ * core_internal.h - the state of a core, shared by core.c (input and
+ * timers), output.c (datagrams out) and events.c (events out).
+ */
+#ifndef COHORT_CORE_INTERNAL_H
+#define COHORT_CORE_INTERNAL_H
+
+#include "core.h"
+#include "crypto.h"
+#include "peers.h"
+#include "rng.h"
+#include "txbuf.h"
+#include "wire.h"
+
+/* A datagram under construction: header room, then body. */
+typedef struct co_builder {
+    uint8_t *buf;            /* max_datagram bytes */
+    size_t body_len;
+    bool open;               /* begun and not yet finished */
+    uint8_t type;
+    co_dest_kind_t kind;
+    co_addr_t dest;
+    bool has_fifo;           /* carries FIFO records (tail probe needed) */
+} co_builder_t;
+
+/* Datagrams waiting for the caller. Slots head .. head+popped-1 were
+ * handed out and stay valid until the next non-co_core_next_tx call. */
+typedef struct co_txq {
+    uint8_t **bufs;
+    size_t *lens;
+    co_dest_kind_t *kinds;
+    co_addr_t *dests;
+    size_t cap, head, count, popped;
+} co_txq_t;
+
+/* One queued event with owned storage. */
+typedef struct co_evslot {
+    cohort_event_type_t type;
+    cohort_member_t who;
+    char name[COHORT_NAME_MAX + 1];
+    cohort_mode_t mode;
+    uint8_t *data;
+    size_t len;
+    int code;
+    char text[120];
+} co_evslot_t;
+
+typedef struct co_evq {
+    co_evslot_t *slots;
+    size_t cap, head, count;
+    size_t data_limit;       /* message events admitted while count < it */
+    size_t bytes, max_bytes; /* message payload bytes queued */
+    uint8_t *handed_out;     /* payload of the last event given out */
+    bool stalled;            /* delivery paused for room */
+} co_evq_t;
+
+/* A message larger than the window takes its fragments out as room
+ * appears; one at a time, bounded by max_message. */
+typedef struct co_pending {
+    uint8_t *data;
+    size_t len, off;
+} co_pending_t;
+
+struct co_core {
+    co_core_config_t cfg;
+    co_rng_t rng;
+    co_crypto_t crypto;
+    struct cohort_stats stats;
+    bool left;
+
+    size_t body_room;        /* body bytes per datagram */
+    size_t record_room;      /* payload bytes per record */
+    size_t ack_bytes;        /* delivered bytes that trigger an ACK */
+    uint64_t ack_delay_ns;
+    uint64_t probe_delay_ns;
+
+    uint64_t packet_seq;     /* last assigned */
+    uint64_t unreliable_seq; /* last assigned */
+    co_txbuf_t tx;
+    co_pending_t pending;
+    co_peers_t peers;
+
+    co_builder_t bundle;
+    uint64_t bundle_deadline_ns; /* 0: nothing bundled */
+    co_builder_t scratch;        /* control datagrams */
+    co_builder_t retx_group;     /* retransmissions to the group */
+    co_builder_t retx_unicast;   /* retransmissions to one member */
+    uint8_t *rxbuf;              /* mutable copy for in-place decryption */
+    co_txq_t txq;
+    co_evq_t evq;
+
+    uint64_t heartbeat_at_ns;
+    uint64_t probe_at_ns;        /* 0: none */
+    uint64_t warned_at_ns;       /* last security warning event */
+};
+
+/* output.c */
+int co_output_init(co_core_t *core);
+void co_output_free(co_core_t *core);
+void co_txq_release(co_txq_t *q);
+size_t co_txq_room(const co_txq_t *q);
+void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,
+                      co_dest_kind_t kind, const co_addr_t *dest);
+/* Append a record to b, closing b first when it is full. */
+void co_builder_add_record(co_core_t *core, co_builder_t *b,
+                           const co_record_t *r, uint64_t now_ns);
+/* Seal b and queue it; b becomes empty. */
+void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns);
+void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns);
+void co_send_heartbeat(co_core_t *core, uint64_t now_ns);
+void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+void co_send_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+void co_send_leave(co_core_t *core, uint64_t now_ns);
+void co_retransmit(co_core_t *core, co_peer_t *asker,
+                   const co_nack_t *nack, uint64_t now_ns);
+void co_count_drop(co_core_t *core, int reason);
+
+/* events.c */
+int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
+                size_t max_bytes);
+void co_evq_free(co_evq_t *q);
+bool co_evq_has_room(const co_evq_t *q, size_t len);
+void co_evq_release(co_evq_t *q);
+void co_event_message(co_core_t *core, const co_peer_t *peer,
+                      cohort_mode_t mode, uint8_t *data, size_t len);
+void co_event_member(co_core_t *core, const co_peer_t *peer,
+                     cohort_event_type_t type, int reason);
+void co_event_warning(co_core_t *core, int code, const char *text);
+void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+
+#endif

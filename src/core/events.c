@@ -1,0 +1,185 @@
+/*
+ * events.c - what the core hands to the application: a bounded queue of
+ * events, and in-order delivery from each sender's receive window into it.
+ *
+ * When the queue is full, delivery pauses: records wait in the receive
+ * window, this member stops acknowledging them, and the sender's window
+ * fills. That is how a slow receiver slows the group instead of losing
+ * messages.
+ */
+#include "core_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "co_assert.h"
+
+int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
+                size_t max_bytes)
+{
+    memset(q, 0, sizeof *q);
+    q->cap = data_limit + extra;
+    q->data_limit = data_limit;
+    q->max_bytes = max_bytes;
+    q->slots = calloc(q->cap, sizeof *q->slots);
+    return q->slots ? 0 : -1;
+}
+
+void co_evq_release(co_evq_t *q)
+{
+    free(q->handed_out);
+    q->handed_out = NULL;
+}
+
+void co_evq_free(co_evq_t *q)
+{
+    co_evq_release(q);
+    for (size_t i = 0; q->slots && i < q->count; i++)
+        free(q->slots[(q->head + i) % q->cap].data);
+    free(q->slots);
+    memset(q, 0, sizeof *q);
+}
+
+/* Message events leave the extra slots to member and warning events, so
+ * those are never lost to a flood of data. A message larger than the byte
+ * budget still gets in alone, or it could never be delivered. */
+bool co_evq_has_room(const co_evq_t *q, size_t len)
+{
+    if (q->count >= q->data_limit)
+        return false;
+    return q->bytes == 0 || q->bytes + len <= q->max_bytes;
+}
+
+static co_evslot_t *evq_push(co_core_t *core)
+{
+    co_evq_t *q = &core->evq;
+    if (q->count == q->cap) {
+        co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+        return NULL;
+    }
+    co_evslot_t *e = &q->slots[(q->head + q->count) % q->cap];
+    memset(e, 0, sizeof *e);
+    q->count++;
+    return e;
+}
+
+void co_event_message(co_core_t *core, const co_peer_t *peer,
+                      cohort_mode_t mode, uint8_t *data, size_t len)
+{
+    co_evslot_t *e = evq_push(core);
+    if (!e) {
+        free(data);
+        return;
+    }
+    e->type = COHORT_EVENT_MESSAGE;
+    e->who = (cohort_member_t){peer->id, peer->incarnation};
+    memcpy(e->name, peer->name, sizeof e->name);
+    e->mode = mode;
+    e->data = data;
+    e->len = len;
+    core->evq.bytes += len;
+    core->stats.messages_delivered[mode]++;
+}
+
+void co_event_member(co_core_t *core, const co_peer_t *peer,
+                     cohort_event_type_t type, int reason)
+{
+    co_evslot_t *e = evq_push(core);
+    if (!e)
+        return;
+    e->type = type;
+    e->who = (cohort_member_t){peer->id, peer->incarnation};
+    memcpy(e->name, peer->name, sizeof e->name);
+    e->code = reason;
+}
+
+void co_event_warning(co_core_t *core, int code, const char *text)
+{
+    co_evslot_t *e = evq_push(core);
+    if (!e)
+        return;
+    e->type = COHORT_EVENT_WARNING;
+    e->code = code;
+    snprintf(e->text, sizeof e->text, "%s", text);
+}
+
+bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
+{
+    co_evq_t *q = &core->evq;
+    co_txq_release(&core->txq);
+    co_evq_release(q);
+    if (q->stalled) { /* room appeared: let held messages move on */
+        q->stalled = false;
+        for (size_t i = 0; i < core->peers.cap; i++)
+            if (core->peers.slots[i].in_use)
+                co_deliver_ready(core, &core->peers.slots[i], now_ns);
+    }
+    if (q->count == 0)
+        return false;
+    co_evslot_t *e = &q->slots[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    memset(ev, 0, sizeof *ev);
+    ev->type = e->type;
+    switch (e->type) {
+    case COHORT_EVENT_MESSAGE:
+        q->bytes -= e->len;
+        q->handed_out = e->data; /* freed on the next call */
+        ev->u.message.sender = e->who;
+        ev->u.message.sender_name = e->name;
+        ev->u.message.mode = e->mode;
+        ev->u.message.data = e->data;
+        ev->u.message.len = e->len;
+        break;
+    case COHORT_EVENT_MEMBER_JOINED:
+    case COHORT_EVENT_MEMBER_LEFT:
+        ev->u.member.member = e->who;
+        ev->u.member.name = e->name;
+        ev->u.member.reason = e->code;
+        break;
+    default:
+        ev->u.warning.code = e->code;
+        ev->u.warning.text = e->text;
+        break;
+    }
+    /* The slot's strings stay valid: the slot is reused only by a later
+     * push, which happens inside a later call. */
+    return true;
+}
+
+/* Move every record that is next in line from peer's window into the
+ * event queue, reassembling fragments, and schedule the ACK it owes. */
+void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    const co_rxslot_t *ready;
+    while ((ready = co_rxwin_ready(&peer->rx)) != NULL) {
+        if (!co_evq_has_room(&core->evq, ready->len)) {
+            core->evq.stalled = true;
+            break;
+        }
+        co_rxslot_t rec;
+        uint8_t *data = co_rxwin_take(&peer->rx, &rec);
+        uint8_t *msg = NULL;
+        size_t msg_len = 0;
+        peer->delivered_since_ack += rec.len;
+        switch (co_reasm_feed(&peer->reasm, rec.flags, rec.total_len, data,
+                              rec.len, core->cfg.max_message, &msg,
+                              &msg_len)) {
+        case CO_REASM_DONE:
+            co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
+            break;
+        case CO_REASM_BAD:
+            co_count_drop(core, COHORT_DROP_BAD_FIELD);
+            break;
+        default:
+            break;
+        }
+    }
+    if (peer->rx.next - 1 == peer->reported_through)
+        return;
+    if (peer->delivered_since_ack >= core->ack_bytes)
+        co_send_ack(core, peer, now_ns);
+    else if (peer->ack_at_ns == 0)
+        peer->ack_at_ns = now_ns + core->ack_delay_ns;
+}

@@ -1,0 +1,303 @@
+/*
+ * output.c - everything the core sends: building datagrams (bundling many
+ * records into one), sealing them, and the queue the caller drains with
+ * co_core_next_tx(). Control datagrams (heartbeat, ACK, NACK, LEAVE) and
+ * retransmissions are built here too, so every datagram type goes through
+ * the same header and sealing path.
+ */
+#include "core_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "co_assert.h"
+
+void co_count_drop(co_core_t *core, int reason)
+{
+    COHORT_ASSERT(reason >= 0 && reason < COHORT_DROP__COUNT);
+    core->stats.drops[reason]++;
+    core->stats.drops_total++;
+}
+
+static int txq_init(co_txq_t *q, size_t cap, size_t datagram)
+{
+    memset(q, 0, sizeof *q);
+    q->bufs = calloc(cap, sizeof *q->bufs);
+    q->lens = calloc(cap, sizeof *q->lens);
+    q->kinds = calloc(cap, sizeof *q->kinds);
+    q->dests = calloc(cap, sizeof *q->dests);
+    if (!q->bufs || !q->lens || !q->kinds || !q->dests)
+        return -1;
+    q->cap = cap;
+    for (size_t i = 0; i < cap; i++)
+        if (!(q->bufs[i] = malloc(datagram)))
+            return -1;
+    return 0;
+}
+
+static void txq_free(co_txq_t *q)
+{
+    for (size_t i = 0; q->bufs && i < q->cap; i++)
+        free(q->bufs[i]);
+    free(q->bufs);
+    free(q->lens);
+    free(q->kinds);
+    free(q->dests);
+    memset(q, 0, sizeof *q);
+}
+
+void co_txq_release(co_txq_t *q)
+{
+    COHORT_ASSERT(q->popped <= q->count);
+    q->head = (q->head + q->popped) % q->cap;
+    q->count -= q->popped;
+    q->popped = 0;
+}
+
+size_t co_txq_room(const co_txq_t *q) { return q->cap - q->count; }
+
+int co_output_init(co_core_t *core)
+{
+    size_t dg = core->cfg.max_datagram;
+    core->bundle.buf = malloc(dg);
+    core->scratch.buf = malloc(dg);
+    core->retx_group.buf = malloc(dg);
+    core->retx_unicast.buf = malloc(dg);
+    core->rxbuf = malloc(CO_MAX_DATAGRAM);
+    if (!core->bundle.buf || !core->scratch.buf || !core->retx_group.buf ||
+        !core->retx_unicast.buf || !core->rxbuf)
+        return -1;
+    return txq_init(&core->txq, core->cfg.tx_queue_len, dg);
+}
+
+void co_output_free(co_core_t *core)
+{
+    free(core->bundle.buf);
+    free(core->scratch.buf);
+    free(core->retx_group.buf);
+    free(core->retx_unicast.buf);
+    free(core->rxbuf);
+    txq_free(&core->txq);
+}
+
+void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,
+                      co_dest_kind_t kind, const co_addr_t *dest)
+{
+    COHORT_ASSERT(!b->open);
+    b->open = true;
+    b->type = type;
+    b->kind = kind;
+    if (dest)
+        b->dest = *dest;
+    b->has_fifo = false;
+    /* A DATA body starts with the trail, written when sealing. */
+    b->body_len = type == CO_TYPE_DATA ? CO_DATA_TRAIL_BYTES : 0;
+}
+
+/* Write the header, seal, and move the datagram into the queue (by
+ * swapping buffers: no copy). A full queue drops it, as the network
+ * might; reliable records come back through NACKs. */
+void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
+{
+    if (!b->open)
+        return;
+    uint8_t *body = b->buf + CO_HEADER_BYTES;
+    if (b->type == CO_TYPE_DATA)
+        co_put64(body, core->tx.low);
+    co_header_t h = {
+        .version = CO_WIRE_VERSION,
+        .type = b->type,
+        .flags = co_crypto_flags(&core->crypto),
+        .key_id = co_crypto_send_key_id(&core->crypto),
+        .body_len = (uint16_t)b->body_len,
+        .group_id = core->cfg.group_id,
+        .sender_id = core->cfg.member_id,
+        .incarnation = core->cfg.incarnation,
+        .packet_seq = ++core->packet_seq,
+        .view_id = 0,
+    };
+    COHORT_ASSERT(b->body_len <= core->body_room);
+    co_header_encode(&h, b->buf);
+    size_t len = co_crypto_seal(&core->crypto, b->buf,
+                                CO_HEADER_BYTES + b->body_len);
+    COHORT_ASSERT(len <= core->cfg.max_datagram);
+    if (b->has_fifo)
+        core->probe_at_ns = now_ns + core->probe_delay_ns;
+    b->body_len = 0;
+    b->open = false;
+    co_txq_t *q = &core->txq;
+    if (q->count == q->cap) {
+        co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+        return;
+    }
+    size_t slot = (q->head + q->count) % q->cap;
+    uint8_t *spare = q->bufs[slot];
+    q->bufs[slot] = b->buf;
+    b->buf = spare;
+    q->lens[slot] = len;
+    q->kinds[slot] = b->kind;
+    q->dests[slot] = b->dest;
+    q->count++;
+}
+
+void co_builder_add_record(co_core_t *core, co_builder_t *b,
+                           const co_record_t *r, uint64_t now_ns)
+{
+    size_t size = co_record_size(r);
+    COHORT_ASSERT(size + CO_DATA_TRAIL_BYTES <= core->body_room);
+    if (b->body_len + size > core->body_room) {
+        uint8_t type = b->type;
+        co_dest_kind_t kind = b->kind;
+        co_addr_t dest = b->dest;
+        co_builder_finish(core, b, now_ns);
+        co_builder_begin(core, b, type, kind, &dest);
+    }
+    co_record_encode(r, b->buf + CO_HEADER_BYTES, &b->body_len);
+    if (r->type == CO_REC_FIFO)
+        b->has_fifo = true;
+}
+
+void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns)
+{
+    co_builder_t *b = &core->bundle;
+    if (!b->open) {
+        co_builder_begin(core, b, CO_TYPE_DATA, CO_DEST_GROUP, NULL);
+        core->bundle_deadline_ns = now_ns + core->cfg.bundle_delay_ns;
+    }
+    co_builder_add_record(core, b, r, now_ns);
+    if (core->cfg.bundle_delay_ns == 0) {
+        co_builder_finish(core, b, now_ns);
+        core->bundle_deadline_ns = 0;
+    }
+}
+
+void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
+{
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, CO_TYPE_HEARTBEAT, CO_DEST_GROUP, NULL);
+    size_t name_len = strlen(core->cfg.name);
+    size_t fixed = co_heartbeat_size(name_len, 0);
+    size_t max = (core->body_room - fixed) / CO_ACK_ENTRY_BYTES;
+    co_ack_entry_t *entries = calloc(max ? max : 1, sizeof *entries);
+    if (!entries)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < core->peers.cap && n < max; i++) {
+        co_peer_t *p = &core->peers.slots[i];
+        if (!p->in_use || !co_rxwin_synced(&p->rx))
+            continue;
+        entries[n++] = (co_ack_entry_t){p->id, p->incarnation, p->rx.next - 1};
+        p->reported_through = p->rx.next - 1;
+        p->delivered_since_ack = 0;
+        p->ack_at_ns = 0;
+    }
+    b->body_len = co_heartbeat_encode(b->buf + CO_HEADER_BYTES, core->cfg.name,
+                                      name_len, core->tx.next, core->tx.low,
+                                      entries, n);
+    free(entries);
+    co_builder_finish(core, b, now_ns);
+}
+
+void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_UNICAST, &peer->addr);
+    co_ack_entry_t e = {peer->id, peer->incarnation, peer->rx.next - 1};
+    b->body_len = co_ack_encode(b->buf + CO_HEADER_BYTES, &e, 1);
+    peer->reported_through = e.delivered_seq;
+    peer->delivered_since_ack = 0;
+    peer->ack_at_ns = 0;
+    co_builder_finish(core, b, now_ns);
+}
+
+void co_send_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    size_t max = (core->body_room - CO_NACK_FIXED_BYTES) / CO_NACK_RANGE_BYTES;
+    if (max > 64)
+        max = 64;
+    co_nack_range_t ranges[64];
+    size_t n = co_rxwin_gaps(&peer->rx, ranges, max);
+    if (n == 0)
+        return;
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, CO_TYPE_NACK, CO_DEST_UNICAST, &peer->addr);
+    b->body_len = co_nack_encode(b->buf + CO_HEADER_BYTES, peer->id,
+                                 peer->incarnation, ranges, n);
+    core->stats.nacks_sent++;
+    co_builder_finish(core, b, now_ns);
+}
+
+void co_send_leave(co_core_t *core, uint64_t now_ns)
+{
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, CO_TYPE_LEAVE, CO_DEST_GROUP, NULL);
+    co_builder_finish(core, b, now_ns); /* the header is the message */
+}
+
+/* Who gets a retransmission of rec: the first member to ask gets it by
+ * unicast; a second, different member asking within nack_retry means
+ * several miss it, so it goes to the group; repeats inside the hold-off
+ * are ignored (NACK implosion control at the sender). Returns false to
+ * skip. */
+static bool retx_choose(co_core_t *core, co_txrec_t *rec, uint32_t asker,
+                        uint64_t now_ns, co_dest_kind_t *kind)
+{
+    uint64_t retry = core->cfg.nack_retry_ns;
+    bool recent = rec->retx_at_ns && now_ns < rec->retx_at_ns + retry;
+    bool very_recent = rec->retx_at_ns && now_ns < rec->retx_at_ns + retry / 2;
+    if (very_recent && (rec->retx_to == asker || rec->retx_to == 0))
+        return false;
+    if (recent && rec->retx_to != asker) {
+        *kind = CO_DEST_GROUP;
+        rec->retx_to = 0;
+    } else {
+        *kind = CO_DEST_UNICAST;
+        rec->retx_to = asker;
+    }
+    rec->retx_at_ns = now_ns;
+    return true;
+}
+
+void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
+                   uint64_t now_ns)
+{
+    /* Bound the work one NACK can cause by the queue room left. */
+    size_t budget = co_txq_room(&core->txq);
+    co_builder_t *group = &core->retx_group, *uni = &core->retx_unicast;
+    co_builder_begin(core, group, CO_TYPE_DATA, CO_DEST_GROUP, NULL);
+    co_builder_begin(core, uni, CO_TYPE_DATA, CO_DEST_UNICAST, &asker->addr);
+    for (size_t i = 0; i < nack->count && budget > 2; i++) {
+        co_nack_range_t r = co_nack_range_at(nack->ranges, i);
+        for (uint64_t s = r.first; s <= r.last && budget > 2; s++) {
+            co_txrec_t *rec = co_txbuf_get(&core->tx, s);
+            if (!rec) {
+                if (s < core->tx.low) {
+                    s = core->tx.low - 1; /* stable already: jump ahead */
+                    continue;
+                }
+                break; /* beyond what was sent: stale or hostile */
+            }
+            co_dest_kind_t kind;
+            if (!retx_choose(core, rec, asker->id, now_ns, &kind))
+                continue;
+            co_record_t out = {
+                .type = CO_REC_FIFO,
+                .flags = (uint8_t)(rec->flags | CO_REC_RETRANSMIT),
+                .len = rec->len, .seq = s, .total_len = rec->total_len,
+                .payload = rec->data,
+            };
+            size_t before = core->txq.count;
+            co_builder_add_record(core, kind == CO_DEST_GROUP ? group : uni,
+                                  &out, now_ns);
+            budget -= core->txq.count - before;
+            core->stats.retransmissions_sent++;
+        }
+    }
+    /* An empty retransmission datagram is not worth sending. */
+    if (group->body_len == CO_DATA_TRAIL_BYTES)
+        group->open = false;
+    if (uni->body_len == CO_DATA_TRAIL_BYTES)
+        uni->open = false;
+    co_builder_finish(core, group, now_ns);
+    co_builder_finish(core, uni, now_ns);
+}
