@@ -143,8 +143,11 @@ struct cohort_config {
     size_t max_message;          /* largest message; default 16 MiB */
     size_t send_window_bytes;    /* unacknowledged reliable bytes a sender may
                                     have outstanding; default 4 MiB */
-    size_t recv_buffer_bytes;    /* per sender, out-of-order + reassembly;
-                                    default 32 MiB (>= max_message) */
+    size_t recv_buffer_bytes;    /* per sender: records held out of order
+                                    (plus one message being reassembled,
+                                    <= max_message); also bounds the bytes
+                                    of queued message events; default
+                                    32 MiB, >= send_window_bytes */
     size_t max_members;          /* default 64 */
     size_t event_queue_len;      /* events held before delivery pauses;
                                     default 4096 */
@@ -364,6 +367,17 @@ COHORT_API int cohort_keygen(const char *path);
  * others can read (as ssh does). Errors: NOCRYPTO, KEY, SYSTEM. */
 COHORT_API int cohort_key_load(const char *path,
                                uint8_t key[COHORT_KEY_BYTES]);
+
+/* Key rollover without stopping the group: install a second key with its
+ * id. Datagrams sealed with either key are accepted; with use_for_send this
+ * member seals with the new key from now on. Roll a group in two steps:
+ * every member adds the new key (use_for_send 0), then every member
+ * switches (use_for_send 1); members then reopen or keep both until the old
+ * key id is no longer seen. At most two keys are held: adding a third
+ * replaces the one not used for sending. The key is copied.
+ * Errors: INVAL, STATE (security is COHORT_SECURITY_NONE), NOCRYPTO. */
+COHORT_API int cohort_add_key(cohort_t *c, const uint8_t key[COHORT_KEY_BYTES],
+                              uint8_t key_id, int use_for_send);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,10 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         co_core_free(core);
         return COHORT_ERR_NOMEM;
     }
+    /* packet_seq starts at a random point of a 2^62 range: even if a
+     * restarted member reuses an (id, incarnation) pair, the nonces
+     * (id, incarnation, packet_seq) of its two lives do not meet. */
+    core->packet_seq = co_rng_below(&core->rng, 1ULL << 62);
     core->heartbeat_at_ns = now_ns; /* announce ourselves at once */
     *out = core;
     return 0;
@@ -266,6 +270,15 @@ int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
     else if (rc == COHORT_ERR_AGAIN)
         core->stats.send_would_block++;
     return rc;
+}
+
+int co_core_add_key(co_core_t *core, const uint8_t key[COHORT_KEY_BYTES],
+                    uint8_t key_id, bool use_for_send)
+{
+    release_handed_out(core);
+    if (core->crypto.mode == COHORT_SECURITY_NONE)
+        return COHORT_ERR_STATE;
+    return co_crypto_add_key(&core->crypto, key, key_id, use_for_send);
 }
 
 void co_core_flush(co_core_t *core, uint64_t now_ns)

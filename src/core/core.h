@@ -10,7 +10,8 @@
  * that is what the simulator in tests/sim relies on.
  *
  * Ownership: every pointer returned by the core points into core-owned
- * memory that stays valid until the next call on the same core.
+ * memory that stays valid until the next call on the same core (datagrams
+ * from co_core_next_tx(): until the next call of another function).
  *
  * Memory: bounded by the configuration (see co_core_config); nothing grows
  * with traffic beyond those limits.
@@ -43,7 +44,7 @@ typedef enum co_dest_kind {
 typedef struct co_tx {
     co_dest_kind_t kind;
     co_addr_t dest;        /* valid when kind == CO_DEST_UNICAST */
-    const uint8_t *data;   /* core-owned until the next core call */
+    const uint8_t *data;   /* core-owned: see co_core_next_tx() */
     size_t len;
 } co_tx_t;
 
@@ -103,6 +104,13 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
 int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
                  const void *data, size_t len);
 
+/* Key rollover: accept datagrams sealed with key_id too, and seal with it
+ * from now on when use_for_send. Up to two keys are held; adding a third
+ * replaces the one not used for sending. Errors: STATE (security mode
+ * none), INVAL, NOCRYPTO. */
+int co_core_add_key(co_core_t *core, const uint8_t key[COHORT_KEY_BYTES],
+                    uint8_t key_id, bool use_for_send);
+
 /* Close the datagram being bundled so it can be sent now. */
 void co_core_flush(co_core_t *core, uint64_t now_ns);
 
@@ -113,7 +121,10 @@ void co_core_tick(co_core_t *core, uint64_t now_ns);
 /* The earliest time co_core_tick() has work; UINT64_MAX if none. */
 uint64_t co_core_deadline(const co_core_t *core);
 
-/* Take the next datagram to send. Returns true and fills *out, or false. */
+/* Take the next datagram to send. Returns true and fills *out, or false.
+ * The data of every datagram taken stays valid until the next call to any
+ * core function other than co_core_next_tx(), so a caller can take a whole
+ * batch and hand it to sendmmsg() at once. */
 bool co_core_next_tx(co_core_t *core, co_tx_t *out);
 
 /* Take the next event. Returns true and fills *ev, or false. Delivering an

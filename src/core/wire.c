@@ -1,2 +1,458 @@
-/* placeholder: being written */
-typedef int co_placeholder_unit;
+/*
+ * wire.c - encode and decode the cohort wire format, version 1.
+ *
+ * Decoders treat their input as hostile: every read is preceded by a length
+ * check against the bytes actually present, and a malformed datagram yields a
+ * drop code, never an assertion. Assertions here guard only what the caller
+ * promised (room for an encoding, counts that fit their fields).
+ *
+ * Length checks come before value checks so that a datagram cut short is
+ * always reported as TRUNCATED, whatever the missing bytes would have held.
+ */
+#include "wire.h"
+
+#include <string.h>
+
+#include "co_assert.h"
+
+/* Largest total_len a FIRST fragment may announce: 2^31 keeps message sizes
+ * in the positive range of a 32-bit int on every platform. */
+#define CO_TOTAL_LEN_MAX ((uint32_t)1 << 31)
+
+/* ---------------------------------------------------------------- */
+/* Header                                                            */
+/* ---------------------------------------------------------------- */
+
+void co_header_encode(const co_header_t *h, uint8_t *out)
+{
+    COHORT_ASSERT(h != NULL && out != NULL);
+    COHORT_ASSERT((h->flags & ~CO_FLAG__KNOWN) == 0);
+    out[0] = CO_MAGIC0;
+    out[1] = CO_MAGIC1;
+    out[2] = h->version;
+    out[3] = h->type;
+    out[4] = h->flags;
+    out[5] = h->key_id;
+    co_put16(out + 6, h->body_len);
+    co_put32(out + 8, h->group_id);
+    co_put32(out + 12, h->sender_id);
+    co_put32(out + 16, h->incarnation);
+    co_put64(out + 20, h->packet_seq);
+    co_put64(out + 28, h->view_id);
+}
+
+static int co_type_known(uint8_t type)
+{
+    return type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE;
+}
+
+/* The fields whose meaning does not depend on any other datagram. */
+static int co_header_check_fields(const co_header_t *h)
+{
+    if ((h->flags & ~CO_FLAG__KNOWN) != 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* Ciphertext without a tag could never be verified. */
+    if ((h->flags & CO_FLAG_ENCRYPTED) && !(h->flags & CO_FLAG_SECURED))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (h->sender_id == 0 || h->incarnation == 0 || h->packet_seq == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* LEAVE has no decoder of its own, so its empty body is checked here. */
+    if (h->type == CO_TYPE_LEAVE && h->body_len != 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+int co_header_decode(const uint8_t *buf, size_t len, co_header_t *h)
+{
+    COHORT_ASSERT(h != NULL);
+    COHORT_ASSERT(buf != NULL || len == 0);
+    if (len < CO_HEADER_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    if (buf[0] != CO_MAGIC0 || buf[1] != CO_MAGIC1)
+        return CO_DROP(COHORT_DROP_BAD_MAGIC);
+    h->version = buf[2];
+    /* Any other version is a peer we cannot understand: drop and count. */
+    if (h->version != CO_WIRE_VERSION)
+        return CO_DROP(COHORT_DROP_BAD_VERSION);
+    h->type = buf[3];
+    if (!co_type_known(h->type))
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    h->flags = buf[4];
+    h->key_id = buf[5];
+    h->body_len = co_get16(buf + 6);
+    h->group_id = co_get32(buf + 8);
+    h->sender_id = co_get32(buf + 12);
+    h->incarnation = co_get32(buf + 16);
+    h->packet_seq = co_get64(buf + 20);
+    h->view_id = co_get64(buf + 28);
+
+    size_t trailer = (h->flags & CO_FLAG_SECURED) ? CO_TRAILER_BYTES : 0;
+    size_t want = CO_HEADER_BYTES + (size_t)h->body_len + trailer;
+    if (len < want)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    int rc = co_header_check_fields(h);
+    if (rc != 0)
+        return rc;
+    /* Trailing bytes would be covered by no MAC and read by no decoder. */
+    if (len > want)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* DATA records                                                      */
+/* ---------------------------------------------------------------- */
+
+static int co_record_has_total(uint8_t flags)
+{
+    return (flags & CO_REC_FIRST) && !(flags & CO_REC_LAST);
+}
+
+static int co_record_whole(uint8_t flags)
+{
+    const uint8_t both = CO_REC_FIRST | CO_REC_LAST;
+    return (flags & both) == both;
+}
+
+size_t co_record_size(const co_record_t *r)
+{
+    COHORT_ASSERT(r != NULL);
+    size_t total = co_record_has_total(r->flags) ? CO_RECORD_TOTAL_BYTES : 0;
+    return CO_RECORD_HEADER_BYTES + total + (size_t)r->len;
+}
+
+void co_record_encode(const co_record_t *r, uint8_t *out, size_t *off)
+{
+    COHORT_ASSERT(r != NULL && out != NULL && off != NULL);
+    COHORT_ASSERT(r->payload != NULL || r->len == 0);
+    uint8_t *p = out + *off;
+    p[0] = r->type;
+    p[1] = r->flags;
+    co_put16(p + 2, r->len);
+    co_put64(p + 4, r->seq);
+    size_t at = CO_RECORD_HEADER_BYTES;
+    if (co_record_has_total(r->flags)) {
+        co_put32(p + at, r->total_len);
+        at += CO_RECORD_TOTAL_BYTES;
+    }
+    if (r->len > 0)
+        memcpy(p + at, r->payload, r->len);
+    *off += at + r->len;
+}
+
+int co_data_trail(const uint8_t *body, size_t body_len, uint64_t *trail)
+{
+    COHORT_ASSERT(trail != NULL);
+    COHORT_ASSERT(body != NULL || body_len == 0);
+    if (body_len < CO_DATA_TRAIL_BYTES + CO_RECORD_HEADER_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    *trail = co_get64(body);
+    /* FIFO seqs start at 1, so no sender can hold seq 0 for repair. */
+    if (*trail == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+/* Rules between fields of one record, once all of its fixed part is known. */
+static int co_record_check(const co_record_t *r)
+{
+    if (r->type != CO_REC_UNRELIABLE && r->type != CO_REC_FIFO)
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    if ((r->flags & ~CO_REC__KNOWN) != 0 || r->seq == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* Unreliable messages are never fragmented: a lost piece could not be
+     * asked for again, so the whole message would be lost anyway. */
+    if (r->type == CO_REC_UNRELIABLE && !co_record_whole(r->flags))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* An empty fragment carries nothing and would let a peer make a
+     * receiver spin through sequence numbers without bytes. */
+    if (r->len == 0 && !co_record_whole(r->flags))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (co_record_has_total(r->flags) &&
+        (r->total_len <= r->len || r->total_len > CO_TOTAL_LEN_MAX))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
+                   co_record_t *r)
+{
+    COHORT_ASSERT(off != NULL && r != NULL);
+    COHORT_ASSERT(*off >= CO_DATA_TRAIL_BYTES);
+    /* A body too short for its trail is bad input, not a caller bug, even
+     * when the caller skipped co_data_trail(). */
+    if (body_len < CO_DATA_TRAIL_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    COHORT_ASSERT(*off <= body_len && body != NULL);
+    if (*off == body_len) {
+        int empty = *off == CO_DATA_TRAIL_BYTES;
+        return empty ? CO_DROP(COHORT_DROP_BAD_FIELD) : 0;
+    }
+    const uint8_t *p = body + *off;
+    size_t left = body_len - *off;
+    if (left < CO_RECORD_HEADER_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    r->type = p[0];
+    r->flags = p[1];
+    r->len = co_get16(p + 2);
+    r->seq = co_get64(p + 4);
+    r->total_len = 0;
+    size_t at = CO_RECORD_HEADER_BYTES;
+    if (co_record_has_total(r->flags)) {
+        if (left < at + CO_RECORD_TOTAL_BYTES)
+            return CO_DROP(COHORT_DROP_TRUNCATED);
+        r->total_len = co_get32(p + at);
+        at += CO_RECORD_TOTAL_BYTES;
+    }
+    if (left - at < r->len)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    int rc = co_record_check(r);
+    if (rc != 0)
+        return rc;
+    r->payload = p + at;
+    *off += at + r->len;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Stability entries and NACK ranges                                 */
+/* ---------------------------------------------------------------- */
+
+co_ack_entry_t co_ack_entry_at(const uint8_t *entries, size_t i)
+{
+    COHORT_ASSERT(entries != NULL);
+    const uint8_t *p = entries + i * CO_ACK_ENTRY_BYTES;
+    co_ack_entry_t e = {
+        .member_id = co_get32(p),
+        .incarnation = co_get32(p + 4),
+        .delivered_seq = co_get64(p + 8),
+    };
+    return e;
+}
+
+co_nack_range_t co_nack_range_at(const uint8_t *ranges, size_t i)
+{
+    COHORT_ASSERT(ranges != NULL);
+    const uint8_t *p = ranges + i * CO_NACK_RANGE_BYTES;
+    co_nack_range_t g = {.first = co_get64(p), .last = co_get64(p + 8)};
+    return g;
+}
+
+static void co_ack_entries_put(uint8_t *out, const co_ack_entry_t *entries,
+                               size_t count)
+{
+    COHORT_ASSERT(entries != NULL || count == 0);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *p = out + i * CO_ACK_ENTRY_BYTES;
+        co_put32(p, entries[i].member_id);
+        co_put32(p + 4, entries[i].incarnation);
+        co_put64(p + 8, entries[i].delivered_seq);
+    }
+}
+
+/* Entries name members, and no member has id or incarnation 0. */
+static int co_ack_entries_check(const uint8_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        co_ack_entry_t e = co_ack_entry_at(entries, i);
+        if (e.member_id == 0 || e.incarnation == 0)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+    }
+    return 0;
+}
+
+/* The array of count elements of size each must fill exactly left bytes. */
+static int co_array_fits(size_t left, size_t count, size_t each)
+{
+    size_t need = count * each; /* count <= 65535: cannot overflow */
+    if (left < need)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    if (left > need)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* HEARTBEAT                                                         */
+/* ---------------------------------------------------------------- */
+
+/* name_len(1), then after the name: fifo_next(8) fifo_low(8) count(2). */
+#define CO_HEARTBEAT_TAIL_BYTES (8 + 8 + 2)
+#define CO_HEARTBEAT_FIXED_BYTES (1 + CO_HEARTBEAT_TAIL_BYTES)
+
+size_t co_heartbeat_size(size_t name_len, size_t count)
+{
+    return CO_HEARTBEAT_FIXED_BYTES + name_len + count * CO_ACK_ENTRY_BYTES;
+}
+
+size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
+                           uint64_t fifo_next, uint64_t fifo_low,
+                           const co_ack_entry_t *entries, size_t count)
+{
+    COHORT_ASSERT(out != NULL && (name != NULL || name_len == 0));
+    COHORT_ASSERT(name_len <= COHORT_NAME_MAX && count <= UINT16_MAX);
+    size_t at = 0;
+    out[at++] = (uint8_t)name_len;
+    if (name_len > 0)
+        memcpy(out + at, name, name_len);
+    at += name_len;
+    co_put64(out + at, fifo_next);
+    co_put64(out + at + 8, fifo_low);
+    co_put16(out + at + 16, (uint16_t)count);
+    at += CO_HEARTBEAT_TAIL_BYTES;
+    co_ack_entries_put(out + at, entries, count);
+    return at + count * CO_ACK_ENTRY_BYTES;
+}
+
+/* fifo_next is the next seq to be assigned, so it starts at 1; nothing
+ * below fifo_low can be retransmitted, and nothing at or above fifo_next
+ * exists yet. */
+static int co_heartbeat_check(const co_heartbeat_t *hb)
+{
+    if (memchr(hb->name, '\0', hb->name_len) != NULL)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (hb->fifo_next == 0 || hb->fifo_low > hb->fifo_next)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return co_ack_entries_check(hb->entries, hb->count);
+}
+
+int co_heartbeat_decode(const uint8_t *body, size_t len, co_heartbeat_t *hb)
+{
+    COHORT_ASSERT(hb != NULL);
+    COHORT_ASSERT(body != NULL || len == 0);
+    if (len < 1)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    size_t name_len = body[0];
+    if (name_len > COHORT_NAME_MAX)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (len < CO_HEARTBEAT_FIXED_BYTES + name_len)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    hb->name_len = (uint8_t)name_len;
+    memcpy(hb->name, body + 1, name_len);
+    hb->name[name_len] = '\0';
+    const uint8_t *p = body + 1 + name_len;
+    hb->fifo_next = co_get64(p);
+    hb->fifo_low = co_get64(p + 8);
+    hb->count = co_get16(p + 16);
+    hb->entries = p + CO_HEARTBEAT_TAIL_BYTES;
+    size_t left = len - CO_HEARTBEAT_FIXED_BYTES - name_len;
+    int rc = co_array_fits(left, hb->count, CO_ACK_ENTRY_BYTES);
+    if (rc != 0)
+        return rc;
+    return co_heartbeat_check(hb);
+}
+
+/* ---------------------------------------------------------------- */
+/* ACK                                                               */
+/* ---------------------------------------------------------------- */
+
+#define CO_ACK_FIXED_BYTES 2
+
+size_t co_ack_size(size_t count)
+{
+    return CO_ACK_FIXED_BYTES + count * CO_ACK_ENTRY_BYTES;
+}
+
+size_t co_ack_encode(uint8_t *out, const co_ack_entry_t *entries,
+                     size_t count)
+{
+    COHORT_ASSERT(out != NULL && entries != NULL);
+    COHORT_ASSERT(count >= 1 && count <= UINT16_MAX);
+    co_put16(out, (uint16_t)count);
+    co_ack_entries_put(out + CO_ACK_FIXED_BYTES, entries, count);
+    return co_ack_size(count);
+}
+
+int co_ack_decode(const uint8_t *body, size_t len, co_ack_t *ack)
+{
+    COHORT_ASSERT(ack != NULL);
+    COHORT_ASSERT(body != NULL || len == 0);
+    if (len < CO_ACK_FIXED_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    ack->count = co_get16(body);
+    ack->entries = body + CO_ACK_FIXED_BYTES;
+    int rc = co_array_fits(len - CO_ACK_FIXED_BYTES, ack->count,
+                           CO_ACK_ENTRY_BYTES);
+    if (rc != 0)
+        return rc;
+    /* An ACK exists only to carry entries. */
+    if (ack->count == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return co_ack_entries_check(ack->entries, ack->count);
+}
+
+/* ---------------------------------------------------------------- */
+/* NACK                                                              */
+/* ---------------------------------------------------------------- */
+
+size_t co_nack_size(size_t count)
+{
+    return CO_NACK_FIXED_BYTES + count * CO_NACK_RANGE_BYTES;
+}
+
+size_t co_nack_encode(uint8_t *out, uint32_t target_id,
+                      uint32_t target_incarnation,
+                      const co_nack_range_t *ranges, size_t count)
+{
+    COHORT_ASSERT(out != NULL && ranges != NULL);
+    COHORT_ASSERT(count >= 1 && count <= UINT16_MAX);
+    co_put32(out, target_id);
+    co_put32(out + 4, target_incarnation);
+    co_put16(out + 8, (uint16_t)count);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *p = out + CO_NACK_FIXED_BYTES + i * CO_NACK_RANGE_BYTES;
+        co_put64(p, ranges[i].first);
+        co_put64(p + 8, ranges[i].last);
+    }
+    return co_nack_size(count);
+}
+
+static int co_nack_check(const co_nack_t *nack)
+{
+    if (nack->target_id == 0 || nack->target_incarnation == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (nack->count == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    for (size_t i = 0; i < nack->count; i++) {
+        co_nack_range_t g = co_nack_range_at(nack->ranges, i);
+        if (g.first == 0 || g.first > g.last)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+    }
+    return 0;
+}
+
+int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack)
+{
+    COHORT_ASSERT(nack != NULL);
+    COHORT_ASSERT(body != NULL || len == 0);
+    if (len < CO_NACK_FIXED_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    nack->target_id = co_get32(body);
+    nack->target_incarnation = co_get32(body + 4);
+    nack->count = co_get16(body + 8);
+    nack->ranges = body + CO_NACK_FIXED_BYTES;
+    int rc = co_array_fits(len - CO_NACK_FIXED_BYTES, nack->count,
+                           CO_NACK_RANGE_BYTES);
+    if (rc != 0)
+        return rc;
+    return co_nack_check(nack);
+}
+
+/* ---------------------------------------------------------------- */
+/* Group id                                                          */
+/* ---------------------------------------------------------------- */
+
+#define CO_FNV32_OFFSET 2166136261u
+#define CO_FNV32_PRIME 16777619u
+
+uint32_t co_group_id(const char *name, size_t len)
+{
+    COHORT_ASSERT(name != NULL || len == 0);
+    uint32_t h = CO_FNV32_OFFSET;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)name[i];
+        h *= CO_FNV32_PRIME;
+    }
+    /* Callers may use 0 as "unset"; a real group never hashes to it. */
+    return h == 0 ? 1 : h;
+}

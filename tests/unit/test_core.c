@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "config.h"
+
 #include "core.h"
 #include "rng.h"
 #include "wire.h"
@@ -131,6 +133,9 @@ static void step(net_t *n)
     }
 }
 
+static cohort_security_t g_security = COHORT_SECURITY_NONE;
+static uint8_t g_key_fill[NODES] = {1, 1, 1};
+
 static net_t *net_new(double loss)
 {
     net_t *n = calloc(1, sizeof *n);
@@ -142,6 +147,8 @@ static net_t *net_new(double loss)
     for (int i = 0; i < NODES; i++) {
         co_core_config_t cfg;
         config_for(&cfg, i);
+        cfg.security = g_security;
+        memset(cfg.key, g_key_fill[i], sizeof cfg.key);
         assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     }
     return n;
@@ -341,6 +348,96 @@ static void test_leave_and_timeout(void **state)
     net_free(n);
 }
 
+#ifdef HAVE_LIBSODIUM
+static void test_fifo_auth_under_loss(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_AUTH;
+    test_fifo_exactly_once(0.2, 300, 500);
+    g_security = COHORT_SECURITY_NONE;
+}
+
+static void test_fifo_encrypt_fragmented(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_ENCRYPT;
+    test_fifo_exactly_once(0.1, 5, 100000);
+    g_security = COHORT_SECURITY_NONE;
+}
+
+/* A member with another key never joins, and the others say why. */
+static void test_wrong_key_never_joins(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_AUTH;
+    g_key_fill[2] = 9;
+    net_t *n = net_new(0);
+    n->pop_events = 0;
+    run_for(n, 500000000ULL);
+    cohort_member_t m[8];
+    assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
+    assert_int_equal(co_core_members(n->cores[2], m, 8), 1);
+    assert_true(co_core_stats(n->cores[0])->drops[COHORT_DROP_AUTH] > 0);
+    int warned = 0;
+    cohort_event_t ev;
+    while (co_core_next_event(n->cores[0], n->now_ns, &ev))
+        warned |= ev.type == COHORT_EVENT_WARNING &&
+                  ev.u.warning.code == COHORT_ERR_KEY;
+    assert_true(warned);
+    net_free(n);
+    g_key_fill[2] = 1;
+    g_security = COHORT_SECURITY_NONE;
+}
+
+/* Secured members ignore a member without security, and vice versa. */
+static void test_mode_mismatch_never_joins(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    co_core_free(n->cores[2]);
+    co_core_config_t cfg;
+    config_for(&cfg, 2);
+    cfg.security = COHORT_SECURITY_ENCRYPT;
+    memset(cfg.key, 1, sizeof cfg.key);
+    assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    run_for(n, 500000000ULL);
+    cohort_member_t m[8];
+    assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
+    assert_int_equal(co_core_members(n->cores[2], m, 8), 1);
+    assert_true(co_core_stats(n->cores[0])->drops[COHORT_DROP_SECURITY_MODE] > 0);
+    assert_true(co_core_stats(n->cores[2])->drops[COHORT_DROP_SECURITY_MODE] > 0);
+    net_free(n);
+}
+
+/* Every datagram replayed later is rejected and nothing is delivered
+ * twice. */
+static void test_replayed_traffic_rejected(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_AUTH;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    size_t mark = n->head;
+    send_all(n, COHORT_FIFO, 50, 200);
+    run_for(n, 500000000ULL);
+    size_t before = n->delivered[1][0];
+    uint64_t replays = co_core_stats(n->cores[1])->drops[COHORT_DROP_REPLAY];
+    /* Feed node 1 everything node 0 sent since the mark, again. */
+    for (size_t i = mark; i != n->head; i = (i + 1) % NET_MAX) {
+        pkt_t *p = &n->q[i];
+        if (p->from != 0)
+            continue;
+        co_addr_t from = addr_of(0);
+        co_core_recv(n->cores[1], n->now_ns, &from, p->data, p->len);
+    }
+    run_for(n, 100000000ULL);
+    assert_int_equal(n->delivered[1][0], before);
+    assert_true(co_core_stats(n->cores[1])->drops[COHORT_DROP_REPLAY] > replays);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +449,13 @@ int main(void)
         cmocka_unit_test(test_flow_control_blocks_then_drains),
         cmocka_unit_test(test_garbage_is_counted_not_fatal),
         cmocka_unit_test(test_leave_and_timeout),
+#ifdef HAVE_LIBSODIUM
+        cmocka_unit_test(test_fifo_auth_under_loss),
+        cmocka_unit_test(test_fifo_encrypt_fragmented),
+        cmocka_unit_test(test_wrong_key_never_joins),
+        cmocka_unit_test(test_mode_mismatch_never_joins),
+        cmocka_unit_test(test_replayed_traffic_rejected),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
