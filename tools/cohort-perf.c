@@ -1,1 +1,1339 @@
-int main(void) { return 0; } /* placeholder */
+/*
+ * cohort-perf - throughput and latency of cohort, against bare UDP
+ * multicast as the baseline.
+ *
+ *   cohort-perf run [--receivers N] ...   start a sender and N receivers
+ *                                          as processes, print results
+ *   cohort-perf table ...                  the whole matrix: sizes x
+ *                                          {raw, unreliable, fifo}
+ *   cohort-perf send ... / recv ...        one role, for use by hand
+ *
+ * Every message starts with a 32-byte header (magic, type, run id, sequence
+ * number, a value); the rest is filler. Receivers count DATA until END; for
+ * fifo END is reliable, for unreliable and raw it is repeated and backed by
+ * an idle timeout.
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cohort.h"
+#include "common.h"
+#include "perf_raw.h"
+
+#define PERF_HDR_BYTES 32u
+#define PERF_MAGIC 0x46525043u        /* "CPRF" */
+#define PERF_MAX_SIZES 8
+#define PERF_MAX_RECEIVERS 16
+#define PERF_MAX_REPEAT 15
+#define PERF_MAX_LAT_COUNT 1000000u
+#define PERF_DEFAULT_RTTS 10000u
+#define PERF_RAW_BUF 65536u
+#define PERF_BUFFER_BYTES (4 << 20)   /* as the library's socket default */
+#define PERF_PROCESS_EVERY_BYTES (64u << 10)
+#define PERF_END_REPEATS 20
+#define PERF_JOIN_WAIT_NS 10000000000ull
+#define PERF_SETTLE_NS 300000000ull
+#define PERF_STALL_NS 30000000000ull  /* flow control that never opens */
+#define PERF_DRAIN_MS 30000
+#define PERF_PROGRESS_NS 5000000000ull
+#define PERF_EXIT_TOOBIG 4
+#define PERF_DATAGRAM_MARGIN 512      /* header, record and MAC room */
+
+enum perf_type { MSG_DATA = 1, MSG_END = 2, MSG_PING = 3, MSG_PONG = 4 };
+enum perf_kind { KIND_RAW = 0, KIND_UNRELIABLE = 1, KIND_FIFO = 2 };
+static const char *const kind_names[] = { "raw", "unreliable", "fifo" };
+
+enum perf_opt {
+    OPT_SIZE = TOOL_OPT__END,
+    OPT_COUNT,
+    OPT_SECONDS,
+    OPT_RAW,
+    OPT_LATENCY,
+    OPT_REPEAT,
+    OPT_JSON,
+    OPT_RECEIVERS,
+    OPT_MATRIX,
+    OPT_QUIET,
+    OPT_MACHINE,
+    OPT_INDEX,
+    OPT_RUN_ID,
+    OPT_TIMEOUT,
+};
+
+struct perf_opts {
+    struct tool_net net;
+    const char *role;
+    int raw, latency, json, quiet, machine, matrix;
+    uint64_t sizes[PERF_MAX_SIZES];
+    size_t nsizes;
+    uint64_t count;
+    double seconds;
+    uint64_t repeat, receivers, index, run_id;
+    double timeout_s;
+};
+
+/* ------------------------------------------------------------------ */
+/* Message header                                                      */
+/* ------------------------------------------------------------------ */
+
+struct perf_hdr {
+    uint8_t type;
+    uint32_t run_id;
+    uint32_t from;
+    uint64_t seq;
+    uint64_t value;
+};
+
+static void put32(uint8_t *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *b)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static uint64_t get64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static void hdr_put(uint8_t *b, const struct perf_hdr *h)
+{
+    put32(b, PERF_MAGIC);
+    b[4] = h->type;
+    b[5] = b[6] = b[7] = 0;
+    put32(b + 8, h->run_id);
+    put32(b + 12, h->from);
+    put64(b + 16, h->seq);
+    put64(b + 24, h->value);
+}
+
+/* 0 if b holds a header of this run. */
+static int hdr_get(const uint8_t *b, size_t len, uint32_t run_id,
+                   struct perf_hdr *h)
+{
+    if (len < PERF_HDR_BYTES || get32(b) != PERF_MAGIC)
+        return -1;
+    h->type = b[4];
+    h->run_id = get32(b + 8);
+    h->from = get32(b + 12);
+    h->seq = get64(b + 16);
+    h->value = get64(b + 24);
+    return h->run_id == run_id ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* One transport interface over cohort and bare sockets                */
+/* ------------------------------------------------------------------ */
+
+struct perf_io {
+    int raw;
+    cohort_t *c;
+    cohort_mode_t mode;
+    struct perf_raw sock;
+    uint8_t *buf;                /* raw receive buffer */
+    const uint8_t *msg;          /* the message io_next() took */
+    size_t msg_len;
+    int warned;
+};
+
+static void raw_address(const struct perf_opts *o, char *buf, size_t len)
+{
+    unsigned x = (unsigned)(o->run_id >> 8) & 0xffu;
+    unsigned y = (unsigned)o->run_id & 0xffu;
+    if (o->net.address != NULL)
+        snprintf(buf, len, "%s", o->net.address);
+    else if (o->net.ipv6)
+        snprintf(buf, len, "ff12::c3:%x:%x", x, y);
+    else
+        snprintf(buf, len, "239.195.%u.%u", x, y);
+}
+
+static int io_open(struct perf_io *io, const struct perf_opts *o)
+{
+    struct cohort_config cfg;
+    memset(io, 0, sizeof *io);
+    io->raw = o->raw;
+    io->mode = o->net.mode;
+    if (io->raw) {
+        char addr[64];
+        raw_address(o, addr, sizeof addr);
+        io->buf = malloc(PERF_RAW_BUF);
+        if (io->buf == NULL)
+            return -1;
+        return perf_raw_open(&io->sock, o->net.interface, addr,
+                             o->net.port ? o->net.port : 47100,
+                             o->net.ipv6, PERF_BUFFER_BYTES);
+    }
+    cohort_config_init(&cfg);
+    tool_net_config(&o->net, &cfg);
+    return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
+}
+
+static void io_close(struct perf_io *io, int drain_ms)
+{
+    if (io->raw) {
+        perf_raw_close(&io->sock);
+        free(io->buf);
+        return;
+    }
+    if (io->c != NULL && drain_ms > 0 && io->mode == COHORT_FIFO) {
+        int r = cohort_drain(io->c, drain_ms);
+        if (r != 0)
+            tool_err("drain: %s", cohort_strerror(r));
+    }
+    cohort_close(io->c);
+    io->c = NULL;
+}
+
+/* 0 sent, 1 try again later, else a negative COHORT_ERR_*. */
+static int io_send(struct perf_io *io, const void *data, size_t len)
+{
+    int r;
+    if (io->raw) {
+        r = perf_raw_send(&io->sock, data, len);
+        return r < 0 ? COHORT_ERR_SYSTEM : r;
+    }
+    r = cohort_send(io->c, io->mode, data, len);
+    return r == COHORT_ERR_AGAIN ? 1 : r;
+}
+
+static void io_flush(struct perf_io *io)
+{
+    if (!io->raw)
+        (void)cohort_flush(io->c);
+}
+
+/* Wait at most max_ms for input or a timer, then let cohort work. */
+static int io_wait(struct perf_io *io, int max_ms, int for_write)
+{
+    int r;
+    if (io->raw) {
+        perf_raw_wait(&io->sock, for_write, max_ms);
+        return 0;
+    }
+    r = max_ms == 0 ? cohort_process(io->c)
+                    : tool_poll_process(io->c, -1, max_ms, NULL);
+    if (r < 0)
+        tool_err("process: %s", cohort_strerror(r));
+    return r < 0 ? r : 0;
+}
+
+static void io_note_event(struct perf_io *io, const cohort_event_t *ev)
+{
+    if (ev->type == COHORT_EVENT_WARNING && !io->warned) {
+        io->warned = 1;
+        tool_err("warning: %s", ev->u.warning.text ? ev->u.warning.text
+                                                   : "?");
+    }
+}
+
+/* Take the next message: 1 (in io->msg), 0 none, -1 error. */
+static int io_next(struct perf_io *io)
+{
+    cohort_event_t ev;
+    if (io->raw) {
+        ssize_t n = perf_raw_recv(&io->sock, io->buf, PERF_RAW_BUF);
+        if (n <= 0)
+            return n < 0 ? -1 : 0;
+        io->msg = io->buf;
+        io->msg_len = (size_t)n;
+        return 1;
+    }
+    /* Bounded by the library's event queue. */
+    for (int i = 0; i < 65536 && cohort_next_event(io->c, &ev) == 1; i++) {
+        if (ev.type == COHORT_EVENT_MESSAGE) {
+            io->msg = ev.u.message.data;
+            io->msg_len = ev.u.message.len;
+            return 1;
+        }
+        io_note_event(io, &ev);
+    }
+    return 0;
+}
+
+/* Discard what arrived (a sender only hears membership and echoes). */
+static void io_discard(struct perf_io *io)
+{
+    for (int i = 0; i < 65536 && io_next(io) == 1; i++)
+        ;
+}
+
+/* Send, riding out flow control: 0 or an error code. */
+static int io_send_patiently(struct perf_io *io, const void *d, size_t len)
+{
+    uint64_t give_up = tool_now_ns() + PERF_STALL_NS;
+    for (;;) {
+        int r = io_send(io, d, len);
+        if (r != 1)
+            return r;
+        if (tool_now_ns() > give_up || tool_stop_requested())
+            return COHORT_ERR_TIMEDOUT;
+        if (io_wait(io, 5, 1) < 0)
+            return COHORT_ERR_SYSTEM;
+        if (!io->raw)
+            io_discard(io);
+    }
+}
+
+/* Cohort modes: wait until n others are known, then a little more so
+ * they know us too. Raw has no membership (run waits for READY). */
+static int io_wait_members(struct perf_io *io, size_t n)
+{
+    uint64_t start = tool_now_ns();
+    uint64_t settle_at = 0;
+    if (io->raw)
+        return 0;
+    while (!tool_stop_requested()) {
+        uint64_t now = tool_now_ns();
+        if (settle_at == 0 && tool_others(io->c) >= n)
+            settle_at = now + PERF_SETTLE_NS;
+        if (settle_at != 0 && now >= settle_at)
+            return 0;
+        if (now - start > PERF_JOIN_WAIT_NS) {
+            tool_err("only %zu of %zu receivers appeared within %llu s",
+                     tool_others(io->c), n,
+                     (unsigned long long)(PERF_JOIN_WAIT_NS / 1000000000u));
+            return -1;
+        }
+        if (io_wait(io, 20, 0) < 0)
+            return -1;
+        io_discard(io);
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sender (throughput)                                                 */
+/* ------------------------------------------------------------------ */
+
+static void report_error(const struct perf_opts *o, const char *what)
+{
+    if (o->machine)
+        printf("RESULT error=%s\n", what);
+}
+
+/* Map a send error to an exit status (and a RESULT line for run). */
+static int send_failed(const struct perf_opts *o, int err, size_t size)
+{
+    if (err == COHORT_ERR_NOTSUP) {
+        tool_err("mode %s: not supported by this library",
+                 tool_mode_name(o->net.mode));
+        report_error(o, "notsup");
+        return TOOL_EXIT_NOTSUP;
+    }
+    if (err == COHORT_ERR_TOOBIG) {
+        tool_err("%zu-byte messages do not fit (unreliable messages travel "
+                 "in one datagram: raise --datagram)", size);
+        report_error(o, "toobig");
+        return PERF_EXIT_TOOBIG;
+    }
+    tool_err("send: %s", cohort_strerror(err));
+    report_error(o, "send");
+    return TOOL_EXIT_FAIL;
+}
+
+static void send_end_markers(struct perf_io *io, const struct perf_opts *o,
+                             uint8_t *buf, uint64_t total)
+{
+    struct perf_hdr h = { MSG_END, (uint32_t)o->run_id, 0, total, total };
+    int repeats = io->mode == COHORT_FIFO && !io->raw ? 1 : PERF_END_REPEATS;
+    hdr_put(buf, &h);
+    for (int i = 0; i < repeats; i++) {
+        if (io_send_patiently(io, buf, PERF_HDR_BYTES) != 0)
+            return;
+        io_flush(io);
+        (void)io_wait(io, 10, 0);
+        io_discard(io);
+    }
+}
+
+struct send_state {
+    uint64_t seq;
+    uint64_t start_ns, end_ns;   /* end_ns 0: count decides */
+    uint64_t next_progress_ns;
+    size_t unprocessed;
+};
+
+/* Time to stop? Checked every few dozen messages: the clock is cheap but
+ * not free. */
+static int send_done(const struct perf_opts *o, struct send_state *s)
+{
+    uint64_t now;
+    if (o->count != 0)
+        return s->seq >= o->count || tool_stop_requested();
+    if ((s->seq & 31u) != 0)
+        return 0;
+    now = tool_now_ns();
+    if (!o->quiet && now >= s->next_progress_ns) {
+        tool_err("send: %.1f s, %llu messages", (now - s->start_ns) / 1e9,
+                 (unsigned long long)s->seq);
+        s->next_progress_ns = now + PERF_PROGRESS_NS;
+    }
+    return now >= s->end_ns || tool_stop_requested();
+}
+
+static int send_loop(struct perf_io *io, const struct perf_opts *o,
+                     uint8_t *buf, size_t size, struct send_state *s)
+{
+    struct perf_hdr h = { MSG_DATA, (uint32_t)o->run_id, 0, 0, 0 };
+    while (!send_done(o, s)) {
+        int r;
+        h.seq = s->seq;
+        hdr_put(buf, &h);
+        r = io_send_patiently(io, buf, size);
+        if (r != 0)
+            return r;
+        s->seq++;
+        s->unprocessed += size;
+        /* Let small messages share datagrams: yield to the library only
+         * every so many bytes (and whenever flow control says so). */
+        if (s->unprocessed >= PERF_PROCESS_EVERY_BYTES) {
+            s->unprocessed = 0;
+            if (io_wait(io, 0, 0) < 0)
+                return COHORT_ERR_SYSTEM;
+            if (!io->raw)
+                io_discard(io);
+        }
+    }
+    return 0;
+}
+
+static void print_send_result(const struct perf_io *io,
+                              const struct perf_opts *o, size_t size,
+                              uint64_t sent, uint64_t ns)
+{
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    if (!io->raw)
+        (void)cohort_stats(io->c, &st);
+    if (o->machine) {
+        printf("RESULT role=send sent=%llu size=%zu ns=%llu would_block=%llu "
+               "retrans=%llu\n", (unsigned long long)sent, size,
+               (unsigned long long)ns,
+               (unsigned long long)st.send_would_block,
+               (unsigned long long)st.retransmissions_sent);
+        return;
+    }
+    printf("sent %llu messages of %zu bytes in %.3f s: %.0f msgs/s, "
+           "%.2f MB/s (flow-control waits %llu, retransmissions %llu)\n",
+           (unsigned long long)sent, size, ns / 1e9,
+           ns ? sent * 1e9 / ns : 0.0, ns ? sent * (double)size * 1e3 / ns
+                                          : 0.0,
+           (unsigned long long)st.send_would_block,
+           (unsigned long long)st.retransmissions_sent);
+}
+
+static int role_send_throughput(const struct perf_opts *o)
+{
+    struct perf_io io;
+    struct send_state s;
+    size_t size = (size_t)o->sizes[0];
+    uint8_t *buf = calloc(1, size);
+    int r;
+    if (buf == NULL || io_open(&io, o) != 0) {
+        free(buf);
+        report_error(o, "open");
+        return TOOL_EXIT_FAIL;
+    }
+    memset(buf, 0xa5, size);
+    if (io_wait_members(&io, (size_t)o->receivers) != 0) {
+        io_close(&io, 0);
+        free(buf);
+        report_error(o, "members");
+        return TOOL_EXIT_FAIL;
+    }
+    memset(&s, 0, sizeof s);
+    s.start_ns = tool_now_ns();
+    s.end_ns = s.start_ns + (uint64_t)(o->seconds * 1e9);
+    s.next_progress_ns = s.start_ns + PERF_PROGRESS_NS;
+    r = send_loop(&io, o, buf, size, &s);
+    if (r == 0) {
+        uint64_t ns = tool_now_ns() - s.start_ns;
+        send_end_markers(&io, o, buf, s.seq);
+        print_send_result(&io, o, size, s.seq, ns);
+    }
+    io_close(&io, r == 0 ? PERF_DRAIN_MS : 0);
+    free(buf);
+    return r == 0 ? TOOL_EXIT_OK : send_failed(o, r, size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sender (latency: ping-pong with receiver 0)                         */
+/* ------------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile num/den of n sorted samples. */
+static uint64_t percentile(const uint64_t *v, size_t n, uint64_t num,
+                           uint64_t den)
+{
+    uint64_t rank = (n * num + den - 1) / den;
+    if (n == 0)
+        return 0;
+    return v[rank == 0 ? 0 : (rank > n ? n - 1 : rank - 1)];
+}
+
+/* Wait for the pong of seq until deadline; returns 1 if it came. */
+static int await_pong(struct perf_io *io, const struct perf_opts *o,
+                      uint64_t seq, uint64_t deadline_ns)
+{
+    struct perf_hdr h;
+    while (tool_now_ns() < deadline_ns && !tool_stop_requested()) {
+        while (io_next(io) == 1) {
+            if (hdr_get(io->msg, io->msg_len, (uint32_t)o->run_id, &h) == 0 &&
+                h.type == MSG_PONG && h.seq == seq)
+                return 1;
+        }
+        if (io_wait(io, tool_ms_until(deadline_ns, 100), 0) < 0)
+            return 0;
+    }
+    return 0;
+}
+
+struct lat_result {
+    uint64_t *rtt_ns;
+    size_t n;
+    uint64_t lost;
+};
+
+static int ping_loop(struct perf_io *io, const struct perf_opts *o,
+                     uint8_t *buf, size_t size, struct lat_result *lr)
+{
+    /* The first round trips warm caches and paths; they are not counted. */
+    uint64_t warmup = o->count / 10 < 100 ? o->count / 10 : 100;
+    uint64_t wait_ns = io->mode == COHORT_FIFO && !io->raw ? 1000000000u
+                                                          : 100000000u;
+    struct perf_hdr h = { MSG_PING, (uint32_t)o->run_id, 0, 0, 0 };
+    for (uint64_t i = 0; i < o->count + warmup && !tool_stop_requested(); i++) {
+        uint64_t t0 = tool_now_ns();
+        int r;
+        h.seq = i;
+        h.value = t0;
+        hdr_put(buf, &h);
+        r = io_send_patiently(io, buf, size);
+        if (r != 0)
+            return r;
+        io_flush(io);
+        if (!await_pong(io, o, i, t0 + wait_ns))
+            lr->lost += i >= warmup;
+        else if (i >= warmup)
+            lr->rtt_ns[lr->n++] = tool_now_ns() - t0;
+    }
+    return 0;
+}
+
+static void print_ping_result(const struct perf_opts *o,
+                              struct lat_result *lr, size_t size)
+{
+    uint64_t sum = 0;
+    qsort(lr->rtt_ns, lr->n, sizeof lr->rtt_ns[0], cmp_u64);
+    for (size_t i = 0; i < lr->n; i++)
+        sum += lr->rtt_ns[i];
+    if (o->machine) {
+        printf("RESULT role=ping samples=%zu lost=%llu min_ns=%llu "
+               "p50_ns=%llu p99_ns=%llu p999_ns=%llu max_ns=%llu "
+               "mean_ns=%llu\n", lr->n, (unsigned long long)lr->lost,
+               (unsigned long long)(lr->n ? lr->rtt_ns[0] : 0),
+               (unsigned long long)percentile(lr->rtt_ns, lr->n, 50, 100),
+               (unsigned long long)percentile(lr->rtt_ns, lr->n, 99, 100),
+               (unsigned long long)percentile(lr->rtt_ns, lr->n, 999, 1000),
+               (unsigned long long)(lr->n ? lr->rtt_ns[lr->n - 1] : 0),
+               (unsigned long long)(lr->n ? sum / lr->n : 0));
+        return;
+    }
+    printf("%zu round trips of %zu bytes (%llu lost): p50 %.1f us, "
+           "p99 %.1f us, p99.9 %.1f us\n", lr->n, size,
+           (unsigned long long)lr->lost,
+           percentile(lr->rtt_ns, lr->n, 50, 100) / 1e3,
+           percentile(lr->rtt_ns, lr->n, 99, 100) / 1e3,
+           percentile(lr->rtt_ns, lr->n, 999, 1000) / 1e3);
+}
+
+static int role_send_latency(const struct perf_opts *o)
+{
+    struct perf_io io;
+    struct lat_result lr = { NULL, 0, 0 };
+    size_t size = (size_t)o->sizes[0];
+    uint8_t *buf = calloc(1, size);
+    int r = COHORT_ERR_NOMEM;
+    lr.rtt_ns = calloc((size_t)o->count, sizeof lr.rtt_ns[0]);
+    if (buf == NULL || lr.rtt_ns == NULL || io_open(&io, o) != 0) {
+        free(buf);
+        free(lr.rtt_ns);
+        report_error(o, "open");
+        return TOOL_EXIT_FAIL;
+    }
+    if (io_wait_members(&io, (size_t)o->receivers) == 0) {
+        r = ping_loop(&io, o, buf, size, &lr);
+        if (r == 0) {
+            send_end_markers(&io, o, buf, lr.n);
+            print_ping_result(o, &lr, size);
+        }
+    } else {
+        report_error(o, "members");
+    }
+    io_close(&io, r == 0 ? PERF_DRAIN_MS : 0);
+    free(buf);
+    free(lr.rtt_ns);
+    if (r == COHORT_ERR_NOMEM)
+        return TOOL_EXIT_FAIL;
+    return r == 0 ? TOOL_EXIT_OK : send_failed(o, r, size);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiver                                                            */
+/* ------------------------------------------------------------------ */
+
+struct recv_state {
+    uint64_t msgs, bytes, first_ns, last_ns;
+    uint64_t sent;               /* from the END marker */
+    uint64_t pongs;
+    int got_end;
+};
+
+static void recv_one(struct perf_io *io, const struct perf_opts *o,
+                     struct recv_state *s)
+{
+    struct perf_hdr h;
+    if (hdr_get(io->msg, io->msg_len, (uint32_t)o->run_id, &h) != 0)
+        return;
+    if (h.type == MSG_DATA) {
+        uint64_t now = tool_now_ns();
+        if (s->msgs == 0)
+            s->first_ns = now;
+        s->last_ns = now;
+        s->msgs++;
+        s->bytes += io->msg_len;
+    } else if (h.type == MSG_END) {
+        s->got_end = 1;
+        s->sent = h.value;
+    } else if (h.type == MSG_PING && o->latency && o->index == 0) {
+        uint8_t pong[PERF_HDR_BYTES];
+        size_t len = io->msg_len;
+        h.type = MSG_PONG;
+        /* Echo the ping's size: the filler is irrelevant, the length not. */
+        uint8_t *copy = len <= PERF_HDR_BYTES ? pong : malloc(len);
+        if (copy == NULL)
+            return;
+        memset(copy, 0, len);
+        hdr_put(copy, &h);
+        if (io_send_patiently(io, copy, len) == 0)
+            s->pongs++;
+        io_flush(io);
+        if (copy != pong)
+            free(copy);
+    }
+}
+
+static int recv_finished(const struct perf_io *io, const struct perf_opts *o,
+                         const struct recv_state *s, uint64_t deadline_ns)
+{
+    uint64_t now = tool_now_ns();
+    int lossy = io->raw || io->mode != COHORT_FIFO;
+    if (s->got_end || now >= deadline_ns || tool_stop_requested())
+        return 1;
+    /* END may be lost: a long silence after data means it was. */
+    return lossy && !o->latency && s->msgs > 0 &&
+           now - s->last_ns > 2000000000u;
+}
+
+static int role_recv(const struct perf_opts *o)
+{
+    struct perf_io io;
+    struct recv_state s;
+    uint64_t deadline;
+    if (io_open(&io, o) != 0) {
+        report_error(o, "open");
+        return TOOL_EXIT_FAIL;
+    }
+    memset(&s, 0, sizeof s);
+    deadline = tool_now_ns() + (uint64_t)(o->timeout_s * 1e9);
+    if (o->machine) {
+        printf("READY\n");
+        fflush(stdout);
+    }
+    while (!recv_finished(&io, o, &s, deadline)) {
+        if (io_wait(&io, 100, 0) < 0)
+            break;
+        for (int i = 0; i < 100000 && io_next(&io) == 1; i++)
+            recv_one(&io, o, &s);
+    }
+    if (o->machine) {
+        printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
+               " last_ns=%llu end=%d sent=%llu pongs=%llu\n",
+               (unsigned long long)o->index, (unsigned long long)s.msgs,
+               (unsigned long long)s.bytes, (unsigned long long)s.first_ns,
+               (unsigned long long)s.last_ns, s.got_end,
+               (unsigned long long)s.sent, (unsigned long long)s.pongs);
+    } else {
+        double span = (double)(s.last_ns - s.first_ns);
+        printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, "
+               "%.2f MB/s\n", (unsigned long long)s.msgs,
+               (unsigned long long)s.bytes, s.got_end ? "" : ", no end marker",
+               span > 0 ? (s.msgs - 1) * 1e9 / span : 0.0,
+               span > 0 ? s.bytes * 1e3 / span : 0.0);
+        if (s.got_end && s.sent > s.msgs)
+            printf("lost %llu of %llu (%.2f%%)\n",
+                   (unsigned long long)(s.sent - s.msgs),
+                   (unsigned long long)s.sent,
+                   100.0 * (double)(s.sent - s.msgs) / (double)s.sent);
+    }
+    io_close(&io, 2000);
+    return s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
+}
+
+/* ------------------------------------------------------------------ */
+/* run / table: processes, cells, results                              */
+/* ------------------------------------------------------------------ */
+
+struct rx_result {
+    uint64_t msgs, bytes;
+    double msgs_per_s, mb_per_s, loss;
+    int got_end;
+};
+
+struct cell {
+    int kind;
+    size_t size;
+    size_t datagram;             /* 0: library default */
+    int latency;
+    const char *error;           /* NULL: ok */
+    uint64_t sent, sent_ns, would_block, retrans;
+    size_t nrx;
+    struct rx_result rx[PERF_MAX_RECEIVERS];
+    uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
+    double score;                /* what --repeat takes the median of */
+};
+
+/* Latency cells count round trips; --count if given, else a default
+ * (throughput cells of the same table may be timed by --seconds). */
+static uint64_t cell_count(const struct perf_opts *o, const struct cell *c)
+{
+    if (c->latency && o->count == 0)
+        return PERF_DEFAULT_RTTS;
+    return o->count;
+}
+
+/* The options a child needs, for one cell. */
+static void child_argv(struct tool_argv *a, const struct perf_opts *o,
+                       const struct cell *c, const char *role, size_t index,
+                       const struct tool_net *net, double timeout_s)
+{
+    tool_argv_init(a);
+    tool_argv_add(a, role);
+    tool_argv_add(a, "--machine");
+    tool_argv_addf(a, "--index=%zu", index);
+    tool_argv_addf(a, "--run-id=%llu", (unsigned long long)o->run_id);
+    tool_argv_addf(a, "--size=%zu", c->size);
+    tool_argv_addf(a, "--receivers=%llu", (unsigned long long)o->receivers);
+    tool_argv_addf(a, "--timeout=%.0f", timeout_s);
+    if (cell_count(o, c) != 0)
+        tool_argv_addf(a, "--count=%llu",
+                       (unsigned long long)cell_count(o, c));
+    else
+        tool_argv_addf(a, "--seconds=%g", o->seconds);
+    if (c->kind == KIND_RAW)
+        tool_argv_add(a, "--raw");
+    if (c->latency)
+        tool_argv_add(a, "--latency");
+    if (o->quiet)
+        tool_argv_add(a, "--quiet");
+    tool_argv_add_net(a, net);
+}
+
+static double cell_timeout_s(const struct perf_opts *o, const struct cell *c)
+{
+    uint64_t count = cell_count(o, c);
+    double t = count == 0 ? o->seconds
+                          : (double)count / (c->latency ? 2000.0 : 20000.0);
+    return t + 60.0;
+}
+
+static void parse_rx(struct cell *c, const char *line, size_t i)
+{
+    struct rx_result *rx = &c->rx[i];
+    uint64_t first = 0, last = 0, end = 0;
+    (void)tool_field_u64(line, "msgs", &rx->msgs);
+    (void)tool_field_u64(line, "bytes", &rx->bytes);
+    (void)tool_field_u64(line, "first_ns", &first);
+    (void)tool_field_u64(line, "last_ns", &last);
+    (void)tool_field_u64(line, "end", &end);
+    rx->got_end = end != 0;
+    if (last > first && rx->msgs > 1) {
+        rx->msgs_per_s = (double)(rx->msgs - 1) * 1e9 / (double)(last - first);
+        rx->mb_per_s = rx->msgs_per_s * (double)c->size / 1e6;
+    }
+    if (c->sent > 0 && c->sent >= rx->msgs)
+        rx->loss = (double)(c->sent - rx->msgs) / (double)c->sent;
+}
+
+static void parse_sender(struct cell *c, const char *line)
+{
+    (void)tool_field_u64(line, "sent", &c->sent);
+    (void)tool_field_u64(line, "ns", &c->sent_ns);
+    (void)tool_field_u64(line, "would_block", &c->would_block);
+    (void)tool_field_u64(line, "retrans", &c->retrans);
+    (void)tool_field_u64(line, "samples", &c->samples);
+    (void)tool_field_u64(line, "lost", &c->lat_lost);
+    (void)tool_field_u64(line, "min_ns", &c->min_ns);
+    (void)tool_field_u64(line, "p50_ns", &c->p50_ns);
+    (void)tool_field_u64(line, "p99_ns", &c->p99_ns);
+    (void)tool_field_u64(line, "p999_ns", &c->p999_ns);
+    (void)tool_field_u64(line, "max_ns", &c->max_ns);
+}
+
+static const char *sender_error(const struct tool_child *snd)
+{
+    char line[256];
+    if (tool_child_line(snd, "RESULT error=notsup", line, sizeof line))
+        return "not supported by this library";
+    if (tool_child_line(snd, "RESULT error=toobig", line, sizeof line))
+        return "toobig";
+    if (tool_child_line(snd, "RESULT error=members", line, sizeof line))
+        return "receivers did not appear";
+    if (!tool_child_line(snd, "RESULT role=", line, sizeof line))
+        return "sender failed (see its messages above)";
+    return NULL;
+}
+
+static void collect(struct cell *c, struct tool_child *ch, size_t nrx)
+{
+    char line[512];
+    struct tool_child *snd = &ch[nrx];
+    c->error = sender_error(snd);
+    if (c->error != NULL)
+        return;
+    parse_sender(c, tool_child_line(snd, "RESULT role=", line, sizeof line));
+    c->nrx = nrx;
+    for (size_t i = 0; i < nrx; i++) {
+        if (tool_child_line(&ch[i], "RESULT role=recv", line, sizeof line))
+            parse_rx(c, line, i);
+        else
+            c->error = "a receiver failed (see its messages above)";
+    }
+}
+
+/* Wait until every receiver printed READY (it has its socket or joined). */
+static int await_ready(struct tool_child *ch, size_t n)
+{
+    uint64_t deadline = tool_now_ns() + PERF_JOIN_WAIT_NS;
+    char line[16];
+    while (tool_now_ns() < deadline) {
+        size_t ready = 0, dead = 0;
+        tool_children_pump(ch, n, 50);
+        for (size_t i = 0; i < n; i++) {
+            ready += tool_child_line(&ch[i], "READY", line, sizeof line) != 0;
+            dead += ch[i].eof;
+        }
+        if (ready == n)
+            return 0;
+        if (dead > 0)
+            return -1;
+    }
+    return -1;
+}
+
+static void cell_net(const struct perf_opts *o, const struct cell *c,
+                     struct tool_net *net, char *group, size_t group_len)
+{
+    *net = o->net;
+    snprintf(group, group_len, "perf-%08llx", (unsigned long long)o->run_id);
+    net->group = group;
+    net->name = NULL;
+    net->mode = c->kind == KIND_FIFO ? COHORT_FIFO : COHORT_UNRELIABLE;
+    if (c->datagram != 0)
+        net->max_datagram = c->datagram;
+}
+
+/* The sender decides: once it is gone, receivers get a short while to see
+ * the end (none if the sender failed) before they are stopped. */
+static void reap_cell(struct tool_child *ch, size_t nrx, double timeout_s)
+{
+    char line[64];
+    uint64_t grace_ns = 15000000000ull;
+    (void)tool_children_reap(&ch[nrx], 1, tool_now_ns() +
+                             (uint64_t)((timeout_s + 5) * 1e9));
+    if (tool_child_line(&ch[nrx], "RESULT error", line, sizeof line) ||
+        !tool_child_line(&ch[nrx], "RESULT", line, sizeof line))
+        grace_ns = 0;
+    (void)tool_children_reap(ch, nrx, tool_now_ns() + grace_ns);
+}
+
+static void run_cell_once(struct perf_opts *o, struct cell *c)
+{
+    struct tool_child ch[PERF_MAX_RECEIVERS + 1];
+    struct tool_argv a;
+    struct tool_net net;
+    char group[32];
+    size_t nrx = (size_t)o->receivers, started = 0;
+    double timeout_s = cell_timeout_s(o, c);
+    o->run_id = tool_random_u32();
+    cell_net(o, c, &net, group, sizeof group);
+    c->error = "could not start processes";
+    for (; started < nrx; started++) {
+        child_argv(&a, o, c, "recv", started, &net, timeout_s);
+        if (tool_spawn(&ch[started], &a, NULL, 1) != 0)
+            break;
+    }
+    if (started == nrx && await_ready(ch, nrx) == 0) {
+        child_argv(&a, o, c, "send", 0, &net, timeout_s);
+        if (tool_spawn(&ch[nrx], &a, NULL, 1) == 0) {
+            reap_cell(ch, nrx, timeout_s);
+            collect(c, ch, nrx);
+            return;
+        }
+    }
+    (void)tool_children_reap(ch, started, tool_now_ns());
+}
+
+static double cell_score(const struct cell *c)
+{
+    double sum = 0;
+    if (c->error != NULL)
+        return -1.0;
+    if (c->latency)
+        return -(double)c->p50_ns;
+    for (size_t i = 0; i < c->nrx; i++)
+        sum += c->rx[i].msgs_per_s;
+    return c->nrx ? sum / (double)c->nrx : 0.0;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    double x = ((const struct cell *)a)->score;
+    double y = ((const struct cell *)b)->score;
+    return x < y ? -1 : x > y;
+}
+
+/* Run a cell --repeat times; keep the run with the median score. An
+ * unreliable cell too big for one datagram is rerun with a larger one. */
+static void run_cell(struct perf_opts *o, struct cell *out)
+{
+    struct cell runs[PERF_MAX_REPEAT];
+    size_t k = (size_t)o->repeat;
+    for (size_t i = 0; i < k; i++) {
+        runs[i] = *out;
+        if (!o->quiet)
+            tool_err("%s %s, %zu bytes%s (%zu of %zu)...",
+                     out->latency ? "latency" : "throughput",
+                     kind_names[out->kind], out->size,
+                     out->datagram ? ", larger datagram" : "", i + 1, k);
+        run_cell_once(o, &runs[i]);
+        if (runs[i].error != NULL && strcmp(runs[i].error, "toobig") == 0 &&
+            o->net.max_datagram == 0 && out->datagram == 0) {
+            out->datagram = out->size + PERF_DATAGRAM_MARGIN > 65507
+                                ? 65507 : out->size + PERF_DATAGRAM_MARGIN;
+            run_cell(o, out);
+            return;
+        }
+        runs[i].score = cell_score(&runs[i]);
+        if (runs[i].error != NULL &&
+            strstr(runs[i].error, "not supported") != NULL) {
+            k = i + 1;               /* no point repeating */
+            break;
+        }
+    }
+    qsort(runs, k, sizeof runs[0], cmp_score);
+    *out = runs[k / 2];
+}
+
+/* ------------------------------------------------------------------ */
+/* Reporting                                                           */
+/* ------------------------------------------------------------------ */
+
+static const struct cell *raw_twin(const struct cell *cells, size_t n,
+                                   const struct cell *c)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (cells[i].kind == KIND_RAW && cells[i].size == c->size &&
+            cells[i].latency == c->latency && cells[i].error == NULL)
+            return &cells[i];
+    }
+    return NULL;
+}
+
+static void print_tput_rows(const struct cell *cells, size_t n,
+                            const struct cell *c)
+{
+    const struct cell *raw = raw_twin(cells, n, c);
+    for (size_t i = 0; i < c->nrx; i++) {
+        const struct rx_result *rx = &c->rx[i];
+        printf("%6zu  %-10s  rx%-2zu %12.0f %9.2f %7.2f%%", c->size,
+               kind_names[c->kind], i, rx->msgs_per_s, rx->mb_per_s,
+               100.0 * rx->loss);
+        if (raw != NULL && i < raw->nrx && raw->rx[i].msgs_per_s > 0)
+            printf(" %7.2f", rx->msgs_per_s / raw->rx[i].msgs_per_s);
+        else
+            printf(" %7s", "-");
+        if (c->datagram != 0)
+            printf("  (datagram %zu)", c->datagram);
+        putchar('\n');
+    }
+}
+
+static void print_lat_row(const struct cell *cells, size_t n,
+                          const struct cell *c)
+{
+    const struct cell *raw = raw_twin(cells, n, c);
+    printf("%6zu  %-10s  %8llu %6llu %9.1f %9.1f %9.1f", c->size,
+           kind_names[c->kind], (unsigned long long)c->samples,
+           (unsigned long long)c->lat_lost, c->p50_ns / 1e3, c->p99_ns / 1e3,
+           c->p999_ns / 1e3);
+    if (raw != NULL && raw->p50_ns > 0)
+        printf(" %7.2f", (double)c->p50_ns / (double)raw->p50_ns);
+    else
+        printf(" %7s", "-");
+    putchar('\n');
+}
+
+static void print_human(const struct perf_opts *o, const struct cell *cells,
+                        size_t n)
+{
+    int header_t = 0, header_l = 0;
+    printf("cohort-perf: 1 sender -> %llu receivers on %s, ",
+           (unsigned long long)o->receivers, o->net.interface);
+    if (o->count)
+        printf("%llu messages per cell", (unsigned long long)o->count);
+    else
+        printf("%g s per cell", o->seconds);
+    printf(", median of %llu; MB = 10^6 bytes of payload\n",
+           (unsigned long long)o->repeat);
+    for (size_t i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        if (c->error != NULL) {
+            printf("%6zu  %-10s  %s: %s\n", c->size, kind_names[c->kind],
+                   c->latency ? "latency" : "throughput", c->error);
+            continue;
+        }
+        if (!c->latency && !header_t++)
+            printf("\n%6s  %-10s  %-4s %12s %9s %8s %7s\n", "size", "mode",
+                   "rx", "msgs/s", "MB/s", "loss", "vs raw");
+        if (c->latency && !header_l++)
+            printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s\n", "size", "mode",
+                   "rtts", "lost", "p50 us", "p99 us", "p99.9 us",
+                   "vs raw");
+        if (c->latency)
+            print_lat_row(cells, n, c);
+        else
+            print_tput_rows(cells, n, c);
+    }
+}
+
+static void json_cell(const struct cell *cells, size_t n, const struct cell *c)
+{
+    const struct cell *raw = raw_twin(cells, n, c);
+    printf("{\"mode\":\"%s\",\"size\":%zu,\"datagram\":%zu,\"test\":\"%s\"",
+           kind_names[c->kind], c->size, c->datagram,
+           c->latency ? "latency" : "throughput");
+    if (c->error != NULL) {
+        printf(",\"error\":\"%s\"}", c->error);
+        return;
+    }
+    if (c->latency) {
+        printf(",\"round_trips\":%llu,\"lost\":%llu,\"min_us\":%.1f,"
+               "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
+               "\"max_us\":%.1f}", (unsigned long long)c->samples,
+               (unsigned long long)c->lat_lost, c->min_ns / 1e3,
+               c->p50_ns / 1e3, c->p99_ns / 1e3, c->p999_ns / 1e3,
+               c->max_ns / 1e3);
+        return;
+    }
+    printf(",\"sent\":%llu,\"send_msgs_per_s\":%.0f,\"flow_control_waits\":%llu,"
+           "\"retransmissions\":%llu,\"receivers\":[",
+           (unsigned long long)c->sent,
+           c->sent_ns ? c->sent * 1e9 / (double)c->sent_ns : 0.0,
+           (unsigned long long)c->would_block,
+           (unsigned long long)c->retrans);
+    for (size_t i = 0; i < c->nrx; i++) {
+        const struct rx_result *rx = &c->rx[i];
+        printf("%s{\"msgs\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.3f,"
+               "\"loss\":%.6f,\"end_marker\":%s", i ? "," : "",
+               (unsigned long long)rx->msgs, rx->msgs_per_s, rx->mb_per_s,
+               rx->loss, rx->got_end ? "true" : "false");
+        if (raw != NULL && i < raw->nrx && raw->rx[i].msgs_per_s > 0)
+            printf(",\"vs_raw\":%.3f", rx->msgs_per_s / raw->rx[i].msgs_per_s);
+        putchar('}');
+    }
+    printf("]}");
+}
+
+static void print_json(const struct perf_opts *o, const struct cell *cells,
+                       size_t n)
+{
+    printf("{\"tool\":\"cohort-perf\",\"library\":\"%s\",\"receivers\":%llu,"
+           "\"interface\":\"%s\",\"repeat\":%llu,\"cells\":[", cohort_version(),
+           (unsigned long long)o->receivers, o->net.interface,
+           (unsigned long long)o->repeat);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar(',');
+        json_cell(cells, n, &cells[i]);
+    }
+    printf("]}\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Plans: which cells run / table measure                              */
+/* ------------------------------------------------------------------ */
+
+#define PERF_MAX_CELLS (PERF_MAX_SIZES * 3 * 2)
+
+static size_t add_cell(struct cell *cells, size_t n, int kind, size_t size,
+                       int latency)
+{
+    memset(&cells[n], 0, sizeof cells[n]);
+    cells[n].kind = kind;
+    cells[n].size = size;
+    cells[n].latency = latency;
+    return n + 1;
+}
+
+/* table (or run --matrix): every size x raw/unreliable/fifo, throughput,
+ * plus latency with --latency. run: the chosen mode (and raw as the
+ * baseline for --latency). */
+static size_t plan(const struct perf_opts *o, struct cell *cells)
+{
+    size_t n = 0;
+    int chosen = o->raw ? KIND_RAW
+                        : (o->net.mode == COHORT_FIFO ? KIND_FIFO
+                                                      : KIND_UNRELIABLE);
+    for (int lat = 0; lat < 2; lat++) {
+        /* run --latency measures only latency; table adds it. */
+        int skip = lat ? !o->latency : (o->latency && !o->matrix);
+        if (skip)
+            continue;
+        for (size_t s = 0; s < o->nsizes; s++) {
+            for (int k = 0; k < 3; k++) {
+                int wanted = o->matrix || k == chosen ||
+                             (lat && k == KIND_RAW);
+                if (wanted)
+                    n = add_cell(cells, n, k, (size_t)o->sizes[s], lat);
+            }
+        }
+    }
+    return n;
+}
+
+static int role_run(struct perf_opts *o)
+{
+    static struct cell cells[PERF_MAX_CELLS];
+    size_t n = plan(o, cells);
+    int failed = 0;
+    for (size_t i = 0; i < n && !tool_stop_requested(); i++) {
+        run_cell(o, &cells[i]);
+        failed |= cells[i].error != NULL &&
+                  strstr(cells[i].error, "not supported") == NULL;
+    }
+    if (o->json)
+        print_json(o, cells, n);
+    else
+        print_human(o, cells, n);
+    return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: cohort-perf run|table|send|recv [options]\n"
+"  run                   start 1 sender and --receivers processes here\n"
+"  table                 the full matrix: sizes x raw/unreliable/fifo\n"
+"  send, recv            one role (run them in separate terminals)\n"
+"options:\n"
+"  --mode unreliable|fifo  delivery mode (default: fifo)\n"
+"  --raw                 bare UDP multicast, no protocol (the baseline)\n"
+"  --size LIST           message sizes in bytes, e.g. 64,1000,8000\n"
+"                        (default: 1000; table: 64,1000,8000; >= 32)\n"
+"  --count N             messages (latency: round trips) per cell\n"
+"  --seconds S           send for S seconds per cell (default: 3)\n"
+"  --latency             ping-pong round trips (p50/p99/p99.9) instead\n"
+"                        of throughput; run adds the raw baseline\n"
+"  --receivers N         receiver processes (default: 2; send: waits\n"
+"                        for N)\n"
+"  --repeat K            run each cell K times, report the median\n"
+"  --datagram BYTES      largest UDP payload (cfg.max_datagram)\n"
+"  --json                machine-readable output\n"
+"  --quiet               no progress lines on stderr\n"
+"  --group, --interface (default: lo), --address, --port, --ipv6,\n"
+"  --key FILE, --security auth|encrypt, --faults SPEC: as cohort-chat\n"
+"  --help, --version\n");
+}
+
+static const struct option long_opts[] = {
+    TOOL_NET_LONGOPTS,
+    { "size", required_argument, NULL, OPT_SIZE },
+    { "count", required_argument, NULL, OPT_COUNT },
+    { "seconds", required_argument, NULL, OPT_SECONDS },
+    { "raw", no_argument, NULL, OPT_RAW },
+    { "latency", no_argument, NULL, OPT_LATENCY },
+    { "repeat", required_argument, NULL, OPT_REPEAT },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "receivers", required_argument, NULL, OPT_RECEIVERS },
+    { "matrix", no_argument, NULL, OPT_MATRIX },
+    { "quiet", no_argument, NULL, OPT_QUIET },
+    { "machine", no_argument, NULL, OPT_MACHINE },
+    { "index", required_argument, NULL, OPT_INDEX },
+    { "run-id", required_argument, NULL, OPT_RUN_ID },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { NULL, 0, NULL, 0 },
+};
+
+static int perf_option(struct perf_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_SIZE:
+        return tool_parse_list("size", arg, PERF_HDR_BYTES, 16u << 20,
+                               o->sizes, PERF_MAX_SIZES, &o->nsizes);
+    case OPT_COUNT:
+        return tool_parse_u64("count", arg, 1, 1000000000u, &o->count);
+    case OPT_SECONDS:
+        return tool_parse_seconds("seconds", arg, 3600.0, &o->seconds);
+    case OPT_REPEAT:
+        return tool_parse_u64("repeat", arg, 1, PERF_MAX_REPEAT, &o->repeat);
+    case OPT_RECEIVERS:
+        return tool_parse_u64("receivers", arg, 1, PERF_MAX_RECEIVERS,
+                              &o->receivers);
+    case OPT_INDEX:
+        return tool_parse_u64("index", arg, 0, PERF_MAX_RECEIVERS, &o->index);
+    case OPT_RUN_ID:
+        return tool_parse_u64("run-id", arg, 0, UINT32_MAX, &o->run_id);
+    case OPT_TIMEOUT:
+        return tool_parse_seconds("timeout", arg, 86400.0, &o->timeout_s);
+    case OPT_RAW: o->raw = 1; return 0;
+    case OPT_LATENCY: o->latency = 1; return 0;
+    case OPT_JSON: o->json = 1; return 0;
+    case OPT_MATRIX: o->matrix = 1; return 0;
+    case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_MACHINE: o->machine = 1; return 0;
+    default: usage(stderr); return -1;
+    }
+}
+
+/* Defaults that depend on the role and on what was given. */
+static int finish_options(struct perf_opts *o)
+{
+    int table = strcmp(o->role, "table") == 0;
+    if (table)
+        o->matrix = 1;
+    if (o->nsizes == 0) {
+        static const uint64_t table_sizes[] = { 64, 1000, 8000 };
+        o->nsizes = o->matrix ? 3 : 1;
+        memcpy(o->sizes, o->matrix ? table_sizes : (const uint64_t[]){ 1000 },
+               o->nsizes * sizeof o->sizes[0]);
+    }
+    if (o->latency && o->count == 0 && o->role[0] != 'r' &&
+        o->role[0] != 't')
+        o->count = PERF_DEFAULT_RTTS;     /* send/recv by hand */
+    if (o->count == 0 && o->seconds == 0.0)
+        o->seconds = 3.0;
+    if (o->latency && o->count > PERF_MAX_LAT_COUNT) {
+        tool_err("--latency: at most %u round trips", PERF_MAX_LAT_COUNT);
+        return -1;
+    }
+    if (o->receivers == 0)
+        o->receivers = strcmp(o->role, "send") == 0 ? 1 : 2;
+    if (o->repeat == 0)
+        o->repeat = 1;
+    if (o->timeout_s == 0.0)
+        o->timeout_s = (o->count ? 600.0 : o->seconds + 60.0);
+    if (o->run_id == 0 && !o->machine)
+        o->run_id = 1;               /* by hand: both roles must agree */
+    return tool_net_check(&o->net);
+}
+
+/* Returns -1 to continue, else an exit status. */
+static int parse_args(struct perf_opts *o, int argc, char **argv)
+{
+    int opt;
+    tool_net_init(&o->net, "perf");
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
+                          strcmp(argv[1], "-V") == 0)) {
+            tool_print_version();
+            return TOOL_EXIT_OK;
+        }
+        usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? TOOL_EXIT_OK
+                                                            : TOOL_EXIT_USAGE;
+    }
+    o->role = argv[1];
+    opterr = 0;
+    while ((opt = getopt_long(argc - 1, argv + 1, "hV", long_opts, NULL)) !=
+           -1) {
+        int r = tool_net_option(&o->net, opt, optarg);
+        if (r < 0)
+            return TOOL_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (opt == 'h' || opt == TOOL_OPT_HELP) {
+            usage(stdout);
+            return TOOL_EXIT_OK;
+        }
+        if (opt == 'V' || opt == TOOL_OPT_VERSION) {
+            tool_print_version();
+            return TOOL_EXIT_OK;
+        }
+        if (opt == '?') {
+            tool_err("unknown option or missing argument: %s (try --help)",
+                     argv[optind]);
+            return TOOL_EXIT_USAGE;
+        }
+        if (perf_option(o, opt, optarg) != 0)
+            return TOOL_EXIT_USAGE;
+    }
+    if (optind + 1 < argc) {
+        tool_err("unexpected argument '%s' (try --help)", argv[optind + 1]);
+        return TOOL_EXIT_USAGE;
+    }
+    return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    static struct perf_opts o;
+    int rc;
+    tool_set_progname(argv[0]);
+    rc = parse_args(&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    tool_catch_signals();
+    if (strcmp(o.role, "send") == 0)
+        return o.latency ? role_send_latency(&o) : role_send_throughput(&o);
+    if (strcmp(o.role, "recv") == 0)
+        return role_recv(&o);
+    if (strcmp(o.role, "run") == 0 || strcmp(o.role, "table") == 0)
+        return role_run(&o);
+    tool_err("unknown command '%s': expected run, table, send or recv",
+             o.role);
+    return TOOL_EXIT_USAGE;
+}

@@ -1,3 +1,1132 @@
-/* placeholder: being written by the IO-edge work */
+/*
+ * cohort.c - the public API: configuration, the clock, and the loop that
+ * moves datagrams between the sockets (transport.c), the fault layer
+ * (faults.c) and the sans-IO core.
+ */
+#include "config.h"
+
 #include "cohort.h"
-COHORT_API const char *cohort_strerror(int err) { (void)err; return "?"; }
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBSODIUM
+#include <sodium.h>
+#endif
+
+#include "co_assert.h"
+#include "core.h"
+#include "faults.h"
+#include "rng.h"
+#include "transport.h"
+#include "wire.h"
+
+/* ------------------------------------------------------------------ */
+/* limits                                                              */
+/* ------------------------------------------------------------------ */
+
+#define CO_MS_NS 1000000ULL
+#define CO_S_NS 1000000000ULL
+#define CO_MIB ((size_t)1 << 20)
+#define CO_GIB ((size_t)1 << 30)
+
+#define CO_DEFAULT_PORT 47100
+#define CO_HEARTBEAT_MIN_NS CO_MS_NS
+#define CO_HEARTBEAT_MAX_NS (60 * CO_S_NS)
+#define CO_MEMBER_TIMEOUT_MAX_NS (3600 * CO_S_NS)
+#define CO_NACK_RETRY_MIN_NS 100000ULL
+#define CO_NACK_RETRY_MAX_NS (10 * CO_S_NS)
+#define CO_BUNDLE_DELAY_MAX_NS CO_S_NS
+#define CO_MAX_MESSAGE_MAX CO_GIB
+#define CO_SEND_WINDOW_MIN_DATAGRAMS 4
+#define CO_SEND_WINDOW_MAX CO_GIB
+#define CO_RECV_BUFFER_MAX CO_GIB
+#define CO_MEMBERS_MIN 2
+#define CO_MEMBERS_MAX 1024
+#define CO_EVENT_QUEUE_MAX ((size_t)1 << 20)
+#define CO_SOCKET_BUFFER_MIN 4096
+#define CO_SOCKET_BUFFER_MAX (1 << 30)
+#define CO_STATS_SIZE_MAX ((size_t)1 << 20)
+
+#define CO_ERROR_TEXT_MAX 256
+#define CO_WARNING_TEXT_MAX 160
+#define CO_RX_ROUNDS_MAX 16     /* receive batches per cohort_process() */
+#define CO_RANDOM_TRIES_MAX 16
+
+/* Smallest struct cohort_config a caller may pass: one that ends with the
+ * only required field. */
+#define CO_CONFIG_MIN_SIZE \
+    (offsetof(struct cohort_config, group) + sizeof(const char *))
+
+static _Thread_local char co_error_text[CO_ERROR_TEXT_MAX] = "no error";
+
+/* ------------------------------------------------------------------ */
+/* the handle                                                          */
+/* ------------------------------------------------------------------ */
+
+/* cohort_process() reports whether an event is ready, which it can only
+ * learn by taking one from the core. That event waits here. Its pointers
+ * refer to core memory until the next core call; co_pin() copies what
+ * they point to before any such call. */
+typedef struct co_pending {
+    bool full;
+    bool pinned;
+    cohort_event_t ev;
+    char name[COHORT_NAME_MAX + 1];
+    char text[CO_WARNING_TEXT_MAX];
+    uint8_t *data;
+    size_t cap;
+} co_pending_t;
+
+struct cohort {
+    co_core_t *core;
+    co_transport_t *tp;
+    bool fault_on[2]; /* by co_fault_dir_t */
+    co_fault_lane_t lane[2];
+    size_t tx_pump_max; /* datagrams taken from the core per pump */
+    bool tx_backlog;    /* the last pump stopped at its bound */
+    size_t max_message;
+    co_pending_t pending;
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+__attribute__((format(printf, 2, 3))) static int co_fail(int code,
+                                                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(co_error_text, sizeof co_error_text, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static uint64_t co_now_ns(void)
+{
+    struct timespec ts;
+    /* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    COHORT_ASSERT(rc == 0);
+    return (uint64_t)ts.tv_sec * CO_S_NS + (uint64_t)ts.tv_nsec;
+}
+
+static void co_wipe(void *p, size_t n)
+{
+#ifdef HAVE_LIBSODIUM
+    sodium_memzero(p, n);
+#else
+    volatile uint8_t *v = p;
+    for (size_t i = 0; i < n; i++)
+        v[i] = 0;
+#endif
+}
+
+static int co_random_bytes(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    for (int i = 0; i < CO_RANDOM_TRIES_MAX && got < len; i++) {
+        ssize_t n = getrandom(p + got, len - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n < 0 && errno != EINTR)
+            break;
+    }
+    return got == len ? 0 : COHORT_ERR_SYSTEM;
+}
+
+static int co_ms_of_ns(uint64_t ns)
+{
+    uint64_t ms = ns / CO_MS_NS + (ns % CO_MS_NS != 0 ? 1 : 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static uint64_t co_deadline_after_ms(uint64_t now_ns, int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return UINT64_MAX;
+    return now_ns + (uint64_t)timeout_ms * CO_MS_NS;
+}
+
+/* ------------------------------------------------------------------ */
+/* error texts and names                                               */
+/* ------------------------------------------------------------------ */
+
+COHORT_API const char *cohort_strerror(int err)
+{
+    switch (err) {
+    case COHORT_OK: return "success";
+    case COHORT_ERR_INVAL: return "invalid argument or configuration field";
+    case COHORT_ERR_NOMEM: return "out of memory";
+    case COHORT_ERR_AGAIN:
+        return "would block: flow-control window full, process and retry";
+    case COHORT_ERR_NOTSUP: return "not supported";
+    case COHORT_ERR_SYSTEM: return "system call failed (see errno)";
+    case COHORT_ERR_TOOBIG: return "message larger than max_message";
+    case COHORT_ERR_CLOSED: return "member has left the group";
+    case COHORT_ERR_TIMEDOUT: return "timed out";
+    case COHORT_ERR_NOCRYPTO:
+        return "security mode needs libsodium, which this build lacks";
+    case COHORT_ERR_KEY: return "key file unreadable, malformed or too open";
+    case COHORT_ERR_ADDRESS: return "address or interface cannot be used";
+    case COHORT_ERR_VERSION: return "config struct from an incompatible ABI";
+    case COHORT_ERR_STATE: return "call not valid in the current state";
+    case COHORT_ERR_MALFORMED: return "malformed datagram";
+    default: return "unknown error";
+    }
+}
+
+#define CO_STR2(x) #x
+#define CO_STR(x) CO_STR2(x)
+
+COHORT_API const char *cohort_version(void)
+{
+    return CO_STR(COHORT_VERSION_MAJOR) "." CO_STR(
+        COHORT_VERSION_MINOR) "." CO_STR(COHORT_VERSION_PATCH);
+}
+
+static const char *const co_drop_names[COHORT_DROP__COUNT] = {
+    [COHORT_DROP_TRUNCATED] = "truncated",
+    [COHORT_DROP_BAD_MAGIC] = "bad_magic",
+    [COHORT_DROP_BAD_VERSION] = "bad_version",
+    [COHORT_DROP_BAD_TYPE] = "bad_type",
+    [COHORT_DROP_BAD_FIELD] = "bad_field",
+    [COHORT_DROP_OTHER_GROUP] = "other_group",
+    [COHORT_DROP_SELF] = "self",
+    [COHORT_DROP_DUPLICATE] = "duplicate",
+    [COHORT_DROP_STALE] = "stale",
+    [COHORT_DROP_AUTH] = "auth",
+    [COHORT_DROP_REPLAY] = "replay",
+    [COHORT_DROP_KEY_UNKNOWN] = "key_unknown",
+    [COHORT_DROP_SECURITY_MODE] = "security_mode",
+    [COHORT_DROP_NO_BUFFER] = "no_buffer",
+    [COHORT_DROP_UNKNOWN_MEMBER] = "unknown_member",
+    [COHORT_DROP_INJECTED] = "injected",
+    [COHORT_DROP_QUEUE_FULL] = "queue_full",
+};
+_Static_assert(COHORT_DROP_QUEUE_FULL + 1 == COHORT_DROP__COUNT,
+               "a drop reason has no name");
+
+COHORT_API const char *cohort_drop_reason_name(int reason)
+{
+    if (reason < 0 || reason >= COHORT_DROP__COUNT ||
+        co_drop_names[reason] == NULL)
+        return "?";
+    return co_drop_names[reason];
+}
+
+COHORT_API const char *cohort_last_error_text(void)
+{
+    return co_error_text;
+}
+
+/* ------------------------------------------------------------------ */
+/* configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+COHORT_API void cohort_config_init(struct cohort_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->port = CO_DEFAULT_PORT;
+    cfg->ttl = 1;
+    cfg->loopback = 1;
+    cfg->heartbeat_interval_ns = 100 * CO_MS_NS;
+    cfg->member_timeout_ns = 3 * CO_S_NS;
+    cfg->nack_delay_ns = 5 * CO_MS_NS;
+    cfg->nack_retry_ns = 40 * CO_MS_NS;
+    cfg->bundle_delay_ns = 200000;
+    cfg->max_datagram = 1400;
+    cfg->max_message = 16 * CO_MIB;
+    cfg->send_window_bytes = 4 * CO_MIB;
+    cfg->recv_buffer_bytes = 32 * CO_MIB;
+    cfg->max_members = 64;
+    cfg->event_queue_len = 4096;
+    cfg->security = COHORT_SECURITY_NONE;
+    cfg->socket_buffer_bytes = 4 * (int)CO_MIB;
+}
+
+/* Callers built against an older header pass a shorter struct: its fields
+ * are a prefix of ours, and the rest keep their defaults. */
+static int co_config_copy(const struct cohort_config *in,
+                          struct cohort_config *out)
+{
+    size_t size = in->struct_size;
+    cohort_config_init(out);
+    if (size == 0)
+        return co_fail(COHORT_ERR_VERSION, "struct_size: 0 (call "
+                       "cohort_config_init() first)");
+    if (size > sizeof *out)
+        return co_fail(COHORT_ERR_VERSION, "struct_size: %zu, larger than "
+                       "this library's %zu (newer header than library?)",
+                       size, sizeof *out);
+    if (size < CO_CONFIG_MIN_SIZE ||
+        size % _Alignof(struct cohort_config) != 0)
+        return co_fail(COHORT_ERR_VERSION, "struct_size: %zu is no version "
+                       "of struct cohort_config", size);
+    memcpy(out, in, size);
+    out->struct_size = sizeof *out;
+    return 0;
+}
+
+static bool co_in_range_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+    return v >= lo && v <= hi;
+}
+
+static int co_check_group(const struct cohort_config *cfg)
+{
+    if (cfg->group == NULL)
+        return co_fail(COHORT_ERR_INVAL, "group: required (NULL)");
+    size_t len = strnlen(cfg->group, COHORT_NAME_MAX + 1);
+    if (len == 0)
+        return co_fail(COHORT_ERR_INVAL, "group: empty");
+    if (len > COHORT_NAME_MAX)
+        return co_fail(COHORT_ERR_INVAL, "group: longer than %d bytes",
+                       COHORT_NAME_MAX);
+    if (cfg->address != NULL &&
+        !co_transport_is_multicast_literal(cfg->address, cfg->ipv6))
+        return co_fail(COHORT_ERR_INVAL, "address: '%.64s' is not an IPv%d "
+                       "multicast address", cfg->address, cfg->ipv6 ? 6 : 4);
+    if (cfg->port == 0)
+        return co_fail(COHORT_ERR_INVAL, "port: 0 (must be 1..65535)");
+    return 0;
+}
+
+static int co_check_interface(const struct cohort_config *cfg)
+{
+    const char *itf = cfg->interface;
+    if (itf == NULL)
+        return 0;
+    size_t len = strnlen(itf, INET6_ADDRSTRLEN);
+    if (len == 0)
+        return co_fail(COHORT_ERR_INVAL, "interface: empty (NULL means "
+                       "loopback)");
+    if (len >= INET6_ADDRSTRLEN)
+        return co_fail(COHORT_ERR_INVAL, "interface: longer than %d bytes",
+                       INET6_ADDRSTRLEN - 1);
+    uint8_t a[sizeof(struct in6_addr)];
+    bool is4 = inet_pton(AF_INET, itf, a) == 1;
+    bool is6 = inet_pton(AF_INET6, itf, a) == 1;
+    if ((is4 && cfg->ipv6 == 1) || (is6 && cfg->ipv6 == 0))
+        return co_fail(COHORT_ERR_INVAL, "interface: '%s' is an IPv%d "
+                       "address but ipv6 is %d", itf, is6 ? 6 : 4, cfg->ipv6);
+    if (!is4 && !is6 && len >= IF_NAMESIZE)
+        return co_fail(COHORT_ERR_INVAL, "interface: name '%s' longer than "
+                       "%d bytes", itf, IF_NAMESIZE - 1);
+    return 0;
+}
+
+static int co_check_where(const struct cohort_config *cfg)
+{
+    int rc = co_check_group(cfg);
+    if (rc != 0)
+        return rc;
+    rc = co_check_interface(cfg);
+    if (rc != 0)
+        return rc;
+    if (cfg->ttl < 0 || cfg->ttl > 255)
+        return co_fail(COHORT_ERR_INVAL, "ttl: %d (must be 0..255)", cfg->ttl);
+    if (cfg->loopback != 0 && cfg->loopback != 1)
+        return co_fail(COHORT_ERR_INVAL, "loopback: %d (must be 0 or 1)",
+                       cfg->loopback);
+    if (cfg->ipv6 != 0 && cfg->ipv6 != 1)
+        return co_fail(COHORT_ERR_INVAL, "ipv6: %d (must be 0 or 1)",
+                       cfg->ipv6);
+    if (cfg->name != NULL && strnlen(cfg->name, COHORT_NAME_MAX + 1) >
+                                 COHORT_NAME_MAX)
+        return co_fail(COHORT_ERR_INVAL, "name: longer than %d bytes",
+                       COHORT_NAME_MAX);
+    return 0;
+}
+
+static int co_check_timing(const struct cohort_config *cfg)
+{
+    uint64_t hb = cfg->heartbeat_interval_ns;
+    if (!co_in_range_u64(hb, CO_HEARTBEAT_MIN_NS, CO_HEARTBEAT_MAX_NS))
+        return co_fail(COHORT_ERR_INVAL, "heartbeat_interval_ns: %llu (must "
+                       "be 1 ms..60 s)", (unsigned long long)hb);
+    if (!co_in_range_u64(cfg->member_timeout_ns, 2 * hb,
+                         CO_MEMBER_TIMEOUT_MAX_NS))
+        return co_fail(COHORT_ERR_INVAL, "member_timeout_ns: %llu (must be "
+                       "2 heartbeat intervals..1 h)",
+                       (unsigned long long)cfg->member_timeout_ns);
+    if (!co_in_range_u64(cfg->nack_retry_ns, CO_NACK_RETRY_MIN_NS,
+                         CO_NACK_RETRY_MAX_NS))
+        return co_fail(COHORT_ERR_INVAL, "nack_retry_ns: %llu (must be "
+                       "100 us..10 s)", (unsigned long long)cfg->nack_retry_ns);
+    if (cfg->nack_delay_ns > cfg->nack_retry_ns)
+        return co_fail(COHORT_ERR_INVAL, "nack_delay_ns: %llu (must be "
+                       "0..nack_retry_ns)",
+                       (unsigned long long)cfg->nack_delay_ns);
+    if (cfg->bundle_delay_ns > CO_BUNDLE_DELAY_MAX_NS)
+        return co_fail(COHORT_ERR_INVAL, "bundle_delay_ns: %llu (must be "
+                       "0..1 s)", (unsigned long long)cfg->bundle_delay_ns);
+    return 0;
+}
+
+static int co_check_sizes(const struct cohort_config *cfg)
+{
+    if (!co_in_range_u64(cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM))
+        return co_fail(COHORT_ERR_INVAL, "max_datagram: %zu (must be %d..%d)",
+                       cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM);
+    if (!co_in_range_u64(cfg->max_message, 1, CO_MAX_MESSAGE_MAX))
+        return co_fail(COHORT_ERR_INVAL, "max_message: %zu (must be "
+                       "1..1 GiB)", cfg->max_message);
+    if (!co_in_range_u64(cfg->send_window_bytes,
+                         CO_SEND_WINDOW_MIN_DATAGRAMS * cfg->max_datagram,
+                         CO_SEND_WINDOW_MAX))
+        return co_fail(COHORT_ERR_INVAL, "send_window_bytes: %zu (must be "
+                       "4 * max_datagram..1 GiB)", cfg->send_window_bytes);
+    size_t rb_min = cfg->max_message > cfg->send_window_bytes
+                        ? cfg->max_message
+                        : cfg->send_window_bytes;
+    if (!co_in_range_u64(cfg->recv_buffer_bytes, rb_min, CO_RECV_BUFFER_MAX))
+        return co_fail(COHORT_ERR_INVAL, "recv_buffer_bytes: %zu (must be "
+                       "max(max_message, send_window_bytes)..1 GiB)",
+                       cfg->recv_buffer_bytes);
+    return 0;
+}
+
+static int co_check_limits(const struct cohort_config *cfg)
+{
+    int rc = co_check_sizes(cfg);
+    if (rc != 0)
+        return rc;
+    if (!co_in_range_u64(cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX))
+        return co_fail(COHORT_ERR_INVAL, "max_members: %zu (must be %d..%d)",
+                       cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX);
+    if (!co_in_range_u64(cfg->event_queue_len, 1, CO_EVENT_QUEUE_MAX))
+        return co_fail(COHORT_ERR_INVAL, "event_queue_len: %zu (must be "
+                       "1..%zu)", cfg->event_queue_len, CO_EVENT_QUEUE_MAX);
+    int sb = cfg->socket_buffer_bytes;
+    if (sb != 0 && (sb < CO_SOCKET_BUFFER_MIN || sb > CO_SOCKET_BUFFER_MAX))
+        return co_fail(COHORT_ERR_INVAL, "socket_buffer_bytes: %d (must be 0 "
+                       "or %d..%d)", sb, CO_SOCKET_BUFFER_MIN,
+                       CO_SOCKET_BUFFER_MAX);
+    return 0;
+}
+
+static int co_check_security(const struct cohort_config *cfg)
+{
+    cohort_security_t s = cfg->security;
+    if (s != COHORT_SECURITY_NONE && s != COHORT_SECURITY_AUTH &&
+        s != COHORT_SECURITY_ENCRYPT)
+        return co_fail(COHORT_ERR_INVAL, "security: %d is no mode", (int)s);
+    if (s == COHORT_SECURITY_NONE)
+        return 0;
+#ifndef HAVE_LIBSODIUM
+    return co_fail(COHORT_ERR_NOCRYPTO, "security: mode %d needs libsodium; "
+                   "this build has none", (int)s);
+#else
+    if (cfg->key == NULL && cfg->key_file == NULL)
+        return co_fail(COHORT_ERR_INVAL, "security: this mode needs key or "
+                       "key_file");
+    if (cfg->key != NULL && cfg->key_file != NULL)
+        return co_fail(COHORT_ERR_INVAL, "security: set key or key_file, "
+                       "not both");
+    return 0;
+#endif
+}
+
+static int co_check_config(const struct cohort_config *cfg)
+{
+    int rc = co_check_where(cfg);
+    if (rc == 0)
+        rc = co_check_timing(cfg);
+    if (rc == 0)
+        rc = co_check_limits(cfg);
+    if (rc == 0)
+        rc = co_check_security(cfg);
+    return rc;
+}
+
+static int co_parse_faults(const struct cohort_config *cfg,
+                           co_faults_spec_t *spec)
+{
+    const char *text = cfg->faults;
+    const char *origin = "faults";
+    if (text == NULL) {
+        text = getenv("COHORT_FAULTS");
+        origin = "COHORT_FAULTS";
+    }
+    char why[CO_ERROR_TEXT_MAX - 32];
+    if (co_faults_parse(text, spec, why, sizeof why) != 0)
+        return co_fail(COHORT_ERR_INVAL, "%s: %s", origin, why);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* opening                                                             */
+/* ------------------------------------------------------------------ */
+
+static void co_default_name(char *out, size_t out_len)
+{
+    char host[COHORT_NAME_MAX + 1];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "host");
+    host[sizeof host - 1] = '\0';
+    snprintf(out, out_len, "%.40s:%ld", host, (long)getpid());
+}
+
+static uint32_t co_nonzero32(uint64_t x)
+{
+    uint32_t v = (uint32_t)(x ^ (x >> 32));
+    return v != 0 ? v : 1;
+}
+
+/* Ids and the core's seed: from cfg->seed when given, so a run can be
+ * repeated, else from the system. */
+static int co_choose_ids(const struct cohort_config *cfg, co_core_config_t *cc)
+{
+    uint64_t r[3];
+    if (cfg->seed != 0) {
+        co_rng_t g;
+        co_rng_seed(&g, cfg->seed);
+        for (size_t i = 0; i < 3; i++)
+            r[i] = co_rng_next(&g);
+    } else if (co_random_bytes(r, sizeof r) != 0) {
+        return co_fail(COHORT_ERR_SYSTEM, "getrandom: %s", strerror(errno));
+    }
+    cc->seed = cfg->seed != 0 ? cfg->seed : r[0];
+    cc->member_id = cfg->member_id != 0 ? cfg->member_id : co_nonzero32(r[1]);
+    cc->incarnation = co_nonzero32(r[2]);
+    return 0;
+}
+
+static int co_load_key(const struct cohort_config *cfg, co_core_config_t *cc)
+{
+    cc->security = cfg->security;
+    cc->key_id = cfg->key_id;
+    if (cfg->security == COHORT_SECURITY_NONE)
+        return 0;
+    if (cfg->key != NULL) {
+        memcpy(cc->key, cfg->key, COHORT_KEY_BYTES);
+        return 0;
+    }
+    int rc = cohort_key_load(cfg->key_file, cc->key);
+    if (rc != 0)
+        return co_fail(rc, "key_file '%.128s': %s%s%s", cfg->key_file,
+                       cohort_strerror(rc), rc == COHORT_ERR_SYSTEM ? ": " : "",
+                       rc == COHORT_ERR_SYSTEM ? strerror(errno) : "");
+    return 0;
+}
+
+static int co_core_config_of(const struct cohort_config *cfg,
+                             co_core_config_t *cc)
+{
+    co_core_config_defaults(cc);
+    size_t glen = strlen(cfg->group);
+    cc->group_id = co_group_id(cfg->group, glen);
+    if (cfg->name != NULL)
+        snprintf(cc->name, sizeof cc->name, "%s", cfg->name);
+    else
+        co_default_name(cc->name, sizeof cc->name);
+    cc->heartbeat_interval_ns = cfg->heartbeat_interval_ns;
+    cc->member_timeout_ns = cfg->member_timeout_ns;
+    cc->nack_delay_ns = cfg->nack_delay_ns;
+    cc->nack_retry_ns = cfg->nack_retry_ns;
+    cc->bundle_delay_ns = cfg->bundle_delay_ns;
+    cc->max_datagram = cfg->max_datagram;
+    cc->max_message = cfg->max_message;
+    cc->send_window_bytes = cfg->send_window_bytes;
+    cc->recv_buffer_bytes = cfg->recv_buffer_bytes;
+    cc->max_members = cfg->max_members;
+    cc->event_queue_len = cfg->event_queue_len;
+    int rc = co_choose_ids(cfg, cc);
+    if (rc == 0)
+        rc = co_load_key(cfg, cc);
+    const char *why = NULL;
+    if (rc == 0 && co_core_config_check(cc, &why) != 0)
+        rc = co_fail(COHORT_ERR_INVAL, "config: %s",
+                     why != NULL ? why : "rejected by the core");
+    return rc;
+}
+
+static int co_open_transport(cohort_t *c, const struct cohort_config *cfg,
+                             uint32_t group_id)
+{
+    co_transport_config_t tc;
+    memset(&tc, 0, sizeof tc);
+    tc.ipv6 = cfg->ipv6;
+    tc.group_address = cfg->address;
+    tc.group_hash = group_id;
+    tc.port = cfg->port;
+    tc.interface = cfg->interface;
+    tc.ttl = cfg->ttl;
+    tc.loopback = cfg->loopback;
+    tc.socket_buffer_bytes = cfg->socket_buffer_bytes;
+    tc.max_datagram = cfg->max_datagram;
+    char why[CO_ERROR_TEXT_MAX];
+    snprintf(why, sizeof why, "transport failed");
+    int rc = co_transport_open(&c->tp, &tc, why, sizeof why);
+    if (rc != 0)
+        return co_fail(rc, "%s", why);
+    return 0;
+}
+
+static int co_open_faults(cohort_t *c, const co_faults_spec_t *spec,
+                          uint64_t member_seed, size_t slot_bytes)
+{
+    uint64_t seed = spec->has_seed ? spec->seed : member_seed;
+    for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
+        if (!co_faults_active(spec, (co_fault_dir_t)d))
+            continue;
+        /* Directions draw from separate streams of the same seed. */
+        uint64_t lane_seed = seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(d + 1);
+        if (co_fault_lane_init(&c->lane[d], &spec->rate[d], lane_seed,
+                               slot_bytes) != 0) {
+            co_fault_lane_free(&c->lane[d]);
+            return co_fail(COHORT_ERR_NOMEM, "faults: out of memory");
+        }
+        c->fault_on[d] = true;
+    }
+    return 0;
+}
+
+static void co_free_handle(cohort_t *c)
+{
+    if (c == NULL)
+        return;
+    co_transport_close(c->tp);
+    co_core_free(c->core);
+    for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
+        if (c->fault_on[d])
+            co_fault_lane_free(&c->lane[d]);
+    }
+    if (c->pending.data != NULL)
+        co_wipe(c->pending.data, c->pending.cap);
+    free(c->pending.data);
+    co_wipe(c, sizeof *c);
+    free(c);
+}
+
+static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
+
+/* Everything that can fail before a socket is opened, in the order the
+ * caller is most likely to want to hear about it. */
+static int co_prepare(const struct cohort_config *user,
+                      struct cohort_config *cfg, co_faults_spec_t *faults,
+                      co_core_config_t *cc)
+{
+    int rc = co_config_copy(user, cfg);
+    if (rc == 0)
+        rc = co_check_config(cfg);
+    if (rc == 0)
+        rc = co_parse_faults(cfg, faults);
+    if (rc == 0)
+        rc = co_core_config_of(cfg, cc);
+    return rc;
+}
+
+static int co_start(cohort_t *c, const struct cohort_config *cfg,
+                    const co_faults_spec_t *faults, const co_core_config_t *cc)
+{
+    int rc = co_open_transport(c, cfg, cc->group_id);
+    if (rc == 0)
+        rc = co_open_faults(c, faults, cc->seed, cfg->max_datagram);
+    if (rc != 0)
+        return rc;
+    uint64_t now = co_now_ns();
+    rc = co_core_new(&c->core, cc, now);
+    if (rc != 0)
+        return co_fail(rc, "core: %s", cohort_strerror(rc));
+    /* Announce at once rather than at the first heartbeat. */
+    co_core_tick(c->core, now);
+    rc = co_pump_tx(c, now, false);
+    if (rc != 0)
+        return co_fail(rc, "send: %s", strerror(errno));
+    return 0;
+}
+
+COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
+{
+    snprintf(co_error_text, sizeof co_error_text, "no error");
+    if (out == NULL || user == NULL)
+        return co_fail(COHORT_ERR_INVAL, "cohort_open: NULL %s",
+                       out == NULL ? "out" : "cfg");
+    *out = NULL;
+    struct cohort_config cfg;
+    co_faults_spec_t faults;
+    co_core_config_t cc;
+    memset(&cc, 0, sizeof cc);
+    int rc = co_prepare(user, &cfg, &faults, &cc);
+    cohort_t *c = NULL;
+    if (rc == 0) {
+        c = calloc(1, sizeof *c);
+        rc = c != NULL ? 0 : co_fail(COHORT_ERR_NOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        c->max_message = cfg.max_message;
+        c->tx_pump_max = cc.tx_queue_len + 64;
+        rc = co_start(c, &cfg, &faults, &cc);
+    }
+    co_wipe(&cc, sizeof cc);
+    if (rc != 0) {
+        co_free_handle(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* moving datagrams                                                    */
+/* ------------------------------------------------------------------ */
+
+static int co_emit(cohort_t *c, const co_fault_dgram_t *d)
+{
+    const co_addr_t *dest = d->kind == CO_DEST_UNICAST ? &d->addr : NULL;
+    return co_transport_queue(c->tp, dest, d->data, d->len);
+}
+
+static int co_tx_release(cohort_t *c, uint64_t now_ns, bool force)
+{
+    if (!c->fault_on[CO_FAULT_TX])
+        return 0;
+    co_fault_dgram_t h;
+    for (size_t i = 0; i < CO_FAULTS_HOLD_MAX &&
+                       co_fault_release(&c->lane[CO_FAULT_TX], now_ns, force,
+                                        &h);
+         i++) {
+        int rc = co_emit(c, &h);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int co_tx_one(cohort_t *c, uint64_t now_ns, const co_fault_dgram_t *d)
+{
+    if (!c->fault_on[CO_FAULT_TX])
+        return co_emit(c, d);
+    unsigned copies = co_fault_admit(&c->lane[CO_FAULT_TX], now_ns, d);
+    for (unsigned i = 0; i < copies; i++) {
+        int rc = co_emit(c, d);
+        if (rc != 0)
+            return rc;
+    }
+    return co_tx_release(c, now_ns, false);
+}
+
+/* Send what the core produced: every datagram is copied into the send
+ * batch before the next core call, which may reuse its memory. */
+static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force)
+{
+    co_tx_t tx;
+    size_t n = 0;
+    for (; n < c->tx_pump_max && co_core_next_tx(c->core, &tx); n++) {
+        co_fault_dgram_t d;
+        memset(&d, 0, sizeof d);
+        d.data = tx.data;
+        d.len = tx.len;
+        d.kind = (int)tx.kind;
+        d.addr = tx.dest;
+        int rc = co_tx_one(c, now_ns, &d);
+        if (rc != 0)
+            return rc;
+    }
+    c->tx_backlog = n == c->tx_pump_max;
+    int rc = co_tx_release(c, now_ns, force);
+    return rc != 0 ? rc : co_transport_flush(c->tp);
+}
+
+static void co_rx_release(cohort_t *c, uint64_t now_ns)
+{
+    if (!c->fault_on[CO_FAULT_RX])
+        return;
+    co_fault_dgram_t h;
+    for (size_t i = 0; i < CO_FAULTS_HOLD_MAX &&
+                       co_fault_release(&c->lane[CO_FAULT_RX], now_ns, false,
+                                        &h);
+         i++)
+        (void)co_core_recv(c->core, now_ns, &h.addr, h.data, h.len);
+}
+
+static void co_rx_one(cohort_t *c, uint64_t now_ns, const co_rx_dgram_t *r)
+{
+    if (!c->fault_on[CO_FAULT_RX]) {
+        (void)co_core_recv(c->core, now_ns, &r->from, r->data, r->len);
+        return;
+    }
+    co_fault_dgram_t d;
+    memset(&d, 0, sizeof d);
+    d.data = r->data;
+    d.len = r->len;
+    d.addr = r->from;
+    unsigned copies = co_fault_admit(&c->lane[CO_FAULT_RX], now_ns, &d);
+    for (unsigned i = 0; i < copies; i++)
+        (void)co_core_recv(c->core, now_ns, &r->from, r->data, r->len);
+    co_rx_release(c, now_ns);
+}
+
+/* Read what is waiting, a bounded number of batches: the descriptor stays
+ * readable if more is left, so the caller comes back for it. */
+static int co_drain_sockets(cohort_t *c)
+{
+    for (unsigned round = 0; round < CO_RX_ROUNDS_MAX; round++) {
+        const co_rx_dgram_t *dg = NULL;
+        int n = co_transport_recv(c->tp, &dg);
+        if (n < 0)
+            return co_fail(n, "receive: %s", strerror(errno));
+        if (n == 0)
+            break;
+        uint64_t now = co_now_ns();
+        for (int i = 0; i < n; i++)
+            co_rx_one(c, now, &dg[i]);
+        /* Replies (NACKs, retransmissions) leave before the next batch, so
+         * the core's bounded send queue never overflows. */
+        int rc = co_pump_tx(c, now, false);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                              */
+/* ------------------------------------------------------------------ */
+
+static void co_copy_text(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static int co_pin_message(co_pending_t *p, size_t max_message)
+{
+    size_t len = p->ev.u.message.len;
+    COHORT_ASSERT(len <= max_message);
+    if (len > p->cap) {
+        size_t cap = p->cap * 2 > len ? p->cap * 2 : len;
+        cap = cap > max_message ? max_message : cap;
+        uint8_t *grown = realloc(p->data, cap);
+        if (grown == NULL)
+            return COHORT_ERR_NOMEM;
+        p->data = grown;
+        p->cap = cap;
+    }
+    if (len > 0)
+        memcpy(p->data, p->ev.u.message.data, len);
+    p->ev.u.message.data = p->data;
+    co_copy_text(p->name, sizeof p->name, p->ev.u.message.sender_name);
+    p->ev.u.message.sender_name = p->name;
+    return 0;
+}
+
+/* Make the waiting event independent of core memory; called before any
+ * call that lets the core reuse it. */
+static int co_pin(cohort_t *c)
+{
+    co_pending_t *p = &c->pending;
+    if (!p->full || p->pinned)
+        return 0;
+    int rc = 0;
+    switch (p->ev.type) {
+    case COHORT_EVENT_MESSAGE:
+        rc = co_pin_message(p, c->max_message);
+        break;
+    case COHORT_EVENT_MEMBER_JOINED:
+    case COHORT_EVENT_MEMBER_LEFT:
+        co_copy_text(p->name, sizeof p->name, p->ev.u.member.name);
+        p->ev.u.member.name = p->name;
+        break;
+    case COHORT_EVENT_WARNING:
+        co_copy_text(p->text, sizeof p->text, p->ev.u.warning.text);
+        p->ev.u.warning.text = p->text;
+        break;
+    default:
+        break;
+    }
+    if (rc != 0) {
+        /* It cannot be kept: better lost and said than left dangling. */
+        p->full = false;
+        return rc;
+    }
+    p->pinned = true;
+    return 0;
+}
+
+static int co_peek(cohort_t *c, uint64_t now_ns)
+{
+    co_pending_t *p = &c->pending;
+    if (p->full)
+        return 1;
+    if (!co_core_next_event(c->core, now_ns, &p->ev))
+        return 0;
+    p->full = true;
+    p->pinned = false;
+    return 1;
+}
+
+COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
+{
+    if (c == NULL || ev == NULL)
+        return COHORT_ERR_INVAL;
+    if (c->pending.full) {
+        *ev = c->pending.ev;
+        c->pending.full = false;
+        return 1;
+    }
+    return co_core_next_event(c->core, co_now_ns(), ev) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the loop                                                            */
+/* ------------------------------------------------------------------ */
+
+COHORT_API int cohort_fd(const cohort_t *c)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    return co_transport_fd(c->tp);
+}
+
+static uint64_t co_next_deadline(const cohort_t *c)
+{
+    uint64_t t = co_core_deadline(c->core);
+    for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
+        if (c->fault_on[d]) {
+            uint64_t f = co_fault_deadline(&c->lane[d]);
+            t = f < t ? f : t;
+        }
+    }
+    return t;
+}
+
+COHORT_API int cohort_timeout_ms(const cohort_t *c)
+{
+    if (c == NULL)
+        return -1;
+    if (c->tx_backlog)
+        return 0;
+    uint64_t deadline = co_next_deadline(c);
+    if (deadline == UINT64_MAX)
+        return -1;
+    uint64_t now = co_now_ns();
+    if (deadline <= now)
+        return 0;
+    /* Rounded up: waking a little early would find nothing due and spin. */
+    return co_ms_of_ns(deadline - now);
+}
+
+COHORT_API int cohort_process(cohort_t *c)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    int rc = co_pin(c);
+    if (rc != 0)
+        return rc;
+    uint64_t now = co_now_ns();
+    /* The caller yielding to its event loop is the signal that what is
+     * bundled will not grow any more this turn. */
+    co_core_flush(c->core, now);
+    rc = co_pump_tx(c, now, false);
+    if (rc == 0)
+        rc = co_drain_sockets(c);
+    if (rc != 0)
+        return rc;
+    now = co_now_ns();
+    co_rx_release(c, now);
+    co_core_tick(c->core, now);
+    rc = co_pump_tx(c, now, false);
+    if (rc != 0)
+        return rc;
+    return co_peek(c, now);
+}
+
+/* Sleep on the descriptor until it is readable, a timer is due, or
+ * deadline_ns passes. */
+static int co_block(cohort_t *c, uint64_t deadline_ns)
+{
+    int ms = cohort_timeout_ms(c);
+    if (deadline_ns != UINT64_MAX) {
+        uint64_t now = co_now_ns();
+        int left = deadline_ns > now ? co_ms_of_ns(deadline_ns - now) : 0;
+        ms = (ms < 0 || left < ms) ? left : ms;
+    }
+    struct pollfd p;
+    memset(&p, 0, sizeof p);
+    p.fd = co_transport_fd(c->tp);
+    p.events = POLLIN;
+    if (poll(&p, 1, ms) < 0 && errno != EINTR)
+        return COHORT_ERR_SYSTEM;
+    return 0;
+}
+
+COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms)
+{
+    if (c == NULL || ev == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
+    /* Bounded by the deadline; timeout_ms -1 is the caller asking for no
+     * bound. */
+    for (;;) {
+        if (cohort_next_event(c, ev) == 1)
+            return 1;
+        int rc = cohort_process(c);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            continue;
+        if (co_now_ns() >= deadline)
+            return 0;
+        rc = co_block(c, deadline);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+COHORT_API int cohort_drain(cohort_t *c, int timeout_ms)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
+    for (;;) {
+        int rc = cohort_process(c);
+        if (rc < 0)
+            return rc;
+        if (co_core_drained(c->core))
+            return 0;
+        if (co_now_ns() >= deadline)
+            return COHORT_ERR_TIMEDOUT;
+        rc = co_block(c, deadline);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* sending                                                             */
+/* ------------------------------------------------------------------ */
+
+COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
+                           size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0))
+        return COHORT_ERR_INVAL;
+    int rc = co_pin(c);
+    if (rc != 0)
+        return rc;
+    uint64_t now = co_now_ns();
+    rc = co_core_send(c->core, now, mode, data, len);
+    if (rc != 0)
+        return rc;
+    return co_pump_tx(c, now, false);
+}
+
+COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
+                                const void *data, size_t len, int timeout_ms)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
+    for (;;) {
+        int rc = cohort_send(c, mode, data, len);
+        if (rc != COHORT_ERR_AGAIN)
+            return rc;
+        if (co_now_ns() >= deadline)
+            return COHORT_ERR_TIMEDOUT;
+        rc = co_block(c, deadline);
+        if (rc == 0)
+            rc = cohort_process(c);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+COHORT_API int cohort_flush(cohort_t *c)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    int rc = co_pin(c);
+    if (rc != 0)
+        return rc;
+    uint64_t now = co_now_ns();
+    co_core_flush(c->core, now);
+    return co_pump_tx(c, now, false);
+}
+
+COHORT_API void cohort_close(cohort_t *c)
+{
+    if (c == NULL)
+        return;
+    uint64_t now = co_now_ns();
+    co_core_leave(c->core, now);
+    /* Held-back datagrams go too: reordering must not turn into loss. */
+    (void)co_pump_tx(c, now, true);
+    co_free_handle(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection                                                       */
+/* ------------------------------------------------------------------ */
+
+COHORT_API cohort_member_t cohort_self(const cohort_t *c)
+{
+    if (c == NULL) {
+        cohort_member_t none = {0, 0};
+        return none;
+    }
+    return co_core_self(c->core);
+}
+
+COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
+                                 size_t max)
+{
+    if (c == NULL)
+        return 0;
+    return co_core_members(c->core, out, out != NULL ? max : 0);
+}
+
+static void co_count_drops(struct cohort_stats *s, int reason, uint64_t n)
+{
+    COHORT_ASSERT(reason >= 0 && reason < COHORT_DROP__COUNT);
+    s->drops[reason] += n;
+    s->drops_total += n;
+}
+
+/* The core counts what it sees; the socket-level counts are ours. */
+static void co_add_io_stats(const cohort_t *c, struct cohort_stats *s)
+{
+    const co_transport_counters_t *tc = co_transport_counters(c->tp);
+    s->datagrams_sent = tc->datagrams_sent;
+    s->datagrams_received = tc->datagrams_received;
+    s->bytes_sent = tc->bytes_sent;
+    s->bytes_received = tc->bytes_received;
+    co_count_drops(s, COHORT_DROP_TRUNCATED, tc->recv_truncated);
+    co_count_drops(s, COHORT_DROP_QUEUE_FULL, tc->send_dropped);
+    for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
+        if (c->fault_on[d])
+            co_count_drops(s, COHORT_DROP_INJECTED, c->lane[d].dropped);
+    }
+}
+
+COHORT_API int cohort_stats(const cohort_t *c, struct cohort_stats *out)
+{
+    if (c == NULL || out == NULL)
+        return COHORT_ERR_INVAL;
+    size_t want = out->struct_size == 0 ? sizeof *out : out->struct_size;
+    if (want < sizeof(size_t) || want > CO_STATS_SIZE_MAX)
+        return COHORT_ERR_INVAL;
+    struct cohort_stats s = *co_core_stats(c->core);
+    co_add_io_stats(c, &s);
+    size_t n = want < sizeof s ? want : sizeof s;
+    s.struct_size = n;
+    memcpy(out, &s, n);
+    return 0;
+}

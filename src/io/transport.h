@@ -1,1 +1,102 @@
-/* placeholder */
+/*
+ * transport.h - UDP multicast sockets for one member (IPv4 or IPv6).
+ *
+ * Two sockets per member:
+ *  - a receive socket bound to group:port, shared by every member on the
+ *    host (SO_REUSEADDR/SO_REUSEPORT) and joined to the group on one
+ *    interface;
+ *  - a unicast socket bound to an ephemeral port on the interface address.
+ *    Every datagram is sent from it, to the group or to one member, so the
+ *    source of anything a member receives is that member's unicast endpoint,
+ *    which is where point-to-point replies go.
+ * One epoll descriptor watches both, so the caller polls a single fd.
+ *
+ * Sends are queued into a batch (copied) and written with sendmmsg();
+ * receives are read in batches with recvmmsg(). A full socket buffer drops
+ * the datagram and counts it: the protocol above recovers from loss.
+ */
+#ifndef COHORT_TRANSPORT_H
+#define COHORT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+
+#define CO_TRANSPORT_BATCH_MAX 64        /* datagrams per system call */
+#define CO_TRANSPORT_BATCH_BYTES (1 << 20) /* bound on one batch's buffers */
+
+typedef struct co_transport_config {
+    int ipv6;                  /* 0: IPv4, 1: IPv6 */
+    const char *group_address; /* multicast literal; NULL: derived */
+    uint32_t group_hash;       /* hash of the group name, for deriving */
+    uint16_t port;
+    const char *interface;     /* name or local address; NULL: loopback */
+    int ttl;
+    int loopback;
+    int socket_buffer_bytes;   /* 0: leave the system default */
+    size_t max_datagram;       /* largest datagram sent or accepted */
+} co_transport_config_t;
+
+/* A received datagram; data stays valid until the next co_transport_recv. */
+typedef struct co_rx_dgram {
+    const uint8_t *data;
+    size_t len;
+    co_addr_t from;
+} co_rx_dgram_t;
+
+typedef struct co_transport_counters {
+    uint64_t datagrams_sent;
+    uint64_t bytes_sent;
+    uint64_t datagrams_received;
+    uint64_t bytes_received;
+    uint64_t send_dropped;   /* socket buffer full or send refused */
+    uint64_t recv_truncated; /* larger than max_datagram */
+} co_transport_counters_t;
+
+typedef struct co_transport co_transport_t;
+
+/* Open both sockets and join the group. Errors: ADDRESS (interface or
+ * address unusable), SYSTEM, NOMEM, with a one-line reason in why. */
+int co_transport_open(co_transport_t **out, const co_transport_config_t *cfg,
+                      char *why, size_t why_len);
+
+/* Close the sockets and free t (queued datagrams are not sent). t may be
+ * NULL. */
+void co_transport_close(co_transport_t *t);
+
+/* The epoll descriptor that is readable when either socket is. */
+int co_transport_fd(const co_transport_t *t);
+
+/* Queue one datagram (copied) to dest, or to the group when dest is NULL.
+ * A full batch is sent at once. Returns 0 or COHORT_ERR_SYSTEM (a socket
+ * error that is not transient). len <= max_datagram. */
+int co_transport_queue(co_transport_t *t, const co_addr_t *dest,
+                       const uint8_t *data, size_t len);
+
+/* Send every queued datagram. Returns 0 or COHORT_ERR_SYSTEM. */
+int co_transport_flush(co_transport_t *t);
+
+/* Read up to one batch of waiting datagrams, from both sockets in turn.
+ * Returns how many (0: none waiting) and points *out at them, or
+ * COHORT_ERR_SYSTEM. */
+int co_transport_recv(co_transport_t *t, const co_rx_dgram_t **out);
+
+const co_transport_counters_t *co_transport_counters(const co_transport_t *t);
+
+/* This member's unicast endpoint, as peers will see it. */
+co_addr_t co_transport_local(const co_transport_t *t);
+
+/* The multicast address the group uses, as text (for diagnostics). */
+const char *co_transport_group_text(const co_transport_t *t);
+
+/* The address derived from a group hash when none is configured:
+ * 239.193.x.y or ff15::c0:x:y. Writes text into buf. */
+void co_transport_derive_address(uint32_t group_hash, int ipv6, char *buf,
+                                 size_t buf_len);
+
+/* Parse a multicast literal of the given family. Returns true on success. */
+bool co_transport_is_multicast_literal(const char *text, int ipv6);
+
+#endif

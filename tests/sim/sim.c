@@ -1,1 +1,692 @@
-/* placeholder: being written */
+/*
+ * sim.c - nodes and the main loop of the simulator.
+ *
+ * Each node's core is driven exactly like the IO edge drives it: every
+ * arriving datagram goes to co_core_recv, co_core_tick runs at
+ * co_core_deadline, the tx queue is drained onto the virtual network after
+ * every call, events are pulled (at a limited rate on slow receivers) and
+ * co_core_flush runs when the application yields. The loop always advances
+ * to the earliest of: the next queued item (datagram arrival, fault, heal),
+ * the next node wake-up, the next liveness check; ties go to queued items
+ * in insertion order, then to nodes in index order.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "co_assert.h"
+#include "sim.h"
+
+#define MS 1000000ULL
+#define CHECK_EVERY_NS (20 * MS)
+#define START_SPREAD_NS (300 * MS)
+#define RETRY_MAX_NS (5 * MS)
+#define QUEUE_MAX_ITEMS (4u << 20)
+#define MAX_STEPS 50000000ULL
+#define MAX_TX_PER_CALL 100000
+#define MAX_EVENTS_PER_CALL 1000000
+#define TICK_LIVELOCK 1000
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* ------------------------------------------------------------------ */
+/* Trace, failures, trace hash                                         */
+/* ------------------------------------------------------------------ */
+
+void sim_trace(sim_world_t *w, const char *fmt, ...)
+{
+    if (!w->opts.verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%10.6f ", (double)w->now_ns / 1e9);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+void sim_fail(sim_world_t *w, const char *fmt, ...)
+{
+    if (w->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->why, sizeof w->why, fmt, ap);
+    va_end(ap);
+    w->failed = true;
+    w->fail_ns = w->now_ns;
+    sim_trace(w, "FAIL %s", w->why);
+}
+
+void sim_hash(sim_world_t *w, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        w->hash ^= p[i];
+        w->hash *= FNV_PRIME;
+    }
+}
+
+void sim_hash_u64(sim_world_t *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    sim_hash(w, b, sizeof b);
+}
+
+static const char *err_name(int rc)
+{
+    static const char *const names[] = {
+        "OK",     "INVAL",  "NOMEM",    "AGAIN",    "NOTSUP",
+        "SYSTEM", "TOOBIG", "CLOSED",   "TIMEDOUT", "NOCRYPTO",
+        "KEY",    "ADDRESS", "VERSION", "STATE",    "MALFORMED"};
+    if (rc > 0 || -rc >= (int)(sizeof names / sizeof names[0]))
+        return "?";
+    return names[-rc];
+}
+
+/* ------------------------------------------------------------------ */
+/* Probing what the core supports                                      */
+/* ------------------------------------------------------------------ */
+
+static void probe_config(co_core_config_t *c, cohort_security_t sec)
+{
+    co_core_config_defaults(c);
+    c->group_id = 1;
+    c->member_id = 1;
+    c->incarnation = 1;
+    strcpy(c->name, "probe");
+    c->security = sec;
+    memset(c->key, 0x5a, sizeof c->key);
+    c->key_id = 1;
+    c->seed = 1;
+}
+
+void sim_probe_core(bool *fifo, bool *secure)
+{
+    static bool done, have_fifo, have_secure;
+    if (!done) {
+        co_core_config_t cfg;
+        co_core_t *c = NULL;
+        probe_config(&cfg, COHORT_SECURITY_NONE);
+        if (co_core_new(&c, &cfg, 0) == 0) {
+            have_fifo = co_core_send(c, 0, COHORT_FIFO, "probe", 5) !=
+                        COHORT_ERR_NOTSUP;
+            co_core_free(c);
+        }
+        probe_config(&cfg, COHORT_SECURITY_AUTH);
+        c = NULL;
+        if (co_core_new(&c, &cfg, 0) == 0) {
+            have_secure = true;
+            co_core_free(c);
+        }
+        done = true;
+    }
+    *fifo = have_fifo;
+    *secure = have_secure;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driving one core                                                    */
+/* ------------------------------------------------------------------ */
+
+static bool slow_now(const sim_world_t *w, const sim_node_t *n)
+{
+    return n->slow && !w->healed;
+}
+
+static void drain_tx(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    co_tx_t tx;
+    for (size_t k = 0; co_core_next_tx(n->core, &tx); k++) {
+        if (k >= MAX_TX_PER_CALL) {
+            sim_fail(w, "n%zu: tx queue does not run dry", i);
+            return;
+        }
+        n->acc_tx++;
+        sim_net_send(w, i, &tx);
+    }
+}
+
+static void pull_all(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    cohort_event_t ev;
+    for (size_t k = 0; !w->failed; k++) {
+        if (k >= MAX_EVENTS_PER_CALL) {
+            sim_fail(w, "n%zu: event queue does not run dry", i);
+            return;
+        }
+        if (!co_core_next_event(n->core, w->now_ns, &ev))
+            break;
+        sim_check_event(w, i, &ev);
+    }
+    n->maybe_events = false;
+}
+
+/* After every call into node i's core. */
+static void after_call(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    n->maybe_events = true;
+    drain_tx(w, i);
+    if (!slow_now(w, n)) {
+        pull_all(w, i);
+        /* Taking events may release held messages and send acks. */
+        drain_tx(w, i);
+    }
+    sim_check_node(w, i);
+}
+
+static void pull_one(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    cohort_event_t ev;
+    n->next_pull_ns = w->now_ns + n->pull_gap_ns;
+    if (!co_core_next_event(n->core, w->now_ns, &ev)) {
+        n->maybe_events = false;
+        return;
+    }
+    sim_check_event(w, i, &ev);
+    drain_tx(w, i);
+    sim_check_node(w, i);
+}
+
+static void tick(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    if (n->tick_ns == w->now_ns) {
+        if (++n->ticks_same_ns > TICK_LIVELOCK) {
+            sim_fail(w, "n%zu: co_core_deadline stays at or before now after "
+                        "%d ticks", i, TICK_LIVELOCK);
+            return;
+        }
+    } else {
+        n->tick_ns = w->now_ns;
+        n->ticks_same_ns = 0;
+    }
+    co_core_tick(n->core, w->now_ns);
+    after_call(w, i);
+}
+
+/* ------------------------------------------------------------------ */
+/* The application: scripted sends                                     */
+/* ------------------------------------------------------------------ */
+
+static size_t draw_len(co_rng_t *r, size_t max, size_t dgram)
+{
+    size_t small = max < 200 ? max : 200;
+    size_t mid = max < dgram ? max : dgram;
+    uint64_t u = co_rng_below(r, 10);
+    if (u < 6)
+        return SIM_PAYLOAD_HEADER + co_rng_below(r, small - SIM_PAYLOAD_HEADER + 1);
+    if (u < 9)
+        return small + co_rng_below(r, mid - small + 1);
+    return mid + co_rng_below(r, max - mid + 1);
+}
+
+static bool draw_message(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    co_rng_t *r = &n->work_rng;
+    if (n->drawn >= w->scn.msgs_per_node || w->healed)
+        return false;
+    bool fifo = w->fifo && co_rng_double(r) < w->scn.fifo_share;
+    size_t max = w->scn.size_max;
+    if (!fifo && co_core_max_unreliable(n->core) < max)
+        max = co_core_max_unreliable(n->core);
+    if (max < SIM_PAYLOAD_HEADER) {
+        sim_fail(w, "co_core_max_unreliable is %zu, below the %d-byte "
+                    "payload header", max, SIM_PAYLOAD_HEADER);
+        return false;
+    }
+    sim_payload_t *p = &n->pending_p;
+    p->node = (uint32_t)i;
+    p->gen = n->gen;
+    p->index = (uint32_t)w->n_msgs[i];
+    p->fifo_seq = fifo ? n->fifo_next : 0;
+    p->mode = fifo ? COHORT_FIFO : COHORT_UNRELIABLE;
+    p->len = (uint32_t)draw_len(r, max, w->scn.cfg.max_datagram);
+    sim_payload_build(n->buf, p);
+    n->pending = true;
+    n->drawn++;
+    return true;
+}
+
+static void next_burst(sim_world_t *w, sim_node_t *n)
+{
+    co_rng_t *r = &n->work_rng;
+    n->burst_left = 1 + co_rng_below(r, w->scn.burst_max);
+    n->next_send_ns = w->now_ns + 1 + co_rng_below(r, 2 * w->scn.burst_gap_ns);
+}
+
+static void sent_ok(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    const sim_payload_t *p = &n->pending_p;
+    sim_check_sent(w, i, p);
+    n->acc_sent[p->mode]++;
+    w->tot.sent[p->mode]++;
+    n->pending = false;
+    n->again_since_ns = 0;
+    if (p->mode == COHORT_FIFO)
+        n->fifo_next++;
+    sim_trace(w, "app  n%zu: sent #%u %s %uB", i, p->index,
+              p->mode == COHORT_FIFO ? "FIFO" : "UNREL", p->len);
+    if (n->burst_left > 1) {
+        n->burst_left--;
+        n->next_send_ns = w->now_ns;
+        return;
+    }
+    /* End of a burst: the application yields, so it flushes (or leaves
+     * bundling to the core's deadline). */
+    if (co_rng_double(&n->work_rng) < w->scn.flush_share)
+        co_core_flush(n->core, w->now_ns);
+    next_burst(w, n);
+}
+
+static void app_send(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    if (!n->pending && !draw_message(w, i)) {
+        n->next_send_ns = UINT64_MAX;
+        return;
+    }
+    const sim_payload_t *p = &n->pending_p;
+    int rc = co_core_send(n->core, w->now_ns, (cohort_mode_t)p->mode, n->buf,
+                          p->len);
+    if (rc == COHORT_ERR_AGAIN) {
+        n->acc_again++;
+        w->tot.again++;
+        if (n->again_since_ns == 0)
+            n->again_since_ns = w->now_ns;
+        n->next_send_ns =
+            w->now_ns + 1 + co_rng_below(&n->work_rng, RETRY_MAX_NS);
+        co_core_flush(n->core, w->now_ns);
+    } else if (rc != 0) {
+        sim_fail(w, "co_core_send(n%zu, %s, %uB) returned %s", i,
+                 p->mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE", p->len,
+                 err_name(rc));
+        return;
+    } else {
+        sent_ok(w, i);
+    }
+    after_call(w, i);
+}
+
+/* ------------------------------------------------------------------ */
+/* Node life cycle                                                     */
+/* ------------------------------------------------------------------ */
+
+static void node_config(const sim_world_t *w, const sim_node_t *n,
+                        co_core_config_t *cfg)
+{
+    *cfg = w->scn.cfg;
+    cfg->group_id = n->group_id;
+    cfg->member_id = n->member_id;
+    cfg->incarnation = sim_incarnation(n);
+    snprintf(cfg->name, sizeof cfg->name, "n%zu", n->idx);
+    memcpy(cfg->key, n->key, sizeof cfg->key);
+    cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
+}
+
+static void node_start(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    co_core_config_t cfg;
+    const char *why = "?";
+    node_config(w, n, &cfg);
+    if (co_core_config_check(&cfg, &why) != 0) {
+        sim_fail(w, "simulator made a bad core config: %s", why);
+        return;
+    }
+    int rc = co_core_new(&n->core, &cfg, w->now_ns);
+    if (rc != 0) {
+        sim_fail(w, "co_core_new(n%zu) returned %s", i, err_name(rc));
+        return;
+    }
+    n->started = n->up = true;
+    memset(n->acc_sent, 0, sizeof n->acc_sent);
+    memset(n->acc_pulled, 0, sizeof n->acc_pulled);
+    n->acc_again = n->acc_tx = n->acc_fed = n->acc_fed_foreign = 0;
+    n->peak_mem = 0;
+    n->tick_ns = UINT64_MAX;
+    n->next_pull_ns = w->now_ns;
+    n->pending = false;
+    n->fifo_next = 1;
+    sim_check_reset_node(w, i);
+    next_burst(w, n);
+    if (n->drawn >= w->scn.msgs_per_node || w->healed)
+        n->next_send_ns = UINT64_MAX;
+    sim_trace(w, "node n%zu up: gen %u member %08x/%u", i, n->gen,
+              n->member_id, sim_incarnation(n));
+    sim_hash_u64(w, (uint64_t)i << 32 | n->gen);
+    after_call(w, i);
+}
+
+static void node_stop(sim_world_t *w, size_t i, bool graceful)
+{
+    sim_node_t *n = &w->node[i];
+    if (!n->up)
+        return;
+    sim_check_stats(w, i);
+    if (graceful) {
+        co_core_leave(n->core, w->now_ns);
+        drain_tx(w, i);
+    } else {
+        n->life++; /* what it had in flight dies with it */
+    }
+    co_core_free(n->core);
+    n->core = NULL;
+    n->up = false;
+    n->pending = false;
+    n->next_send_ns = UINT64_MAX;
+    sim_trace(w, "node n%zu %s", i, graceful ? "left" : "crashed");
+    sim_hash_u64(w, (uint64_t)i << 32 | 0xdead);
+}
+
+static void node_restart(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    if (n->up)
+        return;
+    if (n->started) {
+        COHORT_ASSERT(n->gen + 1 < SIM_MAX_GENS);
+        n->gen++;
+        n->life++;
+    }
+    node_start(w, i);
+}
+
+static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
+{
+    if (!n->up)
+        return UINT64_MAX;
+    uint64_t t = co_core_deadline(n->core);
+    if (n->next_send_ns < t)
+        t = n->next_send_ns;
+    if (slow_now(w, n) && n->maybe_events && n->next_pull_ns < t)
+        t = n->next_pull_ns;
+    return t;
+}
+
+static void node_step(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    if (co_core_deadline(n->core) <= w->now_ns)
+        tick(w, i);
+    if (n->up && !w->failed && n->next_send_ns <= w->now_ns)
+        app_send(w, i);
+    if (n->up && !w->failed && slow_now(w, n) && n->maybe_events &&
+        n->next_pull_ns <= w->now_ns)
+        pull_one(w, i);
+}
+
+/* ------------------------------------------------------------------ */
+/* Queued items                                                        */
+/* ------------------------------------------------------------------ */
+
+static void arrive(sim_world_t *w, const sim_item_t *it)
+{
+    sim_node_t *d = &w->node[it->dst];
+    const sim_node_t *s = &w->node[it->src];
+    if (!d->up || d->life != it->dst_life || s->life != it->src_life ||
+        !sim_net_connected(w, it->src, it->dst)) {
+        w->tot.cut++;
+        return;
+    }
+    sim_hash_u64(w, w->now_ns);
+    sim_hash_u64(w, (uint64_t)it->dst << 32 | it->len);
+    sim_trace(w, "recv n%u<-n%u %zuB%s", it->dst, it->src, it->len,
+              it->arg ? " (corrupted)" : "");
+    w->tot.dgrams_delivered++;
+    d->acc_fed++;
+    if (it->src == it->dst || s->member != d->member || it->arg)
+        d->acc_fed_foreign++;
+    co_addr_t from;
+    sim_addr_of(it->src, &from);
+    int rc = co_core_recv(d->core, w->now_ns, &from, it->data, it->len);
+    if (rc != 0) {
+        sim_fail(w, "co_core_recv(n%u) returned %s", it->dst, err_name(rc));
+        return;
+    }
+    after_call(w, it->dst);
+}
+
+static void heal(sim_world_t *w)
+{
+    w->healed = true;
+    w->partitioned = false;
+    sim_trace(w, "heal: faults off");
+    for (size_t i = 0; i < w->n_nodes && !w->failed; i++) {
+        sim_node_t *n = &w->node[i];
+        if (!n->up) {
+            node_restart(w, i);
+            continue;
+        }
+        if (!n->pending)
+            n->next_send_ns = UINT64_MAX;
+        /* Slow receivers catch up now. */
+        after_call(w, i);
+    }
+}
+
+static void handle_item(sim_world_t *w, sim_item_t *it)
+{
+    const sim_scn_t *s = &w->scn;
+    switch (it->kind) {
+    case SIM_ITEM_DGRAM:
+        arrive(w, it);
+        break;
+    case SIM_ITEM_PART_START:
+        w->partitioned = true;
+        w->side_mask = s->partition[it->arg].arg;
+        sim_trace(w, "partition: side mask %#x", w->side_mask);
+        sim_hash_u64(w, w->side_mask);
+        break;
+    case SIM_ITEM_PART_END:
+        w->partitioned = false;
+        sim_trace(w, "partition healed");
+        break;
+    case SIM_ITEM_CRASH:
+        node_stop(w, it->dst, s->crash[it->arg].graceful);
+        break;
+    case SIM_ITEM_RESTART:
+        node_restart(w, it->dst);
+        break;
+    case SIM_ITEM_HEAL:
+        heal(w);
+        break;
+    }
+    free(it->data);
+}
+
+static void schedule(sim_world_t *w, sim_item_kind_t kind, uint64_t at_ns,
+                     size_t node, uint32_t arg)
+{
+    sim_item_t it;
+    memset(&it, 0, sizeof it);
+    it.kind = kind;
+    it.at_ns = at_ns;
+    it.dst = (uint8_t)node;
+    it.arg = arg;
+    bool ok = sim_queue_push(&w->q, &it);
+    COHORT_ASSERT(ok);
+}
+
+static void schedule_all(sim_world_t *w, co_rng_t *r)
+{
+    const sim_scn_t *s = &w->scn;
+    for (size_t i = 0; i < w->n_nodes; i++) {
+        uint64_t at = i == 0 ? 0 : co_rng_below(r, START_SPREAD_NS);
+        schedule(w, SIM_ITEM_RESTART, at, i, 0);
+    }
+    for (uint32_t k = 0; k < s->n_partitions; k++) {
+        schedule(w, SIM_ITEM_PART_START, s->partition[k].start_ns, 0, k);
+        schedule(w, SIM_ITEM_PART_END, s->partition[k].end_ns, 0, k);
+    }
+    for (uint32_t k = 0; k < s->n_crashes; k++) {
+        size_t node = s->crash[k].arg;
+        schedule(w, SIM_ITEM_CRASH, s->crash[k].start_ns, node, k);
+        schedule(w, SIM_ITEM_RESTART, s->crash[k].end_ns, node, k);
+    }
+    schedule(w, SIM_ITEM_HEAL, s->fault_ns, 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+/* ------------------------------------------------------------------ */
+
+static uint32_t fresh_id(const sim_world_t *w, size_t upto, co_rng_t *r)
+{
+    for (;;) {
+        uint32_t id = 1 + (uint32_t)co_rng_below(r, 0xfffffffeu);
+        bool taken = false;
+        for (size_t k = 0; k < upto; k++)
+            taken = taken || w->node[k].member_id == id;
+        if (!taken)
+            return id;
+    }
+}
+
+static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
+{
+    sim_node_t *n = &w->node[i];
+    const sim_scn_t *s = &w->scn;
+    n->idx = i;
+    n->member = i < s->members;
+    n->member_id = fresh_id(w, i, r);
+    n->group_id = group;
+    memcpy(n->key, s->cfg.key, sizeof n->key);
+    if (!n->member) {
+        /* The outsider may even reuse a member's id: only the group id (or
+         * the key, for the intruder) keeps it out. */
+        if (co_rng_below(r, 2))
+            n->member_id = w->node[co_rng_below(r, s->members)].member_id;
+        if (s->intruder)
+            n->key[0] ^= 0xff;
+        else
+            n->group_id = group ^ 0x5a5a5a5au;
+    }
+    /* Distinct across nodes, increasing across restarts. */
+    uint32_t base = (uint32_t)co_rng_below(r, 1u << 20);
+    for (uint32_t g = 0; g < SIM_MAX_GENS; g++)
+        n->incarnation[g] = (uint32_t)(i + 1) << 24 | (base + g);
+    sim_addr_of(i, &n->addr);
+    n->core_seed = co_rng_next(r);
+    co_rng_seed(&n->work_rng, co_rng_next(r));
+    n->buf = malloc(s->size_max);
+    COHORT_ASSERT(n->buf != NULL);
+    n->slow = (s->slow_mask >> i) & 1u;
+    n->pull_gap_ns = s->slow_pull_ns[i];
+    n->next_send_ns = UINT64_MAX;
+    w->msgs[i] = calloc(s->msgs_per_node, sizeof(sim_msg_t));
+    COHORT_ASSERT(w->msgs[i] != NULL);
+    for (size_t g = 0; g < SIM_MAX_GENS; g++)
+        w->gen_first[i][g] = SIZE_MAX;
+}
+
+static void setup(sim_world_t *w, const sim_opts_t *opts)
+{
+    bool fifo, secure;
+    memset(w, 0, sizeof *w);
+    w->opts = *opts;
+    sim_probe_core(&fifo, &secure);
+    w->fifo = fifo;
+    sim_scenario_draw(&w->scn, opts, fifo, secure);
+    w->hash = FNV_OFFSET;
+    w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
+    co_rng_t r;
+    co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
+    co_rng_seed(&w->net_rng, co_rng_next(&r));
+    uint32_t group = 1 + (uint32_t)co_rng_below(&r, 0xfffffffeu);
+    for (size_t i = 0; i < w->n_nodes; i++)
+        setup_node(w, i, group, &r);
+    sim_queue_init(&w->q, QUEUE_MAX_ITEMS);
+    sim_net_init(w);
+    schedule_all(w, &r);
+    w->mem_bound = sim_memory_bound(&w->scn.cfg);
+    w->tot.mem_bound = w->mem_bound;
+    w->heal_ns = w->scn.fault_ns;
+    w->end_ns = w->heal_ns + w->scn.heal_max_ns;
+    w->max_steps = MAX_STEPS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Main loop                                                           */
+/* ------------------------------------------------------------------ */
+
+static void run_loop(sim_world_t *w)
+{
+    uint64_t next_check = UINT64_MAX;
+    char why[256] = "not checked yet";
+    while (!w->failed) {
+        if (++w->steps > w->max_steps) {
+            sim_fail(w, "step budget of %llu exhausted (livelock?)",
+                     (unsigned long long)w->max_steps);
+            return;
+        }
+        uint64_t tq = sim_queue_peek_ns(&w->q);
+        uint64_t tn = UINT64_MAX;
+        size_t best = 0;
+        for (size_t i = 0; i < w->n_nodes; i++) {
+            uint64_t t = node_wake(w, &w->node[i]);
+            if (t < tn) {
+                tn = t;
+                best = i;
+            }
+        }
+        if (w->healed && next_check == UINT64_MAX)
+            next_check = w->now_ns + CHECK_EVERY_NS;
+        uint64_t t = tq < tn ? tq : tn;
+        if (next_check < t)
+            t = next_check;
+        if (t == UINT64_MAX) {
+            sim_fail(w, "simulator ran out of things to do");
+            return;
+        }
+        if (t > w->end_ns) {
+            sim_fail(w, "liveness: %.3fs after the heal: %s",
+                     (double)(w->end_ns - w->heal_ns) / 1e9, why);
+            return;
+        }
+        if (t > w->now_ns)
+            w->now_ns = t; /* a deadline in the past runs now */
+        if (tq == t) {
+            sim_item_t it;
+            sim_queue_pop(&w->q, &it);
+            handle_item(w, &it);
+        } else if (tn == t) {
+            node_step(w, best);
+        } else if (sim_converged(w, why, sizeof why)) {
+            sim_trace(w, "converged");
+            return;
+        } else {
+            next_check = w->now_ns + CHECK_EVERY_NS;
+        }
+    }
+}
+
+int sim_run(sim_world_t *w, const sim_opts_t *opts)
+{
+    setup(w, opts);
+    run_loop(w);
+    for (size_t i = 0; i < w->n_nodes && !w->failed; i++)
+        sim_check_stats(w, i);
+    return w->failed ? 1 : 0;
+}
+
+void sim_world_free(sim_world_t *w)
+{
+    for (size_t i = 0; i < w->n_nodes; i++) {
+        co_core_free(w->node[i].core);
+        w->node[i].core = NULL;
+        free(w->node[i].buf);
+        free(w->msgs[i]);
+        w->msgs[i] = NULL;
+    }
+    sim_queue_free(&w->q);
+}

@@ -1,1 +1,316 @@
-/* placeholder */
+/*
+ * sim.h - the deterministic simulator (cohort-sim).
+ *
+ * Many cores run in one process against a virtual clock and a virtual
+ * network. Everything random (scenario parameters, link behaviour, faults,
+ * workload, the cores' own seeds) comes from one 64-bit seed, and nothing
+ * iterates in pointer or hash order, so a seed replays the same run byte for
+ * byte. Each node's core is driven the way the IO edge drives it: recv per
+ * datagram, tick at the deadline, drain the tx queue after every call, pull
+ * events, flush when the application yields.
+ *
+ * Files: queue.c (event queue), net.c (network model), payload.c (message
+ * contents), scenario.c (parameters drawn from the seed), check.c (property
+ * checkers), sim.c (nodes and the main loop), sim_main.c (command line).
+ */
+#ifndef COHORT_SIM_H
+#define COHORT_SIM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "rng.h"
+
+#define SIM_MAX_MEMBERS 8
+#define SIM_MAX_NODES (SIM_MAX_MEMBERS + 1) /* members + the outsider */
+#define SIM_MAX_GENS 24       /* incarnations per node (1 + restarts) */
+#define SIM_MAX_EPISODES 6    /* partitions or crashes per run */
+#define SIM_NAME_MAX 16
+#define SIM_PAYLOAD_HEADER 32 /* bytes every workload message starts with */
+#define SIM_MEMBER_LIST_MAX 64
+
+/* ------------------------------------------------------------------ */
+/* Options from the command line.                                      */
+/* ------------------------------------------------------------------ */
+typedef struct sim_opts {
+    uint64_t seed;
+    char scenario[SIM_NAME_MAX]; /* a concrete scenario (not "all") */
+    int members;                 /* 0: drawn from the seed */
+    bool verbose;                /* print the trace */
+    bool no_loopback;            /* do not loop group datagrams to self */
+} sim_opts_t;
+
+/* ------------------------------------------------------------------ */
+/* Scenario parameters, all drawn from the seed (scenario.c).          */
+/* ------------------------------------------------------------------ */
+typedef struct sim_episode {
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint32_t arg;   /* partition: bit mask of side 1; crash: node index */
+    bool graceful;  /* crash: leave with co_core_leave() first */
+} sim_episode_t;
+
+typedef struct sim_scn {
+    char name[SIM_NAME_MAX];
+    size_t members;            /* group members, 2..SIM_MAX_MEMBERS */
+    bool outsider;             /* one more node in another group */
+    bool intruder;             /* outsider shares group_id, not the key */
+
+    uint64_t fault_ns;         /* length of the fault phase */
+    uint64_t heal_max_ns;      /* liveness bound after the heal */
+
+    /* network during the fault phase */
+    double loss_max;           /* each link's loss is drawn in [0, this] */
+    double dup;
+    double reorder;            /* chance of an extra holdback */
+    double corrupt;            /* bit flips; only with security on */
+    uint64_t latency_min_ns, latency_max_ns;
+    uint64_t jitter_ns;
+    uint64_t holdback_max_ns;
+
+    size_t n_partitions;
+    sim_episode_t partition[SIM_MAX_EPISODES];
+    size_t n_crashes;
+    sim_episode_t crash[SIM_MAX_EPISODES];
+    uint32_t slow_mask;        /* nodes that pull events at a limited rate */
+    uint64_t slow_pull_ns[SIM_MAX_NODES];
+
+    /* workload */
+    size_t msgs_per_node;
+    double fifo_share;         /* chance a message is FIFO (when supported) */
+    size_t size_max;           /* largest FIFO message */
+    uint64_t burst_gap_ns;     /* mean gap between bursts */
+    size_t burst_max;
+    double flush_share;        /* chance the app flushes after a burst */
+
+    co_core_config_t cfg;      /* template for every node's core */
+} sim_scn_t;
+
+/* The concrete scenarios, in the order "all" runs them. */
+extern const char *const sim_scenarios[];
+extern const size_t sim_n_scenarios;
+
+bool sim_scenario_known(const char *name);
+/* Pick the scenario "mixed" uses for this seed. */
+const char *sim_scenario_for_seed(uint64_t seed);
+/* Draw every parameter of scenario opts->scenario from opts->seed.
+ * fifo: whether the core supports FIFO (the workload depends on it);
+ * secure_ok: whether the core was built with crypto. */
+void sim_scenario_draw(sim_scn_t *scn, const sim_opts_t *opts, bool fifo,
+                       bool secure_ok);
+
+/* ------------------------------------------------------------------ */
+/* Event queue ordered by (time, insertion counter) (queue.c).         */
+/* ------------------------------------------------------------------ */
+typedef enum sim_item_kind {
+    SIM_ITEM_DGRAM = 0,
+    SIM_ITEM_PART_START,
+    SIM_ITEM_PART_END,
+    SIM_ITEM_CRASH,
+    SIM_ITEM_RESTART,
+    SIM_ITEM_HEAL,
+} sim_item_kind_t;
+
+typedef struct sim_item {
+    uint64_t at_ns;
+    uint64_t seq;        /* breaks ties deterministically */
+    sim_item_kind_t kind;
+    uint8_t src, dst;
+    uint32_t src_life, dst_life;
+    uint32_t arg;        /* episode index; datagrams: 1 if corrupted */
+    uint8_t *data;       /* owned by the item (datagrams) */
+    size_t len;
+} sim_item_t;
+
+typedef struct sim_queue {
+    sim_item_t *heap;
+    size_t len, cap, max;
+    uint64_t next_seq;
+} sim_queue_t;
+
+void sim_queue_init(sim_queue_t *q, size_t max_items);
+void sim_queue_free(sim_queue_t *q);
+/* Copies it (the data pointer moves into the queue). False when full. */
+bool sim_queue_push(sim_queue_t *q, sim_item_t *it);
+bool sim_queue_pop(sim_queue_t *q, sim_item_t *out);
+uint64_t sim_queue_peek_ns(const sim_queue_t *q); /* UINT64_MAX if empty */
+
+/* ------------------------------------------------------------------ */
+/* The world.                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The identity every workload message carries (payload.c). */
+typedef struct sim_payload {
+    uint32_t node, gen, index, fifo_seq, len;
+    uint8_t mode;
+} sim_payload_t;
+
+
+/* One sent message as the checkers remember it. */
+typedef struct sim_msg {
+    uint64_t sent_ns;
+    uint32_t gen;          /* sender incarnation (generation) */
+    uint32_t fifo_seq;     /* 0 for UNRELIABLE */
+    uint32_t len;
+    uint8_t mode;
+    uint16_t owed_mask;    /* receivers that must get it (FIFO) */
+    uint8_t owed_gen[SIM_MAX_NODES];
+    uint8_t got_gen1[SIM_MAX_NODES]; /* receiver gen + 1 that got it */
+} sim_msg_t;
+
+/* What a receiver incarnation knows of one sender incarnation's FIFO
+ * stream. */
+typedef struct sim_rx_track {
+    bool active;
+    uint32_t last_seq;
+    size_t last_index;
+} sim_rx_track_t;
+
+typedef struct sim_node {
+    size_t idx;
+    bool member;           /* false for the outsider */
+    bool started;
+    bool up;
+    uint32_t gen;          /* 0 first, +1 per restart */
+    uint32_t life;         /* +1 per crash or restart: kills in-flight */
+    uint32_t member_id;
+    uint32_t incarnation[SIM_MAX_GENS];
+    uint32_t group_id;
+    uint8_t key[COHORT_KEY_BYTES];
+    co_addr_t addr;
+    co_core_t *core;
+    uint64_t core_seed;
+
+    /* workload */
+    co_rng_t work_rng;
+    size_t drawn;          /* messages drawn so far (<= msgs_per_node) */
+    bool pending;          /* a drawn message not yet accepted */
+    uint8_t *buf;          /* its bytes (size_max) */
+    sim_payload_t pending_p;
+    uint64_t next_send_ns; /* UINT64_MAX: nothing to send */
+    size_t burst_left;
+    uint32_t fifo_next;    /* FIFO number the next FIFO message gets */
+    uint64_t again_since_ns;
+
+    /* event pulling */
+    bool slow;
+    uint64_t pull_gap_ns;
+    uint64_t next_pull_ns;
+    bool maybe_events;
+
+    /* what this incarnation did, for the stats checks */
+    uint64_t acc_sent[3], acc_again, acc_pulled[3];
+    uint64_t acc_tx, acc_fed, acc_fed_foreign;
+    size_t peak_mem;
+    uint64_t tick_ns;
+    uint32_t ticks_same_ns;
+
+    /* checker state of this receiver incarnation */
+    sim_rx_track_t rx[SIM_MAX_NODES][SIM_MAX_GENS];
+    uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
+} sim_node_t;
+
+typedef struct sim_totals {
+    uint64_t dgrams_sent, dgrams_delivered, lost, dups, held, corrupted;
+    uint64_t cut;          /* dropped by partition or crash */
+    uint64_t sent[3], delivered[3], again;
+    uint64_t retrans, nacks, drops;
+    size_t peak_mem, mem_bound;
+    uint64_t max_fifo_latency_ns;
+} sim_totals_t;
+
+typedef struct sim_world {
+    sim_opts_t opts;
+    sim_scn_t scn;
+    bool fifo;             /* the core supports FIFO */
+    size_t n_nodes;        /* members + outsider */
+    sim_node_t node[SIM_MAX_NODES];
+    sim_msg_t *msgs[SIM_MAX_NODES];
+    size_t n_msgs[SIM_MAX_NODES];
+    size_t gen_first[SIM_MAX_NODES][SIM_MAX_GENS]; /* first index of a gen */
+
+    uint64_t now_ns;
+    sim_queue_t q;
+    co_rng_t net_rng;
+
+    double loss[SIM_MAX_NODES][SIM_MAX_NODES];
+    uint64_t latency_ns[SIM_MAX_NODES][SIM_MAX_NODES];
+    uint32_t side_mask;    /* nodes on side 1 while partitioned */
+    bool partitioned;
+    bool healed;
+    uint64_t heal_ns;
+    uint64_t end_ns;
+
+    /* last time subject's current incarnation was missing from observer's
+     * member list: obligations need continuous mutual membership */
+    uint64_t absent_ns[SIM_MAX_NODES][SIM_MAX_NODES];
+
+    size_t mem_bound;
+    uint64_t steps, max_steps;
+    uint64_t hash;
+    sim_totals_t tot;
+
+    bool failed;
+    char why[512];
+    uint64_t fail_ns;
+} sim_world_t;
+
+/* sim.c */
+/* Run one scenario; returns 0 when every property held, 1 otherwise (with
+ * w->why set). w is filled for the summary; call sim_world_free() after. */
+int sim_run(sim_world_t *w, const sim_opts_t *opts);
+void sim_world_free(sim_world_t *w);
+/* Probe the core once: FIFO support and crypto support. */
+void sim_probe_core(bool *fifo, bool *secure);
+void sim_trace(sim_world_t *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sim_fail(sim_world_t *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sim_hash(sim_world_t *w, const void *data, size_t len);
+void sim_hash_u64(sim_world_t *w, uint64_t v);
+
+/* net.c */
+void sim_net_init(sim_world_t *w);
+/* Put one datagram the core of node src emitted on the network. */
+void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx);
+/* True when the two nodes can talk now (partition). */
+bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);
+void sim_addr_of(size_t idx, co_addr_t *out);
+/* Node index of an endpoint, or -1. */
+int sim_addr_node(const sim_world_t *w, const co_addr_t *a);
+
+/* payload.c */
+/* Write a message of p->len (>= SIM_PAYLOAD_HEADER) bytes into buf. */
+void sim_payload_build(uint8_t *buf, const sim_payload_t *p);
+/* Parse and verify one; returns NULL when intact, else what is wrong. */
+const char *sim_payload_check(const uint8_t *buf, size_t len,
+                              sim_payload_t *p);
+
+/* check.c */
+/* Remember an accepted message and whom it is owed to. */
+void sim_check_sent(sim_world_t *w, size_t s, const sim_payload_t *p);
+/* A node pulled an event. */
+void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
+/* After every core call on node r: member list, memory. */
+void sim_check_node(sim_world_t *w, size_t r);
+/* Counters of node r's core against what the simulator saw. */
+void sim_check_stats(sim_world_t *w, size_t r);
+/* Memory bound derived from the configuration. */
+size_t sim_memory_bound(const co_core_config_t *cfg);
+/* Heal phase: true when everything owed has arrived and every view
+ * agrees; otherwise *why (static or w-owned) says what is missing. */
+bool sim_converged(sim_world_t *w, char *why, size_t why_len);
+/* Whether message m of node s must reach receiver r's current incarnation. */
+bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
+/* A node restarted or crashed: forget the old incarnation's checker state. */
+void sim_check_reset_node(sim_world_t *w, size_t r);
+
+static inline uint32_t sim_incarnation(const sim_node_t *n)
+{
+    return n->incarnation[n->gen];
+}
+
+#endif /* COHORT_SIM_H */
