@@ -74,7 +74,7 @@ if command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; then
             COHORT_NETNS_INSIDE=1
             export COHORT_NETNS_INSIDE
             # shellcheck disable=SC2086
-            exec unshare $flags -- "$0" "$@"
+            exec unshare $flags -- /bin/sh "$0" "$@"
         fi
     done
 fi

@@ -115,6 +115,7 @@ static int parse_args(struct chat_opts *o, int argc, char **argv)
     int opt;
     tool_net_init(&o->net, "chat");
     o->delay_ms = 200;
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
         int r = tool_net_option(&o->net, opt, optarg);
         if (r < 0)
@@ -142,7 +143,7 @@ static int parse_args(struct chat_opts *o, int argc, char **argv)
         case 'V': case TOOL_OPT_VERSION:
             tool_print_version();
             return TOOL_EXIT_OK;
-        default: usage(stderr); return TOOL_EXIT_USAGE;
+        default: tool_bad_option(argv); return TOOL_EXIT_USAGE;
         }
     }
     if (optind < argc) {
@@ -254,7 +255,12 @@ static int send_line(struct chat *ch, const char *text, size_t len)
         r = cohort_send_wait(ch->c, ch->mode, text, len, CHAT_SEND_WAIT_MS);
     if (r == 0)
         r = cohort_flush(ch->c);
-    if (r != 0) {
+    if (r == COHORT_ERR_TOOBIG || r == COHORT_ERR_TIMEDOUT) {
+        /* This line is lost, the chat goes on. */
+        tool_err("line not sent: %s%s", cohort_strerror(r),
+                 r == COHORT_ERR_TOOBIG && ch->mode == COHORT_UNRELIABLE
+                     ? " (unreliable lines must fit one datagram)" : "");
+    } else if (r != 0) {
         tool_err_cohort("send", r);
         ch->failed = 1;
     }
@@ -400,8 +406,9 @@ static int should_stop(const struct chat *ch, uint64_t now_ns)
         return 1;
     if (ch->exit_at_ns != 0 && now_ns >= ch->exit_at_ns)
         return 1;
-    /* Interactive: EOF on stdin is the way out. */
-    return ch->o.script == NULL && !ch->stdin_open;
+    /* Interactive: EOF on stdin is the way out, unless --exit-after
+     * says how long to stay (a listener fed from /dev/null). */
+    return ch->o.script == NULL && !ch->stdin_open && ch->exit_at_ns == 0;
 }
 
 static int run_loop(struct chat *ch)

@@ -74,7 +74,7 @@ struct h_opts {
     const char *keep_logs;
     const char *log;              /* member role */
     const char *faults;           /* --faults or COHORT_FAULTS */
-    int quiet, member_role;
+    int quiet, member_role, check_role;
 };
 
 /* ------------------------------------------------------------------ */
@@ -819,11 +819,33 @@ static void remove_logs(const struct h_opts *o, const char *dir)
     (void)rmdir(dir);
 }
 
+static void check_logs(const struct h_opts *o, struct verdict *v,
+                       const char *dir)
+{
+    static struct toobig tb;
+    read_toobig(o, dir, &tb);
+    for (uint32_t r = 0; r < o->members; r++)
+        check_member_log(o, v, dir, r, &tb);
+}
+
+/* "check": judge the logs of an earlier run kept with --keep-logs again
+ * (with the same --members, --messages and --mode). */
+static int check_main(const struct h_opts *o)
+{
+    static struct verdict v;
+    if (o->keep_logs == NULL) {
+        tool_err("check: needs --keep-logs DIR");
+        return TOOL_EXIT_USAGE;
+    }
+    check_logs(o, &v, o->keep_logs);
+    print_verdict(o, &v, 0.0);
+    return v.violations ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
 static int parent_main(struct h_opts *o)
 {
     static struct tool_child ch[H_MAX_MEMBERS];
     static struct verdict v;
-    static struct toobig tb;
     char dir[4096];
     uint64_t start = tool_now_ns();
     if (make_log_dir(o, dir, sizeof dir) != 0)
@@ -842,11 +864,11 @@ static int parent_main(struct h_opts *o)
     if (v.notsup) {
         printf("SKIP: mode %s is not supported by this library yet\n",
                tool_mode_name(o->net.mode));
+        if (o->keep_logs == NULL)
+            remove_logs(o, dir);
         return TOOL_EXIT_NOTSUP;
     }
-    read_toobig(o, dir, &tb);
-    for (uint32_t r = 0; r < o->members; r++)
-        check_member_log(o, &v, dir, r, &tb);
+    check_logs(o, &v, dir);
     print_verdict(o, &v, (tool_now_ns() - start) / 1e9);
     if (v.violations == 0 && o->keep_logs == NULL)
         remove_logs(o, dir);
@@ -864,6 +886,8 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: cohort-harness --members N --messages M --mode fifo|unreliable\n"
 "                      [options]\n"
+"       cohort-harness check --keep-logs DIR --members N --messages M\n"
+"                      --mode MODE   (judge kept logs again)\n"
 "  --members N           member processes (2 to %d; default 3)\n"
 "  --messages M          messages each member sends (default 1000)\n"
 "  --mode fifo|unreliable  delivery mode (default: fifo)\n"
@@ -928,7 +952,7 @@ static int h_option(struct h_opts *o, int opt, const char *arg)
     case OPT_INDEX:
         return tool_parse_u64("index", arg, 0, H_MAX_MEMBERS - 1, &o->index);
     case OPT_LOG: o->log = arg; return 0;
-    default: usage(stderr); return -1;
+    default: return -1;
     }
 }
 
@@ -960,11 +984,14 @@ static int parse_args(struct h_opts *o, int argc, char **argv)
     o->members = 3;
     o->messages = 1000;
     o->timeout_s = 60.0;
-    if (argc > 1 && strcmp(argv[1], "member") == 0) {
-        o->member_role = 1;
+    if (argc > 1 && (strcmp(argv[1], "member") == 0 ||
+                     strcmp(argv[1], "check") == 0)) {
+        o->member_role = argv[1][0] == 'm';
+        o->check_role = argv[1][0] == 'c';
         argc--;
         argv++;
     }
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
         int r = tool_net_option(&o->net, opt, optarg);
         if (r < 0)
@@ -978,6 +1005,10 @@ static int parse_args(struct h_opts *o, int argc, char **argv)
         if (opt == 'V' || opt == TOOL_OPT_VERSION) {
             tool_print_version();
             return TOOL_EXIT_OK;
+        }
+        if (opt == '?') {
+            tool_bad_option(argv);
+            return TOOL_EXIT_USAGE;
         }
         if (h_option(o, opt, optarg) != 0)
             return TOOL_EXIT_USAGE;
@@ -1000,5 +1031,7 @@ int main(int argc, char **argv)
     tool_catch_signals();
     if (o.member_role)
         return member_main(&o);
+    if (o.check_role)
+        return check_main(&o);
     return parent_main(&o);
 }

@@ -280,8 +280,11 @@ static void io_discard(struct perf_io *io)
         ;
 }
 
-/* Send, riding out flow control: 0 or an error code. */
-static int io_send_patiently(struct perf_io *io, const void *d, size_t len)
+/* Send, riding out flow control: 0 or an error code. Senders drop what
+ * arrives meanwhile (membership news); a receiver that answers keeps it
+ * (keep_input), since it may be the next ping or the end marker. */
+static int io_send_patiently(struct perf_io *io, const void *d, size_t len,
+                             int keep_input)
 {
     uint64_t give_up = tool_now_ns() + PERF_STALL_NS;
     for (;;) {
@@ -292,7 +295,7 @@ static int io_send_patiently(struct perf_io *io, const void *d, size_t len)
             return COHORT_ERR_TIMEDOUT;
         if (io_wait(io, 5, 1) < 0)
             return COHORT_ERR_SYSTEM;
-        if (!io->raw)
+        if (!io->raw && !keep_input)
             io_discard(io);
     }
 }
@@ -337,15 +340,18 @@ static void report_error(const struct perf_opts *o, const char *what)
 /* Map a send error to an exit status (and a RESULT line for run). */
 static int send_failed(const struct perf_opts *o, int err, size_t size)
 {
+    /* Under run, these two are the parent's to explain. */
     if (err == COHORT_ERR_NOTSUP) {
-        tool_err("mode %s: not supported by this library",
-                 tool_mode_name(o->net.mode));
+        if (!o->machine)
+            tool_err("mode %s: not supported by this library",
+                     tool_mode_name(o->net.mode));
         report_error(o, "notsup");
         return TOOL_EXIT_NOTSUP;
     }
     if (err == COHORT_ERR_TOOBIG) {
-        tool_err("%zu-byte messages do not fit (unreliable messages travel "
-                 "in one datagram: raise --datagram)", size);
+        if (!o->machine)
+            tool_err("%zu-byte messages do not fit (unreliable messages "
+                     "travel in one datagram: raise --datagram)", size);
         report_error(o, "toobig");
         return PERF_EXIT_TOOBIG;
     }
@@ -361,7 +367,7 @@ static void send_end_markers(struct perf_io *io, const struct perf_opts *o,
     int repeats = io->mode == COHORT_FIFO && !io->raw ? 1 : PERF_END_REPEATS;
     hdr_put(buf, &h);
     for (int i = 0; i < repeats; i++) {
-        if (io_send_patiently(io, buf, PERF_HDR_BYTES) != 0)
+        if (io_send_patiently(io, buf, PERF_HDR_BYTES, 0) != 0)
             return;
         io_flush(io);
         (void)io_wait(io, 10, 0);
@@ -381,8 +387,8 @@ struct send_state {
 static int send_done(const struct perf_opts *o, struct send_state *s)
 {
     uint64_t now;
-    if (o->count != 0)
-        return s->seq >= o->count || tool_stop_requested();
+    if (o->count != 0 && s->seq >= o->count)
+        return 1;
     if ((s->seq & 31u) != 0)
         return 0;
     now = tool_now_ns();
@@ -391,7 +397,7 @@ static int send_done(const struct perf_opts *o, struct send_state *s)
                  (unsigned long long)s->seq);
         s->next_progress_ns = now + PERF_PROGRESS_NS;
     }
-    return now >= s->end_ns || tool_stop_requested();
+    return (o->count == 0 && now >= s->end_ns) || tool_stop_requested();
 }
 
 static int send_loop(struct perf_io *io, const struct perf_opts *o,
@@ -402,7 +408,7 @@ static int send_loop(struct perf_io *io, const struct perf_opts *o,
         int r;
         h.seq = s->seq;
         hdr_put(buf, &h);
-        r = io_send_patiently(io, buf, size);
+        r = io_send_patiently(io, buf, size, 0);
         if (r != 0)
             return r;
         s->seq++;
@@ -422,7 +428,7 @@ static int send_loop(struct perf_io *io, const struct perf_opts *o,
 
 static void print_send_result(const struct perf_io *io,
                               const struct perf_opts *o, size_t size,
-                              uint64_t sent, uint64_t ns)
+                              uint64_t sent, uint64_t start_ns, uint64_t ns)
 {
     struct cohort_stats st;
     memset(&st, 0, sizeof st);
@@ -430,9 +436,9 @@ static void print_send_result(const struct perf_io *io,
     if (!io->raw)
         (void)cohort_stats(io->c, &st);
     if (o->machine) {
-        printf("RESULT role=send sent=%llu size=%zu ns=%llu would_block=%llu "
-               "retrans=%llu\n", (unsigned long long)sent, size,
-               (unsigned long long)ns,
+        printf("RESULT role=send sent=%llu size=%zu start_ns=%llu ns=%llu "
+               "would_block=%llu retrans=%llu\n", (unsigned long long)sent,
+               size, (unsigned long long)start_ns, (unsigned long long)ns,
                (unsigned long long)st.send_would_block,
                (unsigned long long)st.retransmissions_sent);
         return;
@@ -473,7 +479,7 @@ static int role_send_throughput(const struct perf_opts *o)
     if (r == 0) {
         uint64_t ns = tool_now_ns() - s.start_ns;
         send_end_markers(&io, o, buf, s.seq);
-        print_send_result(&io, o, size, s.seq, ns);
+        print_send_result(&io, o, size, s.seq, s.start_ns, ns);
     }
     io_close(&io, r == 0 ? PERF_DRAIN_MS : 0);
     free(buf);
@@ -537,7 +543,7 @@ static int ping_loop(struct perf_io *io, const struct perf_opts *o,
         h.seq = i;
         h.value = t0;
         hdr_put(buf, &h);
-        r = io_send_patiently(io, buf, size);
+        r = io_send_patiently(io, buf, size, 0);
         if (r != 0)
             return r;
         io_flush(io);
@@ -644,7 +650,7 @@ static void recv_one(struct perf_io *io, const struct perf_opts *o,
             return;
         memset(copy, 0, len);
         hdr_put(copy, &h);
-        if (io_send_patiently(io, copy, len) == 0)
+        if (io_send_patiently(io, copy, len, 1) == 0)
             s->pongs++;
         io_flush(io);
         if (copy != pong)
@@ -664,6 +670,31 @@ static int recv_finished(const struct perf_io *io, const struct perf_opts *o,
            now - s->last_ns > 2000000000u;
 }
 
+static void print_recv_result(const struct perf_opts *o,
+                              const struct recv_state *s)
+{
+    double span = (double)(s->last_ns - s->first_ns);
+    if (o->machine) {
+        printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
+               " last_ns=%llu end=%d sent=%llu pongs=%llu\n",
+               (unsigned long long)o->index, (unsigned long long)s->msgs,
+               (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
+               (unsigned long long)s->last_ns, s->got_end,
+               (unsigned long long)s->sent, (unsigned long long)s->pongs);
+        return;
+    }
+    printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, %.2f MB/s\n",
+           (unsigned long long)s->msgs, (unsigned long long)s->bytes,
+           s->got_end ? "" : ", no end marker",
+           span > 0 ? (double)(s->msgs - 1) * 1e9 / span : 0.0,
+           span > 0 ? (double)s->bytes * 1e3 / span : 0.0);
+    if (s->got_end && s->sent > s->msgs)
+        printf("lost %llu of %llu (%.2f%%)\n",
+               (unsigned long long)(s->sent - s->msgs),
+               (unsigned long long)s->sent,
+               100.0 * (double)(s->sent - s->msgs) / (double)s->sent);
+}
+
 static int role_recv(const struct perf_opts *o)
 {
     struct perf_io io;
@@ -678,6 +709,9 @@ static int role_recv(const struct perf_opts *o)
     if (o->machine) {
         printf("READY\n");
         fflush(stdout);
+    } else if (!o->quiet) {
+        tool_err("listening (%s, group %s); Ctrl-C ends early",
+                 o->raw ? "raw" : tool_mode_name(o->net.mode), o->net.group);
     }
     while (!recv_finished(&io, o, &s, deadline)) {
         if (io_wait(&io, 100, 0) < 0)
@@ -685,26 +719,7 @@ static int role_recv(const struct perf_opts *o)
         for (int i = 0; i < 100000 && io_next(&io) == 1; i++)
             recv_one(&io, o, &s);
     }
-    if (o->machine) {
-        printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
-               " last_ns=%llu end=%d sent=%llu pongs=%llu\n",
-               (unsigned long long)o->index, (unsigned long long)s.msgs,
-               (unsigned long long)s.bytes, (unsigned long long)s.first_ns,
-               (unsigned long long)s.last_ns, s.got_end,
-               (unsigned long long)s.sent, (unsigned long long)s.pongs);
-    } else {
-        double span = (double)(s.last_ns - s.first_ns);
-        printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, "
-               "%.2f MB/s\n", (unsigned long long)s.msgs,
-               (unsigned long long)s.bytes, s.got_end ? "" : ", no end marker",
-               span > 0 ? (s.msgs - 1) * 1e9 / span : 0.0,
-               span > 0 ? s.bytes * 1e3 / span : 0.0);
-        if (s.got_end && s.sent > s.msgs)
-            printf("lost %llu of %llu (%.2f%%)\n",
-                   (unsigned long long)(s.sent - s.msgs),
-                   (unsigned long long)s.sent,
-                   100.0 * (double)(s.sent - s.msgs) / (double)s.sent);
-    }
+    print_recv_result(o, &s);
     io_close(&io, 2000);
     return s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
 }
@@ -725,7 +740,7 @@ struct cell {
     size_t datagram;             /* 0: library default */
     int latency;
     const char *error;           /* NULL: ok */
-    uint64_t sent, sent_ns, would_block, retrans;
+    uint64_t sent, start_ns, sent_ns, would_block, retrans;
     size_t nrx;
     struct rx_result rx[PERF_MAX_RECEIVERS];
     uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
@@ -786,8 +801,14 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     (void)tool_field_u64(line, "last_ns", &last);
     (void)tool_field_u64(line, "end", &end);
     rx->got_end = end != 0;
-    if (last > first && rx->msgs > 1) {
-        rx->msgs_per_s = (double)(rx->msgs - 1) * 1e9 / (double)(last - first);
+    /* All processes share the host's monotonic clock: time a receiver from
+     * the sender's first message to its own last one. Its own first to
+     * last would flatter a receiver that fell behind and then read a full
+     * socket buffer in one burst. */
+    if (c->start_ns != 0 && c->start_ns < first)
+        first = c->start_ns;
+    if (last > first && rx->msgs > 0) {
+        rx->msgs_per_s = (double)rx->msgs * 1e9 / (double)(last - first);
         rx->mb_per_s = rx->msgs_per_s * (double)c->size / 1e6;
     }
     if (c->sent > 0 && c->sent >= rx->msgs)
@@ -797,6 +818,7 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
 static void parse_sender(struct cell *c, const char *line)
 {
     (void)tool_field_u64(line, "sent", &c->sent);
+    (void)tool_field_u64(line, "start_ns", &c->start_ns);
     (void)tool_field_u64(line, "ns", &c->sent_ns);
     (void)tool_field_u64(line, "would_block", &c->would_block);
     (void)tool_field_u64(line, "retrans", &c->retrans);
@@ -1017,12 +1039,24 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
                         size_t n)
 {
     int header_t = 0, header_l = 0;
-    printf("cohort-perf: 1 sender -> %llu receivers on %s, ",
-           (unsigned long long)o->receivers, o->net.interface);
-    if (o->count)
-        printf("%llu messages per cell", (unsigned long long)o->count);
-    else
-        printf("%g s per cell", o->seconds);
+    printf("cohort-perf: 1 sender -> %llu receiver%s on %s, ",
+           (unsigned long long)o->receivers, o->receivers == 1 ? "" : "s",
+           o->net.interface);
+    if (!o->latency || o->matrix) {
+        if (o->count)
+            printf("%llu messages", (unsigned long long)o->count);
+        else
+            printf("%g s", o->seconds);
+    }
+    if (o->latency)
+        printf("%s%llu round trips", o->matrix ? " or " : "",
+               (unsigned long long)(o->count ? o->count : PERF_DEFAULT_RTTS));
+    printf(" per cell");
+    if (o->net.security != COHORT_SECURITY_NONE || o->net.key_file != NULL)
+        printf(", security %s",
+               tool_security_name(o->net.security != COHORT_SECURITY_NONE
+                                      ? o->net.security
+                                      : COHORT_SECURITY_ENCRYPT));
     printf(", median of %llu; MB = 10^6 bytes of payload\n",
            (unsigned long long)o->repeat);
     for (size_t i = 0; i < n; i++) {
@@ -1087,9 +1121,13 @@ static void json_cell(const struct cell *cells, size_t n, const struct cell *c)
 static void print_json(const struct perf_opts *o, const struct cell *cells,
                        size_t n)
 {
+    cohort_security_t sec = o->net.key_file != NULL &&
+                            o->net.security == COHORT_SECURITY_NONE
+                                ? COHORT_SECURITY_ENCRYPT : o->net.security;
     printf("{\"tool\":\"cohort-perf\",\"library\":\"%s\",\"receivers\":%llu,"
-           "\"interface\":\"%s\",\"repeat\":%llu,\"cells\":[", cohort_version(),
-           (unsigned long long)o->receivers, o->net.interface,
+           "\"interface\":\"%s\",\"security\":\"%s\",\"repeat\":%llu,"
+           "\"cells\":[", cohort_version(), (unsigned long long)o->receivers,
+           o->net.interface, tool_security_name(sec),
            (unsigned long long)o->repeat);
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -1235,7 +1273,7 @@ static int perf_option(struct perf_opts *o, int opt, const char *arg)
     case OPT_MATRIX: o->matrix = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_MACHINE: o->machine = 1; return 0;
-    default: usage(stderr); return -1;
+    default: return -1;
     }
 }
 
@@ -1264,6 +1302,8 @@ static int finish_options(struct perf_opts *o)
         o->receivers = strcmp(o->role, "send") == 0 ? 1 : 2;
     if (o->repeat == 0)
         o->repeat = 1;
+    if (o->timeout_s == 0.0 && !o->machine)
+        o->timeout_s = 3600.0;       /* by hand: Ctrl-C ends it early */
     if (o->timeout_s == 0.0)
         o->timeout_s = (o->count ? 600.0 : o->seconds + 60.0);
     if (o->run_id == 0 && !o->machine)
@@ -1304,8 +1344,7 @@ static int parse_args(struct perf_opts *o, int argc, char **argv)
             return TOOL_EXIT_OK;
         }
         if (opt == '?') {
-            tool_err("unknown option or missing argument: %s (try --help)",
-                     argv[optind]);
+            tool_bad_option(argv + 1);
             return TOOL_EXIT_USAGE;
         }
         if (perf_option(o, opt, optarg) != 0)

@@ -165,6 +165,15 @@ static void release_handed_out(co_core_t *core)
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Free what every member now holds. Cheap enough to run whenever the
+ * window looks full: with no other member, nothing else would free it. */
+static void release_stable(co_core_t *core)
+{
+    uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
+    if (stable >= core->tx.low)
+        co_txbuf_release(&core->tx, stable);
+}
+
 /* Move fragments of the pending message into the window while it has
  * room and the queue can take the datagrams. */
 static void pending_progress(co_core_t *core, uint64_t now_ns)
@@ -174,6 +183,8 @@ static void pending_progress(co_core_t *core, uint64_t now_ns)
         size_t chunk = p->len - p->off;
         if (chunk > core->record_room)
             chunk = core->record_room;
+        if (!co_txbuf_fits(&core->tx, chunk))
+            release_stable(core);
         if (!co_txbuf_fits(&core->tx, chunk))
             return;
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
@@ -207,6 +218,8 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
     if (core->pending.data)
         return COHORT_ERR_AGAIN;
     size_t frags = fragments_of(core, len);
+    if (core->tx.bytes + len + frags * CO_TXREC_OVERHEAD > core->tx.max_bytes)
+        release_stable(core);
     bool fits = core->tx.bytes + len + frags * CO_TXREC_OVERHEAD <=
                     core->tx.max_bytes &&
                 co_txq_room(&core->txq) > frags + 2;
@@ -311,9 +324,7 @@ bool co_core_drained(const co_core_t *core)
 /* Free what every member now holds and let a pending message move on. */
 static void stability_advance(co_core_t *core, uint64_t now_ns)
 {
-    uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
-    if (stable >= core->tx.low)
-        co_txbuf_release(&core->tx, stable);
+    release_stable(core);
     pending_progress(core, now_ns);
 }
 
@@ -322,7 +333,7 @@ static void member_left(co_core_t *core, co_peer_t *peer, int reason,
 {
     co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
     core->stats.members_left++;
-    co_peers_remove(&core->peers, peer);
+    co_peers_forget(&core->peers, peer);
     stability_advance(core, now_ns);
 }
 
@@ -354,6 +365,7 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
         return;
     uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
     co_reasm_reset(&peer->reasm);
+    peer->message_start = 0;
     if (lost)
         co_event_warning(core, COHORT_ERR_STATE,
                          "a sender no longer holds messages this member "
@@ -477,7 +489,15 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
         member_left(core, peer, COHORT_LEFT_RESTARTED, now_ns);
         peer = NULL;
     }
-    if (peer && co_replay_check(&peer->packets, h->packet_seq) != 0) {
+    const co_replay_t *window = peer ? &peer->packets : NULL;
+    co_tomb_t *tomb = peer ? NULL : co_peers_tomb(&core->peers, h->sender_id);
+    if (tomb && h->incarnation < tomb->incarnation) {
+        co_count_drop(core, COHORT_DROP_STALE);
+        return NULL;
+    }
+    if (tomb && h->incarnation == tomb->incarnation)
+        window = &tomb->packets; /* its old datagrams must not revive it */
+    if (window && co_replay_check(window, h->packet_seq) != 0) {
         co_count_drop(core, h->flags & CO_FLAG_SECURED ? COHORT_DROP_REPLAY
                                                        : COHORT_DROP_DUPLICATE);
         return NULL;
@@ -496,6 +516,11 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
     }
     peer->needs_from = core->tx.next;
     peer->addr = *from;
+    co_tomb_t *tomb = co_peers_tomb(&core->peers, h->sender_id);
+    if (tomb && tomb->incarnation == h->incarnation)
+        co_peers_revive(&core->peers, peer, tomb); /* back after a cut */
+    else if (tomb)
+        memset(tomb, 0, sizeof *tomb);            /* a newer life */
     core->stats.members_joined++;
     co_event_member(core, peer, COHORT_EVENT_MEMBER_JOINED, 0);
     return peer;
@@ -549,8 +574,9 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         co_count_drop(core, co_drop_of(rc));
         return 0;
     }
+    uint64_t drops = core->stats.drops_total;
     co_peer_t *peer = sender_of(core, &h, now_ns);
-    if (!peer && co_peers_find(&core->peers, h.sender_id))
+    if (!peer && core->stats.drops_total != drops)
         return 0; /* stale or replayed: counted */
     if (!peer && h.type == CO_TYPE_LEAVE)
         return 0;

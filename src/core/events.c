@@ -153,12 +153,15 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     const co_rxslot_t *ready;
+    if (!co_rxwin_synced(&peer->rx))
+        return; /* nothing to deliver or report before the first record */
     while ((ready = co_rxwin_ready(&peer->rx)) != NULL) {
         if (!co_evq_has_room(&core->evq, ready->len)) {
             core->evq.stalled = true;
             break;
         }
         co_rxslot_t rec;
+        uint64_t seq = peer->rx.next;
         uint8_t *data = co_rxwin_take(&peer->rx, &rec);
         uint8_t *msg = NULL;
         size_t msg_len = 0;
@@ -168,11 +171,18 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
                               &msg_len)) {
         case CO_REASM_DONE:
             co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
+            peer->message_start = 0;
+            break;
+        case CO_REASM_MORE:
+            if (rec.flags & CO_REC_FIRST)
+                peer->message_start = seq;
             break;
         case CO_REASM_BAD:
             co_count_drop(core, COHORT_DROP_BAD_FIELD);
+            peer->message_start = 0;
             break;
         default:
+            peer->message_start = 0;
             break;
         }
     }

@@ -36,7 +36,8 @@ static int reasm_append(co_reasm_t *r, const uint8_t *data, size_t len)
         r->buf = buf;
         r->cap = cap;
     }
-    memcpy(r->buf + r->got, data, len);
+    if (len) /* memcpy to a NULL buffer is undefined even for 0 bytes */
+        memcpy(r->buf + r->got, data, len);
     r->got += len;
     return 0;
 }
@@ -52,6 +53,10 @@ enum co_reasm_result co_reasm_feed(co_reasm_t *r, uint8_t flags,
         r->abandoned++;
     }
     if (first && last) {
+        if (len > max_message) { /* as for a fragmented one: one rule */
+            free(data);
+            return CO_REASM_BAD;
+        }
         *msg = data;
         *msg_len = len;
         return CO_REASM_DONE;

@@ -200,6 +200,7 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
 
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
+    COHORT_ASSERT(co_rxwin_synced(&peer->rx)); /* else next - 1 wraps */
     co_builder_t *b = &core->scratch;
     co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_UNICAST, &peer->addr);
     co_ack_entry_t e = {peer->id, peer->incarnation, peer->rx.next - 1};

@@ -10,8 +10,9 @@ int co_peers_init(co_peers_t *p, size_t cap)
 {
     memset(p, 0, sizeof *p);
     p->slots = calloc(cap, sizeof *p->slots);
+    p->tombs = calloc(cap, sizeof *p->tombs);
     p->cap = cap;
-    return p->slots ? 0 : -1;
+    return p->slots && p->tombs ? 0 : -1;
 }
 
 void co_peers_free(co_peers_t *p)
@@ -20,7 +21,9 @@ void co_peers_free(co_peers_t *p)
         if (p->slots[i].in_use)
             co_peers_remove(p, &p->slots[i]);
     free(p->slots);
+    free(p->tombs);
     p->slots = NULL;
+    p->tombs = NULL;
 }
 
 co_peer_t *co_peers_find(co_peers_t *p, uint32_t id)
@@ -61,6 +64,57 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     co_reasm_free(&peer->reasm);
     memset(peer, 0, sizeof *peer);
     p->count--;
+}
+
+co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id)
+{
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->tombs[i].in_use && p->tombs[i].id == id)
+            return &p->tombs[i];
+    return NULL;
+}
+
+/* The tomb to write for id: its own, a free one, or the oldest. */
+static co_tomb_t *tomb_slot(co_peers_t *p, uint32_t id)
+{
+    co_tomb_t *t = co_peers_tomb(p, id), *oldest = NULL;
+    if (t)
+        return t;
+    for (size_t i = 0; i < p->cap; i++) {
+        if (!p->tombs[i].in_use)
+            return &p->tombs[i];
+        if (!oldest || p->tombs[i].buried_order < oldest->buried_order)
+            oldest = &p->tombs[i];
+    }
+    return oldest;
+}
+
+void co_peers_forget(co_peers_t *p, co_peer_t *peer)
+{
+    co_tomb_t *t = tomb_slot(p, peer->id);
+    COHORT_ASSERT(t != NULL);
+    /* A newer incarnation already remembered wins. */
+    if (!(t->in_use && t->id == peer->id && t->incarnation > peer->incarnation))
+        *t = (co_tomb_t){
+            .in_use = true, .id = peer->id, .incarnation = peer->incarnation,
+            .resume_seq = peer->message_start ? peer->message_start
+                                              : peer->rx.next,
+            .buried_order = ++p->burials, .packets = peer->packets,
+            .unreliable = peer->unreliable,
+        };
+    co_peers_remove(p, peer);
+}
+
+void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb)
+{
+    COHORT_ASSERT(tomb->in_use && tomb->id == peer->id);
+    COHORT_ASSERT(tomb->incarnation == peer->incarnation);
+    if (tomb->resume_seq)
+        co_rxwin_sync(&peer->rx, tomb->resume_seq);
+    peer->packets = tomb->packets;
+    peer->unreliable = tomb->unreliable;
+    memset(tomb, 0, sizeof *tomb);
+    (void)p;
 }
 
 uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next)

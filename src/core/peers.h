@@ -40,6 +40,8 @@ typedef struct co_peer {
     uint64_t nack_at_ns;          /* next NACK for its gaps; 0: none due */
     uint64_t ack_at_ns;           /* ACK owed to it; 0: none */
     uint64_t reported_through;    /* last delivered seq we told it */
+    uint64_t message_start;       /* seq of the FIRST of the message being
+                                     reassembled (0: none) */
     size_t delivered_since_ack;   /* bytes */
 
     /* What it has of ours. */
@@ -48,10 +50,26 @@ typedef struct co_peer {
     uint64_t needs_from;          /* our next seq when we first heard it */
 } co_peer_t;
 
+/* What is remembered of a member after it was forgotten (timeout, leave),
+ * so that if the same incarnation is heard again nothing is delivered twice
+ * and none of its old datagrams replays, and an older incarnation of it is
+ * recognised as stale. Bounded: the oldest is evicted. */
+typedef struct co_tomb {
+    bool in_use;
+    uint32_t id;
+    uint32_t incarnation;
+    uint64_t resume_seq;          /* first FIFO seq not yet delivered whole */
+    uint64_t buried_order;        /* eviction order */
+    co_replay_t packets;
+    co_replay_t unreliable;
+} co_tomb_t;
+
 typedef struct co_peers {
     co_peer_t *slots;
     size_t cap;
     size_t count;
+    co_tomb_t *tombs;             /* cap entries */
+    uint64_t burials;
 } co_peers_t;
 
 int co_peers_init(co_peers_t *p, size_t cap);
@@ -66,6 +84,15 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
 
 /* Release a slot and everything it holds. */
 void co_peers_remove(co_peers_t *p, co_peer_t *peer);
+
+/* Remember peer in a tomb, then remove it. */
+void co_peers_forget(co_peers_t *p, co_peer_t *peer);
+
+/* The tomb of member id, or NULL. */
+co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id);
+
+/* Give a re-admitted peer what its tomb remembers, and free the tomb. */
+void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb);
 
 /* Our FIFO seq through which every member holds our records: the minimum of
  * what each has reported, or, for one that has not reported yet, what it

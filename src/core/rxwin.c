@@ -80,16 +80,19 @@ static int rxwin_grow(co_rxwin_t *w, uint64_t seq)
 enum co_rxwin_result co_rxwin_insert(co_rxwin_t *w, const co_record_t *r)
 {
     COHORT_ASSERT(w->next != 0);
-    if (r->seq < w->next)
+    if (r->seq < w->next ||
+        (r->seq - w->next < w->cap && w->ring[r->seq & (w->cap - 1)].present))
         return CO_RXWIN_DUPLICATE;
-    if (r->seq - w->next >= w->max_slots ||
-        w->bytes + r->len + CO_RXREC_OVERHEAD > w->max_bytes)
+    /* The record next in line may exceed the byte budget by itself: if the
+     * budget were full of records beyond a gap, refusing the one that fills
+     * the gap would stall this sender for good. */
+    bool over_budget = w->bytes + r->len + CO_RXREC_OVERHEAD > w->max_bytes;
+    if (r->seq - w->next >= w->max_slots || (over_budget && r->seq != w->next))
         return CO_RXWIN_NO_ROOM;
     if (r->seq - w->next >= w->cap && rxwin_grow(w, r->seq) != 0)
         return CO_RXWIN_NO_ROOM;
     co_rxslot_t *s = &w->ring[r->seq & (w->cap - 1)];
-    if (s->present)
-        return CO_RXWIN_DUPLICATE;
+    COHORT_ASSERT(!s->present);
     uint8_t *copy = malloc(r->len ? r->len : 1);
     if (!copy)
         return CO_RXWIN_NO_ROOM;

@@ -148,7 +148,7 @@ int co_data_trail(const uint8_t *body, size_t body_len, uint64_t *trail)
         return CO_DROP(COHORT_DROP_TRUNCATED);
     *trail = co_get64(body);
     /* FIFO seqs start at 1, so no sender can hold seq 0 for repair. */
-    if (*trail == 0)
+    if (*trail == 0 || *trail >= CO_SEQ_LIMIT)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }
@@ -158,7 +158,8 @@ static int co_record_check(const co_record_t *r)
 {
     if (r->type != CO_REC_UNRELIABLE && r->type != CO_REC_FIFO)
         return CO_DROP(COHORT_DROP_BAD_TYPE);
-    if ((r->flags & ~CO_REC__KNOWN) != 0 || r->seq == 0)
+    if ((r->flags & ~CO_REC__KNOWN) != 0 || r->seq == 0 ||
+        r->seq >= CO_SEQ_LIMIT)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     /* Unreliable messages are never fragmented: a lost piece could not be
      * asked for again, so the whole message would be lost anyway. */
@@ -255,7 +256,8 @@ static int co_ack_entries_check(const uint8_t *entries, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         co_ack_entry_t e = co_ack_entry_at(entries, i);
-        if (e.member_id == 0 || e.incarnation == 0)
+        if (e.member_id == 0 || e.incarnation == 0 ||
+            e.delivered_seq >= CO_SEQ_LIMIT)
             return CO_DROP(COHORT_DROP_BAD_FIELD);
     }
     return 0;
@@ -311,7 +313,8 @@ static int co_heartbeat_check(const co_heartbeat_t *hb)
 {
     if (memchr(hb->name, '\0', hb->name_len) != NULL)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
-    if (hb->fifo_next == 0 || hb->fifo_low > hb->fifo_next)
+    if (hb->fifo_next == 0 || hb->fifo_low > hb->fifo_next ||
+        hb->fifo_next >= CO_SEQ_LIMIT)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return co_ack_entries_check(hb->entries, hb->count);
 }
@@ -415,7 +418,7 @@ static int co_nack_check(const co_nack_t *nack)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     for (size_t i = 0; i < nack->count; i++) {
         co_nack_range_t g = co_nack_range_at(nack->ranges, i);
-        if (g.first == 0 || g.first > g.last)
+        if (g.first == 0 || g.first > g.last || g.last >= CO_SEQ_LIMIT)
             return CO_DROP(COHORT_DROP_BAD_FIELD);
     }
     return 0;

@@ -76,6 +76,12 @@ void co_header_encode(const co_header_t *h, uint8_t *out);
  * Returns 0 or -(COHORT_DROP_x + 1). */
 int co_header_decode(const uint8_t *buf, size_t len, co_header_t *h);
 
+/* Every FIFO sequence number on the wire (record seq, trail, fifo_next,
+ * fifo_low, delivered_seq, NACK ranges) is below CO_SEQ_LIMIT: at a
+ * billion records a second that lasts 146 years, and it keeps hostile
+ * values far from where window arithmetic would wrap. Larger: BAD_FIELD. */
+#define CO_SEQ_LIMIT (1ULL << 62)
+
 /* Turn a decoder's negative return into the drop reason. */
 static inline int co_drop_of(int rc) { return -rc - 1; }
 #define CO_DROP(reason) (-((int)(reason) + 1))

@@ -63,6 +63,7 @@
 #define CO_WARNING_TEXT_MAX 160
 #define CO_RX_ROUNDS_MAX 16     /* receive batches per cohort_process() */
 #define CO_RANDOM_TRIES_MAX 16
+#define CO_TX_QUEUE_GUESS 4096  /* datagrams per send pump, at most */
 
 /* Smallest struct cohort_config a caller may pass: one that ends with the
  * only required field. */
@@ -460,14 +461,14 @@ static int co_parse_faults(const struct cohort_config *cfg,
                            co_faults_spec_t *spec)
 {
     const char *text = cfg->faults;
-    const char *origin = "faults";
+    const char *origin = "";
     if (text == NULL) {
         text = getenv("COHORT_FAULTS");
-        origin = "COHORT_FAULTS";
+        origin = " (from the COHORT_FAULTS environment variable)";
     }
-    char why[CO_ERROR_TEXT_MAX - 32];
+    char why[CO_ERROR_TEXT_MAX - 64];
     if (co_faults_parse(text, spec, why, sizeof why) != 0)
-        return co_fail(COHORT_ERR_INVAL, "%s: %s", origin, why);
+        return co_fail(COHORT_ERR_INVAL, "%s%s", why, origin);
     return 0;
 }
 
@@ -580,10 +581,14 @@ static int co_open_transport(cohort_t *c, const struct cohort_config *cfg,
     return 0;
 }
 
+/* The member id is mixed in so that members started with one fault seed
+ * do not all lose the same datagrams in lockstep; with cfg->seed set the id
+ * is itself deterministic, so a run still repeats. */
 static int co_open_faults(cohort_t *c, const co_faults_spec_t *spec,
-                          uint64_t member_seed, size_t slot_bytes)
+                          const co_core_config_t *cc, size_t slot_bytes)
 {
-    uint64_t seed = spec->has_seed ? spec->seed : member_seed;
+    uint64_t seed = spec->has_seed ? spec->seed : cc->seed;
+    seed ^= (uint64_t)cc->member_id << 32;
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (!co_faults_active(spec, (co_fault_dir_t)d))
             continue;
@@ -639,7 +644,7 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
 {
     int rc = co_open_transport(c, cfg, cc->group_id);
     if (rc == 0)
-        rc = co_open_faults(c, faults, cc->seed, cfg->max_datagram);
+        rc = co_open_faults(c, faults, cc, cfg->max_datagram);
     if (rc != 0)
         return rc;
     uint64_t now = co_now_ns();
@@ -673,7 +678,10 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     }
     if (rc == 0) {
         c->max_message = cfg.max_message;
-        c->tx_pump_max = cc.tx_queue_len + 64;
+        /* tx_queue_len 0 lets the core size its queue, at most
+         * CO_TX_QUEUE_GUESS datagrams. */
+        size_t q = cc.tx_queue_len != 0 ? cc.tx_queue_len : CO_TX_QUEUE_GUESS;
+        c->tx_pump_max = q + 64;
         rc = co_start(c, &cfg, &faults, &cc);
     }
     co_wipe(&cc, sizeof cc);

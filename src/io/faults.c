@@ -111,7 +111,8 @@ static int co_fault_parse_item(co_fault_parse_t *ps, const char *item,
 {
     const char *eq = strchr(item, '=');
     if (item[0] == '\0')
-        return co_fault_fail(why, why_len, "faults: empty item (stray comma?)");
+        return co_fault_fail(why, why_len,
+                             "faults: empty item (stray comma?)");
     if (eq == NULL)
         return co_fault_fail(why, why_len, "faults: '%s' is not key=value",
                              item);

@@ -350,9 +350,10 @@ static int co_socket(int family, char *why, size_t why_len)
 static int co_join(const co_transport_t *t, int fd)
 {
     if (t->family == AF_INET6) {
+        const struct sockaddr_in6 *g = (const struct sockaddr_in6 *)&t->group;
         struct ipv6_mreq m;
         memset(&m, 0, sizeof m);
-        m.ipv6mr_multiaddr = ((const struct sockaddr_in6 *)&t->group)->sin6_addr;
+        m.ipv6mr_multiaddr = g->sin6_addr;
         m.ipv6mr_interface = t->iface.ifindex;
         return setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
     }

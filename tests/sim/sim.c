@@ -151,6 +151,56 @@ static void drain_tx(sim_world_t *w, size_t i)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Events into the checkers (and the checker self-tests)               */
+/* ------------------------------------------------------------------ */
+
+/* Whether ev is a FIFO delivery owed to member r (the self-test target). */
+static bool owed_fifo(const sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    sim_payload_t p;
+    if (ev->type != COHORT_EVENT_MESSAGE || !w->node[r].member ||
+        sim_payload_check(ev->u.message.data, ev->u.message.len, &p) ||
+        p.mode != COHORT_FIFO || p.node >= w->scn.members ||
+        p.index >= w->n_msgs[p.node])
+        return false;
+    return sim_owed(w, p.node, &w->msgs[p.node][p.index], r);
+}
+
+static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    w->injected = true;
+    if (w->opts.inject == SIM_INJECT_DROP) {
+        sim_trace(w, "self-test: n%zu loses this delivery", r);
+        return;
+    }
+    if (w->opts.inject == SIM_INJECT_DUP) {
+        sim_check_event(w, r, ev);
+        sim_check_event(w, r, ev);
+        return;
+    }
+    COHORT_ASSERT(w->opts.inject == SIM_INJECT_CORRUPT);
+    cohort_event_t bad = *ev;
+    uint8_t *copy = malloc(ev->u.message.len);
+    COHORT_ASSERT(copy != NULL);
+    memcpy(copy, ev->u.message.data, ev->u.message.len);
+    copy[ev->u.message.len - 1] ^= 0x10; /* in the filler */
+    bad.u.message.data = copy;
+    sim_check_event(w, r, &bad);
+    free(copy);
+}
+
+static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    sim_inject_t k = w->opts.inject;
+    if (k != SIM_INJECT_NONE && k != SIM_INJECT_CUT && !w->injected &&
+        owed_fifo(w, r, ev)) {
+        inject(w, r, ev);
+        return;
+    }
+    sim_check_event(w, r, ev);
+}
+
 static void pull_all(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
@@ -162,7 +212,7 @@ static void pull_all(sim_world_t *w, size_t i)
         }
         if (!co_core_next_event(n->core, w->now_ns, &ev))
             break;
-        sim_check_event(w, i, &ev);
+        to_checker(w, i, &ev);
     }
     n->maybe_events = false;
 }
@@ -190,7 +240,7 @@ static void pull_one(sim_world_t *w, size_t i)
         n->maybe_events = false;
         return;
     }
-    sim_check_event(w, i, &ev);
+    to_checker(w, i, &ev);
     drain_tx(w, i);
     sim_check_node(w, i);
 }
@@ -373,6 +423,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     if (!n->up)
         return;
     sim_check_stats(w, i);
+    sim_collect_stats(w, i);
     if (graceful) {
         co_core_leave(n->core, w->now_ns);
         drain_tx(w, i);
@@ -440,8 +491,12 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
     }
     sim_hash_u64(w, w->now_ns);
     sim_hash_u64(w, (uint64_t)it->dst << 32 | it->len);
-    sim_trace(w, "recv n%u<-n%u %zuB%s", it->dst, it->src, it->len,
-              it->arg ? " (corrupted)" : "");
+    if (w->opts.verbose) {
+        char desc[400];
+        sim_describe(it->data, it->len, desc, sizeof desc);
+        sim_trace(w, "recv n%u<-n%u %s%s", it->dst, it->src, desc,
+                  it->arg ? " (corrupted)" : "");
+    }
     w->tot.dgrams_delivered++;
     d->acc_fed++;
     if (it->src == it->dst || s->member != d->member || it->arg)
@@ -674,8 +729,15 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
 {
     setup(w, opts);
     run_loop(w);
-    for (size_t i = 0; i < w->n_nodes && !w->failed; i++)
+    for (size_t i = 0; i < w->n_nodes; i++) {
         sim_check_stats(w, i);
+        sim_collect_stats(w, i);
+    }
+    w->tot.owed = sim_count_owed(w);
+    if (!w->failed && w->opts.inject != SIM_INJECT_NONE)
+        sim_fail(w, "self-test: %s", w->injected
+                                         ? "the injected fault went unnoticed"
+                                         : "nothing to inject into");
     return w->failed ? 1 : 0;
 }
 

@@ -35,12 +35,23 @@
 /* ------------------------------------------------------------------ */
 /* Options from the command line.                                      */
 /* ------------------------------------------------------------------ */
+/* Checker self-tests: the simulator breaks a guarantee itself, on purpose,
+ * and the run must fail. Proves the checkers are not vacuous. */
+typedef enum sim_inject {
+    SIM_INJECT_NONE = 0,
+    SIM_INJECT_DROP,    /* the app loses one owed FIFO delivery */
+    SIM_INJECT_DUP,     /* the app sees one FIFO delivery twice */
+    SIM_INJECT_CORRUPT, /* one delivered payload has a flipped bit */
+    SIM_INJECT_CUT,     /* the link n1 -> n0 is dead, heal or not */
+} sim_inject_t;
+
 typedef struct sim_opts {
     uint64_t seed;
     char scenario[SIM_NAME_MAX]; /* a concrete scenario (not "all") */
     int members;                 /* 0: drawn from the seed */
     bool verbose;                /* print the trace */
     bool no_loopback;            /* do not loop group datagrams to self */
+    sim_inject_t inject;
 } sim_opts_t;
 
 /* ------------------------------------------------------------------ */
@@ -58,6 +69,7 @@ typedef struct sim_scn {
     size_t members;            /* group members, 2..SIM_MAX_MEMBERS */
     bool outsider;             /* one more node in another group */
     bool intruder;             /* outsider shares group_id, not the key */
+    bool lossless;             /* no fault at all: UNRELIABLE is owed too */
 
     uint64_t fault_ns;         /* length of the fault phase */
     uint64_t heal_max_ns;      /* liveness bound after the heal */
@@ -220,6 +232,7 @@ typedef struct sim_totals {
     uint64_t retrans, nacks, drops;
     size_t peak_mem, mem_bound;
     uint64_t max_fifo_latency_ns;
+    uint64_t owed;         /* (message, receiver) pairs checked at the end */
 } sim_totals_t;
 
 typedef struct sim_world {
@@ -253,6 +266,8 @@ typedef struct sim_world {
     uint64_t hash;
     sim_totals_t tot;
 
+    bool injected;
+
     bool failed;
     char why[512];
     uint64_t fail_ns;
@@ -282,6 +297,9 @@ void sim_addr_of(size_t idx, co_addr_t *out);
 /* Node index of an endpoint, or -1. */
 int sim_addr_node(const sim_world_t *w, const co_addr_t *a);
 
+/* decode.c: a one-line description of a datagram for the trace. */
+void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room);
+
 /* payload.c */
 /* Write a message of p->len (>= SIM_PAYLOAD_HEADER) bytes into buf. */
 void sim_payload_build(uint8_t *buf, const sim_payload_t *p);
@@ -298,6 +316,8 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
 void sim_check_node(sim_world_t *w, size_t r);
 /* Counters of node r's core against what the simulator saw. */
 void sim_check_stats(sim_world_t *w, size_t r);
+/* Add node r's counters to the run's totals (before its core goes). */
+void sim_collect_stats(sim_world_t *w, size_t r);
 /* Memory bound derived from the configuration. */
 size_t sim_memory_bound(const co_core_config_t *cfg);
 /* Heal phase: true when everything owed has arrived and every view
@@ -305,6 +325,8 @@ size_t sim_memory_bound(const co_core_config_t *cfg);
 bool sim_converged(sim_world_t *w, char *why, size_t why_len);
 /* Whether message m of node s must reach receiver r's current incarnation. */
 bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
+/* How many (message, receiver) pairs are owed now. */
+uint64_t sim_count_owed(const sim_world_t *w);
 /* A node restarted or crashed: forget the old incarnation's checker state. */
 void sim_check_reset_node(sim_world_t *w, size_t r);
 

@@ -24,6 +24,7 @@ typedef struct cli {
     char scenario[SIM_NAME_MAX];
     int members;
     bool verbose, trace_hash, quiet, no_loopback;
+    sim_inject_t inject;
     const char *argv0;
 } cli_t;
 
@@ -33,9 +34,12 @@ static void usage(FILE *f)
             "usage: cohort-sim [--seed N | --seeds A-B] [--scenario NAME]\n"
             "                  [--nodes K] [--verbose] [--trace-hash] "
             "[--quiet] [--no-loopback]\n"
+            "                  [--self-test drop|dup|corrupt|cut]\n"
             "  NAME: basic lossy partition crash slow heavy, all (each of "
             "them), mixed (the seed picks one)\n"
-            "  K: group members, 2-%d (default: drawn from the seed)\n",
+            "  K: group members, 2-%d (default: drawn from the seed)\n"
+            "  --self-test: break a guarantee on purpose; the run must "
+            "fail\n",
             SIM_MAX_MEMBERS);
 }
 
@@ -61,6 +65,21 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
     memcpy(buf, s, (size_t)(dash - s));
     buf[dash - s] = '\0';
     return parse_u64(buf, a) && parse_u64(dash + 1, b) && *a <= *b;
+}
+
+static const char *const inject_names[] = {"none", "drop", "dup", "corrupt",
+                                           "cut"};
+
+static bool parse_inject(const char *s, sim_inject_t *out)
+{
+    for (size_t i = 0; s && i < sizeof inject_names / sizeof inject_names[0];
+         i++) {
+        if (strcmp(s, inject_names[i]) == 0) {
+            *out = (sim_inject_t)i;
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool scenario_ok(const char *s)
@@ -95,6 +114,9 @@ static int parse_args(cli_t *c, int argc, char **argv)
                    n <= SIM_MAX_MEMBERS) {
             c->members = (int)n;
             i++;
+        } else if (strcmp(a, "--self-test") == 0 &&
+                   parse_inject(v, &c->inject)) {
+            i++;
         } else if (strcmp(a, "--verbose") == 0) {
             c->verbose = true;
         } else if (strcmp(a, "--trace-hash") == 0) {
@@ -126,15 +148,17 @@ static const char *security_name(cohort_security_t s)
                                           : "none";
 }
 
-static void print_summary(const sim_world_t *w, const cli_t *c)
+static void print_summary(const sim_world_t *w, const cli_t *c,
+                          const char *status)
 {
     const sim_scn_t *s = &w->scn;
     const sim_totals_t *t = &w->tot;
-    printf("ok   seed=%llu scenario=%s members=%zu%s sec=%s fifo=%s "
+    printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s fifo=%s "
            "loss<=%.2f dup=%.2f reorder=%.2f part=%zu crash=%zu slow=%u "
            "sent=u%llu/f%llu delivered=u%llu/f%llu again=%llu retx=%llu "
-           "nacks=%llu drops=%llu dgrams=%llu mem=%zu/%zu vt=%.2fs",
-           (unsigned long long)w->opts.seed, s->name, s->members,
+           "nacks=%llu drops=%llu dgrams=%llu owed=%llu mem=%zu/%zu "
+           "vt=%.2fs",
+           status, (unsigned long long)w->opts.seed, s->name, s->members,
            s->outsider ? (s->intruder ? "+intruder" : "+outsider") : "",
            security_name(s->cfg.security), w->fifo ? "yes" : "no",
            s->loss_max, s->dup, s->reorder, s->n_partitions, s->n_crashes,
@@ -144,7 +168,7 @@ static void print_summary(const sim_world_t *w, const cli_t *c)
            (unsigned long long)t->delivered[1], (unsigned long long)t->again,
            (unsigned long long)t->retrans, (unsigned long long)t->nacks,
            (unsigned long long)t->drops, (unsigned long long)t->dgrams_sent,
-           t->peak_mem, t->mem_bound, (double)w->now_ns / 1e9);
+           (unsigned long long)t->owed, t->peak_mem, t->mem_bound, (double)w->now_ns / 1e9);
     if (c->trace_hash)
         printf(" hash=%016llx", (unsigned long long)w->hash);
     putchar('\n');
@@ -161,7 +185,10 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
         printf(" --nodes %d", c->members);
     if (c->no_loopback)
         printf(" --no-loopback");
+    if (c->inject != SIM_INJECT_NONE)
+        printf(" --self-test %s", inject_names[c->inject]);
     printf(" --verbose\n");
+    print_summary(w, c, "  run");
 }
 
 /* Run one seed of one concrete scenario; returns 0 or 1. */
@@ -174,6 +201,7 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     o.members = c->members;
     o.verbose = c->verbose;
     o.no_loopback = c->no_loopback;
+    o.inject = c->inject;
     sim_world_t *w = malloc(sizeof *w);
     if (w == NULL) {
         fprintf(stderr, "cohort-sim: out of memory\n");
@@ -183,7 +211,7 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     if (rc != 0)
         print_failure(w, c);
     else if (!c->quiet)
-        print_summary(w, c);
+        print_summary(w, c, "ok");
     fflush(stdout);
     sim_world_free(w);
     free(w);

@@ -1,8 +1,556 @@
-/* placeholder */
-#include <stdarg.h>
-#include <stddef.h>
+/*
+ * test_config.c - the public API surface of src/io/cohort.c: defaults,
+ * every validation path of cohort_open(), error and drop-reason names,
+ * struct_size handling, and real members on loopback (interface "lo" given
+ * explicitly, so nothing leaves the host even outside a namespace).
+ */
+#include "config.h"
+
 #include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-static void placeholder(void **s) { (void)s; skip(); }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "cohort.h"
+
+#define MS_NS 1000000ULL
+
+static uint16_t test_port(unsigned salt)
+{
+    return (uint16_t)(30000 + (getpid() * 7 + (int)salt) % 20000);
+}
+
+static void base_config(struct cohort_config *cfg)
+{
+    cohort_config_init(cfg);
+    cfg->group = "test-config";
+    cfg->interface = "lo";
+    cfg->port = test_port(0);
+    cfg->faults = "";
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    memset(&cfg, 0xa5, sizeof cfg);
+    cohort_config_init(&cfg);
+    assert_int_equal(cfg.struct_size, sizeof cfg);
+    assert_null(cfg.group);
+    assert_null(cfg.address);
+    assert_int_equal(cfg.port, 47100);
+    assert_null(cfg.interface);
+    assert_int_equal(cfg.ttl, 1);
+    assert_int_equal(cfg.loopback, 1);
+    assert_int_equal(cfg.ipv6, 0);
+    assert_null(cfg.name);
+    assert_int_equal(cfg.member_id, 0);
+    assert_true(cfg.heartbeat_interval_ns == 100 * MS_NS);
+    assert_true(cfg.member_timeout_ns == 3000 * MS_NS);
+    assert_true(cfg.nack_delay_ns == 5 * MS_NS);
+    assert_true(cfg.nack_retry_ns == 40 * MS_NS);
+    assert_true(cfg.bundle_delay_ns == 200000);
+    assert_int_equal(cfg.max_datagram, 1400);
+    assert_int_equal(cfg.max_message, 16u << 20);
+    assert_int_equal(cfg.send_window_bytes, 4u << 20);
+    assert_int_equal(cfg.recv_buffer_bytes, 32u << 20);
+    assert_int_equal(cfg.max_members, 64);
+    assert_int_equal(cfg.event_queue_len, 4096);
+    assert_int_equal(cfg.security, COHORT_SECURITY_NONE);
+    assert_null(cfg.key_file);
+    assert_null(cfg.key);
+    assert_int_equal(cfg.key_id, 0);
+    assert_null(cfg.faults);
+    assert_true(cfg.seed == 0);
+    assert_int_equal(cfg.socket_buffer_bytes, 4 << 20);
+    cohort_config_init(NULL); /* harmless */
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    const char *unknown = cohort_strerror(-999);
+    assert_non_null(unknown);
+    assert_string_equal(cohort_strerror(1), unknown);
+    assert_string_equal(cohort_strerror(-15), unknown);
+    for (int code = COHORT_OK; code >= COHORT_ERR_MALFORMED; code--) {
+        const char *s = cohort_strerror(code);
+        assert_non_null(s);
+        assert_true(strlen(s) > 0);
+        assert_string_not_equal(s, unknown);
+        for (int other = COHORT_OK; other > code; other--)
+            assert_string_not_equal(s, cohort_strerror(other));
+    }
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", COHORT_VERSION_MAJOR,
+             COHORT_VERSION_MINOR, COHORT_VERSION_PATCH);
+    assert_string_equal(cohort_version(), want);
+}
+
+static void test_drop_reason_names(void **state)
+{
+    (void)state;
+    for (int r = 0; r < COHORT_DROP__COUNT; r++) {
+        const char *n = cohort_drop_reason_name(r);
+        assert_non_null(n);
+        assert_string_not_equal(n, "?");
+        for (int o = 0; o < r; o++)
+            assert_string_not_equal(n, cohort_drop_reason_name(o));
+    }
+    assert_string_equal(cohort_drop_reason_name(COHORT_DROP_TRUNCATED),
+                        "truncated");
+    assert_string_equal(cohort_drop_reason_name(COHORT_DROP_INJECTED),
+                        "injected");
+    assert_string_equal(cohort_drop_reason_name(-1), "?");
+    assert_string_equal(cohort_drop_reason_name(COHORT_DROP__COUNT), "?");
+}
+
+/* ------------------------------------------------------------------ */
+/* validation: one field wrong at a time                               */
+/* ------------------------------------------------------------------ */
+
+static const char long64[] =
+    "0123456789012345678901234567890123456789012345678901234567890123";
+static const uint8_t zero_key[COHORT_KEY_BYTES];
+
+typedef struct bad_case {
+    const char *what;
+    void (*mutate)(struct cohort_config *cfg);
+    int rc;
+    const char *text; /* expected in cohort_last_error_text() */
+} bad_case_t;
+
+#define MUT(name, body) \
+    static void name(struct cohort_config *c) { body; }
+
+MUT(m_size0, c->struct_size = 0)
+MUT(m_size_big, c->struct_size = sizeof *c + 8)
+MUT(m_size_tiny, c->struct_size = 3)
+MUT(m_size_odd, c->struct_size = offsetof(struct cohort_config, port) + 1)
+MUT(m_group_null, c->group = NULL)
+MUT(m_group_empty, c->group = "")
+MUT(m_group_long, c->group = long64)
+MUT(m_addr_unicast, c->address = "10.1.2.3")
+MUT(m_addr_v6_on_v4, c->address = "ff15::1")
+MUT(m_addr_garbage, c->address = "not-an-address")
+MUT(m_port0, c->port = 0)
+MUT(m_ttl_neg, c->ttl = -1)
+MUT(m_ttl_big, c->ttl = 256)
+MUT(m_loop2, c->loopback = 2)
+MUT(m_ipv6_neg, c->ipv6 = -1)
+MUT(m_itf_empty, c->interface = "")
+MUT(m_itf_long, c->interface = "abcdefghijklmnopqrstu")
+MUT(m_itf_v6_on_v4, c->interface = "::1")
+MUT(m_name_long, c->name = long64)
+MUT(m_hb0, c->heartbeat_interval_ns = 0)
+MUT(m_hb_big, c->heartbeat_interval_ns = 61000 * MS_NS)
+MUT(m_timeout_short, c->member_timeout_ns = c->heartbeat_interval_ns)
+MUT(m_retry0, c->nack_retry_ns = 0)
+MUT(m_delay_big, c->nack_delay_ns = c->nack_retry_ns + 1)
+MUT(m_bundle_big, c->bundle_delay_ns = 2000 * MS_NS)
+MUT(m_dgram_small, c->max_datagram = 511)
+MUT(m_dgram_big, c->max_datagram = 65508)
+MUT(m_msg0, c->max_message = 0)
+MUT(m_msg_big, c->max_message = ((size_t)1 << 30) + 1)
+MUT(m_window_small, c->send_window_bytes = 100)
+MUT(m_recvbuf_small, c->recv_buffer_bytes = c->max_message - 1)
+MUT(m_members1, c->max_members = 1)
+MUT(m_members_big, c->max_members = 5000)
+MUT(m_events0, c->event_queue_len = 0)
+MUT(m_sockbuf_neg, c->socket_buffer_bytes = -1)
+MUT(m_sockbuf_small, c->socket_buffer_bytes = 100)
+MUT(m_security_bad, c->security = (cohort_security_t)7)
+MUT(m_faults_bad, c->faults = "drop=2")
+MUT(m_faults_key, c->faults = "bogus=1")
+MUT(m_itf_missing, c->interface = "nosuchif0")
+MUT(m_itf_addr_missing, c->interface = "192.0.2.77")
+
+static const bad_case_t bad_cases[] = {
+    {"struct_size 0", m_size0, COHORT_ERR_VERSION, "struct_size"},
+    {"struct_size too big", m_size_big, COHORT_ERR_VERSION, "struct_size"},
+    {"struct_size tiny", m_size_tiny, COHORT_ERR_VERSION, "struct_size"},
+    {"struct_size odd", m_size_odd, COHORT_ERR_VERSION, "struct_size"},
+    {"group NULL", m_group_null, COHORT_ERR_INVAL, "group"},
+    {"group empty", m_group_empty, COHORT_ERR_INVAL, "group"},
+    {"group 64 bytes", m_group_long, COHORT_ERR_INVAL, "group"},
+    {"unicast address", m_addr_unicast, COHORT_ERR_INVAL, "address"},
+    {"v6 address, v4 socket", m_addr_v6_on_v4, COHORT_ERR_INVAL, "address"},
+    {"garbage address", m_addr_garbage, COHORT_ERR_INVAL, "address"},
+    {"port 0", m_port0, COHORT_ERR_INVAL, "port"},
+    {"ttl -1", m_ttl_neg, COHORT_ERR_INVAL, "ttl"},
+    {"ttl 256", m_ttl_big, COHORT_ERR_INVAL, "ttl"},
+    {"loopback 2", m_loop2, COHORT_ERR_INVAL, "loopback"},
+    {"ipv6 -1", m_ipv6_neg, COHORT_ERR_INVAL, "ipv6"},
+    {"interface empty", m_itf_empty, COHORT_ERR_INVAL, "interface"},
+    {"interface name long", m_itf_long, COHORT_ERR_INVAL, "interface"},
+    {"interface v6 on v4", m_itf_v6_on_v4, COHORT_ERR_INVAL, "interface"},
+    {"name 64 bytes", m_name_long, COHORT_ERR_INVAL, "name"},
+    {"heartbeat 0", m_hb0, COHORT_ERR_INVAL, "heartbeat_interval_ns"},
+    {"heartbeat 61 s", m_hb_big, COHORT_ERR_INVAL, "heartbeat_interval_ns"},
+    {"timeout < 2 hb", m_timeout_short, COHORT_ERR_INVAL, "member_timeout_ns"},
+    {"nack retry 0", m_retry0, COHORT_ERR_INVAL, "nack_retry_ns"},
+    {"nack delay > retry", m_delay_big, COHORT_ERR_INVAL, "nack_delay_ns"},
+    {"bundle 2 s", m_bundle_big, COHORT_ERR_INVAL, "bundle_delay_ns"},
+    {"datagram 511", m_dgram_small, COHORT_ERR_INVAL, "max_datagram"},
+    {"datagram 65508", m_dgram_big, COHORT_ERR_INVAL, "max_datagram"},
+    {"message 0", m_msg0, COHORT_ERR_INVAL, "max_message"},
+    {"message 1 GiB + 1", m_msg_big, COHORT_ERR_INVAL, "max_message"},
+    {"window 100", m_window_small, COHORT_ERR_INVAL, "send_window_bytes"},
+    {"recv buffer small", m_recvbuf_small, COHORT_ERR_INVAL,
+     "recv_buffer_bytes"},
+    {"members 1", m_members1, COHORT_ERR_INVAL, "max_members"},
+    {"members 5000", m_members_big, COHORT_ERR_INVAL, "max_members"},
+    {"event queue 0", m_events0, COHORT_ERR_INVAL, "event_queue_len"},
+    {"socket buffer -1", m_sockbuf_neg, COHORT_ERR_INVAL,
+     "socket_buffer_bytes"},
+    {"socket buffer 100", m_sockbuf_small, COHORT_ERR_INVAL,
+     "socket_buffer_bytes"},
+    {"security 7", m_security_bad, COHORT_ERR_INVAL, "security"},
+    {"faults rate", m_faults_bad, COHORT_ERR_INVAL, "faults"},
+    {"faults key", m_faults_key, COHORT_ERR_INVAL, "faults"},
+    {"no such interface", m_itf_missing, COHORT_ERR_ADDRESS, "nosuchif0"},
+    {"no such local address", m_itf_addr_missing, COHORT_ERR_ADDRESS,
+     "192.0.2.77"},
+};
+
+static void test_open_rejects_each_bad_field(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const bad_case_t *bc = &bad_cases[i];
+        struct cohort_config cfg;
+        base_config(&cfg);
+        bc->mutate(&cfg);
+        cohort_t *c = (cohort_t *)&cfg; /* must be reset to NULL */
+        int rc = cohort_open(&c, &cfg);
+        if (rc != bc->rc)
+            fail_msg("%s: got %d (%s), want %d", bc->what, rc,
+                     cohort_last_error_text(), bc->rc);
+        assert_null(c);
+        if (strstr(cohort_last_error_text(), bc->text) == NULL)
+            fail_msg("%s: error text '%s' does not name '%s'", bc->what,
+                     cohort_last_error_text(), bc->text);
+    }
+}
+
+static void test_open_null_arguments(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(NULL, &cfg), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_open(&c, NULL), COHORT_ERR_INVAL);
+    assert_non_null(cohort_last_error_text());
+}
+
+static void test_open_security(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    cohort_t *c = NULL;
+    base_config(&cfg);
+    cfg.security = COHORT_SECURITY_AUTH;
+#ifdef HAVE_LIBSODIUM
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_INVAL);
+    assert_non_null(strstr(cohort_last_error_text(), "key"));
+    cfg.key = zero_key;
+    cfg.key_file = "/nonexistent/cohort.key";
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_INVAL);
+    cfg.key = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_SYSTEM);
+    assert_non_null(strstr(cohort_last_error_text(), "key_file"));
+#else
+    cfg.key = zero_key;
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_NOCRYPTO);
+    cfg.security = COHORT_SECURITY_ENCRYPT;
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_NOCRYPTO);
+#endif
+    assert_null(c);
+}
+
+static void test_faults_from_environment(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    cohort_t *c = NULL;
+    base_config(&cfg);
+    cfg.faults = NULL;
+    assert_int_equal(setenv("COHORT_FAULTS", "drop=0.1,what=1", 1), 0);
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_INVAL);
+    assert_non_null(strstr(cohort_last_error_text(), "COHORT_FAULTS"));
+    /* An explicit "" overrides the environment. */
+    cfg.faults = "";
+    cfg.port = test_port(11);
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    cohort_close(c);
+    assert_int_equal(unsetenv("COHORT_FAULTS"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* real members on loopback                                            */
+/* ------------------------------------------------------------------ */
+
+static void test_null_handles(void **state)
+{
+    (void)state;
+    cohort_event_t ev;
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_fd(NULL), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_timeout_ms(NULL), -1);
+    assert_int_equal(cohort_process(NULL), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_next_event(NULL, &ev), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_wait(NULL, &ev, 0), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_drain(NULL, 0), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_flush(NULL), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_send(NULL, COHORT_UNRELIABLE, "x", 1),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(cohort_send_wait(NULL, COHORT_UNRELIABLE, "x", 1, 0),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(cohort_stats(NULL, &st), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_members(NULL, NULL, 0), 0);
+    assert_int_equal(cohort_self(NULL).id, 0);
+    cohort_close(NULL);
+}
+
+static void test_open_close_alone(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(1);
+    cfg.member_id = 4242;
+    cfg.name = "alone";
+    cohort_t *c = NULL;
+    int rc = cohort_open(&c, &cfg);
+    if (rc != 0)
+        fail_msg("open: %s", cohort_last_error_text());
+    assert_int_equal(cohort_self(c).id, 4242);
+    assert_int_not_equal(cohort_self(c).incarnation, 0);
+    assert_true(cohort_fd(c) >= 0);
+    cohort_member_t m[4];
+    assert_int_equal(cohort_members(c, m, 4), 1);
+    assert_int_equal(m[0].id, 4242);
+    assert_int_equal(cohort_members(c, NULL, 4), 1);
+    /* The heartbeat timer is always armed (100 ms, with some jitter). */
+    int ms = cohort_timeout_ms(c);
+    if (ms < 0 || ms > 200)
+        fail_msg("timeout_ms %d with a 100 ms heartbeat", ms);
+    assert_true(cohort_process(c) >= 0);
+
+    char big[64];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, NULL, 1),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(cohort_send(c, COHORT_TOTAL, big, 1), COHORT_ERR_NOTSUP);
+    assert_int_equal(cohort_send(c, (cohort_mode_t)9, big, 1),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, big, sizeof big), 0);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, NULL, 0), 0);
+    assert_int_equal(cohort_flush(c), 0);
+
+    cohort_event_t ev;
+    assert_int_equal(cohort_wait(c, &ev, 20), 0); /* nobody else here */
+    assert_int_equal(cohort_drain(c, 100), 0);
+    cohort_close(c);
+}
+
+static void test_stats_struct_size(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(2);
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    assert_int_equal(cohort_flush(c), 0);
+
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(c, &st), 0); /* 0: current size */
+    assert_int_equal(st.struct_size, sizeof st);
+    assert_true(st.datagrams_sent >= 1); /* the announcement */
+    assert_true(st.bytes_sent >= st.datagrams_sent);
+
+    /* An older, shorter struct: only its prefix is written. */
+    size_t old = offsetof(struct cohort_stats, bytes_sent);
+    memset(&st, 0xee, sizeof st);
+    st.struct_size = old;
+    assert_int_equal(cohort_stats(c, &st), 0);
+    assert_int_equal(st.struct_size, old);
+    const uint8_t *tail = (const uint8_t *)&st + old;
+    for (size_t i = 0; i < sizeof st - old; i++)
+        assert_int_equal(tail[i], 0xee);
+
+    st.struct_size = 2;
+    assert_int_equal(cohort_stats(c, &st), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_stats(c, NULL), COHORT_ERR_INVAL);
+    cohort_close(c);
+}
+
+/* A caller built against an older header passes a shorter config: the
+ * fields past its end keep their defaults whatever the memory holds. */
+static void test_config_prefix(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.struct_size = offsetof(struct cohort_config, port);
+    cfg.port = 0;             /* would be invalid, but is not read */
+    cfg.interface = "nosuchif0";
+    cohort_t *c = NULL;
+    int rc = cohort_open(&c, &cfg); /* default port, loopback */
+    if (rc != 0)
+        fail_msg("open: %s", cohort_last_error_text());
+    cohort_close(c);
+}
+
+static void test_seed_makes_ids_reproducible(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(3);
+    cfg.seed = 12345;
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    cohort_member_t ma = cohort_self(a);
+    cohort_close(a);
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cohort_member_t mb = cohort_self(b);
+    cohort_close(b);
+    assert_int_equal(ma.id, mb.id);
+    assert_int_equal(ma.incarnation, mb.incarnation);
+    assert_int_not_equal(ma.id, 0);
+}
+
+/* Wait for an event of the given type on c, up to timeout_ms. */
+static bool wait_for(cohort_t *c, cohort_event_type_t type,
+                     cohort_event_t *ev, int timeout_ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int guard = 0; guard < 100000; guard++) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long spent = (t1.tv_sec - t0.tv_sec) * 1000 +
+                     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= timeout_ms)
+            return false;
+        int rc = cohort_wait(c, ev, (int)(timeout_ms - spent));
+        assert_true(rc >= 0);
+        if (rc == 1 && ev->type == type)
+            return true;
+    }
+    return false;
+}
+
+/* Two members in one process: they find each other and exchange one
+ * message of each delivery mode. */
+static void test_two_members_talk(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.group = "test-config-pair";
+    cfg.port = test_port(4);
+    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cohort_event_t ev;
+    assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    assert_int_equal(ev.u.member.member.id, cohort_self(b).id);
+
+    static const char hello[] = "hello, group";
+    assert_int_equal(cohort_send(b, COHORT_UNRELIABLE, hello, sizeof hello),
+                     0);
+    assert_int_equal(cohort_send(b, COHORT_FIFO, hello, sizeof hello), 0);
+    assert_int_equal(cohort_flush(b), 0);
+    for (int mode = 0; mode < 2; mode++) {
+        /* b must run too, so its heartbeats, acks and retransmissions go. */
+        assert_true(cohort_process(b) >= 0);
+        assert_true(wait_for(a, COHORT_EVENT_MESSAGE, &ev, 3000));
+        assert_int_equal(ev.u.message.sender.id, cohort_self(b).id);
+        assert_int_equal(ev.u.message.len, sizeof hello);
+        assert_memory_equal(ev.u.message.data, hello, sizeof hello);
+    }
+    /* b's drain needs a's acks, and a runs only when called: alternate. */
+    int drained = COHORT_ERR_TIMEDOUT;
+    for (int i = 0; i < 300 && drained != 0; i++) {
+        assert_true(cohort_process(a) >= 0);
+        drained = cohort_drain(b, 10);
+        assert_true(drained == 0 || drained == COHORT_ERR_TIMEDOUT);
+    }
+    assert_int_equal(drained, 0);
+    cohort_member_t m[4];
+    assert_int_equal(cohort_members(a, m, 4), 2);
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(a, &st), 0);
+    assert_true(st.datagrams_received >= 2);
+    cohort_close(b);
+    assert_true(wait_for(a, COHORT_EVENT_MEMBER_LEFT, &ev, 3000));
+    assert_int_equal(ev.u.member.reason, COHORT_LEFT_GRACEFULLY);
+    cohort_close(a);
+}
+
+/* Injected loss is counted where cohort_stats() can show it. */
+static void test_injected_drops_counted(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(5);
+    cfg.faults = "tx_drop=1,seed=1";
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, "x", 1), 0);
+        assert_int_equal(cohort_flush(c), 0);
+    }
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(c, &st), 0);
+    assert_true(st.drops[COHORT_DROP_INJECTED] >= 10);
+    assert_true(st.drops_total >= st.drops[COHORT_DROP_INJECTED]);
+    assert_int_equal(st.datagrams_sent, 0);
+    cohort_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_drop_reason_names),
+        cmocka_unit_test(test_open_rejects_each_bad_field),
+        cmocka_unit_test(test_open_null_arguments),
+        cmocka_unit_test(test_open_security),
+        cmocka_unit_test(test_faults_from_environment),
+        cmocka_unit_test(test_null_handles),
+        cmocka_unit_test(test_open_close_alone),
+        cmocka_unit_test(test_stats_struct_size),
+        cmocka_unit_test(test_config_prefix),
+        cmocka_unit_test(test_seed_makes_ids_reproducible),
+        cmocka_unit_test(test_two_members_talk),
+        cmocka_unit_test(test_injected_drops_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

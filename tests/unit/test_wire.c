@@ -400,7 +400,7 @@ static void make_sample_records(void)
     sample_records[n++] = rec(CO_REC_FIFO, F, 2, 1u << 31, p, 64);
     sample_records[n++] = rec(CO_REC_FIFO, 0, 3, 0, p + 1, 63);
     sample_records[n++] = rec(CO_REC_FIFO, L | CO_REC_RETRANSMIT, 4, 0, p, 1);
-    sample_records[n++] = rec(CO_REC_UNRELIABLE, F | L, UINT64_MAX, 0, p, 5);
+    sample_records[n++] = rec(CO_REC_UNRELIABLE, F | L, CO_SEQ_LIMIT - 1, 0, p, 5);
     sample_records[n++] = rec(CO_REC_FIFO, F | L, 5, 0, NULL, 0);
     sample_records[n++] = rec(CO_REC_FIFO, F, 6, 2, p, 1);
     sample_count = n;
@@ -566,6 +566,10 @@ static void record_bad_fields(void **state)
         expect_record(rec(CO_REC_FIFO, flags[i] | L, 1, 0, p, 4),
                       DROP(BAD_FIELD));
     expect_record(rec(CO_REC_FIFO, F | L, 0, 0, p, 4), DROP(BAD_FIELD));
+    expect_record(rec(CO_REC_FIFO, F | L, CO_SEQ_LIMIT, 0, p, 4),
+                  DROP(BAD_FIELD));
+    expect_record(rec(CO_REC_FIFO, F | L, UINT64_MAX, 0, p, 4),
+                  DROP(BAD_FIELD));
     expect_record(rec(CO_REC_UNRELIABLE, F | L, 0, 0, p, 4), DROP(BAD_FIELD));
     /* Unreliable fragments. */
     expect_record(rec(CO_REC_UNRELIABLE, F, 1, 8, p, 4), DROP(BAD_FIELD));
@@ -623,9 +627,14 @@ static void data_trail_rules(void **state)
         assert_int_equal(co_data_trail(p, cut, &trail), DROP(TRUNCATED));
         free(p);
     }
-    co_put64(body, UINT64_MAX);
+    co_put64(body, CO_SEQ_LIMIT - 1);
     assert_int_equal(co_data_trail(body, len, &trail), 0);
-    assert_true(trail == UINT64_MAX);
+    assert_true(trail == CO_SEQ_LIMIT - 1);
+    /* Seqs stay far from where window arithmetic would wrap. */
+    co_put64(body, CO_SEQ_LIMIT);
+    assert_int_equal(co_data_trail(body, len, &trail), DROP(BAD_FIELD));
+    co_put64(body, UINT64_MAX);
+    assert_int_equal(co_data_trail(body, len, &trail), DROP(BAD_FIELD));
     co_put64(body, 0);
     assert_int_equal(co_data_trail(body, len, &trail), DROP(BAD_FIELD));
 }

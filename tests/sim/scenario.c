@@ -1,0 +1,237 @@
+/*
+ * scenario.c - every parameter of a run, drawn from its seed.
+ *
+ * A scenario names which faults are active; the seed picks their strength
+ * (loss 0-40 %, duplication, reordering, jitter, partitions, crashes, slow
+ * receivers), the node count, the protocol timings, the buffer sizes and the
+ * workload. A sweep over a range of seeds therefore sweeps the space. The
+ * scenario name is mixed into the seed so that "lossy 7" and "crash 7" are
+ * unrelated runs.
+ */
+#include <string.h>
+
+#include "co_assert.h"
+#include "sim.h"
+
+#define MS 1000000ULL
+#define US 1000ULL
+
+const char *const sim_scenarios[] = {"basic", "lossy", "partition",
+                                     "crash", "slow",  "heavy"};
+const size_t sim_n_scenarios = sizeof sim_scenarios / sizeof sim_scenarios[0];
+
+bool sim_scenario_known(const char *name)
+{
+    for (size_t i = 0; i < sim_n_scenarios; i++)
+        if (strcmp(name, sim_scenarios[i]) == 0)
+            return true;
+    return false;
+}
+
+const char *sim_scenario_for_seed(uint64_t seed)
+{
+    co_rng_t r;
+    co_rng_seed(&r, seed ^ 0x5ce7a210ULL);
+    return sim_scenarios[co_rng_below(&r, sim_n_scenarios)];
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Uniform in [lo, hi]. */
+static uint64_t between(co_rng_t *r, uint64_t lo, uint64_t hi)
+{
+    COHORT_ASSERT(lo <= hi);
+    return lo + co_rng_below(r, hi - lo + 1);
+}
+
+static double between_d(co_rng_t *r, double lo, double hi)
+{
+    return lo + (hi - lo) * co_rng_double(r);
+}
+
+static void draw_config(sim_scn_t *s, co_rng_t *r, bool secure_ok)
+{
+    static const uint64_t hb_ms[] = {20, 50, 100};
+    static const uint64_t bundle_us[] = {0, 100, 200, 1000};
+    static const size_t dgram[] = {512, 1200, 1400, 1400, 1472};
+    co_core_config_t *c = &s->cfg;
+
+    co_core_config_defaults(c);
+    c->heartbeat_interval_ns = hb_ms[co_rng_below(r, 3)] * MS;
+    c->member_timeout_ns = c->heartbeat_interval_ns * between(r, 10, 30);
+    c->nack_delay_ns = between(r, 1, 5) * MS;
+    c->nack_retry_ns = between(r, 10, 40) * MS;
+    c->bundle_delay_ns = bundle_us[co_rng_below(r, 4)] * US;
+    c->max_datagram = dgram[co_rng_below(r, 5)];
+    c->max_message = 64 * 1024;
+    c->send_window_bytes = between(r, 64, 256) * 1024;
+    /* The core requires recv_buffer_bytes >= send_window_bytes. */
+    c->recv_buffer_bytes = c->send_window_bytes > c->max_message
+                               ? c->send_window_bytes
+                               : c->max_message;
+    c->recv_buffer_bytes += between(r, 0, 256) * 1024;
+    /* Room for every member (the outsider never joins); spare slots vary
+     * so the memory bound varies with them. */
+    c->max_members = s->members + between(r, 0, 8);
+    c->event_queue_len = between(r, 16, 256);
+    c->security = COHORT_SECURITY_NONE;
+    if (secure_ok)
+        c->security = (cohort_security_t)co_rng_below(r, 3);
+    c->key_id = 1;
+    for (size_t i = 0; i < COHORT_KEY_BYTES; i++)
+        c->key[i] = (uint8_t)co_rng_next(r);
+}
+
+static void draw_network(sim_scn_t *s, co_rng_t *r, double loss_max)
+{
+    s->loss_max = between_d(r, 0, loss_max);
+    s->latency_min_ns = between(r, 20, 200) * US;
+    s->latency_max_ns = s->latency_min_ns + between(r, 0, 2000) * US;
+    s->jitter_ns = between(r, 0, 200) * US;
+}
+
+static void draw_chaos(sim_scn_t *s, co_rng_t *r, double loss_max)
+{
+    draw_network(s, r, loss_max);
+    s->dup = between_d(r, 0, 0.05);
+    s->reorder = between_d(r, 0, 0.2);
+    s->jitter_ns = between(r, 0, 5000) * US;
+    s->holdback_max_ns = between(r, 5, 50) * MS;
+    if (s->cfg.security != COHORT_SECURITY_NONE)
+        s->corrupt = between_d(r, 0, 0.02);
+}
+
+/* Nonoverlapping episodes inside the fault phase, one after the other. */
+static void draw_partitions(sim_scn_t *s, co_rng_t *r, size_t n)
+{
+    uint64_t t = s->fault_ns / 20;
+    uint64_t to = s->cfg.member_timeout_ns;
+    size_t nodes = s->members + (s->outsider ? 1 : 0);
+    uint32_t all = (1u << s->members) - 1;
+    for (size_t i = 0; i < n && i < SIM_MAX_EPISODES; i++) {
+        sim_episode_t *e = &s->partition[s->n_partitions];
+        e->start_ns = t + between(r, 0, s->fault_ns / 4);
+        /* Short ones must be repaired without anyone being dropped; long
+         * ones make members time out and rejoin. */
+        uint64_t d = co_rng_below(r, 2) ? between(r, to / 5, to * 4 / 5)
+                                        : between(r, to * 3 / 2, to * 3);
+        e->end_ns = e->start_ns + d;
+        if (e->end_ns > s->fault_ns * 19 / 20)
+            break;
+        uint32_t side = (uint32_t)between(r, 1, all - 1);
+        if (s->outsider && co_rng_below(r, 2))
+            side |= 1u << (nodes - 1);
+        e->arg = side;
+        s->n_partitions++;
+        t = e->end_ns + between(r, 1, 200) * MS;
+    }
+}
+
+static void draw_crashes(sim_scn_t *s, co_rng_t *r, size_t n)
+{
+    uint64_t t = s->fault_ns / 20;
+    uint64_t to = s->cfg.member_timeout_ns;
+    for (size_t i = 0; i < n && i < SIM_MAX_EPISODES; i++) {
+        sim_episode_t *e = &s->crash[s->n_crashes];
+        e->start_ns = t + between(r, 0, s->fault_ns / 4);
+        e->end_ns = e->start_ns + between(r, 50 * MS, 2 * to);
+        if (e->end_ns > s->fault_ns * 19 / 20)
+            break;
+        e->arg = (uint32_t)co_rng_below(r, s->members);
+        e->graceful = co_rng_below(r, 3) == 0;
+        s->n_crashes++;
+        t = e->end_ns + between(r, 1, 200) * MS;
+    }
+}
+
+/* A slow receiver fills its event queue, delivery pauses, its acks stop
+ * and the senders' windows fill: flow control must hold them back (AGAIN)
+ * without losing anything. Small windows make that happen often. */
+static void draw_slow(sim_scn_t *s, co_rng_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = co_rng_below(r, s->members);
+        s->slow_mask |= 1u << k;
+        s->slow_pull_ns[k] = between(r, 2, 100) * MS;
+    }
+    s->cfg.event_queue_len = between(r, 4, 32);
+    size_t floor_kib = (4 * s->cfg.max_datagram + 1023) / 1024;
+    s->cfg.send_window_bytes = between(r, floor_kib, 32) * 1024;
+}
+
+static void draw_workload(sim_scn_t *s, co_rng_t *r, bool fifo, size_t lo,
+                          size_t hi, size_t size_cap)
+{
+    s->msgs_per_node = between(r, lo, hi);
+    s->fifo_share = fifo ? between_d(r, 0.5, 0.9) : 0.0;
+    s->burst_max = between(r, 1, 6);
+    double bursts = (double)s->msgs_per_node * 2.0 / (double)(s->burst_max + 1);
+    s->burst_gap_ns = (uint64_t)((double)s->fault_ns * 0.85 / bursts);
+    s->flush_share = between_d(r, 0.3, 1.0);
+    if (size_cap < s->cfg.max_datagram)
+        size_cap = s->cfg.max_datagram;
+    s->size_max = between(r, s->cfg.max_datagram, size_cap);
+}
+
+static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
+{
+    const char *n = s->name;
+    size_t dg = s->cfg.max_datagram;
+    if (strcmp(n, "basic") == 0) {
+        draw_network(s, r, 0.0);
+        s->lossless = true;
+        draw_workload(s, r, fifo, 20, 60, 3 * dg);
+    } else if (strcmp(n, "lossy") == 0) {
+        draw_chaos(s, r, 0.4);
+        draw_workload(s, r, fifo, 20, 80, 4 * dg);
+    } else if (strcmp(n, "partition") == 0) {
+        draw_network(s, r, 0.05);
+        draw_partitions(s, r, between(r, 1, 3));
+        draw_workload(s, r, fifo, 30, 80, 3 * dg);
+    } else if (strcmp(n, "crash") == 0) {
+        draw_network(s, r, 0.05);
+        draw_crashes(s, r, between(r, 1, 3));
+        draw_workload(s, r, fifo, 30, 80, 3 * dg);
+    } else if (strcmp(n, "slow") == 0) {
+        draw_network(s, r, 0.05);
+        draw_slow(s, r, between(r, 1, 2));
+        draw_workload(s, r, fifo, 60, 150, 4 * dg);
+    } else {
+        COHORT_ASSERT(strcmp(n, "heavy") == 0);
+        draw_chaos(s, r, 0.2);
+        draw_partitions(s, r, between(r, 0, 2));
+        draw_crashes(s, r, between(r, 0, 2));
+        if (co_rng_below(r, 2))
+            draw_slow(s, r, 1);
+        draw_workload(s, r, fifo, 100, 250, 16 * 1024);
+    }
+}
+
+void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
+                       bool secure_ok)
+{
+    COHORT_ASSERT(sim_scenario_known(opts->scenario));
+    co_rng_t r;
+    co_rng_seed(&r, opts->seed ^ name_hash(opts->scenario));
+    memset(s, 0, sizeof *s);
+    strcpy(s->name, opts->scenario);
+
+    s->members = opts->members ? (size_t)opts->members
+                               : (size_t)between(&r, 2, SIM_MAX_MEMBERS);
+    COHORT_ASSERT(s->members >= 2 && s->members <= SIM_MAX_MEMBERS);
+    s->outsider = co_rng_below(&r, 8) != 0;
+    s->fault_ns = between(&r, 2000, 4000) * MS;
+    draw_config(s, &r, secure_ok);
+    s->intruder = s->outsider && s->cfg.security != COHORT_SECURITY_NONE &&
+                  co_rng_below(&r, 3) == 0;
+    draw_scenario(s, &r, fifo);
+    s->heal_max_ns = 4 * s->cfg.member_timeout_ns + 4000 * MS;
+}
