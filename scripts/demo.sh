@@ -28,7 +28,12 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
     shift
 fi
 find_chat() {
-    for d in ${BUILD:+"$BUILD"} "$ROOT" "$ROOT"/build* "$PWD"; do
+    if [ -n "$BUILD" ]; then
+        [ -x "$BUILD/cohort-chat" ] || return 1
+        CHAT=$(cd "$BUILD" && pwd)/cohort-chat
+        return 0
+    fi
+    for d in "$ROOT" "$ROOT"/build* "$PWD"; do
         if [ -x "$d/cohort-chat" ]; then
             CHAT=$(cd "$d" && pwd)/cohort-chat
             return 0
@@ -38,8 +43,8 @@ find_chat() {
     return 1
 }
 if ! find_chat; then
-    echo "demo.sh: cohort-chat not found; build first (./configure && make)" \
-         "or pass the build directory: $0 BUILDDIR" >&2
+    echo "demo.sh: cohort-chat not found${BUILD:+ in $BUILD}; build first" \
+         "(./configure && make) or pass the build directory: $0 BUILDDIR" >&2
     exit 2
 fi
 

@@ -308,15 +308,16 @@ static void read_stdin(struct chat *ch)
 
 static int script_load(struct chat_script *s, const char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    FILE *f;
     size_t lines = 0;
-    if (f == NULL) {
-        tool_err("--script %s: %s", path, strerror(errno));
-        return -1;
-    }
     s->text = malloc(CHAT_SCRIPT_MAX_BYTES + 1);
     if (s->text == NULL) {
         tool_err("out of memory");
+        return -1;
+    }
+    f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        tool_err("--script %s: %s", path, strerror(errno));
         return -1;
     }
     s->len = fread(s->text, 1, CHAT_SCRIPT_MAX_BYTES + 1, f);

@@ -104,6 +104,11 @@ void co_event_warning(co_core_t *core, int code, const char *text)
     snprintf(e->text, sizeof e->text, "%s", text);
 }
 
+size_t co_core_events_ready(const co_core_t *core)
+{
+    return core->evq.count;
+}
+
 bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
 {
     co_evq_t *q = &core->evq;

@@ -76,20 +76,6 @@ static _Thread_local char co_error_text[CO_ERROR_TEXT_MAX] = "no error";
 /* the handle                                                          */
 /* ------------------------------------------------------------------ */
 
-/* cohort_process() reports whether an event is ready, which it can only
- * learn by taking one from the core. That event waits here. Its pointers
- * refer to core memory until the next core call; co_pin() copies what
- * they point to before any such call. */
-typedef struct co_pending {
-    bool full;
-    bool pinned;
-    cohort_event_t ev;
-    char name[COHORT_NAME_MAX + 1];
-    char text[CO_WARNING_TEXT_MAX];
-    uint8_t *data;
-    size_t cap;
-} co_pending_t;
-
 struct cohort {
     co_core_t *core;
     co_transport_t *tp;
@@ -98,7 +84,6 @@ struct cohort {
     size_t tx_pump_max; /* datagrams taken from the core per pump */
     bool tx_backlog;    /* the last pump stopped at its bound */
     size_t max_message;
-    co_pending_t pending;
 };
 
 /* ------------------------------------------------------------------ */
@@ -614,9 +599,6 @@ static void co_free_handle(cohort_t *c)
         if (c->fault_on[d])
             co_fault_lane_free(&c->lane[d]);
     }
-    if (c->pending.data != NULL)
-        co_wipe(c->pending.data, c->pending.cap);
-    free(c->pending.data);
     co_wipe(c, sizeof *c);
     free(c);
 }
@@ -810,86 +792,10 @@ static int co_drain_sockets(cohort_t *c)
 /* events                                                              */
 /* ------------------------------------------------------------------ */
 
-static void co_copy_text(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src != NULL ? src : "");
-}
-
-static int co_pin_message(co_pending_t *p, size_t max_message)
-{
-    size_t len = p->ev.u.message.len;
-    COHORT_ASSERT(len <= max_message);
-    if (len > p->cap) {
-        size_t cap = p->cap * 2 > len ? p->cap * 2 : len;
-        cap = cap > max_message ? max_message : cap;
-        uint8_t *grown = realloc(p->data, cap);
-        if (grown == NULL)
-            return COHORT_ERR_NOMEM;
-        p->data = grown;
-        p->cap = cap;
-    }
-    if (len > 0)
-        memcpy(p->data, p->ev.u.message.data, len);
-    p->ev.u.message.data = p->data;
-    co_copy_text(p->name, sizeof p->name, p->ev.u.message.sender_name);
-    p->ev.u.message.sender_name = p->name;
-    return 0;
-}
-
-/* Make the waiting event independent of core memory; called before any
- * call that lets the core reuse it. */
-static int co_pin(cohort_t *c)
-{
-    co_pending_t *p = &c->pending;
-    if (!p->full || p->pinned)
-        return 0;
-    int rc = 0;
-    switch (p->ev.type) {
-    case COHORT_EVENT_MESSAGE:
-        rc = co_pin_message(p, c->max_message);
-        break;
-    case COHORT_EVENT_MEMBER_JOINED:
-    case COHORT_EVENT_MEMBER_LEFT:
-        co_copy_text(p->name, sizeof p->name, p->ev.u.member.name);
-        p->ev.u.member.name = p->name;
-        break;
-    case COHORT_EVENT_WARNING:
-        co_copy_text(p->text, sizeof p->text, p->ev.u.warning.text);
-        p->ev.u.warning.text = p->text;
-        break;
-    default:
-        break;
-    }
-    if (rc != 0) {
-        /* It cannot be kept: better lost and said than left dangling. */
-        p->full = false;
-        return rc;
-    }
-    p->pinned = true;
-    return 0;
-}
-
-static int co_peek(cohort_t *c, uint64_t now_ns)
-{
-    co_pending_t *p = &c->pending;
-    if (p->full)
-        return 1;
-    if (!co_core_next_event(c->core, now_ns, &p->ev))
-        return 0;
-    p->full = true;
-    p->pinned = false;
-    return 1;
-}
-
 COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
 {
     if (c == NULL || ev == NULL)
         return COHORT_ERR_INVAL;
-    if (c->pending.full) {
-        *ev = c->pending.ev;
-        c->pending.full = false;
-        return 1;
-    }
     return co_core_next_event(c->core, co_now_ns(), ev) ? 1 : 0;
 }
 
@@ -936,14 +842,11 @@ COHORT_API int cohort_process(cohort_t *c)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
-    int rc = co_pin(c);
-    if (rc != 0)
-        return rc;
     uint64_t now = co_now_ns();
     /* The caller yielding to its event loop is the signal that what is
      * bundled will not grow any more this turn. */
     co_core_flush(c->core, now);
-    rc = co_pump_tx(c, now, false);
+    int rc = co_pump_tx(c, now, false);
     if (rc == 0)
         rc = co_drain_sockets(c);
     if (rc != 0)
@@ -954,7 +857,8 @@ COHORT_API int cohort_process(cohort_t *c)
     rc = co_pump_tx(c, now, false);
     if (rc != 0)
         return rc;
-    return co_peek(c, now);
+    size_t ready = co_core_events_ready(c->core);
+    return ready > INT32_MAX ? INT32_MAX : (int)ready;
 }
 
 /* Sleep on the descriptor until it is readable, a timer is due, or
@@ -1027,11 +931,8 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
 {
     if (c == NULL || (data == NULL && len > 0))
         return COHORT_ERR_INVAL;
-    int rc = co_pin(c);
-    if (rc != 0)
-        return rc;
     uint64_t now = co_now_ns();
-    rc = co_core_send(c->core, now, mode, data, len);
+    int rc = co_core_send(c->core, now, mode, data, len);
     if (rc != 0)
         return rc;
     return co_pump_tx(c, now, false);
@@ -1061,9 +962,6 @@ COHORT_API int cohort_flush(cohort_t *c)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
-    int rc = co_pin(c);
-    if (rc != 0)
-        return rc;
     uint64_t now = co_now_ns();
     co_core_flush(c->core, now);
     return co_pump_tx(c, now, false);
