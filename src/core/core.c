@@ -506,7 +506,8 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
 }
 
 static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
-                               const co_addr_t *from, uint64_t now_ns)
+                               const co_body_t *b, const co_addr_t *from,
+                               uint64_t now_ns)
 {
     co_peer_t *peer = co_peers_add(&core->peers, h->sender_id, h->incarnation,
                                    core->cfg.recv_buffer_bytes);
@@ -516,6 +517,8 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
     }
     peer->needs_from = core->tx.next;
     peer->addr = *from;
+    if (h->type == CO_TYPE_HEARTBEAT) /* so the join event has a name */
+        memcpy(peer->name, b->hb.name, sizeof peer->name);
     co_tomb_t *tomb = co_peers_tomb(&core->peers, h->sender_id);
     if (tomb && tomb->incarnation == h->incarnation)
         co_peers_revive(&core->peers, peer, tomb); /* back after a cut */
@@ -580,7 +583,7 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         return 0; /* stale or replayed: counted */
     if (!peer && h.type == CO_TYPE_LEAVE)
         return 0;
-    if (!peer && !(peer = admit_sender(core, &h, from, now_ns)))
+    if (!peer && !(peer = admit_sender(core, &h, &b, from, now_ns)))
         return 0;
     co_replay_commit(&peer->packets, h.packet_seq);
     peer->last_heard_ns = now_ns;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@ struct co_transport {
     socklen_t group_len;
     char group_text[INET6_ADDRSTRLEN];
     co_addr_t local;
+    bool self_filtered; /* the kernel drops our own looped-back datagrams */
 
     size_t slot_bytes; /* max_datagram */
     size_t batch;      /* slots per direction */
@@ -437,6 +439,53 @@ static int co_multicast_send_opts(const co_transport_t *t,
     return 0;
 }
 
+/*
+ * Members on one host need multicast loop on, so every datagram a member
+ * sends also lands on its own multicast socket, where the core would only
+ * drop it as COHORT_DROP_SELF: a wake-up, a copy and a receive call per
+ * datagram sent. A classic BPF filter on the multicast socket drops, in the
+ * kernel, datagrams whose source is our own unicast endpoint (address and
+ * port). For a UDP socket the filter sees the UDP header at offset 0 and
+ * the IP header at SKF_NET_OFF. Best effort: if the kernel refuses the
+ * filter, the core still drops them.
+ */
+static void co_filter_own_datagrams(co_transport_t *t, const struct sockaddr_storage *self)
+{
+    struct sock_filter prog[12];
+    unsigned n = 0;
+    uint16_t port;
+    if (self->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)self;
+        port = ntohs(in->sin_port);
+        uint32_t addr = ntohl(in->sin_addr.s_addr);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 3);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12);
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, addr, 0, 1);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)self;
+        port = ntohs(in6->sin6_port);
+        const uint8_t *a = in6->sin6_addr.s6_addr;
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 9);
+        for (unsigned w = 0; w < 4; w++) { /* source address: 4 words */
+            uint32_t word = (uint32_t)a[4 * w] << 24 | (uint32_t)a[4 * w + 1] << 16 |
+                            (uint32_t)a[4 * w + 2] << 8 | a[4 * w + 3];
+            prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                                     (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, word, 0,
+                                                     (uint8_t)(7 - 2 * w));
+        }
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+    }
+    struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+    if (setsockopt(t->mc_fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) == 0)
+        t->self_filtered = true;
+}
+
 static int co_open_unicast(co_transport_t *t, const co_transport_config_t *cfg,
                            char *why, size_t why_len)
 {
@@ -457,6 +506,7 @@ static int co_open_unicast(co_transport_t *t, const co_transport_config_t *cfg,
         return COHORT_ERR_SYSTEM;
     }
     t->local = co_addr_of_sockaddr(&ss);
+    co_filter_own_datagrams(t, &ss);
     if (co_multicast_send_opts(t, cfg) != 0) {
         co_tp_fail(why, why_len, "multicast send options on %s: %s",
                    t->iface.name, strerror(errno));

@@ -2,11 +2,13 @@
  * net.c - the virtual network.
  *
  * Every link (ordered pair of nodes) has its own base latency and loss rate,
- * drawn from the seed. During the fault phase a datagram copy may be lost,
+ * drawn from the seed. During the fault phase a datagram copy may be lost
+ * (independently, or in a burst of consecutive losses on its link),
  * duplicated, delayed by jitter, held back (which reorders it past later
  * ones), or, when the group is secured, corrupted; a partition cuts links
- * between its two sides, both when a datagram is sent and when it would
- * arrive. After the heal only the base latency is left. A node's own group
+ * between its two sides (or, for a one-way partition, from one side to the
+ * other only), both when a datagram is sent and when it would arrive.
+ * After the heal only the base latency is left. A node's own group
  * datagrams loop back to it, as the kernel does for multicast; that path is
  * never lossy.
  */
@@ -55,7 +57,11 @@ bool sim_net_connected(const sim_world_t *w, size_t a, size_t b)
 {
     if (!w->partitioned)
         return true;
-    return ((w->side_mask >> a) & 1u) == ((w->side_mask >> b) & 1u);
+    uint32_t side_a = (w->side_mask >> a) & 1u;
+    uint32_t side_b = (w->side_mask >> b) & 1u;
+    if (side_a == side_b)
+        return true;
+    return w->oneway && side_a == 1;
 }
 
 static void corrupt_copy(sim_world_t *w, uint8_t *data, size_t *len)
@@ -119,7 +125,14 @@ static void send_copy(sim_world_t *w, size_t src, size_t dst,
         schedule_copy(w, src, dst, data, len, base);
         return;
     }
-    if (co_rng_double(&w->net_rng) < w->loss[src][dst]) {
+    if (w->burst_left[src][dst] == 0 &&
+        co_rng_double(&w->net_rng) < w->scn.burst_loss)
+        w->burst_left[src][dst] =
+            1 + (uint32_t)co_rng_below(&w->net_rng, w->scn.burst_len_max);
+    bool burst = w->burst_left[src][dst] > 0;
+    if (burst)
+        w->burst_left[src][dst]--;
+    if (burst || co_rng_double(&w->net_rng) < w->loss[src][dst]) {
         w->tot.lost++;
         sim_trace(w, "net  n%zu->n%zu lost %zuB", src, dst, len);
         return;

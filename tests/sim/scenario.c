@@ -71,7 +71,7 @@ static void draw_config(sim_scn_t *s, co_rng_t *r, bool secure_ok)
     c->nack_retry_ns = between(r, 10, 40) * MS;
     c->bundle_delay_ns = bundle_us[co_rng_below(r, 4)] * US;
     c->max_datagram = dgram[co_rng_below(r, 5)];
-    c->max_message = 64 * 1024;
+    c->max_message = between(r, 16, 256) * 1024;
     c->send_window_bytes = between(r, 64, 256) * 1024;
     /* The core requires recv_buffer_bytes >= send_window_bytes. */
     c->recv_buffer_bytes = c->send_window_bytes > c->max_message
@@ -105,6 +105,9 @@ static void draw_chaos(sim_scn_t *s, co_rng_t *r, double loss_max)
     s->reorder = between_d(r, 0, 0.2);
     s->jitter_ns = between(r, 0, 5000) * US;
     s->holdback_max_ns = between(r, 5, 50) * MS;
+    /* Loss comes in bursts too (a queue overflowing somewhere). */
+    s->burst_loss = between_d(r, 0, 0.02);
+    s->burst_len_max = between(r, 2, 30);
     if (s->cfg.security != COHORT_SECURITY_NONE)
         s->corrupt = between_d(r, 0, 0.02);
 }
@@ -130,6 +133,8 @@ static void draw_partitions(sim_scn_t *s, co_rng_t *r, size_t n)
         if (s->outsider && co_rng_below(r, 2))
             side |= 1u << (nodes - 1);
         e->arg = side;
+        /* One-way cuts: one side hears the other but is not heard. */
+        e->oneway = co_rng_below(r, 3) == 0;
         s->n_partitions++;
         t = e->end_ns + between(r, 1, 200) * MS;
     }
@@ -142,7 +147,11 @@ static void draw_crashes(sim_scn_t *s, co_rng_t *r, size_t n)
     for (size_t i = 0; i < n && i < SIM_MAX_EPISODES; i++) {
         sim_episode_t *e = &s->crash[s->n_crashes];
         e->start_ns = t + between(r, 0, s->fault_ns / 4);
-        e->end_ns = e->start_ns + between(r, 50 * MS, 2 * to);
+        /* Some restarts come back within a few ms, while datagrams of the
+         * old incarnation may still be in flight (after a graceful leave). */
+        uint64_t down = co_rng_below(r, 4) == 0 ? between(r, 1, 5) * MS
+                                                : between(r, 50 * MS, 2 * to);
+        e->end_ns = e->start_ns + down;
         if (e->end_ns > s->fault_ns * 19 / 20)
             break;
         e->arg = (uint32_t)co_rng_below(r, s->members);
@@ -162,7 +171,7 @@ static void draw_slow(sim_scn_t *s, co_rng_t *r, size_t n)
         s->slow_mask |= 1u << k;
         s->slow_pull_ns[k] = between(r, 2, 100) * MS;
     }
-    s->cfg.event_queue_len = between(r, 4, 32);
+    s->cfg.event_queue_len = between(r, 1, 32);
     size_t floor_kib = (4 * s->cfg.max_datagram + 1023) / 1024;
     s->cfg.send_window_bytes = between(r, floor_kib, 32) * 1024;
 }
@@ -211,7 +220,10 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
         draw_crashes(s, r, between(r, 0, 2));
         if (co_rng_below(r, 2))
             draw_slow(s, r, 1);
-        draw_workload(s, r, fifo, 100, 250, 16 * 1024);
+        /* Now and then a few messages up to max_message: they are taken
+         * whole and fed out as the window drains. */
+        draw_workload(s, r, fifo, 100, 250,
+                      co_rng_below(r, 4) ? 16 * 1024 : s->cfg.max_message);
     }
 }
 

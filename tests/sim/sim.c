@@ -132,6 +132,22 @@ void sim_probe_core(bool *fifo, bool *secure)
 /* Driving one core                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Each node's clock has its own origin (the core may use any monotonic
+ * origin); node 0's starts at 0, the edge case of "time 0". */
+static uint64_t local_ns(const sim_world_t *w, const sim_node_t *n)
+{
+    return w->now_ns + n->clock_ns;
+}
+
+/* The core's deadline on the simulator's clock. */
+static uint64_t deadline_ns(const sim_node_t *n)
+{
+    uint64_t d = co_core_deadline(n->core);
+    if (d == UINT64_MAX)
+        return d;
+    return d > n->clock_ns ? d - n->clock_ns : 0;
+}
+
 static bool slow_now(const sim_world_t *w, const sim_node_t *n)
 {
     return n->slow && !w->healed;
@@ -210,7 +226,7 @@ static void pull_all(sim_world_t *w, size_t i)
             sim_fail(w, "n%zu: event queue does not run dry", i);
             return;
         }
-        if (!co_core_next_event(n->core, w->now_ns, &ev))
+        if (!co_core_next_event(n->core, local_ns(w, n), &ev))
             break;
         to_checker(w, i, &ev);
     }
@@ -236,7 +252,7 @@ static void pull_one(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     cohort_event_t ev;
     n->next_pull_ns = w->now_ns + n->pull_gap_ns;
-    if (!co_core_next_event(n->core, w->now_ns, &ev)) {
+    if (!co_core_next_event(n->core, local_ns(w, n), &ev)) {
         n->maybe_events = false;
         return;
     }
@@ -258,7 +274,7 @@ static void tick(sim_world_t *w, size_t i)
         n->tick_ns = w->now_ns;
         n->ticks_same_ns = 0;
     }
-    co_core_tick(n->core, w->now_ns);
+    co_core_tick(n->core, local_ns(w, n));
     after_call(w, i);
 }
 
@@ -272,7 +288,8 @@ static size_t draw_len(co_rng_t *r, size_t max, size_t dgram)
     size_t mid = max < dgram ? max : dgram;
     uint64_t u = co_rng_below(r, 10);
     if (u < 6)
-        return SIM_PAYLOAD_HEADER + co_rng_below(r, small - SIM_PAYLOAD_HEADER + 1);
+        return SIM_PAYLOAD_HEADER +
+               co_rng_below(r, small - SIM_PAYLOAD_HEADER + 1);
     if (u < 9)
         return small + co_rng_below(r, mid - small + 1);
     return mid + co_rng_below(r, max - mid + 1);
@@ -334,7 +351,7 @@ static void sent_ok(sim_world_t *w, size_t i)
     /* End of a burst: the application yields, so it flushes (or leaves
      * bundling to the core's deadline). */
     if (co_rng_double(&n->work_rng) < w->scn.flush_share)
-        co_core_flush(n->core, w->now_ns);
+        co_core_flush(n->core, local_ns(w, n));
     next_burst(w, n);
 }
 
@@ -346,8 +363,8 @@ static void app_send(sim_world_t *w, size_t i)
         return;
     }
     const sim_payload_t *p = &n->pending_p;
-    int rc = co_core_send(n->core, w->now_ns, (cohort_mode_t)p->mode, n->buf,
-                          p->len);
+    int rc = co_core_send(n->core, local_ns(w, n), (cohort_mode_t)p->mode,
+                          n->buf, p->len);
     if (rc == COHORT_ERR_AGAIN) {
         n->acc_again++;
         w->tot.again++;
@@ -355,7 +372,7 @@ static void app_send(sim_world_t *w, size_t i)
             n->again_since_ns = w->now_ns;
         n->next_send_ns =
             w->now_ns + 1 + co_rng_below(&n->work_rng, RETRY_MAX_NS);
-        co_core_flush(n->core, w->now_ns);
+        co_core_flush(n->core, local_ns(w, n));
     } else if (rc != 0) {
         sim_fail(w, "co_core_send(n%zu, %s, %uB) returned %s", i,
                  p->mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE", p->len,
@@ -393,7 +410,7 @@ static void node_start(sim_world_t *w, size_t i)
         sim_fail(w, "simulator made a bad core config: %s", why);
         return;
     }
-    int rc = co_core_new(&n->core, &cfg, w->now_ns);
+    int rc = co_core_new(&n->core, &cfg, local_ns(w, n));
     if (rc != 0) {
         sim_fail(w, "co_core_new(n%zu) returned %s", i, err_name(rc));
         return;
@@ -425,7 +442,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     sim_check_stats(w, i);
     sim_collect_stats(w, i);
     if (graceful) {
-        co_core_leave(n->core, w->now_ns);
+        co_core_leave(n->core, local_ns(w, n));
         drain_tx(w, i);
     } else {
         n->life++; /* what it had in flight dies with it */
@@ -456,7 +473,7 @@ static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
 {
     if (!n->up)
         return UINT64_MAX;
-    uint64_t t = co_core_deadline(n->core);
+    uint64_t t = deadline_ns(n);
     if (n->next_send_ns < t)
         t = n->next_send_ns;
     if (slow_now(w, n) && n->maybe_events && n->next_pull_ns < t)
@@ -467,7 +484,7 @@ static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
 static void node_step(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
-    if (co_core_deadline(n->core) <= w->now_ns)
+    if (deadline_ns(n) <= w->now_ns)
         tick(w, i);
     if (n->up && !w->failed && n->next_send_ns <= w->now_ns)
         app_send(w, i);
@@ -503,7 +520,8 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         d->acc_fed_foreign++;
     co_addr_t from;
     sim_addr_of(it->src, &from);
-    int rc = co_core_recv(d->core, w->now_ns, &from, it->data, it->len);
+    int rc =
+        co_core_recv(d->core, local_ns(w, d), &from, it->data, it->len);
     if (rc != 0) {
         sim_fail(w, "co_core_recv(n%u) returned %s", it->dst, err_name(rc));
         return;
@@ -539,7 +557,9 @@ static void handle_item(sim_world_t *w, sim_item_t *it)
     case SIM_ITEM_PART_START:
         w->partitioned = true;
         w->side_mask = s->partition[it->arg].arg;
-        sim_trace(w, "partition: side mask %#x", w->side_mask);
+        w->oneway = s->partition[it->arg].oneway;
+        sim_trace(w, "partition: side mask %#x%s", w->side_mask,
+                  w->oneway ? ", one way (side 0 -> 1 cut)" : "");
         sim_hash_u64(w, w->side_mask);
         break;
     case SIM_ITEM_PART_END:
@@ -632,6 +652,7 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
         n->incarnation[g] = (uint32_t)(i + 1) << 24 | (base + g);
     sim_addr_of(i, &n->addr);
     n->core_seed = co_rng_next(r);
+    n->clock_ns = i == 0 ? 0 : co_rng_below(r, 1ULL << 51);
     co_rng_seed(&n->work_rng, co_rng_next(r));
     n->buf = malloc(s->size_max);
     COHORT_ASSERT(n->buf != NULL);

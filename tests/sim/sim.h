@@ -62,6 +62,7 @@ typedef struct sim_episode {
     uint64_t end_ns;
     uint32_t arg;   /* partition: bit mask of side 1; crash: node index */
     bool graceful;  /* crash: leave with co_core_leave() first */
+    bool oneway;    /* partition: only side 0 -> side 1 is cut */
 } sim_episode_t;
 
 typedef struct sim_scn {
@@ -79,6 +80,8 @@ typedef struct sim_scn {
     double dup;
     double reorder;            /* chance of an extra holdback */
     double corrupt;            /* bit flips; only with security on */
+    double burst_loss;         /* chance a datagram starts a loss burst */
+    size_t burst_len_max;      /* datagrams a burst drops on that link */
     uint64_t latency_min_ns, latency_max_ns;
     uint64_t jitter_ns;
     uint64_t holdback_max_ns;
@@ -195,6 +198,7 @@ typedef struct sim_node {
     co_addr_t addr;
     co_core_t *core;
     uint64_t core_seed;
+    uint64_t clock_ns;     /* origin of its clock: local = now + this */
 
     /* workload */
     co_rng_t work_rng;
@@ -250,9 +254,11 @@ typedef struct sim_world {
     co_rng_t net_rng;
 
     double loss[SIM_MAX_NODES][SIM_MAX_NODES];
+    uint32_t burst_left[SIM_MAX_NODES][SIM_MAX_NODES];
     uint64_t latency_ns[SIM_MAX_NODES][SIM_MAX_NODES];
     uint32_t side_mask;    /* nodes on side 1 while partitioned */
     bool partitioned;
+    bool oneway;           /* the partition cuts side 0 -> side 1 only */
     bool healed;
     uint64_t heal_ns;
     uint64_t end_ns;
@@ -291,7 +297,7 @@ void sim_hash_u64(sim_world_t *w, uint64_t v);
 void sim_net_init(sim_world_t *w);
 /* Put one datagram the core of node src emitted on the network. */
 void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx);
-/* True when the two nodes can talk now (partition). */
+/* True when a datagram from a can reach b now (partitions). */
 bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);
 void sim_addr_of(size_t idx, co_addr_t *out);
 /* Node index of an endpoint, or -1. */

@@ -7,9 +7,9 @@
  * NAME is one of basic, lossy, partition, crash, slow, heavy; "all" runs
  * each of them for every seed; "mixed" (the default with a seed) lets the
  * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
- * short smoke sweep (make check runs it that way). Exit status: 0 when every property held, 1 on any failure (the
- * seed, what failed and the command that replays it are printed), 2 on a
- * usage error.
+ * short smoke sweep (make check runs it that way). Exit status: 0 when
+ * every property held, 1 on any failure (the seed, what failed and the
+ * command that replays it are printed), 2 on a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -168,7 +168,8 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            (unsigned long long)t->delivered[1], (unsigned long long)t->again,
            (unsigned long long)t->retrans, (unsigned long long)t->nacks,
            (unsigned long long)t->drops, (unsigned long long)t->dgrams_sent,
-           (unsigned long long)t->owed, t->peak_mem, t->mem_bound, (double)w->now_ns / 1e9);
+           (unsigned long long)t->owed, t->peak_mem, t->mem_bound,
+           (double)w->now_ns / 1e9);
     if (c->trace_hash)
         printf(" hash=%016llx", (unsigned long long)w->hash);
     putchar('\n');
