@@ -7,8 +7,9 @@
 #              fuzz corpus replay, and the multi-process tests, which the
 #              test scripts run inside a private network namespace
 #   example    the README's example program, built against an installed
-#              copy (make install DESTDIR=...) with pkg-config, then run
-#              inside a private network namespace
+#              copy (make install DESTDIR=...) with pkg-config; two copies
+#              then run in a private network namespace and must see each
+#              other join
 #   sanitizers (CI=true or --full) a second, out-of-tree build of the
 #              distributed sources with ../configure --enable-sanitizers
 #              --enable-werror, then make check
@@ -214,7 +215,7 @@ print_summary() {
 }
 
 mkdir -p "$LOGDIR"
-say "setup: ./scripts/setup.sh ${setup_args[*]+"${setup_args[*]}"}"
+say "setup: ./scripts/setup.sh${setup_args[*]+ ${setup_args[*]}}"
 if ! ./scripts/setup.sh "${setup_args[@]+"${setup_args[@]}"}"; then
     SUMMARY+=("setup       FAILED: see the output above and build-logs/")
     TOTAL_FAIL=$((TOTAL_FAIL + 1))

@@ -33,7 +33,6 @@
 #define PERF_MAX_REPEAT 15
 #define PERF_MAX_LAT_COUNT 1000000u
 #define PERF_DEFAULT_RTTS 10000u
-#define PERF_RAW_BUF 65536u
 #define PERF_BUFFER_BYTES (4 << 20)   /* as the library's socket default */
 #define PERF_PROCESS_EVERY_BYTES (64u << 10)
 #define PERF_END_REPEATS 20
@@ -152,7 +151,6 @@ struct perf_io {
     cohort_t *c;
     cohort_mode_t mode;
     struct perf_raw sock;
-    uint8_t *buf;                /* raw receive buffer */
     const uint8_t *msg;          /* the message io_next() took */
     size_t msg_len;
     int warned;
@@ -170,6 +168,16 @@ static void raw_address(const struct perf_opts *o, char *buf, size_t len)
         snprintf(buf, len, "239.195.%u.%u", x, y);
 }
 
+/* The datagram limit of a run: --datagram, else the library's default,
+ * so the raw baseline is held to the same one. */
+static size_t datagram_limit(const struct tool_net *net)
+{
+    struct cohort_config cfg;
+    cohort_config_init(&cfg);
+    tool_net_config(net, &cfg);
+    return cfg.max_datagram;
+}
+
 static int io_open(struct perf_io *io, const struct perf_opts *o)
 {
     struct cohort_config cfg;
@@ -178,13 +186,14 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     io->mode = o->net.mode;
     if (io->raw) {
         char addr[64];
+        size_t largest = (size_t)o->sizes[0];
         raw_address(o, addr, sizeof addr);
-        io->buf = malloc(PERF_RAW_BUF);
-        if (io->buf == NULL)
-            return -1;
         return perf_raw_open(&io->sock, o->net.interface, addr,
                              o->net.port ? o->net.port : 47100,
-                             o->net.ipv6, PERF_BUFFER_BYTES);
+                             o->net.ipv6, PERF_BUFFER_BYTES,
+                             datagram_limit(&o->net),
+                             largest > PERF_HDR_BYTES ? largest
+                                                      : PERF_HDR_BYTES);
     }
     cohort_config_init(&cfg);
     tool_net_config(&o->net, &cfg);
@@ -195,7 +204,6 @@ static void io_close(struct perf_io *io, int drain_ms)
 {
     if (io->raw) {
         perf_raw_close(&io->sock);
-        free(io->buf);
         return;
     }
     if (io->c != NULL && drain_ms > 0 && io->mode == COHORT_FIFO) {
@@ -225,12 +233,15 @@ static void io_flush(struct perf_io *io)
         (void)cohort_flush(io->c);
 }
 
-/* Wait at most max_ms for input or a timer, then let cohort work. */
+/* Wait at most max_ms for input or a timer, then let cohort work. With
+ * max_ms 0 there is no poll() at all: cohort_process() reads whatever is
+ * waiting, and raw has nothing to do until it reads. */
 static int io_wait(struct perf_io *io, int max_ms, int for_write)
 {
     int r;
     if (io->raw) {
-        perf_raw_wait(&io->sock, for_write, max_ms);
+        if (max_ms > 0)
+            perf_raw_wait(&io->sock, for_write, max_ms);
         return 0;
     }
     r = max_ms == 0 ? cohort_process(io->c)
@@ -254,10 +265,9 @@ static int io_next(struct perf_io *io)
 {
     cohort_event_t ev;
     if (io->raw) {
-        ssize_t n = perf_raw_recv(&io->sock, io->buf, PERF_RAW_BUF);
+        ssize_t n = perf_raw_recv(&io->sock, &io->msg);
         if (n <= 0)
             return n < 0 ? -1 : 0;
-        io->msg = io->buf;
         io->msg_len = (size_t)n;
         return 1;
     }
@@ -700,6 +710,7 @@ static int role_recv(const struct perf_opts *o)
     struct perf_io io;
     struct recv_state s;
     uint64_t deadline;
+    int idle = 1;
     if (io_open(&io, o) != 0) {
         report_error(o, "open");
         return TOOL_EXIT_FAIL;
@@ -713,11 +724,15 @@ static int role_recv(const struct perf_opts *o)
         tool_err("listening (%s, group %s); Ctrl-C ends early",
                  o->raw ? "raw" : tool_mode_name(o->net.mode), o->net.group);
     }
+    /* While messages keep coming, go straight back to cohort_process()
+     * (raw: recv()); poll() only once a pass found nothing. */
     while (!recv_finished(&io, o, &s, deadline)) {
-        if (io_wait(&io, 100, 0) < 0)
+        int got = 0;
+        if (io_wait(&io, idle ? 100 : 0, 0) < 0)
             break;
-        for (int i = 0; i < 100000 && io_next(&io) == 1; i++)
+        for (; got < 100000 && io_next(&io) == 1; got++)
             recv_one(&io, o, &s);
+        idle = got == 0;
     }
     print_recv_result(o, &s);
     io_close(&io, 2000);

@@ -1,5 +1,6 @@
 /*
- * perf_raw.c - bare UDP multicast sockets (the cohort-perf baseline).
+ * perf_raw.c - bare UDP multicast sockets (the cohort-perf baseline):
+ * messages cut to the datagram limit, one system call per datagram.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -13,7 +14,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -21,9 +24,7 @@
 static int fail(struct perf_raw *r, const char *what)
 {
     tool_err("raw socket: %s: %s", what, strerror(errno));
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
+    perf_raw_close(r);
     return -1;
 }
 
@@ -101,11 +102,33 @@ static int open6(struct perf_raw *r, const char *ifname, const char *address,
     return 0;
 }
 
+/* As the library sizes its buffers: past rmem_max when allowed, so both
+ * sides of the comparison get the same room. */
+static void set_buffers(int fd, int bytes)
+{
+    if (setopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+        (void)setopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (setopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
+        (void)setopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
 int perf_raw_open(struct perf_raw *r, const char *ifname, const char *address,
-                  uint16_t port, int ipv6, int buffer_bytes)
+                  uint16_t port, int ipv6, int buffer_bytes,
+                  size_t max_datagram, size_t max_message)
 {
     int one = 1;
     memset(r, 0, sizeof *r);
+    r->fd = -1;
+    if (max_datagram <= PERF_RAW_HDR_BYTES || max_message == 0) {
+        errno = EINVAL;
+        return fail(r, "datagram limit too small");
+    }
+    r->max_datagram = max_datagram;
+    r->max_message = max_message;
+    r->dgram = malloc(max_datagram);
+    r->msg = malloc(max_message);
+    if (r->dgram == NULL || r->msg == NULL)
+        return fail(r, "buffers");
     r->fd = socket(ipv6 ? AF_INET6 : AF_INET,
                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0)
@@ -113,36 +136,146 @@ int perf_raw_open(struct perf_raw *r, const char *ifname, const char *address,
     /* Several receivers on one host share the port. */
     if (setopt(r->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
         return fail(r, "SO_REUSEADDR");
-    (void)setopt(r->fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes,
-                 sizeof buffer_bytes);
-    (void)setopt(r->fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes,
-                 sizeof buffer_bytes);
+    set_buffers(r->fd, buffer_bytes);
     return ipv6 ? open6(r, ifname, address, port)
                 : open4(r, ifname, address, port);
 }
 
-int perf_raw_send(struct perf_raw *r, const void *data, size_t len)
+static void put_hdr(uint8_t *b, uint32_t index, size_t chunk, size_t chunks)
 {
-    ssize_t n = sendto(r->fd, data, len, 0, (struct sockaddr *)&r->group,
-                       r->group_len);
-    if (n == (ssize_t)len)
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(index >> (8 * i));
+    b[4] = (uint8_t)chunk;
+    b[5] = (uint8_t)(chunk >> 8);
+    b[6] = (uint8_t)chunks;
+    b[7] = (uint8_t)(chunks >> 8);
+}
+
+/* One datagram: the header and a slice of the caller's message, gathered
+ * by the kernel (no copy here). 0 sent, 1 full, -1 error. */
+static int send_chunk(struct perf_raw *r, const uint8_t *data, size_t len,
+                      size_t chunk, size_t chunks)
+{
+    size_t room = r->max_datagram - PERF_RAW_HDR_BYTES;
+    size_t off = chunk * room;
+    size_t n = len - off < room ? len - off : room;
+    uint8_t hdr[PERF_RAW_HDR_BYTES];
+    struct iovec iov[2];
+    struct msghdr mh;
+    ssize_t sent;
+    put_hdr(hdr, r->tx_index, chunk, chunks);
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = sizeof hdr;
+    iov[1].iov_base = (void *)(uintptr_t)(data + off);
+    iov[1].iov_len = n;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = &r->group;
+    mh.msg_namelen = r->group_len;
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    sent = sendmsg(r->fd, &mh, 0);
+    if (sent == (ssize_t)(n + sizeof hdr))
         return 0;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                  errno == ENOBUFS || errno == EINTR))
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                     errno == ENOBUFS || errno == EINTR))
         return 1;
-    tool_err("raw socket: sendto: %s", n < 0 ? strerror(errno) : "short");
+    tool_err("raw socket: sendmsg: %s", sent < 0 ? strerror(errno) : "short");
     return -1;
 }
 
-ssize_t perf_raw_recv(struct perf_raw *r, void *buf, size_t cap)
+int perf_raw_send(struct perf_raw *r, const void *data, size_t len)
 {
-    ssize_t n = recv(r->fd, buf, cap, MSG_DONTWAIT);
-    if (n >= 0)
-        return n == 0 ? 0 : n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    size_t room = r->max_datagram - PERF_RAW_HDR_BYTES;
+    size_t chunks = len == 0 ? 1 : (len + room - 1) / room;
+    if (chunks > PERF_RAW_MAX_CHUNKS) {
+        tool_err("raw socket: %zu bytes need more than %u datagrams of %zu",
+                 len, PERF_RAW_MAX_CHUNKS, r->max_datagram);
+        return -1;
+    }
+    for (; r->tx_chunk < chunks; r->tx_chunk++) {
+        int rc = send_chunk(r, data, len, r->tx_chunk, chunks);
+        if (rc != 0)
+            return rc;
+    }
+    r->tx_chunk = 0;
+    r->tx_index++;
+    return 0;
+}
+
+/* Close the message being put together, counting it lost if it was. */
+static void abandon(struct perf_raw *r)
+{
+    if (r->rx_next != 0)
+        r->partial++;
+    r->rx_next = 0;
+    r->rx_len = 0;
+}
+
+/* Add one datagram (already past the size check) to the reassembly.
+ * Returns the message length when it completes one, else 0. */
+static size_t take_chunk(struct perf_raw *r, const uint8_t *p, size_t n,
+                         const uint8_t **msg)
+{
+    uint32_t index = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    size_t chunk = (size_t)p[4] | (size_t)p[5] << 8;
+    size_t chunks = (size_t)p[6] | (size_t)p[7] << 8;
+    size_t len = n - PERF_RAW_HDR_BYTES;
+    if (chunks == 0 || chunk >= chunks) {
+        r->malformed++;
         return 0;
-    tool_err("raw socket: recv: %s", strerror(errno));
-    return -1;
+    }
+    if (chunk == 0)
+        abandon(r);
+    else if (r->rx_next == 0 || index != r->rx_index || chunk != r->rx_next) {
+        abandon(r);              /* a chunk before this one went missing */
+        return 0;
+    }
+    if (chunks == 1 && len > 0) {
+        *msg = p + PERF_RAW_HDR_BYTES;   /* the common case: no copy */
+        return len;
+    }
+    if (len > r->max_message - r->rx_len) {
+        r->malformed++;
+        abandon(r);
+        return 0;
+    }
+    memcpy(r->msg + r->rx_len, p + PERF_RAW_HDR_BYTES, len);
+    r->rx_index = index;
+    r->rx_len += len;
+    r->rx_next = chunk + 1;
+    if (r->rx_next < chunks || r->rx_len == 0)
+        return 0;
+    len = r->rx_len;
+    r->rx_next = 0;
+    r->rx_len = 0;
+    *msg = r->msg;
+    return len;
+}
+
+ssize_t perf_raw_recv(struct perf_raw *r, const uint8_t **msg)
+{
+    /* Bounded: a caller that gets 0 with data still waiting just polls
+     * (which returns at once) and calls again. */
+    for (unsigned i = 0; i < 4 * PERF_RAW_MAX_CHUNKS; i++) {
+        ssize_t n = recv(r->fd, r->dgram, r->max_datagram,
+                         MSG_DONTWAIT | MSG_TRUNC);
+        size_t len;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return 0;
+            tool_err("raw socket: recv: %s", strerror(errno));
+            return -1;
+        }
+        if ((size_t)n < PERF_RAW_HDR_BYTES || (size_t)n > r->max_datagram) {
+            r->malformed++;
+            continue;
+        }
+        len = take_chunk(r, r->dgram, (size_t)n, msg);
+        if (len > 0)
+            return (ssize_t)len;
+    }
+    return 0;
 }
 
 void perf_raw_wait(struct perf_raw *r, int for_write, int max_ms)
@@ -159,4 +292,8 @@ void perf_raw_close(struct perf_raw *r)
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
+    free(r->dgram);
+    free(r->msg);
+    r->dgram = NULL;
+    r->msg = NULL;
 }

@@ -118,7 +118,10 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     core->stats.struct_size = sizeof core->stats;
     co_rng_seed(&core->rng, cfg->seed);
     rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
+    /* The crypto state holds the key now; keep no second copy around. */
+    co_crypto_wipe_bytes(core->cfg.key, sizeof core->cfg.key);
     if (rc != 0) {
+        co_crypto_wipe(&core->crypto);
         free(core);
         return rc;
     }
@@ -145,7 +148,6 @@ void co_core_free(co_core_t *core)
     if (!core)
         return;
     co_crypto_wipe(&core->crypto);
-    memset(core->cfg.key, 0, sizeof core->cfg.key);
     co_txbuf_free(&core->tx);
     co_peers_free(&core->peers);
     co_output_free(core);
@@ -744,6 +746,12 @@ size_t co_core_memory_bytes(const co_core_t *core)
 {
     return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
            core->evq.bytes + core->pending.len;
+}
+
+void co_core_secret_region(co_core_t *core, void **ptr, size_t *len)
+{
+    *ptr = &core->crypto;
+    *len = sizeof core->crypto;
 }
 
 size_t co_core_max_unreliable(const co_core_t *core)

@@ -153,6 +153,11 @@ struct cohort_stats *co_core_stats_mut(co_core_t *core);
 /* Bytes held by the core in every buffer, for bound checks in tests. */
 size_t co_core_memory_bytes(const co_core_t *core);
 
+/* The memory that holds key material, so the IO edge can lock it out of
+ * swap (the core itself makes no system calls). Valid for the core's life;
+ * co_core_free() wipes it. */
+void co_core_secret_region(co_core_t *core, void **ptr, size_t *len);
+
 /* Largest payload one UNRELIABLE message may have with this config. */
 size_t co_core_max_unreliable(const co_core_t *core);
 

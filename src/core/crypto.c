@@ -38,7 +38,7 @@ static int mode_valid(cohort_security_t mode)
            mode == COHORT_SECURITY_ENCRYPT;
 }
 
-static void wipe_bytes(void *p, size_t n)
+void co_crypto_wipe_bytes(void *p, size_t n)
 {
 #ifdef HAVE_LIBSODIUM
     sodium_memzero(p, n);
@@ -54,7 +54,7 @@ void co_crypto_wipe(co_crypto_t *c)
 {
     COHORT_ASSERT(c != NULL);
     for (int i = 0; i < CO_CRYPTO_MAX_KEYS; i++) {
-        wipe_bytes(c->keys[i].key, sizeof c->keys[i].key);
+        co_crypto_wipe_bytes(c->keys[i].key, sizeof c->keys[i].key);
         c->keys[i].in_use = 0;
         c->keys[i].id = 0;
     }

@@ -43,6 +43,9 @@ int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],
 /* Wipe every key. */
 void co_crypto_wipe(co_crypto_t *c);
 
+/* Zero n bytes in a way the compiler cannot drop. */
+void co_crypto_wipe_bytes(void *p, size_t n);
+
 /* Flags and key id the header of an outgoing datagram must carry. */
 uint8_t co_crypto_flags(const co_crypto_t *c);
 uint8_t co_crypto_send_key_id(const co_crypto_t *c);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ struct cohort {
     size_t tx_pump_max; /* datagrams taken from the core per pump */
     bool tx_backlog;    /* the last pump stopped at its bound */
     size_t max_message;
+    bool secret_locked; /* the core's key memory is mlock()ed */
 };
 
 /* ------------------------------------------------------------------ */
@@ -594,7 +596,13 @@ static void co_free_handle(cohort_t *c)
     if (c == NULL)
         return;
     co_transport_close(c->tp);
-    co_core_free(c->core);
+    if (c->core != NULL && c->secret_locked) {
+        void *secret;
+        size_t len;
+        co_core_secret_region(c->core, &secret, &len);
+        (void)munlock(secret, len);
+    }
+    co_core_free(c->core); /* wipes the keys */
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d])
             co_fault_lane_free(&c->lane[d]);
@@ -633,6 +641,13 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
     rc = co_core_new(&c->core, cc, now);
     if (rc != 0)
         return co_fail(rc, "core: %s", cohort_strerror(rc));
+    if (cc->security != COHORT_SECURITY_NONE) {
+        /* Keep key material out of swap; best effort (RLIMIT_MEMLOCK). */
+        void *secret;
+        size_t len;
+        co_core_secret_region(c->core, &secret, &len);
+        c->secret_locked = mlock(secret, len) == 0;
+    }
     /* Announce at once rather than at the first heartbeat. */
     co_core_tick(c->core, now);
     rc = co_pump_tx(c, now, false);

@@ -348,6 +348,94 @@ static void test_leave_and_timeout(void **state)
     net_free(n);
 }
 
+/* Take every datagram core emits; return how many, and the last one. */
+static size_t take_tx(co_core_t *core, pkt_t *last, int from)
+{
+    co_tx_t tx;
+    size_t n = 0;
+    while (co_core_next_tx(core, &tx)) {
+        last->from = from;
+        last->to = tx.kind == CO_DEST_GROUP ? -1 : tx.dest.bytes[0];
+        last->len = tx.len;
+        memcpy(last->data, tx.data, tx.len);
+        n++;
+    }
+    return n;
+}
+
+static uint8_t type_of(const pkt_t *p) { return p->data[3]; }
+
+/* How many datagrams of one type core emits now (the rest are dropped). */
+static size_t count_tx_of_type(co_core_t *core, uint8_t type)
+{
+    co_tx_t tx;
+    size_t n = 0;
+    while (co_core_next_tx(core, &tx))
+        n += tx.data[3] == type;
+    return n;
+}
+
+/* Hand-driven: node 0 sends three messages, node 1 misses the second. */
+static void test_nack_schedule_and_retransmit_policy(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL); /* everyone knows everyone */
+    co_core_t *a = n->cores[0], *b = n->cores[1], *c = n->cores[2];
+    uint64_t t = n->now_ns;
+    pkt_t data[3], p;
+    uint8_t msg[100];
+    for (int k = 0; k < 3; k++) {
+        make_payload(msg, 0, (uint32_t)k, sizeof msg);
+        assert_int_equal(co_core_send(a, t, COHORT_FIFO, msg, sizeof msg), 0);
+        co_core_flush(a, t);
+        assert_int_equal(take_tx(a, &data[k], 0), 1);
+    }
+    co_addr_t from_a = addr_of(0), from_b = addr_of(1), from_c = addr_of(2);
+    co_core_recv(b, t, &from_a, data[0].data, data[0].len);
+    co_core_recv(b, t, &from_a, data[2].data, data[2].len);
+    take_tx(b, &p, 1);
+    /* The NACK waits a random delay of at most nack_delay (5 ms)... */
+    assert_true(co_core_deadline(b) <= t + 5000000ULL);
+    co_core_tick(b, t + 5000000ULL);
+    size_t sent = take_tx(b, &p, 1);
+    assert_true(sent >= 1);
+    assert_int_equal(type_of(&p), CO_TYPE_NACK);
+    assert_int_equal(p.to, 0); /* ...and goes to the sender only */
+    pkt_t nack_b = p;
+    /* The first asker gets the record by unicast. */
+    co_core_recv(a, t + 5000000ULL, &from_b, nack_b.data, nack_b.len);
+    assert_int_equal(take_tx(a, &p, 0), 1);
+    assert_int_equal(type_of(&p), CO_TYPE_DATA);
+    assert_int_equal(p.to, 1);
+    /* The same member asking again at once is ignored: it is in flight. */
+    pkt_t again = nack_b;
+    co_core_tick(b, t + 6000000ULL); /* nothing due yet at b */
+    co_core_recv(a, t + 6000000ULL, &from_b, again.data, again.len);
+    assert_true(co_core_stats(a)->drops[COHORT_DROP_DUPLICATE] +
+                    co_core_stats(a)->drops[COHORT_DROP_REPLAY] >= 1);
+    /* A second member missing it too: the record goes to the group. */
+    co_core_recv(c, t, &from_a, data[0].data, data[0].len);
+    co_core_recv(c, t, &from_a, data[2].data, data[2].len);
+    take_tx(c, &p, 2);
+    co_core_tick(c, t + 5000000ULL);
+    take_tx(c, &p, 2);
+    assert_int_equal(type_of(&p), CO_TYPE_NACK);
+    co_core_recv(a, t + 7000000ULL, &from_c, p.data, p.len);
+    assert_int_equal(take_tx(a, &p, 0), 1);
+    assert_int_equal(type_of(&p), CO_TYPE_DATA);
+    assert_int_equal(p.to, -1);
+    assert_int_equal(co_core_stats(a)->retransmissions_sent, 2);
+    /* b never got its copy: it asks again once nack_retry (40 ms) passed,
+     * not before. */
+    co_core_tick(b, t + 30000000ULL);
+    assert_int_equal(count_tx_of_type(b, CO_TYPE_NACK), 0);
+    co_core_tick(b, t + 45000000ULL);
+    assert_int_equal(count_tx_of_type(b, CO_TYPE_NACK), 1);
+    assert_int_equal(co_core_stats(b)->nacks_sent, 2);
+    net_free(n);
+}
+
 #ifdef HAVE_LIBSODIUM
 static void test_fifo_auth_under_loss(void **state)
 {
@@ -449,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_flow_control_blocks_then_drains),
         cmocka_unit_test(test_garbage_is_counted_not_fatal),
         cmocka_unit_test(test_leave_and_timeout),
+        cmocka_unit_test(test_nack_schedule_and_retransmit_policy),
 #ifdef HAVE_LIBSODIUM
         cmocka_unit_test(test_fifo_auth_under_loss),
         cmocka_unit_test(test_fifo_encrypt_fragmented),
