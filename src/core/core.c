@@ -315,8 +315,10 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
 
 bool co_core_drained(const co_core_t *core)
 {
-    return core->pending.data == NULL && co_txbuf_count(&core->tx) == 0 &&
-           !core->bundle.open;
+    /* Stable, not yet released, counts: a member alone has nothing owed. */
+    return core->pending.data == NULL && !core->bundle.open &&
+           co_peers_stable_through(&core->peers, core->tx.next) ==
+               core->tx.next - 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -646,6 +648,7 @@ static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 void co_core_tick(co_core_t *core, uint64_t now_ns)
 {
     release_handed_out(core);
+    release_stable(core);
     if (core->bundle_deadline_ns && now_ns >= core->bundle_deadline_ns)
         co_core_flush(core, now_ns);
     for (size_t i = 0; i < core->peers.cap; i++)
