@@ -28,6 +28,7 @@
 
 #include "co_assert.h"
 #include "core.h"
+#include "crypto.h"
 #include "faults.h"
 #include "rng.h"
 #include "transport.h"
@@ -109,17 +110,6 @@ static uint64_t co_now_ns(void)
     int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
     COHORT_ASSERT(rc == 0);
     return (uint64_t)ts.tv_sec * CO_S_NS + (uint64_t)ts.tv_nsec;
-}
-
-static void co_wipe(void *p, size_t n)
-{
-#ifdef HAVE_LIBSODIUM
-    sodium_memzero(p, n);
-#else
-    volatile uint8_t *v = p;
-    for (size_t i = 0; i < n; i++)
-        v[i] = 0;
-#endif
 }
 
 static int co_random_bytes(void *buf, size_t len)
@@ -607,7 +597,7 @@ static void co_free_handle(cohort_t *c)
         if (c->fault_on[d])
             co_fault_lane_free(&c->lane[d]);
     }
-    co_wipe(c, sizeof *c);
+    co_crypto_wipe_bytes(c, sizeof *c);
     free(c);
 }
 
@@ -681,7 +671,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
         c->tx_pump_max = q + 64;
         rc = co_start(c, &cfg, &faults, &cc);
     }
-    co_wipe(&cc, sizeof cc);
+    co_crypto_wipe_bytes(&cc, sizeof cc);
     if (rc != 0) {
         co_free_handle(c);
         return rc;
