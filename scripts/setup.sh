@@ -9,6 +9,7 @@
 #   ./scripts/setup.sh                 build (warnings as errors when CI=true)
 #   ./scripts/setup.sh --werror        build with warnings as errors
 #   ./scripts/setup.sh --deps-only     only install the build dependencies
+#   ./scripts/setup.sh --fuzz          also clang and libFuzzer (test.sh --full)
 #   ./scripts/setup.sh -- --without-libsodium   extra ./configure arguments
 #
 # Environment: CI=true adds --enable-werror; COHORT_CONFIGURE_FLAGS adds
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --werror) werror=yes ;;
         --deps-only) deps_only=yes ;;
+        --fuzz) PACKAGES+=(clang libclang-rt-dev) ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         --) shift; extra_args+=("$@"); break ;;
         *) echo "setup.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -105,26 +107,21 @@ bootstrap() {
         || fail_with_log "./autogen.sh" "$LOGDIR/autogen.log"
 }
 
-# config.status --config prints the arguments configure last ran with, each
-# in single quotes; equal text means configure need not run again.
+# config.status --config prints the arguments configure last ran with,
+# quoted for the shell; the same list means configure need not run again.
 configure_tree() {
-    local args=() want have a
+    local args=() have=() a
     [ "$werror" = yes ] && args+=(--enable-werror)
     # Word splitting is wanted here: a plain string of flags.
     # shellcheck disable=SC2206
     [ -n "${COHORT_CONFIGURE_FLAGS:-}" ] && args+=($COHORT_CONFIGURE_FLAGS)
     args+=("${extra_args[@]+"${extra_args[@]}"}")
-    want=""
-    for a in "${args[@]+"${args[@]}"}"; do
-        want="${want:+$want }'$a'"
-    done
-    have=""
-    if [ -f config.status ] && [ -f Makefile ]; then
-        have=$(./config.status --config 2>/dev/null || echo '?')
-        if [ "$have" = "$want" ]; then
-            say "configure: up to date (${want:-no options})"
-            return
-        fi
+    if [ -f config.status ] && [ -f Makefile ] \
+        && a=$(./config.status --config 2>/dev/null) \
+        && eval "have=($a)" \
+        && [ "${have[*]+"${have[*]}"}" = "${args[*]+"${args[*]}"}" ]; then
+        say "configure: up to date (${args[*]:-no options})"
+        return
     fi
     say "configuring: ./configure${args[*]+ ${args[*]}} (log: build-logs/configure.log)"
     ./configure "${args[@]+"${args[@]}"}" >"$LOGDIR/configure.log" 2>&1 \

@@ -10,6 +10,10 @@
 #              copy (make install DESTDIR=...) with pkg-config; two copies
 #              then run in a private network namespace and must see each
 #              other join
+#   sweep      (CI=true or --full) the simulator over thousands of seeds
+#              (COHORT_SIM_SEEDS per scenario, default 500)
+#   fuzz       (CI=true or --full) libFuzzer on the core under ASan + UBSan
+#              for COHORT_FUZZ_SECONDS (default 120) from the corpus
 #   sanitizers (CI=true or --full) a second, out-of-tree build of the
 #              distributed sources with ../configure --enable-sanitizers
 #              --enable-werror, then make check
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ "${CI:-}" = true ] && full=yes
+[ "$full" = yes ] && setup_args+=(--fuzz)
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -201,6 +206,29 @@ run_sanitizers() {
         "../configure -q --enable-sanitizers --enable-werror && make -j$JOBS && make -j$JOBS check"
 }
 
+# A wider simulator sweep than make check's: thousands of runs across every
+# scenario (COHORT_SIM_SEEDS seeds per scenario, default 500).
+run_sweep() {
+    COHORT_SIM_SEEDS=${COHORT_SIM_SEEDS:-500} run_suite sweep "$ROOT" "$ROOT" \
+        make -j"$JOBS" check TESTS=tests/sim-seeds.sh
+}
+
+# libFuzzer on the core, with ASan + UBSan, for a bounded time
+# (COHORT_FUZZ_SECONDS, default 120), starting from the checked-in corpus.
+run_fuzz() {
+    local log=$LOGDIR/fuzz.log t0=$SECONDS rc secs=${COHORT_FUZZ_SECONDS:-120}
+    say "suite fuzz: tests/fuzz/build.sh for ${secs}s"
+    timeout -k 30 $((secs + 600)) ./tests/fuzz/build.sh "$CIDIR/fuzz" "$secs" 2>&1 | tail -n 25 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -eq 0 ]; then
+        printf 'PASS: fuzz_core (%ss, no crash)\n# PASS: 1\n# FAIL: 0\n' "$secs" >>"$log"
+    else
+        printf 'FAIL: fuzz_core (crash inputs in %s)\n# PASS: 0\n# FAIL: 1\n' "$CIDIR/fuzz" >>"$log"
+    fi
+    record fuzz "$rc" "$log" $((SECONDS - t0))
+    return "$rc"
+}
+
 print_summary() {
     echo
     echo "================================ cohort test summary ================================"
@@ -227,6 +255,8 @@ failed=0
 run_suite check "$ROOT" "$ROOT" make -j"$JOBS" check || failed=1
 run_example || failed=1
 if [ "$full" = yes ]; then
+    run_sweep || failed=1
+    run_fuzz || failed=1
     run_sanitizers || failed=1
     # distcheck builds in DISTNAME/_build/sub and leaves it there on failure.
     run_suite distcheck "$ROOT" "$ROOT/$(dist_name)/_build/sub" \

@@ -6,12 +6,19 @@
  *                                          as processes, print results
  *   cohort-perf table ...                  the whole matrix: sizes x
  *                                          {raw, unreliable, fifo}
+ *   cohort-perf security ...               fifo at sizes x {none, auth,
+ *                                          encrypt}: the cost of security
  *   cohort-perf send ... / recv ...        one role, for use by hand
  *
  * Every message starts with a 32-byte header (magic, type, run id, sequence
  * number, a value); the rest is filler. Receivers count DATA until END; for
  * fifo END is reliable, for unreliable and raw it is repeated and backed by
  * an idle timeout.
+ *
+ * Raw and cohort obey one datagram limit (perf_raw.h says how raw cuts a
+ * message), and both sides are driven alike: the sender never waits
+ * except when its transport pushes back, and a receiver calls poll() only
+ * once a pass over its input found nothing.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cohort.h"
 #include "common.h"
@@ -42,7 +50,6 @@
 #define PERF_DRAIN_MS 30000
 #define PERF_PROGRESS_NS 5000000000ull
 #define PERF_EXIT_TOOBIG 4
-#define PERF_DATAGRAM_MARGIN 512      /* header, record and MAC room */
 
 enum perf_type { MSG_DATA = 1, MSG_END = 2, MSG_PING = 3, MSG_PONG = 4 };
 enum perf_kind { KIND_RAW = 0, KIND_UNRELIABLE = 1, KIND_FIFO = 2 };
@@ -63,17 +70,19 @@ enum perf_opt {
     OPT_INDEX,
     OPT_RUN_ID,
     OPT_TIMEOUT,
+    OPT_SECMATRIX,
+    OPT_ROUND_TRIPS,
 };
 
 struct perf_opts {
     struct tool_net net;
     const char *role;
-    int raw, latency, json, quiet, machine, matrix;
+    int raw, latency, json, quiet, machine, matrix, secmatrix;
     uint64_t sizes[PERF_MAX_SIZES];
     size_t nsizes;
     uint64_t count;
     double seconds;
-    uint64_t repeat, receivers, index, run_id;
+    uint64_t repeat, receivers, index, run_id, rtts;
     double timeout_s;
 };
 
@@ -423,8 +432,11 @@ static int send_loop(struct perf_io *io, const struct perf_opts *o,
             return r;
         s->seq++;
         s->unprocessed += size;
-        /* Let small messages share datagrams: yield to the library only
-         * every so many bytes (and whenever flow control says so). */
+        /* The library bundles small messages until the application
+         * yields, as a real sender's would: yield (cohort_process: read
+         * acknowledgements, run timers) only every 64 KiB of payload, i.e.
+         * every 1024 messages of 64 bytes or 8 of 8000, and whenever flow
+         * control answers AGAIN. Raw has nothing to yield to. */
         if (s->unprocessed >= PERF_PROCESS_EVERY_BYTES) {
             s->unprocessed = 0;
             if (io_wait(io, 0, 0) < 0)
@@ -631,6 +643,7 @@ struct recv_state {
     uint64_t msgs, bytes, first_ns, last_ns;
     uint64_t sent;               /* from the END marker */
     uint64_t pongs;
+    uint64_t partial;            /* raw: messages missing a chunk */
     int got_end;
 };
 
@@ -686,11 +699,12 @@ static void print_recv_result(const struct perf_opts *o,
     double span = (double)(s->last_ns - s->first_ns);
     if (o->machine) {
         printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
-               " last_ns=%llu end=%d sent=%llu pongs=%llu\n",
+               " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu\n",
                (unsigned long long)o->index, (unsigned long long)s->msgs,
                (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
                (unsigned long long)s->last_ns, s->got_end,
-               (unsigned long long)s->sent, (unsigned long long)s->pongs);
+               (unsigned long long)s->sent, (unsigned long long)s->pongs,
+               (unsigned long long)s->partial);
         return;
     }
     printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, %.2f MB/s\n",
@@ -734,17 +748,19 @@ static int role_recv(const struct perf_opts *o)
             recv_one(&io, o, &s);
         idle = got == 0;
     }
+    if (io.raw)
+        s.partial = io.sock.partial;
     print_recv_result(o, &s);
     io_close(&io, 2000);
     return s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
 }
 
 /* ------------------------------------------------------------------ */
-/* run / table: processes, cells, results                              */
+/* run / table / security: processes, cells, results                   */
 /* ------------------------------------------------------------------ */
 
 struct rx_result {
-    uint64_t msgs, bytes;
+    uint64_t msgs, bytes, partial;
     double msgs_per_s, mb_per_s, loss;
     int got_end;
 };
@@ -752,23 +768,31 @@ struct rx_result {
 struct cell {
     int kind;
     size_t size;
-    size_t datagram;             /* 0: library default */
+    size_t datagram;             /* the limit cohort and raw both obey */
+    cohort_security_t security;
     int latency;
     const char *error;           /* NULL: ok */
+    int expected;                /* the error is a known limit, not a fault */
     uint64_t sent, start_ns, sent_ns, would_block, retrans;
     size_t nrx;
     struct rx_result rx[PERF_MAX_RECEIVERS];
     uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
     double score;                /* what --repeat takes the median of */
+    size_t runs;                 /* how many times it ran */
 };
 
-/* Latency cells count round trips; --count if given, else a default
- * (throughput cells of the same table may be timed by --seconds). */
+/* Latency cells count round trips (--round-trips, else --count, else a
+ * default); throughput cells count --count messages or run --seconds. */
+static uint64_t round_trips(const struct perf_opts *o)
+{
+    if (o->rtts != 0)
+        return o->rtts;
+    return o->count != 0 ? o->count : PERF_DEFAULT_RTTS;
+}
+
 static uint64_t cell_count(const struct perf_opts *o, const struct cell *c)
 {
-    if (c->latency && o->count == 0)
-        return PERF_DEFAULT_RTTS;
-    return o->count;
+    return c->latency ? round_trips(o) : o->count;
 }
 
 /* The options a child needs, for one cell. */
@@ -812,6 +836,7 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     uint64_t first = 0, last = 0, end = 0;
     (void)tool_field_u64(line, "msgs", &rx->msgs);
     (void)tool_field_u64(line, "bytes", &rx->bytes);
+    (void)tool_field_u64(line, "partial", &rx->partial);
     (void)tool_field_u64(line, "first_ns", &first);
     (void)tool_field_u64(line, "last_ns", &last);
     (void)tool_field_u64(line, "end", &end);
@@ -824,7 +849,7 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
         first = c->start_ns;
     if (last > first && rx->msgs > 0) {
         rx->msgs_per_s = (double)rx->msgs * 1e9 / (double)(last - first);
-        rx->mb_per_s = rx->msgs_per_s * (double)c->size / 1e6;
+        rx->mb_per_s = (double)rx->bytes * 1e3 / (double)(last - first);
     }
     if (c->sent > 0 && c->sent >= rx->msgs)
         rx->loss = (double)(c->sent - rx->msgs) / (double)c->sent;
@@ -846,13 +871,19 @@ static void parse_sender(struct cell *c, const char *line)
     (void)tool_field_u64(line, "max_ns", &c->max_ns);
 }
 
-static const char *sender_error(const struct tool_child *snd)
+/* Why the sender gave up, or NULL; *expected for limits of the library
+ * (a mode it lacks, an unreliable message wider than a datagram) that a
+ * table reports but that are no fault of the run. */
+static const char *sender_error(const struct tool_child *snd, int *expected)
 {
     char line[256];
+    *expected = 1;
     if (tool_child_line(snd, "RESULT error=notsup", line, sizeof line))
         return "not supported by this library";
     if (tool_child_line(snd, "RESULT error=toobig", line, sizeof line))
-        return "toobig";
+        return "does not fit one datagram (unreliable messages are not "
+               "fragmented)";
+    *expected = 0;
     if (tool_child_line(snd, "RESULT error=members", line, sizeof line))
         return "receivers did not appear";
     if (!tool_child_line(snd, "RESULT role=", line, sizeof line))
@@ -864,7 +895,7 @@ static void collect(struct cell *c, struct tool_child *ch, size_t nrx)
 {
     char line[512];
     struct tool_child *snd = &ch[nrx];
-    c->error = sender_error(snd);
+    c->error = sender_error(snd, &c->expected);
     if (c->error != NULL)
         return;
     parse_sender(c, tool_child_line(snd, "RESULT role=", line, sizeof line));
@@ -897,6 +928,8 @@ static int await_ready(struct tool_child *ch, size_t n)
     return -1;
 }
 
+/* A cell's own group, mode, datagram limit and security; the key goes
+ * only to cells that use it (a key alone would mean "encrypt"). */
 static void cell_net(const struct perf_opts *o, const struct cell *c,
                      struct tool_net *net, char *group, size_t group_len)
 {
@@ -904,9 +937,12 @@ static void cell_net(const struct perf_opts *o, const struct cell *c,
     snprintf(group, group_len, "perf-%08llx", (unsigned long long)o->run_id);
     net->group = group;
     net->name = NULL;
-    net->mode = c->kind == KIND_FIFO ? COHORT_FIFO : COHORT_UNRELIABLE;
-    if (c->datagram != 0)
-        net->max_datagram = c->datagram;
+    if (c->kind != KIND_RAW)
+        net->mode = c->kind == KIND_FIFO ? COHORT_FIFO : COHORT_UNRELIABLE;
+    net->max_datagram = c->datagram;
+    net->security = c->security;
+    if (c->security == COHORT_SECURITY_NONE)
+        net->key_file = NULL;
 }
 
 /* The sender decides: once it is gone, receivers get a short while to see
@@ -969,91 +1005,130 @@ static int cmp_score(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Run a cell --repeat times; keep the run with the median score. An
- * unreliable cell too big for one datagram is rerun with a larger one. */
-static void run_cell(struct perf_opts *o, struct cell *out)
+/* Rows are named by mode; in the security table by security. */
+static const char *cell_label(const struct perf_opts *o, const struct cell *c)
 {
-    struct cell runs[PERF_MAX_REPEAT];
+    return o->secmatrix ? tool_security_name(c->security)
+                        : kind_names[c->kind];
+}
+
+/* A ratio to the twin: plain in the raw table, a percentage in the
+ * security one. */
+static void print_ratio(const struct perf_opts *o, double num, double den)
+{
+    if (den <= 0)
+        printf(" %7s", "-");
+    else if (o->secmatrix)
+        printf(" %6.1f%%", 100.0 * num / den);
+    else
+        printf(" %7.2f", num / den);
+}
+
+/* Run every cell --repeat times and keep, per cell, the run with the
+ * median score. Repeats go round the whole plan rather than one cell K
+ * times in a row, so a noisy spell on the machine hits every mode alike
+ * and the ratios stay fair. runs holds n * repeat cells. */
+static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
+                      struct cell *runs)
+{
     size_t k = (size_t)o->repeat;
-    for (size_t i = 0; i < k; i++) {
-        runs[i] = *out;
-        if (!o->quiet)
-            tool_err("%s %s, %zu bytes%s (%zu of %zu)...",
-                     out->latency ? "latency" : "throughput",
-                     kind_names[out->kind], out->size,
-                     out->datagram ? ", larger datagram" : "", i + 1, k);
-        run_cell_once(o, &runs[i]);
-        if (runs[i].error != NULL && strcmp(runs[i].error, "toobig") == 0 &&
-            o->net.max_datagram == 0 && out->datagram == 0) {
-            out->datagram = out->size + PERF_DATAGRAM_MARGIN > 65507
-                                ? 65507 : out->size + PERF_DATAGRAM_MARGIN;
-            run_cell(o, out);
-            return;
-        }
-        runs[i].score = cell_score(&runs[i]);
-        if (runs[i].error != NULL &&
-            strstr(runs[i].error, "not supported") != NULL) {
-            k = i + 1;               /* no point repeating */
-            break;
+    for (size_t rep = 0; rep < k && !tool_stop_requested(); rep++) {
+        for (size_t i = 0; i < n && !tool_stop_requested(); i++) {
+            struct cell *r = &runs[i * k + cells[i].runs];
+            if (cells[i].runs > 0 && runs[i * k].expected)
+                continue;        /* a limit: no point repeating it */
+            if (!o->quiet)
+                tool_err("%s %s, %zu bytes (%zu of %zu)...",
+                         cells[i].latency ? "latency" : "throughput",
+                         cell_label(o, &cells[i]), cells[i].size, rep + 1,
+                         k);
+            *r = cells[i];
+            run_cell_once(o, r);
+            r->score = cell_score(r);
+            cells[i].runs++;
         }
     }
-    qsort(runs, k, sizeof runs[0], cmp_score);
-    *out = runs[k / 2];
+    for (size_t i = 0; i < n; i++) {
+        size_t m = cells[i].runs;
+        if (m == 0)
+            continue;
+        qsort(&runs[i * k], m, sizeof runs[0], cmp_score);
+        cells[i] = runs[i * k + m / 2];
+        cells[i].runs = m;
+    }
 }
 
 /* ------------------------------------------------------------------ */
 /* Reporting                                                           */
 /* ------------------------------------------------------------------ */
 
-static const struct cell *raw_twin(const struct cell *cells, size_t n,
-                                   const struct cell *c)
+/* What a cell is compared with, measured in the same invocation: the raw
+ * cell of its size, or in the security table the cell without security. */
+static const struct cell *twin_of(const struct perf_opts *o,
+                                  const struct cell *cells, size_t n,
+                                  const struct cell *c)
 {
     for (size_t i = 0; i < n; i++) {
-        if (cells[i].kind == KIND_RAW && cells[i].size == c->size &&
-            cells[i].latency == c->latency && cells[i].error == NULL)
-            return &cells[i];
+        const struct cell *t = &cells[i];
+        int match = t->size == c->size && t->latency == c->latency &&
+                    t->datagram == c->datagram && t->error == NULL;
+        if (match && o->secmatrix && t->kind == c->kind &&
+            t->security == COHORT_SECURITY_NONE)
+            return t;
+        if (match && !o->secmatrix && t->kind == KIND_RAW)
+            return t;
     }
     return NULL;
 }
 
-static void print_tput_rows(const struct cell *cells, size_t n,
-                            const struct cell *c)
+struct tput_sum {
+    double msgs_per_s, mb_per_s, slowest, loss;
+};
+
+/* Receivers are alike: a cell is their mean rate, its slowest one, and
+ * the worst loss. */
+static struct tput_sum tput_sum(const struct cell *c)
 {
-    const struct cell *raw = raw_twin(cells, n, c);
+    struct tput_sum t = { 0, 0, 0, 0 };
     for (size_t i = 0; i < c->nrx; i++) {
         const struct rx_result *rx = &c->rx[i];
-        printf("%6zu  %-10s  rx%-2zu %12.0f %9.2f %7.2f%%", c->size,
-               kind_names[c->kind], i, rx->msgs_per_s, rx->mb_per_s,
-               100.0 * rx->loss);
-        if (raw != NULL && i < raw->nrx && raw->rx[i].msgs_per_s > 0)
-            printf(" %7.2f", rx->msgs_per_s / raw->rx[i].msgs_per_s);
-        else
-            printf(" %7s", "-");
-        if (c->datagram != 0)
-            printf("  (datagram %zu)", c->datagram);
-        putchar('\n');
+        t.msgs_per_s += rx->msgs_per_s / (double)c->nrx;
+        t.mb_per_s += rx->mb_per_s / (double)c->nrx;
+        if (i == 0 || rx->msgs_per_s < t.slowest)
+            t.slowest = rx->msgs_per_s;
+        if (rx->loss > t.loss)
+            t.loss = rx->loss;
     }
+    return t;
 }
 
-static void print_lat_row(const struct cell *cells, size_t n,
-                          const struct cell *c)
+static void print_tput_row(const struct perf_opts *o, const struct cell *cells,
+                           size_t n, const struct cell *c)
 {
-    const struct cell *raw = raw_twin(cells, n, c);
-    printf("%6zu  %-10s  %8llu %6llu %9.1f %9.1f %9.1f", c->size,
-           kind_names[c->kind], (unsigned long long)c->samples,
-           (unsigned long long)c->lat_lost, c->p50_ns / 1e3, c->p99_ns / 1e3,
-           c->p999_ns / 1e3);
-    if (raw != NULL && raw->p50_ns > 0)
-        printf(" %7.2f", (double)c->p50_ns / (double)raw->p50_ns);
-    else
-        printf(" %7s", "-");
+    const struct cell *twin = twin_of(o, cells, n, c);
+    struct tput_sum t = tput_sum(c);
+    printf("%6zu  %-10s %12.0f %9.2f %12.0f %7.2f%%", c->size,
+           cell_label(o, c), t.msgs_per_s, t.mb_per_s, t.slowest,
+           100.0 * t.loss);
+    print_ratio(o, c->score, twin != NULL ? twin->score : 0.0);
     putchar('\n');
 }
 
-static void print_human(const struct perf_opts *o, const struct cell *cells,
-                        size_t n)
+static void print_lat_row(const struct perf_opts *o, const struct cell *cells,
+                          size_t n, const struct cell *c)
 {
-    int header_t = 0, header_l = 0;
+    const struct cell *twin = twin_of(o, cells, n, c);
+    printf("%6zu  %-10s  %8llu %6llu %9.1f %9.1f %9.1f", c->size,
+           cell_label(o, c), (unsigned long long)c->samples,
+           (unsigned long long)c->lat_lost, c->p50_ns / 1e3, c->p99_ns / 1e3,
+           c->p999_ns / 1e3);
+    print_ratio(o, (double)c->p50_ns,
+                twin != NULL ? (double)twin->p50_ns : 0.0);
+    putchar('\n');
+}
+
+static void print_heading(const struct perf_opts *o, size_t datagram)
+{
     printf("cohort-perf: 1 sender -> %llu receiver%s on %s, ",
            (unsigned long long)o->receivers, o->receivers == 1 ? "" : "s",
            o->net.interface);
@@ -1065,42 +1140,75 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
     }
     if (o->latency)
         printf("%s%llu round trips", o->matrix ? " or " : "",
-               (unsigned long long)(o->count ? o->count : PERF_DEFAULT_RTTS));
-    printf(" per cell");
-    if (o->net.security != COHORT_SECURITY_NONE || o->net.key_file != NULL)
-        printf(", security %s",
+               (unsigned long long)round_trips(o));
+    printf(" per cell, median of %llu\n", (unsigned long long)o->repeat);
+    if (o->secmatrix)
+        printf("datagram limit %zu bytes; mode %s; vs none: rate (latency: "
+               "p50) as a share of the same size without security\n",
+               datagram, tool_mode_name(o->net.mode));
+    else
+        printf("datagram limit %zu bytes for cohort and raw alike (raw: one "
+               "message per datagram, cut into chunks of %zu above that)\n",
+               datagram, datagram - PERF_RAW_HDR_BYTES);
+    if (!o->secmatrix && o->net.key_file != NULL)
+        printf("security: cohort cells run %s\n",
                tool_security_name(o->net.security != COHORT_SECURITY_NONE
                                       ? o->net.security
                                       : COHORT_SECURITY_ENCRYPT));
-    printf(", median of %llu; MB = 10^6 bytes of payload\n",
-           (unsigned long long)o->repeat);
+    if (!o->latency || o->matrix)
+        printf("msgs/s and MB/s: mean of the receivers (MB = 10^6 bytes of "
+               "payload); loss: worst receiver\n");
+}
+
+static void print_human(const struct perf_opts *o, const struct cell *cells,
+                        size_t n)
+{
+    int header_t = 0, header_l = 0;
+    const char *vs = o->secmatrix ? "vs none" : "vs raw";
+    const char *mode = o->secmatrix ? "security" : "mode";
+    print_heading(o, n > 0 ? cells[0].datagram : 0);
     for (size_t i = 0; i < n; i++) {
         const struct cell *c = &cells[i];
         if (c->error != NULL) {
-            printf("%6zu  %-10s  %s: %s\n", c->size, kind_names[c->kind],
+            printf("%6zu  %-10s  %s: %s\n", c->size, cell_label(o, c),
                    c->latency ? "latency" : "throughput", c->error);
             continue;
         }
         if (!c->latency && !header_t++)
-            printf("\n%6s  %-10s  %-4s %12s %9s %8s %7s\n", "size", "mode",
-                   "rx", "msgs/s", "MB/s", "loss", "vs raw");
+            printf("\n%6s  %-10s %12s %9s %12s %8s %7s\n", "size", mode,
+                   "msgs/s", "MB/s", "slowest rx", "loss", vs);
         if (c->latency && !header_l++)
-            printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s\n", "size", "mode",
-                   "rtts", "lost", "p50 us", "p99 us", "p99.9 us",
-                   "vs raw");
+            printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s\n", "size", mode,
+                   "rtts", "lost", "p50 us", "p99 us", "p99.9 us", vs);
         if (c->latency)
-            print_lat_row(cells, n, c);
+            print_lat_row(o, cells, n, c);
         else
-            print_tput_rows(cells, n, c);
+            print_tput_row(o, cells, n, c);
     }
 }
 
-static void json_cell(const struct cell *cells, size_t n, const struct cell *c)
+static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
 {
-    const struct cell *raw = raw_twin(cells, n, c);
-    printf("{\"mode\":\"%s\",\"size\":%zu,\"datagram\":%zu,\"test\":\"%s\"",
-           kind_names[c->kind], c->size, c->datagram,
-           c->latency ? "latency" : "throughput");
+    const struct rx_result *rx = &c->rx[i];
+    printf("%s{\"msgs\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.3f,"
+           "\"loss\":%.6f,\"end_marker\":%s", i ? "," : "",
+           (unsigned long long)rx->msgs, rx->msgs_per_s, rx->mb_per_s,
+           rx->loss, rx->got_end ? "true" : "false");
+    if (c->kind == KIND_RAW)
+        printf(",\"partial\":%llu", (unsigned long long)rx->partial);
+    if (twin != NULL && i < twin->nrx && twin->rx[i].msgs_per_s > 0)
+        printf(",\"ratio\":%.3f", rx->msgs_per_s / twin->rx[i].msgs_per_s);
+    putchar('}');
+}
+
+static void json_cell(const struct perf_opts *o, const struct cell *cells,
+                      size_t n, const struct cell *c)
+{
+    const struct cell *twin = twin_of(o, cells, n, c);
+    printf("{\"mode\":\"%s\",\"security\":\"%s\",\"size\":%zu,"
+           "\"datagram\":%zu,\"test\":\"%s\",\"runs\":%zu",
+           kind_names[c->kind], tool_security_name(c->security), c->size,
+           c->datagram, c->latency ? "latency" : "throughput", c->runs);
     if (c->error != NULL) {
         printf(",\"error\":\"%s\"}", c->error);
         return;
@@ -1108,107 +1216,174 @@ static void json_cell(const struct cell *cells, size_t n, const struct cell *c)
     if (c->latency) {
         printf(",\"round_trips\":%llu,\"lost\":%llu,\"min_us\":%.1f,"
                "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-               "\"max_us\":%.1f}", (unsigned long long)c->samples,
+               "\"max_us\":%.1f", (unsigned long long)c->samples,
                (unsigned long long)c->lat_lost, c->min_ns / 1e3,
                c->p50_ns / 1e3, c->p99_ns / 1e3, c->p999_ns / 1e3,
                c->max_ns / 1e3);
+        if (twin != NULL && twin->p50_ns > 0)
+            printf(",\"p50_ratio\":%.3f",
+                   (double)c->p50_ns / (double)twin->p50_ns);
+        putchar('}');
         return;
     }
-    printf(",\"sent\":%llu,\"send_msgs_per_s\":%.0f,\"flow_control_waits\":%llu,"
-           "\"retransmissions\":%llu,\"receivers\":[",
+    printf(",\"sent\":%llu,\"send_msgs_per_s\":%.0f,\"msgs_per_s\":%.0f,"
+           "\"flow_control_waits\":%llu,\"retransmissions\":%llu",
            (unsigned long long)c->sent,
-           c->sent_ns ? c->sent * 1e9 / (double)c->sent_ns : 0.0,
+           c->sent_ns ? c->sent * 1e9 / (double)c->sent_ns : 0.0, c->score,
            (unsigned long long)c->would_block,
            (unsigned long long)c->retrans);
-    for (size_t i = 0; i < c->nrx; i++) {
-        const struct rx_result *rx = &c->rx[i];
-        printf("%s{\"msgs\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.3f,"
-               "\"loss\":%.6f,\"end_marker\":%s", i ? "," : "",
-               (unsigned long long)rx->msgs, rx->msgs_per_s, rx->mb_per_s,
-               rx->loss, rx->got_end ? "true" : "false");
-        if (raw != NULL && i < raw->nrx && raw->rx[i].msgs_per_s > 0)
-            printf(",\"vs_raw\":%.3f", rx->msgs_per_s / raw->rx[i].msgs_per_s);
-        putchar('}');
-    }
+    if (twin != NULL && twin->score > 0)
+        printf(",\"ratio\":%.3f", c->score / twin->score);
+    printf(",\"receivers\":[");
+    for (size_t i = 0; i < c->nrx; i++)
+        json_rx(c, twin, i);
     printf("]}");
 }
 
 static void print_json(const struct perf_opts *o, const struct cell *cells,
                        size_t n)
 {
-    cohort_security_t sec = o->net.key_file != NULL &&
-                            o->net.security == COHORT_SECURITY_NONE
-                                ? COHORT_SECURITY_ENCRYPT : o->net.security;
     printf("{\"tool\":\"cohort-perf\",\"library\":\"%s\",\"receivers\":%llu,"
-           "\"interface\":\"%s\",\"security\":\"%s\",\"repeat\":%llu,"
-           "\"cells\":[", cohort_version(), (unsigned long long)o->receivers,
-           o->net.interface, tool_security_name(sec),
-           (unsigned long long)o->repeat);
+           "\"interface\":\"%s\",\"datagram\":%zu,\"repeat\":%llu,"
+           "\"ratio_of\":\"%s\",\"cells\":[", cohort_version(),
+           (unsigned long long)o->receivers, o->net.interface,
+           n > 0 ? cells[0].datagram : 0, (unsigned long long)o->repeat,
+           o->secmatrix ? "security none" : "raw");
     for (size_t i = 0; i < n; i++) {
         if (i)
             putchar(',');
-        json_cell(cells, n, &cells[i]);
+        json_cell(o, cells, n, &cells[i]);
     }
     printf("]}\n");
 }
 
 /* ------------------------------------------------------------------ */
-/* Plans: which cells run / table measure                              */
+/* Plans: which cells run / table / security measure                   */
 /* ------------------------------------------------------------------ */
 
 #define PERF_MAX_CELLS (PERF_MAX_SIZES * 3 * 2)
 
-static size_t add_cell(struct cell *cells, size_t n, int kind, size_t size,
-                       int latency)
+static size_t add_cell(const struct perf_opts *o, struct cell *cells,
+                       size_t n, int kind, size_t size, int latency)
 {
     memset(&cells[n], 0, sizeof cells[n]);
     cells[n].kind = kind;
     cells[n].size = size;
     cells[n].latency = latency;
+    cells[n].datagram = datagram_limit(&o->net);
+    /* A key without --security means encrypt, as for every tool. */
+    cells[n].security = o->net.security;
+    if (o->net.key_file != NULL && o->net.security == COHORT_SECURITY_NONE)
+        cells[n].security = COHORT_SECURITY_ENCRYPT;
     return n + 1;
 }
 
-/* table (or run --matrix): every size x raw/unreliable/fifo, throughput,
- * plus latency with --latency. run: the chosen mode (and raw as the
- * baseline for --latency). */
-static size_t plan(const struct perf_opts *o, struct cell *cells)
+/* The cells of one size and one test (throughput or latency). */
+static size_t plan_size(const struct perf_opts *o, struct cell *cells,
+                        size_t n, size_t size, int lat)
 {
-    size_t n = 0;
+    static const cohort_security_t secs[] = {
+        COHORT_SECURITY_NONE, COHORT_SECURITY_AUTH, COHORT_SECURITY_ENCRYPT
+    };
     int chosen = o->raw ? KIND_RAW
                         : (o->net.mode == COHORT_FIFO ? KIND_FIFO
                                                       : KIND_UNRELIABLE);
-    for (int lat = 0; lat < 2; lat++) {
-        /* run --latency measures only latency; table adds it. */
-        int skip = lat ? !o->latency : (o->latency && !o->matrix);
-        if (skip)
-            continue;
-        for (size_t s = 0; s < o->nsizes; s++) {
-            for (int k = 0; k < 3; k++) {
-                int wanted = o->matrix || k == chosen ||
-                             (lat && k == KIND_RAW);
-                if (wanted)
-                    n = add_cell(cells, n, k, (size_t)o->sizes[s], lat);
-            }
+    for (int k = 0; k < 3; k++) {
+        if (o->secmatrix) {
+            n = add_cell(o, cells, n, chosen, size, lat);
+            cells[n - 1].security = secs[k];
+        } else if (o->matrix || k == chosen || (lat && k == KIND_RAW)) {
+            n = add_cell(o, cells, n, k, size, lat);
         }
     }
     return n;
 }
 
-static int role_run(struct perf_opts *o)
+/* table (or run --matrix): every size x raw/unreliable/fifo, throughput,
+ * plus latency with --latency. security: every size x none/auth/encrypt.
+ * run: the chosen mode (and raw as the baseline for --latency). */
+static size_t plan(const struct perf_opts *o, struct cell *cells)
+{
+    size_t n = 0;
+    for (int lat = 0; lat < 2; lat++) {
+        /* run --latency measures only latency; table adds it. */
+        int skip = lat ? !o->latency : (o->latency && !o->matrix);
+        for (size_t s = 0; s < o->nsizes && !skip; s++)
+            n = plan_size(o, cells, n, (size_t)o->sizes[s], lat);
+    }
+    return n;
+}
+
+/* security without --key: a throw-away key in a private directory. */
+struct temp_key {
+    char dir[64];
+    char path[96];
+};
+
+static int temp_key_make(struct temp_key *k)
+{
+    int r;
+    snprintf(k->dir, sizeof k->dir, "/tmp/cohort-perf-XXXXXX");
+    k->path[0] = '\0';
+    if (mkdtemp(k->dir) == NULL) {
+        tool_err("temporary key directory: %s", strerror(errno));
+        k->dir[0] = '\0';
+        return TOOL_EXIT_FAIL;
+    }
+    snprintf(k->path, sizeof k->path, "%s/key", k->dir);
+    r = cohort_keygen(k->path);
+    if (r == 0)
+        return TOOL_EXIT_OK;
+    tool_err_cohort("temporary key", r);
+    return r == COHORT_ERR_NOCRYPTO ? TOOL_EXIT_NOTSUP : TOOL_EXIT_FAIL;
+}
+
+static void temp_key_remove(struct temp_key *k)
+{
+    if (k->path[0] != '\0')
+        (void)unlink(k->path);
+    if (k->dir[0] != '\0')
+        (void)rmdir(k->dir);
+}
+
+static int run_plan(struct perf_opts *o)
 {
     static struct cell cells[PERF_MAX_CELLS];
     size_t n = plan(o, cells);
+    struct cell *runs = calloc(n * (size_t)o->repeat, sizeof *runs);
     int failed = 0;
-    for (size_t i = 0; i < n && !tool_stop_requested(); i++) {
-        run_cell(o, &cells[i]);
-        failed |= cells[i].error != NULL &&
-                  strstr(cells[i].error, "not supported") == NULL;
+    if (runs == NULL) {
+        tool_err("out of memory");
+        return TOOL_EXIT_FAIL;
     }
+    run_cells(o, cells, n, runs);
+    free(runs);
+    for (size_t i = 0; i < n; i++)
+        failed |= cells[i].runs == 0 ||
+                  (cells[i].error != NULL && !cells[i].expected);
     if (o->json)
         print_json(o, cells, n);
     else
         print_human(o, cells, n);
     return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
+static int role_run(struct perf_opts *o)
+{
+    struct temp_key key;
+    int rc;
+    memset(&key, 0, sizeof key);
+    if (o->secmatrix && o->net.key_file == NULL) {
+        rc = temp_key_make(&key);
+        if (rc != TOOL_EXIT_OK) {
+            temp_key_remove(&key);
+            return rc;
+        }
+        o->net.key_file = key.path;
+    }
+    rc = run_plan(o);
+    temp_key_remove(&key);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1218,27 +1393,41 @@ static int role_run(struct perf_opts *o)
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: cohort-perf run|table|send|recv [options]\n"
+"usage: cohort-perf run|table|security|send|recv [options]\n"
 "  run                   start 1 sender and --receivers processes here\n"
 "  table                 the full matrix: sizes x raw/unreliable/fifo\n"
+"  security              the cost of security: sizes x none/auth/encrypt\n"
+"                        (fifo, or --mode); same as table --security-matrix\n"
 "  send, recv            one role (run them in separate terminals)\n"
 "options:\n"
 "  --mode unreliable|fifo  delivery mode (default: fifo)\n"
-"  --raw                 bare UDP multicast, no protocol (the baseline)\n"
+"  --raw                 bare UDP multicast, no protocol (the baseline):\n"
+"                        one message per datagram, cut into chunks when\n"
+"                        larger than the datagram limit\n"
 "  --size LIST           message sizes in bytes, e.g. 64,1000,8000\n"
-"                        (default: 1000; table: 64,1000,8000; >= 32)\n"
-"  --count N             messages (latency: round trips) per cell\n"
+"                        (default: 1000; table, security: 64,1000,8000;\n"
+"                        >= 32)\n"
+"  --count N             messages per cell (latency: round trips)\n"
 "  --seconds S           send for S seconds per cell (default: 3)\n"
 "  --latency             ping-pong round trips (p50/p99/p99.9) instead\n"
-"                        of throughput; run adds the raw baseline\n"
+"                        of throughput; run adds the raw baseline,\n"
+"                        table and security add latency cells\n"
+"  --round-trips N       round trips per latency cell (default: --count,\n"
+"                        else 10000)\n"
 "  --receivers N         receiver processes (default: 2; send: waits\n"
 "                        for N)\n"
-"  --repeat K            run each cell K times, report the median\n"
-"  --datagram BYTES      largest UDP payload (cfg.max_datagram)\n"
+"  --repeat K            run each cell K times (round robin over the\n"
+"                        cells), report the median\n"
+"  --datagram BYTES      datagram limit (cfg.max_datagram, default 1400),\n"
+"                        obeyed by cohort and raw alike\n"
+"  --key FILE            cohort cells authenticated or encrypted;\n"
+"                        security: the key to use (default: a temporary\n"
+"                        one)\n"
+"  --security auth|encrypt  with --key, as cohort-chat\n"
 "  --json                machine-readable output\n"
 "  --quiet               no progress lines on stderr\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
-"  --key FILE, --security auth|encrypt, --faults SPEC: as cohort-chat\n"
+"  --faults SPEC: as cohort-chat\n"
 "  --help, --version\n");
 }
 
@@ -1258,6 +1447,8 @@ static const struct option long_opts[] = {
     { "index", required_argument, NULL, OPT_INDEX },
     { "run-id", required_argument, NULL, OPT_RUN_ID },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "security-matrix", no_argument, NULL, OPT_SECMATRIX },
+    { "round-trips", required_argument, NULL, OPT_ROUND_TRIPS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1269,6 +1460,9 @@ static int perf_option(struct perf_opts *o, int opt, const char *arg)
                                o->sizes, PERF_MAX_SIZES, &o->nsizes);
     case OPT_COUNT:
         return tool_parse_u64("count", arg, 1, 1000000000u, &o->count);
+    case OPT_ROUND_TRIPS:
+        return tool_parse_u64("round-trips", arg, 1, PERF_MAX_LAT_COUNT,
+                              &o->rtts);
     case OPT_SECONDS:
         return tool_parse_seconds("seconds", arg, 3600.0, &o->seconds);
     case OPT_REPEAT:
@@ -1286,6 +1480,7 @@ static int perf_option(struct perf_opts *o, int opt, const char *arg)
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case OPT_MATRIX: o->matrix = 1; return 0;
+    case OPT_SECMATRIX: o->secmatrix = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_MACHINE: o->machine = 1; return 0;
     default: return -1;
@@ -1296,20 +1491,27 @@ static int perf_option(struct perf_opts *o, int opt, const char *arg)
 static int finish_options(struct perf_opts *o)
 {
     int table = strcmp(o->role, "table") == 0;
-    if (table)
+    if (strcmp(o->role, "security") == 0)
+        o->secmatrix = 1;
+    if (table || o->secmatrix)
         o->matrix = 1;
+    if (o->secmatrix && o->raw) {
+        tool_err("security: measures cohort with and without security; "
+                 "--raw has none");
+        return -1;
+    }
     if (o->nsizes == 0) {
         static const uint64_t table_sizes[] = { 64, 1000, 8000 };
         o->nsizes = o->matrix ? 3 : 1;
         memcpy(o->sizes, o->matrix ? table_sizes : (const uint64_t[]){ 1000 },
                o->nsizes * sizeof o->sizes[0]);
     }
-    if (o->latency && o->count == 0 && o->role[0] != 'r' &&
-        o->role[0] != 't')
-        o->count = PERF_DEFAULT_RTTS;     /* send/recv by hand */
+    if (o->latency && (strcmp(o->role, "send") == 0 ||
+                       strcmp(o->role, "recv") == 0))
+        o->count = round_trips(o);     /* by hand: the roles count */
     if (o->count == 0 && o->seconds == 0.0)
         o->seconds = 3.0;
-    if (o->latency && o->count > PERF_MAX_LAT_COUNT) {
+    if (o->latency && round_trips(o) > PERF_MAX_LAT_COUNT) {
         tool_err("--latency: at most %u round trips", PERF_MAX_LAT_COUNT);
         return -1;
     }
@@ -1385,9 +1587,10 @@ int main(int argc, char **argv)
         return o.latency ? role_send_latency(&o) : role_send_throughput(&o);
     if (strcmp(o.role, "recv") == 0)
         return role_recv(&o);
-    if (strcmp(o.role, "run") == 0 || strcmp(o.role, "table") == 0)
+    if (strcmp(o.role, "run") == 0 || strcmp(o.role, "table") == 0 ||
+        strcmp(o.role, "security") == 0)
         return role_run(&o);
-    tool_err("unknown command '%s': expected run, table, send or recv",
-             o.role);
+    tool_err("unknown command '%s': expected run, table, security, send or "
+             "recv", o.role);
     return TOOL_EXIT_USAGE;
 }

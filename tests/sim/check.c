@@ -31,9 +31,8 @@
 /* Identities                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Which node and generation an identity belongs to; false if none. */
-static bool identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
-                        uint32_t *gen)
+bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
+                     uint32_t *gen)
 {
     for (size_t k = 0; k < w->n_nodes; k++) {
         const sim_node_t *n = &w->node[k];
@@ -159,22 +158,23 @@ static sim_msg_t *sent_entry(sim_world_t *w, size_t r,
     if (ev->u.message.sender.id != sn->member_id ||
         p->gen > sn->gen ||
         ev->u.message.sender.incarnation != sn->incarnation[p->gen]) {
-        sim_fail(w, "n%zu got n%zu#%u attributed to member %08x/%u, not "
-                    "%08x/%u", r, s, p->index, ev->u.message.sender.id,
+        sim_fail(w, "forged: n%zu got n%zu#%u attributed to member %08x/%u, "
+                    "not %08x/%u", r, s, p->index, ev->u.message.sender.id,
                  ev->u.message.sender.incarnation, sn->member_id,
                  p->gen <= sn->gen ? sn->incarnation[p->gen] : 0);
         return NULL;
     }
     if (p->index >= w->n_msgs[s]) {
-        sim_fail(w, "n%zu delivered n%zu#%u which was never accepted by "
-                    "co_core_send", r, s, p->index);
+        sim_fail(w, "forged: n%zu delivered n%zu#%u which was never "
+                    "accepted by co_core_send", r, s, p->index);
         return NULL;
     }
     sim_msg_t *m = &w->msgs[s][p->index];
     if (m->gen != p->gen || m->fifo_seq != p->fifo_seq || m->len != p->len ||
         m->mode != p->mode || ev->u.message.mode != p->mode) {
-        sim_fail(w, "n%zu delivered n%zu#%u with the wrong identity or mode "
-                    "(mode %d)", r, s, p->index, (int)ev->u.message.mode);
+        sim_fail(w, "forged: n%zu delivered n%zu#%u with the wrong identity "
+                    "or mode (mode %d)", r, s, p->index,
+                 (int)ev->u.message.mode);
         return NULL;
     }
     return m;
@@ -225,7 +225,7 @@ static void check_member_event(sim_world_t *w, size_t r,
     size_t k;
     uint32_t g;
     bool joined = ev->type == COHORT_EVENT_MEMBER_JOINED;
-    if (!identity_of(w, ev->u.member.member, &k, &g)) {
+    if (!sim_identity_of(w, ev->u.member.member, &k, &g)) {
         sim_fail(w, "n%zu: %s event for unknown member %08x/%u", r,
                  joined ? "JOINED" : "LEFT", ev->u.member.member.id,
                  ev->u.member.member.incarnation);
@@ -243,6 +243,10 @@ static void check_member_event(sim_world_t *w, size_t r,
         return;
     }
     rn->joined[k] ^= bit;
+    if (joined)
+        rn->joined_ev[k]++;
+    else
+        rn->left_ev[k]++;
     sim_trace(w, "app  n%zu: n%zu gen %u %s (reason %d)", r, k, g,
               joined ? "joined" : "left", joined ? 0 : ev->u.member.reason);
 }
@@ -300,7 +304,7 @@ static void check_list(sim_world_t *w, size_t r)
     for (size_t i = 1; i < n; i++) {
         size_t k;
         uint32_t g;
-        if (!identity_of(w, buf[i], &k, &g)) {
+        if (!sim_identity_of(w, buf[i], &k, &g)) {
             sim_fail(w, "n%zu lists unknown member %08x/%u", r, buf[i].id,
                      buf[i].incarnation);
             return;
@@ -448,6 +452,8 @@ void sim_check_reset_node(sim_world_t *w, size_t r)
     sim_node_t *rn = &w->node[r];
     memset(rn->rx, 0, sizeof rn->rx);
     memset(rn->joined, 0, sizeof rn->joined);
+    memset(rn->joined_ev, 0, sizeof rn->joined_ev);
+    memset(rn->left_ev, 0, sizeof rn->left_ev);
     for (size_t k = 0; k < SIM_MAX_NODES; k++) {
         w->absent_ns[r][k] = w->now_ns;
         w->absent_ns[k][r] = w->now_ns;
@@ -558,4 +564,27 @@ bool sim_converged(sim_world_t *w, char *why, size_t len)
         }
     }
     return true;
+}
+
+/*
+ * In the `attack` scenario nothing but the attacker disturbs the group: no
+ * partition, no crash, no restart, loss too light for a timeout. So the
+ * member events are known exactly: every member saw every other member join
+ * once, and nobody leave. A JOINED or LEFT beyond that was caused by the
+ * attacker (an evicted member, a forged or revived one).
+ */
+void sim_check_member_events(sim_world_t *w)
+{
+    for (size_t r = 0; r < w->scn.members && !w->failed; r++) {
+        const sim_node_t *rn = &w->node[r];
+        COHORT_ASSERT(rn->gen == 0);
+        for (size_t k = 0; k < w->n_nodes && !w->failed; k++) {
+            uint32_t want = k != r && w->node[k].member ? 1 : 0;
+            if (rn->joined_ev[k] != want || rn->left_ev[k] != 0)
+                sim_fail(w, "member events: n%zu saw n%zu join %u times and "
+                            "leave %u times (expected %u and 0: nothing but "
+                            "the attacker disturbs this group)", r, k,
+                         rn->joined_ev[k], rn->left_ev[k], want);
+        }
+    }
 }

@@ -10,7 +10,8 @@
  * other only), both when a datagram is sent and when it would arrive.
  * After the heal only the base latency is left. A node's own group
  * datagrams loop back to it, as the kernel does for multicast; that path is
- * never lossy.
+ * never lossy. The attacker (attack.c) overhears datagrams as they are
+ * sent, before any of this, and injects its own past every partition.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +163,9 @@ static void trace_send(sim_world_t *w, size_t src, int dst,
     if (!w->opts.verbose)
         return;
     sim_describe(tx->data, tx->len, d, sizeof d);
-    if (dst < 0)
+    if (dst == SIM_ATK_SRC)
+        sim_trace(w, "send n%zu->attacker %s", src, d);
+    else if (dst < 0)
         sim_trace(w, "send n%zu->group %s", src, d);
     else
         sim_trace(w, "send n%zu->n%d %s", src, dst, d);
@@ -179,8 +182,17 @@ void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx)
     sim_hash_u64(w, (uint64_t)src << 8 | (uint64_t)tx->kind);
     sim_hash(w, tx->data, tx->len);
     w->tot.dgrams_sent++;
+    sim_attack_tap(w, src, tx);
     if (tx->kind == CO_DEST_UNICAST) {
         int dst = sim_addr_node(w, &tx->dest);
+        if (dst < 0 && w->atk.on && sim_attack_is_addr(&tx->dest)) {
+            /* A replay from the attacker's own address made the core take
+             * it for the member's endpoint: this datagram is lost to the
+             * member (the tap above kept it). */
+            trace_send(w, src, SIM_ATK_SRC, tx);
+            w->atk.stolen++;
+            return;
+        }
         if (dst < 0) {
             sim_fail(w, "n%zu sent a unicast datagram to an endpoint no node "
                         "has (len %u)", src, (unsigned)tx->dest.len);

@@ -6,7 +6,9 @@
  * receivers), the node count, the protocol timings, the buffer sizes and the
  * workload. A sweep over a range of seeds therefore sweeps the space. The
  * scenario name is mixed into the seed so that "lossy 7" and "crash 7" are
- * unrelated runs.
+ * unrelated runs. The attacker's parameters come from a stream of their
+ * own, so adding it left every other parameter of the older scenarios'
+ * seeds as it was.
  */
 #include <string.h>
 
@@ -16,8 +18,8 @@
 #define MS 1000000ULL
 #define US 1000ULL
 
-const char *const sim_scenarios[] = {"basic", "lossy", "partition",
-                                     "crash", "slow",  "heavy"};
+const char *const sim_scenarios[] = {"basic", "lossy", "partition", "crash",
+                                     "slow",  "heavy", "attack"};
 const size_t sim_n_scenarios = sizeof sim_scenarios / sizeof sim_scenarios[0];
 
 bool sim_scenario_known(const char *name)
@@ -190,6 +192,27 @@ static void draw_workload(sim_scn_t *s, co_rng_t *r, bool fifo, size_t lo,
     s->size_max = between(r, s->cfg.max_datagram, size_cap);
 }
 
+/* The attacker: strong in `attack`, moderate in half of the runs of the
+ * scenarios with faults, absent from `basic` (the reference run with nothing
+ * but latency). It alters and forges only where a key makes that
+ * detectable; an unsecured group has no defence against it by design. */
+static void draw_attack(sim_scn_t *s, const sim_opts_t *o)
+{
+    co_rng_t r;
+    co_rng_seed(&r, o->seed ^ name_hash(o->scenario) ^ 0xa77ac4ed5eedULL);
+    s->attack_forge = s->cfg.security != COHORT_SECURITY_NONE;
+    s->attack_tap_unicast = between_d(&r, 0.2, 1.0);
+    s->attack_strict = strcmp(s->name, "attack") == 0;
+    if (s->attack_strict)
+        s->attack_hz = (double)between(&r, 500, 3000);
+    else if (!s->lossless && co_rng_below(&r, 2))
+        s->attack_hz = (double)between(&r, 20, 200);
+    if (o->attack_rate_hz > 0)
+        s->attack_hz = o->attack_rate_hz;
+    else if (o->attack_rate_hz < 0)
+        s->attack_hz = 0;
+}
+
 static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
 {
     const char *n = s->name;
@@ -213,6 +236,11 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
         draw_network(s, r, 0.05);
         draw_slow(s, r, between(r, 1, 2));
         draw_workload(s, r, fifo, 60, 150, 4 * dg);
+    } else if (strcmp(n, "attack") == 0) {
+        /* Nothing but the attacker and a little loss: no partition, crash
+         * or slow receiver, so every member event is known in advance. */
+        draw_network(s, r, 0.05);
+        draw_workload(s, r, fifo, 30, 100, 3 * dg);
     } else {
         COHORT_ASSERT(strcmp(n, "heavy") == 0);
         draw_chaos(s, r, 0.2);
@@ -242,8 +270,13 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
     s->outsider = co_rng_below(&r, 8) != 0;
     s->fault_ns = between(&r, 2000, 4000) * MS;
     draw_config(s, &r, secure_ok);
+    /* The attack scenario is mostly about a secured group; a fifth of its
+     * runs keep the replay-only attacker of an unsecured one. */
+    if (strcmp(s->name, "attack") == 0 && secure_ok && co_rng_below(&r, 5))
+        s->cfg.security = (cohort_security_t)between(&r, 1, 2);
     s->intruder = s->outsider && s->cfg.security != COHORT_SECURITY_NONE &&
                   co_rng_below(&r, 3) == 0;
     draw_scenario(s, &r, fifo);
     s->heal_max_ns = 4 * s->cfg.member_timeout_ns + 4000 * MS;
+    draw_attack(s, opts);
 }

@@ -134,7 +134,7 @@ void sim_probe_core(bool *fifo, bool *secure)
 
 /* Each node's clock has its own origin (the core may use any monotonic
  * origin); node 0's starts at 0, the edge case of "time 0". */
-static uint64_t local_ns(const sim_world_t *w, const sim_node_t *n)
+uint64_t sim_local_ns(const sim_world_t *w, const sim_node_t *n)
 {
     return w->now_ns + n->clock_ns;
 }
@@ -183,9 +183,32 @@ static bool owed_fifo(const sim_world_t *w, size_t r, const cohort_event_t *ev)
     return sim_owed(w, p.node, &w->msgs[p.node][p.index], r);
 }
 
+/* What the app would see if the core accepted a forged DATA record: a
+ * well-formed payload in a real member's name that it never sent. */
+static void inject_forged(sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    sim_payload_t p;
+    const char *bad =
+        sim_payload_check(ev->u.message.data, ev->u.message.len, &p);
+    COHORT_ASSERT(bad == NULL);
+    p.index = (uint32_t)w->n_msgs[p.node] + 1;
+    uint8_t *fake = malloc(p.len);
+    COHORT_ASSERT(fake != NULL);
+    sim_payload_build(fake, &p);
+    cohort_event_t forged = *ev;
+    forged.u.message.data = fake;
+    sim_trace(w, "self-test: n%zu gets a forged n%u#%u", r, p.node, p.index);
+    sim_check_event(w, r, &forged);
+    free(fake);
+}
+
 static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
 {
     w->injected = true;
+    if (w->opts.inject == SIM_INJECT_FORGE) {
+        inject_forged(w, r, ev);
+        return;
+    }
     if (w->opts.inject == SIM_INJECT_DROP) {
         sim_trace(w, "self-test: n%zu loses this delivery", r);
         return;
@@ -226,7 +249,7 @@ static void pull_all(sim_world_t *w, size_t i)
             sim_fail(w, "n%zu: event queue does not run dry", i);
             return;
         }
-        if (!co_core_next_event(n->core, local_ns(w, n), &ev))
+        if (!co_core_next_event(n->core, sim_local_ns(w, n), &ev))
             break;
         to_checker(w, i, &ev);
     }
@@ -234,7 +257,7 @@ static void pull_all(sim_world_t *w, size_t i)
 }
 
 /* After every call into node i's core. */
-static void after_call(sim_world_t *w, size_t i)
+void sim_after_call(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
     n->maybe_events = true;
@@ -252,7 +275,7 @@ static void pull_one(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     cohort_event_t ev;
     n->next_pull_ns = w->now_ns + n->pull_gap_ns;
-    if (!co_core_next_event(n->core, local_ns(w, n), &ev)) {
+    if (!co_core_next_event(n->core, sim_local_ns(w, n), &ev)) {
         n->maybe_events = false;
         return;
     }
@@ -274,8 +297,8 @@ static void tick(sim_world_t *w, size_t i)
         n->tick_ns = w->now_ns;
         n->ticks_same_ns = 0;
     }
-    co_core_tick(n->core, local_ns(w, n));
-    after_call(w, i);
+    co_core_tick(n->core, sim_local_ns(w, n));
+    sim_after_call(w, i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -351,7 +374,7 @@ static void sent_ok(sim_world_t *w, size_t i)
     /* End of a burst: the application yields, so it flushes (or leaves
      * bundling to the core's deadline). */
     if (co_rng_double(&n->work_rng) < w->scn.flush_share)
-        co_core_flush(n->core, local_ns(w, n));
+        co_core_flush(n->core, sim_local_ns(w, n));
     next_burst(w, n);
 }
 
@@ -363,7 +386,7 @@ static void app_send(sim_world_t *w, size_t i)
         return;
     }
     const sim_payload_t *p = &n->pending_p;
-    int rc = co_core_send(n->core, local_ns(w, n), (cohort_mode_t)p->mode,
+    int rc = co_core_send(n->core, sim_local_ns(w, n), (cohort_mode_t)p->mode,
                           n->buf, p->len);
     if (rc == COHORT_ERR_AGAIN) {
         n->acc_again++;
@@ -372,7 +395,7 @@ static void app_send(sim_world_t *w, size_t i)
             n->again_since_ns = w->now_ns;
         n->next_send_ns =
             w->now_ns + 1 + co_rng_below(&n->work_rng, RETRY_MAX_NS);
-        co_core_flush(n->core, local_ns(w, n));
+        co_core_flush(n->core, sim_local_ns(w, n));
     } else if (rc != 0) {
         sim_fail(w, "co_core_send(n%zu, %s, %uB) returned %s", i,
                  p->mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE", p->len,
@@ -381,7 +404,7 @@ static void app_send(sim_world_t *w, size_t i)
     } else {
         sent_ok(w, i);
     }
-    after_call(w, i);
+    sim_after_call(w, i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -410,7 +433,7 @@ static void node_start(sim_world_t *w, size_t i)
         sim_fail(w, "simulator made a bad core config: %s", why);
         return;
     }
-    int rc = co_core_new(&n->core, &cfg, local_ns(w, n));
+    int rc = co_core_new(&n->core, &cfg, sim_local_ns(w, n));
     if (rc != 0) {
         sim_fail(w, "co_core_new(n%zu) returned %s", i, err_name(rc));
         return;
@@ -431,7 +454,7 @@ static void node_start(sim_world_t *w, size_t i)
     sim_trace(w, "node n%zu up: gen %u member %08x/%u", i, n->gen,
               n->member_id, sim_incarnation(n));
     sim_hash_u64(w, (uint64_t)i << 32 | n->gen);
-    after_call(w, i);
+    sim_after_call(w, i);
 }
 
 static void node_stop(sim_world_t *w, size_t i, bool graceful)
@@ -442,7 +465,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     sim_check_stats(w, i);
     sim_collect_stats(w, i);
     if (graceful) {
-        co_core_leave(n->core, local_ns(w, n));
+        co_core_leave(n->core, sim_local_ns(w, n));
         drain_tx(w, i);
     } else {
         n->life++; /* what it had in flight dies with it */
@@ -521,12 +544,12 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
     co_addr_t from;
     sim_addr_of(it->src, &from);
     int rc =
-        co_core_recv(d->core, local_ns(w, d), &from, it->data, it->len);
+        co_core_recv(d->core, sim_local_ns(w, d), &from, it->data, it->len);
     if (rc != 0) {
         sim_fail(w, "co_core_recv(n%u) returned %s", it->dst, err_name(rc));
         return;
     }
-    after_call(w, it->dst);
+    sim_after_call(w, it->dst);
 }
 
 static void heal(sim_world_t *w)
@@ -543,7 +566,7 @@ static void heal(sim_world_t *w)
         if (!n->pending)
             n->next_send_ns = UINT64_MAX;
         /* Slow receivers catch up now. */
-        after_call(w, i);
+        sim_after_call(w, i);
     }
 }
 
@@ -574,6 +597,10 @@ static void handle_item(sim_world_t *w, sim_item_t *it)
         break;
     case SIM_ITEM_HEAL:
         heal(w);
+        break;
+    case SIM_ITEM_ATTACK:
+    case SIM_ITEM_ATK_DGRAM:
+        sim_attack_item(w, it);
         break;
     }
     free(it->data);
@@ -684,6 +711,7 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     sim_queue_init(&w->q, QUEUE_MAX_ITEMS);
     sim_net_init(w);
     schedule_all(w, &r);
+    sim_attack_init(w);
     w->mem_bound = sim_memory_bound(&w->scn.cfg);
     w->tot.mem_bound = w->mem_bound;
     w->heal_ns = w->scn.fault_ns;
@@ -755,6 +783,10 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
         sim_collect_stats(w, i);
     }
     w->tot.owed = sim_count_owed(w);
+    if (!w->failed)
+        sim_attack_finish(w);
+    if (!w->failed && w->scn.attack_strict)
+        sim_check_member_events(w);
     if (!w->failed && w->opts.inject != SIM_INJECT_NONE)
         sim_fail(w, "self-test: %s", w->injected
                                          ? "the injected fault went unnoticed"
@@ -772,4 +804,5 @@ void sim_world_free(sim_world_t *w)
         w->msgs[i] = NULL;
     }
     sim_queue_free(&w->q);
+    sim_attack_free(w);
 }

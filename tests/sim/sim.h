@@ -11,7 +11,8 @@
  *
  * Files: queue.c (event queue), net.c (network model), payload.c (message
  * contents), scenario.c (parameters drawn from the seed), check.c (property
- * checkers), sim.c (nodes and the main loop), sim_main.c (command line).
+ * checkers), attack.c (the attacker without the key), sim.c (nodes and the
+ * main loop), sim_main.c (command line).
  */
 #ifndef COHORT_SIM_H
 #define COHORT_SIM_H
@@ -43,6 +44,7 @@ typedef enum sim_inject {
     SIM_INJECT_DUP,     /* the app sees one FIFO delivery twice */
     SIM_INJECT_CORRUPT, /* one delivered payload has a flipped bit */
     SIM_INJECT_CUT,     /* the link n1 -> n0 is dead, heal or not */
+    SIM_INJECT_FORGE,   /* the app gets a message its sender never sent */
 } sim_inject_t;
 
 typedef struct sim_opts {
@@ -52,6 +54,10 @@ typedef struct sim_opts {
     bool verbose;                /* print the trace */
     bool no_loopback;            /* do not loop group datagrams to self */
     sim_inject_t inject;
+    bool no_attack;              /* the twin run: everything but the attacker */
+    double attack_rate_hz;       /* > 0: attacker on at this rate; < 0: off;
+                                    0: as the scenario draws it */
+    bool strict_replay;          /* fail on replay revivals too (attack.c) */
 } sim_opts_t;
 
 /* ------------------------------------------------------------------ */
@@ -101,6 +107,14 @@ typedef struct sim_scn {
     size_t burst_max;
     double flush_share;        /* chance the app flushes after a burst */
 
+    /* the attacker (attack.c), drawn from a stream of its own so the other
+     * parameters of a seed do not depend on it */
+    double attack_hz;          /* datagrams it injects per second; 0: none */
+    bool attack_forge;         /* alters and forges too (secured groups) */
+    double attack_tap_unicast; /* share of unicast datagrams it overhears */
+    bool attack_strict;        /* `attack`: no partition, crash or timeout,
+                                  so member events are known exactly */
+
     co_core_config_t cfg;      /* template for every node's core */
 } sim_scn_t;
 
@@ -127,6 +141,8 @@ typedef enum sim_item_kind {
     SIM_ITEM_CRASH,
     SIM_ITEM_RESTART,
     SIM_ITEM_HEAL,
+    SIM_ITEM_ATTACK,     /* the attacker acts */
+    SIM_ITEM_ATK_DGRAM,  /* an attacker datagram arrives at dst */
 } sim_item_kind_t;
 
 typedef struct sim_item {
@@ -135,7 +151,8 @@ typedef struct sim_item {
     sim_item_kind_t kind;
     uint8_t src, dst;
     uint32_t src_life, dst_life;
-    uint32_t arg;        /* episode index; datagrams: 1 if corrupted */
+    uint32_t arg;        /* episode index; datagrams: 1 if corrupted;
+                            attacker datagrams: sim_atk_kind_t */
     uint8_t *data;       /* owned by the item (datagrams) */
     size_t len;
 } sim_item_t;
@@ -227,6 +244,7 @@ typedef struct sim_node {
     /* checker state of this receiver incarnation */
     sim_rx_track_t rx[SIM_MAX_NODES][SIM_MAX_GENS];
     uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
+    uint32_t joined_ev[SIM_MAX_NODES], left_ev[SIM_MAX_NODES]; /* counts */
 } sim_node_t;
 
 typedef struct sim_totals {
@@ -238,6 +256,56 @@ typedef struct sim_totals {
     uint64_t max_fifo_latency_ns;
     uint64_t owed;         /* (message, receiver) pairs checked at the end */
 } sim_totals_t;
+
+/* ------------------------------------------------------------------ */
+/* The attacker (attack.c): no key, sees the wire, sends anything.     */
+/* ------------------------------------------------------------------ */
+#define SIM_ATK_RECENT 128  /* the latest datagrams it overheard */
+#define SIM_ATK_SAMPLE 128  /* a uniform sample of everything it overheard */
+#define SIM_ATK_CAP (SIM_ATK_RECENT + SIM_ATK_SAMPLE)
+#define SIM_ATK_IDS 32      /* (member id, incarnation) pairs it noted */
+#define SIM_ATK_BURST_MAX 8
+#define SIM_ATK_SRC 0xff    /* item src: the attacker's own address */
+
+typedef enum sim_atk_kind {
+    SIM_ATK_REPLAY = 0, /* a recorded datagram, byte for byte */
+    SIM_ATK_BURST,      /* several of one sender, shuffled (byte for byte) */
+    SIM_ATK_FLIP,       /* one or more bits flipped */
+    SIM_ATK_TRUNCATE,
+    SIM_ATK_EXTEND,
+    SIM_ATK_FIELD,      /* one header field rewritten */
+    SIM_ATK_FORGE,      /* made up: valid header, made-up tag */
+    SIM_ATK__COUNT
+} sim_atk_kind_t;
+
+typedef struct sim_atk_cap {
+    uint8_t *data;      /* max_datagram bytes, owned */
+    size_t len;         /* 0: slot empty */
+    uint8_t src;        /* node that emitted it */
+} sim_atk_cap_t;
+
+typedef struct sim_atk_id {
+    uint32_t id, incarnation;
+    uint64_t top_seq;   /* highest packet_seq seen from it */
+} sim_atk_id_t;
+
+typedef struct sim_attack {
+    bool on, forge;
+    uint64_t gap_ns;    /* mean time between two actions */
+    double tap_unicast;
+    co_rng_t rng;       /* its own stream: the twin run stays comparable */
+    sim_atk_cap_t cap[SIM_ATK_CAP];
+    uint64_t overheard; /* datagrams captured, drives the sample */
+    size_t recent_next;
+    sim_atk_id_t ids[SIM_ATK_IDS];
+    size_t n_ids;
+    /* what happened, for the summary and the end-of-run checks */
+    uint64_t sent[SIM_ATK__COUNT]; /* datagram copies injected */
+    uint64_t arrived;   /* fed to a running core */
+    uint64_t accepted;  /* recorded datagrams a core took as new */
+    uint64_t drops[COHORT_DROP__COUNT]; /* what the cores counted for them */
+    uint64_t early_joins, ghosts, stolen;
+} sim_attack_t;
 
 typedef struct sim_world {
     sim_opts_t opts;
@@ -273,6 +341,7 @@ typedef struct sim_world {
     sim_totals_t tot;
 
     bool injected;
+    sim_attack_t atk;
 
     bool failed;
     char why[512];
@@ -302,6 +371,23 @@ bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);
 void sim_addr_of(size_t idx, co_addr_t *out);
 /* Node index of an endpoint, or -1. */
 int sim_addr_node(const sim_world_t *w, const co_addr_t *a);
+
+/* Node i's clock, and what follows every call into its core (sim.c). */
+uint64_t sim_local_ns(const sim_world_t *w, const sim_node_t *n);
+void sim_after_call(sim_world_t *w, size_t i);
+
+/* attack.c */
+void sim_attack_init(sim_world_t *w);
+void sim_attack_free(sim_world_t *w);
+/* The attacker overhears a datagram node src emitted. */
+void sim_attack_tap(sim_world_t *w, size_t src, const co_tx_t *tx);
+/* A queued SIM_ITEM_ATTACK or SIM_ITEM_ATK_DGRAM. */
+void sim_attack_item(sim_world_t *w, sim_item_t *it);
+/* The attacker's own endpoint. */
+void sim_attack_addr(co_addr_t *out);
+bool sim_attack_is_addr(const co_addr_t *a);
+/* End of run: the attack happened and was counted (fails otherwise). */
+void sim_attack_finish(sim_world_t *w);
 
 /* decode.c: a one-line description of a datagram for the trace. */
 void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room);
@@ -335,6 +421,11 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
 uint64_t sim_count_owed(const sim_world_t *w);
 /* A node restarted or crashed: forget the old incarnation's checker state. */
 void sim_check_reset_node(sim_world_t *w, size_t r);
+/* Which node and generation a member identity belongs to; false if none. */
+bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
+                     uint32_t *gen);
+/* `attack` scenario, converged: member events exactly as without it. */
+void sim_check_member_events(sim_world_t *w);
 
 static inline uint32_t sim_incarnation(const sim_node_t *n)
 {

@@ -3,13 +3,20 @@
  *
  *   cohort-sim [--seed N | --seeds A-B] [--scenario NAME] [--nodes K]
  *              [--verbose] [--trace-hash] [--quiet] [--no-loopback]
+ *              [--attack-rate HZ] [--twin] [--strict-replay]
+ *              [--self-test KIND]
  *
- * NAME is one of basic, lossy, partition, crash, slow, heavy; "all" runs
+ * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all" runs
  * each of them for every seed; "mixed" (the default with a seed) lets the
  * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
  * short smoke sweep (make check runs it that way). Exit status: 0 when
  * every property held, 1 on any failure (the seed, what failed and the
  * command that replays it are printed), 2 on a usage error.
+ *
+ * A run with the attacker (attack.c) can be paired with a twin: the same
+ * seed without the attacker, in the same process. The attacked run must
+ * then keep the twin's throughput (see twin_compare). `attack` runs always
+ * have their twin; --twin adds it to the others.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +31,8 @@ typedef struct cli {
     char scenario[SIM_NAME_MAX];
     int members;
     bool verbose, trace_hash, quiet, no_loopback;
+    bool twin, strict_replay;
+    double attack_rate_hz; /* as sim_opts_t */
     sim_inject_t inject;
     const char *argv0;
 } cli_t;
@@ -34,10 +43,17 @@ static void usage(FILE *f)
             "usage: cohort-sim [--seed N | --seeds A-B] [--scenario NAME]\n"
             "                  [--nodes K] [--verbose] [--trace-hash] "
             "[--quiet] [--no-loopback]\n"
-            "                  [--self-test drop|dup|corrupt|cut]\n"
-            "  NAME: basic lossy partition crash slow heavy, all (each of "
-            "them), mixed (the seed picks one)\n"
+            "                  [--attack-rate HZ] [--twin] [--strict-replay]\n"
+            "                  [--self-test drop|dup|corrupt|cut|forge]\n"
+            "  NAME: basic lossy partition crash slow heavy attack, all "
+            "(each of them), mixed (the seed picks one)\n"
             "  K: group members, 2-%d (default: drawn from the seed)\n"
+            "  --attack-rate: attacker datagrams per virtual second (0: "
+            "no attacker; default: drawn from the seed)\n"
+            "  --twin: also run the seed without the attacker and compare "
+            "throughput (always on in attack)\n"
+            "  --strict-replay: a replay that brings back a gone member "
+            "fails the run\n"
             "  --self-test: break a guarantee on purpose; the run must "
             "fail\n",
             SIM_MAX_MEMBERS);
@@ -67,8 +83,8 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
     return parse_u64(buf, a) && parse_u64(dash + 1, b) && *a <= *b;
 }
 
-static const char *const inject_names[] = {"none", "drop", "dup", "corrupt",
-                                           "cut"};
+static const char *const inject_names[] = {"none", "drop",    "dup",
+                                           "corrupt", "cut", "forge"};
 
 static bool parse_inject(const char *s, sim_inject_t *out)
 {
@@ -117,6 +133,14 @@ static int parse_args(cli_t *c, int argc, char **argv)
         } else if (strcmp(a, "--self-test") == 0 &&
                    parse_inject(v, &c->inject)) {
             i++;
+        } else if (strcmp(a, "--attack-rate") == 0 && parse_u64(v, &n) &&
+                   n <= 1000000) {
+            c->attack_rate_hz = n ? (double)n : -1.0;
+            i++;
+        } else if (strcmp(a, "--twin") == 0) {
+            c->twin = true;
+        } else if (strcmp(a, "--strict-replay") == 0) {
+            c->strict_replay = true;
         } else if (strcmp(a, "--verbose") == 0) {
             c->verbose = true;
         } else if (strcmp(a, "--trace-hash") == 0) {
@@ -148,6 +172,27 @@ static const char *security_name(cohort_security_t s)
                                           : "none";
 }
 
+static void print_attack(const sim_world_t *w)
+{
+    const sim_attack_t *a = &w->atk;
+    uint64_t sent = 0, dropped = 0;
+    if (!a->on)
+        return;
+    for (int i = 0; i < SIM_ATK__COUNT; i++)
+        sent += a->sent[i];
+    for (int i = 0; i < COHORT_DROP__COUNT; i++)
+        dropped += a->drops[i];
+    printf(" atk=%.0fHz%s:in=%llu/%llu,dropped=%llu,new=%llu,joins=%llu,"
+           "ghosts=%llu,stolen=%llu",
+           w->scn.attack_hz, a->forge ? "+forge" : "",
+           (unsigned long long)a->arrived, (unsigned long long)sent,
+           (unsigned long long)dropped, (unsigned long long)a->accepted,
+           (unsigned long long)a->early_joins, (unsigned long long)a->ghosts,
+           (unsigned long long)a->stolen);
+    if (w->opts.no_attack)
+        printf(" (off)");
+}
+
 static void print_summary(const sim_world_t *w, const cli_t *c,
                           const char *status)
 {
@@ -170,6 +215,7 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            (unsigned long long)t->drops, (unsigned long long)t->dgrams_sent,
            (unsigned long long)t->owed, t->peak_mem, t->mem_bound,
            (double)w->now_ns / 1e9);
+    print_attack(w);
     if (c->trace_hash)
         printf(" hash=%016llx", (unsigned long long)w->hash);
     putchar('\n');
@@ -188,8 +234,93 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
         printf(" --no-loopback");
     if (c->inject != SIM_INJECT_NONE)
         printf(" --self-test %s", inject_names[c->inject]);
+    if (c->attack_rate_hz != 0)
+        printf(" --attack-rate %.0f",
+               c->attack_rate_hz > 0 ? c->attack_rate_hz : 0.0);
+    if (c->twin)
+        printf(" --twin");
+    if (c->strict_replay)
+        printf(" --strict-replay");
+    if (w->opts.no_attack)
+        printf(" --attack-rate 0");
     printf(" --verbose\n");
     print_summary(w, c, "  run");
+}
+
+/*
+ * The attacked run against its twin without the attacker. The workload is
+ * scripted in time (bursts at drawn moments until the heal), so keeping the
+ * throughput means: every message the twin got accepted is accepted too,
+ * and the group is done about as soon. The attacker costs the cores
+ * nothing in virtual time (they drop its datagrams at once), but whatever
+ * a core does differently (a replay it took as new, a unicast datagram sent
+ * to the attacker's address) draws the network's random stream differently
+ * from then on, so the two runs see different losses. Completion time is
+ * therefore compared with the 20 % margin of the issue on the whole run (at
+ * least 2 s of fault phase, so at least 400 ms), and must also stay within
+ * the twin's own heal time plus the slack one unlucky loss pattern can
+ * cost after the heal: a member timeout (a member that the other losses
+ * made time out must be heard again) and 4 NACK retries. A run that only
+ * finished within the liveness bound fails liveness by itself.
+ */
+static bool twin_compare(const sim_world_t *atk, const sim_world_t *clean,
+                         char *why, size_t len)
+{
+    const co_core_config_t *cfg = &atk->scn.cfg;
+    uint64_t sent_a = atk->tot.sent[0] + atk->tot.sent[1];
+    uint64_t sent_c = clean->tot.sent[0] + clean->tot.sent[1];
+    uint64_t heal_c = clean->now_ns - clean->heal_ns;
+    uint64_t heal_a = atk->now_ns - atk->heal_ns;
+    uint64_t slack = cfg->member_timeout_ns + 4 * cfg->nack_retry_ns;
+    if (sent_a < sent_c) {
+        snprintf(why, len, "throughput: with the attacker %llu messages were "
+                           "accepted, without it %llu",
+                 (unsigned long long)sent_a, (unsigned long long)sent_c);
+        return false;
+    }
+    if ((double)atk->now_ns > 1.2 * (double)clean->now_ns ||
+        heal_a > heal_c + slack) {
+        snprintf(why, len, "throughput: done at %.3fs with the attacker "
+                           "(%.3fs after the heal), %.3fs without it (%.3fs "
+                           "after the heal)",
+                 (double)atk->now_ns / 1e9, (double)heal_a / 1e9,
+                 (double)clean->now_ns / 1e9, (double)heal_c / 1e9);
+        return false;
+    }
+    return true;
+}
+
+static sim_world_t *new_world(void)
+{
+    sim_world_t *w = malloc(sizeof *w);
+    if (w == NULL) {
+        fprintf(stderr, "cohort-sim: out of memory\n");
+        exit(1);
+    }
+    return w;
+}
+
+/* The twin of a passing attacked run; 0 or 1. */
+static int run_twin(const cli_t *c, sim_world_t *w, const sim_opts_t *o)
+{
+    sim_opts_t co = *o;
+    co.no_attack = true;
+    co.verbose = false;
+    sim_world_t *clean = new_world();
+    int rc = sim_run(clean, &co);
+    char why[sizeof w->why];
+    if (rc != 0) {
+        printf("(the twin run, without the attacker)\n");
+        print_failure(clean, c);
+    } else if (!twin_compare(w, clean, why, sizeof why)) {
+        sim_fail(w, "%s", why);
+        print_failure(w, c);
+        print_summary(clean, c, "  twin");
+        rc = 1;
+    }
+    sim_world_free(clean);
+    free(clean);
+    return rc;
 }
 
 /* Run one seed of one concrete scenario; returns 0 or 1. */
@@ -203,15 +334,15 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     o.verbose = c->verbose;
     o.no_loopback = c->no_loopback;
     o.inject = c->inject;
-    sim_world_t *w = malloc(sizeof *w);
-    if (w == NULL) {
-        fprintf(stderr, "cohort-sim: out of memory\n");
-        return 1;
-    }
+    o.attack_rate_hz = c->attack_rate_hz;
+    o.strict_replay = c->strict_replay;
+    sim_world_t *w = new_world();
     int rc = sim_run(w, &o);
     if (rc != 0)
         print_failure(w, c);
-    else if (!c->quiet)
+    else if (w->atk.on && (c->twin || w->scn.attack_strict))
+        rc = run_twin(c, w, &o);
+    if (rc == 0 && !c->quiet)
         print_summary(w, c, "ok");
     fflush(stdout);
     sim_world_free(w);
