@@ -121,7 +121,11 @@ struct cohort_config {
                                     the host until you choose an interface */
     int ttl;                     /* multicast TTL / hop limit; default 1 */
     int loopback;                /* deliver to members on this host; default 1 */
-    int ipv6;                    /* 0: IPv4 (default), 1: IPv6 */
+    int ipv6;                    /* 0: IPv4 (default), 1: IPv6. Linux
+                                    does not loop IPv6 multicast over
+                                    "lo": IPv6 needs a real or veth
+                                    interface (the tests make a veth pair
+                                    in their own namespace) */
 
     /* --- who --- */
     const char *name;            /* member name shown to others; NULL:
