@@ -779,8 +779,6 @@ static int co_drain_sockets(cohort_t *c)
         int n = co_transport_recv(c->tp, &dg);
         if (n < 0)
             return co_fail(n, "receive: %s", strerror(errno));
-        if (n == 0)
-            break;
         uint64_t now = co_now_ns();
         for (int i = 0; i < n; i++)
             co_rx_one(c, now, &dg[i]);
@@ -789,6 +787,8 @@ static int co_drain_sockets(cohort_t *c)
         int rc = co_pump_tx(c, now, false);
         if (rc != 0)
             return rc;
+        if (!co_transport_more(c->tp))
+            break;
     }
     return 0;
 }
@@ -843,16 +843,17 @@ COHORT_API int cohort_timeout_ms(const cohort_t *c)
     return co_ms_of_ns(deadline - now);
 }
 
-COHORT_API int cohort_process(cohort_t *c)
+/* One turn of the loop. look: find out which sockets are readable if no
+ * wait has said so yet (cohort_process); cohort_wait passes false because
+ * its blocking wait tells it, and returns at once if data is waiting. */
+static int co_process(cohort_t *c, bool look)
 {
-    if (c == NULL)
-        return COHORT_ERR_INVAL;
     uint64_t now = co_now_ns();
     /* The caller yielding to its event loop is the signal that what is
      * bundled will not grow any more this turn. */
     co_core_flush(c->core, now);
     int rc = co_pump_tx(c, now, false);
-    if (rc == 0)
+    if (rc == 0 && (look || co_transport_more(c->tp)))
         rc = co_drain_sockets(c);
     if (rc != 0)
         return rc;
@@ -866,8 +867,15 @@ COHORT_API int cohort_process(cohort_t *c)
     return ready > INT32_MAX ? INT32_MAX : (int)ready;
 }
 
-/* Sleep on the descriptor until it is readable, a timer is due, or
- * deadline_ns passes. */
+COHORT_API int cohort_process(cohort_t *c)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    return co_process(c, true);
+}
+
+/* Sleep until a socket is readable, a timer is due, or deadline_ns passes;
+ * the transport remembers which sockets woke it. */
 static int co_block(cohort_t *c, uint64_t deadline_ns)
 {
     int ms = cohort_timeout_ms(c);
@@ -876,13 +884,8 @@ static int co_block(cohort_t *c, uint64_t deadline_ns)
         int left = deadline_ns > now ? co_ms_of_ns(deadline_ns - now) : 0;
         ms = (ms < 0 || left < ms) ? left : ms;
     }
-    struct pollfd p;
-    memset(&p, 0, sizeof p);
-    p.fd = co_transport_fd(c->tp);
-    p.events = POLLIN;
-    if (poll(&p, 1, ms) < 0 && errno != EINTR)
-        return COHORT_ERR_SYSTEM;
-    return 0;
+    int rc = co_transport_wait(c->tp, ms);
+    return rc < 0 ? rc : 0;
 }
 
 COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms)
@@ -895,7 +898,7 @@ COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms)
     for (;;) {
         if (cohort_next_event(c, ev) == 1)
             return 1;
-        int rc = cohort_process(c);
+        int rc = co_process(c, false);
         if (rc < 0)
             return rc;
         if (rc > 0)

@@ -83,6 +83,16 @@ int co_transport_flush(co_transport_t *t);
  * COHORT_ERR_SYSTEM. */
 int co_transport_recv(co_transport_t *t, const co_rx_dgram_t **out);
 
+/* Block up to timeout_ms (0: just look; -1: no limit) until a socket is
+ * readable, and remember which, so the next co_transport_recv() reads only
+ * those. Returns how many are readable (0 on timeout or EINTR) or
+ * COHORT_ERR_SYSTEM. */
+int co_transport_wait(co_transport_t *t, int timeout_ms);
+
+/* True when a socket read last time may still hold datagrams (its batch
+ * came back full). */
+bool co_transport_more(const co_transport_t *t);
+
 const co_transport_counters_t *co_transport_counters(const co_transport_t *t);
 
 /* This member's unicast endpoint, as peers will see it. */

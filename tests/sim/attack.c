@@ -802,9 +802,12 @@ static void judge_added(sim_world_t *w, size_t r, bool exact,
         sim_trace(w, "atk  n%zu: a replay introduced live n%zu gen %u", r,
                   k, g);
     } else {
+        bool knew = (w->node[r].knew[k] >> g) & 1u;
         w->atk.ghosts++;
+        w->atk.revived += knew;
         sim_trace(w, "atk  n%zu: GHOST: a replay brought back n%zu gen %u, "
-                     "which is gone", r, k, g);
+                     "which is gone (%s)", r, k, g,
+                  knew ? "it had dropped it" : "it never knew it");
         if (w->opts.strict_replay)
             sim_fail(w, "replay revival: a recorded datagram of n%zu gen %u "
                         "(%s) made n%zu list it again (docs/security.md: "
@@ -903,8 +906,10 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
     size_t na = members_of(d, after);
     if (!w->failed)
         judge_members(w, it->dst, exact, before, nb, after, na);
+    uint64_t got = w->tot.delivered[0] + w->tot.delivered[1];
     if (!w->failed)
         sim_after_call(w, it->dst);
+    a->messages += w->tot.delivered[0] + w->tot.delivered[1] - got;
 }
 
 void sim_attack_item(sim_world_t *w, sim_item_t *it)
@@ -936,12 +941,15 @@ void sim_attack_finish(sim_world_t *w)
         char got[512];
         describe_delta(a->drops, got, sizeof got);
         sim_trace(w, "atk  summary: %llu arrived, %llu taken as new, "
-                     "%llu introduced a live member, %llu ghosts, "
-                     "%llu unicast datagrams stolen; drops: %s",
+                     "%llu deliveries followed, %llu introduced a live "
+                     "member, %llu ghosts (%llu revived), %llu unicast "
+                     "datagrams stolen; drops: %s",
                   (unsigned long long)a->arrived,
                   (unsigned long long)a->accepted,
+                  (unsigned long long)a->messages,
                   (unsigned long long)a->early_joins,
                   (unsigned long long)a->ghosts,
+                  (unsigned long long)a->revived,
                   (unsigned long long)a->stolen, got);
     }
     /* A run long enough to matter must show the attack in the counters:

@@ -145,6 +145,12 @@ static void check_fifo(sim_world_t *w, size_t r, size_t s, const sim_msg_t *m,
     t->last_seq = m->fifo_seq;
     t->last_index = index;
     uint64_t lat = w->now_ns - m->sent_ns;
+    if (sim_owed(w, s, m, r)) {
+        w->tot.owed_latency_sum_ns += lat;
+        w->tot.owed_deliveries++;
+        if (lat > w->tot.owed_latency_max_ns)
+            w->tot.owed_latency_max_ns = lat;
+    }
     if (lat > w->tot.max_fifo_latency_ns)
         w->tot.max_fifo_latency_ns = lat;
 }
@@ -243,10 +249,12 @@ static void check_member_event(sim_world_t *w, size_t r,
         return;
     }
     rn->joined[k] ^= bit;
-    if (joined)
+    if (joined) {
         rn->joined_ev[k]++;
-    else
+        rn->knew[k] |= bit;
+    } else {
         rn->left_ev[k]++;
+    }
     sim_trace(w, "app  n%zu: n%zu gen %u %s (reason %d)", r, k, g,
               joined ? "joined" : "left", joined ? 0 : ev->u.member.reason);
 }
@@ -454,6 +462,7 @@ void sim_check_reset_node(sim_world_t *w, size_t r)
     memset(rn->joined, 0, sizeof rn->joined);
     memset(rn->joined_ev, 0, sizeof rn->joined_ev);
     memset(rn->left_ev, 0, sizeof rn->left_ev);
+    memset(rn->knew, 0, sizeof rn->knew);
     for (size_t k = 0; k < SIM_MAX_NODES; k++) {
         w->absent_ns[r][k] = w->now_ns;
         w->absent_ns[k][r] = w->now_ns;

@@ -116,8 +116,8 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
         put(&o, "undecodable %zuB", len);
         return;
     }
-    put(&o, "%s %zuB from %08x/%u", types[h.type < 6 ? h.type : 0], len,
-        h.sender_id, h.incarnation);
+    put(&o, "%s %zuB from %08x/%u #%llu", types[h.type < 6 ? h.type : 0], len,
+        h.sender_id, h.incarnation, (unsigned long long)h.packet_seq);
     if (h.flags & CO_FLAG_ENCRYPTED)
         return;
     describe_body(&o, &h, data + CO_HEADER_BYTES);

@@ -245,6 +245,7 @@ typedef struct sim_node {
     sim_rx_track_t rx[SIM_MAX_NODES][SIM_MAX_GENS];
     uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
     uint32_t joined_ev[SIM_MAX_NODES], left_ev[SIM_MAX_NODES]; /* counts */
+    uint32_t knew[SIM_MAX_NODES];   /* bit g: gen g of that node ever joined */
 } sim_node_t;
 
 typedef struct sim_totals {
@@ -254,7 +255,10 @@ typedef struct sim_totals {
     uint64_t retrans, nacks, drops;
     size_t peak_mem, mem_bound;
     uint64_t max_fifo_latency_ns;
+    /* latency of owed FIFO deliveries (the twin comparison) */
+    uint64_t owed_latency_sum_ns, owed_deliveries, owed_latency_max_ns;
     uint64_t owed;         /* (message, receiver) pairs checked at the end */
+    uint64_t twin_ns, twin_heal_ns; /* the twin's end and heal (0: none) */
 } sim_totals_t;
 
 /* ------------------------------------------------------------------ */
@@ -304,7 +308,10 @@ typedef struct sim_attack {
     uint64_t arrived;   /* fed to a running core */
     uint64_t accepted;  /* recorded datagrams a core took as new */
     uint64_t drops[COHORT_DROP__COUNT]; /* what the cores counted for them */
-    uint64_t early_joins, ghosts, stolen;
+    uint64_t early_joins, stolen;
+    uint64_t ghosts;    /* gone incarnations listed again because of it */
+    uint64_t revived;   /* ... of which the receiver had known and dropped */
+    uint64_t messages;  /* deliveries that followed its datagrams */
 } sim_attack_t;
 
 typedef struct sim_world {
