@@ -449,6 +449,8 @@ static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
             co_event_message(core, peer, COHORT_UNRELIABLE, copy, r.len);
             continue;
         }
+        if (co_deliver_in_order(core, peer, &r, now_ns))
+            continue;
         switch (co_rxwin_insert(&peer->rx, &r)) {
         case CO_RXWIN_DUPLICATE:
             co_count_drop(core, COHORT_DROP_DUPLICATE);
@@ -566,15 +568,20 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         co_count_drop(core, co_drop_of(rc));
         return 0;
     }
-    /* Verify (and decrypt) a private copy: the caller's buffer is const. */
-    memcpy(core->rxbuf, data, len);
-    rc = co_crypto_open(&core->crypto, &h, core->rxbuf, len);
+    /* Only decryption writes (in place), and the caller's buffer is const:
+     * decrypt a private copy, verify anything else where it lies. */
+    uint8_t *dgram = (uint8_t *)(uintptr_t)data;
+    if (h.flags & CO_FLAG_ENCRYPTED) {
+        memcpy(core->rxbuf, data, len);
+        dgram = core->rxbuf;
+    }
+    rc = co_crypto_open(&core->crypto, &h, dgram, len);
     if (rc != 0) {
         co_count_drop(core, co_drop_of(rc));
         warn_security(core, co_drop_of(rc), now_ns);
         return 0;
     }
-    const uint8_t *body = core->rxbuf + CO_HEADER_BYTES;
+    const uint8_t *body = dgram + CO_HEADER_BYTES;
     co_body_t b;
     rc = decode_body(&h, body, &b);
     if (rc != 0) {

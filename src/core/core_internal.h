@@ -127,5 +127,7 @@ void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
 void co_event_warning(co_core_t *core, int code, const char *text);
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
+                         const co_record_t *r, uint64_t now_ns);
 
 #endif

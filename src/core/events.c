@@ -153,6 +153,67 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     return true;
 }
 
+/* Hand one record to reassembly and the event queue. owned: data is a
+ * buffer the reassembler takes; else it is only read. */
+static void deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
+                           uint8_t flags, uint32_t total_len,
+                           const uint8_t *data, uint8_t *owned, uint16_t len)
+{
+    uint8_t *msg = NULL;
+    size_t msg_len = 0;
+    size_t max = core->cfg.max_message;
+    peer->delivered_since_ack += len;
+    enum co_reasm_result res =
+        owned ? co_reasm_feed(&peer->reasm, flags, total_len, owned, len, max,
+                              &msg, &msg_len)
+              : co_reasm_feed_borrowed(&peer->reasm, flags, total_len, data,
+                                       len, max, &msg, &msg_len);
+    switch (res) {
+    case CO_REASM_DONE:
+        co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
+        peer->message_start = 0;
+        break;
+    case CO_REASM_MORE:
+        if (flags & CO_REC_FIRST)
+            peer->message_start = seq;
+        break;
+    case CO_REASM_BAD:
+        co_count_drop(core, COHORT_DROP_BAD_FIELD);
+        peer->message_start = 0;
+        break;
+    default:
+        peer->message_start = 0;
+        break;
+    }
+}
+
+static void schedule_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    if (peer->rx.next - 1 == peer->reported_through)
+        return;
+    if (peer->delivered_since_ack >= core->ack_bytes)
+        co_send_ack(core, peer, now_ns);
+    else if (peer->ack_at_ns == 0)
+        peer->ack_at_ns = now_ns + core->ack_delay_ns;
+}
+
+/* The common case on a healthy network: the record is the next one due and
+ * nothing waits before it. It skips the window (no copy into it) and goes
+ * straight to reassembly. Returns false when the window must take it. */
+bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
+                         const co_record_t *r, uint64_t now_ns)
+{
+    co_rxwin_t *w = &peer->rx;
+    if (r->seq != w->next || w->count != 0 ||
+        !co_evq_has_room(&core->evq, r->len))
+        return false;
+    co_rxwin_advance(w);
+    deliver_record(core, peer, r->seq, r->flags, r->total_len, r->payload,
+                   NULL, r->len);
+    schedule_ack(core, peer, now_ns);
+    return true;
+}
+
 /* Move every record that is next in line from peer's window into the
  * event queue, reassembling fragments, and schedule the ACK it owes. */
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
@@ -168,33 +229,8 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
         co_rxslot_t rec;
         uint64_t seq = peer->rx.next;
         uint8_t *data = co_rxwin_take(&peer->rx, &rec);
-        uint8_t *msg = NULL;
-        size_t msg_len = 0;
-        peer->delivered_since_ack += rec.len;
-        switch (co_reasm_feed(&peer->reasm, rec.flags, rec.total_len, data,
-                              rec.len, core->cfg.max_message, &msg,
-                              &msg_len)) {
-        case CO_REASM_DONE:
-            co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
-            peer->message_start = 0;
-            break;
-        case CO_REASM_MORE:
-            if (rec.flags & CO_REC_FIRST)
-                peer->message_start = seq;
-            break;
-        case CO_REASM_BAD:
-            co_count_drop(core, COHORT_DROP_BAD_FIELD);
-            peer->message_start = 0;
-            break;
-        default:
-            peer->message_start = 0;
-            break;
-        }
+        deliver_record(core, peer, seq, rec.flags, rec.total_len, data, data,
+                       rec.len);
     }
-    if (peer->rx.next - 1 == peer->reported_through)
-        return;
-    if (peer->delivered_since_ack >= core->ack_bytes)
-        co_send_ack(core, peer, now_ns);
-    else if (peer->ack_at_ns == 0)
-        peer->ack_at_ns = now_ns + core->ack_delay_ns;
+    schedule_ack(core, peer, now_ns);
 }

@@ -39,6 +39,14 @@ enum co_reasm_result co_reasm_feed(co_reasm_t *r, uint8_t flags,
                                    uint16_t len, size_t max_message,
                                    uint8_t **msg, size_t *msg_len);
 
+/* The same, with data only borrowed (read during the call): a fragment
+ * is appended straight from it, a whole message is copied. */
+enum co_reasm_result co_reasm_feed_borrowed(co_reasm_t *r, uint8_t flags,
+                                            uint32_t total_len,
+                                            const uint8_t *data, uint16_t len,
+                                            size_t max_message, uint8_t **msg,
+                                            size_t *msg_len);
+
 /* Drop a message in progress (the sender skipped ahead). */
 void co_reasm_reset(co_reasm_t *r);
 

@@ -126,6 +126,14 @@ uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out)
     return out->data;
 }
 
+void co_rxwin_advance(co_rxwin_t *w)
+{
+    COHORT_ASSERT(w->next != 0);
+    COHORT_ASSERT(!w->ring[w->next & (w->cap - 1)].present);
+    w->next++;
+    co_rxwin_saw(w, w->next - 1);
+}
+
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq)
 {
     uint64_t skipped = 0;

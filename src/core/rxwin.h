@@ -63,6 +63,10 @@ const co_rxslot_t *co_rxwin_ready(const co_rxwin_t *w);
  * advances next. */
 uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out);
 
+/* The record at next was consumed without being held (in-order fast
+ * path): move on. Nothing may be held at next. */
+void co_rxwin_advance(co_rxwin_t *w);
+
 /* Give up on everything below seq (the sender no longer holds it). Returns
  * how many records were skipped. */
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq);

@@ -225,12 +225,16 @@ static const sim_atk_cap_t *pick(sim_world_t *w)
     return found;
 }
 
-/* -1: every node (as a multicast copy), else one node. */
-static int pick_target(sim_world_t *w)
+/* -1: every node (as a multicast copy), else one node, seldom the one
+ * whose datagram it imitates (that one only counts SELF). */
+static int pick_target(sim_world_t *w, size_t emitter)
 {
     if (below(w, 4) == 0)
         return -1;
-    return (int)below(w, w->n_nodes);
+    size_t t = (size_t)below(w, w->n_nodes);
+    if (t == emitter && below(w, 5) != 0)
+        t = (t + 1 + (size_t)below(w, w->n_nodes - 1)) % w->n_nodes;
+    return (int)t;
 }
 
 /* The source address: usually the imitated node's, else its own. */
@@ -295,7 +299,8 @@ static void act_replay(sim_world_t *w)
 {
     const sim_atk_cap_t *c = pick(w);
     if (c)
-        inject(w, SIM_ATK_REPLAY, c->src, c->data, c->len, pick_target(w),
+        inject(w, SIM_ATK_REPLAY, c->src, c->data, c->len,
+               pick_target(w, c->src),
                pick_from(w, c->src), 0);
 }
 
@@ -321,7 +326,7 @@ static void act_burst(sim_world_t *w)
         set[i - 1] = set[j];
         set[j] = t;
     }
-    int target = pick_target(w);
+    int target = pick_target(w, first->src);
     uint8_t from = pick_from(w, first->src);
     for (size_t i = 0; i < n; i++)
         inject(w, SIM_ATK_BURST, set[i]->src, set[i]->data, set[i]->len,
@@ -391,8 +396,8 @@ static void act_mutate(sim_world_t *w, sim_atk_kind_t kind)
             buf[len + i] = (uint8_t)below(w, 256);
         len += more;
     }
-    inject(w, kind, emitter, buf, len, pick_target(w), pick_from(w, emitter),
-           0);
+    inject(w, kind, emitter, buf, len, pick_target(w, emitter),
+           pick_from(w, emitter), 0);
 }
 
 /* A value of a 32-bit id field other than cur: another id it overheard,
@@ -477,7 +482,7 @@ static void act_field(sim_world_t *w)
     if (len == 0)
         return;
     rewrite_field(w, buf);
-    inject(w, SIM_ATK_FIELD, emitter, buf, len, pick_target(w),
+    inject(w, SIM_ATK_FIELD, emitter, buf, len, pick_target(w, emitter),
            pick_from(w, emitter), 0);
 }
 
@@ -599,7 +604,8 @@ static void act_forge(sim_world_t *w)
     for (size_t i = 0; i < CO_TRAILER_BYTES; i++)
         tag[i] = zero ? 0 : (uint8_t)below(w, 256);
     inject(w, SIM_ATK_FORGE, SIM_ATK_SRC,
-           buf, CO_HEADER_BYTES + body + CO_TRAILER_BYTES, pick_target(w),
+           buf, CO_HEADER_BYTES + body + CO_TRAILER_BYTES,
+           pick_target(w, SIM_ATK_SRC),
            pick_from(w, (size_t)below(w, w->n_nodes)), 0);
 }
 
@@ -787,7 +793,7 @@ static bool live(const sim_world_t *w, cohort_member_t m, size_t *k,
 }
 
 static void judge_added(sim_world_t *w, size_t r, bool exact,
-                        cohort_member_t m)
+                        cohort_member_t m, uint64_t seq)
 {
     size_t k;
     uint32_t g;
@@ -803,11 +809,15 @@ static void judge_added(sim_world_t *w, size_t r, bool exact,
                   k, g);
     } else {
         bool knew = (w->node[r].knew[k] >> g) & 1u;
+        bool old = knew && seq < w->node[r].heard_seq[k][g];
         w->atk.ghosts++;
         w->atk.revived += knew;
+        w->atk.revived_old += old;
         sim_trace(w, "atk  n%zu: GHOST: a replay brought back n%zu gen %u, "
                      "which is gone (%s)", r, k, g,
-                  knew ? "it had dropped it" : "it never knew it");
+                  old    ? "it had dropped it; packet_seq below one it heard"
+                  : knew ? "it had dropped it"
+                         : "it never knew it");
         if (w->opts.strict_replay)
             sim_fail(w, "replay revival: a recorded datagram of n%zu gen %u "
                         "(%s) made n%zu list it again (docs/security.md: "
@@ -830,12 +840,12 @@ static void judge_removed(sim_world_t *w, size_t r, bool exact,
 }
 
 static void judge_members(sim_world_t *w, size_t r, bool exact,
-                          const cohort_member_t *before, size_t nb,
-                          const cohort_member_t *after, size_t na)
+                          uint64_t seq, const cohort_member_t *before,
+                          size_t nb, const cohort_member_t *after, size_t na)
 {
     for (size_t i = 1; i < na && !w->failed; i++)
         if (!listed(before, nb, after[i]))
-            judge_added(w, r, exact, after[i]);
+            judge_added(w, r, exact, after[i], seq);
     for (size_t i = 1; i < nb && !w->failed; i++)
         if (!listed(after, na, before[i]))
             judge_removed(w, r, exact, before[i]);
@@ -889,8 +899,15 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
     d->acc_fed++;
     if (want >= 0)
         d->acc_fed_foreign++;
-    int rc = co_core_recv(d->core, sim_local_ns(w, d), &from, it->data,
+    int rc = 0;
+    if (w->opts.inject == SIM_INJECT_ACCEPT && !w->injected && !exact) {
+        w->injected = true; /* as if the core took it without a word */
+        d->acc_fed_foreign--;
+        sim_trace(w, "self-test: n%u does not see this datagram", it->dst);
+    } else {
+        rc = co_core_recv(d->core, sim_local_ns(w, d), &from, it->data,
                           it->len);
+    }
     if (rc != 0) {
         sim_fail(w, "co_core_recv(n%u) returned %d for an attacker datagram",
                  it->dst, rc);
@@ -905,7 +922,9 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         a->accepted++;
     size_t na = members_of(d, after);
     if (!w->failed)
-        judge_members(w, it->dst, exact, before, nb, after, na);
+        judge_members(w, it->dst, exact,
+                      it->len >= 28 ? co_get64(it->data + 20) : 0, before, nb,
+                      after, na);
     uint64_t got = w->tot.delivered[0] + w->tot.delivered[1];
     if (!w->failed)
         sim_after_call(w, it->dst);
@@ -942,14 +961,16 @@ void sim_attack_finish(sim_world_t *w)
         describe_delta(a->drops, got, sizeof got);
         sim_trace(w, "atk  summary: %llu arrived, %llu taken as new, "
                      "%llu deliveries followed, %llu introduced a live "
-                     "member, %llu ghosts (%llu revived), %llu unicast "
-                     "datagrams stolen; drops: %s",
+                     "member, %llu ghosts (%llu revived, %llu of them by "
+                     "an older packet_seq), %llu unicast datagrams "
+                     "stolen; drops: %s",
                   (unsigned long long)a->arrived,
                   (unsigned long long)a->accepted,
                   (unsigned long long)a->messages,
                   (unsigned long long)a->early_joins,
                   (unsigned long long)a->ghosts,
                   (unsigned long long)a->revived,
+                  (unsigned long long)a->revived_old,
                   (unsigned long long)a->stolen, got);
     }
     /* A run long enough to matter must show the attack in the counters:

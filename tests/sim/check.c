@@ -463,6 +463,7 @@ void sim_check_reset_node(sim_world_t *w, size_t r)
     memset(rn->joined_ev, 0, sizeof rn->joined_ev);
     memset(rn->left_ev, 0, sizeof rn->left_ev);
     memset(rn->knew, 0, sizeof rn->knew);
+    memset(rn->heard_seq, 0, sizeof rn->heard_seq);
     for (size_t k = 0; k < SIM_MAX_NODES; k++) {
         w->absent_ns[r][k] = w->now_ns;
         w->absent_ns[k][r] = w->now_ns;

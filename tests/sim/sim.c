@@ -232,12 +232,22 @@ static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
 static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
 {
     sim_inject_t k = w->opts.inject;
-    if (k != SIM_INJECT_NONE && k != SIM_INJECT_CUT && !w->injected &&
-        owed_fifo(w, r, ev)) {
+    bool on_delivery = k == SIM_INJECT_DROP || k == SIM_INJECT_DUP ||
+                       k == SIM_INJECT_CORRUPT || k == SIM_INJECT_FORGE;
+    if (on_delivery && !w->injected && owed_fifo(w, r, ev)) {
         inject(w, r, ev);
         return;
     }
     sim_check_event(w, r, ev);
+    if (k == SIM_INJECT_EVICT && !w->injected && !w->failed &&
+        ev->type == COHORT_EVENT_MEMBER_JOINED) {
+        cohort_event_t left = *ev;
+        left.type = COHORT_EVENT_MEMBER_LEFT;
+        left.u.member.reason = COHORT_LEFT_GRACEFULLY;
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu sees a member leave that did not", r);
+        sim_check_event(w, r, &left);
+    }
 }
 
 static void pull_all(sim_world_t *w, size_t i)
@@ -520,6 +530,20 @@ static void node_step(sim_world_t *w, size_t i)
 /* Queued items                                                        */
 /* ------------------------------------------------------------------ */
 
+/* What the network brought the receiver, so a replay of something older
+ * can be told apart (attack.c). */
+static void note_heard(sim_node_t *d, const sim_node_t *s, const uint8_t *h)
+{
+    uint32_t inc = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 |
+                   (uint32_t)h[18] << 8 | h[19];
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | h[20 + i];
+    for (uint32_t g = 0; g <= s->gen && g < SIM_MAX_GENS; g++)
+        if (s->incarnation[g] == inc && seq > d->heard_seq[s->idx][g])
+            d->heard_seq[s->idx][g] = seq;
+}
+
 static void arrive(sim_world_t *w, const sim_item_t *it)
 {
     sim_node_t *d = &w->node[it->dst];
@@ -538,6 +562,8 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
                   it->arg ? " (corrupted)" : "");
     }
     w->tot.dgrams_delivered++;
+    if (!it->arg && s->member && d->member && it->len >= 28)
+        note_heard(d, s, it->data);
     d->acc_fed++;
     if (it->src == it->dst || s->member != d->member || it->arg)
         d->acc_fed_foreign++;

@@ -45,6 +45,8 @@ typedef enum sim_inject {
     SIM_INJECT_CORRUPT, /* one delivered payload has a flipped bit */
     SIM_INJECT_CUT,     /* the link n1 -> n0 is dead, heal or not */
     SIM_INJECT_FORGE,   /* the app gets a message its sender never sent */
+    SIM_INJECT_ACCEPT,  /* an altered attacker datagram vanishes uncounted */
+    SIM_INJECT_EVICT,   /* the app sees a member leave that did not */
 } sim_inject_t;
 
 typedef struct sim_opts {
@@ -246,6 +248,8 @@ typedef struct sim_node {
     uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
     uint32_t joined_ev[SIM_MAX_NODES], left_ev[SIM_MAX_NODES]; /* counts */
     uint32_t knew[SIM_MAX_NODES];   /* bit g: gen g of that node ever joined */
+    /* highest packet_seq of each sender incarnation the network brought */
+    uint64_t heard_seq[SIM_MAX_NODES][SIM_MAX_GENS];
 } sim_node_t;
 
 typedef struct sim_totals {
@@ -311,6 +315,7 @@ typedef struct sim_attack {
     uint64_t early_joins, stolen;
     uint64_t ghosts;    /* gone incarnations listed again because of it */
     uint64_t revived;   /* ... of which the receiver had known and dropped */
+    uint64_t revived_old; /* ... by a packet_seq below one it had heard */
     uint64_t messages;  /* deliveries that followed its datagrams */
 } sim_attack_t;
 

@@ -44,7 +44,8 @@ static void usage(FILE *f)
             "                  [--nodes K] [--verbose] [--trace-hash] "
             "[--quiet] [--no-loopback]\n"
             "                  [--attack-rate HZ] [--twin] [--strict-replay]\n"
-            "                  [--self-test drop|dup|corrupt|cut|forge]\n"
+            "                  [--self-test drop|dup|corrupt|cut|forge|accept|"
+            "evict]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one)\n"
             "  K: group members, 2-%d (default: drawn from the seed)\n"
@@ -83,8 +84,8 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
     return parse_u64(buf, a) && parse_u64(dash + 1, b) && *a <= *b;
 }
 
-static const char *const inject_names[] = {"none", "drop",    "dup",
-                                           "corrupt", "cut", "forge"};
+static const char *const inject_names[] = {
+    "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict"};
 
 static bool parse_inject(const char *s, sim_inject_t *out)
 {
@@ -183,13 +184,14 @@ static void print_attack(const sim_world_t *w)
     for (int i = 0; i < COHORT_DROP__COUNT; i++)
         dropped += a->drops[i];
     printf(" atk=%.0fHz%s:in=%llu/%llu,dropped=%llu,new=%llu,msgs=%llu,"
-           "joins=%llu,ghosts=%llu/%llu,stolen=%llu",
+           "joins=%llu,ghosts=%llu/%llu/%llu,stolen=%llu",
            w->scn.attack_hz, a->forge ? "+forge" : "",
            (unsigned long long)a->arrived, (unsigned long long)sent,
            (unsigned long long)dropped, (unsigned long long)a->accepted,
            (unsigned long long)a->messages,
            (unsigned long long)a->early_joins, (unsigned long long)a->ghosts,
-           (unsigned long long)a->revived, (unsigned long long)a->stolen);
+           (unsigned long long)a->revived, (unsigned long long)a->revived_old,
+           (unsigned long long)a->stolen);
     if (w->tot.twin_ns)
         printf(" twin_vt=%.2fs(+%.3fs)", (double)w->tot.twin_ns / 1e9,
                (double)w->tot.twin_heal_ns / 1e9);
