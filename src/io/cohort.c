@@ -966,6 +966,14 @@ COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
     }
 }
 
+COHORT_API int cohort_add_key(cohort_t *c, const uint8_t key[COHORT_KEY_BYTES],
+                              uint8_t key_id, int use_for_send)
+{
+    if (c == NULL || key == NULL)
+        return COHORT_ERR_INVAL;
+    return co_core_add_key(c->core, key, key_id, use_for_send != 0);
+}
+
 COHORT_API int cohort_flush(cohort_t *c)
 {
     if (c == NULL)

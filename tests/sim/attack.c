@@ -17,22 +17,9 @@
  *    and a zero or random tag. A group without a key has no defence against
  *    these by design (docs/security.md), so there it only replays.
  *
- * Every datagram it gets into a running core is judged at once:
- *  - drops: the core must count exactly the reason the wire rules give.
- *    pre_tag_reason() is an independent reading of those rules (header
- *    decoder, group and self filters, security mode, key id, in that order);
- *    past them a datagram it altered or made up must fail the tag (AUTH).
- *    A recorded datagram is either dropped by those rules, or as a replay or
- *    a stale incarnation, or taken as new: the receiver never had it, and it
- *    cannot be told from a late copy.
- *  - member lists: an altered or made-up datagram must change nothing; a
- *    recorded one may only introduce the live incarnation of a real member
- *    (which the receiver would hear anyway) or drop one that is gone.
- *    Evicting a live member fails the run. Bringing back an incarnation that
- *    is gone (crashed, left, replaced) is the limit of the replay defence
- *    that docs/security.md describes: counted as a ghost, and a failure
- *    under --strict-replay.
- * Whatever it makes a core deliver is checked like every other delivery
+ * Every datagram it gets into a running core is judged at once, the drop
+ * the core counts and any change to its member list (attack_check.c);
+ * whatever it makes a core deliver is checked like every other delivery
  * (check.c): the sender's log, at most once, FIFO order.
  *
  * It draws only from its own random stream and its datagrams go straight
@@ -58,16 +45,6 @@
 #define ATK_ADDR_TAG 0xA7   /* net.c's endpoints use another tag */
 #define ATK_FAKE_INDEX 0x7fff0000u /* no workload sends this many */
 
-static const char *const drop_names[COHORT_DROP__COUNT] = {
-    "TRUNCATED", "BAD_MAGIC",  "BAD_VERSION",    "BAD_TYPE",
-    "BAD_FIELD", "OTHER_GROUP", "SELF",          "DUPLICATE",
-    "STALE",     "AUTH",       "REPLAY",         "KEY_UNKNOWN",
-    "SECURITY_MODE", "NO_BUFFER", "UNKNOWN_MEMBER", "INJECTED",
-    "QUEUE_FULL"};
-
-static const char *const kind_names[SIM_ATK__COUNT] = {
-    "replay", "burst", "flip", "truncate", "extend", "field", "forge"};
-
 void sim_attack_addr(co_addr_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -90,14 +67,6 @@ static uint64_t below(sim_world_t *w, uint64_t n)
 static uint32_t group_of(const sim_world_t *w)
 {
     return w->node[0].group_id;
-}
-
-static uint8_t mode_flags(const sim_world_t *w)
-{
-    cohort_security_t s = w->scn.cfg.security;
-    return s == COHORT_SECURITY_NONE   ? 0
-           : s == COHORT_SECURITY_AUTH ? CO_FLAG_SECURED
-                                       : CO_FLAG_SECURED | CO_FLAG_ENCRYPTED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -584,7 +553,7 @@ static void act_forge(sim_world_t *w)
         a->n_ids > 0 ? &a->ids[below(w, a->n_ids)] : &fresh;
     co_header_t h = {.version = CO_WIRE_VERSION,
                      .type = (uint8_t)(CO_TYPE_DATA + below(w, 5)),
-                     .flags = mode_flags(w),
+                     .flags = sim_attack_mode_flags(w),
                      .key_id = (uint8_t)(below(w, 10) ? w->scn.cfg.key_id
                                                       : w->scn.cfg.key_id + 1),
                      .group_id = group_of(w),
@@ -639,226 +608,8 @@ static void act(sim_world_t *w)
     }
 }
 
-/* ------------------------------------------------------------------ */
-/* Judging what a core did with it                                     */
-/* ------------------------------------------------------------------ */
-
-/* The drop the wire rules give before the tag is checked, in the order the
- * receive path applies them (co_header_decode, the group and self filters,
- * co_crypto_open up to the tag), or -1 when the datagram reaches the tag.
- * Written from wire.h and docs/security.md, not from the code it checks. */
-static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
-                          size_t len)
-{
-    const sim_node_t *n = &w->node[r];
-    if (len < CO_HEADER_BYTES)
-        return COHORT_DROP_TRUNCATED;
-    if (d[0] != CO_MAGIC0 || d[1] != CO_MAGIC1)
-        return COHORT_DROP_BAD_MAGIC;
-    if (d[2] != CO_WIRE_VERSION)
-        return COHORT_DROP_BAD_VERSION;
-    if (d[3] < CO_TYPE_DATA || d[3] > CO_TYPE_LEAVE)
-        return COHORT_DROP_BAD_TYPE;
-    uint8_t flags = d[4];
-    size_t body = co_get16(d + 6);
-    size_t want = CO_HEADER_BYTES + body +
-                  (flags & CO_FLAG_SECURED ? CO_TRAILER_BYTES : 0);
-    if (len < want)
-        return COHORT_DROP_TRUNCATED;
-    if ((flags & ~CO_FLAG__KNOWN) != 0 ||
-        (flags & (CO_FLAG_SECURED | CO_FLAG_ENCRYPTED)) == CO_FLAG_ENCRYPTED)
-        return COHORT_DROP_BAD_FIELD;
-    if (co_get32(d + 12) == 0 || co_get32(d + 16) == 0 ||
-        co_get64(d + 20) == 0 || (d[3] == CO_TYPE_LEAVE && body != 0))
-        return COHORT_DROP_BAD_FIELD;
-    if (len > want)
-        return COHORT_DROP_BAD_FIELD;
-    if (co_get32(d + 8) != n->group_id)
-        return COHORT_DROP_OTHER_GROUP;
-    if (co_get32(d + 12) == n->member_id)
-        return COHORT_DROP_SELF;
-    if ((flags & (CO_FLAG_SECURED | CO_FLAG_ENCRYPTED)) != mode_flags(w))
-        return COHORT_DROP_SECURITY_MODE;
-    if (mode_flags(w) != 0 && d[5] != w->scn.cfg.key_id)
-        return COHORT_DROP_KEY_UNKNOWN;
-    return -1;
-}
-
-static bool exact_kind(sim_atk_kind_t k)
-{
-    return k == SIM_ATK_REPLAY || k == SIM_ATK_BURST;
-}
-
-/* The one reason the core must count, or -1 for a recorded datagram that
- * reaches the tag sealed with the receiver's key (replay rules apply). */
-static int expected_reason(const sim_world_t *w, size_t r, sim_atk_kind_t k,
-                           size_t emitter, const uint8_t *d, size_t len)
-{
-    int pre = pre_tag_reason(w, r, d, len);
-    if (pre >= 0)
-        return pre;
-    if (mode_flags(w) == 0)
-        return exact_kind(k) ? -1 : COHORT_DROP_AUTH; /* no forging */
-    if (!exact_kind(k))
-        return COHORT_DROP_AUTH;
-    const sim_node_t *e = &w->node[emitter], *n = &w->node[r];
-    return memcmp(e->key, n->key, sizeof n->key) == 0 ? -1
-                                                       : COHORT_DROP_AUTH;
-}
-
-static void describe_delta(const uint64_t *delta, char *buf, size_t room)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < COHORT_DROP__COUNT && used + 1 < room; i++) {
-        if (delta[i] == 0)
-            continue;
-        int n = snprintf(buf + used, room - used, "%s%s x%llu",
-                         used ? ", " : "", drop_names[i],
-                         (unsigned long long)delta[i]);
-        if (n < 0)
-            return;
-        used += (size_t)n < room - used ? (size_t)n : room - used - 1;
-    }
-    if (used == 0)
-        snprintf(buf, room, "no drop");
-}
-
-/* Drops that may follow when a recorded datagram is taken as new: its
- * records can be duplicates, beyond the window, or find the queue full. */
-static bool record_level(int reason)
-{
-    return reason == COHORT_DROP_DUPLICATE ||
-           reason == COHORT_DROP_NO_BUFFER ||
-           reason == COHORT_DROP_QUEUE_FULL ||
-           reason == COHORT_DROP_UNKNOWN_MEMBER;
-}
-
-/* Returns whether a recorded datagram was taken as new. */
-static bool judge_drops(sim_world_t *w, size_t r, sim_atk_kind_t kind,
-                        int want, const uint64_t *delta)
-{
-    uint64_t total = 0;
-    for (int i = 0; i < COHORT_DROP__COUNT; i++)
-        total += delta[i];
-    char got[256];
-    if (want >= 0) {
-        if (total == 1 && delta[want] == 1)
-            return false;
-        describe_delta(delta, got, sizeof got);
-        sim_fail(w, "attacker: n%zu counted %s for a %s datagram; the wire "
-                    "rules say it is dropped as %s%s", r, got,
-                 kind_names[kind], drop_names[want],
-                 total == 0 ? " (it was ACCEPTED)" : "");
-        return false;
-    }
-    /* Secured: a replay is refused by the packet_seq window (REPLAY);
-     * unsecured: the same window counts it as DUPLICATE. */
-    int refused = mode_flags(w) ? COHORT_DROP_REPLAY : COHORT_DROP_DUPLICATE;
-    uint64_t packet = delta[refused] + delta[COHORT_DROP_STALE];
-    bool ok = true;
-    for (int i = 0; i < COHORT_DROP__COUNT; i++)
-        if (delta[i] && i != refused && i != COHORT_DROP_STALE &&
-            !record_level(i))
-            ok = false;
-    if (mode_flags(w) && packet > 0 && total != 1)
-        ok = false;
-    if (!ok) {
-        describe_delta(delta, got, sizeof got);
-        sim_fail(w, "attacker: n%zu counted %s for a recorded datagram "
-                    "(%s); expected REPLAY, STALE, or none", r, got,
-                 kind_names[kind]);
-        return false;
-    }
-    return mode_flags(w) ? packet == 0
-                         : delta[COHORT_DROP_STALE] == 0 &&
-                               delta[COHORT_DROP_DUPLICATE] == 0;
-}
-
-static bool listed(const cohort_member_t *l, size_t n, cohort_member_t m)
-{
-    for (size_t i = 0; i < n; i++)
-        if (l[i].id == m.id && l[i].incarnation == m.incarnation)
-            return true;
-    return false;
-}
-
-static bool live(const sim_world_t *w, cohort_member_t m, size_t *k,
-                 uint32_t *g)
-{
-    if (!sim_identity_of(w, m, k, g))
-        return false;
-    const sim_node_t *n = &w->node[*k];
-    return n->member && n->up && n->gen == *g;
-}
-
-static void judge_added(sim_world_t *w, size_t r, bool exact,
-                        cohort_member_t m, uint64_t seq)
-{
-    size_t k;
-    uint32_t g;
-    if (!exact) {
-        sim_fail(w, "attacker: an altered or forged datagram made n%zu list "
-                    "member %08x/%u", r, m.id, m.incarnation);
-    } else if (!sim_identity_of(w, m, &k, &g)) {
-        sim_fail(w, "attacker: a replay made n%zu list %08x/%u, which no "
-                    "node ever was", r, m.id, m.incarnation);
-    } else if (live(w, m, &k, &g)) {
-        w->atk.early_joins++;
-        sim_trace(w, "atk  n%zu: a replay introduced live n%zu gen %u", r,
-                  k, g);
-    } else {
-        bool knew = (w->node[r].knew[k] >> g) & 1u;
-        bool old = knew && seq < w->node[r].heard_seq[k][g];
-        w->atk.ghosts++;
-        w->atk.revived += knew;
-        w->atk.revived_old += old;
-        sim_trace(w, "atk  n%zu: GHOST: a replay brought back n%zu gen %u, "
-                     "which is gone (%s)", r, k, g,
-                  old    ? "it had dropped it; packet_seq below one it heard"
-                  : knew ? "it had dropped it"
-                         : "it never knew it");
-        if (w->opts.strict_replay)
-            sim_fail(w, "replay revival: a recorded datagram of n%zu gen %u "
-                        "(%s) made n%zu list it again (docs/security.md: "
-                        "replays to a receiver that no longer tracks it)",
-                     k, g, w->node[k].up ? "replaced" : "down", r);
-    }
-}
-
-static void judge_removed(sim_world_t *w, size_t r, bool exact,
-                          cohort_member_t m)
-{
-    size_t k;
-    uint32_t g;
-    if (!exact)
-        sim_fail(w, "attacker: an altered or forged datagram made n%zu drop "
-                    "member %08x/%u", r, m.id, m.incarnation);
-    else if (live(w, m, &k, &g))
-        sim_fail(w, "attacker: a replay made n%zu drop live member n%zu gen "
-                    "%u", r, k, g);
-}
-
-static void judge_members(sim_world_t *w, size_t r, bool exact,
-                          uint64_t seq, const cohort_member_t *before,
-                          size_t nb, const cohort_member_t *after, size_t na)
-{
-    for (size_t i = 1; i < na && !w->failed; i++)
-        if (!listed(before, nb, after[i]))
-            judge_added(w, r, exact, after[i], seq);
-    for (size_t i = 1; i < nb && !w->failed; i++)
-        if (!listed(after, na, before[i]))
-            judge_removed(w, r, exact, before[i]);
-}
-
-static size_t members_of(const sim_node_t *n, cohort_member_t *buf)
-{
-    size_t k = co_core_members(n->core, buf, SIM_MEMBER_LIST_MAX);
-    return k < SIM_MEMBER_LIST_MAX ? k : SIM_MEMBER_LIST_MAX;
-}
-
 static void trace_arrival(sim_world_t *w, const sim_item_t *it,
-                          sim_atk_kind_t kind, int want)
+                          const sim_atk_snap_t *snap)
 {
     char desc[400], from[16];
     if (!w->opts.verbose)
@@ -869,66 +620,55 @@ static void trace_arrival(sim_world_t *w, const sim_item_t *it,
     else
         snprintf(from, sizeof from, "as n%u", it->src);
     sim_trace(w, "atk  n%u<-%s %s: %s; expect %s", it->dst, from,
-              kind_names[kind], desc,
-              want >= 0 ? drop_names[want] : "REPLAY, STALE or taken as new");
+              sim_atk_kind_name(snap->kind), desc,
+              snap->want >= 0 ? sim_drop_name(snap->want)
+                              : "REPLAY, STALE or taken as new");
+}
+
+/* The checker self-test: as if the core took it without a word. */
+static bool vanish(sim_world_t *w, const sim_item_t *it,
+                   const sim_atk_snap_t *snap)
+{
+    if (w->opts.inject != SIM_INJECT_ACCEPT || w->injected || snap->exact)
+        return false;
+    w->injected = true;
+    sim_trace(w, "self-test: n%u does not see this datagram", it->dst);
+    return true;
 }
 
 static void arrive(sim_world_t *w, const sim_item_t *it)
 {
-    sim_attack_t *a = &w->atk;
     sim_node_t *d = &w->node[it->dst];
-    sim_atk_kind_t kind = (sim_atk_kind_t)(it->arg & 0xff);
-    size_t emitter = (it->arg >> 8) & 0xff;
     if (!d->up || d->life != it->dst_life)
         return;
-    bool exact = exact_kind(kind);
-    int want = expected_reason(w, it->dst, kind, emitter, it->data, it->len);
-    trace_arrival(w, it, kind, want);
+    sim_atk_snap_t snap;
+    sim_atk_check_before(w, it->dst, (sim_atk_kind_t)(it->arg & 0xff),
+                         (it->arg >> 8) & 0xff, it->data, it->len, &snap);
+    trace_arrival(w, it, &snap);
     sim_hash_u64(w, w->now_ns);
     sim_hash_u64(w, (uint64_t)it->dst << 32 | it->len | 1ULL << 63);
-    cohort_member_t before[SIM_MEMBER_LIST_MAX], after[SIM_MEMBER_LIST_MAX];
-    size_t nb = members_of(d, before);
-    uint64_t drops[COHORT_DROP__COUNT];
-    memcpy(drops, co_core_stats(d->core)->drops, sizeof drops);
     co_addr_t from;
     if (it->src == SIM_ATK_SRC)
         sim_attack_addr(&from);
     else
         sim_addr_of(it->src, &from);
-    a->arrived++;
+    w->atk.arrived++;
     d->acc_fed++;
-    if (want >= 0)
-        d->acc_fed_foreign++;
-    int rc = 0;
-    if (w->opts.inject == SIM_INJECT_ACCEPT && !w->injected && !exact) {
-        w->injected = true; /* as if the core took it without a word */
-        d->acc_fed_foreign--;
-        sim_trace(w, "self-test: n%u does not see this datagram", it->dst);
-    } else {
-        rc = co_core_recv(d->core, sim_local_ns(w, d), &from, it->data,
-                          it->len);
+    if (!vanish(w, it, &snap)) {
+        d->acc_fed_foreign += snap.want >= 0;
+        int rc = co_core_recv(d->core, sim_local_ns(w, d), &from, it->data,
+                              it->len);
+        if (rc != 0) {
+            sim_fail(w, "co_core_recv(n%u) returned %d for an attacker "
+                        "datagram", it->dst, rc);
+            return;
+        }
     }
-    if (rc != 0) {
-        sim_fail(w, "co_core_recv(n%u) returned %d for an attacker datagram",
-                 it->dst, rc);
-        return;
-    }
-    const uint64_t *now = co_core_stats(d->core)->drops;
-    for (int i = 0; i < COHORT_DROP__COUNT; i++) {
-        drops[i] = now[i] - drops[i];
-        a->drops[i] += drops[i];
-    }
-    if (judge_drops(w, it->dst, kind, want, drops))
-        a->accepted++;
-    size_t na = members_of(d, after);
-    if (!w->failed)
-        judge_members(w, it->dst, exact,
-                      it->len >= 28 ? co_get64(it->data + 20) : 0, before, nb,
-                      after, na);
+    sim_atk_check_after(w, &snap);
     uint64_t got = w->tot.delivered[0] + w->tot.delivered[1];
     if (!w->failed)
         sim_after_call(w, it->dst);
-    a->messages += w->tot.delivered[0] + w->tot.delivered[1] - got;
+    w->atk.messages += w->tot.delivered[0] + w->tot.delivered[1] - got;
 }
 
 void sim_attack_item(sim_world_t *w, sim_item_t *it)
@@ -942,42 +682,4 @@ void sim_attack_item(sim_world_t *w, sim_item_t *it)
     COHORT_ASSERT(it->kind == SIM_ITEM_ATTACK);
     act(w);
     schedule_action(w);
-}
-
-/* ------------------------------------------------------------------ */
-/* End of run                                                          */
-/* ------------------------------------------------------------------ */
-
-void sim_attack_finish(sim_world_t *w)
-{
-    const sim_attack_t *a = &w->atk;
-    if (!a->on)
-        return;
-    uint64_t dropped = 0;
-    for (int i = 0; i < COHORT_DROP__COUNT; i++)
-        dropped += a->drops[i];
-    if (w->opts.verbose) {
-        char got[512];
-        describe_delta(a->drops, got, sizeof got);
-        sim_trace(w, "atk  summary: %llu arrived, %llu taken as new, "
-                     "%llu deliveries followed, %llu introduced a live "
-                     "member, %llu ghosts (%llu revived, %llu of them by "
-                     "an older packet_seq), %llu unicast datagrams "
-                     "stolen; drops: %s",
-                  (unsigned long long)a->arrived,
-                  (unsigned long long)a->accepted,
-                  (unsigned long long)a->messages,
-                  (unsigned long long)a->early_joins,
-                  (unsigned long long)a->ghosts,
-                  (unsigned long long)a->revived,
-                  (unsigned long long)a->revived_old,
-                  (unsigned long long)a->stolen, got);
-    }
-    /* A run long enough to matter must show the attack in the counters:
-     * otherwise it went nowhere and proved nothing. */
-    bool expect = w->scn.attack_strict || a->arrived >= 20;
-    if (expect && dropped == 0)
-        sim_fail(w, "attacker: %llu of its datagrams reached running cores "
-                    "and none was counted as a drop: the attack did not "
-                    "happen", (unsigned long long)a->arrived);
 }

@@ -11,8 +11,9 @@
  *
  * Files: queue.c (event queue), net.c (network model), payload.c (message
  * contents), scenario.c (parameters drawn from the seed), check.c (property
- * checkers), attack.c (the attacker without the key), sim.c (nodes and the
- * main loop), sim_main.c (command line).
+ * checkers), attack.c (the attacker without the key), attack_check.c (what
+ * its datagrams may do), sim.c (nodes and the main loop), sim_main.c
+ * (command line).
  */
 #ifndef COHORT_SIM_H
 #define COHORT_SIM_H
@@ -398,8 +399,29 @@ void sim_attack_item(sim_world_t *w, sim_item_t *it);
 /* The attacker's own endpoint. */
 void sim_attack_addr(co_addr_t *out);
 bool sim_attack_is_addr(const co_addr_t *a);
+
+/* attack_check.c: one attacker datagram, before and after the core saw it */
+typedef struct sim_atk_snap {
+    size_t dst;
+    sim_atk_kind_t kind;
+    bool exact;            /* byte for byte a recorded datagram */
+    int want;              /* the drop the wire rules give; -1: replay rules */
+    uint64_t seq;          /* its packet_seq (0 without a header) */
+    size_t n_members;
+    cohort_member_t members[SIM_MEMBER_LIST_MAX];
+    uint64_t drops[COHORT_DROP__COUNT];
+} sim_atk_snap_t;
+
+void sim_atk_check_before(const sim_world_t *w, size_t r,
+                          sim_atk_kind_t kind, size_t emitter,
+                          const uint8_t *d, size_t len, sim_atk_snap_t *snap);
+void sim_atk_check_after(sim_world_t *w, const sim_atk_snap_t *snap);
 /* End of run: the attack happened and was counted (fails otherwise). */
 void sim_attack_finish(sim_world_t *w);
+bool sim_atk_exact(sim_atk_kind_t k);
+uint8_t sim_attack_mode_flags(const sim_world_t *w);
+const char *sim_drop_name(int reason);
+const char *sim_atk_kind_name(sim_atk_kind_t k);
 
 /* decode.c: a one-line description of a datagram for the trace. */
 void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room);

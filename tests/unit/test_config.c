@@ -284,6 +284,32 @@ static void test_open_security(void **state)
     assert_null(c);
 }
 
+static void test_add_key(void **state)
+{
+    (void)state;
+    static const uint8_t next_key[COHORT_KEY_BYTES] = {7};
+    struct cohort_config cfg;
+    cohort_t *c = NULL;
+    base_config(&cfg);
+    cfg.port = test_port(12);
+    assert_int_equal(cohort_add_key(NULL, next_key, 2, 0), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    /* Without security there is no key to roll. */
+    assert_int_equal(cohort_add_key(c, next_key, 2, 0), COHORT_ERR_STATE);
+    assert_int_equal(cohort_add_key(c, NULL, 2, 0), COHORT_ERR_INVAL);
+    cohort_close(c);
+#ifdef HAVE_LIBSODIUM
+    cfg.security = COHORT_SECURITY_AUTH;
+    cfg.key = zero_key;
+    cfg.key_id = 1;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    assert_int_equal(cohort_add_key(c, next_key, 2, 0), 0);
+    assert_int_equal(cohort_add_key(c, next_key, 2, 1), 0);
+    assert_true(cohort_process(c) >= 0);
+    cohort_close(c);
+#endif
+}
+
 static void test_faults_from_environment(void **state)
 {
     (void)state;
@@ -543,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_open_rejects_each_bad_field),
         cmocka_unit_test(test_open_null_arguments),
         cmocka_unit_test(test_open_security),
+        cmocka_unit_test(test_add_key),
         cmocka_unit_test(test_faults_from_environment),
         cmocka_unit_test(test_null_handles),
         cmocka_unit_test(test_open_close_alone),

@@ -497,6 +497,32 @@ static void test_mode_mismatch_never_joins(void **state)
     net_free(n);
 }
 
+/* Key rollover without stopping: one member seals with a new key id; the
+ * others drop it (unknown key) until they add it, then deliver. */
+static void test_key_rollover(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_AUTH;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    uint8_t next_key[COHORT_KEY_BYTES];
+    memset(next_key, 0x42, sizeof next_key);
+    assert_int_equal(co_core_add_key(n->cores[0], next_key, 9, true), 0);
+    send_all(n, COHORT_FIFO, 1, 100);
+    run_for(n, 100000000ULL);
+    assert_int_equal(n->delivered[1][0], 0);
+    assert_true(co_core_stats(n->cores[1])->drops[COHORT_DROP_KEY_UNKNOWN] > 0);
+    for (int i = 1; i < NODES; i++) /* step 1 on the others: accept it */
+        assert_int_equal(co_core_add_key(n->cores[i], next_key, 9, false), 0);
+    run_for(n, 1000000000ULL); /* the held message is repaired */
+    assert_int_equal(n->delivered[1][0], 1);
+    assert_int_equal(n->delivered[2][0], 1);
+    /* Nodes 1 and 2 still seal with the old key: node 0 accepts both. */
+    assert_int_equal(n->delivered[0][1], 1);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+
 /* Every datagram replayed later is rejected and nothing is delivered
  * twice. */
 static void test_replayed_traffic_rejected(void **state)
@@ -544,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_never_joins),
         cmocka_unit_test(test_mode_mismatch_never_joins),
         cmocka_unit_test(test_replayed_traffic_rejected),
+        cmocka_unit_test(test_key_rollover),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
