@@ -146,7 +146,10 @@ struct cohort_config {
     size_t max_datagram;         /* UDP payload size; default 1400 */
     size_t max_message;          /* largest message; default 16 MiB */
     size_t send_window_bytes;    /* unacknowledged reliable bytes a sender may
-                                    have outstanding; default 4 MiB */
+                                    have outstanding; default 4 MiB. Cut at
+                                    open to half the socket receive buffer
+                                    the kernel grants (net.core.rmem_max
+                                    unless root), with a WARNING event */
     size_t recv_buffer_bytes;    /* per sender: records held out of order
                                     (plus one message being reassembled,
                                     <= max_message); also bounds the bytes

@@ -131,6 +131,9 @@ bool co_core_next_tx(co_core_t *core, co_tx_t *out);
  * event frees room in the event queue, which lets held messages move on. */
 bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev);
 
+/* Queue a warning event (the IO edge reports what only it can see). */
+void co_core_warn(co_core_t *core, int code, const char *text);
+
 /* Events ready for co_core_next_event(). */
 size_t co_core_events_ready(const co_core_t *core);
 

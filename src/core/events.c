@@ -104,6 +104,11 @@ void co_event_warning(co_core_t *core, int code, const char *text)
     snprintf(e->text, sizeof e->text, "%s", text);
 }
 
+void co_core_warn(co_core_t *core, int code, const char *text)
+{
+    co_event_warning(core, code, text);
+}
+
 size_t co_core_events_ready(const co_core_t *core)
 {
     return core->evq.count;

@@ -627,10 +627,28 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
         rc = co_open_faults(c, faults, cc, cfg->max_datagram);
     if (rc != 0)
         return rc;
+    /* A window the receive buffers cannot hold turns every burst into
+     * kernel drops and retransmissions; members on one kind of host have
+     * similar buffers, so size the window to ours and say so. */
+    co_core_config_t sized = *cc;
+    size_t usable = co_transport_rcvbuf(c->tp) / 2;
+    size_t floor = 4 * sized.max_datagram;
+    bool shrunk = usable < sized.send_window_bytes;
+    if (shrunk)
+        sized.send_window_bytes = usable > floor ? usable : floor;
     uint64_t now = co_now_ns();
-    rc = co_core_new(&c->core, cc, now);
+    rc = co_core_new(&c->core, &sized, now);
+    co_crypto_wipe_bytes(sized.key, sizeof sized.key);
     if (rc != 0)
         return co_fail(rc, "core: %s", cohort_strerror(rc));
+    if (shrunk) {
+        char text[160];
+        snprintf(text, sizeof text,
+                 "send window cut from %zu to %zu bytes to fit the socket "
+                 "receive buffer; raise net.core.rmem_max for more",
+                 cc->send_window_bytes, sized.send_window_bytes);
+        co_core_warn(c->core, COHORT_ERR_SYSTEM, text);
+    }
     if (cc->security != COHORT_SECURITY_NONE) {
         /* Keep key material out of swap; best effort (RLIMIT_MEMLOCK). */
         void *secret;

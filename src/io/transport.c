@@ -632,6 +632,20 @@ void co_transport_close(co_transport_t *t)
     free(t);
 }
 
+size_t co_transport_rcvbuf(const co_transport_t *t)
+{
+    size_t least = SIZE_MAX;
+    int fds[2] = {t->mc_fd, t->uc_fd};
+    for (int i = 0; i < 2; i++) {
+        int v = 0;
+        socklen_t len = sizeof v;
+        if (getsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 && v > 0 &&
+            (size_t)v < least)
+            least = (size_t)v;
+    }
+    return least;
+}
+
 int co_transport_fd(const co_transport_t *t)
 {
     COHORT_ASSERT(t != NULL);

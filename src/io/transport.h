@@ -69,6 +69,10 @@ void co_transport_close(co_transport_t *t);
 /* The epoll descriptor that is readable when either socket is. */
 int co_transport_fd(const co_transport_t *t);
 
+/* The smaller receive buffer of the two sockets, as the kernel reports it
+ * (which counts its own overhead: about half is payload). */
+size_t co_transport_rcvbuf(const co_transport_t *t);
+
 /* Queue one datagram (copied) to dest, or to the group when dest is NULL.
  * A full batch is sent at once. Returns 0 or COHORT_ERR_SYSTEM (a socket
  * error that is not transient). len <= max_datagram. */

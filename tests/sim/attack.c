@@ -421,7 +421,8 @@ static void rewrite_field(sim_world_t *w, uint8_t *d)
         break;
     }
     case 6: /* group id */
-        co_put32(d + 8, co_get32(d + 8) ^ (uint32_t)(1 + below(w, 0xfffffffeu)));
+        co_put32(d + 8,
+                 co_get32(d + 8) ^ (uint32_t)(1 + below(w, 0xfffffffeu)));
         break;
     case 7: /* sender id */
         co_put32(d + 12, other_id(w, co_get32(d + 12), false));

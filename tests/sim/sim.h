@@ -57,7 +57,7 @@ typedef struct sim_opts {
     bool verbose;                /* print the trace */
     bool no_loopback;            /* do not loop group datagrams to self */
     sim_inject_t inject;
-    bool no_attack;              /* the twin run: everything but the attacker */
+    bool no_attack;              /* the twin: everything but the attacker */
     double attack_rate_hz;       /* > 0: attacker on at this rate; < 0: off;
                                     0: as the scenario draws it */
     bool strict_replay;          /* fail on replay revivals too (attack.c) */

@@ -6,8 +6,8 @@
  *              [--attack-rate HZ] [--twin] [--strict-replay]
  *              [--self-test KIND]
  *
- * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all" runs
- * each of them for every seed; "mixed" (the default with a seed) lets the
+ * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all"
+ * runs each of them for every seed; "mixed" (the default with a seed) lets the
  * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
  * short smoke sweep (make check runs it that way). Exit status: 0 when
  * every property held, 1 on any failure (the seed, what failed and the
@@ -253,9 +253,9 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
 
 static double mean_ms(const sim_totals_t *t)
 {
-    return t->owed_deliveries
-               ? (double)t->owed_latency_sum_ns / (double)t->owed_deliveries / 1e6
-               : 0.0;
+    if (t->owed_deliveries == 0)
+        return 0.0;
+    return (double)t->owed_latency_sum_ns / (double)t->owed_deliveries / 1e6;
 }
 
 /*

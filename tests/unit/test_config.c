@@ -310,6 +310,26 @@ static void test_add_key(void **state)
 #endif
 }
 
+/* A socket buffer smaller than the window: the window is cut to fit and
+ * a warning says so, rather than losing every burst in the kernel. */
+static void test_window_fits_socket_buffer(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    cohort_t *c = NULL;
+    base_config(&cfg);
+    cfg.port = test_port(13);
+    cfg.socket_buffer_bytes = 64 * 1024;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    cohort_event_t ev;
+    int warned = 0;
+    while (cohort_next_event(c, &ev) == 1)
+        warned |= ev.type == COHORT_EVENT_WARNING &&
+                  strstr(ev.u.warning.text, "send window") != NULL;
+    assert_true(warned);
+    cohort_close(c);
+}
+
 static void test_faults_from_environment(void **state)
 {
     (void)state;
@@ -570,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_open_null_arguments),
         cmocka_unit_test(test_open_security),
         cmocka_unit_test(test_add_key),
+        cmocka_unit_test(test_window_fits_socket_buffer),
         cmocka_unit_test(test_faults_from_environment),
         cmocka_unit_test(test_null_handles),
         cmocka_unit_test(test_open_close_alone),
