@@ -337,7 +337,7 @@ static void member_left(co_core_t *core, co_peer_t *peer, int reason,
 {
     co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
     core->stats.members_left++;
-    co_peers_forget(&core->peers, peer);
+    co_peers_forget(&core->peers, peer, reason == COHORT_LEFT_GRACEFULLY);
     stability_advance(core, now_ns);
 }
 
@@ -501,8 +501,19 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
         co_count_drop(core, COHORT_DROP_STALE);
         return NULL;
     }
-    if (tomb && h->incarnation == tomb->incarnation)
-        window = &tomb->packets; /* its old datagrams must not revive it */
+    if (tomb && h->incarnation == tomb->incarnation) {
+        /* Only a datagram it sent after we forgot it may bring it back:
+         * a replay of an older one (even one we never saw, such as a
+         * unicast to another member) must not revive it, nor anything
+         * once it said LEAVE. */
+        if (tomb->left || h->packet_seq <= co_replay_top(&tomb->packets)) {
+            co_count_drop(core, h->flags & CO_FLAG_SECURED
+                                    ? COHORT_DROP_REPLAY
+                                    : COHORT_DROP_STALE);
+            return NULL;
+        }
+        window = &tomb->packets;
+    }
     if (window && co_replay_check(window, h->packet_seq) != 0) {
         co_count_drop(core, h->flags & CO_FLAG_SECURED ? COHORT_DROP_REPLAY
                                                        : COHORT_DROP_DUPLICATE);
@@ -559,7 +570,10 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
 {
     release_handed_out(core);
     co_header_t h;
-    int rc = co_header_decode(data, len, &h);
+    /* No UDP datagram is longer; a header could claim up to 65 587 bytes,
+     * which the decryption buffer must never be asked to hold. */
+    int rc = len > CO_MAX_DATAGRAM ? CO_DROP(COHORT_DROP_BAD_FIELD)
+                                   : co_header_decode(data, len, &h);
     if (rc == 0 && h.group_id != core->cfg.group_id)
         rc = CO_DROP(COHORT_DROP_OTHER_GROUP);
     if (rc == 0 && h.sender_id == core->cfg.member_id)
@@ -596,9 +610,15 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         return 0;
     if (!peer && !(peer = admit_sender(core, &h, &b, from, now_ns)))
         return 0;
+    /* Liveness and the reply address follow only datagrams newer than any
+     * seen: an old one the replay window never saw (reordered, or replayed
+     * by an outsider) must neither keep a dead member alive nor point its
+     * address elsewhere. */
+    if (h.packet_seq > co_replay_top(&peer->packets)) {
+        peer->last_heard_ns = now_ns;
+        peer->addr = *from;
+    }
     co_replay_commit(&peer->packets, h.packet_seq);
-    peer->last_heard_ns = now_ns;
-    peer->addr = *from;
     switch (h.type) {
     case CO_TYPE_DATA:
         on_data(core, peer, body, h.body_len, b.trail, now_ns);

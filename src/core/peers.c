@@ -89,7 +89,7 @@ static co_tomb_t *tomb_slot(co_peers_t *p, uint32_t id)
     return oldest;
 }
 
-void co_peers_forget(co_peers_t *p, co_peer_t *peer)
+void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
 {
     co_tomb_t *t = tomb_slot(p, peer->id);
     COHORT_ASSERT(t != NULL);
@@ -100,7 +100,7 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer)
             .resume_seq = peer->message_start ? peer->message_start
                                               : peer->rx.next,
             .buried_order = ++p->burials, .packets = peer->packets,
-            .unreliable = peer->unreliable,
+            .unreliable = peer->unreliable, .left = left,
         };
     co_peers_remove(p, peer);
 }

@@ -60,6 +60,7 @@ typedef struct co_tomb {
     uint32_t incarnation;
     uint64_t resume_seq;          /* first FIFO seq not yet delivered whole */
     uint64_t buried_order;        /* eviction order */
+    bool left;                    /* it said LEAVE: never to return */
     co_replay_t packets;
     co_replay_t unreliable;
 } co_tomb_t;
@@ -85,8 +86,9 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
 /* Release a slot and everything it holds. */
 void co_peers_remove(co_peers_t *p, co_peer_t *peer);
 
-/* Remember peer in a tomb, then remove it. */
-void co_peers_forget(co_peers_t *p, co_peer_t *peer);
+/* Remember peer in a tomb, then remove it. left: it said LEAVE, so
+ * nothing from this incarnation is ever taken again. */
+void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left);
 
 /* The tomb of member id, or NULL. */
 co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id);

@@ -4,6 +4,7 @@
  * Continuously, as events are pulled and after every core call:
  *  - integrity: every delivered payload parses, has the length, checksum
  *    and contents its sender wrote, and names the sender the event names;
+ *    a well-formed message its sender never sent is reported as forged;
  *  - isolation: nothing the outsider sends is delivered to a member,
  *    nothing from the group is delivered to the outsider, and no member
  *    list or member event ever names a node of the other group;
@@ -13,13 +14,16 @@
  *    numbers strictly increase, and a delivery never skips a message that
  *    was owed to the receiver (see sim_owed), since it could never arrive
  *    afterwards without breaking the order;
- *  - member events alternate JOINED, LEFT per member incarnation;
+ *  - member events alternate JOINED, LEFT per member incarnation; in
+ *    `attack` (sim_check_member_events) each member sees every other join
+ *    exactly once and no one leave;
  *  - memory: co_core_memory_bytes() never exceeds sim_memory_bound().
  * After the heal (sim_converged): every owed message has arrived, every
  * view lists exactly the live members, every sender is drained, no member
  * still holds buffered bytes, and no send is stuck behind flow control.
  * The stats checks compare the core's counters with what the simulator
- * saw.
+ * saw. What the attacker's own datagrams may do is judged in
+ * attack_check.c.
  */
 #include <stdio.h>
 #include <string.h>

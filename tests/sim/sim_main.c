@@ -9,9 +9,9 @@
  * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all"
  * runs each of them for every seed; "mixed" (the default with a seed) lets the
  * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
- * short smoke sweep (make check runs it that way). Exit status: 0 when
- * every property held, 1 on any failure (the seed, what failed and the
- * command that replays it are printed), 2 on a usage error.
+ * short smoke sweep. Exit status: 0 when every property held, 1 on any
+ * failure (the seed, what failed and the command that replays it are
+ * printed), 2 on a usage error.
  *
  * A run with the attacker (attack.c) can be paired with a twin: the same
  * seed without the attacker, in the same process. The attacked run must
@@ -238,15 +238,14 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
         printf(" --no-loopback");
     if (c->inject != SIM_INJECT_NONE)
         printf(" --self-test %s", inject_names[c->inject]);
-    if (c->attack_rate_hz != 0)
-        printf(" --attack-rate %.0f",
-               c->attack_rate_hz > 0 ? c->attack_rate_hz : 0.0);
-    if (c->twin)
+    if (w->opts.no_attack || c->attack_rate_hz < 0)
+        printf(" --attack-rate 0"); /* the twin, or as asked */
+    else if (c->attack_rate_hz > 0)
+        printf(" --attack-rate %.0f", c->attack_rate_hz);
+    if (c->twin && !w->opts.no_attack)
         printf(" --twin");
     if (c->strict_replay)
         printf(" --strict-replay");
-    if (w->opts.no_attack)
-        printf(" --attack-rate 0");
     printf(" --verbose\n");
     print_summary(w, c, "  run");
 }

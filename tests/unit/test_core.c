@@ -497,6 +497,71 @@ static void test_mode_mismatch_never_joins(void **state)
     net_free(n);
 }
 
+/* A datagram longer than UDP allows, whose header is valid (body_len up to
+ * 65 535 plus the tag), is dropped before anything copies it: the
+ * decryption buffer holds CO_MAX_DATAGRAM bytes. */
+static void test_oversized_datagram_dropped(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_ENCRYPT;
+    net_t *n = net_new(0);
+    size_t len = CO_HEADER_BYTES + 65535 + CO_TRAILER_BYTES;
+    uint8_t *big = calloc(1, len);
+    co_header_t h = {.version = CO_WIRE_VERSION, .type = CO_TYPE_DATA,
+                     .flags = CO_FLAG_SECURED | CO_FLAG_ENCRYPTED,
+                     .body_len = 65535, .group_id = co_group_id("test", 4),
+                     .sender_id = 555, .incarnation = 1, .packet_seq = 1};
+    co_header_encode(&h, big);
+    co_addr_t from = addr_of(1);
+    uint64_t before = co_core_stats(n->cores[0])->drops[COHORT_DROP_BAD_FIELD];
+    co_core_recv(n->cores[0], n->now_ns, &from, big, len);
+    assert_int_equal(co_core_stats(n->cores[0])->drops[COHORT_DROP_BAD_FIELD],
+                     before + 1);
+    free(big);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+
+/* A member that said LEAVE never comes back through replays of its old
+ * datagrams, even ones this member never saw. */
+static void test_replay_does_not_revive_leaver(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_AUTH;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    /* Only node 0 sends, so node 2 owes it an ACK (unicast): node 1 never
+     * sees that datagram. */
+    size_t mark = (n->head + n->count) % NET_MAX;
+    uint8_t msg[100];
+    for (uint32_t k = 0; k < 20; k++) {
+        make_payload(msg, 0, k, sizeof msg);
+        assert_int_equal(co_core_send(n->cores[0], n->now_ns, COHORT_FIFO,
+                                      msg, sizeof msg), 0);
+        drain_tx(n, 0);
+        step(n);
+    }
+    run_for(n, 200000000ULL);
+    pkt_t *unseen = NULL;
+    size_t end = (n->head + n->count) % NET_MAX;
+    for (size_t i = mark; i != end; i = (i + 1) % NET_MAX)
+        if (n->q[i].from == 2 && n->q[i].to == 0)
+            unseen = &n->q[i];
+    assert_non_null(unseen);
+    co_core_leave(n->cores[2], n->now_ns);
+    drain_tx(n, 2);
+    run_for(n, 10000000ULL);
+    cohort_member_t m[8];
+    assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
+    assert_int_equal(co_core_members(n->cores[1], m, 8), 2);
+    co_addr_t from = addr_of(2);
+    co_core_recv(n->cores[1], n->now_ns, &from, unseen->data, unseen->len);
+    assert_int_equal(co_core_members(n->cores[1], m, 8), 2);
+    assert_true(co_core_stats(n->cores[1])->drops[COHORT_DROP_REPLAY] > 0);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+
 /* Key rollover without stopping: one member seals with a new key id; the
  * others drop it (unknown key) until they add it, then deliver. */
 static void test_key_rollover(void **state)
@@ -571,6 +636,8 @@ int main(void)
         cmocka_unit_test(test_mode_mismatch_never_joins),
         cmocka_unit_test(test_replayed_traffic_rejected),
         cmocka_unit_test(test_key_rollover),
+        cmocka_unit_test(test_oversized_datagram_dropped),
+        cmocka_unit_test(test_replay_does_not_revive_leaver),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
