@@ -176,35 +176,45 @@ static void release_stable(co_core_t *core)
         co_txbuf_release(&core->tx, stable);
 }
 
-/* Move fragments of the pending message into the window while it has
- * room and the queue can take the datagrams. */
-static void pending_progress(co_core_t *core, uint64_t now_ns)
+/* Cut p's message into records, from p->off, while the window has room
+ * and the queue can take the datagrams; returns true when all are out. */
+static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
 {
-    co_pending_t *p = &core->pending;
-    while (p->data && co_txq_room(&core->txq) > 2) {
+    while (p->off < p->len || (p->len == 0 && p->off == 0)) {
+        if (co_txq_room(&core->txq) <= 2)
+            return false;
         size_t chunk = p->len - p->off;
         if (chunk > core->record_room)
             chunk = core->record_room;
         if (!co_txbuf_fits(&core->tx, chunk))
             release_stable(core);
         if (!co_txbuf_fits(&core->tx, chunk))
-            return;
+            return false;
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
                         (p->off + chunk == p->len ? CO_REC_LAST : 0);
         uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
         uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
                                      (uint16_t)chunk, flags, total);
         if (seq == 0)
-            return;
+            return false;
         co_record_t r = {.type = CO_REC_FIFO, .flags = flags,
                          .len = (uint16_t)chunk, .seq = seq,
                          .total_len = total, .payload = p->data + p->off};
         co_bundle_add(core, &r, now_ns);
         p->off += chunk;
-        if (p->off == p->len) {
-            free(p->data);
-            memset(p, 0, sizeof *p);
-        }
+        if (p->len == 0)
+            break; /* the one empty record of an empty message */
+    }
+    return true;
+}
+
+/* Let the message held back for room move on. */
+static void pending_progress(co_core_t *core, uint64_t now_ns)
+{
+    co_pending_t *p = &core->pending;
+    if (p->data && records_out(core, p, now_ns)) {
+        free(p->data);
+        memset(p, 0, sizeof *p);
     }
 }
 
@@ -216,37 +226,34 @@ static size_t fragments_of(const co_core_t *core, size_t len)
 static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
                      size_t len)
 {
+    static const uint8_t empty[1];
     pending_progress(core, now_ns);
     if (core->pending.data)
         return COHORT_ERR_AGAIN;
     size_t frags = fragments_of(core, len);
-    if (core->tx.bytes + len + frags * CO_TXREC_OVERHEAD > core->tx.max_bytes)
+    size_t need = len + frags * CO_TXREC_OVERHEAD;
+    if (core->tx.bytes + need > core->tx.max_bytes)
         release_stable(core);
-    bool fits = core->tx.bytes + len + frags * CO_TXREC_OVERHEAD <=
-                    core->tx.max_bytes &&
+    bool fits = core->tx.bytes + need <= core->tx.max_bytes &&
                 co_txq_room(&core->txq) > frags + 2;
-    /* A single record waits for room; a fragmented message is taken now
-     * and fed out as room appears, so it can exceed the window. */
-    if (!fits && frags == 1)
-        return COHORT_ERR_AGAIN;
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
-        return COHORT_ERR_NOMEM;
-    if (len)
-        memcpy(copy, data, len);
-    core->pending = (co_pending_t){.data = copy, .len = len, .off = 0};
-    if (len == 0) { /* an empty message is one empty record */
-        uint64_t seq = co_txbuf_push(&core->tx, copy, 0,
-                                     CO_REC_FIRST | CO_REC_LAST, 0);
-        COHORT_ASSERT(seq != 0);
-        co_record_t r = {.type = CO_REC_FIFO,
-                         .flags = CO_REC_FIRST | CO_REC_LAST, .seq = seq,
-                         .payload = copy};
-        co_bundle_add(core, &r, now_ns);
-        free(copy);
-        memset(&core->pending, 0, sizeof core->pending);
+    if (fits) { /* the common case: records straight from the caller */
+        co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
+                                           : (uint8_t *)(uintptr_t)empty,
+                               .len = len};
+        bool all = records_out(core, &direct, now_ns);
+        COHORT_ASSERT(all);
         return 0;
     }
+    /* A single record waits for room; a fragmented message is taken now
+     * (copied, at most one at a time) and fed out as room appears, so a
+     * message may be larger than the window. */
+    if (frags == 1)
+        return COHORT_ERR_AGAIN;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return COHORT_ERR_NOMEM;
+    memcpy(copy, data, len);
+    core->pending = (co_pending_t){.data = copy, .len = len, .off = 0};
     pending_progress(core, now_ns);
     return 0;
 }

@@ -86,6 +86,7 @@ struct co_core {
     co_builder_t retx_group;     /* retransmissions to the group */
     co_builder_t retx_unicast;   /* retransmissions to one member */
     uint8_t *rxbuf;              /* mutable copy for in-place decryption */
+    co_ack_entry_t *entries;     /* a heartbeat's stability vector */
     co_txq_t txq;
     co_evq_t evq;
 

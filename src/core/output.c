@@ -64,7 +64,8 @@ int co_output_init(co_core_t *core)
     core->retx_group.buf = malloc(dg);
     core->retx_unicast.buf = malloc(dg);
     core->rxbuf = malloc(CO_MAX_DATAGRAM);
-    if (!core->bundle.buf || !core->scratch.buf || !core->retx_group.buf ||
+    core->entries = calloc(core->cfg.max_members, sizeof *core->entries);
+    if (!core->entries || !core->bundle.buf || !core->scratch.buf || !core->retx_group.buf ||
         !core->retx_unicast.buf || !core->rxbuf)
         return -1;
     return txq_init(&core->txq, core->cfg.tx_queue_len, dg);
@@ -77,6 +78,7 @@ void co_output_free(co_core_t *core)
     free(core->retx_group.buf);
     free(core->retx_unicast.buf);
     free(core->rxbuf);
+    free(core->entries);
     txq_free(&core->txq);
 }
 
@@ -176,25 +178,23 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
     co_builder_t *b = &core->scratch;
     co_builder_begin(core, b, CO_TYPE_HEARTBEAT, CO_DEST_GROUP, NULL);
     size_t name_len = strlen(core->cfg.name);
-    size_t fixed = co_heartbeat_size(name_len, 0);
-    size_t max = (core->body_room - fixed) / CO_ACK_ENTRY_BYTES;
-    co_ack_entry_t *entries = calloc(max ? max : 1, sizeof *entries);
-    if (!entries)
-        return;
+    /* The config check made sure a full vector fits one datagram. */
     size_t n = 0;
-    for (size_t i = 0; i < core->peers.cap && n < max; i++) {
+    for (size_t i = 0; i < core->peers.cap; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use || !co_rxwin_synced(&p->rx))
             continue;
-        entries[n++] = (co_ack_entry_t){p->id, p->incarnation, p->rx.next - 1};
+        COHORT_ASSERT(n < core->cfg.max_members);
+        core->entries[n++] =
+            (co_ack_entry_t){p->id, p->incarnation, p->rx.next - 1};
         p->reported_through = p->rx.next - 1;
         p->delivered_since_ack = 0;
         p->ack_at_ns = 0;
     }
+    COHORT_ASSERT(co_heartbeat_size(name_len, n) <= core->body_room);
     b->body_len = co_heartbeat_encode(b->buf + CO_HEADER_BYTES, core->cfg.name,
                                       name_len, core->tx.next, core->tx.low,
-                                      entries, n);
-    free(entries);
+                                      core->entries, n);
     co_builder_finish(core, b, now_ns);
 }
 
