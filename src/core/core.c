@@ -383,15 +383,26 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
                          "missed (it was cut off longer than the timeout)");
 }
 
+/* A gap is asked for after a random delay in [0, nack_delay] (it spreads
+ * receivers' NACKs and lets reordered records arrive), then every
+ * nack_retry while it lasts. A gap that opens while a retry is pending is
+ * asked for just as soon, not at the retry: under steady loss every lost
+ * record would otherwise wait out nack_retry and the oldest would pin the
+ * sender's window. Asking again for records just requested costs a few
+ * NACK bytes; the sender's hold-off ignores the repeats. */
 static void schedule_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
+    bool grew = peer->gap_grew;
+    peer->gap_grew = false;
     if (!co_rxwin_has_gap(&peer->rx)) {
         peer->nack_at_ns = 0;
         return;
     }
-    if (peer->nack_at_ns == 0) /* random delay spreads receivers' NACKs */
-        peer->nack_at_ns =
-            now_ns + co_rng_below(&core->rng, core->cfg.nack_delay_ns + 1);
+    if (peer->nack_at_ns != 0 && !grew)
+        return;
+    uint64_t at = now_ns + co_rng_below(&core->rng, core->cfg.nack_delay_ns + 1);
+    if (peer->nack_at_ns == 0 || at < peer->nack_at_ns)
+        peer->nack_at_ns = at;
 }
 
 /* ------------------------------------------------------------------ */
@@ -458,6 +469,8 @@ static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
         }
         if (co_deliver_in_order(core, peer, &r, now_ns))
             continue;
+        if (r.seq > peer->rx.highest + 1)
+            peer->gap_grew = true;
         switch (co_rxwin_insert(&peer->rx, &r)) {
         case CO_RXWIN_DUPLICATE:
             co_count_drop(core, COHORT_DROP_DUPLICATE);
@@ -479,6 +492,8 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
     memcpy(peer->name, hb->name, sizeof peer->name);
     if (hb->fifo_low >= 1 && hb->fifo_low <= hb->fifo_next) {
         follow_trail(core, peer, hb->fifo_low);
+        if (hb->fifo_next - 1 > peer->rx.highest)
+            peer->gap_grew = true; /* the tail went missing */
         if (hb->fifo_next > 1)
             co_rxwin_saw(&peer->rx, hb->fifo_next - 1);
     }

@@ -38,6 +38,7 @@ typedef struct co_peer {
     co_replay_t packets;          /* packet_seq anti-replay window */
     co_replay_t unreliable;       /* unreliable record de-duplication */
     uint64_t nack_at_ns;          /* next NACK for its gaps; 0: none due */
+    bool gap_grew;                /* a new gap opened since the last NACK */
     uint64_t ack_at_ns;           /* ACK owed to it; 0: none */
     uint64_t reported_through;    /* last delivered seq we told it */
     uint64_t message_start;       /* seq of the FIRST of the message being
