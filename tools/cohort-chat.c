@@ -117,11 +117,11 @@ static int parse_args(struct chat_opts *o, int argc, char **argv)
     o->delay_ms = 200;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
-        int r = tool_net_option(&o->net, opt, optarg);
-        if (r < 0)
-            return TOOL_EXIT_USAGE;
-        if (r > 0)
+        int r = tool_common_option(&o->net, opt, optarg, argv, usage);
+        if (r == TOOL_OPT_NEXT)
             continue;
+        if (r != TOOL_OPT_OWN)
+            return r;
         switch (opt) {
         case OPT_SCRIPT: o->script = optarg; break;
         case OPT_QUIET: o->quiet = 1; break;
@@ -139,10 +139,6 @@ static int parse_args(struct chat_opts *o, int argc, char **argv)
                                &o->wait_members) != 0)
                 return TOOL_EXIT_USAGE;
             break;
-        case 'h': case TOOL_OPT_HELP: usage(stdout); return TOOL_EXIT_OK;
-        case 'V': case TOOL_OPT_VERSION:
-            tool_print_version();
-            return TOOL_EXIT_OK;
         default: tool_bad_option(argv); return TOOL_EXIT_USAGE;
         }
     }

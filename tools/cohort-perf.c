@@ -1547,23 +1547,11 @@ static int parse_args(struct perf_opts *o, int argc, char **argv)
     opterr = 0;
     while ((opt = getopt_long(argc - 1, argv + 1, "hV", long_opts, NULL)) !=
            -1) {
-        int r = tool_net_option(&o->net, opt, optarg);
-        if (r < 0)
-            return TOOL_EXIT_USAGE;
-        if (r > 0)
+        int r = tool_common_option(&o->net, opt, optarg, argv + 1, usage);
+        if (r == TOOL_OPT_NEXT)
             continue;
-        if (opt == 'h' || opt == TOOL_OPT_HELP) {
-            usage(stdout);
-            return TOOL_EXIT_OK;
-        }
-        if (opt == 'V' || opt == TOOL_OPT_VERSION) {
-            tool_print_version();
-            return TOOL_EXIT_OK;
-        }
-        if (opt == '?') {
-            tool_bad_option(argv + 1);
-            return TOOL_EXIT_USAGE;
-        }
+        if (r != TOOL_OPT_OWN)
+            return r;
         if (perf_option(o, opt, optarg) != 0)
             return TOOL_EXIT_USAGE;
     }

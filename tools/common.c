@@ -159,6 +159,29 @@ static int net_string_option(struct tool_net *n, int opt, const char *arg)
     }
 }
 
+int tool_common_option(struct tool_net *n, int opt, const char *arg,
+                       char **argv, void (*usage)(FILE *))
+{
+    int r = tool_net_option(n, opt, arg);
+    if (r != 0)
+        return r > 0 ? TOOL_OPT_NEXT : TOOL_EXIT_USAGE;
+    switch (opt) {
+    case 'h':
+    case TOOL_OPT_HELP:
+        usage(stdout);
+        return TOOL_EXIT_OK;
+    case 'V':
+    case TOOL_OPT_VERSION:
+        tool_print_version();
+        return TOOL_EXIT_OK;
+    case '?':
+        tool_bad_option(argv);
+        return TOOL_EXIT_USAGE;
+    default:
+        return TOOL_OPT_OWN;
+    }
+}
+
 int tool_net_option(struct tool_net *n, int opt, const char *arg)
 {
     uint64_t v = 0;

@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -107,6 +108,15 @@ int tool_net_check(const struct tool_net *n);
 /* getopt_long found an unknown option or a missing argument (call with
  * opterr = 0): say which, in our own words. */
 void tool_bad_option(char **argv);
+
+/* What every tool's option loop does first: the shared network options,
+ * --help, --version and unknown options. Returns TOOL_OPT_NEXT (handled:
+ * go on), TOOL_OPT_OWN (the tool's own option), or an exit code to return
+ * with. argv is what getopt_long was given; usage prints the tool's. */
+#define TOOL_OPT_NEXT (-1)
+#define TOOL_OPT_OWN (-2)
+int tool_common_option(struct tool_net *n, int opt, const char *arg,
+                       char **argv, void (*usage)(FILE *));
 
 /* Fill cfg (already initialised by cohort_config_init) from n. */
 void tool_net_config(const struct tool_net *n, struct cohort_config *cfg);
