@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "frag.h"
+#include "rng.h"
 #include "wire.h"
 
 #define F CO_REC_FIRST
@@ -77,19 +78,6 @@ static void assert_idle(const co_reasm_t *r)
     assert_int_equal(r->got, 0);
     assert_int_equal(co_reasm_bytes(r), 0);
     assert_null(r->buf);
-}
-
-static uint64_t mix_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t mix_below(uint64_t *state, uint64_t bound)
-{
-    return bound ? mix_next(state) % bound : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -542,32 +530,32 @@ static void run_feed(run_t *x, uint64_t m, uint8_t flags, uint32_t total_len,
 
 /* One message of the given kind; returns how many intact messages it
  * must deliver (0 or 1). */
-static size_t run_message(run_t *x, uint64_t m, enum kind k, uint64_t *rng,
+static size_t run_message(run_t *x, uint64_t m, enum kind k, co_rng_t *rng,
                           uint16_t piece_max)
 {
     uint16_t lens[MAX_PIECES];
-    size_t n = k == K_WHOLE ? 1 : 2 + (size_t)mix_below(rng, MAX_PIECES - 1);
+    size_t n = k == K_WHOLE ? 1 : 2 + (size_t)co_rng_below(rng, MAX_PIECES - 1);
     size_t size = 0;
     for (size_t i = 0; i < n; i++) {
-        lens[i] = (uint16_t)mix_below(rng, (uint64_t)piece_max + 1);
+        lens[i] = (uint16_t)co_rng_below(rng, (uint64_t)piece_max + 1);
         if (n > 1 && lens[i] == 0)
             lens[i] = 1; /* the wire layer never carries empty fragments */
         size += lens[i];
     }
     uint32_t total = (uint32_t)size;
     if (k == K_LIE_LOW && size - lens[0] >= 2)
-        total = (uint32_t)(lens[0] + 1 + mix_below(rng, size - lens[0] - 1));
+        total = (uint32_t)(lens[0] + 1 + co_rng_below(rng, size - lens[0] - 1));
     else if (k == K_LIE_HIGH || k == K_LIE_LOW)
-        total = (uint32_t)(size + 1 + mix_below(rng, 100));
+        total = (uint32_t)(size + 1 + co_rng_below(rng, 100));
     else if (k == K_TOO_BIG)
-        total = (uint32_t)(x->max_message + 1 + mix_below(rng, 1000));
+        total = (uint32_t)(x->max_message + 1 + co_rng_below(rng, 1000));
     size_t from = 0, to = n;
     if (k == K_TRUNC || k == K_RESET)
-        to = 1 + (size_t)mix_below(rng, n - 1);
+        to = 1 + (size_t)co_rng_below(rng, n - 1);
     if (k == K_HEADLESS) {
         co_reasm_reset(&x->r);
         x->spec.busy = 0;
-        from = 1 + (size_t)mix_below(rng, n - 1);
+        from = 1 + (size_t)co_rng_below(rng, n - 1);
     }
     size_t off = 0;
     for (size_t i = 0; i < from; i++)
@@ -591,7 +579,8 @@ static size_t run_message(run_t *x, uint64_t m, enum kind k, uint64_t *rng,
 static void model_random_messages(void **state)
 {
     (void)state;
-    uint64_t rng = 0xF4A6u; /* fixed: a failure replays exactly */
+    co_rng_t rng;
+    co_rng_seed(&rng, 0xF4A6u); /* fixed: a failure replays exactly */
     size_t totals[4] = {0, 0, 0, 0};
     uint64_t abandoned_total = 0;
     for (int round = 0; round < 16; round++) {
@@ -600,12 +589,12 @@ static void model_random_messages(void **state)
         co_reasm_init(&x.r);
         static const uint16_t piece_maxes[] = {1, 8, 300, 1400, UINT16_MAX};
         uint16_t piece_max = piece_maxes[round % 5];
-        x.max_message = (size_t)piece_max * (4 + mix_below(&rng, 8));
+        x.max_message = (size_t)piece_max * (4 + co_rng_below(&rng, 8));
         size_t want_done = 0;
         size_t messages = piece_max == UINT16_MAX ? 40 : 300;
         for (uint64_t m = 0; m < messages; m++) {
-            enum kind k = mix_below(&rng, 2) ? K_OK
-                                             : (enum kind)mix_below(&rng,
+            enum kind k = co_rng_below(&rng, 2) ? K_OK
+                                             : (enum kind)co_rng_below(&rng,
                                                                    K_COUNT);
             want_done += run_message(&x, m + 1000 * (uint64_t)round, k, &rng,
                                      piece_max);

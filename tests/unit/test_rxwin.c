@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "rng.h"
 #include "rxwin.h"
 #include "txbuf.h"
 #include "wire.h"
@@ -90,20 +91,6 @@ static void expect_gaps(const co_rxwin_t *w, const co_nack_range_t *want,
         assert_true(got[i].last == want[i].last);
     }
     assert_int_equal(co_rxwin_has_gap(w), n > 0);
-}
-
-/* splitmix64: a tiny seeded generator, independent of the core's rng. */
-static uint64_t mix_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t mix_below(uint64_t *state, uint64_t bound)
-{
-    return bound ? mix_next(state) % bound : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -775,7 +762,7 @@ typedef struct round_params {
 
 /* Phase 1: the multiset (drops and duplicates) in shuffled order. */
 static void model_phase_one(model_t *m, co_rxwin_t *w,
-                            const round_params_t *p, uint64_t *rng,
+                            const round_params_t *p, co_rng_t *rng,
                             co_nack_range_t *buf, size_t buf_max)
 {
     size_t cap = p->n * 3, k = 0;
@@ -783,13 +770,13 @@ static void model_phase_one(model_t *m, co_rxwin_t *w,
     uint64_t *key = malloc(cap * sizeof *key);
     assert_true(ev && key);
     for (size_t i = 0; i < p->n; i++) {
-        if (mix_below(rng, 100) < 8)
+        if (co_rng_below(rng, 100) < 8)
             continue; /* lost: only phase two brings it */
-        size_t copies = 1 + (mix_below(rng, 4) == 0 ? 1 + mix_below(rng, 2) : 0);
+        size_t copies = 1 + (co_rng_below(rng, 4) == 0 ? 1 + co_rng_below(rng, 2) : 0);
         for (size_t c = 0; c < copies; c++) {
             ev[k] = p->start + i;
-            key[k] = p->full_shuffle ? mix_next(rng)
-                                     : i + mix_below(rng, p->spread + 1);
+            key[k] = p->full_shuffle ? co_rng_next(rng)
+                                     : i + co_rng_below(rng, p->spread + 1);
             k++;
         }
     }
@@ -802,11 +789,11 @@ static void model_phase_one(model_t *m, co_rxwin_t *w,
     uint64_t last = p->start + p->n - 1;
     for (size_t i = 0; i < k; i++) {
         model_insert(m, w, ev[i]);
-        uint64_t r = mix_below(rng, 1000);
+        uint64_t r = co_rng_below(rng, 1000);
         if (m->next <= last && r < 20) {
-            model_saw(m, w, m->next + mix_below(rng, last - m->next + 1));
+            model_saw(m, w, m->next + co_rng_below(rng, last - m->next + 1));
         } else if (m->next <= last && p->allow_skips && r < 23) {
-            uint64_t to = m->next + 1 + mix_below(rng, 20);
+            uint64_t to = m->next + 1 + co_rng_below(rng, 20);
             model_skip(m, w, to <= last + 1 ? to : last + 1);
         }
         if (i % 5 == 0)
@@ -821,7 +808,7 @@ static void model_phase_one(model_t *m, co_rxwin_t *w,
  * everything is delivered; when the byte budget is full of records beyond
  * a gap, the test plays the sender moving its trail (skip_to). */
 static void model_phase_two(model_t *m, co_rxwin_t *w,
-                            const round_params_t *p, uint64_t *rng,
+                            const round_params_t *p, co_rng_t *rng,
                             co_nack_range_t *buf, size_t buf_max)
 {
     uint64_t end = p->start + p->n;
@@ -836,7 +823,7 @@ static void model_phase_two(model_t *m, co_rxwin_t *w,
         co_nack_range_t r0 = buf[0];
         for (uint64_t s = r0.first; s <= r0.last && s - r0.first < 64; s++)
             model_insert(m, w, s);
-        if (mix_below(rng, 3) == 0)
+        if (co_rng_below(rng, 3) == 0)
             model_insert(m, w, r0.first); /* a duplicate retransmission */
         if (m->next == before && m->news == news) {
             /* Stuck: only a full budget may refuse the next record. */
@@ -857,9 +844,10 @@ static void model_phase_two(model_t *m, co_rxwin_t *w,
 static void model_round(const round_params_t *p, uint64_t seed,
                         size_t totals[4])
 {
-    uint64_t rng = seed;
+    co_rng_t rng;
+    co_rng_seed(&rng, seed);
     model_t m = {.start = p->start, .n = p->n, .max_len = p->max_len,
-                 .max_bytes = p->max_bytes, .salt = mix_next(&rng)};
+                 .max_bytes = p->max_bytes, .salt = co_rng_next(&rng)};
     m.held = calloc(p->n, 1);
     assert_non_null(m.held);
     co_rxwin_t w;
@@ -892,21 +880,22 @@ static void model_round(const round_params_t *p, uint64_t seed,
 static void model_random_rounds(void **state)
 {
     (void)state;
-    uint64_t rng = 0xC0407u; /* fixed: a failure replays exactly */
+    co_rng_t rng;
+    co_rng_seed(&rng, 0xC0407u); /* fixed: a failure replays exactly */
     size_t totals[4] = {0, 0, 0, 0};
     static const uint64_t starts[] = {1, 60, 1000, 1ull << 32, 1ull << 62};
     for (int round = 0; round < 24; round++) {
         round_params_t p;
-        p.start = starts[round % 5] + mix_below(&rng, 3);
-        p.n = 100 + (size_t)mix_below(&rng, 900);
-        p.max_len = (uint16_t)mix_below(&rng, 200);
+        p.start = starts[round % 5] + co_rng_below(&rng, 3);
+        p.n = 100 + (size_t)co_rng_below(&rng, 900);
+        p.max_len = (uint16_t)co_rng_below(&rng, 200);
         int tight = round % 3 == 2;
-        p.max_bytes = tight ? 256 + (size_t)mix_below(&rng, 6000)
+        p.max_bytes = tight ? 256 + (size_t)co_rng_below(&rng, 6000)
                             : p.n * ((size_t)p.max_len + CO_RXREC_OVERHEAD);
         p.full_shuffle = round % 4 == 1;
-        p.spread = 1 + (size_t)mix_below(&rng, 300);
+        p.spread = 1 + (size_t)co_rng_below(&rng, 300);
         p.allow_skips = tight;
-        uint64_t seed = mix_next(&rng);
+        uint64_t seed = co_rng_next(&rng);
         model_round(&p, seed, totals);
     }
     /* Every outcome happened somewhere across the rounds. */

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "txbuf.h"
+#include "rng.h"
 #include "wire.h"
 
 /* ---------------------------------------------------------------- */
@@ -59,19 +60,6 @@ static void get_expect(co_txbuf_t *b, uint64_t seq, uint16_t len)
     assert_int_equal(r->len, len);
     for (size_t i = 0; i < len; i++)
         assert_int_equal(r->data[i], (uint8_t)(seq * 3 + i));
-}
-
-static uint64_t mix_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t mix_below(uint64_t *state, uint64_t bound)
-{
-    return bound ? mix_next(state) % bound : 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -365,22 +353,23 @@ static void free_releases_held_records(void **state)
 static void model_random_ops(void **state)
 {
     (void)state;
-    uint64_t rng = 0x7B0F; /* fixed: a failure replays exactly */
+    co_rng_t rng;
+    co_rng_seed(&rng, 0x7B0F); /* fixed: a failure replays exactly */
     enum { OPS = 20000, MAXSEQ = OPS + 2 };
     uint16_t *lens = calloc(MAXSEQ, sizeof *lens);
     assert_non_null(lens);
     size_t pushed = 0, refused = 0, released = 0;
     for (int round = 0; round < 4; round++) {
         co_txbuf_t b;
-        size_t max_bytes = 512 + (size_t)mix_below(&rng, 1u << (12 + round));
+        size_t max_bytes = 512 + (size_t)co_rng_below(&rng, 1u << (12 + round));
         assert_int_equal(co_txbuf_init(&b, max_bytes), 0);
         uint64_t low = 1, next = 1;
         size_t bytes = 0;
         uint16_t len_max = (uint16_t)(8u << (2 * round));
         for (int op = 0; op < OPS / 4; op++) {
-            uint64_t r = mix_below(&rng, 10);
+            uint64_t r = co_rng_below(&rng, 10);
             if (r < 6) {
-                uint16_t len = (uint16_t)mix_below(&rng, len_max + 1u);
+                uint16_t len = (uint16_t)co_rng_below(&rng, len_max + 1u);
                 int fits = bytes + len + CO_TXREC_OVERHEAD <= max_bytes;
                 assert_int_equal(co_txbuf_fits(&b, len), fits);
                 push_expect(&b, len, fits ? next : 0);
@@ -393,7 +382,7 @@ static void model_random_ops(void **state)
                 }
             } else if (r < 8) {
                 /* Stability reports anywhere around the held range. */
-                uint64_t to = low + mix_below(&rng, next - low + 3);
+                uint64_t to = low + co_rng_below(&rng, next - low + 3);
                 to = to >= 2 ? to - 2 : 0;
                 co_txbuf_release(&b, to);
                 for (; low <= to && low < next; low++) {
@@ -401,7 +390,7 @@ static void model_random_ops(void **state)
                     released++;
                 }
             } else {
-                uint64_t s = mix_below(&rng, next + 2);
+                uint64_t s = co_rng_below(&rng, next + 2);
                 if (s >= low && s < next)
                     get_expect(&b, s, lens[s]);
                 else
@@ -410,6 +399,22 @@ static void model_random_ops(void **state)
             assert_true(b.low == low && b.next == next);
             assert_int_equal(b.bytes, bytes);
             assert_true(b.cap <= b.max_records);
+        }
+        /* Whatever the sequence did, end with the window full: every round
+         * reaches the refusal, checked against the model. */
+        for (;;) {
+            uint16_t len = (uint16_t)co_rng_below(&rng, len_max + 1u);
+            int fits = bytes + len + CO_TXREC_OVERHEAD <= max_bytes;
+            assert_true(next < MAXSEQ || !fits);
+            push_expect(&b, len, fits ? next : 0);
+            if (!fits) {
+                refused++;
+                break;
+            }
+            lens[next++] = len;
+            bytes += len + CO_TXREC_OVERHEAD;
+            pushed++;
+            assert_int_equal(b.bytes, bytes);
         }
         co_txbuf_free(&b);
     }
