@@ -57,7 +57,8 @@ enum cohort_error {
     COHORT_ERR_AGAIN = -3,       /* would block: flow-control window full */
     COHORT_ERR_NOTSUP = -4,      /* not supported (yet, or in this build) */
     COHORT_ERR_SYSTEM = -5,      /* a system call failed; errno is kept */
-    COHORT_ERR_TOOBIG = -6,      /* message larger than config.max_message */
+    COHORT_ERR_TOOBIG = -6,      /* message larger than its mode allows
+                                    (see cohort_max_payload()) */
     COHORT_ERR_CLOSED = -7,      /* the member has left the group */
     COHORT_ERR_TIMEDOUT = -8,    /* a bounded wait expired */
     COHORT_ERR_NOCRYPTO = -9,    /* built without libsodium */
@@ -66,6 +67,17 @@ enum cohort_error {
     COHORT_ERR_VERSION = -12,    /* config struct from an incompatible ABI */
     COHORT_ERR_STATE = -13,      /* call not valid in the current state */
     COHORT_ERR_MALFORMED = -14,  /* a datagram failed to decode (internal) */
+    /* Codes of WARNING events (never returned by a call): */
+    COHORT_ERR_LOST = -15,       /* a sender's messages could not be
+                                    recovered (cut off longer than the
+                                    sender keeps them); the event names the
+                                    sender and how many were lost */
+    COHORT_ERR_AUTH = -16,       /* datagrams failing authentication
+                                    (another key, or forged) */
+    COHORT_ERR_KEY_UNKNOWN = -17, /* datagrams sealed with a key id this
+                                     member does not hold */
+    COHORT_ERR_SECURITY_MODE = -18, /* datagrams from a member using
+                                       another security mode */
 };
 
 /* A short, static, human-readable description of an error code. Never NULL;
@@ -203,13 +215,28 @@ enum cohort_leave_reason {
     COHORT_LEFT_RESTARTED = 2,      /* a newer incarnation appeared */
 };
 
+/* Layout version of cohort_event_t filled by this library (ev->abi). A
+ * field documented "abi >= N" is valid only when ev->abi >= N. */
+#define COHORT_EVENT_ABI 1
+
 /*
  * A tagged event. Pointers in it are owned by the library and stay valid
  * until the next call that takes this handle (cohort_next_event,
  * cohort_process, cohort_wait, cohort_send*, cohort_close); copy what you
  * keep.
+ *
+ * ABI: the struct has a fixed size on each platform (256 bytes on LP64)
+ * in every version; new fields are added only inside the union's reserved
+ * room, never by growing the struct, so a program built against an older
+ * header stays correct with a newer library and the other way round. The
+ * library sets struct_size (sizeof of its own cohort_event_t) and abi
+ * (its COHORT_EVENT_ABI); a newer program checks abi before reading a
+ * field an older library does not fill. Fields the library does not fill
+ * are zero.
  */
 typedef struct cohort_event {
+    uint32_t struct_size;              /* set by the library */
+    uint32_t abi;                      /* set by the library */
     cohort_event_type_t type;
     union {
         struct {
@@ -218,16 +245,27 @@ typedef struct cohort_event {
             cohort_mode_t mode;
             const void *data;
             size_t len;
+            uint64_t view_id;          /* view it was sent in; 0 until
+                                          the library has views */
+            uint64_t order;            /* position in the total order
+                                          (TOTAL); 0 otherwise */
         } message;
         struct {
             cohort_member_t member;
-            const char *name;
+            const char *name;          /* NUL-terminated, may be "" */
             int reason;                /* enum cohort_leave_reason */
         } member;
         struct {
-            int code;                  /* COHORT_ERR_* */
+            int code;                  /* COHORT_ERR_*: LOST, AUTH,
+                                          KEY_UNKNOWN, SECURITY_MODE,
+                                          SYSTEM, or INVAL for a
+                                          configuration adjusted at open */
             const char *text;          /* NUL-terminated description */
+            cohort_member_t member;    /* the member concerned (LOST), or
+                                          {0, 0} */
+            uint64_t count;            /* LOST: messages lost; else 0 */
         } warning;
+        unsigned char reserved_[240];  /* room to grow; keep zero */
     } u;
 } cohort_event_t;
 
@@ -311,6 +349,13 @@ COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms);
 /* This member's own id. */
 COHORT_API cohort_member_t cohort_self(const cohort_t *c);
 
+/* Largest message cohort_send() accepts in mode: config.max_message for
+ * FIFO; for UNRELIABLE one datagram's payload room, which depends on
+ * max_datagram and the security mode (1 340 B with security none at the
+ * default max_datagram of 1 400). 0 for a mode this build does not
+ * support. Never fails. */
+COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
+
 /* Copy up to max known members (this one included) into out; returns how
  * many are known (may exceed max). */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
@@ -356,6 +401,13 @@ struct cohort_stats {
     uint64_t members_joined, members_left;
     uint64_t send_window_used_bytes;  /* reliable bytes not yet stable */
     uint64_t recv_buffered_bytes;     /* out-of-order + reassembly, total */
+    /* --- since 0.2 --- */
+    uint64_t send_errors;             /* datagrams the kernel refused to
+                                         send (ENOBUFS, EPERM, ...); FIFO
+                                         records among them are repaired
+                                         by retransmission */
+    uint64_t messages_lost;           /* FIFO messages given up (see the
+                                         COHORT_ERR_LOST warning) */
 };
 
 /* Fill *out (set out->struct_size = sizeof *out first; 0 means current).
