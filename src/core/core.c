@@ -9,24 +9,26 @@
 #include <string.h>
 
 #include "co_assert.h"
+#include "incarnation.h"
 
 bool co_addr_equal(const co_addr_t *a, const co_addr_t *b)
 {
     return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+/* The one table of defaults: cohort_config_init() copies these too. */
 void co_core_config_defaults(co_core_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->heartbeat_interval_ns = 100000000ULL;
-    cfg->member_timeout_ns = 3000000000ULL;
-    cfg->nack_delay_ns = 5000000ULL;
-    cfg->nack_retry_ns = 40000000ULL;
-    cfg->bundle_delay_ns = 200000ULL;
+    cfg->heartbeat_interval_ns = 100 * CO_MS_NS;
+    cfg->member_timeout_ns = 3 * CO_S_NS;
+    cfg->nack_delay_ns = 5 * CO_MS_NS;
+    cfg->nack_retry_ns = 40 * CO_MS_NS;
+    cfg->bundle_delay_ns = 200 * CO_US_NS;
     cfg->max_datagram = 1400;
-    cfg->max_message = 16u << 20;
-    cfg->send_window_bytes = 4u << 20;
-    cfg->recv_buffer_bytes = 32u << 20;
+    cfg->max_message = 16 * CO_MIB;
+    cfg->send_window_bytes = 4 * CO_MIB;
+    cfg->recv_buffer_bytes = 32 * CO_MIB;
     cfg->max_members = 64;
     cfg->event_queue_len = 4096;
     cfg->tx_queue_len = 0; /* derived from max_datagram */
@@ -38,52 +40,79 @@ static size_t heartbeat_need(const co_core_config_t *cfg)
     return co_heartbeat_size(COHORT_NAME_MAX, cfg->max_members - 1);
 }
 
-int co_core_config_check(const co_core_config_t *cfg, const char **why)
+static bool in_range(uint64_t v, uint64_t lo, uint64_t hi)
 {
-#define BAD(text)                                                            \
-    do {                                                                     \
-        *why = text;                                                         \
-        return COHORT_ERR_INVAL;                                             \
-    } while (0)
-    *why = NULL;
-    if (cfg->member_id == 0 || cfg->incarnation == 0)
-        BAD("member_id and incarnation must be nonzero");
-    if (memchr(cfg->name, 0, sizeof cfg->name) == NULL)
-        BAD("name must be NUL-terminated");
-    if (cfg->max_datagram < CO_MIN_DATAGRAM || cfg->max_datagram > CO_MAX_DATAGRAM)
-        BAD("max_datagram must be 512..65507");
-    if (cfg->heartbeat_interval_ns < 1000000ULL ||
-        cfg->heartbeat_interval_ns > 60000000000ULL)
-        BAD("heartbeat_interval_ns must be 1 ms..60 s");
-    if (cfg->member_timeout_ns < 2 * cfg->heartbeat_interval_ns)
-        BAD("member_timeout_ns must be at least two heartbeat intervals");
-    if (cfg->nack_retry_ns < 100000ULL || cfg->nack_retry_ns > 10000000000ULL)
-        BAD("nack_retry_ns must be 100 us..10 s");
+    return v >= lo && v <= hi;
+}
+
+/* The one validator of the fields cohort_config shares with the core; the
+ * texts name the cohort_config fields, as the caller of cohort_open()
+ * knows them. */
+static const char *check_timing(const co_core_config_t *cfg)
+{
+    uint64_t hb = cfg->heartbeat_interval_ns;
+    if (!in_range(hb, CO_MS_NS, 60 * CO_S_NS))
+        return "heartbeat_interval_ns: must be 1 ms..60 s";
+    if (!in_range(cfg->member_timeout_ns, 2 * hb, 3600 * CO_S_NS))
+        return "member_timeout_ns: must be 2 heartbeat intervals..1 h";
+    if (!in_range(cfg->nack_retry_ns, 100 * CO_US_NS, 10 * CO_S_NS))
+        return "nack_retry_ns: must be 100 us..10 s";
     if (cfg->nack_delay_ns > cfg->nack_retry_ns)
-        BAD("nack_delay_ns must not exceed nack_retry_ns");
-    if (cfg->bundle_delay_ns > 1000000000ULL)
-        BAD("bundle_delay_ns must be at most 1 s");
-    if (cfg->max_message < 1 || cfg->max_message > (1u << 30))
-        BAD("max_message must be 1 B..1 GiB");
-    if (cfg->send_window_bytes < 4 * cfg->max_datagram ||
-        cfg->send_window_bytes > (1u << 30))
-        BAD("send_window_bytes must be 4 datagrams..1 GiB");
-    if (cfg->recv_buffer_bytes < cfg->send_window_bytes ||
-        cfg->recv_buffer_bytes > (1u << 30))
-        BAD("recv_buffer_bytes must be send_window_bytes..1 GiB");
-    if (cfg->max_members < 2 || cfg->max_members > 1024)
-        BAD("max_members must be 2..1024");
-    if (cfg->event_queue_len < 1 || cfg->event_queue_len > (1u << 20))
-        BAD("event_queue_len must be 1..1048576");
+        return "nack_delay_ns: must be 0..nack_retry_ns";
+    if (cfg->bundle_delay_ns > CO_S_NS)
+        return "bundle_delay_ns: must be 0..1 s";
+    return NULL;
+}
+
+static const char *check_sizes(const co_core_config_t *cfg)
+{
+    if (!in_range(cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM))
+        return "max_datagram: must be 512..65507";
+    if (!in_range(cfg->max_message, 1, CO_GIB))
+        return "max_message: must be 1 B..1 GiB";
+    if (!in_range(cfg->send_window_bytes, 4 * cfg->max_datagram, CO_GIB))
+        return "send_window_bytes: must be 4 * max_datagram..1 GiB";
+    /* A receiver must hold a whole window and a whole message. */
+    size_t rb_min = cfg->max_message > cfg->send_window_bytes
+                        ? cfg->max_message
+                        : cfg->send_window_bytes;
+    if (!in_range(cfg->recv_buffer_bytes, rb_min, CO_GIB))
+        return "recv_buffer_bytes: must be max(max_message, "
+               "send_window_bytes)..1 GiB";
+    if (!in_range(cfg->max_members, 2, 1024))
+        return "max_members: must be 2..1024";
+    if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
+        return "event_queue_len: must be 1..1048576";
     if (cfg->tx_queue_len > 65536)
-        BAD("tx_queue_len must be at most 65536");
-    if (cfg->security > COHORT_SECURITY_ENCRYPT)
-        BAD("unknown security mode");
+        return "tx_queue_len: must be at most 65536";
     size_t room = cfg->max_datagram - CO_HEADER_BYTES - CO_TRAILER_BYTES;
     if (heartbeat_need(cfg) > room)
-        BAD("max_members too large for max_datagram (stability vector)");
-    return 0;
-#undef BAD
+        return "max_members: too large for max_datagram (a heartbeat must "
+               "carry one entry per member)";
+    return NULL;
+}
+
+static const char *check_identity(const co_core_config_t *cfg)
+{
+    if (cfg->member_id == 0 || cfg->incarnation == 0)
+        return "member_id and incarnation must be nonzero";
+    if (memchr(cfg->name, 0, sizeof cfg->name) == NULL)
+        return "name: must be NUL-terminated";
+    if (cfg->security > COHORT_SECURITY_ENCRYPT)
+        return "security: no such mode";
+    if (cfg->packet_seq_start > CO_PACKET_SEQ_START_MAX)
+        return "packet_seq_start: must be 0..2^62";
+    return NULL;
+}
+
+int co_core_config_check(const co_core_config_t *cfg, const char **why)
+{
+    *why = check_identity(cfg);
+    if (*why == NULL)
+        *why = check_timing(cfg);
+    if (*why == NULL)
+        *why = check_sizes(cfg);
+    return *why == NULL ? 0 : COHORT_ERR_INVAL;
 }
 
 static void derive_limits(co_core_t *core)
@@ -136,8 +165,11 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     }
     /* packet_seq starts at a random point of a 2^62 range: even if a
      * restarted member reuses an (id, incarnation) pair, the nonces
-     * (id, incarnation, packet_seq) of its two lives do not meet. */
-    core->packet_seq = co_rng_below(&core->rng, 1ULL << 62);
+     * (id, incarnation, packet_seq) of its two lives do not meet. The IO
+     * edge draws the start from the system, whatever the seed. */
+    core->packet_seq = cfg->packet_seq_start != 0
+                           ? cfg->packet_seq_start - 1
+                           : co_rng_below(&core->rng, CO_PACKET_SEQ_START_MAX);
     core->heartbeat_at_ns = now_ns; /* announce ourselves at once */
     *out = core;
     return 0;
@@ -509,17 +541,17 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
                             uint64_t now_ns)
 {
     co_peer_t *peer = co_peers_find(&core->peers, h->sender_id);
-    if (peer && h->incarnation < peer->incarnation) {
+    if (peer && co_incarnation_newer(peer->incarnation, h->incarnation)) {
         co_count_drop(core, COHORT_DROP_STALE);
         return NULL;
     }
-    if (peer && h->incarnation > peer->incarnation) {
+    if (peer && co_incarnation_newer(h->incarnation, peer->incarnation)) {
         member_left(core, peer, COHORT_LEFT_RESTARTED, now_ns);
         peer = NULL;
     }
     const co_replay_t *window = peer ? &peer->packets : NULL;
     co_tomb_t *tomb = peer ? NULL : co_peers_tomb(&core->peers, h->sender_id);
-    if (tomb && h->incarnation < tomb->incarnation) {
+    if (tomb && co_incarnation_newer(tomb->incarnation, h->incarnation)) {
         co_count_drop(core, COHORT_DROP_STALE);
         return NULL;
     }

@@ -53,7 +53,13 @@ typedef struct co_tx {
 typedef struct co_core_config {
     uint32_t group_id;         /* hash of the group name */
     uint32_t member_id;        /* nonzero */
-    uint32_t incarnation;      /* nonzero; new for every open */
+    /* Nonzero, from co_incarnation_choose() (incarnation.h) fed with the
+     * real-time clock at open; the caller must not open this member_id
+     * again before co_incarnation_hold_until_ns() of that time, so each
+     * life's incarnation is serially newer than the last. The core
+     * assumes only that, and orders incarnations with
+     * co_incarnation_newer() everywhere. */
+    uint32_t incarnation;
     char name[COHORT_NAME_MAX + 1];
 
     uint64_t heartbeat_interval_ns;
@@ -75,18 +81,37 @@ typedef struct co_core_config {
     uint8_t key_id;
 
     uint64_t seed;             /* drives every random choice in the core */
+    /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
+     * it from seed. With security on, the caller must take it from the
+     * system's randomness (the IO edge does, even when a seed is given):
+     * AEAD nonces are (member id, incarnation, packet_seq), and a seed
+     * reused under one key must not repeat them. */
+    uint64_t packet_seq_start;
 } co_core_config_t;
+
+#define CO_PACKET_SEQ_START_MAX (1ULL << 62)
+
+/* Units, for the defaults and the bounds. */
+#define CO_US_NS 1000ULL
+#define CO_MS_NS 1000000ULL
+#define CO_S_NS 1000000000ULL
+#define CO_MIB ((size_t)1 << 20)
+#define CO_GIB ((size_t)1 << 30)
 
 #define CO_MIN_DATAGRAM 512
 #define CO_MAX_DATAGRAM 65507
 
 typedef struct co_core co_core_t;
 
-/* Fill cfg with the defaults of cohort_config_init(). */
+/* Fill cfg with the defaults; the one table of them (cohort_config_init()
+ * copies the shared fields from here). Ids, name, key and seed are 0. */
 void co_core_config_defaults(co_core_config_t *cfg);
 
-/* Check a config; returns 0 or COHORT_ERR_INVAL with *why set to a static
- * description of the first bad field. */
+/* The one validator of every field the core uses (cohort_open() relies on
+ * it and checks only what the IO edge alone knows: group, address,
+ * interface, ttl, sockets, key source). Returns 0 or COHORT_ERR_INVAL with
+ * *why set to a static text that starts with the cohort_config field name
+ * ("max_datagram: must be 512..65507"). */
 int co_core_config_check(const co_core_config_t *cfg, const char **why);
 
 /* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "co_assert.h"
+#include "incarnation.h"
 
 int co_peers_init(co_peers_t *p, size_t cap)
 {
@@ -94,7 +95,8 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
     co_tomb_t *t = tomb_slot(p, peer->id);
     COHORT_ASSERT(t != NULL);
     /* A newer incarnation already remembered wins. */
-    if (!(t->in_use && t->id == peer->id && t->incarnation > peer->incarnation))
+    if (!(t->in_use && t->id == peer->id &&
+          co_incarnation_newer(t->incarnation, peer->incarnation)))
         *t = (co_tomb_t){
             .in_use = true, .id = peer->id, .incarnation = peer->incarnation,
             .resume_seq = peer->message_start ? peer->message_start

@@ -30,6 +30,7 @@
 #include "core.h"
 #include "crypto.h"
 #include "faults.h"
+#include "incarnation.h"
 #include "rng.h"
 #include "transport.h"
 #include "wire.h"
@@ -38,25 +39,8 @@
 /* limits                                                              */
 /* ------------------------------------------------------------------ */
 
-#define CO_MS_NS 1000000ULL
-#define CO_S_NS 1000000000ULL
-#define CO_MIB ((size_t)1 << 20)
-#define CO_GIB ((size_t)1 << 30)
-
 #define CO_DEFAULT_PORT 47100
-#define CO_HEARTBEAT_MIN_NS CO_MS_NS
-#define CO_HEARTBEAT_MAX_NS (60 * CO_S_NS)
-#define CO_MEMBER_TIMEOUT_MAX_NS (3600 * CO_S_NS)
-#define CO_NACK_RETRY_MIN_NS 100000ULL
-#define CO_NACK_RETRY_MAX_NS (10 * CO_S_NS)
-#define CO_BUNDLE_DELAY_MAX_NS CO_S_NS
-#define CO_MAX_MESSAGE_MAX CO_GIB
-#define CO_SEND_WINDOW_MIN_DATAGRAMS 4
-#define CO_SEND_WINDOW_MAX CO_GIB
-#define CO_RECV_BUFFER_MAX CO_GIB
-#define CO_MEMBERS_MIN 2
-#define CO_MEMBERS_MAX 1024
-#define CO_EVENT_QUEUE_MAX ((size_t)1 << 20)
+#define CO_SOCKET_BUFFER_DEFAULT ((int)(4 * CO_MIB))
 #define CO_SOCKET_BUFFER_MIN 4096
 #define CO_SOCKET_BUFFER_MAX (1 << 30)
 #define CO_STATS_SIZE_MAX ((size_t)1 << 20)
@@ -219,24 +203,26 @@ COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
     if (cfg == NULL)
         return;
+    co_core_config_t d;
+    co_core_config_defaults(&d);
     memset(cfg, 0, sizeof *cfg);
     cfg->struct_size = sizeof *cfg;
     cfg->port = CO_DEFAULT_PORT;
     cfg->ttl = 1;
     cfg->loopback = 1;
-    cfg->heartbeat_interval_ns = 100 * CO_MS_NS;
-    cfg->member_timeout_ns = 3 * CO_S_NS;
-    cfg->nack_delay_ns = 5 * CO_MS_NS;
-    cfg->nack_retry_ns = 40 * CO_MS_NS;
-    cfg->bundle_delay_ns = 200000;
-    cfg->max_datagram = 1400;
-    cfg->max_message = 16 * CO_MIB;
-    cfg->send_window_bytes = 4 * CO_MIB;
-    cfg->recv_buffer_bytes = 32 * CO_MIB;
-    cfg->max_members = 64;
-    cfg->event_queue_len = 4096;
-    cfg->security = COHORT_SECURITY_NONE;
-    cfg->socket_buffer_bytes = 4 * (int)CO_MIB;
+    cfg->heartbeat_interval_ns = d.heartbeat_interval_ns;
+    cfg->member_timeout_ns = d.member_timeout_ns;
+    cfg->nack_delay_ns = d.nack_delay_ns;
+    cfg->nack_retry_ns = d.nack_retry_ns;
+    cfg->bundle_delay_ns = d.bundle_delay_ns;
+    cfg->max_datagram = d.max_datagram;
+    cfg->max_message = d.max_message;
+    cfg->send_window_bytes = d.send_window_bytes;
+    cfg->recv_buffer_bytes = d.recv_buffer_bytes;
+    cfg->max_members = d.max_members;
+    cfg->event_queue_len = d.event_queue_len;
+    cfg->security = d.security;
+    cfg->socket_buffer_bytes = CO_SOCKET_BUFFER_DEFAULT;
 }
 
 /* Callers built against an older header pass a shorter struct: its fields
@@ -260,11 +246,6 @@ static int co_config_copy(const struct cohort_config *in,
     memcpy(out, in, size);
     out->struct_size = sizeof *out;
     return 0;
-}
-
-static bool co_in_range_u64(uint64_t v, uint64_t lo, uint64_t hi)
-{
-    return v >= lo && v <= hi;
 }
 
 static int co_check_group(const struct cohort_config *cfg)
@@ -333,65 +314,9 @@ static int co_check_where(const struct cohort_config *cfg)
     return 0;
 }
 
-static int co_check_timing(const struct cohort_config *cfg)
+/* Only what the core does not see; the core checks every other field. */
+static int co_check_sockets(const struct cohort_config *cfg)
 {
-    uint64_t hb = cfg->heartbeat_interval_ns;
-    if (!co_in_range_u64(hb, CO_HEARTBEAT_MIN_NS, CO_HEARTBEAT_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "heartbeat_interval_ns: %llu (must "
-                       "be 1 ms..60 s)", (unsigned long long)hb);
-    if (!co_in_range_u64(cfg->member_timeout_ns, 2 * hb,
-                         CO_MEMBER_TIMEOUT_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "member_timeout_ns: %llu (must be "
-                       "2 heartbeat intervals..1 h)",
-                       (unsigned long long)cfg->member_timeout_ns);
-    if (!co_in_range_u64(cfg->nack_retry_ns, CO_NACK_RETRY_MIN_NS,
-                         CO_NACK_RETRY_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "nack_retry_ns: %llu (must be "
-                       "100 us..10 s)", (unsigned long long)cfg->nack_retry_ns);
-    if (cfg->nack_delay_ns > cfg->nack_retry_ns)
-        return co_fail(COHORT_ERR_INVAL, "nack_delay_ns: %llu (must be "
-                       "0..nack_retry_ns)",
-                       (unsigned long long)cfg->nack_delay_ns);
-    if (cfg->bundle_delay_ns > CO_BUNDLE_DELAY_MAX_NS)
-        return co_fail(COHORT_ERR_INVAL, "bundle_delay_ns: %llu (must be "
-                       "0..1 s)", (unsigned long long)cfg->bundle_delay_ns);
-    return 0;
-}
-
-static int co_check_sizes(const struct cohort_config *cfg)
-{
-    if (!co_in_range_u64(cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM))
-        return co_fail(COHORT_ERR_INVAL, "max_datagram: %zu (must be %d..%d)",
-                       cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM);
-    if (!co_in_range_u64(cfg->max_message, 1, CO_MAX_MESSAGE_MAX))
-        return co_fail(COHORT_ERR_INVAL, "max_message: %zu (must be "
-                       "1..1 GiB)", cfg->max_message);
-    if (!co_in_range_u64(cfg->send_window_bytes,
-                         CO_SEND_WINDOW_MIN_DATAGRAMS * cfg->max_datagram,
-                         CO_SEND_WINDOW_MAX))
-        return co_fail(COHORT_ERR_INVAL, "send_window_bytes: %zu (must be "
-                       "4 * max_datagram..1 GiB)", cfg->send_window_bytes);
-    size_t rb_min = cfg->max_message > cfg->send_window_bytes
-                        ? cfg->max_message
-                        : cfg->send_window_bytes;
-    if (!co_in_range_u64(cfg->recv_buffer_bytes, rb_min, CO_RECV_BUFFER_MAX))
-        return co_fail(COHORT_ERR_INVAL, "recv_buffer_bytes: %zu (must be "
-                       "max(max_message, send_window_bytes)..1 GiB)",
-                       cfg->recv_buffer_bytes);
-    return 0;
-}
-
-static int co_check_limits(const struct cohort_config *cfg)
-{
-    int rc = co_check_sizes(cfg);
-    if (rc != 0)
-        return rc;
-    if (!co_in_range_u64(cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX))
-        return co_fail(COHORT_ERR_INVAL, "max_members: %zu (must be %d..%d)",
-                       cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX);
-    if (!co_in_range_u64(cfg->event_queue_len, 1, CO_EVENT_QUEUE_MAX))
-        return co_fail(COHORT_ERR_INVAL, "event_queue_len: %zu (must be "
-                       "1..%zu)", cfg->event_queue_len, CO_EVENT_QUEUE_MAX);
     int sb = cfg->socket_buffer_bytes;
     if (sb != 0 && (sb < CO_SOCKET_BUFFER_MIN || sb > CO_SOCKET_BUFFER_MAX))
         return co_fail(COHORT_ERR_INVAL, "socket_buffer_bytes: %d (must be 0 "
@@ -418,6 +343,11 @@ static int co_check_security(const struct cohort_config *cfg)
     if (cfg->key != NULL && cfg->key_file != NULL)
         return co_fail(COHORT_ERR_INVAL, "security: set key or key_file, "
                        "not both");
+    /* Here, not in the core: it reads the system's randomness. Idempotent
+     * and thread-safe. */
+    if (sodium_init() < 0)
+        return co_fail(COHORT_ERR_NOCRYPTO, "security: sodium_init() "
+                       "failed");
     return 0;
 #endif
 }
@@ -426,9 +356,7 @@ static int co_check_config(const struct cohort_config *cfg)
 {
     int rc = co_check_where(cfg);
     if (rc == 0)
-        rc = co_check_timing(cfg);
-    if (rc == 0)
-        rc = co_check_limits(cfg);
+        rc = co_check_sockets(cfg);
     if (rc == 0)
         rc = co_check_security(cfg);
     return rc;
@@ -468,23 +396,53 @@ static uint32_t co_nonzero32(uint64_t x)
     return v != 0 ? v : 1;
 }
 
-/* Ids and the core's seed: from cfg->seed when given, so a run can be
- * repeated, else from the system. */
-static int co_choose_ids(const struct cohort_config *cfg, co_core_config_t *cc)
+static uint64_t co_realtime_ns(void)
 {
-    uint64_t r[3];
+    struct timespec ts;
+    /* CLOCK_REALTIME cannot fail with a valid clock id and pointer. */
+    int rc = clock_gettime(CLOCK_REALTIME, &ts);
+    COHORT_ASSERT(rc == 0);
+    return (uint64_t)ts.tv_sec * CO_S_NS + (uint64_t)ts.tv_nsec;
+}
+
+/* Ids and the core's seed: from cfg->seed when given, so a run can be
+ * repeated, else from the system. The incarnation comes from the real-time
+ * clock and the first packet_seq from the system whatever the seed: a seed
+ * reused under one key must never repeat an AEAD nonce, and a restarted
+ * member must be newer than its previous life (incarnation.h). *hold_ns
+ * is the real time the open must wait for before it returns. */
+static int co_choose_ids(const struct cohort_config *cfg, co_core_config_t *cc,
+                         uint64_t *hold_ns)
+{
+    uint64_t r[2], seq;
     if (cfg->seed != 0) {
         co_rng_t g;
         co_rng_seed(&g, cfg->seed);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 2; i++)
             r[i] = co_rng_next(&g);
     } else if (co_random_bytes(r, sizeof r) != 0) {
         return co_fail(COHORT_ERR_SYSTEM, "getrandom: %s", strerror(errno));
     }
+    if (co_random_bytes(&seq, sizeof seq) != 0)
+        return co_fail(COHORT_ERR_SYSTEM, "getrandom: %s", strerror(errno));
     cc->seed = cfg->seed != 0 ? cfg->seed : r[0];
     cc->member_id = cfg->member_id != 0 ? cfg->member_id : co_nonzero32(r[1]);
-    cc->incarnation = co_nonzero32(r[2]);
+    uint64_t now = co_realtime_ns();
+    cc->incarnation = co_incarnation_choose(now);
+    *hold_ns = co_incarnation_hold_until_ns(now);
+    cc->packet_seq_start = 1 + seq % CO_PACKET_SEQ_START_MAX;
     return 0;
+}
+
+/* Return from an open only once its incarnation tick is over, so the next
+ * open of this member id, in any process, draws a newer one (at most
+ * 1/64 s). */
+static void co_hold_incarnation(uint64_t hold_ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(hold_ns / CO_S_NS),
+                          .tv_nsec = (long)(hold_ns % CO_S_NS)};
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        continue;
 }
 
 static int co_load_key(const struct cohort_config *cfg, co_core_config_t *cc)
@@ -506,7 +464,7 @@ static int co_load_key(const struct cohort_config *cfg, co_core_config_t *cc)
 }
 
 static int co_core_config_of(const struct cohort_config *cfg,
-                             co_core_config_t *cc)
+                             co_core_config_t *cc, uint64_t *hold_ns)
 {
     co_core_config_defaults(cc);
     size_t glen = strlen(cfg->group);
@@ -526,13 +484,13 @@ static int co_core_config_of(const struct cohort_config *cfg,
     cc->recv_buffer_bytes = cfg->recv_buffer_bytes;
     cc->max_members = cfg->max_members;
     cc->event_queue_len = cfg->event_queue_len;
-    int rc = co_choose_ids(cfg, cc);
-    if (rc == 0)
-        rc = co_load_key(cfg, cc);
+    cc->security = cfg->security;
+    int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)
-        rc = co_fail(COHORT_ERR_INVAL, "config: %s",
-                     why != NULL ? why : "rejected by the core");
+        rc = co_fail(COHORT_ERR_INVAL, "%s", why);
+    if (rc == 0)
+        rc = co_load_key(cfg, cc);
     return rc;
 }
 
@@ -607,7 +565,7 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
  * caller is most likely to want to hear about it. */
 static int co_prepare(const struct cohort_config *user,
                       struct cohort_config *cfg, co_faults_spec_t *faults,
-                      co_core_config_t *cc)
+                      co_core_config_t *cc, uint64_t *hold_ns)
 {
     int rc = co_config_copy(user, cfg);
     if (rc == 0)
@@ -615,7 +573,7 @@ static int co_prepare(const struct cohort_config *user,
     if (rc == 0)
         rc = co_parse_faults(cfg, faults);
     if (rc == 0)
-        rc = co_core_config_of(cfg, cc);
+        rc = co_core_config_of(cfg, cc, hold_ns);
     return rc;
 }
 
@@ -675,7 +633,8 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     co_faults_spec_t faults;
     co_core_config_t cc;
     memset(&cc, 0, sizeof cc);
-    int rc = co_prepare(user, &cfg, &faults, &cc);
+    uint64_t hold_ns = 0;
+    int rc = co_prepare(user, &cfg, &faults, &cc, &hold_ns);
     cohort_t *c = NULL;
     if (rc == 0) {
         c = calloc(1, sizeof *c);
@@ -694,6 +653,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
         co_free_handle(c);
         return rc;
     }
+    co_hold_incarnation(hold_ns);
     *out = c;
     return 0;
 }

@@ -433,11 +433,27 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
 }
 
+/* What cohort_open() does: the incarnation from the real-time clock, and
+ * no open before the previous one's tick is over (cohort_open waits for
+ * it; here the new open is taken to happen at the end of that wait). */
+static void node_incarnation(sim_world_t *w, sim_node_t *n)
+{
+    uint64_t rt = w->now_ns + n->realtime_ns;
+    if (rt < n->hold_ns)
+        rt = n->hold_ns;
+    n->incarnation[n->gen] = co_incarnation_choose(rt);
+    n->hold_ns = co_incarnation_hold_until_ns(rt);
+    COHORT_ASSERT(n->gen == 0 ||
+                  co_incarnation_newer(n->incarnation[n->gen],
+                                       n->incarnation[n->gen - 1]));
+}
+
 static void node_start(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
     co_core_config_t cfg;
     const char *why = "?";
+    node_incarnation(w, n);
     node_config(w, n, &cfg);
     if (co_core_config_check(&cfg, &why) != 0) {
         sim_fail(w, "simulator made a bad core config: %s", why);
@@ -699,10 +715,14 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
         else
             n->group_id = group ^ 0x5a5a5a5au;
     }
-    /* Distinct across nodes, increasing across restarts. */
-    uint32_t base = (uint32_t)co_rng_below(r, 1u << 20);
-    for (uint32_t g = 0; g < SIM_MAX_GENS; g++)
-        n->incarnation[g] = (uint32_t)(i + 1) << 24 | (base + g);
+    /* Incarnations come from a virtual real-time clock through the IO
+     * edge's policy (node_incarnation). Origins 2^26 ticks (12 days)
+     * apart keep them distinct across nodes; node 0 starts up to 16 s
+     * before the 2^32 wrap, so restarts cross it. */
+    uint64_t ticks = (1ULL << 32) - 1 - co_rng_below(r, 1024) +
+                     ((uint64_t)i << 26) + (co_rng_below(r, 4) << 32);
+    n->realtime_ns = ticks * CO_INCARNATION_TICK_NS +
+                     co_rng_below(r, CO_INCARNATION_TICK_NS);
     sim_addr_of(i, &n->addr);
     n->core_seed = co_rng_next(r);
     n->clock_ns = i == 0 ? 0 : co_rng_below(r, 1ULL << 51);

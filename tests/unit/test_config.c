@@ -467,6 +467,8 @@ static void test_config_prefix(void **state)
     cohort_close(c);
 }
 
+/* A seed repeats the member id, but never the incarnation: the second
+ * life is newer (issue 7, points 1 and 2). */
 static void test_seed_makes_ids_reproducible(void **state)
 {
     (void)state;
@@ -482,8 +484,8 @@ static void test_seed_makes_ids_reproducible(void **state)
     cohort_member_t mb = cohort_self(b);
     cohort_close(b);
     assert_int_equal(ma.id, mb.id);
-    assert_int_equal(ma.incarnation, mb.incarnation);
     assert_int_not_equal(ma.id, 0);
+    assert_true((int32_t)(mb.incarnation - ma.incarnation) > 0);
 }
 
 /* Wait for an event of the given type on c, up to timeout_ms. */
@@ -556,6 +558,39 @@ static void test_two_members_talk(void **state)
     cohort_close(a);
 }
 
+/* Issue 7, point 2: a member that left gracefully and opens again with
+ * the same seed (so the same member id) is accepted by a member that saw
+ * it leave; before, the same (id, incarnation) came back and the
+ * tombstone of the graceful leave refused it forever. */
+static void test_reopen_same_seed_accepted(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.group = "test-config-reopen";
+    cfg.port = test_port(6);
+    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    cohort_t *watcher = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&watcher, &cfg), 0);
+    cfg.seed = 4242;
+    cohort_event_t ev;
+    for (int life = 0; life < 2; life++) {
+        assert_int_equal(cohort_open(&b, &cfg), 0);
+        cohort_member_t self = cohort_self(b);
+        bool joined = false;
+        for (int i = 0; i < 20 && !joined; i++) {
+            assert_true(cohort_process(b) >= 0);
+            joined = wait_for(watcher, COHORT_EVENT_MEMBER_JOINED, &ev, 100) &&
+                     ev.u.member.member.id == self.id &&
+                     ev.u.member.member.incarnation == self.incarnation;
+        }
+        assert_true(joined);
+        cohort_close(b);
+        assert_true(wait_for(watcher, COHORT_EVENT_MEMBER_LEFT, &ev, 3000));
+    }
+    cohort_close(watcher);
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -598,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_config_prefix),
         cmocka_unit_test(test_seed_makes_ids_reproducible),
         cmocka_unit_test(test_two_members_talk),
+        cmocka_unit_test(test_reopen_same_seed_accepted),
         cmocka_unit_test(test_injected_drops_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
