@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cohort.h"
+#include "core.h"
 
 #define MS_NS 1000000ULL
 
@@ -591,6 +592,104 @@ static void test_reopen_same_seed_accepted(void **state)
     cohort_close(watcher);
 }
 
+/* Issue 7, point 15: one table of defaults and one validator. The public
+ * defaults are the core's, and for every field the two share, a value
+ * cohort_open() refuses is exactly one the core refuses (before, the core
+ * took a receive buffer smaller than max_message and a member timeout
+ * over 1 h that cohort_open() refused). */
+static void test_defaults_are_the_cores(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    co_core_config_t d;
+    cohort_config_init(&cfg);
+    co_core_config_defaults(&d);
+    assert_true(cfg.heartbeat_interval_ns == d.heartbeat_interval_ns);
+    assert_true(cfg.member_timeout_ns == d.member_timeout_ns);
+    assert_true(cfg.nack_delay_ns == d.nack_delay_ns);
+    assert_true(cfg.nack_retry_ns == d.nack_retry_ns);
+    assert_true(cfg.bundle_delay_ns == d.bundle_delay_ns);
+    assert_int_equal(cfg.max_datagram, d.max_datagram);
+    assert_int_equal(cfg.max_message, d.max_message);
+    assert_int_equal(cfg.send_window_bytes, d.send_window_bytes);
+    assert_int_equal(cfg.recv_buffer_bytes, d.recv_buffer_bytes);
+    assert_int_equal(cfg.max_members, d.max_members);
+    assert_int_equal(cfg.event_queue_len, d.event_queue_len);
+}
+
+typedef struct rule_case {
+    const char *field;
+    size_t off_pub, off_core, width; /* offsets of the field; width 8 */
+    uint64_t value;
+} rule_case_t;
+
+#define RULE(f, v)                                                       \
+    {#f, offsetof(struct cohort_config, f), offsetof(co_core_config_t, f), \
+     sizeof(((co_core_config_t *)0)->f), (uint64_t)(v)}
+
+static const rule_case_t rule_cases[] = {
+    RULE(heartbeat_interval_ns, 999999), RULE(heartbeat_interval_ns, MS_NS),
+    RULE(heartbeat_interval_ns, 60000 * MS_NS),
+    RULE(heartbeat_interval_ns, 60000 * MS_NS + 1),
+    RULE(member_timeout_ns, 200 * MS_NS - 1),
+    RULE(member_timeout_ns, 3600000 * MS_NS),
+    RULE(member_timeout_ns, 3600000 * MS_NS + 1),
+    RULE(nack_retry_ns, 99999), RULE(nack_retry_ns, 10000 * MS_NS + 1),
+    RULE(nack_delay_ns, 40 * MS_NS + 1), RULE(bundle_delay_ns, 1000 * MS_NS),
+    RULE(bundle_delay_ns, 1000 * MS_NS + 1), RULE(max_datagram, 511),
+    RULE(max_datagram, 512), RULE(max_datagram, 65507),
+    RULE(max_datagram, 65508), RULE(max_message, 0),
+    RULE(max_message, 32u << 20), RULE(max_message, (1u << 30) + 1),
+    RULE(send_window_bytes, 4 * 1400 - 1), RULE(send_window_bytes, 4 * 1400),
+    RULE(send_window_bytes, 33u << 20), RULE(recv_buffer_bytes, 4u << 20),
+    RULE(recv_buffer_bytes, (16u << 20) - 1), RULE(recv_buffer_bytes, 16u << 20),
+    RULE(max_members, 1), RULE(max_members, 2), RULE(max_members, 1024),
+    RULE(max_members, 1025), RULE(event_queue_len, 0),
+    RULE(event_queue_len, 1u << 20), RULE(event_queue_len, (1u << 20) + 1),
+};
+
+static void set_field(void *base, size_t off, size_t width, uint64_t v)
+{
+    if (width == sizeof(uint64_t)) {
+        memcpy((char *)base + off, &v, sizeof v);
+    } else {
+        assert_int_equal(width, sizeof(size_t));
+        size_t z = (size_t)v;
+        memcpy((char *)base + off, &z, sizeof z);
+    }
+}
+
+static void test_open_and_core_rules_agree(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
+        const rule_case_t *rc = &rule_cases[i];
+        struct cohort_config cfg;
+        base_config(&cfg);
+        cfg.port = test_port(7);
+        set_field(&cfg, rc->off_pub, rc->width, rc->value);
+        co_core_config_t cc;
+        co_core_config_defaults(&cc);
+        cc.member_id = cc.incarnation = 1;
+        set_field(&cc, rc->off_core, rc->width, rc->value);
+        const char *why = NULL;
+        bool core_ok = co_core_config_check(&cc, &why) == 0;
+        cohort_t *c = NULL;
+        int open_rc = cohort_open(&c, &cfg);
+        cohort_close(c);
+        if ((open_rc == 0) != core_ok)
+            fail_msg("%s = %llu: cohort_open %d (%s), core %s", rc->field,
+                     (unsigned long long)rc->value, open_rc,
+                     cohort_last_error_text(), core_ok ? "accepts" : why);
+        if (!core_ok) {
+            assert_int_equal(open_rc, COHORT_ERR_INVAL);
+            /* The same validator, so the same text, naming a field. */
+            assert_non_null(strstr(cohort_last_error_text(), why));
+            assert_non_null(strstr(why, "_"));
+        }
+    }
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -618,6 +717,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_defaults_are_the_cores),
+        cmocka_unit_test(test_open_and_core_rules_agree),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_drop_reason_names),
