@@ -791,6 +791,11 @@ bool co_core_next_tx(co_core_t *core, co_tx_t *out)
     return true;
 }
 
+size_t co_core_tx_ready(const co_core_t *core)
+{
+    return core->txq.count - core->txq.popped;
+}
+
 cohort_member_t co_core_self(const co_core_t *core)
 {
     return (cohort_member_t){core->cfg.member_id, core->cfg.incarnation};

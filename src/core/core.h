@@ -152,6 +152,11 @@ uint64_t co_core_deadline(const co_core_t *core);
  * batch and hand it to sendmmsg() at once. */
 bool co_core_next_tx(co_core_t *core, co_tx_t *out);
 
+/* Datagrams queued and not yet taken with co_core_next_tx(). Any call may
+ * queue some (co_core_next_event() too: delivering held messages sends
+ * acks), so the caller checks after each. */
+size_t co_core_tx_ready(const co_core_t *core);
+
 /* Take the next event. Returns true and fills *ev, or false. Delivering an
  * event frees room in the event queue, which lets held messages move on. */
 bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev);

@@ -779,7 +779,15 @@ COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
 {
     if (c == NULL || ev == NULL)
         return COHORT_ERR_INVAL;
-    return co_core_next_event(c->core, co_now_ns(), ev) ? 1 : 0;
+    uint64_t now = co_now_ns();
+    bool got = co_core_next_event(c->core, now, ev);
+    /* Taking an event can let held messages move on, which queues acks:
+     * send them now rather than at the next timer. co_core_next_tx()
+     * keeps ev's data valid; a failure is counted in stats.send_errors
+     * and shows again in the next cohort_process(). */
+    if (co_core_tx_ready(c->core) > 0)
+        (void)co_pump_tx(c, now, false);
+    return got ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,7 +817,7 @@ COHORT_API int cohort_timeout_ms(const cohort_t *c)
 {
     if (c == NULL)
         return -1;
-    if (c->tx_backlog)
+    if (c->tx_backlog || co_core_tx_ready(c->core) > 0)
         return 0;
     uint64_t deadline = co_next_deadline(c);
     if (deadline == UINT64_MAX)

@@ -690,6 +690,55 @@ static void test_open_and_core_rules_agree(void **state)
     }
 }
 
+static uint64_t sent_by(const cohort_t *c)
+{
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(c, &st), 0);
+    return st.datagrams_sent;
+}
+
+/* Issue 7, point 6: what the core queues while the application drains
+ * events (acks for held messages that delivery lets move on) leaves from
+ * cohort_next_event() itself, not at the next timer; and while anything
+ * waits, cohort_timeout_ms() says 0. */
+static void test_next_event_sends_what_it_queued(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.group = "test-config-drain";
+    cfg.port = test_port(8);
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cfg.event_queue_len = 1;          /* a holds what it cannot queue */
+    cfg.send_window_bytes = 4 * 1400; /* and acks every 1400 bytes */
+    cfg.recv_buffer_bytes = cfg.max_message;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    cohort_event_t ev;
+    assert_true(wait_for(b, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    uint8_t msg[1000];
+    memset(msg, 7, sizeof msg);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(cohort_send(b, COHORT_FIFO, msg, sizeof msg), 0);
+    assert_int_equal(cohort_flush(b), 0);
+    /* a takes everything in; its queue of one event is full. */
+    for (int i = 0; i < 50; i++) {
+        assert_true(cohort_process(a) >= 0);
+        assert_true(cohort_process(b) >= 0);
+        usleep(2000);
+    }
+    uint64_t before = sent_by(a);
+    int messages = 0;
+    while (cohort_next_event(a, &ev) == 1) {
+        messages += ev.type == COHORT_EVENT_MESSAGE;
+    }
+    assert_true(messages >= 2);
+    assert_true(sent_by(a) > before);
+    cohort_close(a);
+    cohort_close(b);
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -735,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_seed_makes_ids_reproducible),
         cmocka_unit_test(test_two_members_talk),
         cmocka_unit_test(test_reopen_same_seed_accepted),
+        cmocka_unit_test(test_next_event_sends_what_it_queued),
         cmocka_unit_test(test_injected_drops_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
