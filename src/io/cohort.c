@@ -929,7 +929,13 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
     int rc = co_core_send(c->core, now, mode, data, len);
     if (rc != 0)
         return rc;
-    return co_pump_tx(c, now, false);
+    /* Accepted: from here the message is the core's, and a retry would
+     * send it twice. A datagram the kernel refuses now is counted in
+     * stats.send_errors; FIFO records are repaired by retransmission,
+     * unreliable ones are lost (as UNRELIABLE allows). A broken socket
+     * shows in the next cohort_process(). */
+    (void)co_pump_tx(c, now, false);
+    return 0;
 }
 
 COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
@@ -1011,13 +1017,7 @@ static void co_count_drops(struct cohort_stats *s, int reason, uint64_t n)
 /* The core counts what it sees; the socket-level counts are ours. */
 static void co_add_io_stats(const cohort_t *c, struct cohort_stats *s)
 {
-    const co_transport_counters_t *tc = co_transport_counters(c->tp);
-    s->datagrams_sent = tc->datagrams_sent;
-    s->datagrams_received = tc->datagrams_received;
-    s->bytes_sent = tc->bytes_sent;
-    s->bytes_received = tc->bytes_received;
-    co_count_drops(s, COHORT_DROP_TRUNCATED, tc->recv_truncated);
-    co_count_drops(s, COHORT_DROP_QUEUE_FULL, tc->send_dropped);
+    co_transport_add_stats(c->tp, s);
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d])
             co_count_drops(s, COHORT_DROP_INJECTED, c->lane[d].dropped);
