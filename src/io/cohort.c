@@ -137,7 +137,8 @@ COHORT_API const char *cohort_strerror(int err)
         return "would block: flow-control window full, process and retry";
     case COHORT_ERR_NOTSUP: return "not supported";
     case COHORT_ERR_SYSTEM: return "system call failed (see errno)";
-    case COHORT_ERR_TOOBIG: return "message larger than max_message";
+    case COHORT_ERR_TOOBIG:
+        return "message larger than its mode allows (see cohort_max_payload)";
     case COHORT_ERR_CLOSED: return "member has left the group";
     case COHORT_ERR_TIMEDOUT: return "timed out";
     case COHORT_ERR_NOCRYPTO:
@@ -147,6 +148,14 @@ COHORT_API const char *cohort_strerror(int err)
     case COHORT_ERR_VERSION: return "config struct from an incompatible ABI";
     case COHORT_ERR_STATE: return "call not valid in the current state";
     case COHORT_ERR_MALFORMED: return "malformed datagram";
+    case COHORT_ERR_LOST:
+        return "a sender's messages were given up: they can no longer be "
+               "repaired";
+    case COHORT_ERR_AUTH: return "datagrams failed authentication (wrong key?)";
+    case COHORT_ERR_KEY_UNKNOWN:
+        return "datagrams sealed with a key id this member does not hold";
+    case COHORT_ERR_SECURITY_MODE:
+        return "datagrams from a member using another security mode";
     default: return "unknown error";
     }
 }
@@ -997,6 +1006,20 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c)
         return none;
     }
     return co_core_self(c->core);
+}
+
+COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode)
+{
+    if (c == NULL)
+        return 0;
+    switch (mode) {
+    case COHORT_FIFO: return c->max_message;
+    case COHORT_UNRELIABLE: {
+        size_t room = co_core_max_unreliable(c->core);
+        return room < c->max_message ? room : c->max_message;
+    }
+    default: return 0; /* TOTAL: not in this build (NOTSUP) */
+    }
 }
 
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,

@@ -83,8 +83,12 @@ static void test_strerror(void **state)
     const char *unknown = cohort_strerror(-999);
     assert_non_null(unknown);
     assert_string_equal(cohort_strerror(1), unknown);
-    assert_string_equal(cohort_strerror(-15), unknown);
-    for (int code = COHORT_OK; code >= COHORT_ERR_MALFORMED; code--) {
+    assert_string_equal(cohort_strerror(-19), unknown);
+    assert_non_null(strstr(cohort_strerror(COHORT_ERR_TOOBIG),
+                           "cohort_max_payload"));
+    assert_string_equal(cohort_strerror(COHORT_ERR_SECURITY_MODE - 1),
+                        unknown);
+    for (int code = COHORT_OK; code >= COHORT_ERR_SECURITY_MODE; code--) {
         const char *s = cohort_strerror(code);
         assert_non_null(s);
         assert_true(strlen(s) > 0);
@@ -739,6 +743,45 @@ static void test_next_event_sends_what_it_queued(void **state)
     cohort_close(b);
 }
 
+/* Issue 7, point 11: the largest message of each mode, and that it is
+ * exactly where cohort_send() starts saying TOOBIG. */
+static size_t max_payload_with(cohort_security_t security, size_t *fifo)
+{
+    static const uint8_t key[COHORT_KEY_BYTES] = {1, 2, 3};
+    static uint8_t buf[2000];
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(9);
+    cfg.security = security;
+    cfg.key = security != COHORT_SECURITY_NONE ? key : NULL;
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    size_t n = cohort_max_payload(c, COHORT_UNRELIABLE);
+    *fifo = cohort_max_payload(c, COHORT_FIFO);
+    assert_true(n > 0 && n < sizeof buf);
+    assert_int_equal(cohort_max_payload(c, COHORT_TOTAL), 0);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, buf, n), 0);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, buf, n + 1),
+                     COHORT_ERR_TOOBIG);
+    cohort_close(c);
+    return n;
+}
+
+static void test_max_payload(void **state)
+{
+    (void)state;
+    size_t fifo = 0;
+    assert_int_equal(max_payload_with(COHORT_SECURITY_NONE, &fifo), 1340);
+    assert_int_equal(fifo, 16u << 20);
+    assert_int_equal(cohort_max_payload(NULL, COHORT_FIFO), 0);
+#ifdef HAVE_LIBSODIUM
+    size_t auth = max_payload_with(COHORT_SECURITY_AUTH, &fifo);
+    size_t enc = max_payload_with(COHORT_SECURITY_ENCRYPT, &fifo);
+    assert_true(auth < 1340);
+    assert_true(enc < 1340);
+#endif
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -786,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_reopen_same_seed_accepted),
         cmocka_unit_test(test_next_event_sends_what_it_queued),
         cmocka_unit_test(test_injected_drops_counted),
+        cmocka_unit_test(test_max_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
