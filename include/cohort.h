@@ -44,7 +44,7 @@ extern "C" {
 
 /* Library version, also returned at run time by cohort_version(). */
 #define COHORT_VERSION_MAJOR 0
-#define COHORT_VERSION_MINOR 1
+#define COHORT_VERSION_MINOR 2
 #define COHORT_VERSION_PATCH 0
 
 /* ------------------------------------------------------------------ */

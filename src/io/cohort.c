@@ -56,6 +56,13 @@
 #define CO_CONFIG_MIN_SIZE \
     (offsetof(struct cohort_config, group) + sizeof(const char *))
 
+/* The event ABI (docs/api.md): a fixed size, with reserved room, so that
+ * later versions add fields without moving any. */
+#if defined(__LP64__)
+_Static_assert(sizeof(cohort_event_t) == 256,
+               "cohort_event_t must stay 256 bytes on LP64 (event ABI 1)");
+#endif
+
 static _Thread_local char co_error_text[CO_ERROR_TEXT_MAX] = "no error";
 
 /* ------------------------------------------------------------------ */
