@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -782,6 +784,68 @@ static void test_max_payload(void **state)
 #endif
 }
 
+/* Issue 7, point 12: the documented answers. cohort_members(c, NULL, 0)
+ * is the count; cohort_drain(c, 0) answers "is everything I sent stable?"
+ * at once, without blocking. */
+static void test_documented_answers(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.group = "test-config-answers";
+    cfg.port = test_port(10);
+    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    assert_int_equal(cohort_members(a, NULL, 0), 1);
+    assert_int_equal(cohort_send(a, COHORT_FIFO, "x", 1), 0);
+    assert_int_equal(cohort_drain(a, 0), 0); /* alone: stable at once */
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cohort_event_t ev;
+    assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    assert_int_equal(cohort_members(a, NULL, 0), 2);
+    assert_int_equal(cohort_send(a, COHORT_FIFO, "y", 1), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(cohort_drain(a, 0), COHORT_ERR_TIMEDOUT); /* b owes an ack */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+                    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(spent_ms < 10);
+    int drained = COHORT_ERR_TIMEDOUT;
+    for (int i = 0; i < 300 && drained != 0; i++) {
+        assert_true(cohort_process(b) >= 0);
+        usleep(1000);
+        drained = cohort_drain(a, 0);
+    }
+    assert_int_equal(drained, 0);
+    cohort_close(b);
+    cohort_close(a);
+}
+
+/* Issue 7, point 12: keygen never overwrites, and says so with SYSTEM
+ * and errno EEXIST. */
+static void test_keygen_refuses_existing(void **state)
+{
+    (void)state;
+#ifdef HAVE_LIBSODIUM
+    char path[] = "/tmp/cohort-keygen-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "keep", 4), 4);
+    close(fd);
+    errno = 0;
+    assert_int_equal(cohort_keygen(path), COHORT_ERR_SYSTEM);
+    assert_int_equal(errno, EEXIST);
+    char buf[8] = {0};
+    fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 4);
+    close(fd);
+    assert_string_equal(buf, "keep");
+    unlink(path);
+#endif
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -830,6 +894,8 @@ int main(void)
         cmocka_unit_test(test_next_event_sends_what_it_queued),
         cmocka_unit_test(test_injected_drops_counted),
         cmocka_unit_test(test_max_payload),
+        cmocka_unit_test(test_documented_answers),
+        cmocka_unit_test(test_keygen_refuses_existing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
