@@ -215,6 +215,15 @@ COHORT_API const char *cohort_last_error_text(void)
 /* configuration                                                       */
 /* ------------------------------------------------------------------ */
 
+/* The fields struct cohort_config shares with the core's config: their
+ * defaults and their rules are the core's (co_core_config_defaults,
+ * co_core_config_check). */
+#define CO_SHARED_FIELDS(X)                                                 \
+    X(heartbeat_interval_ns) X(member_timeout_ns) X(nack_delay_ns)          \
+    X(nack_retry_ns) X(bundle_delay_ns) X(max_datagram) X(max_message)      \
+    X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
+    X(event_queue_len) X(security)
+
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
     if (cfg == NULL)
@@ -226,18 +235,9 @@ COHORT_API void cohort_config_init(struct cohort_config *cfg)
     cfg->port = CO_DEFAULT_PORT;
     cfg->ttl = 1;
     cfg->loopback = 1;
-    cfg->heartbeat_interval_ns = d.heartbeat_interval_ns;
-    cfg->member_timeout_ns = d.member_timeout_ns;
-    cfg->nack_delay_ns = d.nack_delay_ns;
-    cfg->nack_retry_ns = d.nack_retry_ns;
-    cfg->bundle_delay_ns = d.bundle_delay_ns;
-    cfg->max_datagram = d.max_datagram;
-    cfg->max_message = d.max_message;
-    cfg->send_window_bytes = d.send_window_bytes;
-    cfg->recv_buffer_bytes = d.recv_buffer_bytes;
-    cfg->max_members = d.max_members;
-    cfg->event_queue_len = d.event_queue_len;
-    cfg->security = d.security;
+#define CO_FROM_CORE(f) cfg->f = d.f;
+    CO_SHARED_FIELDS(CO_FROM_CORE)
+#undef CO_FROM_CORE
     cfg->socket_buffer_bytes = CO_SOCKET_BUFFER_DEFAULT;
 }
 
@@ -489,18 +489,9 @@ static int co_core_config_of(const struct cohort_config *cfg,
         snprintf(cc->name, sizeof cc->name, "%s", cfg->name);
     else
         co_default_name(cc->name, sizeof cc->name);
-    cc->heartbeat_interval_ns = cfg->heartbeat_interval_ns;
-    cc->member_timeout_ns = cfg->member_timeout_ns;
-    cc->nack_delay_ns = cfg->nack_delay_ns;
-    cc->nack_retry_ns = cfg->nack_retry_ns;
-    cc->bundle_delay_ns = cfg->bundle_delay_ns;
-    cc->max_datagram = cfg->max_datagram;
-    cc->max_message = cfg->max_message;
-    cc->send_window_bytes = cfg->send_window_bytes;
-    cc->recv_buffer_bytes = cfg->recv_buffer_bytes;
-    cc->max_members = cfg->max_members;
-    cc->event_queue_len = cfg->event_queue_len;
-    cc->security = cfg->security;
+#define CO_TO_CORE(f) cc->f = cfg->f;
+    CO_SHARED_FIELDS(CO_TO_CORE)
+#undef CO_TO_CORE
     int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)

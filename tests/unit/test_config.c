@@ -40,6 +40,16 @@ static void base_config(struct cohort_config *cfg)
     cfg->faults = "";
 }
 
+/* A group of its own and fast heartbeats, for tests with two members. */
+static void group_config(struct cohort_config *cfg, const char *group,
+                         unsigned salt)
+{
+    base_config(cfg);
+    cfg->group = group;
+    cfg->port = test_port(salt);
+    cfg->heartbeat_interval_ns = 20 * MS_NS;
+}
+
 /* ------------------------------------------------------------------ */
 
 static void test_defaults(void **state)
@@ -521,10 +531,7 @@ static void test_two_members_talk(void **state)
 {
     (void)state;
     struct cohort_config cfg;
-    base_config(&cfg);
-    cfg.group = "test-config-pair";
-    cfg.port = test_port(4);
-    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    group_config(&cfg, "test-config-pair", 4);
     cohort_t *a = NULL, *b = NULL;
     assert_int_equal(cohort_open(&a, &cfg), 0);
     assert_int_equal(cohort_open(&b, &cfg), 0);
@@ -573,10 +580,7 @@ static void test_reopen_same_seed_accepted(void **state)
 {
     (void)state;
     struct cohort_config cfg;
-    base_config(&cfg);
-    cfg.group = "test-config-reopen";
-    cfg.port = test_port(6);
-    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    group_config(&cfg, "test-config-reopen", 6);
     cohort_t *watcher = NULL, *b = NULL;
     assert_int_equal(cohort_open(&watcher, &cfg), 0);
     cfg.seed = 4242;
@@ -791,10 +795,7 @@ static void test_documented_answers(void **state)
 {
     (void)state;
     struct cohort_config cfg;
-    base_config(&cfg);
-    cfg.group = "test-config-answers";
-    cfg.port = test_port(10);
-    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    group_config(&cfg, "test-config-answers", 10);
     cohort_t *a = NULL, *b = NULL;
     assert_int_equal(cohort_open(&a, &cfg), 0);
     assert_int_equal(cohort_members(a, NULL, 0), 1);
