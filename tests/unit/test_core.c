@@ -498,6 +498,42 @@ static void test_restart_with_stable_id_accepted(void **state)
     net_free(n);
 }
 
+/* Issue 7, point 2: the first packet_seq is the one the caller passes
+ * (the IO edge draws it from the system, whatever the seed), so two lives
+ * with one seed do not repeat nonces; and co_core_tx_ready() counts what
+ * waits for co_core_next_tx() (cohort_timeout_ms() relies on it). */
+static void test_packet_seq_start_and_tx_ready(void **state)
+{
+    (void)state;
+    uint64_t starts[2] = {12345, (1ULL << 62) - 7};
+    for (int i = 0; i < 2; i++) {
+        co_core_config_t cfg;
+        config_for(&cfg, 0);
+        cfg.packet_seq_start = starts[i];
+        co_core_t *core = NULL;
+        assert_int_equal(co_core_new(&core, &cfg, 1000), 0);
+        co_core_tick(core, 1000);
+        size_t ready = co_core_tx_ready(core);
+        assert_true(ready > 0);
+        co_tx_t tx;
+        assert_true(co_core_next_tx(core, &tx));
+        assert_int_equal(co_core_tx_ready(core), ready - 1);
+        co_header_t h;
+        assert_int_equal(co_header_decode(tx.data, tx.len, &h), 0);
+        assert_true(h.packet_seq == starts[i]);
+        while (co_core_next_tx(core, &tx))
+            continue;
+        assert_int_equal(co_core_tx_ready(core), 0);
+        co_core_free(core);
+    }
+    co_core_config_t cfg;
+    config_for(&cfg, 0);
+    cfg.packet_seq_start = (1ULL << 62) + 1;
+    const char *why = NULL;
+    assert_int_equal(co_core_config_check(&cfg, &why), COHORT_ERR_INVAL);
+    assert_non_null(strstr(why, "packet_seq_start"));
+}
+
 /* The order itself: serial arithmetic, across the wrap, and the choice
  * from the clock never gives 0 and grows with it. */
 static void test_incarnation_policy(void **state)
@@ -737,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_nack_schedule_and_retransmit_policy),
         cmocka_unit_test(test_restart_with_stable_id_accepted),
         cmocka_unit_test(test_incarnation_policy),
+        cmocka_unit_test(test_packet_seq_start_and_tx_ready),
         cmocka_unit_test(test_incarnation_clock_stepped_back),
 #ifdef HAVE_LIBSODIUM
         cmocka_unit_test(test_fifo_auth_under_loss),
