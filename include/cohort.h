@@ -274,6 +274,8 @@ typedef struct cohort_event {
 /* ------------------------------------------------------------------ */
 
 /* Validate cfg, open the sockets, join the group and announce this member.
+ * The others are not known yet when this returns: see the start-up rule at
+ * cohort_members() before sending reliable messages.
  * On success *out owns a new handle (free with cohort_close()).
  * Errors: INVAL (bad field: see the library's stderr-free diagnostics via
  * cohort_last_error_text), VERSION, NOMEM, ADDRESS, SYSTEM, NOCRYPTO, KEY. */
@@ -357,7 +359,13 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c);
 COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 
 /* Copy up to max known members (this one included) into out; returns how
- * many are known (may exceed max). */
+ * many are known (may exceed max).
+ *
+ * Start-up rule: a reliable message is owed only to the members its sender
+ * knows when it sends (and that know the sender), so members that start
+ * together and must all receive the first messages wait, bounded, until
+ * cohort_members(c, NULL, 0) counts them all before sending (see the
+ * README example). Until agreed views exist, this is the caller's job. */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 
