@@ -182,14 +182,12 @@ static void raw_address(const struct perf_opts *o, char *buf, size_t len)
 static size_t datagram_limit(const struct tool_net *net)
 {
     struct cohort_config cfg;
-    cohort_config_init(&cfg);
-    tool_net_config(net, &cfg);
+    tool_config(net, &cfg);
     return cfg.max_datagram;
 }
 
 static int io_open(struct perf_io *io, const struct perf_opts *o)
 {
-    struct cohort_config cfg;
     memset(io, 0, sizeof *io);
     io->raw = o->raw;
     io->mode = o->net.mode;
@@ -204,9 +202,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
                              largest > PERF_HDR_BYTES ? largest
                                                       : PERF_HDR_BYTES);
     }
-    cohort_config_init(&cfg);
-    tool_net_config(&o->net, &cfg);
-    return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
+    return tool_open_net(&o->net, &io->c) == 0 ? 0 : -1;
 }
 
 static void io_close(struct perf_io *io, int drain_ms)
@@ -264,8 +260,7 @@ static void io_note_event(struct perf_io *io, const cohort_event_t *ev)
 {
     if (ev->type == COHORT_EVENT_WARNING && !io->warned) {
         io->warned = 1;
-        tool_err("warning: %s", ev->u.warning.text ? ev->u.warning.text
-                                                   : "?");
+        tool_print_warning(ev);
     }
 }
 
@@ -412,7 +407,11 @@ static int send_done(const struct perf_opts *o, struct send_state *s)
         return 0;
     now = tool_now_ns();
     if (!o->quiet && now >= s->next_progress_ns) {
-        tool_err("send: %.1f s, %llu messages", (now - s->start_ns) / 1e9,
+        /* Name the cell: in a table, many senders run one after the
+         * other and share the terminal. */
+        tool_err("send %s, %llu bytes: %.1f s, %llu messages",
+                 o->raw ? "raw" : tool_mode_name(o->net.mode),
+                 (unsigned long long)o->sizes[0], (now - s->start_ns) / 1e9,
                  (unsigned long long)s->seq);
         s->next_progress_ns = now + PERF_PROGRESS_NS;
     }
@@ -1038,7 +1037,8 @@ static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
             if (cells[i].runs > 0 && runs[i * k].expected)
                 continue;        /* a limit: no point repeating it */
             if (!o->quiet)
-                tool_err("%s %s, %zu bytes (%zu of %zu)...",
+                tool_err("cell %zu of %zu: %s %s, %zu bytes (run %zu of "
+                         "%zu)...", i + 1, n,
                          cells[i].latency ? "latency" : "throughput",
                          cell_label(o, &cells[i]), cells[i].size, rep + 1,
                          k);
@@ -1452,8 +1452,9 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int perf_option(struct perf_opts *o, int opt, const char *arg)
+static int perf_option(void *ctx, int opt, const char *arg)
 {
+    struct perf_opts *o = ctx;
     switch (opt) {
     case OPT_SIZE:
         return tool_parse_list("size", arg, PERF_HDR_BYTES, 16u << 20,
@@ -1531,7 +1532,7 @@ static int finish_options(struct perf_opts *o)
 /* Returns -1 to continue, else an exit status. */
 static int parse_args(struct perf_opts *o, int argc, char **argv)
 {
-    int opt;
+    int r;
     tool_net_init(&o->net, "perf");
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
@@ -1539,26 +1540,21 @@ static int parse_args(struct perf_opts *o, int argc, char **argv)
             tool_print_version();
             return TOOL_EXIT_OK;
         }
-        usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? TOOL_EXIT_OK
-                                                            : TOOL_EXIT_USAGE;
-    }
-    o->role = argv[1];
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "hV", long_opts, NULL)) !=
-           -1) {
-        int r = tool_common_option(&o->net, opt, optarg, argv + 1, usage);
-        if (r == TOOL_OPT_NEXT)
-            continue;
-        if (r != TOOL_OPT_OWN)
-            return r;
-        if (perf_option(o, opt, optarg) != 0)
-            return TOOL_EXIT_USAGE;
-    }
-    if (optind + 1 < argc) {
-        tool_err("unexpected argument '%s' (try --help)", argv[optind + 1]);
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+                          strcmp(argv[1], "-h") == 0)) {
+            usage(stdout);
+            return TOOL_EXIT_OK;
+        }
+        tool_err("a command comes first: run, table, security, send or "
+                 "recv (try --help)");
         return TOOL_EXIT_USAGE;
     }
+    o->role = argv[1];
+    /* The command word stands where getopt expects the program name. */
+    r = tool_parse_options(&o->net, argc - 1, argv + 1, long_opts, usage,
+                           perf_option, o);
+    if (r != TOOL_OPT_NEXT)
+        return r;
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
 }
 
