@@ -128,9 +128,10 @@ static int chat_option(void *ctx, int opt, const char *arg)
     }
 }
 
-/* Returns -1 to continue, else an exit status. */
-static int parse_args(struct chat_opts *o, int argc, char **argv)
+/* opts is the struct chat. Returns -1 to continue, else an exit status. */
+static int parse_args(void *opts, int argc, char **argv)
 {
+    struct chat_opts *o = &((struct chat *)opts)->o;
     int r;
     tool_net_init(&o->net, "chat");
     o->delay_ms = 200;
@@ -465,22 +466,23 @@ static int chat_start(struct chat *ch)
     return 0;
 }
 
+static int run(void *opts)
+{
+    struct chat *ch = opts;
+    int rc;
+    if (ch->o.script != NULL && script_load(&ch->script, ch->o.script) != 0)
+        return TOOL_EXIT_FAIL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (chat_start(ch) != 0)
+        return TOOL_EXIT_FAIL;
+    rc = run_loop(ch);
+    leave(ch);
+    free(ch->script.text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct chat ch;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&ch.o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    if (ch.o.script != NULL && script_load(&ch.script, ch.o.script) != 0)
-        return TOOL_EXIT_FAIL;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    tool_catch_signals();
-    if (chat_start(&ch) != 0)
-        return TOOL_EXIT_FAIL;
-    rc = run_loop(&ch);
-    leave(&ch);
-    free(ch.script.text);
-    return rc;
+    return tool_main(argc, argv, &ch, parse_args, run);
 }

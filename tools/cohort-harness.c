@@ -1013,8 +1013,9 @@ static int finish_options(struct h_opts *o)
 }
 
 /* Returns -1 to continue, else an exit status. */
-static int parse_args(struct h_opts *o, int argc, char **argv)
+static int parse_args(void *opts, int argc, char **argv)
 {
+    struct h_opts *o = opts;
     int r;
     tool_net_init(&o->net, NULL);
     o->members = 3;
@@ -1034,18 +1035,18 @@ static int parse_args(struct h_opts *o, int argc, char **argv)
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
 }
 
+static int run(void *opts)
+{
+    struct h_opts *o = opts;
+    if (o->member_role)
+        return member_main(o);
+    if (o->check_role)
+        return check_main(o);
+    return parent_main(o);
+}
+
 int main(int argc, char **argv)
 {
     static struct h_opts o;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    tool_catch_signals();
-    if (o.member_role)
-        return member_main(&o);
-    if (o.check_role)
-        return check_main(&o);
-    return parent_main(&o);
+    return tool_main(argc, argv, &o, parse_args, run);
 }

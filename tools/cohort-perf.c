@@ -1530,8 +1530,9 @@ static int finish_options(struct perf_opts *o)
 }
 
 /* Returns -1 to continue, else an exit status. */
-static int parse_args(struct perf_opts *o, int argc, char **argv)
+static int parse_args(void *opts, int argc, char **argv)
 {
+    struct perf_opts *o = opts;
     int r;
     tool_net_init(&o->net, "perf");
     if (argc < 2 || argv[1][0] == '-') {
@@ -1558,23 +1559,23 @@ static int parse_args(struct perf_opts *o, int argc, char **argv)
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
 }
 
+static int run(void *opts)
+{
+    struct perf_opts *o = opts;
+    if (strcmp(o->role, "send") == 0)
+        return o->latency ? role_send_latency(o) : role_send_throughput(o);
+    if (strcmp(o->role, "recv") == 0)
+        return role_recv(o);
+    if (strcmp(o->role, "run") == 0 || strcmp(o->role, "table") == 0 ||
+        strcmp(o->role, "security") == 0)
+        return role_run(o);
+    tool_err("unknown command '%s': expected run, table, security, send or "
+             "recv", o->role);
+    return TOOL_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     static struct perf_opts o;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    tool_catch_signals();
-    if (strcmp(o.role, "send") == 0)
-        return o.latency ? role_send_latency(&o) : role_send_throughput(&o);
-    if (strcmp(o.role, "recv") == 0)
-        return role_recv(&o);
-    if (strcmp(o.role, "run") == 0 || strcmp(o.role, "table") == 0 ||
-        strcmp(o.role, "security") == 0)
-        return role_run(&o);
-    tool_err("unknown command '%s': expected run, table, security, send or "
-             "recv", o.role);
-    return TOOL_EXIT_USAGE;
+    return tool_main(argc, argv, &o, parse_args, run);
 }

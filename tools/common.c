@@ -40,6 +40,19 @@ void tool_set_progname(const char *argv0)
 
 const char *tool_progname(void) { return g_progname; }
 
+int tool_main(int argc, char **argv, void *opts,
+              int (*parse)(void *opts, int argc, char **argv),
+              int (*run)(void *opts))
+{
+    int rc;
+    tool_set_progname(argv[0]);
+    rc = parse(opts, argc, argv);
+    if (rc >= 0)
+        return rc;
+    tool_catch_signals();
+    return run(opts);
+}
+
 void tool_err(const char *fmt, ...)
 {
     va_list ap;

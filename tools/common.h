@@ -79,6 +79,13 @@ struct tool_net {
     const char *faults;          /* NULL: COHORT_FAULTS */
 };
 
+/* What every tool's main does: set the program name, parse(opts, argc,
+ * argv) (returns -1 to go on, else the exit status to return), catch the
+ * stop signals, then return run(opts). */
+int tool_main(int argc, char **argv, void *opts,
+              int (*parse)(void *opts, int argc, char **argv),
+              int (*run)(void *opts));
+
 /* Set the name used in messages ("cohort-chat: ..."). */
 void tool_set_progname(const char *argv0);
 const char *tool_progname(void);
