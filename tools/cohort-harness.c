@@ -99,26 +99,6 @@ static uint64_t fnv1a64(const uint8_t *p, size_t len)
     return h;
 }
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t getn(const uint8_t *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
 /* Mixed sizes: mostly small, a quarter up to about a datagram, one in
  * twenty several datagrams long (so reliable modes must fragment). */
 static size_t msg_size(const struct h_opts *o, uint32_t sender, uint64_t idx)
@@ -145,12 +125,12 @@ static void fill_message(uint8_t *b, size_t len, uint32_t type,
         size_t n = len - i < 8 ? len - i : 8;
         memcpy(b + i, &r, n);
     }
-    put32(b, H_MAGIC);
-    put32(b + 4, sender);
-    put64(b + 8, idx);
-    put32(b + 16, (uint32_t)len);
-    put32(b + 20, type);
-    put64(b + 24, fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES));
+    tool_put_le(b, H_MAGIC, 4);
+    tool_put_le(b + 4, sender, 4);
+    tool_put_le(b + 8, idx, 8);
+    tool_put_le(b + 16, (uint32_t)len, 4);
+    tool_put_le(b + 20, type, 4);
+    tool_put_le(b + 24, fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES), 8);
 }
 
 struct h_msg {
@@ -163,15 +143,15 @@ struct h_msg {
 static int parse_message(const uint8_t *b, size_t len, uint64_t members,
                          struct h_msg *m)
 {
-    if (len < H_HDR_BYTES || getn(b, 4) != H_MAGIC)
+    if (len < H_HDR_BYTES || tool_get_le(b, 4) != H_MAGIC)
         return -1;
-    m->sender = (uint32_t)getn(b + 4, 4);
-    m->idx = getn(b + 8, 8);
-    m->type = (uint32_t)getn(b + 20, 4);
+    m->sender = (uint32_t)tool_get_le(b + 4, 4);
+    m->idx = tool_get_le(b + 8, 8);
+    m->type = (uint32_t)tool_get_le(b + 20, 4);
     if (m->sender >= members)
         return -1;
-    m->ok = getn(b + 16, 4) == len &&
-            getn(b + 24, 8) == fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES);
+    m->ok = tool_get_le(b + 16, 4) == len &&
+            tool_get_le(b + 24, 8) == fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES);
     return 0;
 }
 

@@ -98,56 +98,28 @@ struct perf_hdr {
     uint64_t value;
 };
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *b)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *b)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
 static void hdr_put(uint8_t *b, const struct perf_hdr *h)
 {
-    put32(b, PERF_MAGIC);
+    tool_put_le(b, PERF_MAGIC, 4);
     b[4] = h->type;
     b[5] = b[6] = b[7] = 0;
-    put32(b + 8, h->run_id);
-    put32(b + 12, h->from);
-    put64(b + 16, h->seq);
-    put64(b + 24, h->value);
+    tool_put_le(b + 8, h->run_id, 4);
+    tool_put_le(b + 12, h->from, 4);
+    tool_put_le(b + 16, h->seq, 8);
+    tool_put_le(b + 24, h->value, 8);
 }
 
 /* 0 if b holds a header of this run. */
 static int hdr_get(const uint8_t *b, size_t len, uint32_t run_id,
                    struct perf_hdr *h)
 {
-    if (len < PERF_HDR_BYTES || get32(b) != PERF_MAGIC)
+    if (len < PERF_HDR_BYTES || (uint32_t)tool_get_le(b, 4) != PERF_MAGIC)
         return -1;
     h->type = b[4];
-    h->run_id = get32(b + 8);
-    h->from = get32(b + 12);
-    h->seq = get64(b + 16);
-    h->value = get64(b + 24);
+    h->run_id = (uint32_t)tool_get_le(b + 8, 4);
+    h->from = (uint32_t)tool_get_le(b + 12, 4);
+    h->seq = tool_get_le(b + 16, 8);
+    h->value = tool_get_le(b + 24, 8);
     return h->run_id == run_id ? 0 : -1;
 }
 

@@ -461,6 +461,20 @@ int tool_parse_list(const char *opt, const char *s, uint64_t min, uint64_t max,
     return 0;
 }
 
+void tool_put_le(uint8_t *b, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t tool_get_le(const uint8_t *b, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
+
 /* ------------------------------------------------------------------ */
 /* Time, polling, signals                                              */
 /* ------------------------------------------------------------------ */

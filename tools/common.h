@@ -187,6 +187,11 @@ void tool_print_warning(const cohort_event_t *ev);
  * and pipes stay clean. */
 int tool_progress_wanted(void);
 
+/* n-byte little-endian integers (n <= 8), as the tools' payload headers
+ * store them. */
+void tool_put_le(uint8_t *b, uint64_t v, int n);
+uint64_t tool_get_le(const uint8_t *b, int n);
+
 /* Monotonic clock. */
 uint64_t tool_now_ns(void);
 
