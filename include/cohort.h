@@ -274,6 +274,8 @@ typedef struct cohort_event {
 /* ------------------------------------------------------------------ */
 
 /* Validate cfg, open the sockets, join the group and announce this member.
+ * The others are not known yet when this returns: see the start-up rule at
+ * cohort_members() before sending reliable messages.
  * On success *out owns a new handle (free with cohort_close()); on failure
  * *out is NULL. cfg and the strings and key it points to are the caller's
  * and only read during the call. Takes up to 1/64 s: it returns only once
@@ -386,7 +388,13 @@ COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 
 /* Copy up to max known members (this one included) into out (the
  * caller's array); returns how many are known (may exceed max), so
- * cohort_members(c, NULL, 0) is the count. 0 if c is NULL. */
+ * cohort_members(c, NULL, 0) is the count. 0 if c is NULL.
+ *
+ * Start-up rule: a reliable message is owed only to the members its sender
+ * knows when it sends (and that know the sender), so members that start
+ * together and must all receive the first messages wait, bounded, until
+ * cohort_members(c, NULL, 0) counts them all before sending (see the
+ * README example). Until agreed views exist, this is the caller's job. */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 
