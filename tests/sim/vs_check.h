@@ -12,6 +12,11 @@
  * Same calls in the same order give the same violations, in the same order,
  * with the same texts: nothing iterates in pointer or hash order.
  *
+ * What it expects of the history: reliable (FIFO mode) messages only, so
+ * a receiver that delivers a sender's message delivered all the sender's
+ * earlier messages of that view; vs_check_final after the heal phase has
+ * drained, so every message of a final view was delivered by all of it.
+ *
  * Reading the history: events for one incarnation are in the order it did
  * them; events of different incarnations may be interleaved in any order
  * that keeps each send before its deliveries. A member is {id,

@@ -623,6 +623,26 @@ static void test_capacity_views_msgs(void **state)
                   NULL);
 }
 
+/* No memory: -1, *out untouched, nothing leaked (also under ASan). */
+static void test_new_fails(void **state)
+{
+    (void)state;
+    vs_check_config_t cfg;
+    vs_check_config_init(&cfg);
+    assert_int_equal(cfg.max_members, 16);
+    assert_true(cfg.self_delivery);
+    vs_check_t *c = (vs_check_t *)&cfg;
+    cfg.max_members = (size_t)1 << 20;
+    cfg.max_views = (size_t)1 << 11; /* the view member pool: 2^54 bytes */
+    assert_int_equal(vs_check_new(&c, &cfg), -1);
+    assert_ptr_equal(c, (vs_check_t *)&cfg);
+    vs_check_config_init(&cfg);
+    cfg.max_msgs = SIZE_MAX / 2; /* more than 32-bit indices hold */
+    assert_int_equal(vs_check_new(&c, &cfg), -1);
+    assert_ptr_equal(c, (vs_check_t *)&cfg);
+    vs_check_free(NULL);
+}
+
 /* Only max_texts texts are kept; all are counted. */
 static void test_texts_bounded(void **state)
 {
@@ -1274,6 +1294,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_key_twice),
         cmocka_unit_test(test_capacity_members),
         cmocka_unit_test(test_capacity_views_msgs),
+        cmocka_unit_test(test_new_fails),
         cmocka_unit_test(test_texts_bounded),
         MODEL_TESTS
     };
