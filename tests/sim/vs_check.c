@@ -431,6 +431,13 @@ static void check_synchrony(vs_check_t *c, uint32_t rec, uint32_t slot)
             continue;
         if (inst_at(c, q, qs + 1)->view != wi)
             continue;
+        /* a member that went V->W twice (a monotonic violation) counts once,
+         * so the peers are distinct records and fit */
+        bool seen = false;
+        for (size_t k = 0; k < np && !seen; k++)
+            seen = c->peers[k] == q;
+        if (seen)
+            continue;
         VS_ASSERT(np < c->cfg.max_members);
         c->peers[np] = q;
         c->peer_slots[np] = qs;

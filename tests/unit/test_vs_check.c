@@ -286,6 +286,28 @@ static void test_bad_monotonic(void **state)
     expect_only_n(c, VS_PROP_MONOTONIC, 2, "view 3 after view 5", NULL);
 }
 
+/* Q goes 1 -> 2 three times: reported as monotonic, and P's move 1 -> 2
+ * compares with Q once (the checker must not overrun its peer list). */
+static void test_bad_monotonic_repeated_views(void **state)
+{
+    (void)state;
+    vs_check_config_t cfg;
+    vs_check_config_init(&cfg);
+    cfg.max_members = 2;
+    cfg.max_views = 8;
+    vs_check_t *c = NULL;
+    assert_int_equal(vs_check_new(&c, &cfg), 0);
+    const cohort_member_t g[] = {P, Q};
+    for (int i = 0; i < 3; i++) {
+        vs_check_install(c, Q, 1, g, 2, true);
+        vs_check_install(c, Q, 2, g, 2, true);
+    }
+    vs_check_install(c, P, 1, g, 2, true);
+    vs_check_install(c, P, 2, g, 2, true);
+    expect_only_n(c, VS_PROP_MONOTONIC, 2, "2.1 installed view 1 after view 2",
+                  NULL);
+}
+
 static void test_bad_agreement_order(void **state)
 {
     (void)state;
@@ -1271,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_good_two_components),
         cmocka_unit_test(test_bad_self_inclusion),
         cmocka_unit_test(test_bad_monotonic),
+        cmocka_unit_test(test_bad_monotonic_repeated_views),
         cmocka_unit_test(test_bad_agreement_order),
         cmocka_unit_test(test_bad_agreement_members_primary),
         cmocka_unit_test(test_bad_synchrony),
