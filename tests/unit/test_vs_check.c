@@ -730,6 +730,8 @@ typedef struct gmem {
     size_t view, pos;
     uint64_t next_key;
     size_t dcnt[G_IDS]; /* delivered from each position of its view */
+    bool flushing;      /* leaving its view: deliver up to flush first */
+    size_t flush[G_IDS];
 } gmem_t;
 
 typedef struct gen {
@@ -800,6 +802,21 @@ static void g_deliver_one(gen_t *g, size_t id, size_t pos)
     e->view_id = v->id;
 }
 
+static void g_send_by(gen_t *g, size_t id)
+{
+    gmem_t *m = &g->m[id];
+    gview_t *v = &g->v[m->view];
+    if (v->cnt[m->pos] == G_MAX_PER)
+        return;
+    ev_t *e = g_emit(g, EV_SENT, g_who(g, id));
+    e->key = ++m->next_key;
+    e->view_id = v->id;
+    v->keys[m->pos][v->cnt[m->pos]++] = e->key;
+}
+
+/* The members ids install a new view, one at a time in a random order:
+ * each first delivers what its flush owes, and those already in the new
+ * view may send and deliver in it while the others are still in theirs. */
 static void g_install(gen_t *g, const size_t *ids, size_t n)
 {
     assert_true(g->nviews < G_MAX_VIEWS + 4 && n > 0 && n <= G_IDS);
@@ -811,20 +828,42 @@ static void g_install(gen_t *g, const size_t *ids, size_t n)
     v->n = n;
     for (size_t i = 0; i < n; i++)
         v->mem[i] = g_who(g, ids[i]);
+    size_t order[G_IDS];
     for (size_t i = 0; i < n; i++) {
-        gmem_t *m = &g->m[ids[i]];
+        size_t j = co_rng_below(&g->rng, i + 1);
+        order[i] = order[j];
+        order[j] = i;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t pos = order[k];
+        gmem_t *m = &g->m[ids[pos]];
+        if (m->flushing)
+            for (size_t p = 0; p < g->v[m->view].n; p++)
+                while (m->dcnt[p] < m->flush[p])
+                    g_deliver_one(g, ids[pos], p);
+        m->flushing = false;
         m->view = vi;
-        m->pos = i;
+        m->pos = pos;
         memset(m->dcnt, 0, sizeof m->dcnt);
-        ev_t *e = g_emit(g, EV_INSTALL, v->mem[i]);
+        ev_t *e = g_emit(g, EV_INSTALL, v->mem[pos]);
         e->view_id = v->id;
         memcpy(e->members, v->mem, n * sizeof v->mem[0]);
         e->n = n;
         e->primary = v->primary;
+        for (size_t x = 0; x <= k && co_rng_below(&g->rng, 3) == 0; x++) {
+            size_t in = ids[order[co_rng_below(&g->rng, k + 1)]];
+            size_t from = co_rng_below(&g->rng, n);
+            if (co_rng_below(&g->rng, 2))
+                g_send_by(g, in);
+            else if (g->m[in].dcnt[from] < v->cnt[from] &&
+                     (g->self || from != g->m[in].pos))
+                g_deliver_one(g, in, from);
+        }
     }
 }
 
-/* The members ids (all up, all in view vi) leave vi together. */
+/* The members ids (all up, all in view vi) leave vi together: each will
+ * deliver, per sender, up to the same prefix (g_install does it). */
 static void g_flush(gen_t *g, size_t vi, const size_t *ids, size_t n)
 {
     const gview_t *v = &g->v[vi];
@@ -841,10 +880,12 @@ static void g_flush(gen_t *g, size_t vi, const size_t *ids, size_t n)
         f[p] = along ? v->cnt[p]
                      : most + co_rng_below(&g->rng, v->cnt[p] - most + 1);
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t p = 0; p < v->n; p++)
-            while (g->m[ids[i]].dcnt[p] < f[p])
-                g_deliver_one(g, ids[i], p);
+    for (size_t i = 0; i < n; i++) {
+        gmem_t *m = &g->m[ids[i]];
+        assert_true(m->up && m->view == vi && !m->flushing);
+        m->flushing = true;
+        memcpy(m->flush, f, sizeof f);
+    }
 }
 
 static size_t g_pick_up(gen_t *g, size_t *ids)
@@ -859,15 +900,7 @@ static size_t g_pick_up(gen_t *g, size_t *ids)
 static void g_send(gen_t *g)
 {
     size_t ids[G_IDS], n = g_pick_up(g, ids);
-    size_t id = ids[co_rng_below(&g->rng, n)];
-    gmem_t *m = &g->m[id];
-    gview_t *v = &g->v[m->view];
-    if (v->cnt[m->pos] == G_MAX_PER)
-        return;
-    ev_t *e = g_emit(g, EV_SENT, g_who(g, id));
-    e->key = ++m->next_key;
-    e->view_id = v->id;
-    v->keys[m->pos][v->cnt[m->pos]++] = e->key;
+    g_send_by(g, ids[co_rng_below(&g->rng, n)]);
 }
 
 static void g_deliver(gen_t *g)
@@ -907,8 +940,8 @@ static void g_view_change(gen_t *g)
                 b[nb++] = ids[i];
         }
         g_flush(g, vi, a, na);
-        g_install(g, a, na);
         g_flush(g, vi, b, nb);
+        g_install(g, a, na);
         g_install(g, b, nb);
         g->splits++;
         return;
@@ -950,12 +983,19 @@ static void g_heal(gen_t *g)
     for (size_t k = 0; k < nv; k++) {
         size_t ids[G_IDS], ni = g_ups(g, vis[k], ids);
         whole = whole && ni == g->v[vis[k]].n;
-        g_flush(g, vis[k], ids, ni);
         memcpy(all + n, ids, ni * sizeof ids[0]);
         n += ni;
     }
-    if (!whole)
+    if (!whole) {
+        size_t at = 0;
+        for (size_t k = 0; k < nv; k++) {
+            size_t ids[G_IDS], ni = g_ups(g, vis[k], ids);
+            g_flush(g, vis[k], ids, ni);
+            at += ni;
+        }
+        assert_int_equal(at, n);
         g_install(g, all, n);
+    }
     for (size_t i = 0; i < n; i++) {
         gmem_t *m = &g->m[all[i]];
         for (size_t p = 0; p < g->v[m->view].n; p++)
