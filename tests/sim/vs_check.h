@@ -73,7 +73,8 @@ typedef struct vs_check vs_check_t;
  * 32 texts, self-delivery on. */
 void vs_check_config_init(vs_check_config_t *cfg);
 
-/* Allocate a checker sized by cfg (copied; every bound at least 1).
+/* Allocate a checker sized by cfg (copied; max_members, max_views and
+ * max_msgs at least 1, asserted; max_texts may be 0).
  * Returns 0 and *out, or -1 when memory runs out (*out untouched). */
 int vs_check_new(vs_check_t **out, const vs_check_config_t *cfg);
 void vs_check_free(vs_check_t *c); /* NULL is fine */
@@ -82,7 +83,7 @@ void vs_check_free(vs_check_t *c); /* NULL is fine */
  * in the view's order, primary flag. Checks self-inclusion, monotonic ids,
  * agreement with earlier installs of view_id, and, when who leaves a view
  * V for this one, virtual synchrony against every member that already
- * moved from V to this view and who's self-delivery in V. */
+ * moved from V to this view, and that who delivered what it sent in V. */
 void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                       const cohort_member_t *members, size_t n, bool primary);
 
