@@ -97,7 +97,7 @@ void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * cohort_open(), the library's own explanation. */
 void tool_err_cohort(const char *what, int err);
 
-/* "cohort-chat (cohort 0.1.0), library 0.1.0" on stdout. */
+/* "cohort-chat (cohort 0.2.0), library 0.2.0" on stdout. */
 void tool_print_version(void);
 
 /* Defaults: group default_group, interface "lo", fifo, no security. */
