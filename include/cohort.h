@@ -407,7 +407,14 @@ struct cohort_stats {
                                          records among them are repaired
                                          by retransmission */
     uint64_t messages_lost;           /* FIFO messages given up (see the
-                                         COHORT_ERR_LOST warning) */
+                                         COHORT_ERR_LOST warning): held
+                                         records are grouped into messages
+                                         by their fragment flags; a record
+                                         never received counts as one
+                                         message (its boundaries are
+                                         unknown), so a lost fragmented
+                                         message may count once per
+                                         missing fragment */
 };
 
 /* Fill *out (set out->struct_size = sizeof *out first; 0 means current).

@@ -5,6 +5,8 @@
  */
 #include "core_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,13 +376,22 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
     }
     if (peer->rx.next >= trail)
         return;
+    uint64_t messages = co_rxwin_lost_messages(&peer->rx, trail,
+                                               peer->reasm.total != 0);
     uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
     co_reasm_reset(&peer->reasm);
     peer->message_start = 0;
-    if (lost)
-        co_event_warning(core, COHORT_ERR_STATE,
-                         "a sender no longer holds messages this member "
-                         "missed (it was cut off longer than the timeout)");
+    if (lost == 0 && messages == 0)
+        return;
+    core->stats.messages_lost += messages;
+    char text[120];
+    snprintf(text, sizeof text,
+             "member %" PRIu32 " no longer holds %" PRIu64 " messages this "
+             "member missed (cut off longer than the timeout)",
+             peer->id, messages);
+    co_event_warning(core, COHORT_ERR_LOST, text,
+                     (cohort_member_t){peer->id, peer->incarnation},
+                     messages);
 }
 
 /* A gap is asked for after a random delay in [0, nack_delay] (it spreads
@@ -577,14 +588,19 @@ static void warn_security(co_core_t *core, int reason, uint64_t now_ns)
         now_ns < core->warned_at_ns + core->cfg.member_timeout_ns)
         return;
     core->warned_at_ns = now_ns;
-    const char *text =
-        reason == COHORT_DROP_SECURITY_MODE
-            ? "datagrams from a member using another security mode are dropped"
-        : reason == COHORT_DROP_KEY_UNKNOWN
-            ? "datagrams sealed with a key id this member does not hold are dropped"
-            : "datagrams failing authentication are dropped (another key, "
-              "or forged)";
-    co_event_warning(core, COHORT_ERR_KEY, text);
+    static const cohort_member_t nobody = {0, 0};
+    if (reason == COHORT_DROP_SECURITY_MODE)
+        co_event_warning(core, COHORT_ERR_SECURITY_MODE,
+                         "datagrams from a member using another security "
+                         "mode are dropped", nobody, 0);
+    else if (reason == COHORT_DROP_KEY_UNKNOWN)
+        co_event_warning(core, COHORT_ERR_KEY_UNKNOWN,
+                         "datagrams sealed with a key id this member does "
+                         "not hold are dropped", nobody, 0);
+    else
+        co_event_warning(core, COHORT_ERR_AUTH,
+                         "datagrams failing authentication are dropped "
+                         "(another key, or forged)", nobody, 0);
 }
 
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,

@@ -42,6 +42,7 @@ typedef struct co_evslot {
     uint8_t *data;
     size_t len;
     int code;
+    uint64_t count;          /* WARNING: messages lost (COHORT_ERR_LOST) */
     char text[120];
 } co_evslot_t;
 
@@ -126,7 +127,9 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
                       cohort_mode_t mode, uint8_t *data, size_t len);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
-void co_event_warning(co_core_t *core, int code, const char *text);
+/* about: the member concerned ({0, 0}: none); count: see warning.count. */
+void co_event_warning(co_core_t *core, int code, const char *text,
+                      cohort_member_t about, uint64_t count);
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
 bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
                          const co_record_t *r, uint64_t now_ns);

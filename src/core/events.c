@@ -94,19 +94,22 @@ void co_event_member(co_core_t *core, const co_peer_t *peer,
     e->code = reason;
 }
 
-void co_event_warning(co_core_t *core, int code, const char *text)
+void co_event_warning(co_core_t *core, int code, const char *text,
+                      cohort_member_t about, uint64_t count)
 {
     co_evslot_t *e = evq_push(core);
     if (!e)
         return;
     e->type = COHORT_EVENT_WARNING;
     e->code = code;
+    e->who = about;
+    e->count = count;
     snprintf(e->text, sizeof e->text, "%s", text);
 }
 
 void co_core_warn(co_core_t *core, int code, const char *text)
 {
-    co_event_warning(core, code, text);
+    co_event_warning(core, code, text, (cohort_member_t){0, 0}, 0);
 }
 
 size_t co_core_events_ready(const co_core_t *core)
@@ -131,6 +134,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     q->head = (q->head + 1) % q->cap;
     q->count--;
     memset(ev, 0, sizeof *ev);
+    ev->struct_size = sizeof *ev;
+    ev->abi = COHORT_EVENT_ABI;
     ev->type = e->type;
     switch (e->type) {
     case COHORT_EVENT_MESSAGE:
@@ -141,6 +146,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.message.mode = e->mode;
         ev->u.message.data = e->data;
         ev->u.message.len = e->len;
+        ev->u.message.view_id = 0; /* no views yet */
+        ev->u.message.order = 0;   /* no total order yet */
         break;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
@@ -151,6 +158,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     default:
         ev->u.warning.code = e->code;
         ev->u.warning.text = e->text;
+        ev->u.warning.member = e->who;
+        ev->u.warning.count = e->count;
         break;
     }
     /* The slot's strings stay valid: the slot is reused only by a later

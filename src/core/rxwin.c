@@ -134,6 +134,29 @@ void co_rxwin_advance(co_rxwin_t *w)
     co_rxwin_saw(w, w->next - 1);
 }
 
+uint64_t co_rxwin_lost_messages(const co_rxwin_t *w, uint64_t seq,
+                                bool in_message)
+{
+    if (w->next == 0 || seq <= w->next)
+        return 0;
+    uint64_t messages = in_message ? 1 : 0;
+    uint64_t s = w->next;
+    /* Beyond the ring nothing is held: every seq there is missing. */
+    uint64_t ring_end = seq - w->next > w->cap ? w->next + w->cap : seq;
+    for (; s < ring_end; s++) {
+        const co_rxslot_t *slot = &w->ring[s & (w->cap - 1)];
+        if (!slot->present) {
+            messages++;
+            in_message = true; /* later fragments may be its own */
+            continue;
+        }
+        if ((slot->flags & CO_REC_FIRST) || !in_message)
+            messages++;
+        in_message = !(slot->flags & CO_REC_LAST);
+    }
+    return messages + (seq - s);
+}
+
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq)
 {
     uint64_t skipped = 0;

@@ -67,6 +67,15 @@ uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out);
  * path): move on. Nothing may be held at next. */
 void co_rxwin_advance(co_rxwin_t *w);
 
+/* How many messages co_rxwin_skip_to(w, seq) gives up, as well as the
+ * window can tell: records held are grouped into messages by their
+ * FIRST/LAST flags; a record never received counts as one message, since
+ * nothing says where its message starts or ends (so a lost fragmented
+ * message may count once per missing fragment). in_message: a message
+ * begun before next is being reassembled (it is lost too). */
+uint64_t co_rxwin_lost_messages(const co_rxwin_t *w, uint64_t seq,
+                                bool in_message);
+
 /* Give up on everything below seq (the sender no longer holds it). Returns
  * how many records were skipped. */
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq);

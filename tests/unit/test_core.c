@@ -40,6 +40,7 @@ typedef struct net {
     uint32_t next_index[NODES][NODES];
     int fifo_violations;
     int pop_events;               /* 0: receivers do not pull events */
+    int cut[NODES];               /* 1: nothing reaches or leaves it */
 } net_t;
 
 static co_addr_t addr_of(int node)
@@ -113,6 +114,8 @@ static void step(net_t *n)
         n->count--;
         for (int to = 0; to < NODES; to++) {
             if (!n->cores[to] || (p->to >= 0 && p->to != to))
+                continue;
+            if (n->cut[to] || n->cut[p->from])
                 continue;
             if (co_rng_double(&n->rng) < n->loss)
                 continue;
@@ -470,7 +473,7 @@ static void test_wrong_key_never_joins(void **state)
     cohort_event_t ev;
     while (co_core_next_event(n->cores[0], n->now_ns, &ev))
         warned |= ev.type == COHORT_EVENT_WARNING &&
-                  ev.u.warning.code == COHORT_ERR_KEY;
+                  ev.u.warning.code == COHORT_ERR_AUTH;
     assert_true(warned);
     net_free(n);
     g_key_fill[2] = 1;
@@ -488,12 +491,19 @@ static void test_mode_mismatch_never_joins(void **state)
     cfg.security = COHORT_SECURITY_ENCRYPT;
     memset(cfg.key, 1, sizeof cfg.key);
     assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    n->pop_events = 0;
     run_for(n, 500000000ULL);
     cohort_member_t m[8];
     assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
     assert_int_equal(co_core_members(n->cores[2], m, 8), 1);
     assert_true(co_core_stats(n->cores[0])->drops[COHORT_DROP_SECURITY_MODE] > 0);
     assert_true(co_core_stats(n->cores[2])->drops[COHORT_DROP_SECURITY_MODE] > 0);
+    int warned = 0;
+    cohort_event_t ev;
+    while (co_core_next_event(n->cores[2], n->now_ns, &ev))
+        warned |= ev.type == COHORT_EVENT_WARNING &&
+                  ev.u.warning.code == COHORT_ERR_SECURITY_MODE;
+    assert_true(warned);
     net_free(n);
 }
 
@@ -617,11 +627,57 @@ static void test_replayed_traffic_rejected(void **state)
 }
 #endif
 
+/* Point 10: a member cut off longer than the timeout comes back to find
+ * the sender no longer holds what it missed: the WARNING names the sender
+ * and the number of messages (one record each here), and the count lands
+ * in stats.messages_lost. */
+static void test_lost_messages_are_reported(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    n->cut[1] = 1;
+    uint8_t msg[100];
+    for (uint32_t k = 0; k < 5; k++) {
+        make_payload(msg, 0, k, sizeof msg);
+        assert_int_equal(co_core_send(n->cores[0], n->now_ns, COHORT_FIFO,
+                                      msg, sizeof msg), 0);
+        co_core_flush(n->cores[0], n->now_ns);
+        drain_tx(n, 0);
+        step(n);
+    }
+    n->pop_events = 0;
+    run_for(n, 3500000000ULL); /* both sides time each other out */
+    cohort_event_t ev;
+    while (co_core_next_event(n->cores[1], n->now_ns, &ev))
+        ;
+    n->cut[1] = 0;
+    run_for(n, 500000000ULL);
+    int lost = 0;
+    while (co_core_next_event(n->cores[1], n->now_ns, &ev)) {
+        assert_int_equal(ev.struct_size, sizeof ev);
+        assert_int_equal(ev.abi, COHORT_EVENT_ABI);
+        if (ev.type != COHORT_EVENT_WARNING)
+            continue;
+        assert_int_equal(ev.u.warning.code, COHORT_ERR_LOST);
+        assert_int_equal(ev.u.warning.member.id, 100);
+        assert_int_equal(ev.u.warning.member.incarnation, 7);
+        assert_int_equal(ev.u.warning.count, 5);
+        lost++;
+    }
+    assert_int_equal(lost, 1);
+    assert_int_equal(co_core_stats(n->cores[1])->messages_lost, 5);
+    assert_int_equal(n->delivered[1][0], 0);
+    assert_int_equal(n->delivered[2][0], 5);
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members_discover_each_other),
         cmocka_unit_test(test_unreliable_no_loss),
+        cmocka_unit_test(test_lost_messages_are_reported),
         cmocka_unit_test(test_fifo_no_loss),
         cmocka_unit_test(test_fifo_loss_20),
         cmocka_unit_test(test_fifo_fragmented_under_loss),

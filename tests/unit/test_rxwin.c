@@ -555,6 +555,37 @@ static void skip_to_counts_missing_and_drops_held(void **state)
     co_rxwin_free(&w);
 }
 
+/* Point 10: messages given up, grouped by FIRST/LAST where records were
+ * held, one per missing record where nothing is known. */
+static void lost_messages_groups_held_fragments(void **state)
+{
+    (void)state;
+    co_rxwin_t w;
+    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    co_rxwin_sync(&w, 1);
+    /* 1 missing; 2 FIRST, 3 middle, 4 LAST (one message); 5 whole;
+     * 6 missing; 7 middle (its message counted with 6); 8 missing. */
+    static const uint8_t flags[] = {0, 0, CO_REC_FIRST, 0, CO_REC_LAST,
+                                    CO_REC_FIRST | CO_REC_LAST, 0, 0};
+    for (uint64_t s = 2; s <= 7; s++) {
+        if (s == 6)
+            continue;
+        co_record_t r = rec(s, 10);
+        r.flags = flags[s];
+        r.total_len = s == 2 ? 30 : 0;
+        assert_int_equal(co_rxwin_insert(&w, &r), CO_RXWIN_NEW);
+    }
+    assert_true(co_rxwin_lost_messages(&w, 1, false) == 0);
+    assert_true(co_rxwin_lost_messages(&w, 9, false) == 5);
+    /* A message in reassembly before next is lost as well (and 1, missing,
+     * still counts: nothing says it belonged to that message). */
+    assert_true(co_rxwin_lost_messages(&w, 9, true) == 6);
+    assert_true(co_rxwin_lost_messages(&w, 2, true) == 2);
+    /* Far beyond the ring: every seq there counts. */
+    assert_true(co_rxwin_lost_messages(&w, 9 + 1000, false) == 5 + 1000);
+    co_rxwin_free(&w);
+}
+
 static void skip_to_far_ahead(void **state)
 {
     (void)state;
@@ -924,6 +955,7 @@ int main(void)
         cmocka_unit_test(gaps_when_ring_is_full),
         cmocka_unit_test(has_gap_cases),
         cmocka_unit_test(skip_to_counts_missing_and_drops_held),
+        cmocka_unit_test(lost_messages_groups_held_fragments),
         cmocka_unit_test(skip_to_far_ahead),
         cmocka_unit_test(skip_to_keeps_records_beyond),
         cmocka_unit_test(free_releases_held_records),
