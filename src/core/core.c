@@ -346,6 +346,8 @@ static void member_left(co_core_t *core, co_peer_t *peer, int reason,
 {
     co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
     core->stats.members_left++;
+    co_reasm_reset(&peer->reasm); /* its partial message goes with it */
+    co_evq_reserve_follow(core, peer);
     co_peers_forget(&core->peers, peer, reason == COHORT_LEFT_GRACEFULLY);
     stability_advance(core, now_ns);
 }
@@ -380,6 +382,7 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
                                                peer->reasm.total != 0);
     uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
     co_reasm_reset(&peer->reasm);
+    co_evq_reserve_follow(core, peer);
     peer->message_start = 0;
     if (lost == 0 && messages == 0)
         return;

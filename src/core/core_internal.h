@@ -51,6 +51,8 @@ typedef struct co_evq {
     size_t cap, head, count;
     size_t data_limit;       /* message events admitted while count < it */
     size_t bytes, max_bytes; /* message payload bytes queued */
+    size_t reserved;         /* total_len of messages in reassembly, taken
+                                from the budget when their FIRST got in */
     uint8_t *handed_out;     /* payload of the last event given out */
     bool stalled;            /* delivery paused for room */
 } co_evq_t;
@@ -121,7 +123,15 @@ void co_count_drop(co_core_t *core, int reason);
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
                 size_t max_bytes);
 void co_evq_free(co_evq_t *q);
-bool co_evq_has_room(const co_evq_t *q, size_t len);
+/* Room for a message event adding need bytes (co_evq_need()). */
+bool co_evq_has_room(const co_evq_t *q, size_t need);
+/* Bytes of the budget a FIFO record takes: a whole message its length, a
+ * FIRST fragment its message's total_len, any other fragment nothing (its
+ * message was counted at FIRST). */
+size_t co_evq_need(uint8_t flags, uint32_t total_len, size_t len);
+/* Hold peer's reassembly in progress against the budget (after every
+ * change to peer->reasm, and 0 before peer goes). */
+void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer);
 void co_evq_release(co_evq_t *q);
 void co_event_message(co_core_t *core, const co_peer_t *peer,
                       cohort_mode_t mode, uint8_t *data, size_t len);

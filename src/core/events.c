@@ -42,13 +42,33 @@ void co_evq_free(co_evq_t *q)
 }
 
 /* Message events leave the extra slots to member and warning events, so
- * those are never lost to a flood of data. A message larger than the byte
- * budget still gets in alone, or it could never be delivered. */
-bool co_evq_has_room(const co_evq_t *q, size_t len)
+ * those are never lost to a flood of data. A fragmented message counts in
+ * full from its FIRST fragment on (reserved), or fragments of several
+ * messages, each small, would fill the queue far past the budget. A
+ * message larger than the byte budget still gets in alone, or it could
+ * never be delivered. */
+bool co_evq_has_room(const co_evq_t *q, size_t need)
 {
     if (q->count >= q->data_limit)
         return false;
-    return q->bytes == 0 || q->bytes + len <= q->max_bytes;
+    size_t held = q->bytes + q->reserved;
+    return need == 0 || held == 0 || held + need <= q->max_bytes;
+}
+
+size_t co_evq_need(uint8_t flags, uint32_t total_len, size_t len)
+{
+    if (!(flags & CO_REC_FIRST))
+        return 0;
+    return (flags & CO_REC_LAST) ? len : total_len;
+}
+
+void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer)
+{
+    co_evq_t *q = &core->evq;
+    COHORT_ASSERT(q->reserved >= peer->queue_reserved_bytes);
+    q->reserved -= peer->queue_reserved_bytes;
+    peer->queue_reserved_bytes = peer->reasm.total;
+    q->reserved += peer->queue_reserved_bytes;
 }
 
 static co_evslot_t *evq_push(co_core_t *core)
@@ -199,6 +219,7 @@ static void deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         peer->message_start = 0;
         break;
     }
+    co_evq_reserve_follow(core, peer);
 }
 
 static void schedule_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
@@ -219,7 +240,8 @@ bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
 {
     co_rxwin_t *w = &peer->rx;
     if (r->seq != w->next || w->count != 0 ||
-        !co_evq_has_room(&core->evq, r->len))
+        !co_evq_has_room(&core->evq,
+                         co_evq_need(r->flags, r->total_len, r->len)))
         return false;
     co_rxwin_advance(w);
     deliver_record(core, peer, r->seq, r->flags, r->total_len, r->payload,
@@ -236,7 +258,9 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     if (!co_rxwin_synced(&peer->rx))
         return; /* nothing to deliver or report before the first record */
     while ((ready = co_rxwin_ready(&peer->rx)) != NULL) {
-        if (!co_evq_has_room(&core->evq, ready->len)) {
+        if (!co_evq_has_room(&core->evq, co_evq_need(ready->flags,
+                                                     ready->total_len,
+                                                     ready->len))) {
             core->evq.stalled = true;
             break;
         }

@@ -44,6 +44,7 @@ typedef struct co_peer {
     uint64_t message_start;       /* seq of the FIRST of the message being
                                      reassembled (0: none) */
     size_t delivered_since_ack;   /* bytes */
+    size_t queue_reserved_bytes;  /* its share of evq.reserved */
 
     /* What it has of ours. */
     bool reports_us;              /* it has sent a stability entry for us */
