@@ -457,6 +457,18 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
     }
 }
 
+/* A sender holds at most its send window: no more than this many records
+ * lie between its trail (fifo_low) and fifo_next. The group shares one
+ * configuration and recv_buffer_bytes >= send_window_bytes, so a claim
+ * beyond our own receive buffer is forged or broken, not late. */
+static bool heartbeat_plausible(const co_core_t *core,
+                                const co_heartbeat_t *hb)
+{
+    uint64_t max_records = core->cfg.recv_buffer_bytes / CO_TXREC_OVERHEAD;
+    return hb->fifo_next < hb->fifo_low ||
+           hb->fifo_next - hb->fifo_low <= max_records;
+}
+
 static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
                     size_t body_len, uint64_t trail, uint64_t now_ns)
 {
@@ -506,10 +518,9 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
     memcpy(peer->name, hb->name, sizeof peer->name);
     if (hb->fifo_low >= 1 && hb->fifo_low <= hb->fifo_next) {
         follow_trail(core, peer, hb->fifo_low);
-        if (hb->fifo_next - 1 > peer->rx.highest)
+        if (hb->fifo_next - 1 > co_rxwin_top(&peer->rx))
             peer->gap_grew = true; /* the tail went missing */
-        if (hb->fifo_next > 1)
-            co_rxwin_saw(&peer->rx, hb->fifo_next - 1);
+        co_rxwin_claim(&peer->rx, hb->fifo_next - 1);
     }
     note_stability(core, peer, hb->entries, hb->count);
     stability_advance(core, now_ns);
@@ -639,6 +650,9 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     const uint8_t *body = dgram + CO_HEADER_BYTES;
     co_body_t b;
     rc = decode_body(&h, body, &b);
+    if (rc == 0 && h.type == CO_TYPE_HEARTBEAT &&
+        !heartbeat_plausible(core, &b.hb))
+        rc = CO_DROP(COHORT_DROP_BAD_FIELD);
     if (rc != 0) {
         co_count_drop(core, co_drop_of(rc));
         return 0;

@@ -182,7 +182,7 @@ size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max)
     if (!co_rxwin_has_gap(w))
         return 0;
     /* Only seqs the ring can hold are worth asking for now. */
-    uint64_t end = w->highest;
+    uint64_t end = co_rxwin_top(w);
     if (end - w->next >= w->max_slots)
         end = w->next + w->max_slots - 1;
     uint64_t s = w->next;

@@ -30,7 +30,11 @@ typedef struct co_rxwin {
     size_t cap;
     size_t max_slots;
     uint64_t next;          /* next seq to deliver; 0 until synchronised */
-    uint64_t highest;       /* highest seq known to exist */
+    uint64_t highest;       /* highest seq seen in data from it */
+    uint64_t claimed;       /* highest seq its latest heartbeat says
+                               exists: replaced by each heartbeat, never
+                               kept as a maximum, so a false claim lasts
+                               only until the next true one */
     size_t bytes;
     size_t max_bytes;
     size_t count;           /* present records */
@@ -80,11 +84,24 @@ uint64_t co_rxwin_lost_messages(const co_rxwin_t *w, uint64_t seq,
  * how many records were skipped. */
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq);
 
-/* True when some record in [next, highest] is missing. */
+/* The sender's heartbeat says records up to seq exist (see claimed). */
+static inline void co_rxwin_claim(co_rxwin_t *w, uint64_t seq)
+{
+    w->claimed = seq;
+}
+
+/* The highest seq believed to exist: seen, or claimed. */
+static inline uint64_t co_rxwin_top(const co_rxwin_t *w)
+{
+    return w->highest > w->claimed ? w->highest : w->claimed;
+}
+
+/* True when some record in [next, top] is missing. */
 static inline bool co_rxwin_has_gap(const co_rxwin_t *w)
 {
-    return w->next != 0 && w->highest >= w->next &&
-           w->count < (size_t)(w->highest - w->next + 1);
+    uint64_t top = co_rxwin_top(w);
+    return w->next != 0 && top >= w->next &&
+           w->count < (size_t)(top - w->next + 1);
 }
 
 /* Write up to max missing ranges, lowest first; returns how many.

@@ -667,6 +667,65 @@ static void test_event_queue_bound_counts_whole_messages(void **state)
     net_free(n);
 }
 
+/* A heartbeat "from" node 0 (security none: anyone can send one) built
+ * from the state it really announces, with fifo_next replaced. */
+static size_t forge_heartbeat(net_t *n, uint8_t *out, uint64_t fifo_next,
+                              uint64_t seq_ahead)
+{
+    co_core_t *c = n->cores[0];
+    co_header_t h = {.version = CO_WIRE_VERSION, .type = CO_TYPE_HEARTBEAT,
+                     .group_id = c->cfg.group_id, .sender_id = 100,
+                     .incarnation = 7,
+                     .packet_seq = c->packet_seq + seq_ahead};
+    size_t body = co_heartbeat_encode(out + CO_HEADER_BYTES, "node0", 5,
+                                      fifo_next, c->tx.low, NULL, 0);
+    h.body_len = (uint16_t)body;
+    co_header_encode(&h, out);
+    return CO_HEADER_BYTES + body;
+}
+
+static uint64_t nacks_after(net_t *n, int node, uint64_t ns)
+{
+    uint64_t before = co_core_stats(n->cores[node])->nacks_sent;
+    run_for(n, ns);
+    return co_core_stats(n->cores[node])->nacks_sent - before;
+}
+
+/* Point 4: a heartbeat claiming far more records than a sender can have
+ * outstanding is dropped; one within the bound is believed only until the
+ * next heartbeat, so an honest one repairs it and the NACKs stop. */
+static void test_forged_heartbeat_fifo_next_bounded(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    send_all(n, COHORT_FIFO, 3, 100);
+    run_for(n, 200000000ULL);
+    co_peer_t *p = co_peers_find(&n->cores[1]->peers, 100);
+    assert_non_null(p);
+    uint64_t real_top = p->rx.highest;
+    uint8_t dg[1500];
+    co_addr_t from = addr_of(0);
+    uint64_t bad = n->cores[1]->stats.drops[COHORT_DROP_BAD_FIELD];
+    size_t len = forge_heartbeat(n, dg, 1ULL << 40, 1000);
+    co_core_recv(n->cores[1], n->now_ns, &from, dg, len);
+    assert_true(n->cores[1]->stats.drops[COHORT_DROP_BAD_FIELD] == bad + 1);
+    assert_false(co_rxwin_has_gap(&p->rx));
+    assert_true(nacks_after(n, 1, 300000000ULL) == 0);
+    /* Within the bound: NACKed for a moment, then repaired. */
+    len = forge_heartbeat(n, dg, n->cores[0]->tx.next + 50, 2000);
+    co_core_recv(n->cores[1], n->now_ns, &from, dg, len);
+    assert_true(co_rxwin_has_gap(&p->rx));
+    run_for(n, 300000000ULL); /* honest heartbeats arrive */
+    assert_false(co_rxwin_has_gap(&p->rx));
+    assert_true(nacks_after(n, 1, 300000000ULL) == 0);
+    assert_true(p->rx.highest == real_top);
+    send_all(n, COHORT_FIFO, 3, 100); /* indexes restart: not FIFO-checked */
+    run_for(n, 300000000ULL);
+    assert_int_equal(n->delivered[1][0], 6);
+    net_free(n);
+}
+
 /* Point 10: a member cut off longer than the timeout comes back to find
  * the sender no longer holds what it missed: the WARNING names the sender
  * and the number of messages (one record each here), and the count lands
@@ -718,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_members_discover_each_other),
         cmocka_unit_test(test_unreliable_no_loss),
         cmocka_unit_test(test_lost_messages_are_reported),
+        cmocka_unit_test(test_forged_heartbeat_fifo_next_bounded),
         cmocka_unit_test(test_event_queue_bound_counts_whole_messages),
         cmocka_unit_test(test_fifo_no_loss),
         cmocka_unit_test(test_fifo_loss_20),
