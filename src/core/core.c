@@ -581,9 +581,13 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
     }
     peer->needs_from = core->tx.next;
     peer->addr = *from;
-    if (h->type == CO_TYPE_HEARTBEAT) /* so the join event has a name */
-        memcpy(peer->name, b->hb.name, sizeof peer->name);
     co_tomb_t *tomb = co_peers_tomb(&core->peers, h->sender_id);
+    /* So the join event has a name: the heartbeat's, else the one
+     * remembered of this member (this life's, or its previous life's). */
+    if (h->type == CO_TYPE_HEARTBEAT)
+        memcpy(peer->name, b->hb.name, sizeof peer->name);
+    else if (tomb)
+        memcpy(peer->name, tomb->name, sizeof peer->name);
     if (tomb && tomb->incarnation == h->incarnation)
         co_peers_revive(&core->peers, peer, tomb); /* back after a cut */
     else if (tomb)

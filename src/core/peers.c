@@ -102,6 +102,8 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
             .buried_order = ++p->burials, .packets = peer->packets,
             .unreliable = peer->unreliable, .left = left,
         };
+    if (t->id == peer->id && t->incarnation == peer->incarnation)
+        memcpy(t->name, peer->name, sizeof t->name);
     co_peers_remove(p, peer);
 }
 

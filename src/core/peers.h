@@ -63,6 +63,9 @@ typedef struct co_tomb {
     uint64_t resume_seq;          /* first FIFO seq not yet delivered whole */
     uint64_t buried_order;        /* eviction order */
     bool left;                    /* it said LEAVE: never to return */
+    char name[COHORT_NAME_MAX + 1]; /* its last heartbeat's, so it comes
+                                       back named even if a DATA datagram
+                                       readmits it before any heartbeat */
     co_replay_t packets;
     co_replay_t unreliable;
 } co_tomb_t;

@@ -726,6 +726,64 @@ static void test_forged_heartbeat_fifo_next_bounded(void **state)
     net_free(n);
 }
 
+/* Send one message from node src and hand only its DATA datagrams to node
+ * dst, before any heartbeat of src can arrive; returns the name in dst's
+ * JOINED event for src (NULL: none), copied to name. */
+static const char *joined_by_data(net_t *n, int src, int dst, char *name)
+{
+    uint8_t msg[100];
+    make_payload(msg, src, 0, sizeof msg);
+    assert_int_equal(co_core_send(n->cores[src], n->now_ns, COHORT_FIFO, msg,
+                                  sizeof msg), 0);
+    co_core_flush(n->cores[src], n->now_ns);
+    co_tx_t tx;
+    co_addr_t from = addr_of(src);
+    while (co_core_next_tx(n->cores[src], &tx)) {
+        uint8_t copy[1500];
+        memcpy(copy, tx.data, tx.len);
+        if (copy[3] == CO_TYPE_DATA)
+            co_core_recv(n->cores[dst], n->now_ns, &from, copy, tx.len);
+    }
+    cohort_event_t ev;
+    const char *found = NULL;
+    while (co_core_next_event(n->cores[dst], n->now_ns, &ev))
+        if (ev.type == COHORT_EVENT_MEMBER_JOINED &&
+            ev.u.member.member.id == 100 + (uint32_t)src) {
+            snprintf(name, COHORT_NAME_MAX + 1, "%s", ev.u.member.name);
+            found = name;
+        }
+    return found;
+}
+
+/* Point 13: a member that comes back (the same incarnation after a cut,
+ * or a new one) and is first heard through DATA joins with its name. */
+static void test_rejoined_member_keeps_name(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    n->cut[2] = 1;
+    run_for(n, 3500000000ULL); /* forgotten: a tomb remains */
+    cohort_member_t m[8];
+    assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
+    cohort_event_t ev;
+    while (co_core_next_event(n->cores[0], n->now_ns, &ev))
+        ;
+    n->cut[2] = 0;
+    char name[COHORT_NAME_MAX + 1];
+    assert_non_null(joined_by_data(n, 2, 0, name));
+    assert_string_equal(name, "node2");
+    /* A new incarnation, heard first through DATA too. */
+    co_core_free(n->cores[2]);
+    co_core_config_t cfg;
+    config_for(&cfg, 2);
+    cfg.incarnation = 8;
+    assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    assert_non_null(joined_by_data(n, 2, 0, name));
+    assert_string_equal(name, "node2");
+    net_free(n);
+}
+
 /* Point 10: a member cut off longer than the timeout comes back to find
  * the sender no longer holds what it missed: the WARNING names the sender
  * and the number of messages (one record each here), and the count lands
@@ -777,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_members_discover_each_other),
         cmocka_unit_test(test_unreliable_no_loss),
         cmocka_unit_test(test_lost_messages_are_reported),
+        cmocka_unit_test(test_rejoined_member_keeps_name),
         cmocka_unit_test(test_forged_heartbeat_fifo_next_bounded),
         cmocka_unit_test(test_event_queue_bound_counts_whole_messages),
         cmocka_unit_test(test_fifo_no_loss),
