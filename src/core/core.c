@@ -103,6 +103,9 @@ static void derive_limits(co_core_t *core)
         core->record_room = UINT16_MAX;
     core->ack_bytes = cfg->send_window_bytes / 4;
     core->ack_delay_ns = cfg->heartbeat_interval_ns / 8;
+    core->leave_spacing_ns = cfg->heartbeat_interval_ns / 20;
+    if (core->leave_spacing_ns > CO_LEAVE_SPACING_MAX_NS)
+        core->leave_spacing_ns = CO_LEAVE_SPACING_MAX_NS;
     core->probe_delay_ns = cfg->nack_retry_ns / 4;
 }
 
@@ -320,6 +323,24 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
     co_builder_finish(core, &core->bundle, now_ns);
     co_send_leave(core, now_ns);
     core->left = true;
+    core->leave_copies_left = CO_LEAVE_COPIES - 1;
+    core->leave_at_ns = now_ns + core->leave_spacing_ns;
+}
+
+bool co_core_leaving(const co_core_t *core)
+{
+    return core->leave_copies_left > 0;
+}
+
+/* The next copy of LEAVE, if one is due. */
+static void leave_repeat(co_core_t *core, uint64_t now_ns)
+{
+    if (core->leave_copies_left == 0 || now_ns < core->leave_at_ns)
+        return;
+    co_send_leave(core, now_ns);
+    core->leave_copies_left--;
+    core->leave_at_ns =
+        core->leave_copies_left ? now_ns + core->leave_spacing_ns : 0;
 }
 
 bool co_core_drained(const co_core_t *core)
@@ -553,6 +574,8 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
          * a replay of an older one (even one we never saw, such as a
          * unicast to another member) must not revive it, nor anything
          * once it said LEAVE. */
+        if (tomb->left && h->type == CO_TYPE_LEAVE)
+            return NULL; /* a repeat of the LEAVE already taken */
         if (tomb->left || h->packet_seq <= co_replay_top(&tomb->packets)) {
             co_count_drop(core, h->flags & CO_FLAG_SECURED
                                     ? COHORT_DROP_REPLAY
@@ -740,6 +763,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     for (size_t i = 0; i < core->peers.cap; i++)
         if (core->peers.slots[i].in_use)
             tick_peer(core, &core->peers.slots[i], now_ns);
+    leave_repeat(core, now_ns);
     if (core->left)
         return;
     if (now_ns >= core->heartbeat_at_ns ||
@@ -767,6 +791,7 @@ uint64_t co_core_deadline(const co_core_t *core)
         at = earliest(core->probe_at_ns, at);
     }
     at = earliest(core->bundle_deadline_ns, at);
+    at = earliest(core->leave_at_ns, at);
     for (size_t i = 0; i < core->peers.cap; i++) {
         const co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)

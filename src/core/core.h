@@ -137,8 +137,18 @@ void co_core_warn(co_core_t *core, int code, const char *text);
 /* Events ready for co_core_next_event(). */
 size_t co_core_events_ready(const co_core_t *core);
 
-/* Send LEAVE and refuse further sends (CLOSED). */
+/* Send LEAVE and refuse further sends (CLOSED). LEAVE goes out
+ * CO_LEAVE_COPIES times, the copies a few ms apart (heartbeat_interval/20,
+ * at most CO_LEAVE_SPACING_MAX_NS) and driven by co_core_tick() and
+ * co_core_deadline(), so one lost datagram does not leave the others
+ * waiting out member_timeout. Receivers take the repeats as one. */
+#define CO_LEAVE_COPIES 3
+#define CO_LEAVE_SPACING_MAX_NS 10000000ULL
 void co_core_leave(co_core_t *core, uint64_t now_ns);
+
+/* True while copies of LEAVE remain to be sent (at most
+ * (CO_LEAVE_COPIES - 1) * CO_LEAVE_SPACING_MAX_NS after co_core_leave()). */
+bool co_core_leaving(const co_core_t *core);
 
 /* True when every reliable message this member sent is held by every member
  * it knows (nothing left to retransmit). */

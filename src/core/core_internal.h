@@ -96,6 +96,9 @@ struct co_core {
     uint64_t heartbeat_at_ns;
     uint64_t probe_at_ns;        /* 0: none */
     uint64_t warned_at_ns;       /* last security warning event */
+    uint64_t leave_spacing_ns;   /* between copies of LEAVE */
+    uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
+    unsigned leave_copies_left;
 };
 
 /* output.c */

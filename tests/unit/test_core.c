@@ -42,6 +42,8 @@ typedef struct net {
     int fifo_violations;
     int pop_events;               /* 0: receivers do not pull events */
     int cut[NODES];               /* 1: nothing reaches or leaves it */
+    int drop_leaves[NODES];       /* LEAVE datagrams of a node to lose */
+    size_t leaves_sent[NODES];
 } net_t;
 
 static co_addr_t addr_of(int node)
@@ -70,6 +72,11 @@ static void drain_tx(net_t *n, int node)
     while (co_core_next_tx(n->cores[node], &tx)) {
         assert_true(tx.len <= 1500);
         assert_true(n->count < NET_MAX);
+        if (tx.data[3] == CO_TYPE_LEAVE) {
+            n->leaves_sent[node]++;
+            if (n->drop_leaves[node] > 0 && n->drop_leaves[node]--)
+                continue;
+        }
         pkt_t *p = &n->q[(n->head + n->count) % NET_MAX];
         p->from = node;
         p->to = tx.kind == CO_DEST_GROUP ? -1 : tx.dest.bytes[0];
@@ -784,6 +791,37 @@ static void test_rejoined_member_keeps_name(void **state)
     net_free(n);
 }
 
+/* Point 8: LEAVE goes out three times a few ms apart, driven by the timers
+ * (the deadline reports each copy), so losing the first still removes the
+ * member at once; receivers take the repeats as one. */
+static void test_leave_repeated(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    uint64_t drops[NODES];
+    for (int i = 0; i < 2; i++)
+        drops[i] = co_core_stats(n->cores[i])->drops_total;
+    n->drop_leaves[2] = 1;
+    co_core_leave(n->cores[2], n->now_ns);
+    drain_tx(n, 2);
+    assert_int_equal(n->leaves_sent[2], 1);
+    assert_true(co_core_leaving(n->cores[2]));
+    assert_true(co_core_deadline(n->cores[2]) <= n->now_ns + 10000000ULL);
+    run_for(n, 30000000ULL);
+    assert_int_equal(n->leaves_sent[2], 3);
+    assert_false(co_core_leaving(n->cores[2]));
+    for (int i = 0; i < 2; i++) {
+        cohort_member_t m[8];
+        assert_int_equal(co_core_members(n->cores[i], m, 8), 2);
+        assert_int_equal(co_core_stats(n->cores[i])->members_left, 1);
+        assert_true(co_core_stats(n->cores[i])->drops_total == drops[i]);
+    }
+    run_for(n, 100000000ULL); /* and no more copies */
+    assert_int_equal(n->leaves_sent[2], 3);
+    net_free(n);
+}
+
 /* Point 10: a member cut off longer than the timeout comes back to find
  * the sender no longer holds what it missed: the WARNING names the sender
  * and the number of messages (one record each here), and the count lands
@@ -835,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_members_discover_each_other),
         cmocka_unit_test(test_unreliable_no_loss),
         cmocka_unit_test(test_lost_messages_are_reported),
+        cmocka_unit_test(test_leave_repeated),
         cmocka_unit_test(test_rejoined_member_keeps_name),
         cmocka_unit_test(test_forged_heartbeat_fifo_next_bounded),
         cmocka_unit_test(test_event_queue_bound_counts_whole_messages),
