@@ -116,10 +116,12 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     int rc = co_core_config_check(cfg, &why);
     if (rc != 0)
         return rc;
-    co_core_t *core = calloc(1, sizeof *core);
+    const co_mem_t *mem = co_mem_or_libc(cfg->mem);
+    co_core_t *core = co_calloc(mem, 1, sizeof *core);
     if (!core)
         return COHORT_ERR_NOMEM;
     core->cfg = *cfg;
+    core->mem = mem;
     core->stats.struct_size = sizeof core->stats;
     co_rng_seed(&core->rng, cfg->seed);
     rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
@@ -127,15 +129,16 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     co_crypto_wipe_bytes(core->cfg.key, sizeof core->cfg.key);
     if (rc != 0) {
         co_crypto_wipe(&core->crypto);
-        free(core);
+        co_free(mem, core);
         return rc;
     }
     derive_limits(core);
-    if (co_txbuf_init(&core->tx, cfg->send_window_bytes) != 0 ||
-        co_peers_init(&core->peers, cfg->max_members - 1) != 0 ||
+    if (co_txbuf_init(&core->tx, cfg->send_window_bytes, mem) != 0 ||
+        co_peers_init(&core->peers, cfg->max_members - 1, mem) != 0 ||
         co_output_init(core) != 0 ||
         co_evq_init(&core->evq, cfg->event_queue_len,
-                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes) != 0) {
+                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes,
+                    mem) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
     }
@@ -157,8 +160,8 @@ void co_core_free(co_core_t *core)
     co_peers_free(&core->peers);
     co_output_free(core);
     co_evq_free(&core->evq);
-    free(core->pending.data);
-    free(core);
+    co_free(core->mem, core->pending.data);
+    co_free(core->mem, core);
 }
 
 /* Every entry point first lets go of what the previous call handed out. */
@@ -181,12 +184,14 @@ static void release_stable(co_core_t *core)
         co_txbuf_release(&core->tx, stable);
 }
 
-/* Cut p's message into records, from p->off, while the window has room
- * and the queue can take the datagrams; returns true when all are out. */
-static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
+/* Copy p's message, from p->off, into the window as records while it has
+ * room and the queue could take their datagrams (one each, and two kept
+ * spare). Returns false when some are left: no room, or out of memory. */
+static bool records_push(co_core_t *core, co_pending_t *p)
 {
+    size_t room = co_txq_room(&core->txq), pushed = 0;
     while (p->off < p->len || (p->len == 0 && p->off == 0)) {
-        if (co_txq_room(&core->txq) <= 2)
+        if (room <= pushed + 2)
             return false;
         size_t chunk = p->len - p->off;
         if (chunk > core->record_room)
@@ -198,14 +203,10 @@ static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
                         (p->off + chunk == p->len ? CO_REC_LAST : 0);
         uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
-        uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
-                                     (uint16_t)chunk, flags, total);
-        if (seq == 0)
+        if (co_txbuf_push(&core->tx, p->data + p->off, (uint16_t)chunk, flags,
+                          total) == 0)
             return false;
-        co_record_t r = {.type = CO_REC_FIFO, .flags = flags,
-                         .len = (uint16_t)chunk, .seq = seq,
-                         .total_len = total, .payload = p->data + p->off};
-        co_bundle_add(core, &r, now_ns);
+        pushed++;
         p->off += chunk;
         if (p->len == 0)
             break; /* the one empty record of an empty message */
@@ -213,12 +214,35 @@ static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
     return true;
 }
 
+/* Bundle the records from seq on, as the window holds them. Nothing here
+ * allocates, so what was pushed always goes out. */
+static void records_emit(co_core_t *core, uint64_t seq, uint64_t now_ns)
+{
+    for (; seq < core->tx.next; seq++) {
+        const co_txrec_t *t = co_txbuf_get(&core->tx, seq);
+        co_record_t r = {.type = CO_REC_FIFO, .flags = t->flags,
+                         .len = t->len, .seq = seq,
+                         .total_len = t->total_len, .payload = t->data};
+        co_bundle_add(core, &r, now_ns);
+    }
+}
+
+/* Cut p's message into records and send them, as far as room allows;
+ * returns true when all are out. */
+static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
+{
+    uint64_t first = core->tx.next;
+    bool all = records_push(core, p);
+    records_emit(core, first, now_ns);
+    return all;
+}
+
 /* Let the message held back for room move on. */
 static void pending_progress(co_core_t *core, uint64_t now_ns)
 {
     co_pending_t *p = &core->pending;
     if (p->data && records_out(core, p, now_ns)) {
-        free(p->data);
+        co_free(core->mem, p->data);
         memset(p, 0, sizeof *p);
     }
 }
@@ -245,8 +269,14 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
         co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
                                            : (uint8_t *)(uintptr_t)empty,
                                .len = len};
-        bool all = records_out(core, &direct, now_ns);
-        COHORT_ASSERT(all);
+        /* All or nothing: out of memory part-way, take back what was
+         * pushed, so no sequence number is used and nothing is sent. */
+        uint64_t first = core->tx.next;
+        if (!records_push(core, &direct)) {
+            co_txbuf_unpush(&core->tx, first);
+            return COHORT_ERR_NOMEM;
+        }
+        records_emit(core, first, now_ns);
         return 0;
     }
     /* A single record waits for room; a fragmented message is taken now
@@ -254,7 +284,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
      * message may be larger than the window. */
     if (frags == 1)
         return COHORT_ERR_AGAIN;
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = co_malloc(core->mem, len);
     if (!copy)
         return COHORT_ERR_NOMEM;
     memcpy(copy, data, len);
@@ -490,6 +520,29 @@ static bool heartbeat_plausible(const co_core_t *core,
            hb->fifo_next - hb->fifo_low <= max_records;
 }
 
+/* An unreliable record is taken at most once; out of memory it is lost
+ * as the network might lose it, and not marked seen. */
+static void on_unreliable(co_core_t *core, co_peer_t *peer,
+                          const co_record_t *r)
+{
+    if (co_replay_check(&peer->unreliable, r->seq) != 0) {
+        co_count_drop(core, COHORT_DROP_DUPLICATE);
+        return;
+    }
+    if (!co_evq_has_room(&core->evq, r->len)) {
+        co_replay_commit(&peer->unreliable, r->seq);
+        co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+        return;
+    }
+    uint8_t *copy = co_malloc(core->mem, r->len ? r->len : 1);
+    if (!copy)
+        return;
+    co_replay_commit(&peer->unreliable, r->seq);
+    if (r->len)
+        memcpy(copy, r->payload, r->len);
+    co_event_message(core, peer, COHORT_UNRELIABLE, copy, r->len);
+}
+
 static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
                     size_t body_len, uint64_t trail, uint64_t now_ns)
 {
@@ -498,20 +551,7 @@ static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
     co_record_t r;
     while (co_record_next(body, body_len, &off, &r) == 1) {
         if (r.type == CO_REC_UNRELIABLE) {
-            if (co_replay_check(&peer->unreliable, r.seq) != 0) {
-                co_count_drop(core, COHORT_DROP_DUPLICATE);
-                continue;
-            }
-            co_replay_commit(&peer->unreliable, r.seq);
-            if (!co_evq_has_room(&core->evq, r.len)) {
-                co_count_drop(core, COHORT_DROP_QUEUE_FULL);
-                continue;
-            }
-            uint8_t *copy = malloc(r.len ? r.len : 1);
-            if (!copy)
-                continue;
-            memcpy(copy, r.payload, r.len);
-            co_event_message(core, peer, COHORT_UNRELIABLE, copy, r.len);
+            on_unreliable(core, peer, &r);
             continue;
         }
         if (co_deliver_in_order(core, peer, &r, now_ns))

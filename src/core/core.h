@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cohort.h"
+#include "mem.h"
 
 /* An endpoint as the caller names it. The core only compares and copies the
  * bytes: the IO edge stores a sockaddr, the simulator a node number. */
@@ -75,6 +76,10 @@ typedef struct co_core_config {
     uint8_t key_id;
 
     uint64_t seed;             /* drives every random choice in the core */
+
+    /* Every allocation of the core goes through it (NULL: the C
+     * library's); it must outlive the core. See mem.h. */
+    const co_mem_t *mem;
 } co_core_config_t;
 
 #define CO_MIN_DATAGRAM 512
@@ -89,7 +94,8 @@ void co_core_config_defaults(co_core_config_t *cfg);
  * description of the first bad field. */
 int co_core_config_check(const co_core_config_t *cfg, const char **why);
 
-/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO. */
+/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO (on any
+ * error nothing is left allocated and *out is NULL). */
 int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
 
 /* Free the core and wipe its keys. core may be NULL. */
@@ -100,7 +106,8 @@ void co_core_free(co_core_t *core);
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
                  const uint8_t *data, size_t len);
 
-/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED. */
+/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED, NOMEM
+ * (nothing was sent and no sequence number used: retry later). */
 int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
                  const void *data, size_t len);
 

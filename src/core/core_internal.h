@@ -55,6 +55,7 @@ typedef struct co_evq {
                                 from the budget when their FIRST got in */
     uint8_t *handed_out;     /* payload of the last event given out */
     bool stalled;            /* delivery paused for room */
+    const co_mem_t *mem;
 } co_evq_t;
 
 /* A message larger than the window takes its fragments out as room
@@ -66,6 +67,7 @@ typedef struct co_pending {
 
 struct co_core {
     co_core_config_t cfg;
+    const co_mem_t *mem;     /* cfg.mem, or the C library's */
     co_rng_t rng;
     co_crypto_t crypto;
     struct cohort_stats stats;
@@ -124,7 +126,7 @@ void co_count_drop(co_core_t *core, int reason);
 
 /* events.c */
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
-                size_t max_bytes);
+                size_t max_bytes, const co_mem_t *mem);
 void co_evq_free(co_evq_t *q);
 /* Room for a message event adding need bytes (co_evq_need()). */
 bool co_evq_has_room(const co_evq_t *q, size_t need);

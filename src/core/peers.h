@@ -76,9 +76,11 @@ typedef struct co_peers {
     size_t count;
     co_tomb_t *tombs;             /* cap entries */
     uint64_t burials;
+    const co_mem_t *mem;          /* for the table and each peer's buffers */
 } co_peers_t;
 
-int co_peers_init(co_peers_t *p, size_t cap);
+/* mem: the allocator (NULL: the C library's). */
+int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem);
 void co_peers_free(co_peers_t *p);
 
 co_peer_t *co_peers_find(co_peers_t *p, uint32_t id);

@@ -1,16 +1,16 @@
 /* rxwin.c - a receiver's window over one sender's records (see rxwin.h). */
 #include "rxwin.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
 
 #define CO_RXWIN_INITIAL_CAP 64
 
-int co_rxwin_init(co_rxwin_t *w, size_t max_bytes)
+int co_rxwin_init(co_rxwin_t *w, size_t max_bytes, const co_mem_t *mem)
 {
     memset(w, 0, sizeof *w);
+    w->mem = co_mem_or_libc(mem);
     w->max_bytes = max_bytes;
     size_t want = max_bytes / CO_RXREC_OVERHEAD + 1;
     size_t max = CO_RXWIN_INITIAL_CAP;
@@ -18,7 +18,7 @@ int co_rxwin_init(co_rxwin_t *w, size_t max_bytes)
         max *= 2;
     w->max_slots = max;
     w->cap = CO_RXWIN_INITIAL_CAP;
-    w->ring = calloc(w->cap, sizeof *w->ring);
+    w->ring = co_calloc(w->mem, w->cap, sizeof *w->ring);
     return w->ring ? 0 : -1;
 }
 
@@ -28,7 +28,7 @@ static void slot_clear(co_rxwin_t *w, co_rxslot_t *s)
         return;
     w->bytes -= (size_t)s->len + CO_RXREC_OVERHEAD;
     w->count--;
-    free(s->data);
+    co_free(w->mem, s->data);
     memset(s, 0, sizeof *s);
 }
 
@@ -39,7 +39,7 @@ void co_rxwin_free(co_rxwin_t *w)
     for (size_t i = 0; i < w->cap; i++)
         slot_clear(w, &w->ring[i]);
     COHORT_ASSERT(w->bytes == 0 && w->count == 0);
-    free(w->ring);
+    co_free(w->mem, w->ring);
     w->ring = NULL;
 }
 
@@ -65,13 +65,13 @@ static int rxwin_grow(co_rxwin_t *w, uint64_t seq)
     while (seq - w->next >= cap)
         cap *= 2;
     COHORT_ASSERT(cap <= w->max_slots);
-    co_rxslot_t *ring = calloc(cap, sizeof *ring);
+    co_rxslot_t *ring = co_calloc(w->mem, cap, sizeof *ring);
     if (!ring)
         return -1;
     /* Every present slot lies in [next, next + old cap). */
     for (uint64_t s = w->next; s < w->next + w->cap; s++)
         ring[s & (cap - 1)] = w->ring[s & (w->cap - 1)];
-    free(w->ring);
+    co_free(w->mem, w->ring);
     w->ring = ring;
     w->cap = cap;
     return 0;
@@ -93,7 +93,7 @@ enum co_rxwin_result co_rxwin_insert(co_rxwin_t *w, const co_record_t *r)
         return CO_RXWIN_NO_ROOM;
     co_rxslot_t *s = &w->ring[r->seq & (w->cap - 1)];
     COHORT_ASSERT(!s->present);
-    uint8_t *copy = malloc(r->len ? r->len : 1);
+    uint8_t *copy = co_malloc(w->mem, r->len ? r->len : 1);
     if (!copy)
         return CO_RXWIN_NO_ROOM;
     if (r->len)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem.h"
 #include "wire.h"
 
 #define CO_RXREC_OVERHEAD 32
@@ -38,6 +39,7 @@ typedef struct co_rxwin {
     size_t bytes;
     size_t max_bytes;
     size_t count;           /* present records */
+    const co_mem_t *mem;
 } co_rxwin_t;
 
 enum co_rxwin_result {
@@ -46,7 +48,8 @@ enum co_rxwin_result {
     CO_RXWIN_NO_ROOM = 2,   /* beyond the window or the byte budget */
 };
 
-int co_rxwin_init(co_rxwin_t *w, size_t max_bytes);
+/* mem: the allocator (NULL: the C library's). */
+int co_rxwin_init(co_rxwin_t *w, size_t max_bytes, const co_mem_t *mem);
 void co_rxwin_free(co_rxwin_t *w);
 
 /* Start delivering at seq (first contact with a sender). */

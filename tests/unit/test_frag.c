@@ -88,7 +88,7 @@ static void whole_message_is_handed_back(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     assert_idle(&r);
     uint8_t *data = frag_of(1, 0, 100);
     uint8_t *msg = NULL;
@@ -109,7 +109,7 @@ static void zero_length_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F | L, 0, 2, 0, 0, MAX_MSG, &o), CO_REASM_DONE);
     assert_non_null(o.msg);
@@ -123,7 +123,7 @@ static void uint16_max_whole_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F | L, 0, 3, 0, UINT16_MAX, MAX_MSG, &o),
                      CO_REASM_DONE);
@@ -140,7 +140,7 @@ static void two_fragments(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 300, 4, 0, 100, MAX_MSG, &o), CO_REASM_MORE);
     assert_null(o.msg);
@@ -157,7 +157,7 @@ static void first_middles_last(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* Two messages in a row through the same reassembler. */
     for (uint64_t m = 5; m <= 6; m++) {
@@ -183,7 +183,7 @@ static void total_exactly_max_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 10, 7, 0, 4, 10, &o), CO_REASM_MORE);
     assert_int_equal(co_reasm_bytes(&r), 10);
@@ -196,7 +196,7 @@ static void uint16_max_fragments(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     uint32_t total = 3u * UINT16_MAX;
     assert_int_equal(feed(&r, F, total, 8, 0, UINT16_MAX, total, &o),
@@ -220,7 +220,7 @@ static void memory_follows_arrivals(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     uint32_t total = 1u << 20;
     assert_int_equal(feed(&r, F, total, 9, 0, 10, total, &o), CO_REASM_MORE);
@@ -249,7 +249,7 @@ static void empty_fragments_are_defined(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     enum co_reasm_result rc = feed(&r, F, 10, 24, 0, 0, MAX_MSG, &o);
     assert_true(rc == CO_REASM_MORE || rc == CO_REASM_BAD);
@@ -273,7 +273,7 @@ static void middle_or_last_without_first(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, 0, 0, 10, 0, 50, MAX_MSG, &o),
                      CO_REASM_SKIPPED);
@@ -294,7 +294,7 @@ static void reset_drops_partial(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     r.abandoned = 5;
     assert_int_equal(feed(&r, F, 200, 12, 0, 100, MAX_MSG, &o),
@@ -317,7 +317,7 @@ static void first_with_bad_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* total_len must exceed the first fragment. */
     assert_int_equal(feed(&r, F, 100, 13, 0, 100, MAX_MSG, &o), CO_REASM_BAD);
@@ -342,7 +342,7 @@ static void middle_overruns_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 150, 14, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -357,7 +357,7 @@ static void middle_reaches_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* A middle that completes the message without LAST is inconsistent. */
     assert_int_equal(feed(&r, F, 150, 15, 0, 100, MAX_MSG, &o),
@@ -371,7 +371,7 @@ static void last_short_or_long(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 150, 16, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -397,7 +397,7 @@ static void new_first_abandons_partial(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 300, 17, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -586,7 +586,7 @@ static void model_random_messages(void **state)
     for (int round = 0; round < 16; round++) {
         run_t x;
         memset(&x, 0, sizeof x);
-        co_reasm_init(&x.r);
+        co_reasm_init(&x.r, NULL);
         static const uint16_t piece_maxes[] = {1, 8, 300, 1400, UINT16_MAX};
         uint16_t piece_max = piece_maxes[round % 5];
         x.max_message = (size_t)piece_max * (4 + co_rng_below(&rng, 8));
