@@ -177,11 +177,18 @@ static void release_handed_out(co_core_t *core)
 
 /* Free what every member now holds. Cheap enough to run whenever the
  * window looks full: with no other member, nothing else would free it. */
-static void release_stable(co_core_t *core)
+static void release_stable_before(co_core_t *core, uint64_t seq)
 {
     uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
+    if (stable >= seq)
+        stable = seq - 1;
     if (stable >= core->tx.low)
         co_txbuf_release(&core->tx, stable);
+}
+
+static void release_stable(co_core_t *core)
+{
+    release_stable_before(core, core->tx.next);
 }
 
 /* Copy p's message, from p->off, into the window as records while it has
@@ -190,14 +197,16 @@ static void release_stable(co_core_t *core)
 static bool records_push(co_core_t *core, co_pending_t *p)
 {
     size_t room = co_txq_room(&core->txq), pushed = 0;
+    uint64_t first = core->tx.next;
     while (p->off < p->len || (p->len == 0 && p->off == 0)) {
         if (room <= pushed + 2)
             return false;
         size_t chunk = p->len - p->off;
         if (chunk > core->record_room)
             chunk = core->record_room;
+        /* Never what this call pushed: it is not out yet. */
         if (!co_txbuf_fits(&core->tx, chunk))
-            release_stable(core);
+            release_stable_before(core, first);
         if (!co_txbuf_fits(&core->tx, chunk))
             return false;
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
