@@ -34,6 +34,8 @@ void co_evq_release(co_evq_t *q)
 
 void co_evq_free(co_evq_t *q)
 {
+    if (!q->mem)
+        return; /* never initialised (a core whose creation failed) */
     co_evq_release(q);
     for (size_t i = 0; q->slots && i < q->count; i++)
         co_free(q->mem, q->slots[(q->head + i) % q->cap].data);

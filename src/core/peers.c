@@ -17,6 +17,8 @@ int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem)
 
 void co_peers_free(co_peers_t *p)
 {
+    if (!p->mem)
+        return; /* never initialised (a core whose creation failed) */
     for (size_t i = 0; i < p->cap && p->slots; i++)
         if (p->slots[i].in_use)
             co_peers_remove(p, &p->slots[i]);
