@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "failmem.h"
 #include "frag.h"
 #include "rng.h"
 #include "wire.h"
@@ -613,10 +614,50 @@ static void model_random_messages(void **state)
     assert_true(abandoned_total > 0);
 }
 
+/* Point 3: out of memory, a fragment is not taken: NOMEM, the buffer
+ * stays the caller's, nothing changes, and feeding it again works. */
+static void nomem_leaves_fragment_with_caller(void **state)
+{
+    (void)state;
+    failmem_t fm;
+    failmem_init(&fm);
+    co_reasm_t r;
+    co_reasm_init(&r, &fm.mem);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    uint8_t *a = frag_of(1, 0, 1000), *b = frag_of(1, 1000, 1000);
+    fm.fail_at = fm.calls + 1;
+    assert_int_equal(co_reasm_feed(&r, F, 2000, a, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_NOMEM);
+    assert_true(r.total == 0 && r.got == 0 && r.buf == NULL);
+    assert_int_equal(a[0], msg_byte(1, 0)); /* still ours, intact */
+    assert_int_equal(co_reasm_feed(&r, F, 2000, a, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_MORE);
+    assert_int_equal(co_reasm_feed(&r, L, 0, b, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_DONE);
+    assert_int_equal(len, 2000);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(msg[i], msg_byte(1, i));
+    co_free(&fm.mem, msg);
+    /* A whole message copied from borrowed bytes. */
+    uint8_t whole[10] = {1, 2, 3};
+    fm.fail_at = fm.calls + 1;
+    assert_int_equal(co_reasm_feed_borrowed(&r, F | L, 0, whole, 10, MAX_MSG,
+                                            &msg, &len),
+                     CO_REASM_NOMEM);
+    assert_int_equal(co_reasm_feed_borrowed(&r, F | L, 0, whole, 10, MAX_MSG,
+                                            &msg, &len),
+                     CO_REASM_DONE);
+    co_free(&fm.mem, msg);
+    co_reasm_free(&r);
+    assert_true(r.abandoned == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(whole_message_is_handed_back),
+        cmocka_unit_test(nomem_leaves_fragment_with_caller),
         cmocka_unit_test(zero_length_message),
         cmocka_unit_test(uint16_max_whole_message),
         cmocka_unit_test(two_fragments),
