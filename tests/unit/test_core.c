@@ -638,6 +638,14 @@ static void test_replayed_traffic_rejected(void **state)
 }
 #endif
 
+/* A group of NODES members that know each other. */
+static net_t *net_joined(void)
+{
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    return n;
+}
+
 /* Point 5: fragmented messages from two senders to a member that does not
  * take its events: the message bytes queued never exceed the budget
  * (recv_buffer_bytes), though every fragment alone would fit; then every
@@ -645,8 +653,7 @@ static void test_replayed_traffic_rejected(void **state)
 static void test_event_queue_bound_counts_whole_messages(void **state)
 {
     (void)state;
-    net_t *n = net_new(0);
-    run_for(n, 300000000ULL);
+    net_t *n = net_joined();
     n->pop_events = 0;
     size_t len = 1500 * 1000;
     uint8_t *buf = malloc(len);
@@ -707,8 +714,7 @@ static uint64_t nacks_after(net_t *n, int node, uint64_t ns)
 static void test_forged_heartbeat_fifo_next_bounded(void **state)
 {
     (void)state;
-    net_t *n = net_new(0);
-    run_for(n, 300000000ULL);
+    net_t *n = net_joined();
     send_all(n, COHORT_FIFO, 3, 100);
     run_for(n, 200000000ULL);
     co_peer_t *p = co_peers_find(&n->cores[1]->peers, 100);
@@ -770,8 +776,7 @@ static const char *joined_by_data(net_t *n, int src, int dst, char *name)
 static void test_rejoined_member_keeps_name(void **state)
 {
     (void)state;
-    net_t *n = net_new(0);
-    run_for(n, 300000000ULL);
+    net_t *n = net_joined();
     n->cut[2] = 1;
     run_for(n, 3500000000ULL); /* forgotten: a tomb remains */
     cohort_member_t m[8];
@@ -800,8 +805,7 @@ static void test_rejoined_member_keeps_name(void **state)
 static void test_leave_repeated(void **state)
 {
     (void)state;
-    net_t *n = net_new(0);
-    run_for(n, 300000000ULL);
+    net_t *n = net_joined();
     uint64_t drops[NODES];
     for (int i = 0; i < 2; i++)
         drops[i] = co_core_stats(n->cores[i])->drops_total;
@@ -993,8 +997,7 @@ static void test_nomem_receive_fragments(void **state)
 static void test_lost_messages_are_reported(void **state)
 {
     (void)state;
-    net_t *n = net_new(0);
-    run_for(n, 300000000ULL);
+    net_t *n = net_joined();
     n->cut[1] = 1;
     uint8_t msg[100];
     for (uint32_t k = 0; k < 5; k++) {
