@@ -102,7 +102,10 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
 void co_core_free(co_core_t *core);
 
 /* Feed one received datagram. Malformed, foreign or hostile input is dropped
- * and counted in the stats; it never fails the call. Returns 0. */
+ * and counted in the stats; it never fails the call. Out of memory, a
+ * record is neither delivered nor acknowledged: it stays in the receive
+ * window (or is asked for again) and is retried when events are taken or
+ * more arrives from its sender. Returns 0. */
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
                  const uint8_t *data, size_t len);
 
