@@ -139,6 +139,31 @@ static void push_empty_without_data(void **state)
     co_txbuf_free(&b);
 }
 
+/* Point 3: unpush takes the newest records back, as if never pushed:
+ * bytes and seqs return, and the next push reuses the seq. */
+static void unpush_takes_back_newest(void **state)
+{
+    (void)state;
+    co_txbuf_t b;
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
+    push_expect(&b, 10, 1);
+    push_expect(&b, 20, 2);
+    co_txbuf_release(&b, 1);
+    size_t bytes = b.bytes;
+    push_expect(&b, 30, 3);
+    push_expect(&b, 40, 4);
+    co_txbuf_unpush(&b, 3);
+    assert_true(b.next == 3 && b.low == 2);
+    assert_int_equal(b.bytes, bytes);
+    assert_null(co_txbuf_get(&b, 3));
+    get_expect(&b, 2, 20);
+    co_txbuf_unpush(&b, 3); /* nothing newer: no change */
+    assert_true(b.next == 3);
+    push_expect(&b, 5, 3);
+    get_expect(&b, 3, 5);
+    co_txbuf_free(&b);
+}
+
 static void get_outside_held_range(void **state)
 {
     (void)state;
@@ -428,6 +453,7 @@ int main(void)
         cmocka_unit_test(init_state),
         cmocka_unit_test(push_assigns_seqs_and_copies),
         cmocka_unit_test(push_empty_without_data),
+        cmocka_unit_test(unpush_takes_back_newest),
         cmocka_unit_test(get_outside_held_range),
         cmocka_unit_test(retx_state_is_kept_and_reset_on_reuse),
         cmocka_unit_test(fits_at_exact_edge),
