@@ -467,6 +467,16 @@ static void test_fifo_encrypt_fragmented(void **state)
     g_security = COHORT_SECURITY_NONE;
 }
 
+/* Take every event of core; true if a WARNING with code was among them. */
+static bool warned_with(co_core_t *core, uint64_t now_ns, int code)
+{
+    bool warned = false;
+    cohort_event_t ev;
+    while (co_core_next_event(core, now_ns, &ev))
+        warned |= ev.type == COHORT_EVENT_WARNING && ev.u.warning.code == code;
+    return warned;
+}
+
 /* A member with another key never joins, and the others say why. */
 static void test_wrong_key_never_joins(void **state)
 {
@@ -480,12 +490,7 @@ static void test_wrong_key_never_joins(void **state)
     assert_int_equal(co_core_members(n->cores[0], m, 8), 2);
     assert_int_equal(co_core_members(n->cores[2], m, 8), 1);
     assert_true(co_core_stats(n->cores[0])->drops[COHORT_DROP_AUTH] > 0);
-    int warned = 0;
-    cohort_event_t ev;
-    while (co_core_next_event(n->cores[0], n->now_ns, &ev))
-        warned |= ev.type == COHORT_EVENT_WARNING &&
-                  ev.u.warning.code == COHORT_ERR_AUTH;
-    assert_true(warned);
+    assert_true(warned_with(n->cores[0], n->now_ns, COHORT_ERR_AUTH));
     net_free(n);
     g_key_fill[2] = 1;
     g_security = COHORT_SECURITY_NONE;
@@ -509,12 +514,7 @@ static void test_mode_mismatch_never_joins(void **state)
     assert_int_equal(co_core_members(n->cores[2], m, 8), 1);
     assert_true(co_core_stats(n->cores[0])->drops[COHORT_DROP_SECURITY_MODE] > 0);
     assert_true(co_core_stats(n->cores[2])->drops[COHORT_DROP_SECURITY_MODE] > 0);
-    int warned = 0;
-    cohort_event_t ev;
-    while (co_core_next_event(n->cores[2], n->now_ns, &ev))
-        warned |= ev.type == COHORT_EVENT_WARNING &&
-                  ev.u.warning.code == COHORT_ERR_SECURITY_MODE;
-    assert_true(warned);
+    assert_true(warned_with(n->cores[2], n->now_ns, COHORT_ERR_SECURITY_MODE));
     net_free(n);
 }
 
