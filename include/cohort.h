@@ -204,7 +204,13 @@ typedef struct cohort_member {
 typedef enum cohort_event_type {
     COHORT_EVENT_NONE = 0,
     COHORT_EVENT_MESSAGE = 1,       /* a delivered message */
-    COHORT_EVENT_MEMBER_JOINED = 2, /* first heard from a member */
+    COHORT_EVENT_MEMBER_JOINED = 2, /* first heard from a member; the
+                                       name is its heartbeat's, or, when a
+                                       data datagram admits it first, the
+                                       name last heard from that member id
+                                       (this incarnation before a cut, or
+                                       the previous one); "" only for a
+                                       member never heard by heartbeat */
     COHORT_EVENT_MEMBER_LEFT = 3,   /* a member left or timed out */
     COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
 } cohort_event_type_t;
@@ -444,7 +450,14 @@ struct cohort_stats {
                                          records among them are repaired
                                          by retransmission */
     uint64_t messages_lost;           /* FIFO messages given up (see the
-                                         COHORT_ERR_LOST warning) */
+                                         COHORT_ERR_LOST warning): held
+                                         records are grouped into messages
+                                         by their fragment flags; a record
+                                         never received counts as one
+                                         message (its boundaries are
+                                         unknown), so a lost fragmented
+                                         message may count once per
+                                         missing fragment */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

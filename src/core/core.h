@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cohort.h"
+#include "mem.h"
 
 /* An endpoint as the caller names it. The core only compares and copies the
  * bytes: the IO edge stores a sockaddr, the simulator a node number. */
@@ -87,6 +88,10 @@ typedef struct co_core_config {
      * AEAD nonces are (member id, incarnation, packet_seq), and a seed
      * reused under one key must not repeat them. */
     uint64_t packet_seq_start;
+
+    /* Every allocation of the core goes through it (NULL: the C
+     * library's); it must outlive the core. See mem.h. */
+    const co_mem_t *mem;
 } co_core_config_t;
 
 #define CO_PACKET_SEQ_START_MAX (1ULL << 62)
@@ -114,18 +119,23 @@ void co_core_config_defaults(co_core_config_t *cfg);
  * ("max_datagram: must be 512..65507"). */
 int co_core_config_check(const co_core_config_t *cfg, const char **why);
 
-/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO. */
+/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO (on any
+ * error nothing is left allocated and *out is NULL). */
 int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
 
 /* Free the core and wipe its keys. core may be NULL. */
 void co_core_free(co_core_t *core);
 
 /* Feed one received datagram. Malformed, foreign or hostile input is dropped
- * and counted in the stats; it never fails the call. Returns 0. */
+ * and counted in the stats; it never fails the call. Out of memory, a
+ * record is neither delivered nor acknowledged: it stays in the receive
+ * window (or is asked for again) and is retried when events are taken or
+ * more arrives from its sender. Returns 0. */
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
                  const uint8_t *data, size_t len);
 
-/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED. */
+/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED, NOMEM
+ * (nothing was sent and no sequence number used: retry later). */
 int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
                  const void *data, size_t len);
 
@@ -167,8 +177,18 @@ void co_core_warn(co_core_t *core, int code, const char *text);
 /* Events ready for co_core_next_event(). */
 size_t co_core_events_ready(const co_core_t *core);
 
-/* Send LEAVE and refuse further sends (CLOSED). */
+/* Send LEAVE and refuse further sends (CLOSED). LEAVE goes out
+ * CO_LEAVE_COPIES times, the copies a few ms apart (heartbeat_interval/20,
+ * at most CO_LEAVE_SPACING_MAX_NS) and driven by co_core_tick() and
+ * co_core_deadline(), so one lost datagram does not leave the others
+ * waiting out member_timeout. Receivers take the repeats as one. */
+#define CO_LEAVE_COPIES 3
+#define CO_LEAVE_SPACING_MAX_NS 10000000ULL
 void co_core_leave(co_core_t *core, uint64_t now_ns);
+
+/* True while copies of LEAVE remain to be sent (at most
+ * (CO_LEAVE_COPIES - 1) * CO_LEAVE_SPACING_MAX_NS after co_core_leave()). */
+bool co_core_leaving(const co_core_t *core);
 
 /* True when every reliable message this member sent is held by every member
  * it knows (nothing left to retransmit). */

@@ -982,6 +982,28 @@ COHORT_API int cohort_flush(cohort_t *c)
     return co_pump_tx(c, now, false);
 }
 
+/* Let the core's repeats of LEAVE out before the sockets close. The core
+ * bounds them (a few copies a few ms apart); CO_CLOSE_LINGER_NS bounds
+ * this wait whatever the core reports. */
+#define CO_CLOSE_LINGER_NS (50 * CO_MS_NS)
+static void co_close_linger(cohort_t *c, uint64_t now_ns)
+{
+    uint64_t end = now_ns + CO_CLOSE_LINGER_NS;
+    while (co_core_leaving(c->core) && now_ns < end) {
+        uint64_t at = co_core_deadline(c->core);
+        if (at > end)
+            at = end;
+        if (at > now_ns) {
+            struct timespec ts = {.tv_sec = (time_t)((at - now_ns) / CO_S_NS),
+                                  .tv_nsec = (long)((at - now_ns) % CO_S_NS)};
+            (void)nanosleep(&ts, NULL); /* EINTR: the loop re-checks */
+        }
+        now_ns = co_now_ns();
+        co_core_tick(c->core, now_ns);
+        (void)co_pump_tx(c, now_ns, true);
+    }
+}
+
 COHORT_API void cohort_close(cohort_t *c)
 {
     if (c == NULL)
@@ -990,6 +1012,7 @@ COHORT_API void cohort_close(cohort_t *c)
     co_core_leave(c->core, now);
     /* Held-back datagrams go too: reordering must not turn into loss. */
     (void)co_pump_tx(c, now, true);
+    co_close_linger(c, now);
     co_free_handle(c);
 }
 

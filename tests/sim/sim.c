@@ -491,8 +491,19 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     sim_check_stats(w, i);
     sim_collect_stats(w, i);
     if (graceful) {
-        co_core_leave(n->core, sim_local_ns(w, n));
+        uint64_t now = sim_local_ns(w, n);
+        co_core_leave(n->core, now);
         drain_tx(w, i);
+        /* As cohort_close(): the core's repeats of LEAVE go out too (here
+         * all at once, though the core spaces them a few ms apart), so the
+         * others take every copy. Bounded: a few timers at most fire. */
+        for (int k = 0; k < 64 && co_core_leaving(n->core); k++) {
+            uint64_t at = co_core_deadline(n->core);
+            now = at > now ? at : now;
+            co_core_tick(n->core, now);
+            drain_tx(w, i);
+        }
+        COHORT_ASSERT(!co_core_leaving(n->core));
     } else {
         n->life++; /* what it had in flight dies with it */
     }
