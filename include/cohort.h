@@ -165,8 +165,11 @@ struct cohort_config {
     size_t recv_buffer_bytes;    /* per sender: records held out of order
                                     (plus one message being reassembled,
                                     <= max_message); also bounds the bytes
-                                    of queued message events; default
-                                    32 MiB, >= send_window_bytes */
+                                    of queued message events (a fragmented
+                                    one counts in full from its first
+                                    fragment), passed only while the queue
+                                    holds none; default 32 MiB,
+                                    >= send_window_bytes */
     size_t max_members;          /* default 64 */
     size_t event_queue_len;      /* events held before delivery pauses;
                                     default 4096 */

@@ -128,7 +128,9 @@ void co_count_drop(co_core_t *core, int reason);
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
                 size_t max_bytes, const co_mem_t *mem);
 void co_evq_free(co_evq_t *q);
-/* Room for a message event adding need bytes (co_evq_need()). */
+/* Room for a message event adding need bytes (co_evq_need()): within the
+ * budget, or the queue holds no message bytes (reservations alone never
+ * hold a message back; see events.c). */
 bool co_evq_has_room(const co_evq_t *q, size_t need);
 /* Bytes of the budget a FIFO record takes: a whole message its length, a
  * FIRST fragment its message's total_len, any other fragment nothing (its

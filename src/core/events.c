@@ -47,15 +47,23 @@ void co_evq_free(co_evq_t *q)
 /* Message events leave the extra slots to member and warning events, so
  * those are never lost to a flood of data. A fragmented message counts in
  * full from its FIRST fragment on (reserved), or fragments of several
- * messages, each small, would fill the queue far past the budget. A
- * message larger than the byte budget still gets in alone, or it could
- * never be delivered. */
+ * messages, each small, would fill the queue far past the budget.
+ *
+ * A message waits for room only while the application can make it, that is
+ * while message bytes wait in the queue. Reservations alone never hold one
+ * back: a message in reassembly completes only when its sender can send
+ * the rest, which may wait on another member's acknowledgement, and that
+ * member may hold the message held back here in reassembly, waiting for
+ * the same thing the other way round (each sender's window full, for
+ * good). So with the queue empty a message gets in even past the budget
+ * (a message larger than the budget, alone; one beside messages in
+ * reassembly, at most one per sender, each <= max_message). */
 bool co_evq_has_room(const co_evq_t *q, size_t need)
 {
     if (q->count >= q->data_limit)
         return false;
-    size_t held = q->bytes + q->reserved;
-    return need == 0 || held == 0 || held + need <= q->max_bytes;
+    return need == 0 || q->bytes == 0 ||
+           q->bytes + q->reserved + need <= q->max_bytes;
 }
 
 size_t co_evq_need(uint8_t flags, uint32_t total_len, size_t len)
