@@ -23,25 +23,47 @@ void co_cut_table_clear(co_cut_table_t *t)
     t->overflow = 0;
 }
 
-static int key_cmp(uint64_t va, uint32_t ia, uint32_t na, const co_cut_t *b)
+/* The table's order: old view (id, proposer incarnation), then sender. */
+typedef struct co_cut_key {
+    uint64_t view;
+    uint32_t pinc, id, inc;
+} co_cut_key_t;
+
+static co_cut_key_t key_of(const co_cut_t *r)
 {
-    if (va != b->old_view_id)
-        return va < b->old_view_id ? -1 : 1;
-    if (ia != b->id)
-        return ia < b->id ? -1 : 1;
-    if (na != b->incarnation)
-        return na < b->incarnation ? -1 : 1;
-    return 0;
+    return (co_cut_key_t){r->old_view_id, r->old_proposer_inc, r->id,
+                          r->incarnation};
+}
+
+static int cmp64(uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int key_cmp(co_cut_key_t a, const co_cut_t *b)
+{
+    int c = cmp64(a.view, b->old_view_id);
+    if (c == 0)
+        c = cmp64(a.pinc, b->old_proposer_inc);
+    if (c == 0)
+        c = cmp64(a.id, b->id);
+    if (c == 0)
+        c = cmp64(a.inc, b->incarnation);
+    return c;
+}
+
+int co_cut_cmp(const co_cut_t *a, const co_cut_t *b)
+{
+    return key_cmp(key_of(a), b);
 }
 
 /* Index of the first row not before the key. */
-static size_t lower_bound(const co_cut_table_t *t, uint64_t view, uint32_t id,
-                          uint32_t inc)
+static size_t lower_bound(const co_cut_table_t *t, co_cut_key_t k)
 {
     size_t lo = 0, hi = t->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(view, id, inc, &t->rows[mid]) > 0)
+        if (key_cmp(k, &t->rows[mid]) > 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -50,12 +72,13 @@ static size_t lower_bound(const co_cut_table_t *t, uint64_t view, uint32_t id,
 }
 
 const co_cut_t *co_cut_table_find(const co_cut_table_t *t,
-                                  uint64_t old_view_id, uint32_t id,
+                                  uint64_t old_view_id,
+                                  uint32_t old_proposer_inc, uint32_t id,
                                   uint32_t incarnation)
 {
-    size_t i = lower_bound(t, old_view_id, id, incarnation);
-    if (i < t->count &&
-        key_cmp(old_view_id, id, incarnation, &t->rows[i]) == 0)
+    co_cut_key_t k = {old_view_id, old_proposer_inc, id, incarnation};
+    size_t i = lower_bound(t, k);
+    if (i < t->count && key_cmp(k, &t->rows[i]) == 0)
         return &t->rows[i];
     return NULL;
 }
@@ -74,15 +97,17 @@ static bool better(const co_cut_t *row, uint64_t seq, uint32_t from)
 }
 
 int co_cut_table_fold(co_cut_table_t *t, uint32_t from, uint64_t old_view_id,
+                      uint32_t old_proposer_inc,
                       const co_flush_entry_t *entries, size_t count)
 {
     int rc = 0;
     for (size_t k = 0; k < count; k++) {
         const co_flush_entry_t *e = &entries[k];
-        size_t i = lower_bound(t, old_view_id, e->id, e->incarnation);
+        co_cut_key_t key = {old_view_id, old_proposer_inc, e->id,
+                            e->incarnation};
+        size_t i = lower_bound(t, key);
         co_cut_t *row = &t->rows[i];
-        if (i < t->count &&
-            key_cmp(old_view_id, e->id, e->incarnation, row) == 0) {
+        if (i < t->count && key_cmp(key, row) == 0) {
             if (better(row, e->seq, from)) {
                 row->seq = e->seq;
                 row->holder_id = from;
@@ -95,7 +120,8 @@ int co_cut_table_fold(co_cut_table_t *t, uint32_t from, uint64_t old_view_id,
             continue;
         }
         memmove(row + 1, row, (t->count - i) * sizeof *row);
-        *row = (co_cut_t){.old_view_id = old_view_id, .id = e->id,
+        *row = (co_cut_t){.old_view_id = old_view_id,
+                          .old_proposer_inc = old_proposer_inc, .id = e->id,
                           .incarnation = e->incarnation, .seq = e->seq,
                           .holder_id = from};
         t->count++;
@@ -107,9 +133,7 @@ int co_cut_table_append(co_cut_table_t *t, const co_cut_t *row)
 {
     if (t->count == t->cap)
         return -1;
-    if (t->count > 0 &&
-        key_cmp(row->old_view_id, row->id, row->incarnation,
-                &t->rows[t->count - 1]) <= 0)
+    if (t->count > 0 && key_cmp(key_of(row), &t->rows[t->count - 1]) <= 0)
         return -1;
     t->rows[t->count++] = *row;
     return 0;
@@ -125,13 +149,14 @@ size_t co_flush_ok_size(size_t count)
 }
 
 size_t co_flush_ok_encode(uint8_t *out, uint64_t proposal_id,
-                          uint64_t old_view_id,
+                          uint64_t old_view_id, uint32_t old_proposer_inc,
                           const co_flush_entry_t *entries, size_t count)
 {
     COHORT_ASSERT(count <= UINT16_MAX);
     co_put64(out, proposal_id);
     co_put64(out + 8, old_view_id);
-    co_put16(out + 16, (uint16_t)count);
+    co_put32(out + 16, old_proposer_inc);
+    co_put16(out + 20, (uint16_t)count);
     uint8_t *p = out + CO_FLUSH_OK_FIXED_BYTES;
     for (size_t i = 0; i < count; i++, p += CO_FLUSH_ENTRY_BYTES) {
         co_put32(p, entries[i].id);
@@ -154,7 +179,8 @@ int co_flush_ok_decode(const uint8_t *body, size_t len, co_flush_ok_t *f)
         return CO_DROP(COHORT_DROP_TRUNCATED);
     f->proposal_id = co_get64(body);
     f->old_view_id = co_get64(body + 8);
-    f->count = co_get16(body + 16);
+    f->old_proposer_inc = co_get32(body + 16);
+    f->count = co_get16(body + 20);
     f->entries = body + CO_FLUSH_OK_FIXED_BYTES;
     if (len != co_flush_ok_size(f->count))
         return CO_DROP(COHORT_DROP_TRUNCATED);
@@ -202,10 +228,11 @@ size_t co_cut_chunk_encode(uint8_t *out, uint64_t proposal_id,
     for (size_t i = 0; i < count; i++, p += CO_CUT_ROW_BYTES) {
         const co_cut_t *r = &t->rows[first + i];
         co_put64(p, r->old_view_id);
-        co_put32(p + 8, r->id);
-        co_put32(p + 12, r->incarnation);
-        co_put64(p + 16, r->seq);
-        co_put32(p + 24, r->holder_id);
+        co_put32(p + 8, r->old_proposer_inc);
+        co_put32(p + 12, r->id);
+        co_put32(p + 16, r->incarnation);
+        co_put64(p + 20, r->seq);
+        co_put32(p + 28, r->holder_id);
     }
     return co_cut_chunk_size(count);
 }
@@ -214,9 +241,10 @@ co_cut_t co_cut_chunk_row(const co_cut_chunk_t *c, size_t i)
 {
     COHORT_ASSERT(i < c->count);
     const uint8_t *p = c->rows + i * CO_CUT_ROW_BYTES;
-    return (co_cut_t){.old_view_id = co_get64(p), .id = co_get32(p + 8),
-                      .incarnation = co_get32(p + 12),
-                      .seq = co_get64(p + 16), .holder_id = co_get32(p + 24)};
+    return (co_cut_t){.old_view_id = co_get64(p),
+                      .old_proposer_inc = co_get32(p + 8),
+                      .id = co_get32(p + 12), .incarnation = co_get32(p + 16),
+                      .seq = co_get64(p + 20), .holder_id = co_get32(p + 28)};
 }
 
 int co_cut_chunk_decode(const uint8_t *body, size_t len, co_cut_chunk_t *c)
@@ -241,7 +269,7 @@ int co_cut_chunk_decode(const uint8_t *body, size_t len, co_cut_chunk_t *c)
             return CO_DROP(COHORT_DROP_BAD_FIELD);
         if (i > 0) {
             co_cut_t prev = co_cut_chunk_row(c, i - 1);
-            if (key_cmp(r.old_view_id, r.id, r.incarnation, &prev) <= 0)
+            if (key_cmp(key_of(&r), &prev) <= 0)
                 return CO_DROP(COHORT_DROP_BAD_FIELD);
         }
     }

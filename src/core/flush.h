@@ -11,11 +11,16 @@
  * member delivers exactly through the cut of its old view's senders.
  *
  * Bodies on the wire (network order, lengths exact):
- *   FLUSH_OK: proposal_id(8) old_view_id(8) count(2)
+ *   FLUSH_OK: proposal_id(8) old_view_id(8) old_proposer_inc(4) count(2)
  *             count x { id(4) incarnation(4) seq(8) }
  *   CUT chunk (in COMMIT): proposal_id(8) total(2) first(2) count(2)
- *             count x { old_view_id(8) id(4) incarnation(4) seq(8)
- *                       holder_id(4) }
+ *             count x { old_view_id(8) old_proposer_inc(4) id(4)
+ *                       incarnation(4) seq(8) holder_id(4) }
+ *
+ * An old view is named by its id and its proposer's incarnation: a member
+ * restarted with the same member id while cut off from everyone may form a
+ * view whose id an earlier life of it used; the incarnation keeps the two
+ * apart (co_view_proposer_inc in view.h).
  *
  * Nothing allocates: the table's storage belongs to the caller.
  */
@@ -36,6 +41,7 @@ typedef struct co_flush_entry {
 /* One row of the cut table. */
 typedef struct co_cut {
     uint64_t old_view_id;
+    uint32_t old_proposer_inc;
     uint32_t id;
     uint32_t incarnation;
     uint64_t seq;            /* every member of old_view delivers through */
@@ -43,7 +49,7 @@ typedef struct co_cut {
 } co_cut_t;
 
 typedef struct co_cut_table {
-    co_cut_t *rows;          /* sorted by (old_view_id, id, incarnation) */
+    co_cut_t *rows;          /* sorted by (old view, id, incarnation) */
     size_t count, cap;
     uint64_t overflow;       /* rows refused for want of room */
 } co_cut_table_t;
@@ -55,11 +61,16 @@ void co_cut_table_clear(co_cut_table_t *t);
  * into the table. Returns 0, or -1 when a row did not fit (counted in
  * overflow; the caller must not commit an incomplete table). */
 int co_cut_table_fold(co_cut_table_t *t, uint32_t from, uint64_t old_view_id,
+                      uint32_t old_proposer_inc,
                       const co_flush_entry_t *entries, size_t count);
+
+/* Table order of two rows: <0, 0, >0. */
+int co_cut_cmp(const co_cut_t *a, const co_cut_t *b);
 
 /* The row for (old view, sender), or NULL. */
 const co_cut_t *co_cut_table_find(const co_cut_table_t *t,
-                                  uint64_t old_view_id, uint32_t id,
+                                  uint64_t old_view_id,
+                                  uint32_t old_proposer_inc, uint32_t id,
                                   uint32_t incarnation);
 
 /* Add a decoded row (a member assembling a COMMIT's table). Rows must
@@ -68,14 +79,15 @@ const co_cut_t *co_cut_table_find(const co_cut_table_t *t,
 int co_cut_table_append(co_cut_table_t *t, const co_cut_t *row);
 
 /* ---------------------------------------------------------------- */
-#define CO_FLUSH_OK_FIXED_BYTES 18
+#define CO_FLUSH_OK_FIXED_BYTES 22
 #define CO_FLUSH_ENTRY_BYTES 16
 #define CO_CUT_FIXED_BYTES 14
-#define CO_CUT_ROW_BYTES 28
+#define CO_CUT_ROW_BYTES 32
 
 typedef struct co_flush_ok {
     uint64_t proposal_id;
     uint64_t old_view_id;
+    uint32_t old_proposer_inc;
     uint16_t count;
     const uint8_t *entries;  /* count * 16 bytes, in the buffer */
 } co_flush_ok_t;
@@ -83,12 +95,12 @@ typedef struct co_flush_ok {
 typedef struct co_cut_chunk {
     uint64_t proposal_id;
     uint16_t total, first, count;
-    const uint8_t *rows;     /* count * 28 bytes, in the buffer */
+    const uint8_t *rows;     /* count * 32 bytes, in the buffer */
 } co_cut_chunk_t;
 
 size_t co_flush_ok_size(size_t count);
 size_t co_flush_ok_encode(uint8_t *out, uint64_t proposal_id,
-                          uint64_t old_view_id,
+                          uint64_t old_view_id, uint32_t old_proposer_inc,
                           const co_flush_entry_t *entries, size_t count);
 /* 0 or a negative drop code: exact length; proposal id with a nonzero
  * counter; entries with nonzero ids, sequences below CO_SEQ_LIMIT, and

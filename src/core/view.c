@@ -113,6 +113,12 @@ bool co_view_remove(co_view_t *v, uint32_t id, uint32_t incarnation)
     return true;
 }
 
+uint32_t co_view_proposer_inc(const co_view_t *v)
+{
+    long i = co_view_find_id(v, co_view_coord_id(v->id));
+    return i < 0 ? 0 : v->members[i].incarnation;
+}
+
 const co_vmember_t *co_view_coordinator(const co_view_t *v)
 {
     return v->count ? &v->members[0] : NULL;

@@ -46,6 +46,12 @@ static inline uint32_t co_view_coord_id(uint64_t view_id)
     return (uint32_t)view_id;
 }
 
+/* The incarnation of the member that proposed v (its id is the low half
+ * of v's id; a proposer is always in its own view); 0 if absent. With
+ * the id it names a view uniquely, even across restarts of the
+ * proposer (docs/membership.md, "View identity"). */
+uint32_t co_view_proposer_inc(const co_view_t *v);
+
 /* Order of members: <0, 0, >0 as a sorts before, with, after b. */
 int co_vmember_cmp(const co_vmember_t *a, const co_vmember_t *b);
 

@@ -33,6 +33,7 @@ static void assert_rows_equal(const co_cut_t *a, const co_cut_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(a[i].old_view_id, b[i].old_view_id);
+        assert_int_equal(a[i].old_proposer_inc, b[i].old_proposer_inc);
         assert_int_equal(a[i].id, b[i].id);
         assert_int_equal(a[i].incarnation, b[i].incarnation);
         assert_int_equal(a[i].seq, b[i].seq);
@@ -49,23 +50,23 @@ static void test_max_and_holder(void **state)
     co_flush_entry_t a[] = {ent(10, 5), ent(11, 7), ent(12, 3)};
     co_flush_entry_t b[] = {ent(10, 9), ent(11, 7), ent(12, 2)};
     co_flush_entry_t c[] = {ent(11, 8), ent(12, 3)}; /* 11 reports itself */
-    assert_int_equal(co_cut_table_fold(&t, 12, V1, a, 3), 0);
-    assert_int_equal(co_cut_table_fold(&t, 13, V1, b, 3), 0);
-    assert_int_equal(co_cut_table_fold(&t, 11, V1, c, 2), 0);
+    assert_int_equal(co_cut_table_fold(&t, 12, V1, 7, a, 3), 0);
+    assert_int_equal(co_cut_table_fold(&t, 13, V1, 7, b, 3), 0);
+    assert_int_equal(co_cut_table_fold(&t, 11, V1, 7, c, 2), 0);
     assert_int_equal(t.count, 3);
-    const co_cut_t *r = co_cut_table_find(&t, V1, 10, 1);
+    const co_cut_t *r = co_cut_table_find(&t, V1, 7, 10, 1);
     assert_non_null(r);
     assert_int_equal(r->seq, 9);
     assert_int_equal(r->holder_id, 13);
-    r = co_cut_table_find(&t, V1, 11, 1);
+    r = co_cut_table_find(&t, V1, 7, 11, 1);
     assert_int_equal(r->seq, 8);
     assert_int_equal(r->holder_id, 11);
     /* 12 at 3: reported by 12 itself and by 11: the sender is preferred */
-    r = co_cut_table_find(&t, V1, 12, 1);
+    r = co_cut_table_find(&t, V1, 7, 12, 1);
     assert_int_equal(r->seq, 3);
     assert_int_equal(r->holder_id, 12);
-    assert_null(co_cut_table_find(&t, V2, 10, 1));
-    assert_null(co_cut_table_find(&t, V1, 10, 2));
+    assert_null(co_cut_table_find(&t, V2, 7, 10, 1));
+    assert_null(co_cut_table_find(&t, V1, 7, 10, 2));
 }
 
 static void test_views_kept_apart(void **state)
@@ -76,12 +77,12 @@ static void test_views_kept_apart(void **state)
     co_cut_table_init(&t, store, CAP);
     co_flush_entry_t a[] = {ent(10, 5)};
     co_flush_entry_t b[] = {ent(10, 50)};
-    assert_int_equal(co_cut_table_fold(&t, 1, V2, b, 1), 0);
-    assert_int_equal(co_cut_table_fold(&t, 2, V1, a, 1), 0);
+    assert_int_equal(co_cut_table_fold(&t, 1, V2, 7, b, 1), 0);
+    assert_int_equal(co_cut_table_fold(&t, 2, V1, 7, a, 1), 0);
     assert_int_equal(t.count, 2);
     assert_int_equal(t.rows[0].old_view_id, V1); /* table order */
-    assert_int_equal(co_cut_table_find(&t, V1, 10, 1)->seq, 5);
-    assert_int_equal(co_cut_table_find(&t, V2, 10, 1)->seq, 50);
+    assert_int_equal(co_cut_table_find(&t, V1, 7, 10, 1)->seq, 5);
+    assert_int_equal(co_cut_table_find(&t, V2, 7, 10, 1)->seq, 50);
 }
 
 static void test_overflow(void **state)
@@ -91,13 +92,13 @@ static void test_overflow(void **state)
     co_cut_table_t t;
     co_cut_table_init(&t, store, 2);
     co_flush_entry_t a[] = {ent(1, 1), ent(2, 1), ent(3, 1)};
-    assert_int_equal(co_cut_table_fold(&t, 1, V1, a, 3), -1);
+    assert_int_equal(co_cut_table_fold(&t, 1, V1, 7, a, 3), -1);
     assert_int_equal(t.count, 2);
     assert_int_equal(t.overflow, 1);
     /* updates of rows already there still work */
     co_flush_entry_t b[] = {ent(1, 4)};
-    assert_int_equal(co_cut_table_fold(&t, 2, V1, b, 1), 0);
-    assert_int_equal(co_cut_table_find(&t, V1, 1, 1)->seq, 4);
+    assert_int_equal(co_cut_table_fold(&t, 2, V1, 7, b, 1), 0);
+    assert_int_equal(co_cut_table_find(&t, V1, 7, 1, 1)->seq, 4);
     co_cut_table_clear(&t);
     assert_int_equal(t.count, 0);
     assert_int_equal(t.overflow, 0);
@@ -134,7 +135,7 @@ static void test_order_independent(void **state)
             co_cut_table_init(&t, store, CAP);
             for (size_t i = 0; i < MEMBERS; i++)
                 assert_int_equal(co_cut_table_fold(&t, 1 + (uint32_t)order[i],
-                                                   V1, have[order[i]],
+                                                   V1, 7, have[order[i]],
                                                    SENDERS),
                                  0);
             assert_int_equal(t.count, SENDERS);
@@ -163,7 +164,7 @@ static void test_flush_ok_round_trip_and_rejects(void **state)
     (void)state;
     co_flush_entry_t e[] = {ent(3, 0), ent(5, 77), ent(9, CO_SEQ_LIMIT - 1)};
     uint8_t buf[256], bad[256];
-    size_t len = co_flush_ok_encode(buf, V2, V1, e, 3);
+    size_t len = co_flush_ok_encode(buf, V2, V1, 7, e, 3);
     assert_int_equal(len, co_flush_ok_size(3));
     co_flush_ok_t f;
     assert_int_equal(co_flush_ok_decode(buf, len, &f), 0);
@@ -182,15 +183,15 @@ static void test_flush_ok_round_trip_and_rejects(void **state)
     assert_int_equal(co_flush_ok_decode(buf, len + 1, &f),
                      CO_DROP(COHORT_DROP_TRUNCATED));
     /* an empty answer (a member of a fresh view with no senders) is fine */
-    len = co_flush_ok_encode(buf, V2, 0, NULL, 0);
+    len = co_flush_ok_encode(buf, V2, 0, 0, NULL, 0);
     assert_int_equal(co_flush_ok_decode(buf, len, &f), 0);
-    len = co_flush_ok_encode(buf, V2, V1, e, 3);
+    len = co_flush_ok_encode(buf, V2, V1, 7, e, 3);
     size_t offs[] = {3,           /* proposal counter 0 */
                      7,           /* proposal coordinator 0 */
-                     18 + 3,      /* first id 0 */
-                     18 + 7,      /* first incarnation 0 */
-                     18 + 16 + 3, /* second id below first */
-                     18 + 32 + 8};/* third seq at the limit */
+                     22 + 3,      /* first id 0 */
+                     22 + 7,      /* first incarnation 0 */
+                     22 + 16 + 3, /* second id below first */
+                     22 + 32 + 8};/* third seq at the limit */
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
         memcpy(bad, buf, len);
         if (i == 0)
@@ -217,8 +218,8 @@ static void test_cut_chunks(void **state)
     co_flush_entry_t a[20];
     for (uint32_t i = 0; i < 20; i++)
         a[i] = ent(1 + i, i * 3);
-    assert_int_equal(co_cut_table_fold(&t, 4, V1, a, 10), 0);
-    assert_int_equal(co_cut_table_fold(&t, 5, V2, a + 10, 10), 0);
+    assert_int_equal(co_cut_table_fold(&t, 4, V1, 7, a, 10), 0);
+    assert_int_equal(co_cut_table_fold(&t, 5, V2, 7, a + 10, 10), 0);
     /* every chunk size; chunks fed in order rebuild the table */
     for (size_t per = 1; per <= 20; per++) {
         co_cut_t back_store[CAP];
@@ -247,11 +248,11 @@ static void test_cut_chunks(void **state)
     for (size_t l = 0; l < len; l++)
         assert_int_equal(co_cut_chunk_decode(buf, l, &c),
                          CO_DROP(COHORT_DROP_TRUNCATED));
-    size_t offs[] = {14 + 11,      /* id 0 */
-                     14 + 15,      /* incarnation 0 */
-                     14 + 27,      /* holder 0 */
-                     14 + 16,      /* seq at the limit */
-                     14 + 28 + 11, /* second row = the first */
+    size_t offs[] = {14 + 15,      /* id 0 */
+                     14 + 19,      /* incarnation 0 */
+                     14 + 31,      /* holder 0 */
+                     14 + 20,      /* seq at the limit */
+                     14 + 32 + 15, /* second row = the first */
                      9,            /* total below first + count */
                      11};          /* first + count beyond total */
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
@@ -260,7 +261,7 @@ static void test_cut_chunks(void **state)
         assert_int_equal(co_cut_chunk_decode(bad, len, &c),
                          CO_DROP(COHORT_DROP_BAD_FIELD));
     }
-    assert_int_equal(co_cut_chunk_fits(co_cut_chunk_size(4) + 27), 4);
+    assert_int_equal(co_cut_chunk_fits(co_cut_chunk_size(4) + 31), 4);
     assert_int_equal(co_cut_chunk_fits(10), 0);
 }
 
