@@ -821,7 +821,7 @@ static void test_random_faults(void **state)
         return;
     }
     const char *many = getenv("COHORT_GMS_SEEDS");
-    uint64_t seeds = many ? strtoull(many, NULL, 10) : 60;
+    uint64_t seeds = many ? strtoull(many, NULL, 10) : 500;
     for (uint64_t s = 1; s <= seeds; s++)
         random_run(s);
 }
