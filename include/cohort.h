@@ -44,7 +44,7 @@ extern "C" {
 
 /* Library version, also returned at run time by cohort_version(). */
 #define COHORT_VERSION_MAJOR 0
-#define COHORT_VERSION_MINOR 1
+#define COHORT_VERSION_MINOR 2
 #define COHORT_VERSION_PATCH 0
 
 /* ------------------------------------------------------------------ */
@@ -204,7 +204,13 @@ typedef struct cohort_member {
 typedef enum cohort_event_type {
     COHORT_EVENT_NONE = 0,
     COHORT_EVENT_MESSAGE = 1,       /* a delivered message */
-    COHORT_EVENT_MEMBER_JOINED = 2, /* first heard from a member */
+    COHORT_EVENT_MEMBER_JOINED = 2, /* first heard from a member; the
+                                       name is its heartbeat's, or, when a
+                                       data datagram admits it first, the
+                                       name last heard from that member id
+                                       (this incarnation before a cut, or
+                                       the previous one); "" only for a
+                                       member never heard by heartbeat */
     COHORT_EVENT_MEMBER_LEFT = 3,   /* a member left or timed out */
     COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
 } cohort_event_type_t;
@@ -274,9 +280,18 @@ typedef struct cohort_event {
 /* ------------------------------------------------------------------ */
 
 /* Validate cfg, open the sockets, join the group and announce this member.
- * On success *out owns a new handle (free with cohort_close()).
- * Errors: INVAL (bad field: see the library's stderr-free diagnostics via
- * cohort_last_error_text), VERSION, NOMEM, ADDRESS, SYSTEM, NOCRYPTO, KEY. */
+ * The others are not known yet when this returns: see the start-up rule at
+ * cohort_members() before sending reliable messages.
+ * On success *out owns a new handle (free with cohort_close()); on failure
+ * *out is NULL. cfg and the strings and key it points to are the caller's
+ * and only read during the call. Takes up to 1/64 s: it returns only once
+ * the real-time tick its incarnation was drawn from is over, so a restart
+ * with the same member_id is always newer (docs/protocol.md).
+ * Errors: INVAL (NULL argument, or a bad field: cohort_last_error_text()
+ * names it), VERSION (struct_size), NOMEM, ADDRESS (interface or group
+ * address unusable), SYSTEM (socket or getrandom; errno kept), NOCRYPTO
+ * (security without libsodium), KEY (key_file unreadable, malformed or
+ * too open). */
 COHORT_API COHORT_NODISCARD int cohort_open(cohort_t **out,
                                             const struct cohort_config *cfg);
 
@@ -291,20 +306,32 @@ COHORT_API const char *cohort_last_error_text(void);
 COHORT_API void cohort_close(cohort_t *c);
 
 /* Process until every reliable message this member sent is held by every
- * member it knows, or timeout_ms passes (-1: no limit).
- * Returns 0, TIMEDOUT, or an error from cohort_process(). */
+ * member it knows, or timeout_ms passes (-1: no limit). timeout_ms 0 never
+ * blocks: it processes once and answers "is everything I sent stable?"
+ * (0: yes, TIMEDOUT: not yet).
+ * Errors: TIMEDOUT, INVAL (c NULL), SYSTEM (from cohort_process()). */
 COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Queue a message for the group. The data is copied. Small messages may wait
- * up to config.bundle_delay_ns to share a datagram (cohort_flush() sends at
+/* Queue a message for the group. The data is the caller's and is copied
+ * before the call returns. Small messages may wait up to
+ * config.bundle_delay_ns to share a datagram (cohort_flush() sends at
  * once). Never blocks.
- * Errors: INVAL (NULL data with len > 0, bad mode), TOOBIG, NOTSUP (TOTAL),
- * AGAIN (flow control: the slowest member is send_window_bytes behind; call
- * cohort_process() and retry, or use cohort_send_wait()), CLOSED. */
+ * Returns 0 once the message is accepted, and then never an error: a
+ * datagram the kernel refuses afterwards is counted in stats.send_errors
+ * (FIFO records are repaired by retransmission; UNRELIABLE ones are lost,
+ * as that mode allows), so a caller must not retry a send that returned 0.
+ * A FIFO message larger than the free window is fed out piece by piece as
+ * the window frees; until it is all out, the next send returns AGAIN.
+ * Errors (nothing was accepted): INVAL (c NULL, NULL data with len > 0,
+ * bad mode), TOOBIG (len > cohort_max_payload(c, mode)), NOTSUP (TOTAL),
+ * AGAIN (flow control: the slowest member is send_window_bytes behind, or
+ * a large message is still being fed out; call cohort_process() and retry,
+ * or use cohort_send_wait()), NOMEM (copying a message that must wait),
+ * CLOSED. */
 COHORT_API COHORT_NODISCARD int cohort_send(cohort_t *c, cohort_mode_t mode,
                                             const void *data, size_t len);
 
@@ -316,7 +343,9 @@ COHORT_API COHORT_NODISCARD int cohort_send_wait(cohort_t *c,
                                                  const void *data, size_t len,
                                                  int timeout_ms);
 
-/* Send any bundled messages now. Returns 0 or SYSTEM. */
+/* Send any bundled messages now. Errors: INVAL (c NULL), SYSTEM (a
+ * socket error that is not transient; transient refusals only count in
+ * stats.send_errors). */
 COHORT_API int cohort_flush(cohort_t *c);
 
 /* ------------------------------------------------------------------ */
@@ -324,29 +353,36 @@ COHORT_API int cohort_flush(cohort_t *c);
 /* ------------------------------------------------------------------ */
 
 /* A file descriptor that becomes readable when cohort_process() has work.
- * Owned by c; do not read or close it. */
+ * Owned by c; do not read or close it. Errors: INVAL (c NULL). */
 COHORT_API int cohort_fd(const cohort_t *c);
 
 /* Milliseconds until cohort_process() must run even if cohort_fd() stays
- * quiet: 0 means now; -1 means no timer is pending. */
+ * quiet: 0 means now (a timer is due, or datagrams wait to be sent); -1
+ * means no timer is pending (or c is NULL). Never fails. */
 COHORT_API int cohort_timeout_ms(const cohort_t *c);
 
 /* Read every datagram waiting on the sockets, run due timers, send what the
- * protocol produced. Returns the number of events ready (>= 0) or SYSTEM. */
+ * protocol produced. Returns the number of events ready (>= 0).
+ * Errors: INVAL (c NULL), SYSTEM (a socket error that is not transient). */
 COHORT_API int cohort_process(cohort_t *c);
 
-/* Take the next event. Returns 1 and fills *ev, or 0 when none is ready. */
+/* Take the next event. Returns 1 and fills *ev (its pointers are the
+ * library's, see cohort_event_t), or 0 when none is ready. Also sends what
+ * taking the event made the protocol queue (acks), so a loop that only
+ * drains events does not delay them. Errors: INVAL (c or ev NULL). */
 COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev);
 
 /* Blocking form: process until an event is ready or timeout_ms passes
- * (-1: no limit). Returns 1 with *ev filled, 0 on timeout, or an error. */
+ * (-1: no limit). Returns 1 with *ev filled, 0 on timeout.
+ * Errors: INVAL (c or ev NULL), SYSTEM (from cohort_process() or the
+ * wait). */
 COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
 /* Introspection                                                       */
 /* ------------------------------------------------------------------ */
 
-/* This member's own id. */
+/* This member's own id and incarnation; {0, 0} if c is NULL. */
 COHORT_API cohort_member_t cohort_self(const cohort_t *c);
 
 /* Largest message cohort_send() accepts in mode: config.max_message for
@@ -356,8 +392,15 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c);
  * support. Never fails. */
 COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 
-/* Copy up to max known members (this one included) into out; returns how
- * many are known (may exceed max). */
+/* Copy up to max known members (this one included) into out (the
+ * caller's array); returns how many are known (may exceed max), so
+ * cohort_members(c, NULL, 0) is the count. 0 if c is NULL.
+ *
+ * Start-up rule: a reliable message is owed only to the members its sender
+ * knows when it sends (and that know the sender), so members that start
+ * together and must all receive the first messages wait, bounded, until
+ * cohort_members(c, NULL, 0) counts them all before sending (see the
+ * README example). Until agreed views exist, this is the caller's job. */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 
@@ -407,23 +450,35 @@ struct cohort_stats {
                                          records among them are repaired
                                          by retransmission */
     uint64_t messages_lost;           /* FIFO messages given up (see the
-                                         COHORT_ERR_LOST warning) */
+                                         COHORT_ERR_LOST warning): held
+                                         records are grouped into messages
+                                         by their fragment flags; a record
+                                         never received counts as one
+                                         message (its boundaries are
+                                         unknown), so a lost fragmented
+                                         message may count once per
+                                         missing fragment */
 };
 
-/* Fill *out (set out->struct_size = sizeof *out first; 0 means current).
- * Returns 0 or INVAL. */
+/* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0
+ * means current). Errors: INVAL (c or out NULL, struct_size out of
+ * range). */
 COHORT_API int cohort_stats(const cohort_t *c, struct cohort_stats *out);
 
 /* ------------------------------------------------------------------ */
 /* Keys                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Write a new random key to path (mode 0600, refusing to overwrite).
- * Errors: NOCRYPTO, KEY, SYSTEM. */
+/* Write a new random key to path (mode 0600). Never overwrites: an
+ * existing file, or a symlink, at path gives SYSTEM with errno EEXIST (or
+ * ELOOP) and leaves it untouched.
+ * Errors: INVAL (path NULL or ""), NOCRYPTO, SYSTEM (errno kept). */
 COHORT_API int cohort_keygen(const char *path);
 
-/* Read a key file into key[COHORT_KEY_BYTES]. Refuses a file that group or
- * others can read (as ssh does). Errors: NOCRYPTO, KEY, SYSTEM. */
+/* Read a key file into key[COHORT_KEY_BYTES] (the caller's buffer). Refuses
+ * a file that group or others can read (as ssh does).
+ * Errors: INVAL (NULL argument), NOCRYPTO, KEY (malformed, not a regular
+ * file, or too open), SYSTEM (errno kept). */
 COHORT_API int cohort_key_load(const char *path,
                                uint8_t key[COHORT_KEY_BYTES]);
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# build-deb.sh - build the Debian packages libcohort0, libcohort-dev and
+# build-deb.sh - build the Debian packages libcohort1, libcohort-dev and
 # cohort-tools with dpkg-buildpackage -us -uc -b, in a scratch copy of the
 # tree so an in-tree build (scripts/setup.sh) is neither used nor disturbed.
 #

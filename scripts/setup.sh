@@ -13,7 +13,9 @@
 #   ./scripts/setup.sh -- --without-libsodium   extra ./configure arguments
 #
 # Environment: CI=true adds --enable-werror; COHORT_CONFIGURE_FLAGS adds
-# configure arguments; COHORT_SKIP_DEPS=1 skips the package step.
+# configure arguments; COHORT_SKIP_DEPS=1 skips the package step;
+# COHORT_MAKE_LOG names make's log in build-logs/ (default make.log), so a
+# caller such as test.sh keeps the real build's log.
 set -euo pipefail
 
 # Every package the build, make check (including the namespace and
@@ -29,6 +31,7 @@ PACKAGES=(
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOGDIR=$ROOT/build-logs
+MAKE_LOG=${COHORT_MAKE_LOG:-make.log}
 mkdir -p "$LOGDIR"
 
 werror=no
@@ -131,12 +134,12 @@ configure_tree() {
 }
 
 build() {
-    local jobs
+    local jobs log=$LOGDIR/$MAKE_LOG
     jobs=$(nproc 2>/dev/null || echo 2)
-    say "building: make -j$jobs (log: build-logs/make.log)"
-    make -j"$jobs" >"$LOGDIR/make.log" 2>&1 || {
-        grep -E 'error|Error' "$LOGDIR/make.log" | head -n 20 >&2 || true
-        fail_with_log "make" "$LOGDIR/make.log"
+    say "building: make -j$jobs (log: build-logs/$MAKE_LOG)"
+    make -j"$jobs" >"$log" 2>&1 || {
+        grep -E 'error|Error' "$log" | head -n 20 >&2 || true
+        fail_with_log "make" "$log"
     }
     say "built: $(find . -maxdepth 1 -name 'cohort-*' -type f -perm -u+x | sort | tr '\n' ' ')"
 }

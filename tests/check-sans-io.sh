@@ -46,7 +46,7 @@ strip() {
     }' "$2"
 }
 
-calls='(time|clock|clock_gettime|clock_getres|gettimeofday|timespec_get|nanosleep|usleep|sleep|socket|socketpair|bind|connect|listen|accept|sendto|recvfrom|sendmsg|recvmsg|sendmmsg|recvmmsg|send|recv|poll|ppoll|select|pselect|epoll_[a-z_]*|rand|random|srand|srandom|rand_r|drand48|lrand48|mrand48|erand48|getrandom|getentropy|arc4random[a-z_]*|randombytes[a-z_]*)[[:space:]]*\('
+calls='(time|clock|clock_gettime|clock_getres|gettimeofday|timespec_get|nanosleep|usleep|sleep|socket|socketpair|bind|connect|listen|accept|sendto|recvfrom|sendmsg|recvmsg|sendmmsg|recvmmsg|send|recv|poll|ppoll|select|pselect|epoll_[a-z_]*|rand|random|srand|srandom|rand_r|drand48|lrand48|mrand48|erand48|getrandom|getentropy|arc4random[a-z_]*|randombytes[a-z_]*|sodium_init)[[:space:]]*\('
 headers='#[[:space:]]*include[[:space:]]*<(sys/socket\.h|netinet/[^>]*|arpa/[^>]*|netdb\.h|time\.h|sys/time\.h|poll\.h|sys/poll\.h|sys/epoll\.h|sys/select\.h|sys/random\.h)>'
 
 found=0

@@ -14,16 +14,15 @@
  * Run without arguments it opens and closes one member on loopback: a smoke
  * test of the real sockets for make check.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cohort.h"
+#include "common.h"
 
 #define MP_MAGIC 0x4d505431u /* "MPT1" */
 #define MP_HEADER_BYTES 16
@@ -33,16 +32,12 @@
 #define MP_COUNT_MAX 100000
 
 typedef struct mp_opts {
-    const char *group;
-    unsigned port;
-    const char *iface;
-    int ipv6;
+    struct tool_net net;         /* --group, --port, --interface, --ipv6 */
     int peers;
     int count;
     int pace_ms;
     int join_timeout_ms;
     int linger_ms;
-    cohort_mode_t mode;
 } mp_opts_t;
 
 typedef struct mp_peer {
@@ -60,12 +55,7 @@ typedef struct mp_state {
     int npeer;
 } mp_state_t;
 
-static uint64_t mp_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+static uint64_t mp_now_ms(void) { return tool_now_ns() / 1000000u; }
 
 static uint32_t mp_fnv1a(const uint8_t *p, size_t n)
 {
@@ -167,9 +157,12 @@ static void mp_on_event(mp_state_t *s, const cohort_event_t *ev)
         printf("LEFT %" PRIu32 " %d\n", ev->u.member.member.id,
                ev->u.member.reason);
         break;
-    case COHORT_EVENT_WARNING:
-        printf("WARNING %d %s\n", ev->u.warning.code, ev->u.warning.text);
+    case COHORT_EVENT_WARNING: {
+        char text[512];
+        printf("WARNING %d %s\n", ev->u.warning.code,
+               tool_warning_text(ev, text, sizeof text));
         break;
+    }
     default:
         break;
     }
@@ -217,7 +210,7 @@ static int mp_send_all(mp_state_t *s)
     uint64_t next = mp_now_ms();
     for (int seq = 1; seq <= s->o->count; seq++) {
         size_t len = mp_build(buf, s->self, (uint32_t)seq);
-        int rc = cohort_send_wait(s->c, s->o->mode, buf, len, 5000);
+        int rc = cohort_send_wait(s->c, s->o->net.mode, buf, len, 5000);
         if (rc != 0)
             return rc;
         next += (uint64_t)s->o->pace_ms;
@@ -249,21 +242,14 @@ static void mp_print_stats(const mp_state_t *s)
 static int mp_open(mp_state_t *s)
 {
     struct cohort_config cfg;
-    cohort_config_init(&cfg);
     char name[32];
     snprintf(name, sizeof name, "mp-%ld", (long)getpid());
-    cfg.group = s->o->group;
-    cfg.port = (uint16_t)s->o->port;
-    cfg.interface = s->o->iface;
-    cfg.ipv6 = s->o->ipv6;
+    tool_config(&s->o->net, &cfg);
     cfg.name = name;
     cfg.heartbeat_interval_ns = 50 * 1000000ull;
-    int rc = cohort_open(&s->c, &cfg);
-    if (rc != 0) {
-        fprintf(stderr, "mp_member: cohort_open: %s (%s)\n",
-                cohort_strerror(rc), cohort_last_error_text());
+    int rc = tool_open(&cfg, &s->c);
+    if (rc != 0)
         return rc;
-    }
     s->self = cohort_self(s->c).id;
     printf("SELF %" PRIu32 "\n", s->self);
     return 0;
@@ -326,67 +312,80 @@ static int mp_smoke(void)
     return ok ? 0 : 1;
 }
 
-static int mp_usage(void)
+enum mp_opt {
+    OPT_PEERS = TOOL_OPT__END,
+    OPT_COUNT,
+    OPT_PACE_MS,
+    OPT_JOIN_TIMEOUT_MS,
+    OPT_LINGER_MS,
+    OPT_FIFO,
+};
+
+static void mp_usage(FILE *f)
 {
-    fprintf(stderr, "usage: mp_member --group G --port P --peers K "
-            "--count N [--iface IF] [--ipv6] [--pace-ms MS] [--fifo] "
+    fprintf(f, "usage: mp_member --group G --port P --peers K --count N "
+            "[--iface IF] [--ipv6] [--pace-ms MS] [--fifo] "
             "[--join-timeout-ms MS] [--linger-ms MS]\n");
-    return 64;
 }
 
-static bool mp_int_arg(const char *s, long lo, long hi, long *out)
+static const struct option mp_long_opts[] = {
+    TOOL_NET_LONGOPTS,
+    { "iface", required_argument, NULL, TOOL_OPT_INTERFACE },
+    { "peers", required_argument, NULL, OPT_PEERS },
+    { "count", required_argument, NULL, OPT_COUNT },
+    { "pace-ms", required_argument, NULL, OPT_PACE_MS },
+    { "join-timeout-ms", required_argument, NULL, OPT_JOIN_TIMEOUT_MS },
+    { "linger-ms", required_argument, NULL, OPT_LINGER_MS },
+    { "fifo", no_argument, NULL, OPT_FIFO },
+    { NULL, 0, NULL, 0 },
+};
+
+/* An int option in [lo, hi]: 0, or -1 with a message printed. */
+static int mp_int(const char *opt, const char *arg, uint64_t lo, uint64_t hi,
+                  int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    uint64_t v = 0;
+    if (tool_parse_u64(opt, arg, lo, hi, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
-static bool mp_parse_one(mp_opts_t *o, const char *k, const char *v)
+static int mp_option(void *ctx, int opt, const char *arg)
 {
-    long n = 0;
-    if (strcmp(k, "--group") == 0)
-        return (o->group = v) != NULL;
-    if (strcmp(k, "--iface") == 0)
-        return (o->iface = v) != NULL;
-    bool ok = mp_int_arg(v, 0, MP_COUNT_MAX, &n);
-    if (strcmp(k, "--port") == 0 && ok && n >= 1 && n <= 65535)
-        o->port = (unsigned)n;
-    else if (strcmp(k, "--peers") == 0 && ok && n >= 1 && n <= MP_PEERS_MAX)
-        o->peers = (int)n;
-    else if (strcmp(k, "--count") == 0 && ok && n >= 1)
-        o->count = (int)n;
-    else if (strcmp(k, "--pace-ms") == 0 && ok)
-        o->pace_ms = (int)n;
-    else if (strcmp(k, "--join-timeout-ms") == 0 && ok)
-        o->join_timeout_ms = (int)n;
-    else if (strcmp(k, "--linger-ms") == 0 && ok)
-        o->linger_ms = (int)n;
-    else
-        return false;
-    return true;
+    mp_opts_t *o = ctx;
+    switch (opt) {
+    case OPT_PEERS: return mp_int("peers", arg, 1, MP_PEERS_MAX, &o->peers);
+    case OPT_COUNT: return mp_int("count", arg, 1, MP_COUNT_MAX, &o->count);
+    case OPT_PACE_MS:
+        return mp_int("pace-ms", arg, 0, MP_COUNT_MAX, &o->pace_ms);
+    case OPT_JOIN_TIMEOUT_MS:
+        return mp_int("join-timeout-ms", arg, 0, MP_COUNT_MAX,
+                      &o->join_timeout_ms);
+    case OPT_LINGER_MS:
+        return mp_int("linger-ms", arg, 0, MP_COUNT_MAX, &o->linger_ms);
+    case OPT_FIFO: o->net.mode = COHORT_FIFO; return 0;
+    default: return -1;
+    }
 }
 
 int main(int argc, char **argv)
 {
     if (argc == 1)
         return mp_smoke();
-    mp_opts_t o = {.iface = "lo", .pace_ms = 2, .join_timeout_ms = 10000,
-                   .linger_ms = 3000, .mode = COHORT_UNRELIABLE};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ipv6") == 0)
-            o.ipv6 = 1;
-        else if (strcmp(argv[i], "--fifo") == 0)
-            o.mode = COHORT_FIFO;
-        else if (i + 1 >= argc || !mp_parse_one(&o, argv[i], argv[i + 1]))
-            return mp_usage();
-        else
-            i++;
+    tool_set_progname(argv[0]);
+    mp_opts_t o = {.pace_ms = 2, .join_timeout_ms = 10000,
+                   .linger_ms = 3000};
+    tool_net_init(&o.net, NULL);
+    o.net.mode = COHORT_UNRELIABLE;
+    int rc = tool_parse_options(&o.net, argc, argv, mp_long_opts, mp_usage,
+                                mp_option, &o);
+    if (rc != TOOL_OPT_NEXT)
+        return rc;
+    if (o.net.group == NULL || o.net.port == 0 || o.peers == 0 ||
+        o.count == 0) {
+        mp_usage(stderr);
+        return TOOL_EXIT_USAGE;
     }
-    if (o.group == NULL || o.port == 0 || o.peers == 0 || o.count == 0)
-        return mp_usage();
     return mp_run(&o);
 }

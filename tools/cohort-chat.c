@@ -109,43 +109,36 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-/* Returns -1 to continue, else an exit status. */
-static int parse_args(struct chat_opts *o, int argc, char **argv)
+static int chat_option(void *ctx, int opt, const char *arg)
 {
-    int opt;
+    struct chat_opts *o = ctx;
+    switch (opt) {
+    case OPT_SCRIPT: o->script = arg; return 0;
+    case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_EXIT_AFTER:
+        return tool_parse_seconds("exit-after", arg, 86400.0,
+                                  &o->exit_after_s);
+    case OPT_DELAY:
+        return tool_parse_u64("delay", arg, 0, 60000, &o->delay_ms);
+    case OPT_WAIT_MEMBERS:
+        return tool_parse_u64("wait-members", arg, 0, 1000,
+                              &o->wait_members);
+    default:
+        return -1;
+    }
+}
+
+/* opts is the struct chat. Returns -1 to continue, else an exit status. */
+static int parse_args(void *opts, int argc, char **argv)
+{
+    struct chat_opts *o = &((struct chat *)opts)->o;
+    int r;
     tool_net_init(&o->net, "chat");
     o->delay_ms = 200;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
-        int r = tool_common_option(&o->net, opt, optarg, argv, usage);
-        if (r == TOOL_OPT_NEXT)
-            continue;
-        if (r != TOOL_OPT_OWN)
-            return r;
-        switch (opt) {
-        case OPT_SCRIPT: o->script = optarg; break;
-        case OPT_QUIET: o->quiet = 1; break;
-        case OPT_EXIT_AFTER:
-            if (tool_parse_seconds("exit-after", optarg, 86400.0,
-                                   &o->exit_after_s) != 0)
-                return TOOL_EXIT_USAGE;
-            break;
-        case OPT_DELAY:
-            if (tool_parse_u64("delay", optarg, 0, 60000, &o->delay_ms) != 0)
-                return TOOL_EXIT_USAGE;
-            break;
-        case OPT_WAIT_MEMBERS:
-            if (tool_parse_u64("wait-members", optarg, 0, 1000,
-                               &o->wait_members) != 0)
-                return TOOL_EXIT_USAGE;
-            break;
-        default: tool_bad_option(argv); return TOOL_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        tool_err("unexpected argument '%s' (try --help)", argv[optind]);
-        return TOOL_EXIT_USAGE;
-    }
+    r = tool_parse_options(&o->net, argc, argv, long_opts, usage,
+                           chat_option, o);
+    if (r != TOOL_OPT_NEXT)
+        return r;
     if (o->script != NULL && o->exit_after_s == 0.0)
         o->exit_after_s = 2.0;
     return tool_net_check(&o->net) == 0 ? -1 : TOOL_EXIT_USAGE;
@@ -216,21 +209,22 @@ static void print_event(const struct chat *ch, const cohort_event_t *ev)
         printf(" left%s\n", leave_reason(ev->u.member.reason));
         return;
     case COHORT_EVENT_WARNING:
-        tool_err("warning: %s (%s)",
-                 ev->u.warning.text ? ev->u.warning.text : "",
-                 cohort_strerror(ev->u.warning.code));
+        tool_print_warning(ev);
         return;
     default:
         return;
     }
 }
 
+static void on_event(void *ctx, const cohort_event_t *ev)
+{
+    print_event(ctx, ev);
+}
+
 static void drain_events(struct chat *ch)
 {
-    cohort_event_t ev;
     /* Bounded by the library's event queue length. */
-    for (int i = 0; i < 100000 && cohort_next_event(ch->c, &ev) == 1; i++)
-        print_event(ch, &ev);
+    (void)tool_drain_events(ch->c, 100000, on_event, ch);
     fflush(stdout);
 }
 
@@ -451,11 +445,8 @@ static void leave(struct chat *ch)
 
 static int chat_start(struct chat *ch)
 {
-    struct cohort_config cfg;
     uint64_t now = tool_now_ns();
-    cohort_config_init(&cfg);
-    tool_net_config(&ch->o.net, &cfg);
-    if (tool_open(&cfg, &ch->c) != 0)
+    if (tool_open_net(&ch->o.net, &ch->c) != 0)
         return -1;
     ch->mode = ch->o.net.mode;
     ch->start_ns = now;
@@ -475,22 +466,23 @@ static int chat_start(struct chat *ch)
     return 0;
 }
 
+static int run(void *opts)
+{
+    struct chat *ch = opts;
+    int rc;
+    if (ch->o.script != NULL && script_load(&ch->script, ch->o.script) != 0)
+        return TOOL_EXIT_FAIL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (chat_start(ch) != 0)
+        return TOOL_EXIT_FAIL;
+    rc = run_loop(ch);
+    leave(ch);
+    free(ch->script.text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static struct chat ch;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&ch.o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    if (ch.o.script != NULL && script_load(&ch.script, ch.o.script) != 0)
-        return TOOL_EXIT_FAIL;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    tool_catch_signals();
-    if (chat_start(&ch) != 0)
-        return TOOL_EXIT_FAIL;
-    rc = run_loop(&ch);
-    leave(&ch);
-    free(ch.script.text);
-    return rc;
+    return tool_main(argc, argv, &ch, parse_args, run);
 }

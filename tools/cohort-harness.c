@@ -99,26 +99,6 @@ static uint64_t fnv1a64(const uint8_t *p, size_t len)
     return h;
 }
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t getn(const uint8_t *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
 /* Mixed sizes: mostly small, a quarter up to about a datagram, one in
  * twenty several datagrams long (so reliable modes must fragment). */
 static size_t msg_size(const struct h_opts *o, uint32_t sender, uint64_t idx)
@@ -145,12 +125,12 @@ static void fill_message(uint8_t *b, size_t len, uint32_t type,
         size_t n = len - i < 8 ? len - i : 8;
         memcpy(b + i, &r, n);
     }
-    put32(b, H_MAGIC);
-    put32(b + 4, sender);
-    put64(b + 8, idx);
-    put32(b + 16, (uint32_t)len);
-    put32(b + 20, type);
-    put64(b + 24, fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES));
+    tool_put_le(b, H_MAGIC, 4);
+    tool_put_le(b + 4, sender, 4);
+    tool_put_le(b + 8, idx, 8);
+    tool_put_le(b + 16, (uint32_t)len, 4);
+    tool_put_le(b + 20, type, 4);
+    tool_put_le(b + 24, fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES), 8);
 }
 
 struct h_msg {
@@ -163,15 +143,15 @@ struct h_msg {
 static int parse_message(const uint8_t *b, size_t len, uint64_t members,
                          struct h_msg *m)
 {
-    if (len < H_HDR_BYTES || getn(b, 4) != H_MAGIC)
+    if (len < H_HDR_BYTES || tool_get_le(b, 4) != H_MAGIC)
         return -1;
-    m->sender = (uint32_t)getn(b + 4, 4);
-    m->idx = getn(b + 8, 8);
-    m->type = (uint32_t)getn(b + 20, 4);
+    m->sender = (uint32_t)tool_get_le(b + 4, 4);
+    m->idx = tool_get_le(b + 8, 8);
+    m->type = (uint32_t)tool_get_le(b + 20, 4);
     if (m->sender >= members)
         return -1;
-    m->ok = getn(b + 16, 4) == len &&
-            getn(b + 24, 8) == fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES);
+    m->ok = tool_get_le(b + 16, 4) == len &&
+            tool_get_le(b + 24, 8) == fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES);
     return 0;
 }
 
@@ -220,8 +200,9 @@ static void on_message(struct member *m, const cohort_event_t *ev)
     }
 }
 
-static void on_event(struct member *m, const cohort_event_t *ev)
+static void on_event(void *ctx, const cohort_event_t *ev)
 {
+    struct member *m = ctx;
     switch (ev->type) {
     case COHORT_EVENT_MESSAGE:
         on_message(m, ev);
@@ -235,10 +216,12 @@ static void on_event(struct member *m, const cohort_event_t *ev)
                 ev->u.member.name ? ev->u.member.name : "",
                 ev->u.member.reason);
         break;
-    case COHORT_EVENT_WARNING:
+    case COHORT_EVENT_WARNING: {
+        char text[512];
         fprintf(m->log, "W %d %s\n", ev->u.warning.code,
-                ev->u.warning.text ? ev->u.warning.text : "");
+                tool_warning_text(ev, text, sizeof text));
         break;
+    }
     default:
         break;
     }
@@ -246,9 +229,7 @@ static void on_event(struct member *m, const cohort_event_t *ev)
 
 static void drain_events(struct member *m)
 {
-    cohort_event_t ev;
-    for (int i = 0; i < 1000000 && cohort_next_event(m->c, &ev) == 1; i++)
-        on_event(m, &ev);
+    (void)tool_drain_events(m->c, 1000000, on_event, m);
 }
 
 /* Wait for input or timers (at most max_ms), process, log the events. */
@@ -428,8 +409,7 @@ static int member_setup(struct member *m, const struct h_opts *o)
             (unsigned long long)o->members, (unsigned long long)o->messages,
             tool_mode_name(o->net.mode));
     snprintf(name, sizeof name, "m%u", m->self);
-    cohort_config_init(&cfg);
-    tool_net_config(&o->net, &cfg);
+    tool_config(&o->net, &cfg);
     cfg.name = name;
     cfg.member_id = m->self + 1;
     cfg.seed = o->seed != 0 ? o->seed * 1000u + m->self + 1 : 0;
@@ -833,13 +813,49 @@ static void check_logs(const struct h_opts *o, struct verdict *v,
 static int check_main(const struct h_opts *o)
 {
     static struct verdict v;
+    struct stat st;
     if (o->keep_logs == NULL) {
         tool_err("check: needs --keep-logs DIR");
         return TOOL_EXIT_USAGE;
     }
+    /* Judging a directory that is not there would count every member's
+     * log as missing: say what is wrong instead. */
+    if (stat(o->keep_logs, &st) != 0) {
+        tool_err("check: --keep-logs %s: %s", o->keep_logs, strerror(errno));
+        return TOOL_EXIT_FAIL;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        tool_err("check: --keep-logs %s: not a directory", o->keep_logs);
+        return TOOL_EXIT_FAIL;
+    }
     check_logs(o, &v, o->keep_logs);
     print_verdict(o, &v, 0.0);
     return v.violations ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
+/* A long run is silent otherwise: on a terminal, say once a second how
+ * far it is. The line is overwritten, then cleared. */
+static void show_progress(const struct h_opts *o, size_t running,
+                          uint64_t start)
+{
+    fprintf(stderr, "\r%s: %.0f s, %zu of %llu members still running ",
+            tool_progname(), (tool_now_ns() - start) / 1e9, running,
+            (unsigned long long)o->members);
+}
+
+static void await_members(const struct h_opts *o, struct tool_child *ch,
+                          uint64_t start)
+{
+    uint64_t deadline = start + (uint64_t)((o->timeout_s + 20.0) * 1e9);
+    size_t n = (size_t)o->members, running = n;
+    if (!o->quiet && tool_progress_wanted()) {
+        while (running > 0 && tool_now_ns() < deadline) {
+            show_progress(o, running, start);
+            running = tool_children_wait(ch, n, tool_now_ns() + 1000000000u);
+        }
+        fprintf(stderr, "\r%*s\r", 60, "");
+    }
+    (void)tool_children_reap(ch, n, deadline);
 }
 
 static int parent_main(struct h_opts *o)
@@ -858,8 +874,7 @@ static int parent_main(struct h_opts *o)
     fflush(stdout);
     if (spawn_members(o, dir, ch) != 0)
         return TOOL_EXIT_FAIL;
-    (void)tool_children_reap(ch, (size_t)o->members, start +
-                             (uint64_t)((o->timeout_s + 20.0) * 1e9));
+    await_members(o, ch, start);
     check_exits(o, &v, ch, dir);
     if (v.notsup) {
         printf("SKIP: mode %s is not supported by this library yet\n",
@@ -934,8 +949,9 @@ static int parse_sizes(struct h_opts *o, const char *arg)
     return 0;
 }
 
-static int h_option(struct h_opts *o, int opt, const char *arg)
+static int h_option(void *ctx, int opt, const char *arg)
 {
+    struct h_opts *o = ctx;
     switch (opt) {
     case OPT_MEMBERS:
         return tool_parse_u64("members", arg, 2, H_MAX_MEMBERS, &o->members);
@@ -977,9 +993,10 @@ static int finish_options(struct h_opts *o)
 }
 
 /* Returns -1 to continue, else an exit status. */
-static int parse_args(struct h_opts *o, int argc, char **argv)
+static int parse_args(void *opts, int argc, char **argv)
 {
-    int opt;
+    struct h_opts *o = opts;
+    int r;
     tool_net_init(&o->net, NULL);
     o->members = 3;
     o->messages = 1000;
@@ -991,35 +1008,25 @@ static int parse_args(struct h_opts *o, int argc, char **argv)
         argc--;
         argv++;
     }
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
-        int r = tool_common_option(&o->net, opt, optarg, argv, usage);
-        if (r == TOOL_OPT_NEXT)
-            continue;
-        if (r != TOOL_OPT_OWN)
-            return r;
-        if (h_option(o, opt, optarg) != 0)
-            return TOOL_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        tool_err("unexpected argument '%s' (try --help)", argv[optind]);
-        return TOOL_EXIT_USAGE;
-    }
+    r = tool_parse_options(&o->net, argc, argv, long_opts, usage, h_option,
+                           o);
+    if (r != TOOL_OPT_NEXT)
+        return r;
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
+}
+
+static int run(void *opts)
+{
+    struct h_opts *o = opts;
+    if (o->member_role)
+        return member_main(o);
+    if (o->check_role)
+        return check_main(o);
+    return parent_main(o);
 }
 
 int main(int argc, char **argv)
 {
     static struct h_opts o;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    tool_catch_signals();
-    if (o.member_role)
-        return member_main(&o);
-    if (o.check_role)
-        return check_main(&o);
-    return parent_main(&o);
+    return tool_main(argc, argv, &o, parse_args, run);
 }

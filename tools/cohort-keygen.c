@@ -5,15 +5,18 @@
  * group in two. A rollover uses a second file and a second key id
  * (docs/security.md).
  */
-#include "config.h"
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cohort.h"
+#include "common.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+enum keygen_opt { OPT_FORCE = TOOL_OPT__END };
 
 static void usage(FILE *out)
 {
@@ -27,75 +30,73 @@ static void usage(FILE *out)
             COHORT_KEY_BYTES);
 }
 
+static const struct option long_opts[] = {
+    { "help", no_argument, NULL, TOOL_OPT_HELP },
+    { "version", no_argument, NULL, TOOL_OPT_VERSION },
+    { "force", no_argument, NULL, OPT_FORCE },
+    { NULL, 0, NULL, 0 },
+};
+
 static int report(const char *path, int rc)
 {
-    switch (rc) {
-    case COHORT_ERR_NOCRYPTO:
-        fprintf(stderr,
-                "cohort-keygen: this cohort was built without libsodium; "
-                "keys are not available\n");
-        break;
-    case COHORT_ERR_SYSTEM:
-        if (errno == EEXIST)
-            fprintf(stderr,
-                    "cohort-keygen: %s already exists; refusing to "
-                    "overwrite it (remove it first, or write the new key "
-                    "to another file)\n",
-                    path);
-        else
-            fprintf(stderr, "cohort-keygen: %s: %s\n", path,
-                    strerror(errno));
-        break;
-    default:
-        fprintf(stderr, "cohort-keygen: %s: cannot write key (error %d)\n",
-                path, rc);
-        break;
+    if (rc == COHORT_ERR_NOCRYPTO)
+        tool_err("this cohort was built without libsodium; keys are not "
+                 "available");
+    else if (rc == COHORT_ERR_SYSTEM && errno == EEXIST)
+        tool_err("%s already exists; refusing to overwrite it (remove it "
+                 "first, or write the new key to another file)", path);
+    else if (rc == COHORT_ERR_SYSTEM)
+        tool_err("%s: %s", path, strerror(errno));
+    else
+        tool_err("%s: cannot write key: %s", path, cohort_strerror(rc));
+    return TOOL_EXIT_FAIL;
+}
+
+/* The options, then exactly one FILE. Returns -1 to go on (*path set),
+ * else an exit status. */
+static int parse_args(int argc, char **argv, const char **path)
+{
+    int opt;
+    struct tool_net unused;
+    tool_net_init(&unused, NULL);
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hVf", long_opts, NULL)) != -1) {
+        if (opt == 'f' || opt == OPT_FORCE) {
+            tool_err("there is no --force: a key is never overwritten; "
+                     "remove the old file yourself if you mean to replace "
+                     "it");
+            return TOOL_EXIT_USAGE;
+        }
+        /* Only help, version and unknown options reach the shared step:
+         * the table has no network options. */
+        int r = tool_common_option(&unused, opt, optarg, argv, usage);
+        if (r != TOOL_OPT_NEXT)
+            return r == TOOL_OPT_OWN ? TOOL_EXIT_USAGE : r;
     }
-    return EXIT_FAIL;
+    if (optind >= argc || argv[optind][0] == '\0') {
+        tool_err("needs the FILE to write the key to (try --help)");
+        return TOOL_EXIT_USAGE;
+    }
+    if (optind + 1 < argc) {
+        tool_err("unexpected argument '%s': one FILE only (try --help)",
+                 argv[optind + 1]);
+        return TOOL_EXIT_USAGE;
+    }
+    *path = argv[optind];
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    int only_files = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!only_files && strcmp(a, "--") == 0) {
-            only_files = 1;
-        } else if (!only_files &&
-                   (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!only_files &&
-                   (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)) {
-            printf("cohort-keygen %s\n", PACKAGE_VERSION);
-            return EXIT_OK;
-        } else if (!only_files &&
-                   (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0)) {
-            fprintf(stderr, "cohort-keygen: there is no --force: a key is "
-                            "never overwritten; remove the old file "
-                            "yourself if you mean to replace it\n");
-            return EXIT_USAGE;
-        } else if (!only_files && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "cohort-keygen: unknown option %s\n", a);
-            usage(stderr);
-            return EXIT_USAGE;
-        } else if (path != NULL) {
-            fprintf(stderr, "cohort-keygen: one FILE only\n");
-            usage(stderr);
-            return EXIT_USAGE;
-        } else {
-            path = a;
-        }
-    }
-    if (path == NULL || path[0] == '\0') {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    int rc = cohort_keygen(path);
+    int rc;
+    tool_set_progname(argv[0]);
+    rc = parse_args(argc, argv, &path);
+    if (rc >= 0)
+        return rc;
+    rc = cohort_keygen(path);
     if (rc != COHORT_OK)
         return report(path, rc);
-    fprintf(stderr, "cohort-keygen: wrote a new key to %s (mode 0600)\n",
-            path);
-    return EXIT_OK;
+    tool_err("wrote a new key to %s (mode 0600)", path);
+    return TOOL_EXIT_OK;
 }

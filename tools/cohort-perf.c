@@ -98,56 +98,28 @@ struct perf_hdr {
     uint64_t value;
 };
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *b)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
-static uint64_t get64(const uint8_t *b)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
-
 static void hdr_put(uint8_t *b, const struct perf_hdr *h)
 {
-    put32(b, PERF_MAGIC);
+    tool_put_le(b, PERF_MAGIC, 4);
     b[4] = h->type;
     b[5] = b[6] = b[7] = 0;
-    put32(b + 8, h->run_id);
-    put32(b + 12, h->from);
-    put64(b + 16, h->seq);
-    put64(b + 24, h->value);
+    tool_put_le(b + 8, h->run_id, 4);
+    tool_put_le(b + 12, h->from, 4);
+    tool_put_le(b + 16, h->seq, 8);
+    tool_put_le(b + 24, h->value, 8);
 }
 
 /* 0 if b holds a header of this run. */
 static int hdr_get(const uint8_t *b, size_t len, uint32_t run_id,
                    struct perf_hdr *h)
 {
-    if (len < PERF_HDR_BYTES || get32(b) != PERF_MAGIC)
+    if (len < PERF_HDR_BYTES || (uint32_t)tool_get_le(b, 4) != PERF_MAGIC)
         return -1;
     h->type = b[4];
-    h->run_id = get32(b + 8);
-    h->from = get32(b + 12);
-    h->seq = get64(b + 16);
-    h->value = get64(b + 24);
+    h->run_id = (uint32_t)tool_get_le(b + 8, 4);
+    h->from = (uint32_t)tool_get_le(b + 12, 4);
+    h->seq = tool_get_le(b + 16, 8);
+    h->value = tool_get_le(b + 24, 8);
     return h->run_id == run_id ? 0 : -1;
 }
 
@@ -182,14 +154,12 @@ static void raw_address(const struct perf_opts *o, char *buf, size_t len)
 static size_t datagram_limit(const struct tool_net *net)
 {
     struct cohort_config cfg;
-    cohort_config_init(&cfg);
-    tool_net_config(net, &cfg);
+    tool_config(net, &cfg);
     return cfg.max_datagram;
 }
 
 static int io_open(struct perf_io *io, const struct perf_opts *o)
 {
-    struct cohort_config cfg;
     memset(io, 0, sizeof *io);
     io->raw = o->raw;
     io->mode = o->net.mode;
@@ -204,9 +174,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
                              largest > PERF_HDR_BYTES ? largest
                                                       : PERF_HDR_BYTES);
     }
-    cohort_config_init(&cfg);
-    tool_net_config(&o->net, &cfg);
-    return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
+    return tool_open_net(&o->net, &io->c) == 0 ? 0 : -1;
 }
 
 static void io_close(struct perf_io *io, int drain_ms)
@@ -264,8 +232,7 @@ static void io_note_event(struct perf_io *io, const cohort_event_t *ev)
 {
     if (ev->type == COHORT_EVENT_WARNING && !io->warned) {
         io->warned = 1;
-        tool_err("warning: %s", ev->u.warning.text ? ev->u.warning.text
-                                                   : "?");
+        tool_print_warning(ev);
     }
 }
 
@@ -412,7 +379,11 @@ static int send_done(const struct perf_opts *o, struct send_state *s)
         return 0;
     now = tool_now_ns();
     if (!o->quiet && now >= s->next_progress_ns) {
-        tool_err("send: %.1f s, %llu messages", (now - s->start_ns) / 1e9,
+        /* Name the cell: in a table, many senders run one after the
+         * other and share the terminal. */
+        tool_err("send %s, %llu bytes: %.1f s, %llu messages",
+                 o->raw ? "raw" : tool_mode_name(o->net.mode),
+                 (unsigned long long)o->sizes[0], (now - s->start_ns) / 1e9,
                  (unsigned long long)s->seq);
         s->next_progress_ns = now + PERF_PROGRESS_NS;
     }
@@ -1038,7 +1009,8 @@ static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
             if (cells[i].runs > 0 && runs[i * k].expected)
                 continue;        /* a limit: no point repeating it */
             if (!o->quiet)
-                tool_err("%s %s, %zu bytes (%zu of %zu)...",
+                tool_err("cell %zu of %zu: %s %s, %zu bytes (run %zu of "
+                         "%zu)...", i + 1, n,
                          cells[i].latency ? "latency" : "throughput",
                          cell_label(o, &cells[i]), cells[i].size, rep + 1,
                          k);
@@ -1452,8 +1424,9 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static int perf_option(struct perf_opts *o, int opt, const char *arg)
+static int perf_option(void *ctx, int opt, const char *arg)
 {
+    struct perf_opts *o = ctx;
     switch (opt) {
     case OPT_SIZE:
         return tool_parse_list("size", arg, PERF_HDR_BYTES, 16u << 20,
@@ -1529,9 +1502,10 @@ static int finish_options(struct perf_opts *o)
 }
 
 /* Returns -1 to continue, else an exit status. */
-static int parse_args(struct perf_opts *o, int argc, char **argv)
+static int parse_args(void *opts, int argc, char **argv)
 {
-    int opt;
+    struct perf_opts *o = opts;
+    int r;
     tool_net_init(&o->net, "perf");
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
@@ -1539,46 +1513,41 @@ static int parse_args(struct perf_opts *o, int argc, char **argv)
             tool_print_version();
             return TOOL_EXIT_OK;
         }
-        usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? TOOL_EXIT_OK
-                                                            : TOOL_EXIT_USAGE;
-    }
-    o->role = argv[1];
-    opterr = 0;
-    while ((opt = getopt_long(argc - 1, argv + 1, "hV", long_opts, NULL)) !=
-           -1) {
-        int r = tool_common_option(&o->net, opt, optarg, argv + 1, usage);
-        if (r == TOOL_OPT_NEXT)
-            continue;
-        if (r != TOOL_OPT_OWN)
-            return r;
-        if (perf_option(o, opt, optarg) != 0)
-            return TOOL_EXIT_USAGE;
-    }
-    if (optind + 1 < argc) {
-        tool_err("unexpected argument '%s' (try --help)", argv[optind + 1]);
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+                          strcmp(argv[1], "-h") == 0)) {
+            usage(stdout);
+            return TOOL_EXIT_OK;
+        }
+        tool_err("a command comes first: run, table, security, send or "
+                 "recv (try --help)");
         return TOOL_EXIT_USAGE;
     }
+    o->role = argv[1];
+    /* The command word stands where getopt expects the program name. */
+    r = tool_parse_options(&o->net, argc - 1, argv + 1, long_opts, usage,
+                           perf_option, o);
+    if (r != TOOL_OPT_NEXT)
+        return r;
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
+}
+
+static int run(void *opts)
+{
+    struct perf_opts *o = opts;
+    if (strcmp(o->role, "send") == 0)
+        return o->latency ? role_send_latency(o) : role_send_throughput(o);
+    if (strcmp(o->role, "recv") == 0)
+        return role_recv(o);
+    if (strcmp(o->role, "run") == 0 || strcmp(o->role, "table") == 0 ||
+        strcmp(o->role, "security") == 0)
+        return role_run(o);
+    tool_err("unknown command '%s': expected run, table, security, send or "
+             "recv", o->role);
+    return TOOL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
     static struct perf_opts o;
-    int rc;
-    tool_set_progname(argv[0]);
-    rc = parse_args(&o, argc, argv);
-    if (rc >= 0)
-        return rc;
-    tool_catch_signals();
-    if (strcmp(o.role, "send") == 0)
-        return o.latency ? role_send_latency(&o) : role_send_throughput(&o);
-    if (strcmp(o.role, "recv") == 0)
-        return role_recv(&o);
-    if (strcmp(o.role, "run") == 0 || strcmp(o.role, "table") == 0 ||
-        strcmp(o.role, "security") == 0)
-        return role_run(&o);
-    tool_err("unknown command '%s': expected run, table, security, send or "
-             "recv", o.role);
-    return TOOL_EXIT_USAGE;
+    return tool_main(argc, argv, &o, parse_args, run);
 }

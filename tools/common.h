@@ -79,6 +79,13 @@ struct tool_net {
     const char *faults;          /* NULL: COHORT_FAULTS */
 };
 
+/* What every tool's main does: set the program name, parse(opts, argc,
+ * argv) (returns -1 to go on, else the exit status to return), catch the
+ * stop signals, then return run(opts). */
+int tool_main(int argc, char **argv, void *opts,
+              int (*parse)(void *opts, int argc, char **argv),
+              int (*run)(void *opts));
+
 /* Set the name used in messages ("cohort-chat: ..."). */
 void tool_set_progname(const char *argv0);
 const char *tool_progname(void);
@@ -90,7 +97,7 @@ void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * cohort_open(), the library's own explanation. */
 void tool_err_cohort(const char *what, int err);
 
-/* "cohort-chat (cohort 0.1.0), library 0.1.0" on stdout. */
+/* "cohort-chat (cohort 0.2.0), library 0.2.0" on stdout. */
 void tool_print_version(void);
 
 /* Defaults: group default_group, interface "lo", fifo, no security. */
@@ -105,8 +112,8 @@ int tool_net_option(struct tool_net *n, int opt, const char *arg);
  * -1 with a message printed. */
 int tool_net_check(const struct tool_net *n);
 
-/* getopt_long found an unknown option or a missing argument (call with
- * opterr = 0): say which, in our own words. */
+/* getopt_long found an unknown option (call with opterr = 0): say which,
+ * in our own words. */
 void tool_bad_option(char **argv);
 
 /* What every tool's option loop does first: the shared network options,
@@ -118,8 +125,25 @@ void tool_bad_option(char **argv);
 int tool_common_option(struct tool_net *n, int opt, const char *arg,
                        char **argv, void (*usage)(FILE *));
 
+/* The whole option loop of a tool: getopt_long over argv with longopts,
+ * the shared options, --help, --version, unknown options, options without
+ * their value ("--group needs a value") and stray arguments. Each of the
+ * tool's own options goes to own(ctx, opt, optarg), which returns 0, or -1
+ * after printing why the value is bad. Returns TOOL_OPT_NEXT when parsing
+ * went through, else the exit code to return with. */
+typedef int (*tool_own_option_fn)(void *ctx, int opt, const char *arg);
+int tool_parse_options(struct tool_net *n, int argc, char **argv,
+                       const struct option *longopts, void (*usage)(FILE *),
+                       tool_own_option_fn own, void *ctx);
+
 /* Fill cfg (already initialised by cohort_config_init) from n. */
 void tool_net_config(const struct tool_net *n, struct cohort_config *cfg);
+
+/* cohort_config_init followed by tool_net_config. */
+void tool_config(const struct tool_net *n, struct cohort_config *cfg);
+
+/* Open a member configured by n alone (tool_config + tool_open). */
+int tool_open_net(const struct tool_net *n, cohort_t **out);
 
 /* Open a member from n, with cfg_extra applied by the caller beforehand in
  * *cfg (cfg must come from cohort_config_init + tool_net_config). Prints
@@ -142,6 +166,31 @@ int tool_parse_seconds(const char *opt, const char *s, double max,
 /* Parse "a,b,c" into at most max_n values in [min, max]. */
 int tool_parse_list(const char *opt, const char *s, uint64_t min, uint64_t max,
                     uint64_t *out, size_t max_n, size_t *n_out);
+
+/* ---------------- events ---------------- */
+
+/* Take at most max events from c and hand each to fn(ctx, ev); returns how
+ * many were taken. The bound keeps a flood from starving the caller. */
+typedef void (*tool_event_fn)(void *ctx, const cohort_event_t *ev);
+size_t tool_drain_events(cohort_t *c, size_t max, tool_event_fn fn,
+                         void *ctx);
+
+/* A warning event in one line: its text and error name, and for
+ * COHORT_ERR_LOST which member lost how many messages. Returns buf. */
+const char *tool_warning_text(const cohort_event_t *ev, char *buf,
+                              size_t len);
+
+/* "PROG: warning: ..." on stderr (tool_warning_text). */
+void tool_print_warning(const cohort_event_t *ev);
+
+/* Should progress lines be shown? Only when stderr is a terminal, so logs
+ * and pipes stay clean. */
+int tool_progress_wanted(void);
+
+/* n-byte little-endian integers (n <= 8), as the tools' payload headers
+ * store them. */
+void tool_put_le(uint8_t *b, uint64_t v, int n);
+uint64_t tool_get_le(const uint8_t *b, int n);
 
 /* Monotonic clock. */
 uint64_t tool_now_ns(void);
@@ -211,6 +260,10 @@ void tool_children_pump(struct tool_child *ch, size_t n, int max_ms);
  * line (NUL-terminated copy in buf) or NULL. */
 const char *tool_child_line(const struct tool_child *ch, const char *prefix,
                             char *buf, size_t buf_len);
+
+/* Wait for the children to exit, pumping their output, until until_ns at
+ * the latest; kill none. Returns how many are still running. */
+size_t tool_children_wait(struct tool_child *ch, size_t n, uint64_t until_ns);
 
 /* Wait for all children to exit, pumping their output, until deadline_ns;
  * then SIGTERM the rest, and SIGKILL them a second later. Returns the

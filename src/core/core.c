@@ -5,28 +5,32 @@
  */
 #include "core_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
+#include "incarnation.h"
 
 bool co_addr_equal(const co_addr_t *a, const co_addr_t *b)
 {
     return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+/* The one table of defaults: cohort_config_init() copies these too. */
 void co_core_config_defaults(co_core_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->heartbeat_interval_ns = 100000000ULL;
-    cfg->member_timeout_ns = 3000000000ULL;
-    cfg->nack_delay_ns = 5000000ULL;
-    cfg->nack_retry_ns = 40000000ULL;
-    cfg->bundle_delay_ns = 200000ULL;
+    cfg->heartbeat_interval_ns = 100 * CO_MS_NS;
+    cfg->member_timeout_ns = 3 * CO_S_NS;
+    cfg->nack_delay_ns = 5 * CO_MS_NS;
+    cfg->nack_retry_ns = 40 * CO_MS_NS;
+    cfg->bundle_delay_ns = 200 * CO_US_NS;
     cfg->max_datagram = 1400;
-    cfg->max_message = 16u << 20;
-    cfg->send_window_bytes = 4u << 20;
-    cfg->recv_buffer_bytes = 32u << 20;
+    cfg->max_message = 16 * CO_MIB;
+    cfg->send_window_bytes = 4 * CO_MIB;
+    cfg->recv_buffer_bytes = 32 * CO_MIB;
     cfg->max_members = 64;
     cfg->event_queue_len = 4096;
     cfg->tx_queue_len = 0; /* derived from max_datagram */
@@ -38,52 +42,79 @@ static size_t heartbeat_need(const co_core_config_t *cfg)
     return co_heartbeat_size(COHORT_NAME_MAX, cfg->max_members - 1);
 }
 
-int co_core_config_check(const co_core_config_t *cfg, const char **why)
+static bool in_range(uint64_t v, uint64_t lo, uint64_t hi)
 {
-#define BAD(text)                                                            \
-    do {                                                                     \
-        *why = text;                                                         \
-        return COHORT_ERR_INVAL;                                             \
-    } while (0)
-    *why = NULL;
-    if (cfg->member_id == 0 || cfg->incarnation == 0)
-        BAD("member_id and incarnation must be nonzero");
-    if (memchr(cfg->name, 0, sizeof cfg->name) == NULL)
-        BAD("name must be NUL-terminated");
-    if (cfg->max_datagram < CO_MIN_DATAGRAM || cfg->max_datagram > CO_MAX_DATAGRAM)
-        BAD("max_datagram must be 512..65507");
-    if (cfg->heartbeat_interval_ns < 1000000ULL ||
-        cfg->heartbeat_interval_ns > 60000000000ULL)
-        BAD("heartbeat_interval_ns must be 1 ms..60 s");
-    if (cfg->member_timeout_ns < 2 * cfg->heartbeat_interval_ns)
-        BAD("member_timeout_ns must be at least two heartbeat intervals");
-    if (cfg->nack_retry_ns < 100000ULL || cfg->nack_retry_ns > 10000000000ULL)
-        BAD("nack_retry_ns must be 100 us..10 s");
+    return v >= lo && v <= hi;
+}
+
+/* The one validator of the fields cohort_config shares with the core; the
+ * texts name the cohort_config fields, as the caller of cohort_open()
+ * knows them. */
+static const char *check_timing(const co_core_config_t *cfg)
+{
+    uint64_t hb = cfg->heartbeat_interval_ns;
+    if (!in_range(hb, CO_MS_NS, 60 * CO_S_NS))
+        return "heartbeat_interval_ns: must be 1 ms..60 s";
+    if (!in_range(cfg->member_timeout_ns, 2 * hb, 3600 * CO_S_NS))
+        return "member_timeout_ns: must be 2 heartbeat intervals..1 h";
+    if (!in_range(cfg->nack_retry_ns, 100 * CO_US_NS, 10 * CO_S_NS))
+        return "nack_retry_ns: must be 100 us..10 s";
     if (cfg->nack_delay_ns > cfg->nack_retry_ns)
-        BAD("nack_delay_ns must not exceed nack_retry_ns");
-    if (cfg->bundle_delay_ns > 1000000000ULL)
-        BAD("bundle_delay_ns must be at most 1 s");
-    if (cfg->max_message < 1 || cfg->max_message > (1u << 30))
-        BAD("max_message must be 1 B..1 GiB");
-    if (cfg->send_window_bytes < 4 * cfg->max_datagram ||
-        cfg->send_window_bytes > (1u << 30))
-        BAD("send_window_bytes must be 4 datagrams..1 GiB");
-    if (cfg->recv_buffer_bytes < cfg->send_window_bytes ||
-        cfg->recv_buffer_bytes > (1u << 30))
-        BAD("recv_buffer_bytes must be send_window_bytes..1 GiB");
-    if (cfg->max_members < 2 || cfg->max_members > 1024)
-        BAD("max_members must be 2..1024");
-    if (cfg->event_queue_len < 1 || cfg->event_queue_len > (1u << 20))
-        BAD("event_queue_len must be 1..1048576");
+        return "nack_delay_ns: must be 0..nack_retry_ns";
+    if (cfg->bundle_delay_ns > CO_S_NS)
+        return "bundle_delay_ns: must be 0..1 s";
+    return NULL;
+}
+
+static const char *check_sizes(const co_core_config_t *cfg)
+{
+    if (!in_range(cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM))
+        return "max_datagram: must be 512..65507";
+    if (!in_range(cfg->max_message, 1, CO_GIB))
+        return "max_message: must be 1 B..1 GiB";
+    if (!in_range(cfg->send_window_bytes, 4 * cfg->max_datagram, CO_GIB))
+        return "send_window_bytes: must be 4 * max_datagram..1 GiB";
+    /* A receiver must hold a whole window and a whole message. */
+    size_t rb_min = cfg->max_message > cfg->send_window_bytes
+                        ? cfg->max_message
+                        : cfg->send_window_bytes;
+    if (!in_range(cfg->recv_buffer_bytes, rb_min, CO_GIB))
+        return "recv_buffer_bytes: must be max(max_message, "
+               "send_window_bytes)..1 GiB";
+    if (!in_range(cfg->max_members, 2, 1024))
+        return "max_members: must be 2..1024";
+    if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
+        return "event_queue_len: must be 1..1048576";
     if (cfg->tx_queue_len > 65536)
-        BAD("tx_queue_len must be at most 65536");
-    if (cfg->security > COHORT_SECURITY_ENCRYPT)
-        BAD("unknown security mode");
+        return "tx_queue_len: must be at most 65536";
     size_t room = cfg->max_datagram - CO_HEADER_BYTES - CO_TRAILER_BYTES;
     if (heartbeat_need(cfg) > room)
-        BAD("max_members too large for max_datagram (stability vector)");
-    return 0;
-#undef BAD
+        return "max_members: too large for max_datagram (a heartbeat must "
+               "carry one entry per member)";
+    return NULL;
+}
+
+static const char *check_identity(const co_core_config_t *cfg)
+{
+    if (cfg->member_id == 0 || cfg->incarnation == 0)
+        return "member_id and incarnation must be nonzero";
+    if (memchr(cfg->name, 0, sizeof cfg->name) == NULL)
+        return "name: must be NUL-terminated";
+    if (cfg->security > COHORT_SECURITY_ENCRYPT)
+        return "security: no such mode";
+    if (cfg->packet_seq_start > CO_PACKET_SEQ_START_MAX)
+        return "packet_seq_start: must be 0..2^62";
+    return NULL;
+}
+
+int co_core_config_check(const co_core_config_t *cfg, const char **why)
+{
+    *why = check_identity(cfg);
+    if (*why == NULL)
+        *why = check_timing(cfg);
+    if (*why == NULL)
+        *why = check_sizes(cfg);
+    return *why == NULL ? 0 : COHORT_ERR_INVAL;
 }
 
 static void derive_limits(co_core_t *core)
@@ -101,6 +132,9 @@ static void derive_limits(co_core_t *core)
         core->record_room = UINT16_MAX;
     core->ack_bytes = cfg->send_window_bytes / 4;
     core->ack_delay_ns = cfg->heartbeat_interval_ns / 8;
+    core->leave_spacing_ns = cfg->heartbeat_interval_ns / 20;
+    if (core->leave_spacing_ns > CO_LEAVE_SPACING_MAX_NS)
+        core->leave_spacing_ns = CO_LEAVE_SPACING_MAX_NS;
     core->probe_delay_ns = cfg->nack_retry_ns / 4;
 }
 
@@ -111,10 +145,12 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     int rc = co_core_config_check(cfg, &why);
     if (rc != 0)
         return rc;
-    co_core_t *core = calloc(1, sizeof *core);
+    const co_mem_t *mem = co_mem_or_libc(cfg->mem);
+    co_core_t *core = co_calloc(mem, 1, sizeof *core);
     if (!core)
         return COHORT_ERR_NOMEM;
     core->cfg = *cfg;
+    core->mem = mem;
     core->stats.struct_size = sizeof core->stats;
     co_rng_seed(&core->rng, cfg->seed);
     rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
@@ -122,22 +158,26 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     co_crypto_wipe_bytes(core->cfg.key, sizeof core->cfg.key);
     if (rc != 0) {
         co_crypto_wipe(&core->crypto);
-        free(core);
+        co_free(mem, core);
         return rc;
     }
     derive_limits(core);
-    if (co_txbuf_init(&core->tx, cfg->send_window_bytes) != 0 ||
-        co_peers_init(&core->peers, cfg->max_members - 1) != 0 ||
+    if (co_txbuf_init(&core->tx, cfg->send_window_bytes, mem) != 0 ||
+        co_peers_init(&core->peers, cfg->max_members - 1, mem) != 0 ||
         co_output_init(core) != 0 ||
         co_evq_init(&core->evq, cfg->event_queue_len,
-                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes) != 0) {
+                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes,
+                    mem) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
     }
     /* packet_seq starts at a random point of a 2^62 range: even if a
      * restarted member reuses an (id, incarnation) pair, the nonces
-     * (id, incarnation, packet_seq) of its two lives do not meet. */
-    core->packet_seq = co_rng_below(&core->rng, 1ULL << 62);
+     * (id, incarnation, packet_seq) of its two lives do not meet. The IO
+     * edge draws the start from the system, whatever the seed. */
+    core->packet_seq = cfg->packet_seq_start != 0
+                           ? cfg->packet_seq_start - 1
+                           : co_rng_below(&core->rng, CO_PACKET_SEQ_START_MAX);
     core->heartbeat_at_ns = now_ns; /* announce ourselves at once */
     *out = core;
     return 0;
@@ -152,8 +192,8 @@ void co_core_free(co_core_t *core)
     co_peers_free(&core->peers);
     co_output_free(core);
     co_evq_free(&core->evq);
-    free(core->pending.data);
-    free(core);
+    co_free(core->mem, core->pending.data);
+    co_free(core->mem, core);
 }
 
 /* Every entry point first lets go of what the previous call handed out. */
@@ -169,38 +209,45 @@ static void release_handed_out(co_core_t *core)
 
 /* Free what every member now holds. Cheap enough to run whenever the
  * window looks full: with no other member, nothing else would free it. */
-static void release_stable(co_core_t *core)
+static void release_stable_before(co_core_t *core, uint64_t seq)
 {
     uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
+    if (stable >= seq)
+        stable = seq - 1;
     if (stable >= core->tx.low)
         co_txbuf_release(&core->tx, stable);
 }
 
-/* Cut p's message into records, from p->off, while the window has room
- * and the queue can take the datagrams; returns true when all are out. */
-static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
+static void release_stable(co_core_t *core)
 {
+    release_stable_before(core, core->tx.next);
+}
+
+/* Copy p's message, from p->off, into the window as records while it has
+ * room and the queue could take their datagrams (one each, and two kept
+ * spare). Returns false when some are left: no room, or out of memory. */
+static bool records_push(co_core_t *core, co_pending_t *p)
+{
+    size_t room = co_txq_room(&core->txq), pushed = 0;
+    uint64_t first = core->tx.next;
     while (p->off < p->len || (p->len == 0 && p->off == 0)) {
-        if (co_txq_room(&core->txq) <= 2)
+        if (room <= pushed + 2)
             return false;
         size_t chunk = p->len - p->off;
         if (chunk > core->record_room)
             chunk = core->record_room;
+        /* Never what this call pushed: it is not out yet. */
         if (!co_txbuf_fits(&core->tx, chunk))
-            release_stable(core);
+            release_stable_before(core, first);
         if (!co_txbuf_fits(&core->tx, chunk))
             return false;
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
                         (p->off + chunk == p->len ? CO_REC_LAST : 0);
         uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
-        uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
-                                     (uint16_t)chunk, flags, total);
-        if (seq == 0)
+        if (co_txbuf_push(&core->tx, p->data + p->off, (uint16_t)chunk, flags,
+                          total) == 0)
             return false;
-        co_record_t r = {.type = CO_REC_FIFO, .flags = flags,
-                         .len = (uint16_t)chunk, .seq = seq,
-                         .total_len = total, .payload = p->data + p->off};
-        co_bundle_add(core, &r, now_ns);
+        pushed++;
         p->off += chunk;
         if (p->len == 0)
             break; /* the one empty record of an empty message */
@@ -208,12 +255,35 @@ static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
     return true;
 }
 
+/* Bundle the records from seq on, as the window holds them. Nothing here
+ * allocates, so what was pushed always goes out. */
+static void records_emit(co_core_t *core, uint64_t seq, uint64_t now_ns)
+{
+    for (; seq < core->tx.next; seq++) {
+        const co_txrec_t *t = co_txbuf_get(&core->tx, seq);
+        co_record_t r = {.type = CO_REC_FIFO, .flags = t->flags,
+                         .len = t->len, .seq = seq,
+                         .total_len = t->total_len, .payload = t->data};
+        co_bundle_add(core, &r, now_ns);
+    }
+}
+
+/* Cut p's message into records and send them, as far as room allows;
+ * returns true when all are out. */
+static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
+{
+    uint64_t first = core->tx.next;
+    bool all = records_push(core, p);
+    records_emit(core, first, now_ns);
+    return all;
+}
+
 /* Let the message held back for room move on. */
 static void pending_progress(co_core_t *core, uint64_t now_ns)
 {
     co_pending_t *p = &core->pending;
     if (p->data && records_out(core, p, now_ns)) {
-        free(p->data);
+        co_free(core->mem, p->data);
         memset(p, 0, sizeof *p);
     }
 }
@@ -240,8 +310,14 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
         co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
                                            : (uint8_t *)(uintptr_t)empty,
                                .len = len};
-        bool all = records_out(core, &direct, now_ns);
-        COHORT_ASSERT(all);
+        /* All or nothing: out of memory part-way, take back what was
+         * pushed, so no sequence number is used and nothing is sent. */
+        uint64_t first = core->tx.next;
+        if (!records_push(core, &direct)) {
+            co_txbuf_unpush(&core->tx, first);
+            return COHORT_ERR_NOMEM;
+        }
+        records_emit(core, first, now_ns);
         return 0;
     }
     /* A single record waits for room; a fragmented message is taken now
@@ -249,7 +325,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
      * message may be larger than the window. */
     if (frags == 1)
         return COHORT_ERR_AGAIN;
-    uint8_t *copy = malloc(len);
+    uint8_t *copy = co_malloc(core->mem, len);
     if (!copy)
         return COHORT_ERR_NOMEM;
     memcpy(copy, data, len);
@@ -318,6 +394,24 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
     co_builder_finish(core, &core->bundle, now_ns);
     co_send_leave(core, now_ns);
     core->left = true;
+    core->leave_copies_left = CO_LEAVE_COPIES - 1;
+    core->leave_at_ns = now_ns + core->leave_spacing_ns;
+}
+
+bool co_core_leaving(const co_core_t *core)
+{
+    return core->leave_copies_left > 0;
+}
+
+/* The next copy of LEAVE, if one is due. */
+static void leave_repeat(co_core_t *core, uint64_t now_ns)
+{
+    if (core->leave_copies_left == 0 || now_ns < core->leave_at_ns)
+        return;
+    co_send_leave(core, now_ns);
+    core->leave_copies_left--;
+    core->leave_at_ns =
+        core->leave_copies_left ? now_ns + core->leave_spacing_ns : 0;
 }
 
 bool co_core_drained(const co_core_t *core)
@@ -344,6 +438,8 @@ static void member_left(co_core_t *core, co_peer_t *peer, int reason,
 {
     co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
     core->stats.members_left++;
+    co_reasm_reset(&peer->reasm); /* its partial message goes with it */
+    co_evq_reserve_follow(core, peer);
     co_peers_forget(&core->peers, peer, reason == COHORT_LEFT_GRACEFULLY);
     stability_advance(core, now_ns);
 }
@@ -374,13 +470,23 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
     }
     if (peer->rx.next >= trail)
         return;
+    uint64_t messages = co_rxwin_lost_messages(&peer->rx, trail,
+                                               peer->reasm.total != 0);
     uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
     co_reasm_reset(&peer->reasm);
+    co_evq_reserve_follow(core, peer);
     peer->message_start = 0;
-    if (lost)
-        co_event_warning(core, COHORT_ERR_STATE,
-                         "a sender no longer holds messages this member "
-                         "missed (it was cut off longer than the timeout)");
+    if (lost == 0 && messages == 0)
+        return;
+    core->stats.messages_lost += messages;
+    char text[120];
+    snprintf(text, sizeof text,
+             "member %" PRIu32 " no longer holds %" PRIu64 " messages this "
+             "member missed (cut off longer than the timeout)",
+             peer->id, messages);
+    co_event_warning(core, COHORT_ERR_LOST, text,
+                     (cohort_member_t){peer->id, peer->incarnation},
+                     messages);
 }
 
 /* A gap is asked for after a random delay in [0, nack_delay] (it spreads
@@ -443,6 +549,41 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
     }
 }
 
+/* A sender holds at most its send window: no more than this many records
+ * lie between its trail (fifo_low) and fifo_next. The group shares one
+ * configuration and recv_buffer_bytes >= send_window_bytes, so a claim
+ * beyond our own receive buffer is forged or broken, not late. */
+static bool heartbeat_plausible(const co_core_t *core,
+                                const co_heartbeat_t *hb)
+{
+    uint64_t max_records = core->cfg.recv_buffer_bytes / CO_TXREC_OVERHEAD;
+    return hb->fifo_next < hb->fifo_low ||
+           hb->fifo_next - hb->fifo_low <= max_records;
+}
+
+/* An unreliable record is taken at most once; out of memory it is lost
+ * as the network might lose it, and not marked seen. */
+static void on_unreliable(co_core_t *core, co_peer_t *peer,
+                          const co_record_t *r)
+{
+    if (co_replay_check(&peer->unreliable, r->seq) != 0) {
+        co_count_drop(core, COHORT_DROP_DUPLICATE);
+        return;
+    }
+    if (!co_evq_has_room(&core->evq, r->len)) {
+        co_replay_commit(&peer->unreliable, r->seq);
+        co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+        return;
+    }
+    uint8_t *copy = co_malloc(core->mem, r->len ? r->len : 1);
+    if (!copy)
+        return;
+    co_replay_commit(&peer->unreliable, r->seq);
+    if (r->len)
+        memcpy(copy, r->payload, r->len);
+    co_event_message(core, peer, COHORT_UNRELIABLE, copy, r->len);
+}
+
 static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
                     size_t body_len, uint64_t trail, uint64_t now_ns)
 {
@@ -451,20 +592,7 @@ static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
     co_record_t r;
     while (co_record_next(body, body_len, &off, &r) == 1) {
         if (r.type == CO_REC_UNRELIABLE) {
-            if (co_replay_check(&peer->unreliable, r.seq) != 0) {
-                co_count_drop(core, COHORT_DROP_DUPLICATE);
-                continue;
-            }
-            co_replay_commit(&peer->unreliable, r.seq);
-            if (!co_evq_has_room(&core->evq, r.len)) {
-                co_count_drop(core, COHORT_DROP_QUEUE_FULL);
-                continue;
-            }
-            uint8_t *copy = malloc(r.len ? r.len : 1);
-            if (!copy)
-                continue;
-            memcpy(copy, r.payload, r.len);
-            co_event_message(core, peer, COHORT_UNRELIABLE, copy, r.len);
+            on_unreliable(core, peer, &r);
             continue;
         }
         if (co_deliver_in_order(core, peer, &r, now_ns))
@@ -492,10 +620,9 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
     memcpy(peer->name, hb->name, sizeof peer->name);
     if (hb->fifo_low >= 1 && hb->fifo_low <= hb->fifo_next) {
         follow_trail(core, peer, hb->fifo_low);
-        if (hb->fifo_next - 1 > peer->rx.highest)
+        if (hb->fifo_next - 1 > co_rxwin_top(&peer->rx))
             peer->gap_grew = true; /* the tail went missing */
-        if (hb->fifo_next > 1)
-            co_rxwin_saw(&peer->rx, hb->fifo_next - 1);
+        co_rxwin_claim(&peer->rx, hb->fifo_next - 1);
     }
     note_stability(core, peer, hb->entries, hb->count);
     stability_advance(core, now_ns);
@@ -509,17 +636,17 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
                             uint64_t now_ns)
 {
     co_peer_t *peer = co_peers_find(&core->peers, h->sender_id);
-    if (peer && h->incarnation < peer->incarnation) {
+    if (peer && co_incarnation_newer(peer->incarnation, h->incarnation)) {
         co_count_drop(core, COHORT_DROP_STALE);
         return NULL;
     }
-    if (peer && h->incarnation > peer->incarnation) {
+    if (peer && co_incarnation_newer(h->incarnation, peer->incarnation)) {
         member_left(core, peer, COHORT_LEFT_RESTARTED, now_ns);
         peer = NULL;
     }
     const co_replay_t *window = peer ? &peer->packets : NULL;
     co_tomb_t *tomb = peer ? NULL : co_peers_tomb(&core->peers, h->sender_id);
-    if (tomb && h->incarnation < tomb->incarnation) {
+    if (tomb && co_incarnation_newer(tomb->incarnation, h->incarnation)) {
         co_count_drop(core, COHORT_DROP_STALE);
         return NULL;
     }
@@ -528,6 +655,8 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
          * a replay of an older one (even one we never saw, such as a
          * unicast to another member) must not revive it, nor anything
          * once it said LEAVE. */
+        if (tomb->left && h->type == CO_TYPE_LEAVE)
+            return NULL; /* a repeat of the LEAVE already taken */
         if (tomb->left || h->packet_seq <= co_replay_top(&tomb->packets)) {
             co_count_drop(core, h->flags & CO_FLAG_SECURED
                                     ? COHORT_DROP_REPLAY
@@ -556,9 +685,13 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
     }
     peer->needs_from = core->tx.next;
     peer->addr = *from;
-    if (h->type == CO_TYPE_HEARTBEAT) /* so the join event has a name */
-        memcpy(peer->name, b->hb.name, sizeof peer->name);
     co_tomb_t *tomb = co_peers_tomb(&core->peers, h->sender_id);
+    /* So the join event has a name: the heartbeat's, else the one
+     * remembered of this member (this life's, or its previous life's). */
+    if (h->type == CO_TYPE_HEARTBEAT)
+        memcpy(peer->name, b->hb.name, sizeof peer->name);
+    else if (tomb)
+        memcpy(peer->name, tomb->name, sizeof peer->name);
     if (tomb && tomb->incarnation == h->incarnation)
         co_peers_revive(&core->peers, peer, tomb); /* back after a cut */
     else if (tomb)
@@ -577,14 +710,19 @@ static void warn_security(co_core_t *core, int reason, uint64_t now_ns)
         now_ns < core->warned_at_ns + core->cfg.member_timeout_ns)
         return;
     core->warned_at_ns = now_ns;
-    const char *text =
-        reason == COHORT_DROP_SECURITY_MODE
-            ? "datagrams from a member using another security mode are dropped"
-        : reason == COHORT_DROP_KEY_UNKNOWN
-            ? "datagrams sealed with a key id this member does not hold are dropped"
-            : "datagrams failing authentication are dropped (another key, "
-              "or forged)";
-    co_event_warning(core, COHORT_ERR_KEY, text);
+    static const cohort_member_t nobody = {0, 0};
+    if (reason == COHORT_DROP_SECURITY_MODE)
+        co_event_warning(core, COHORT_ERR_SECURITY_MODE,
+                         "datagrams from a member using another security "
+                         "mode are dropped", nobody, 0);
+    else if (reason == COHORT_DROP_KEY_UNKNOWN)
+        co_event_warning(core, COHORT_ERR_KEY_UNKNOWN,
+                         "datagrams sealed with a key id this member does "
+                         "not hold are dropped", nobody, 0);
+    else
+        co_event_warning(core, COHORT_ERR_AUTH,
+                         "datagrams failing authentication are dropped "
+                         "(another key, or forged)", nobody, 0);
 }
 
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
@@ -620,6 +758,9 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     const uint8_t *body = dgram + CO_HEADER_BYTES;
     co_body_t b;
     rc = decode_body(&h, body, &b);
+    if (rc == 0 && h.type == CO_TYPE_HEARTBEAT &&
+        !heartbeat_plausible(core, &b.hb))
+        rc = CO_DROP(COHORT_DROP_BAD_FIELD);
     if (rc != 0) {
         co_count_drop(core, co_drop_of(rc));
         return 0;
@@ -703,6 +844,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     for (size_t i = 0; i < core->peers.cap; i++)
         if (core->peers.slots[i].in_use)
             tick_peer(core, &core->peers.slots[i], now_ns);
+    leave_repeat(core, now_ns);
     if (core->left)
         return;
     if (now_ns >= core->heartbeat_at_ns ||
@@ -730,6 +872,7 @@ uint64_t co_core_deadline(const co_core_t *core)
         at = earliest(core->probe_at_ns, at);
     }
     at = earliest(core->bundle_deadline_ns, at);
+    at = earliest(core->leave_at_ns, at);
     for (size_t i = 0; i < core->peers.cap; i++) {
         const co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
@@ -757,6 +900,11 @@ bool co_core_next_tx(co_core_t *core, co_tx_t *out)
     out->data = q->bufs[slot];
     out->len = q->lens[slot];
     return true;
+}
+
+size_t co_core_tx_ready(const co_core_t *core)
+{
+    return core->txq.count - core->txq.popped;
 }
 
 cohort_member_t co_core_self(const co_core_t *core)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cohort.h"
+#include "mem.h"
 
 /* An endpoint as the caller names it. The core only compares and copies the
  * bytes: the IO edge stores a sockaddr, the simulator a node number. */
@@ -53,7 +54,13 @@ typedef struct co_tx {
 typedef struct co_core_config {
     uint32_t group_id;         /* hash of the group name */
     uint32_t member_id;        /* nonzero */
-    uint32_t incarnation;      /* nonzero; new for every open */
+    /* Nonzero, from co_incarnation_choose() (incarnation.h) fed with the
+     * real-time clock at open; the caller must not open this member_id
+     * again before co_incarnation_hold_until_ns() of that time, so each
+     * life's incarnation is serially newer than the last. The core
+     * assumes only that, and orders incarnations with
+     * co_incarnation_newer() everywhere. */
+    uint32_t incarnation;
     char name[COHORT_NAME_MAX + 1];
 
     uint64_t heartbeat_interval_ns;
@@ -75,32 +82,60 @@ typedef struct co_core_config {
     uint8_t key_id;
 
     uint64_t seed;             /* drives every random choice in the core */
+    /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
+     * it from seed. With security on, the caller must take it from the
+     * system's randomness (the IO edge does, even when a seed is given):
+     * AEAD nonces are (member id, incarnation, packet_seq), and a seed
+     * reused under one key must not repeat them. */
+    uint64_t packet_seq_start;
+
+    /* Every allocation of the core goes through it (NULL: the C
+     * library's); it must outlive the core. See mem.h. */
+    const co_mem_t *mem;
 } co_core_config_t;
+
+#define CO_PACKET_SEQ_START_MAX (1ULL << 62)
+
+/* Units, for the defaults and the bounds. */
+#define CO_US_NS 1000ULL
+#define CO_MS_NS 1000000ULL
+#define CO_S_NS 1000000000ULL
+#define CO_MIB ((size_t)1 << 20)
+#define CO_GIB ((size_t)1 << 30)
 
 #define CO_MIN_DATAGRAM 512
 #define CO_MAX_DATAGRAM 65507
 
 typedef struct co_core co_core_t;
 
-/* Fill cfg with the defaults of cohort_config_init(). */
+/* Fill cfg with the defaults; the one table of them (cohort_config_init()
+ * copies the shared fields from here). Ids, name, key and seed are 0. */
 void co_core_config_defaults(co_core_config_t *cfg);
 
-/* Check a config; returns 0 or COHORT_ERR_INVAL with *why set to a static
- * description of the first bad field. */
+/* The one validator of every field the core uses (cohort_open() relies on
+ * it and checks only what the IO edge alone knows: group, address,
+ * interface, ttl, sockets, key source). Returns 0 or COHORT_ERR_INVAL with
+ * *why set to a static text that starts with the cohort_config field name
+ * ("max_datagram: must be 512..65507"). */
 int co_core_config_check(const co_core_config_t *cfg, const char **why);
 
-/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO. */
+/* Create a core at time now_ns. Errors: INVAL, NOMEM, NOCRYPTO (on any
+ * error nothing is left allocated and *out is NULL). */
 int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
 
 /* Free the core and wipe its keys. core may be NULL. */
 void co_core_free(co_core_t *core);
 
 /* Feed one received datagram. Malformed, foreign or hostile input is dropped
- * and counted in the stats; it never fails the call. Returns 0. */
+ * and counted in the stats; it never fails the call. Out of memory, a
+ * record is neither delivered nor acknowledged: it stays in the receive
+ * window (or is asked for again) and is retried when events are taken or
+ * more arrives from its sender. Returns 0. */
 int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
                  const uint8_t *data, size_t len);
 
-/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED. */
+/* Queue a message. Errors: INVAL, TOOBIG, NOTSUP, AGAIN, CLOSED, NOMEM
+ * (nothing was sent and no sequence number used: retry later). */
 int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
                  const void *data, size_t len);
 
@@ -127,6 +162,11 @@ uint64_t co_core_deadline(const co_core_t *core);
  * batch and hand it to sendmmsg() at once. */
 bool co_core_next_tx(co_core_t *core, co_tx_t *out);
 
+/* Datagrams queued and not yet taken with co_core_next_tx(). Any call may
+ * queue some (co_core_next_event() too: delivering held messages sends
+ * acks), so the caller checks after each. */
+size_t co_core_tx_ready(const co_core_t *core);
+
 /* Take the next event. Returns true and fills *ev, or false. Delivering an
  * event frees room in the event queue, which lets held messages move on. */
 bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev);
@@ -137,8 +177,18 @@ void co_core_warn(co_core_t *core, int code, const char *text);
 /* Events ready for co_core_next_event(). */
 size_t co_core_events_ready(const co_core_t *core);
 
-/* Send LEAVE and refuse further sends (CLOSED). */
+/* Send LEAVE and refuse further sends (CLOSED). LEAVE goes out
+ * CO_LEAVE_COPIES times, the copies a few ms apart (heartbeat_interval/20,
+ * at most CO_LEAVE_SPACING_MAX_NS) and driven by co_core_tick() and
+ * co_core_deadline(), so one lost datagram does not leave the others
+ * waiting out member_timeout. Receivers take the repeats as one. */
+#define CO_LEAVE_COPIES 3
+#define CO_LEAVE_SPACING_MAX_NS 10000000ULL
 void co_core_leave(co_core_t *core, uint64_t now_ns);
+
+/* True while copies of LEAVE remain to be sent (at most
+ * (CO_LEAVE_COPIES - 1) * CO_LEAVE_SPACING_MAX_NS after co_core_leave()). */
+bool co_core_leaving(const co_core_t *core);
 
 /* True when every reliable message this member sent is held by every member
  * it knows (nothing left to retransmit). */

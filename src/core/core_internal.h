@@ -42,6 +42,7 @@ typedef struct co_evslot {
     uint8_t *data;
     size_t len;
     int code;
+    uint64_t count;          /* WARNING: messages lost (COHORT_ERR_LOST) */
     char text[120];
 } co_evslot_t;
 
@@ -50,8 +51,11 @@ typedef struct co_evq {
     size_t cap, head, count;
     size_t data_limit;       /* message events admitted while count < it */
     size_t bytes, max_bytes; /* message payload bytes queued */
+    size_t reserved;         /* total_len of messages in reassembly, taken
+                                from the budget when their FIRST got in */
     uint8_t *handed_out;     /* payload of the last event given out */
     bool stalled;            /* delivery paused for room */
+    const co_mem_t *mem;
 } co_evq_t;
 
 /* A message larger than the window takes its fragments out as room
@@ -63,6 +67,7 @@ typedef struct co_pending {
 
 struct co_core {
     co_core_config_t cfg;
+    const co_mem_t *mem;     /* cfg.mem, or the C library's */
     co_rng_t rng;
     co_crypto_t crypto;
     struct cohort_stats stats;
@@ -93,6 +98,9 @@ struct co_core {
     uint64_t heartbeat_at_ns;
     uint64_t probe_at_ns;        /* 0: none */
     uint64_t warned_at_ns;       /* last security warning event */
+    uint64_t leave_spacing_ns;   /* between copies of LEAVE */
+    uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
+    unsigned leave_copies_left;
 };
 
 /* output.c */
@@ -118,15 +126,25 @@ void co_count_drop(co_core_t *core, int reason);
 
 /* events.c */
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
-                size_t max_bytes);
+                size_t max_bytes, const co_mem_t *mem);
 void co_evq_free(co_evq_t *q);
-bool co_evq_has_room(const co_evq_t *q, size_t len);
+/* Room for a message event adding need bytes (co_evq_need()). */
+bool co_evq_has_room(const co_evq_t *q, size_t need);
+/* Bytes of the budget a FIFO record takes: a whole message its length, a
+ * FIRST fragment its message's total_len, any other fragment nothing (its
+ * message was counted at FIRST). */
+size_t co_evq_need(uint8_t flags, uint32_t total_len, size_t len);
+/* Hold peer's reassembly in progress against the budget (after every
+ * change to peer->reasm, and 0 before peer goes). */
+void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer);
 void co_evq_release(co_evq_t *q);
 void co_event_message(co_core_t *core, const co_peer_t *peer,
                       cohort_mode_t mode, uint8_t *data, size_t len);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
-void co_event_warning(co_core_t *core, int code, const char *text);
+/* about: the member concerned ({0, 0}: none); count: see warning.count. */
+void co_event_warning(co_core_t *core, int code, const char *text,
+                      cohort_member_t about, uint64_t count);
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
 bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
                          const co_record_t *r, uint64_t now_ns);

@@ -153,11 +153,6 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
         c->mode = COHORT_SECURITY_NONE;
         return COHORT_ERR_INVAL;
     }
-    /* Idempotent and thread-safe; picks the fastest implementations. */
-    if (sodium_init() < 0) {
-        c->mode = COHORT_SECURITY_NONE;
-        return COHORT_ERR_NOCRYPTO;
-    }
     install(c, 0, key, key_id);
     c->send_slot = 0;
     return COHORT_OK;

@@ -31,7 +31,10 @@ typedef struct co_crypto {
     int send_slot; /* index into keys used to seal */
 } co_crypto_t;
 
-/* Errors: NOCRYPTO (mode needs libsodium and it is absent), INVAL. */
+/* Errors: NOCRYPTO (mode needs libsodium and it is absent), INVAL.
+ * The caller must have run sodium_init() (the IO edge does in
+ * cohort_open(); tests in their setup): it reads the system's randomness,
+ * which the core never does. */
 int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
                    const uint8_t key[COHORT_KEY_BYTES], uint8_t key_id);
 

@@ -10,45 +10,68 @@
 #include "core_internal.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
 
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
-                size_t max_bytes)
+                size_t max_bytes, const co_mem_t *mem)
 {
     memset(q, 0, sizeof *q);
+    q->mem = co_mem_or_libc(mem);
     q->cap = data_limit + extra;
     q->data_limit = data_limit;
     q->max_bytes = max_bytes;
-    q->slots = calloc(q->cap, sizeof *q->slots);
+    q->slots = co_calloc(q->mem, q->cap, sizeof *q->slots);
     return q->slots ? 0 : -1;
 }
 
 void co_evq_release(co_evq_t *q)
 {
-    free(q->handed_out);
+    co_free(q->mem, q->handed_out);
     q->handed_out = NULL;
 }
 
 void co_evq_free(co_evq_t *q)
 {
+    if (!q->mem)
+        return; /* never initialised (a core whose creation failed) */
     co_evq_release(q);
     for (size_t i = 0; q->slots && i < q->count; i++)
-        free(q->slots[(q->head + i) % q->cap].data);
-    free(q->slots);
-    memset(q, 0, sizeof *q);
+        co_free(q->mem, q->slots[(q->head + i) % q->cap].data);
+    co_free(q->mem, q->slots);
+    q->slots = NULL;
+    q->count = 0;
 }
 
 /* Message events leave the extra slots to member and warning events, so
- * those are never lost to a flood of data. A message larger than the byte
- * budget still gets in alone, or it could never be delivered. */
-bool co_evq_has_room(const co_evq_t *q, size_t len)
+ * those are never lost to a flood of data. A fragmented message counts in
+ * full from its FIRST fragment on (reserved), or fragments of several
+ * messages, each small, would fill the queue far past the budget. A
+ * message larger than the byte budget still gets in alone, or it could
+ * never be delivered. */
+bool co_evq_has_room(const co_evq_t *q, size_t need)
 {
     if (q->count >= q->data_limit)
         return false;
-    return q->bytes == 0 || q->bytes + len <= q->max_bytes;
+    size_t held = q->bytes + q->reserved;
+    return need == 0 || held == 0 || held + need <= q->max_bytes;
+}
+
+size_t co_evq_need(uint8_t flags, uint32_t total_len, size_t len)
+{
+    if (!(flags & CO_REC_FIRST))
+        return 0;
+    return (flags & CO_REC_LAST) ? len : total_len;
+}
+
+void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer)
+{
+    co_evq_t *q = &core->evq;
+    COHORT_ASSERT(q->reserved >= peer->queue_reserved_bytes);
+    q->reserved -= peer->queue_reserved_bytes;
+    peer->queue_reserved_bytes = peer->reasm.total;
+    q->reserved += peer->queue_reserved_bytes;
 }
 
 static co_evslot_t *evq_push(co_core_t *core)
@@ -69,7 +92,7 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
 {
     co_evslot_t *e = evq_push(core);
     if (!e) {
-        free(data);
+        co_free(core->mem, data);
         return;
     }
     e->type = COHORT_EVENT_MESSAGE;
@@ -94,19 +117,22 @@ void co_event_member(co_core_t *core, const co_peer_t *peer,
     e->code = reason;
 }
 
-void co_event_warning(co_core_t *core, int code, const char *text)
+void co_event_warning(co_core_t *core, int code, const char *text,
+                      cohort_member_t about, uint64_t count)
 {
     co_evslot_t *e = evq_push(core);
     if (!e)
         return;
     e->type = COHORT_EVENT_WARNING;
     e->code = code;
+    e->who = about;
+    e->count = count;
     snprintf(e->text, sizeof e->text, "%s", text);
 }
 
 void co_core_warn(co_core_t *core, int code, const char *text)
 {
-    co_event_warning(core, code, text);
+    co_event_warning(core, code, text, (cohort_member_t){0, 0}, 0);
 }
 
 size_t co_core_events_ready(const co_core_t *core)
@@ -131,6 +157,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     q->head = (q->head + 1) % q->cap;
     q->count--;
     memset(ev, 0, sizeof *ev);
+    ev->struct_size = sizeof *ev;
+    ev->abi = COHORT_EVENT_ABI;
     ev->type = e->type;
     switch (e->type) {
     case COHORT_EVENT_MESSAGE:
@@ -141,6 +169,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.message.mode = e->mode;
         ev->u.message.data = e->data;
         ev->u.message.len = e->len;
+        ev->u.message.view_id = 0; /* no views yet */
+        ev->u.message.order = 0;   /* no total order yet */
         break;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
@@ -151,6 +181,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     default:
         ev->u.warning.code = e->code;
         ev->u.warning.text = e->text;
+        ev->u.warning.member = e->who;
+        ev->u.warning.count = e->count;
         break;
     }
     /* The slot's strings stay valid: the slot is reused only by a later
@@ -159,21 +191,26 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
 }
 
 /* Hand one record to reassembly and the event queue. owned: data is a
- * buffer the reassembler takes; else it is only read. */
-static void deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
+ * buffer the reassembler takes; else it is only read. Returns false when
+ * memory ran out: the record was not taken (owned stays the caller's) and
+ * must not count as delivered, so it is neither acknowledged nor lost. */
+static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
                            uint8_t flags, uint32_t total_len,
                            const uint8_t *data, uint8_t *owned, uint16_t len)
 {
     uint8_t *msg = NULL;
     size_t msg_len = 0;
     size_t max = core->cfg.max_message;
-    peer->delivered_since_ack += len;
     enum co_reasm_result res =
         owned ? co_reasm_feed(&peer->reasm, flags, total_len, owned, len, max,
                               &msg, &msg_len)
               : co_reasm_feed_borrowed(&peer->reasm, flags, total_len, data,
                                        len, max, &msg, &msg_len);
     switch (res) {
+    case CO_REASM_NOMEM:
+        core->evq.stalled = true; /* try again when events are taken */
+        co_evq_reserve_follow(core, peer);
+        return false;
     case CO_REASM_DONE:
         co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
         peer->message_start = 0;
@@ -190,6 +227,9 @@ static void deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         peer->message_start = 0;
         break;
     }
+    peer->delivered_since_ack += len;
+    co_evq_reserve_follow(core, peer);
+    return true;
 }
 
 static void schedule_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
@@ -210,11 +250,13 @@ bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
 {
     co_rxwin_t *w = &peer->rx;
     if (r->seq != w->next || w->count != 0 ||
-        !co_evq_has_room(&core->evq, r->len))
+        !co_evq_has_room(&core->evq,
+                         co_evq_need(r->flags, r->total_len, r->len)))
         return false;
+    if (!deliver_record(core, peer, r->seq, r->flags, r->total_len,
+                        r->payload, NULL, r->len))
+        return false; /* the window holds it for a later try */
     co_rxwin_advance(w);
-    deliver_record(core, peer, r->seq, r->flags, r->total_len, r->payload,
-                   NULL, r->len);
     schedule_ack(core, peer, now_ns);
     return true;
 }
@@ -227,15 +269,20 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     if (!co_rxwin_synced(&peer->rx))
         return; /* nothing to deliver or report before the first record */
     while ((ready = co_rxwin_ready(&peer->rx)) != NULL) {
-        if (!co_evq_has_room(&core->evq, ready->len)) {
+        if (!co_evq_has_room(&core->evq, co_evq_need(ready->flags,
+                                                     ready->total_len,
+                                                     ready->len))) {
             core->evq.stalled = true;
             break;
         }
-        co_rxslot_t rec;
-        uint64_t seq = peer->rx.next;
-        uint8_t *data = co_rxwin_take(&peer->rx, &rec);
-        deliver_record(core, peer, seq, rec.flags, rec.total_len, data, data,
-                       rec.len);
+        /* Fed while the window still holds it: out of memory, it stays
+         * there, unacknowledged, for a later try. */
+        if (!deliver_record(core, peer, peer->rx.next, ready->flags,
+                            ready->total_len, ready->data, ready->data,
+                            ready->len))
+            break;
+        co_rxslot_t taken;
+        (void)co_rxwin_take(&peer->rx, &taken); /* reassembly owns it now */
     }
     schedule_ack(core, peer, now_ns);
 }

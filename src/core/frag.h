@@ -14,12 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem.h"
+
 typedef struct co_reasm {
     uint8_t *buf;
     size_t cap;
     size_t got;
     size_t total;           /* 0: no message in progress */
     uint64_t abandoned;     /* partial messages dropped by a new FIRST */
+    const co_mem_t *mem;
 } co_reasm_t;
 
 enum co_reasm_result {
@@ -27,9 +30,13 @@ enum co_reasm_result {
     CO_REASM_DONE = 1,      /* *msg holds a whole message (caller owns) */
     CO_REASM_SKIPPED = 2,   /* a fragment of a message we never started */
     CO_REASM_BAD = 3,       /* inconsistent fragment; message dropped */
+    CO_REASM_NOMEM = 4,     /* out of memory: the record was not taken
+                               (an owned buffer stays the caller's) and
+                               nothing changed, so it can be fed again */
 };
 
-void co_reasm_init(co_reasm_t *r);
+/* mem: the allocator (NULL: the C library's). */
+void co_reasm_init(co_reasm_t *r, const co_mem_t *mem);
 void co_reasm_free(co_reasm_t *r);
 
 /* Feed the next record in sequence. data is owned by the reassembler from

@@ -7,7 +7,6 @@
  */
 #include "core_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -19,30 +18,31 @@ void co_count_drop(co_core_t *core, int reason)
     core->stats.drops_total++;
 }
 
-static int txq_init(co_txq_t *q, size_t cap, size_t datagram)
+static int txq_init(const co_mem_t *m, co_txq_t *q, size_t cap,
+                    size_t datagram)
 {
     memset(q, 0, sizeof *q);
-    q->bufs = calloc(cap, sizeof *q->bufs);
-    q->lens = calloc(cap, sizeof *q->lens);
-    q->kinds = calloc(cap, sizeof *q->kinds);
-    q->dests = calloc(cap, sizeof *q->dests);
+    q->bufs = co_calloc(m, cap, sizeof *q->bufs);
+    q->lens = co_calloc(m, cap, sizeof *q->lens);
+    q->kinds = co_calloc(m, cap, sizeof *q->kinds);
+    q->dests = co_calloc(m, cap, sizeof *q->dests);
     if (!q->bufs || !q->lens || !q->kinds || !q->dests)
         return -1;
     q->cap = cap;
     for (size_t i = 0; i < cap; i++)
-        if (!(q->bufs[i] = malloc(datagram)))
+        if (!(q->bufs[i] = co_malloc(m, datagram)))
             return -1;
     return 0;
 }
 
-static void txq_free(co_txq_t *q)
+static void txq_free(const co_mem_t *m, co_txq_t *q)
 {
     for (size_t i = 0; q->bufs && i < q->cap; i++)
-        free(q->bufs[i]);
-    free(q->bufs);
-    free(q->lens);
-    free(q->kinds);
-    free(q->dests);
+        co_free(m, q->bufs[i]);
+    co_free(m, q->bufs);
+    co_free(m, q->lens);
+    co_free(m, q->kinds);
+    co_free(m, q->dests);
     memset(q, 0, sizeof *q);
 }
 
@@ -58,28 +58,30 @@ size_t co_txq_room(const co_txq_t *q) { return q->cap - q->count; }
 
 int co_output_init(co_core_t *core)
 {
+    const co_mem_t *m = core->mem;
     size_t dg = core->cfg.max_datagram;
-    core->bundle.buf = malloc(dg);
-    core->scratch.buf = malloc(dg);
-    core->retx_group.buf = malloc(dg);
-    core->retx_unicast.buf = malloc(dg);
-    core->rxbuf = malloc(CO_MAX_DATAGRAM);
-    core->entries = calloc(core->cfg.max_members, sizeof *core->entries);
+    core->bundle.buf = co_malloc(m, dg);
+    core->scratch.buf = co_malloc(m, dg);
+    core->retx_group.buf = co_malloc(m, dg);
+    core->retx_unicast.buf = co_malloc(m, dg);
+    core->rxbuf = co_malloc(m, CO_MAX_DATAGRAM);
+    core->entries = co_calloc(m, core->cfg.max_members, sizeof *core->entries);
     if (!core->entries || !core->bundle.buf || !core->scratch.buf || !core->retx_group.buf ||
         !core->retx_unicast.buf || !core->rxbuf)
         return -1;
-    return txq_init(&core->txq, core->cfg.tx_queue_len, dg);
+    return txq_init(m, &core->txq, core->cfg.tx_queue_len, dg);
 }
 
 void co_output_free(co_core_t *core)
 {
-    free(core->bundle.buf);
-    free(core->scratch.buf);
-    free(core->retx_group.buf);
-    free(core->retx_unicast.buf);
-    free(core->rxbuf);
-    free(core->entries);
-    txq_free(&core->txq);
+    const co_mem_t *m = core->mem;
+    co_free(m, core->bundle.buf);
+    co_free(m, core->scratch.buf);
+    co_free(m, core->retx_group.buf);
+    co_free(m, core->retx_unicast.buf);
+    co_free(m, core->rxbuf);
+    co_free(m, core->entries);
+    txq_free(m, &core->txq);
 }
 
 void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,

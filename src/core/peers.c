@@ -1,27 +1,30 @@
 /* peers.c - the member table (see peers.h). */
 #include "peers.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
+#include "incarnation.h"
 
-int co_peers_init(co_peers_t *p, size_t cap)
+int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem)
 {
     memset(p, 0, sizeof *p);
-    p->slots = calloc(cap, sizeof *p->slots);
-    p->tombs = calloc(cap, sizeof *p->tombs);
+    p->mem = co_mem_or_libc(mem);
+    p->slots = co_calloc(p->mem, cap, sizeof *p->slots);
+    p->tombs = co_calloc(p->mem, cap, sizeof *p->tombs);
     p->cap = cap;
     return p->slots && p->tombs ? 0 : -1;
 }
 
 void co_peers_free(co_peers_t *p)
 {
+    if (!p->mem)
+        return; /* never initialised (a core whose creation failed) */
     for (size_t i = 0; i < p->cap && p->slots; i++)
         if (p->slots[i].in_use)
             co_peers_remove(p, &p->slots[i]);
-    free(p->slots);
-    free(p->tombs);
+    co_free(p->mem, p->slots);
+    co_free(p->mem, p->tombs);
     p->slots = NULL;
     p->tombs = NULL;
 }
@@ -43,9 +46,9 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
         if (peer->in_use)
             continue;
         memset(peer, 0, sizeof *peer);
-        if (co_rxwin_init(&peer->rx, rx_bytes) != 0)
+        if (co_rxwin_init(&peer->rx, rx_bytes, p->mem) != 0)
             return NULL;
-        co_reasm_init(&peer->reasm);
+        co_reasm_init(&peer->reasm, p->mem);
         co_replay_init(&peer->packets);
         co_replay_init(&peer->unreliable);
         peer->in_use = true;
@@ -94,7 +97,8 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
     co_tomb_t *t = tomb_slot(p, peer->id);
     COHORT_ASSERT(t != NULL);
     /* A newer incarnation already remembered wins. */
-    if (!(t->in_use && t->id == peer->id && t->incarnation > peer->incarnation))
+    if (!(t->in_use && t->id == peer->id &&
+          co_incarnation_newer(t->incarnation, peer->incarnation)))
         *t = (co_tomb_t){
             .in_use = true, .id = peer->id, .incarnation = peer->incarnation,
             .resume_seq = peer->message_start ? peer->message_start
@@ -102,6 +106,8 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
             .buried_order = ++p->burials, .packets = peer->packets,
             .unreliable = peer->unreliable, .left = left,
         };
+    if (t->id == peer->id && t->incarnation == peer->incarnation)
+        memcpy(t->name, peer->name, sizeof t->name);
     co_peers_remove(p, peer);
 }
 

@@ -44,6 +44,7 @@ typedef struct co_peer {
     uint64_t message_start;       /* seq of the FIRST of the message being
                                      reassembled (0: none) */
     size_t delivered_since_ack;   /* bytes */
+    size_t queue_reserved_bytes;  /* its share of evq.reserved */
 
     /* What it has of ours. */
     bool reports_us;              /* it has sent a stability entry for us */
@@ -62,6 +63,9 @@ typedef struct co_tomb {
     uint64_t resume_seq;          /* first FIFO seq not yet delivered whole */
     uint64_t buried_order;        /* eviction order */
     bool left;                    /* it said LEAVE: never to return */
+    char name[COHORT_NAME_MAX + 1]; /* its last heartbeat's, so it comes
+                                       back named even if a DATA datagram
+                                       readmits it before any heartbeat */
     co_replay_t packets;
     co_replay_t unreliable;
 } co_tomb_t;
@@ -72,9 +76,11 @@ typedef struct co_peers {
     size_t count;
     co_tomb_t *tombs;             /* cap entries */
     uint64_t burials;
+    const co_mem_t *mem;          /* for the table and each peer's buffers */
 } co_peers_t;
 
-int co_peers_init(co_peers_t *p, size_t cap);
+/* mem: the allocator (NULL: the C library's). */
+int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem);
 void co_peers_free(co_peers_t *p);
 
 co_peer_t *co_peers_find(co_peers_t *p, uint32_t id);

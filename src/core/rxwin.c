@@ -1,16 +1,16 @@
 /* rxwin.c - a receiver's window over one sender's records (see rxwin.h). */
 #include "rxwin.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
 
 #define CO_RXWIN_INITIAL_CAP 64
 
-int co_rxwin_init(co_rxwin_t *w, size_t max_bytes)
+int co_rxwin_init(co_rxwin_t *w, size_t max_bytes, const co_mem_t *mem)
 {
     memset(w, 0, sizeof *w);
+    w->mem = co_mem_or_libc(mem);
     w->max_bytes = max_bytes;
     size_t want = max_bytes / CO_RXREC_OVERHEAD + 1;
     size_t max = CO_RXWIN_INITIAL_CAP;
@@ -18,7 +18,7 @@ int co_rxwin_init(co_rxwin_t *w, size_t max_bytes)
         max *= 2;
     w->max_slots = max;
     w->cap = CO_RXWIN_INITIAL_CAP;
-    w->ring = calloc(w->cap, sizeof *w->ring);
+    w->ring = co_calloc(w->mem, w->cap, sizeof *w->ring);
     return w->ring ? 0 : -1;
 }
 
@@ -28,7 +28,7 @@ static void slot_clear(co_rxwin_t *w, co_rxslot_t *s)
         return;
     w->bytes -= (size_t)s->len + CO_RXREC_OVERHEAD;
     w->count--;
-    free(s->data);
+    co_free(w->mem, s->data);
     memset(s, 0, sizeof *s);
 }
 
@@ -39,7 +39,7 @@ void co_rxwin_free(co_rxwin_t *w)
     for (size_t i = 0; i < w->cap; i++)
         slot_clear(w, &w->ring[i]);
     COHORT_ASSERT(w->bytes == 0 && w->count == 0);
-    free(w->ring);
+    co_free(w->mem, w->ring);
     w->ring = NULL;
 }
 
@@ -65,13 +65,13 @@ static int rxwin_grow(co_rxwin_t *w, uint64_t seq)
     while (seq - w->next >= cap)
         cap *= 2;
     COHORT_ASSERT(cap <= w->max_slots);
-    co_rxslot_t *ring = calloc(cap, sizeof *ring);
+    co_rxslot_t *ring = co_calloc(w->mem, cap, sizeof *ring);
     if (!ring)
         return -1;
     /* Every present slot lies in [next, next + old cap). */
     for (uint64_t s = w->next; s < w->next + w->cap; s++)
         ring[s & (cap - 1)] = w->ring[s & (w->cap - 1)];
-    free(w->ring);
+    co_free(w->mem, w->ring);
     w->ring = ring;
     w->cap = cap;
     return 0;
@@ -93,7 +93,7 @@ enum co_rxwin_result co_rxwin_insert(co_rxwin_t *w, const co_record_t *r)
         return CO_RXWIN_NO_ROOM;
     co_rxslot_t *s = &w->ring[r->seq & (w->cap - 1)];
     COHORT_ASSERT(!s->present);
-    uint8_t *copy = malloc(r->len ? r->len : 1);
+    uint8_t *copy = co_malloc(w->mem, r->len ? r->len : 1);
     if (!copy)
         return CO_RXWIN_NO_ROOM;
     if (r->len)
@@ -134,6 +134,29 @@ void co_rxwin_advance(co_rxwin_t *w)
     co_rxwin_saw(w, w->next - 1);
 }
 
+uint64_t co_rxwin_lost_messages(const co_rxwin_t *w, uint64_t seq,
+                                bool in_message)
+{
+    if (w->next == 0 || seq <= w->next)
+        return 0;
+    uint64_t messages = in_message ? 1 : 0;
+    uint64_t s = w->next;
+    /* Beyond the ring nothing is held: every seq there is missing. */
+    uint64_t ring_end = seq - w->next > w->cap ? w->next + w->cap : seq;
+    for (; s < ring_end; s++) {
+        const co_rxslot_t *slot = &w->ring[s & (w->cap - 1)];
+        if (!slot->present) {
+            messages++;
+            in_message = true; /* later fragments may be its own */
+            continue;
+        }
+        if ((slot->flags & CO_REC_FIRST) || !in_message)
+            messages++;
+        in_message = !(slot->flags & CO_REC_LAST);
+    }
+    return messages + (seq - s);
+}
+
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq)
 {
     uint64_t skipped = 0;
@@ -159,7 +182,7 @@ size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max)
     if (!co_rxwin_has_gap(w))
         return 0;
     /* Only seqs the ring can hold are worth asking for now. */
-    uint64_t end = w->highest;
+    uint64_t end = co_rxwin_top(w);
     if (end - w->next >= w->max_slots)
         end = w->next + w->max_slots - 1;
     uint64_t s = w->next;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem.h"
 #include "wire.h"
 
 #define CO_RXREC_OVERHEAD 32
@@ -30,10 +31,15 @@ typedef struct co_rxwin {
     size_t cap;
     size_t max_slots;
     uint64_t next;          /* next seq to deliver; 0 until synchronised */
-    uint64_t highest;       /* highest seq known to exist */
+    uint64_t highest;       /* highest seq seen in data from it */
+    uint64_t claimed;       /* highest seq its latest heartbeat says
+                               exists: replaced by each heartbeat, never
+                               kept as a maximum, so a false claim lasts
+                               only until the next true one */
     size_t bytes;
     size_t max_bytes;
     size_t count;           /* present records */
+    const co_mem_t *mem;
 } co_rxwin_t;
 
 enum co_rxwin_result {
@@ -42,7 +48,8 @@ enum co_rxwin_result {
     CO_RXWIN_NO_ROOM = 2,   /* beyond the window or the byte budget */
 };
 
-int co_rxwin_init(co_rxwin_t *w, size_t max_bytes);
+/* mem: the allocator (NULL: the C library's). */
+int co_rxwin_init(co_rxwin_t *w, size_t max_bytes, const co_mem_t *mem);
 void co_rxwin_free(co_rxwin_t *w);
 
 /* Start delivering at seq (first contact with a sender). */
@@ -67,15 +74,37 @@ uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out);
  * path): move on. Nothing may be held at next. */
 void co_rxwin_advance(co_rxwin_t *w);
 
+/* How many messages co_rxwin_skip_to(w, seq) gives up, as well as the
+ * window can tell: records held are grouped into messages by their
+ * FIRST/LAST flags; a record never received counts as one message, since
+ * nothing says where its message starts or ends (so a lost fragmented
+ * message may count once per missing fragment). in_message: a message
+ * begun before next is being reassembled (it is lost too). */
+uint64_t co_rxwin_lost_messages(const co_rxwin_t *w, uint64_t seq,
+                                bool in_message);
+
 /* Give up on everything below seq (the sender no longer holds it). Returns
  * how many records were skipped. */
 uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq);
 
-/* True when some record in [next, highest] is missing. */
+/* The sender's heartbeat says records up to seq exist (see claimed). */
+static inline void co_rxwin_claim(co_rxwin_t *w, uint64_t seq)
+{
+    w->claimed = seq;
+}
+
+/* The highest seq believed to exist: seen, or claimed. */
+static inline uint64_t co_rxwin_top(const co_rxwin_t *w)
+{
+    return w->highest > w->claimed ? w->highest : w->claimed;
+}
+
+/* True when some record in [next, top] is missing. */
 static inline bool co_rxwin_has_gap(const co_rxwin_t *w)
 {
-    return w->next != 0 && w->highest >= w->next &&
-           w->count < (size_t)(w->highest - w->next + 1);
+    uint64_t top = co_rxwin_top(w);
+    return w->next != 0 && top >= w->next &&
+           w->count < (size_t)(top - w->next + 1);
 }
 
 /* Write up to max missing ranges, lowest first; returns how many.

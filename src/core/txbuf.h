@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem.h"
+
 /* Accounting cost of one record beyond its payload, so that a window of
  * empty records is still bounded. */
 #define CO_TXREC_OVERHEAD 32
@@ -34,9 +36,11 @@ typedef struct co_txbuf {
     uint64_t next;          /* next seq to assign, from 1 */
     size_t bytes;           /* payload + overhead held */
     size_t max_bytes;
+    const co_mem_t *mem;
 } co_txbuf_t;
 
-int co_txbuf_init(co_txbuf_t *b, size_t max_bytes);
+/* mem: the allocator (NULL: the C library's). */
+int co_txbuf_init(co_txbuf_t *b, size_t max_bytes, const co_mem_t *mem);
 void co_txbuf_free(co_txbuf_t *b);
 
 /* Room for a record of len payload bytes? */
@@ -46,6 +50,10 @@ bool co_txbuf_fits(const co_txbuf_t *b, size_t len);
  * fit or memory ran out. */
 uint64_t co_txbuf_push(co_txbuf_t *b, const uint8_t *data, uint16_t len,
                        uint8_t flags, uint32_t total_len);
+
+/* Take back every record with seq >= from (from >= low), newest first:
+ * a message whose records could not all be pushed is not sent at all. */
+void co_txbuf_unpush(co_txbuf_t *b, uint64_t from);
 
 /* The record with seq, or NULL if it is not held (stable or not sent). */
 co_txrec_t *co_txbuf_get(co_txbuf_t *b, uint64_t seq);

@@ -19,7 +19,8 @@
  *   8   4  group_id     hash of the group name
  *  12   4  sender_id    member id, nonzero
  *  16   4  incarnation  nonzero, new for every open of the member
- *  20   8  packet_seq   per (sender, incarnation) datagram counter, from 1,
+ *  20   8  packet_seq   per (sender, incarnation) datagram counter, nonzero,
+ *                       from a random start in 1..2^62,
  *                       strictly increasing, never reused: the AEAD nonce
  *                       and the anti-replay window
  *  28   8  view_id      0 until agreed views exist (membership issue)

@@ -30,6 +30,7 @@
 #include "core.h"
 #include "crypto.h"
 #include "faults.h"
+#include "incarnation.h"
 #include "rng.h"
 #include "transport.h"
 #include "wire.h"
@@ -38,25 +39,8 @@
 /* limits                                                              */
 /* ------------------------------------------------------------------ */
 
-#define CO_MS_NS 1000000ULL
-#define CO_S_NS 1000000000ULL
-#define CO_MIB ((size_t)1 << 20)
-#define CO_GIB ((size_t)1 << 30)
-
 #define CO_DEFAULT_PORT 47100
-#define CO_HEARTBEAT_MIN_NS CO_MS_NS
-#define CO_HEARTBEAT_MAX_NS (60 * CO_S_NS)
-#define CO_MEMBER_TIMEOUT_MAX_NS (3600 * CO_S_NS)
-#define CO_NACK_RETRY_MIN_NS 100000ULL
-#define CO_NACK_RETRY_MAX_NS (10 * CO_S_NS)
-#define CO_BUNDLE_DELAY_MAX_NS CO_S_NS
-#define CO_MAX_MESSAGE_MAX CO_GIB
-#define CO_SEND_WINDOW_MIN_DATAGRAMS 4
-#define CO_SEND_WINDOW_MAX CO_GIB
-#define CO_RECV_BUFFER_MAX CO_GIB
-#define CO_MEMBERS_MIN 2
-#define CO_MEMBERS_MAX 1024
-#define CO_EVENT_QUEUE_MAX ((size_t)1 << 20)
+#define CO_SOCKET_BUFFER_DEFAULT ((int)(4 * CO_MIB))
 #define CO_SOCKET_BUFFER_MIN 4096
 #define CO_SOCKET_BUFFER_MAX (1 << 30)
 #define CO_STATS_SIZE_MAX ((size_t)1 << 20)
@@ -71,6 +55,13 @@
  * only required field. */
 #define CO_CONFIG_MIN_SIZE \
     (offsetof(struct cohort_config, group) + sizeof(const char *))
+
+/* The event ABI (docs/api.md): a fixed size, with reserved room, so that
+ * later versions add fields without moving any. */
+#if defined(__LP64__)
+_Static_assert(sizeof(cohort_event_t) == 256,
+               "cohort_event_t must stay 256 bytes on LP64 (event ABI 1)");
+#endif
 
 static _Thread_local char co_error_text[CO_ERROR_TEXT_MAX] = "no error";
 
@@ -153,7 +144,8 @@ COHORT_API const char *cohort_strerror(int err)
         return "would block: flow-control window full, process and retry";
     case COHORT_ERR_NOTSUP: return "not supported";
     case COHORT_ERR_SYSTEM: return "system call failed (see errno)";
-    case COHORT_ERR_TOOBIG: return "message larger than max_message";
+    case COHORT_ERR_TOOBIG:
+        return "message larger than its mode allows (see cohort_max_payload)";
     case COHORT_ERR_CLOSED: return "member has left the group";
     case COHORT_ERR_TIMEDOUT: return "timed out";
     case COHORT_ERR_NOCRYPTO:
@@ -163,6 +155,14 @@ COHORT_API const char *cohort_strerror(int err)
     case COHORT_ERR_VERSION: return "config struct from an incompatible ABI";
     case COHORT_ERR_STATE: return "call not valid in the current state";
     case COHORT_ERR_MALFORMED: return "malformed datagram";
+    case COHORT_ERR_LOST:
+        return "a sender's messages were given up: they can no longer be "
+               "repaired";
+    case COHORT_ERR_AUTH: return "datagrams failed authentication (wrong key?)";
+    case COHORT_ERR_KEY_UNKNOWN:
+        return "datagrams sealed with a key id this member does not hold";
+    case COHORT_ERR_SECURITY_MODE:
+        return "datagrams from a member using another security mode";
     default: return "unknown error";
     }
 }
@@ -215,28 +215,30 @@ COHORT_API const char *cohort_last_error_text(void)
 /* configuration                                                       */
 /* ------------------------------------------------------------------ */
 
+/* The fields struct cohort_config shares with the core's config: their
+ * defaults and their rules are the core's (co_core_config_defaults,
+ * co_core_config_check). */
+#define CO_SHARED_FIELDS(X)                                                 \
+    X(heartbeat_interval_ns) X(member_timeout_ns) X(nack_delay_ns)          \
+    X(nack_retry_ns) X(bundle_delay_ns) X(max_datagram) X(max_message)      \
+    X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
+    X(event_queue_len) X(security)
+
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
     if (cfg == NULL)
         return;
+    co_core_config_t d;
+    co_core_config_defaults(&d);
     memset(cfg, 0, sizeof *cfg);
     cfg->struct_size = sizeof *cfg;
     cfg->port = CO_DEFAULT_PORT;
     cfg->ttl = 1;
     cfg->loopback = 1;
-    cfg->heartbeat_interval_ns = 100 * CO_MS_NS;
-    cfg->member_timeout_ns = 3 * CO_S_NS;
-    cfg->nack_delay_ns = 5 * CO_MS_NS;
-    cfg->nack_retry_ns = 40 * CO_MS_NS;
-    cfg->bundle_delay_ns = 200000;
-    cfg->max_datagram = 1400;
-    cfg->max_message = 16 * CO_MIB;
-    cfg->send_window_bytes = 4 * CO_MIB;
-    cfg->recv_buffer_bytes = 32 * CO_MIB;
-    cfg->max_members = 64;
-    cfg->event_queue_len = 4096;
-    cfg->security = COHORT_SECURITY_NONE;
-    cfg->socket_buffer_bytes = 4 * (int)CO_MIB;
+#define CO_FROM_CORE(f) cfg->f = d.f;
+    CO_SHARED_FIELDS(CO_FROM_CORE)
+#undef CO_FROM_CORE
+    cfg->socket_buffer_bytes = CO_SOCKET_BUFFER_DEFAULT;
 }
 
 /* Callers built against an older header pass a shorter struct: its fields
@@ -260,11 +262,6 @@ static int co_config_copy(const struct cohort_config *in,
     memcpy(out, in, size);
     out->struct_size = sizeof *out;
     return 0;
-}
-
-static bool co_in_range_u64(uint64_t v, uint64_t lo, uint64_t hi)
-{
-    return v >= lo && v <= hi;
 }
 
 static int co_check_group(const struct cohort_config *cfg)
@@ -333,65 +330,9 @@ static int co_check_where(const struct cohort_config *cfg)
     return 0;
 }
 
-static int co_check_timing(const struct cohort_config *cfg)
+/* Only what the core does not see; the core checks every other field. */
+static int co_check_sockets(const struct cohort_config *cfg)
 {
-    uint64_t hb = cfg->heartbeat_interval_ns;
-    if (!co_in_range_u64(hb, CO_HEARTBEAT_MIN_NS, CO_HEARTBEAT_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "heartbeat_interval_ns: %llu (must "
-                       "be 1 ms..60 s)", (unsigned long long)hb);
-    if (!co_in_range_u64(cfg->member_timeout_ns, 2 * hb,
-                         CO_MEMBER_TIMEOUT_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "member_timeout_ns: %llu (must be "
-                       "2 heartbeat intervals..1 h)",
-                       (unsigned long long)cfg->member_timeout_ns);
-    if (!co_in_range_u64(cfg->nack_retry_ns, CO_NACK_RETRY_MIN_NS,
-                         CO_NACK_RETRY_MAX_NS))
-        return co_fail(COHORT_ERR_INVAL, "nack_retry_ns: %llu (must be "
-                       "100 us..10 s)", (unsigned long long)cfg->nack_retry_ns);
-    if (cfg->nack_delay_ns > cfg->nack_retry_ns)
-        return co_fail(COHORT_ERR_INVAL, "nack_delay_ns: %llu (must be "
-                       "0..nack_retry_ns)",
-                       (unsigned long long)cfg->nack_delay_ns);
-    if (cfg->bundle_delay_ns > CO_BUNDLE_DELAY_MAX_NS)
-        return co_fail(COHORT_ERR_INVAL, "bundle_delay_ns: %llu (must be "
-                       "0..1 s)", (unsigned long long)cfg->bundle_delay_ns);
-    return 0;
-}
-
-static int co_check_sizes(const struct cohort_config *cfg)
-{
-    if (!co_in_range_u64(cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM))
-        return co_fail(COHORT_ERR_INVAL, "max_datagram: %zu (must be %d..%d)",
-                       cfg->max_datagram, CO_MIN_DATAGRAM, CO_MAX_DATAGRAM);
-    if (!co_in_range_u64(cfg->max_message, 1, CO_MAX_MESSAGE_MAX))
-        return co_fail(COHORT_ERR_INVAL, "max_message: %zu (must be "
-                       "1..1 GiB)", cfg->max_message);
-    if (!co_in_range_u64(cfg->send_window_bytes,
-                         CO_SEND_WINDOW_MIN_DATAGRAMS * cfg->max_datagram,
-                         CO_SEND_WINDOW_MAX))
-        return co_fail(COHORT_ERR_INVAL, "send_window_bytes: %zu (must be "
-                       "4 * max_datagram..1 GiB)", cfg->send_window_bytes);
-    size_t rb_min = cfg->max_message > cfg->send_window_bytes
-                        ? cfg->max_message
-                        : cfg->send_window_bytes;
-    if (!co_in_range_u64(cfg->recv_buffer_bytes, rb_min, CO_RECV_BUFFER_MAX))
-        return co_fail(COHORT_ERR_INVAL, "recv_buffer_bytes: %zu (must be "
-                       "max(max_message, send_window_bytes)..1 GiB)",
-                       cfg->recv_buffer_bytes);
-    return 0;
-}
-
-static int co_check_limits(const struct cohort_config *cfg)
-{
-    int rc = co_check_sizes(cfg);
-    if (rc != 0)
-        return rc;
-    if (!co_in_range_u64(cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX))
-        return co_fail(COHORT_ERR_INVAL, "max_members: %zu (must be %d..%d)",
-                       cfg->max_members, CO_MEMBERS_MIN, CO_MEMBERS_MAX);
-    if (!co_in_range_u64(cfg->event_queue_len, 1, CO_EVENT_QUEUE_MAX))
-        return co_fail(COHORT_ERR_INVAL, "event_queue_len: %zu (must be "
-                       "1..%zu)", cfg->event_queue_len, CO_EVENT_QUEUE_MAX);
     int sb = cfg->socket_buffer_bytes;
     if (sb != 0 && (sb < CO_SOCKET_BUFFER_MIN || sb > CO_SOCKET_BUFFER_MAX))
         return co_fail(COHORT_ERR_INVAL, "socket_buffer_bytes: %d (must be 0 "
@@ -418,6 +359,11 @@ static int co_check_security(const struct cohort_config *cfg)
     if (cfg->key != NULL && cfg->key_file != NULL)
         return co_fail(COHORT_ERR_INVAL, "security: set key or key_file, "
                        "not both");
+    /* Here, not in the core: it reads the system's randomness. Idempotent
+     * and thread-safe. */
+    if (sodium_init() < 0)
+        return co_fail(COHORT_ERR_NOCRYPTO, "security: sodium_init() "
+                       "failed");
     return 0;
 #endif
 }
@@ -426,9 +372,7 @@ static int co_check_config(const struct cohort_config *cfg)
 {
     int rc = co_check_where(cfg);
     if (rc == 0)
-        rc = co_check_timing(cfg);
-    if (rc == 0)
-        rc = co_check_limits(cfg);
+        rc = co_check_sockets(cfg);
     if (rc == 0)
         rc = co_check_security(cfg);
     return rc;
@@ -468,23 +412,53 @@ static uint32_t co_nonzero32(uint64_t x)
     return v != 0 ? v : 1;
 }
 
-/* Ids and the core's seed: from cfg->seed when given, so a run can be
- * repeated, else from the system. */
-static int co_choose_ids(const struct cohort_config *cfg, co_core_config_t *cc)
+static uint64_t co_realtime_ns(void)
 {
-    uint64_t r[3];
+    struct timespec ts;
+    /* CLOCK_REALTIME cannot fail with a valid clock id and pointer. */
+    int rc = clock_gettime(CLOCK_REALTIME, &ts);
+    COHORT_ASSERT(rc == 0);
+    return (uint64_t)ts.tv_sec * CO_S_NS + (uint64_t)ts.tv_nsec;
+}
+
+/* Ids and the core's seed: from cfg->seed when given, so a run can be
+ * repeated, else from the system. The incarnation comes from the real-time
+ * clock and the first packet_seq from the system whatever the seed: a seed
+ * reused under one key must never repeat an AEAD nonce, and a restarted
+ * member must be newer than its previous life (incarnation.h). *hold_ns
+ * is the real time the open must wait for before it returns. */
+static int co_choose_ids(const struct cohort_config *cfg, co_core_config_t *cc,
+                         uint64_t *hold_ns)
+{
+    uint64_t r[2], seq;
     if (cfg->seed != 0) {
         co_rng_t g;
         co_rng_seed(&g, cfg->seed);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 2; i++)
             r[i] = co_rng_next(&g);
     } else if (co_random_bytes(r, sizeof r) != 0) {
         return co_fail(COHORT_ERR_SYSTEM, "getrandom: %s", strerror(errno));
     }
+    if (co_random_bytes(&seq, sizeof seq) != 0)
+        return co_fail(COHORT_ERR_SYSTEM, "getrandom: %s", strerror(errno));
     cc->seed = cfg->seed != 0 ? cfg->seed : r[0];
     cc->member_id = cfg->member_id != 0 ? cfg->member_id : co_nonzero32(r[1]);
-    cc->incarnation = co_nonzero32(r[2]);
+    uint64_t now = co_realtime_ns();
+    cc->incarnation = co_incarnation_choose(now);
+    *hold_ns = co_incarnation_hold_until_ns(now);
+    cc->packet_seq_start = 1 + seq % CO_PACKET_SEQ_START_MAX;
     return 0;
+}
+
+/* Return from an open only once its incarnation tick is over, so the next
+ * open of this member id, in any process, draws a newer one (at most
+ * 1/64 s). */
+static void co_hold_incarnation(uint64_t hold_ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(hold_ns / CO_S_NS),
+                          .tv_nsec = (long)(hold_ns % CO_S_NS)};
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        continue;
 }
 
 static int co_load_key(const struct cohort_config *cfg, co_core_config_t *cc)
@@ -506,7 +480,7 @@ static int co_load_key(const struct cohort_config *cfg, co_core_config_t *cc)
 }
 
 static int co_core_config_of(const struct cohort_config *cfg,
-                             co_core_config_t *cc)
+                             co_core_config_t *cc, uint64_t *hold_ns)
 {
     co_core_config_defaults(cc);
     size_t glen = strlen(cfg->group);
@@ -515,24 +489,15 @@ static int co_core_config_of(const struct cohort_config *cfg,
         snprintf(cc->name, sizeof cc->name, "%s", cfg->name);
     else
         co_default_name(cc->name, sizeof cc->name);
-    cc->heartbeat_interval_ns = cfg->heartbeat_interval_ns;
-    cc->member_timeout_ns = cfg->member_timeout_ns;
-    cc->nack_delay_ns = cfg->nack_delay_ns;
-    cc->nack_retry_ns = cfg->nack_retry_ns;
-    cc->bundle_delay_ns = cfg->bundle_delay_ns;
-    cc->max_datagram = cfg->max_datagram;
-    cc->max_message = cfg->max_message;
-    cc->send_window_bytes = cfg->send_window_bytes;
-    cc->recv_buffer_bytes = cfg->recv_buffer_bytes;
-    cc->max_members = cfg->max_members;
-    cc->event_queue_len = cfg->event_queue_len;
-    int rc = co_choose_ids(cfg, cc);
-    if (rc == 0)
-        rc = co_load_key(cfg, cc);
+#define CO_TO_CORE(f) cc->f = cfg->f;
+    CO_SHARED_FIELDS(CO_TO_CORE)
+#undef CO_TO_CORE
+    int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)
-        rc = co_fail(COHORT_ERR_INVAL, "config: %s",
-                     why != NULL ? why : "rejected by the core");
+        rc = co_fail(COHORT_ERR_INVAL, "%s", why);
+    if (rc == 0)
+        rc = co_load_key(cfg, cc);
     return rc;
 }
 
@@ -607,7 +572,7 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
  * caller is most likely to want to hear about it. */
 static int co_prepare(const struct cohort_config *user,
                       struct cohort_config *cfg, co_faults_spec_t *faults,
-                      co_core_config_t *cc)
+                      co_core_config_t *cc, uint64_t *hold_ns)
 {
     int rc = co_config_copy(user, cfg);
     if (rc == 0)
@@ -615,7 +580,7 @@ static int co_prepare(const struct cohort_config *user,
     if (rc == 0)
         rc = co_parse_faults(cfg, faults);
     if (rc == 0)
-        rc = co_core_config_of(cfg, cc);
+        rc = co_core_config_of(cfg, cc, hold_ns);
     return rc;
 }
 
@@ -675,7 +640,8 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     co_faults_spec_t faults;
     co_core_config_t cc;
     memset(&cc, 0, sizeof cc);
-    int rc = co_prepare(user, &cfg, &faults, &cc);
+    uint64_t hold_ns = 0;
+    int rc = co_prepare(user, &cfg, &faults, &cc, &hold_ns);
     cohort_t *c = NULL;
     if (rc == 0) {
         c = calloc(1, sizeof *c);
@@ -694,6 +660,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
         co_free_handle(c);
         return rc;
     }
+    co_hold_incarnation(hold_ns);
     *out = c;
     return 0;
 }
@@ -819,7 +786,15 @@ COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
 {
     if (c == NULL || ev == NULL)
         return COHORT_ERR_INVAL;
-    return co_core_next_event(c->core, co_now_ns(), ev) ? 1 : 0;
+    uint64_t now = co_now_ns();
+    bool got = co_core_next_event(c->core, now, ev);
+    /* Taking an event can let held messages move on, which queues acks:
+     * send them now rather than at the next timer. co_core_next_tx()
+     * keeps ev's data valid; a failure is counted in stats.send_errors
+     * and shows again in the next cohort_process(). */
+    if (co_core_tx_ready(c->core) > 0)
+        (void)co_pump_tx(c, now, false);
+    return got ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -849,7 +824,7 @@ COHORT_API int cohort_timeout_ms(const cohort_t *c)
 {
     if (c == NULL)
         return -1;
-    if (c->tx_backlog)
+    if (c->tx_backlog || co_core_tx_ready(c->core) > 0)
         return 0;
     uint64_t deadline = co_next_deadline(c);
     if (deadline == UINT64_MAX)
@@ -961,7 +936,13 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
     int rc = co_core_send(c->core, now, mode, data, len);
     if (rc != 0)
         return rc;
-    return co_pump_tx(c, now, false);
+    /* Accepted: from here the message is the core's, and a retry would
+     * send it twice. A datagram the kernel refuses now is counted in
+     * stats.send_errors; FIFO records are repaired by retransmission,
+     * unreliable ones are lost (as UNRELIABLE allows). A broken socket
+     * shows in the next cohort_process(). */
+    (void)co_pump_tx(c, now, false);
+    return 0;
 }
 
 COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
@@ -1001,6 +982,28 @@ COHORT_API int cohort_flush(cohort_t *c)
     return co_pump_tx(c, now, false);
 }
 
+/* Let the core's repeats of LEAVE out before the sockets close. The core
+ * bounds them (a few copies a few ms apart); CO_CLOSE_LINGER_NS bounds
+ * this wait whatever the core reports. */
+#define CO_CLOSE_LINGER_NS (50 * CO_MS_NS)
+static void co_close_linger(cohort_t *c, uint64_t now_ns)
+{
+    uint64_t end = now_ns + CO_CLOSE_LINGER_NS;
+    while (co_core_leaving(c->core) && now_ns < end) {
+        uint64_t at = co_core_deadline(c->core);
+        if (at > end)
+            at = end;
+        if (at > now_ns) {
+            struct timespec ts = {.tv_sec = (time_t)((at - now_ns) / CO_S_NS),
+                                  .tv_nsec = (long)((at - now_ns) % CO_S_NS)};
+            (void)nanosleep(&ts, NULL); /* EINTR: the loop re-checks */
+        }
+        now_ns = co_now_ns();
+        co_core_tick(c->core, now_ns);
+        (void)co_pump_tx(c, now_ns, true);
+    }
+}
+
 COHORT_API void cohort_close(cohort_t *c)
 {
     if (c == NULL)
@@ -1009,6 +1012,7 @@ COHORT_API void cohort_close(cohort_t *c)
     co_core_leave(c->core, now);
     /* Held-back datagrams go too: reordering must not turn into loss. */
     (void)co_pump_tx(c, now, true);
+    co_close_linger(c, now);
     co_free_handle(c);
 }
 
@@ -1023,6 +1027,20 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c)
         return none;
     }
     return co_core_self(c->core);
+}
+
+COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode)
+{
+    if (c == NULL)
+        return 0;
+    switch (mode) {
+    case COHORT_FIFO: return c->max_message;
+    case COHORT_UNRELIABLE: {
+        size_t room = co_core_max_unreliable(c->core);
+        return room < c->max_message ? room : c->max_message;
+    }
+    default: return 0; /* TOTAL: not in this build (NOTSUP) */
+    }
 }
 
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
@@ -1043,13 +1061,7 @@ static void co_count_drops(struct cohort_stats *s, int reason, uint64_t n)
 /* The core counts what it sees; the socket-level counts are ours. */
 static void co_add_io_stats(const cohort_t *c, struct cohort_stats *s)
 {
-    const co_transport_counters_t *tc = co_transport_counters(c->tp);
-    s->datagrams_sent = tc->datagrams_sent;
-    s->datagrams_received = tc->datagrams_received;
-    s->bytes_sent = tc->bytes_sent;
-    s->bytes_received = tc->bytes_received;
-    co_count_drops(s, COHORT_DROP_TRUNCATED, tc->recv_truncated);
-    co_count_drops(s, COHORT_DROP_QUEUE_FULL, tc->send_dropped);
+    co_transport_add_stats(c->tp, s);
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d])
             co_count_drops(s, COHORT_DROP_INJECTED, c->lane[d].dropped);

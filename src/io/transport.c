@@ -652,10 +652,17 @@ int co_transport_fd(const co_transport_t *t)
     return t->ep_fd;
 }
 
-const co_transport_counters_t *co_transport_counters(const co_transport_t *t)
+void co_transport_add_stats(const co_transport_t *t, struct cohort_stats *s)
 {
-    COHORT_ASSERT(t != NULL);
-    return &t->counters;
+    COHORT_ASSERT(t != NULL && s != NULL);
+    const co_transport_counters_t *tc = &t->counters;
+    s->datagrams_sent = tc->datagrams_sent;
+    s->datagrams_received = tc->datagrams_received;
+    s->bytes_sent = tc->bytes_sent;
+    s->bytes_received = tc->bytes_received;
+    s->send_errors += tc->send_errors;
+    s->drops[COHORT_DROP_TRUNCATED] += tc->recv_truncated;
+    s->drops_total += tc->recv_truncated;
 }
 
 co_addr_t co_transport_local(const co_transport_t *t)
@@ -728,14 +735,15 @@ int co_transport_flush(co_transport_t *t)
         } else if (n < 0 && errno == EINTR && eintr++ < CO_SEND_EINTR_RETRIES) {
             continue;
         } else if (n < 0 && co_send_error_fatal(errno)) {
+            t->counters.send_errors += t->tx_count - i;
             rc = COHORT_ERR_SYSTEM;
             break;
         } else if (n < 0 && co_send_buffer_full(errno)) {
             /* The rest would meet the same full buffer. */
-            t->counters.send_dropped += t->tx_count - i;
+            t->counters.send_errors += t->tx_count - i;
             break;
         } else {
-            t->counters.send_dropped++;
+            t->counters.send_errors++;
             i++;
         }
     }

@@ -51,7 +51,7 @@ typedef struct co_transport_counters {
     uint64_t bytes_sent;
     uint64_t datagrams_received;
     uint64_t bytes_received;
-    uint64_t send_dropped;   /* socket buffer full or send refused */
+    uint64_t send_errors;    /* the kernel refused them or had no room */
     uint64_t recv_truncated; /* larger than max_datagram */
 } co_transport_counters_t;
 
@@ -97,7 +97,10 @@ int co_transport_wait(co_transport_t *t, int timeout_ms);
  * came back full). */
 bool co_transport_more(const co_transport_t *t);
 
-const co_transport_counters_t *co_transport_counters(const co_transport_t *t);
+/* Put the socket-level counts into s: datagram and byte counts, send
+ * refusals in send_errors (they are no receive drop), and datagrams cut
+ * short on receive as COHORT_DROP_TRUNCATED. */
+void co_transport_add_stats(const co_transport_t *t, struct cohort_stats *s);
 
 /* This member's unicast endpoint, as peers will see it. */
 co_addr_t co_transport_local(const co_transport_t *t);

@@ -15,6 +15,8 @@
  * libFuzzer (LLVMFuzzerTestOneInput), AFL++ and the corpus replay that
  * make check runs (replay_main.c).
  */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,10 @@
 #include "core.h"
 #include "fuzz_core.h"
 #include "wire.h"
+
+#ifdef HAVE_LIBSODIUM
+#include <sodium.h>
+#endif
 
 #define FUZZ_MAX_DATAGRAMS 256
 
@@ -38,6 +44,11 @@ static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth)
     cfg->max_message = 128 * 1024;
     cfg->event_queue_len = 64;
     cfg->security = auth ? COHORT_SECURITY_AUTH : COHORT_SECURITY_NONE;
+#ifdef HAVE_LIBSODIUM
+    /* The core leaves sodium_init() to its caller (it reads randomness). */
+    if (auth && sodium_init() < 0)
+        abort();
+#endif
     memset(cfg->key, 0x11, sizeof cfg->key);
     cfg->name[0] = 'f';
 }

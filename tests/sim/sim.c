@@ -433,11 +433,27 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
 }
 
+/* What cohort_open() does: the incarnation from the real-time clock, and
+ * no open before the previous one's tick is over (cohort_open waits for
+ * it; here the new open is taken to happen at the end of that wait). */
+static void node_incarnation(sim_world_t *w, sim_node_t *n)
+{
+    uint64_t rt = w->now_ns + n->realtime_ns;
+    if (rt < n->hold_ns)
+        rt = n->hold_ns;
+    n->incarnation[n->gen] = co_incarnation_choose(rt);
+    n->hold_ns = co_incarnation_hold_until_ns(rt);
+    COHORT_ASSERT(n->gen == 0 ||
+                  co_incarnation_newer(n->incarnation[n->gen],
+                                       n->incarnation[n->gen - 1]));
+}
+
 static void node_start(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
     co_core_config_t cfg;
     const char *why = "?";
+    node_incarnation(w, n);
     node_config(w, n, &cfg);
     if (co_core_config_check(&cfg, &why) != 0) {
         sim_fail(w, "simulator made a bad core config: %s", why);
@@ -475,8 +491,19 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     sim_check_stats(w, i);
     sim_collect_stats(w, i);
     if (graceful) {
-        co_core_leave(n->core, sim_local_ns(w, n));
+        uint64_t now = sim_local_ns(w, n);
+        co_core_leave(n->core, now);
         drain_tx(w, i);
+        /* As cohort_close(): the core's repeats of LEAVE go out too (here
+         * all at once, though the core spaces them a few ms apart), so the
+         * others take every copy. Bounded: a few timers at most fire. */
+        for (int k = 0; k < 64 && co_core_leaving(n->core); k++) {
+            uint64_t at = co_core_deadline(n->core);
+            now = at > now ? at : now;
+            co_core_tick(n->core, now);
+            drain_tx(w, i);
+        }
+        COHORT_ASSERT(!co_core_leaving(n->core));
     } else {
         n->life++; /* what it had in flight dies with it */
     }
@@ -699,10 +726,14 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
         else
             n->group_id = group ^ 0x5a5a5a5au;
     }
-    /* Distinct across nodes, increasing across restarts. */
-    uint32_t base = (uint32_t)co_rng_below(r, 1u << 20);
-    for (uint32_t g = 0; g < SIM_MAX_GENS; g++)
-        n->incarnation[g] = (uint32_t)(i + 1) << 24 | (base + g);
+    /* Incarnations come from a virtual real-time clock through the IO
+     * edge's policy (node_incarnation). Origins 2^26 ticks (12 days)
+     * apart keep them distinct across nodes; node 0 starts up to 16 s
+     * before the 2^32 wrap, so restarts cross it. */
+    uint64_t ticks = (1ULL << 32) - 1 - co_rng_below(r, 1024) +
+                     ((uint64_t)i << 26) + (co_rng_below(r, 4) << 32);
+    n->realtime_ns = ticks * CO_INCARNATION_TICK_NS +
+                     co_rng_below(r, CO_INCARNATION_TICK_NS);
     sim_addr_of(i, &n->addr);
     n->core_seed = co_rng_next(r);
     n->clock_ns = i == 0 ? 0 : co_rng_below(r, 1ULL << 51);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "incarnation.h"
 #include "rng.h"
 
 #define SIM_MAX_MEMBERS 8
@@ -212,7 +213,9 @@ typedef struct sim_node {
     uint32_t gen;          /* 0 first, +1 per restart */
     uint32_t life;         /* +1 per crash or restart: kills in-flight */
     uint32_t member_id;
-    uint32_t incarnation[SIM_MAX_GENS];
+    uint32_t incarnation[SIM_MAX_GENS]; /* set when that gen starts */
+    uint64_t realtime_ns;  /* origin of its real-time clock: now + this */
+    uint64_t hold_ns;      /* real time its last open held (incarnation.h) */
     uint32_t group_id;
     uint8_t key[COHORT_KEY_BYTES];
     co_addr_t addr;

@@ -18,6 +18,8 @@
  * then keep the twin's throughput (see twin_compare). `attack` runs always
  * have their twin; --twin adds it to the others.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,10 @@
 #include <time.h>
 
 #include "sim.h"
+
+#ifdef HAVE_LIBSODIUM
+#include <sodium.h>
+#endif
 
 typedef struct cli {
     uint64_t first, last;
@@ -382,6 +388,11 @@ int main(int argc, char **argv)
     cli_t c;
     if (parse_args(&c, argc, argv) != 0)
         return 2;
+#ifdef HAVE_LIBSODIUM
+    /* The core leaves sodium_init() to its caller (it reads randomness). */
+    if (sodium_init() < 0)
+        return 2;
+#endif
     c.argv0 = argv[0];
     unsigned long long runs = 0, failed = 0;
     clock_t t0 = clock();

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cohort.h"
+#include "core.h"
 
 #define MS_NS 1000000ULL
 
@@ -35,6 +38,16 @@ static void base_config(struct cohort_config *cfg)
     cfg->interface = "lo";
     cfg->port = test_port(0);
     cfg->faults = "";
+}
+
+/* A group of its own and fast heartbeats, for tests with two members. */
+static void group_config(struct cohort_config *cfg, const char *group,
+                         unsigned salt)
+{
+    base_config(cfg);
+    cfg->group = group;
+    cfg->port = test_port(salt);
+    cfg->heartbeat_interval_ns = 20 * MS_NS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -82,8 +95,12 @@ static void test_strerror(void **state)
     const char *unknown = cohort_strerror(-999);
     assert_non_null(unknown);
     assert_string_equal(cohort_strerror(1), unknown);
-    assert_string_equal(cohort_strerror(-15), unknown);
-    for (int code = COHORT_OK; code >= COHORT_ERR_MALFORMED; code--) {
+    assert_string_equal(cohort_strerror(-19), unknown);
+    assert_non_null(strstr(cohort_strerror(COHORT_ERR_TOOBIG),
+                           "cohort_max_payload"));
+    assert_string_equal(cohort_strerror(COHORT_ERR_SECURITY_MODE - 1),
+                        unknown);
+    for (int code = COHORT_OK; code >= COHORT_ERR_SECURITY_MODE; code--) {
         const char *s = cohort_strerror(code);
         assert_non_null(s);
         assert_true(strlen(s) > 0);
@@ -467,6 +484,8 @@ static void test_config_prefix(void **state)
     cohort_close(c);
 }
 
+/* A seed repeats the member id, but never the incarnation: the second
+ * life is newer (issue 7, points 1 and 2). */
 static void test_seed_makes_ids_reproducible(void **state)
 {
     (void)state;
@@ -482,8 +501,8 @@ static void test_seed_makes_ids_reproducible(void **state)
     cohort_member_t mb = cohort_self(b);
     cohort_close(b);
     assert_int_equal(ma.id, mb.id);
-    assert_int_equal(ma.incarnation, mb.incarnation);
     assert_int_not_equal(ma.id, 0);
+    assert_true((int32_t)(mb.incarnation - ma.incarnation) > 0);
 }
 
 /* Wait for an event of the given type on c, up to timeout_ms. */
@@ -512,10 +531,7 @@ static void test_two_members_talk(void **state)
 {
     (void)state;
     struct cohort_config cfg;
-    base_config(&cfg);
-    cfg.group = "test-config-pair";
-    cfg.port = test_port(4);
-    cfg.heartbeat_interval_ns = 20 * MS_NS;
+    group_config(&cfg, "test-config-pair", 4);
     cohort_t *a = NULL, *b = NULL;
     assert_int_equal(cohort_open(&a, &cfg), 0);
     assert_int_equal(cohort_open(&b, &cfg), 0);
@@ -556,6 +572,281 @@ static void test_two_members_talk(void **state)
     cohort_close(a);
 }
 
+/* Issue 7, point 2: a member that left gracefully and opens again with
+ * the same seed (so the same member id) is accepted by a member that saw
+ * it leave; before, the same (id, incarnation) came back and the
+ * tombstone of the graceful leave refused it forever. */
+static void test_reopen_same_seed_accepted(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    group_config(&cfg, "test-config-reopen", 6);
+    cohort_t *watcher = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&watcher, &cfg), 0);
+    cfg.seed = 4242;
+    cohort_event_t ev;
+    for (int life = 0; life < 2; life++) {
+        assert_int_equal(cohort_open(&b, &cfg), 0);
+        cohort_member_t self = cohort_self(b);
+        bool joined = false;
+        for (int i = 0; i < 20 && !joined; i++) {
+            assert_true(cohort_process(b) >= 0);
+            joined = wait_for(watcher, COHORT_EVENT_MEMBER_JOINED, &ev, 100) &&
+                     ev.u.member.member.id == self.id &&
+                     ev.u.member.member.incarnation == self.incarnation;
+        }
+        assert_true(joined);
+        cohort_close(b);
+        assert_true(wait_for(watcher, COHORT_EVENT_MEMBER_LEFT, &ev, 3000));
+    }
+    cohort_close(watcher);
+}
+
+/* Issue 7, point 15: one table of defaults and one validator. The public
+ * defaults are the core's, and for every field the two share, a value
+ * cohort_open() refuses is exactly one the core refuses (before, the core
+ * took a receive buffer smaller than max_message and a member timeout
+ * over 1 h that cohort_open() refused). */
+static void test_defaults_are_the_cores(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    co_core_config_t d;
+    cohort_config_init(&cfg);
+    co_core_config_defaults(&d);
+    assert_true(cfg.heartbeat_interval_ns == d.heartbeat_interval_ns);
+    assert_true(cfg.member_timeout_ns == d.member_timeout_ns);
+    assert_true(cfg.nack_delay_ns == d.nack_delay_ns);
+    assert_true(cfg.nack_retry_ns == d.nack_retry_ns);
+    assert_true(cfg.bundle_delay_ns == d.bundle_delay_ns);
+    assert_int_equal(cfg.max_datagram, d.max_datagram);
+    assert_int_equal(cfg.max_message, d.max_message);
+    assert_int_equal(cfg.send_window_bytes, d.send_window_bytes);
+    assert_int_equal(cfg.recv_buffer_bytes, d.recv_buffer_bytes);
+    assert_int_equal(cfg.max_members, d.max_members);
+    assert_int_equal(cfg.event_queue_len, d.event_queue_len);
+}
+
+typedef struct rule_case {
+    const char *field;
+    size_t off_pub, off_core, width; /* offsets of the field; width 8 */
+    uint64_t value;
+} rule_case_t;
+
+#define RULE(f, v)                                                       \
+    {#f, offsetof(struct cohort_config, f), offsetof(co_core_config_t, f), \
+     sizeof(((co_core_config_t *)0)->f), (uint64_t)(v)}
+
+static const rule_case_t rule_cases[] = {
+    RULE(heartbeat_interval_ns, 999999), RULE(heartbeat_interval_ns, MS_NS),
+    RULE(heartbeat_interval_ns, 60000 * MS_NS),
+    RULE(heartbeat_interval_ns, 60000 * MS_NS + 1),
+    RULE(member_timeout_ns, 200 * MS_NS - 1),
+    RULE(member_timeout_ns, 3600000 * MS_NS),
+    RULE(member_timeout_ns, 3600000 * MS_NS + 1),
+    RULE(nack_retry_ns, 99999), RULE(nack_retry_ns, 10000 * MS_NS + 1),
+    RULE(nack_delay_ns, 40 * MS_NS + 1), RULE(bundle_delay_ns, 1000 * MS_NS),
+    RULE(bundle_delay_ns, 1000 * MS_NS + 1), RULE(max_datagram, 511),
+    RULE(max_datagram, 512), RULE(max_datagram, 65507),
+    RULE(max_datagram, 65508), RULE(max_message, 0),
+    RULE(max_message, 32u << 20), RULE(max_message, (1u << 30) + 1),
+    RULE(send_window_bytes, 4 * 1400 - 1), RULE(send_window_bytes, 4 * 1400),
+    RULE(send_window_bytes, 33u << 20), RULE(recv_buffer_bytes, 4u << 20),
+    RULE(recv_buffer_bytes, (16u << 20) - 1), RULE(recv_buffer_bytes, 16u << 20),
+    RULE(max_members, 1), RULE(max_members, 2), RULE(max_members, 1024),
+    RULE(max_members, 1025), RULE(event_queue_len, 0),
+    RULE(event_queue_len, 1u << 20), RULE(event_queue_len, (1u << 20) + 1),
+};
+
+static void set_field(void *base, size_t off, size_t width, uint64_t v)
+{
+    if (width == sizeof(uint64_t)) {
+        memcpy((char *)base + off, &v, sizeof v);
+    } else {
+        assert_int_equal(width, sizeof(size_t));
+        size_t z = (size_t)v;
+        memcpy((char *)base + off, &z, sizeof z);
+    }
+}
+
+static void test_open_and_core_rules_agree(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
+        const rule_case_t *rc = &rule_cases[i];
+        struct cohort_config cfg;
+        base_config(&cfg);
+        cfg.port = test_port(7);
+        set_field(&cfg, rc->off_pub, rc->width, rc->value);
+        co_core_config_t cc;
+        co_core_config_defaults(&cc);
+        cc.member_id = cc.incarnation = 1;
+        set_field(&cc, rc->off_core, rc->width, rc->value);
+        const char *why = NULL;
+        bool core_ok = co_core_config_check(&cc, &why) == 0;
+        cohort_t *c = NULL;
+        int open_rc = cohort_open(&c, &cfg);
+        cohort_close(c);
+        if ((open_rc == 0) != core_ok)
+            fail_msg("%s = %llu: cohort_open %d (%s), core %s", rc->field,
+                     (unsigned long long)rc->value, open_rc,
+                     cohort_last_error_text(), core_ok ? "accepts" : why);
+        if (!core_ok) {
+            assert_int_equal(open_rc, COHORT_ERR_INVAL);
+            /* The same validator, so the same text, naming a field. */
+            assert_non_null(strstr(cohort_last_error_text(), why));
+            assert_non_null(strstr(why, "_"));
+        }
+    }
+}
+
+static uint64_t sent_by(const cohort_t *c)
+{
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(c, &st), 0);
+    return st.datagrams_sent;
+}
+
+/* Issue 7, point 6: what the core queues while the application drains
+ * events (acks for held messages that delivery lets move on) leaves from
+ * cohort_next_event() itself, not at the next timer; and while anything
+ * waits, cohort_timeout_ms() says 0. */
+static void test_next_event_sends_what_it_queued(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.group = "test-config-drain";
+    cfg.port = test_port(8);
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cfg.event_queue_len = 1;          /* a holds what it cannot queue */
+    cfg.send_window_bytes = 4 * 1400; /* and acks every 1400 bytes */
+    cfg.recv_buffer_bytes = cfg.max_message;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    cohort_event_t ev;
+    assert_true(wait_for(b, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    uint8_t msg[1000];
+    memset(msg, 7, sizeof msg);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(cohort_send(b, COHORT_FIFO, msg, sizeof msg), 0);
+    assert_int_equal(cohort_flush(b), 0);
+    /* a takes everything in; its queue of one event is full. */
+    for (int i = 0; i < 50; i++) {
+        assert_true(cohort_process(a) >= 0);
+        assert_true(cohort_process(b) >= 0);
+        usleep(2000);
+    }
+    uint64_t before = sent_by(a);
+    int messages = 0;
+    while (cohort_next_event(a, &ev) == 1) {
+        messages += ev.type == COHORT_EVENT_MESSAGE;
+    }
+    assert_true(messages >= 2);
+    assert_true(sent_by(a) > before);
+    cohort_close(a);
+    cohort_close(b);
+}
+
+/* Issue 7, point 11: the largest message of each mode, and that it is
+ * exactly where cohort_send() starts saying TOOBIG. */
+static size_t max_payload_with(cohort_security_t security, size_t *fifo)
+{
+    static const uint8_t key[COHORT_KEY_BYTES] = {1, 2, 3};
+    static uint8_t buf[2000];
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(9);
+    cfg.security = security;
+    cfg.key = security != COHORT_SECURITY_NONE ? key : NULL;
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    size_t n = cohort_max_payload(c, COHORT_UNRELIABLE);
+    *fifo = cohort_max_payload(c, COHORT_FIFO);
+    assert_true(n > 0 && n < sizeof buf);
+    assert_int_equal(cohort_max_payload(c, COHORT_TOTAL), 0);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, buf, n), 0);
+    assert_int_equal(cohort_send(c, COHORT_UNRELIABLE, buf, n + 1),
+                     COHORT_ERR_TOOBIG);
+    cohort_close(c);
+    return n;
+}
+
+static void test_max_payload(void **state)
+{
+    (void)state;
+    size_t fifo = 0;
+    assert_int_equal(max_payload_with(COHORT_SECURITY_NONE, &fifo), 1340);
+    assert_int_equal(fifo, 16u << 20);
+    assert_int_equal(cohort_max_payload(NULL, COHORT_FIFO), 0);
+#ifdef HAVE_LIBSODIUM
+    size_t auth = max_payload_with(COHORT_SECURITY_AUTH, &fifo);
+    size_t enc = max_payload_with(COHORT_SECURITY_ENCRYPT, &fifo);
+    assert_true(auth < 1340);
+    assert_true(enc < 1340);
+#endif
+}
+
+/* Issue 7, point 12: the documented answers. cohort_members(c, NULL, 0)
+ * is the count; cohort_drain(c, 0) answers "is everything I sent stable?"
+ * at once, without blocking. */
+static void test_documented_answers(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    group_config(&cfg, "test-config-answers", 10);
+    cohort_t *a = NULL, *b = NULL;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    assert_int_equal(cohort_members(a, NULL, 0), 1);
+    assert_int_equal(cohort_send(a, COHORT_FIFO, "x", 1), 0);
+    assert_int_equal(cohort_drain(a, 0), 0); /* alone: stable at once */
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    cohort_event_t ev;
+    assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    assert_int_equal(cohort_members(a, NULL, 0), 2);
+    assert_int_equal(cohort_send(a, COHORT_FIFO, "y", 1), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(cohort_drain(a, 0), COHORT_ERR_TIMEDOUT); /* b owes an ack */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+                    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(spent_ms < 10);
+    int drained = COHORT_ERR_TIMEDOUT;
+    for (int i = 0; i < 300 && drained != 0; i++) {
+        assert_true(cohort_process(b) >= 0);
+        usleep(1000);
+        drained = cohort_drain(a, 0);
+    }
+    assert_int_equal(drained, 0);
+    cohort_close(b);
+    cohort_close(a);
+}
+
+/* Issue 7, point 12: keygen never overwrites, and says so with SYSTEM
+ * and errno EEXIST. */
+static void test_keygen_refuses_existing(void **state)
+{
+    (void)state;
+#ifdef HAVE_LIBSODIUM
+    char path[] = "/tmp/cohort-keygen-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "keep", 4), 4);
+    close(fd);
+    errno = 0;
+    assert_int_equal(cohort_keygen(path), COHORT_ERR_SYSTEM);
+    assert_int_equal(errno, EEXIST);
+    char buf[8] = {0};
+    fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof buf), 4);
+    close(fd);
+    assert_string_equal(buf, "keep");
+    unlink(path);
+#endif
+}
+
 /* Injected loss is counted where cohort_stats() can show it. */
 static void test_injected_drops_counted(void **state)
 {
@@ -583,6 +874,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_defaults_are_the_cores),
+        cmocka_unit_test(test_open_and_core_rules_agree),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_drop_reason_names),
@@ -598,7 +891,12 @@ int main(void)
         cmocka_unit_test(test_config_prefix),
         cmocka_unit_test(test_seed_makes_ids_reproducible),
         cmocka_unit_test(test_two_members_talk),
+        cmocka_unit_test(test_reopen_same_seed_accepted),
+        cmocka_unit_test(test_next_event_sends_what_it_queued),
         cmocka_unit_test(test_injected_drops_counted),
+        cmocka_unit_test(test_max_payload),
+        cmocka_unit_test(test_documented_answers),
+        cmocka_unit_test(test_keygen_refuses_existing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,10 @@
 
 #include <cmocka.h>
 
+#ifdef HAVE_LIBSODIUM
+#include <sodium.h>
+#endif
+
 #include "cohort.h"
 #include "crypto.h"
 #include "wire.h"
@@ -724,6 +728,11 @@ static void test_load_refuses_non_files(void **state)
 
 int main(void)
 {
+#ifdef HAVE_LIBSODIUM
+    /* The core leaves sodium_init() to its caller (it reads randomness). */
+    if (sodium_init() < 0)
+        return 1;
+#endif
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_none_roundtrip),
         cmocka_unit_test(test_init_invalid),

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "failmem.h"
 #include "frag.h"
 #include "rng.h"
 #include "wire.h"
@@ -88,7 +89,7 @@ static void whole_message_is_handed_back(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     assert_idle(&r);
     uint8_t *data = frag_of(1, 0, 100);
     uint8_t *msg = NULL;
@@ -109,7 +110,7 @@ static void zero_length_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F | L, 0, 2, 0, 0, MAX_MSG, &o), CO_REASM_DONE);
     assert_non_null(o.msg);
@@ -123,7 +124,7 @@ static void uint16_max_whole_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F | L, 0, 3, 0, UINT16_MAX, MAX_MSG, &o),
                      CO_REASM_DONE);
@@ -140,7 +141,7 @@ static void two_fragments(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 300, 4, 0, 100, MAX_MSG, &o), CO_REASM_MORE);
     assert_null(o.msg);
@@ -157,7 +158,7 @@ static void first_middles_last(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* Two messages in a row through the same reassembler. */
     for (uint64_t m = 5; m <= 6; m++) {
@@ -183,7 +184,7 @@ static void total_exactly_max_message(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 10, 7, 0, 4, 10, &o), CO_REASM_MORE);
     assert_int_equal(co_reasm_bytes(&r), 10);
@@ -196,7 +197,7 @@ static void uint16_max_fragments(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     uint32_t total = 3u * UINT16_MAX;
     assert_int_equal(feed(&r, F, total, 8, 0, UINT16_MAX, total, &o),
@@ -220,7 +221,7 @@ static void memory_follows_arrivals(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     uint32_t total = 1u << 20;
     assert_int_equal(feed(&r, F, total, 9, 0, 10, total, &o), CO_REASM_MORE);
@@ -249,7 +250,7 @@ static void empty_fragments_are_defined(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     enum co_reasm_result rc = feed(&r, F, 10, 24, 0, 0, MAX_MSG, &o);
     assert_true(rc == CO_REASM_MORE || rc == CO_REASM_BAD);
@@ -273,7 +274,7 @@ static void middle_or_last_without_first(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, 0, 0, 10, 0, 50, MAX_MSG, &o),
                      CO_REASM_SKIPPED);
@@ -294,7 +295,7 @@ static void reset_drops_partial(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     r.abandoned = 5;
     assert_int_equal(feed(&r, F, 200, 12, 0, 100, MAX_MSG, &o),
@@ -317,7 +318,7 @@ static void first_with_bad_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* total_len must exceed the first fragment. */
     assert_int_equal(feed(&r, F, 100, 13, 0, 100, MAX_MSG, &o), CO_REASM_BAD);
@@ -342,7 +343,7 @@ static void middle_overruns_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 150, 14, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -357,7 +358,7 @@ static void middle_reaches_total(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     /* A middle that completes the message without LAST is inconsistent. */
     assert_int_equal(feed(&r, F, 150, 15, 0, 100, MAX_MSG, &o),
@@ -371,7 +372,7 @@ static void last_short_or_long(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 150, 16, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -397,7 +398,7 @@ static void new_first_abandons_partial(void **state)
 {
     (void)state;
     co_reasm_t r;
-    co_reasm_init(&r);
+    co_reasm_init(&r, NULL);
     out_t o;
     assert_int_equal(feed(&r, F, 300, 17, 0, 100, MAX_MSG, &o),
                      CO_REASM_MORE);
@@ -586,7 +587,7 @@ static void model_random_messages(void **state)
     for (int round = 0; round < 16; round++) {
         run_t x;
         memset(&x, 0, sizeof x);
-        co_reasm_init(&x.r);
+        co_reasm_init(&x.r, NULL);
         static const uint16_t piece_maxes[] = {1, 8, 300, 1400, UINT16_MAX};
         uint16_t piece_max = piece_maxes[round % 5];
         x.max_message = (size_t)piece_max * (4 + co_rng_below(&rng, 8));
@@ -613,10 +614,50 @@ static void model_random_messages(void **state)
     assert_true(abandoned_total > 0);
 }
 
+/* Point 3: out of memory, a fragment is not taken: NOMEM, the buffer
+ * stays the caller's, nothing changes, and feeding it again works. */
+static void nomem_leaves_fragment_with_caller(void **state)
+{
+    (void)state;
+    failmem_t fm;
+    failmem_init(&fm);
+    co_reasm_t r;
+    co_reasm_init(&r, &fm.mem);
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    uint8_t *a = frag_of(1, 0, 1000), *b = frag_of(1, 1000, 1000);
+    fm.fail_at = fm.calls + 1;
+    assert_int_equal(co_reasm_feed(&r, F, 2000, a, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_NOMEM);
+    assert_true(r.total == 0 && r.got == 0 && r.buf == NULL);
+    assert_int_equal(a[0], msg_byte(1, 0)); /* still ours, intact */
+    assert_int_equal(co_reasm_feed(&r, F, 2000, a, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_MORE);
+    assert_int_equal(co_reasm_feed(&r, L, 0, b, 1000, MAX_MSG, &msg, &len),
+                     CO_REASM_DONE);
+    assert_int_equal(len, 2000);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(msg[i], msg_byte(1, i));
+    co_free(&fm.mem, msg);
+    /* A whole message copied from borrowed bytes. */
+    uint8_t whole[10] = {1, 2, 3};
+    fm.fail_at = fm.calls + 1;
+    assert_int_equal(co_reasm_feed_borrowed(&r, F | L, 0, whole, 10, MAX_MSG,
+                                            &msg, &len),
+                     CO_REASM_NOMEM);
+    assert_int_equal(co_reasm_feed_borrowed(&r, F | L, 0, whole, 10, MAX_MSG,
+                                            &msg, &len),
+                     CO_REASM_DONE);
+    co_free(&fm.mem, msg);
+    co_reasm_free(&r);
+    assert_true(r.abandoned == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(whole_message_is_handed_back),
+        cmocka_unit_test(nomem_leaves_fragment_with_caller),
         cmocka_unit_test(zero_length_message),
         cmocka_unit_test(uint16_max_whole_message),
         cmocka_unit_test(two_fragments),

@@ -72,7 +72,7 @@ static void empty_table(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 8), 0);
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
     assert_int_equal(p.cap, 8);
     assert_int_equal(p.count, 0);
     assert_null(co_peers_find(&p, 0));
@@ -86,7 +86,7 @@ static void add_and_find(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 4), 0);
+    assert_int_equal(co_peers_init(&p, 4, NULL), 0);
     co_peer_t *a = add(&p, 7);
     co_peer_t *b = add(&p, 0); /* id 0 is just an id here */
     co_peer_t *c = add(&p, UINT32_MAX);
@@ -120,7 +120,7 @@ static void full_table_returns_null(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 3), 0);
+    assert_int_equal(co_peers_init(&p, 3, NULL), 0);
     add(&p, 1);
     add(&p, 2);
     add(&p, 3);
@@ -129,7 +129,7 @@ static void full_table_returns_null(void **state)
     assert_null(co_peers_find(&p, 4));
     co_peers_free(&p);
 
-    assert_int_equal(co_peers_init(&p, 1), 0);
+    assert_int_equal(co_peers_init(&p, 1, NULL), 0);
     add(&p, 9);
     assert_null(co_peers_add(&p, 10, 1, RX_BYTES));
     co_peers_free(&p);
@@ -139,7 +139,7 @@ static void remove_and_reuse(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 3), 0);
+    assert_int_equal(co_peers_init(&p, 3, NULL), 0);
     add(&p, 1);
     co_peer_t *two = add(&p, 2);
     add(&p, 3);
@@ -172,7 +172,7 @@ static void remove_releases_what_it_holds(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 2), 0);
+    assert_int_equal(co_peers_init(&p, 2, NULL), 0);
     co_peer_t *a = add(&p, 1);
     co_rxwin_sync(&a->rx, 10);
     hold_record(a, 12, 100);
@@ -198,7 +198,7 @@ static void stable_without_peers(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 4), 0);
+    assert_int_equal(co_peers_init(&p, 4, NULL), 0);
     assert_true(co_peers_stable_through(&p, 1) == 0);
     assert_true(co_peers_stable_through(&p, 2) == 1);
     assert_true(co_peers_stable_through(&p, 1000) == 999);
@@ -210,7 +210,7 @@ static void stable_non_reporting_peer(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 4), 0);
+    assert_int_equal(co_peers_init(&p, 4, NULL), 0);
     /* Heard first when our next seq was 5: it needs 5 onwards. */
     add_needing(&p, 1, 5);
     assert_true(co_peers_stable_through(&p, 5) == 4);
@@ -225,7 +225,7 @@ static void stable_reporting_peers(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 4), 0);
+    assert_int_equal(co_peers_init(&p, 4, NULL), 0);
     co_peer_t *a = add_needing(&p, 1, 1);
     report(a, 50);
     assert_true(co_peers_stable_through(&p, 100) == 50);
@@ -247,7 +247,7 @@ static void stable_is_minimum_over_peers(void **state)
 {
     (void)state;
     co_peers_t p;
-    assert_int_equal(co_peers_init(&p, 8), 0);
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
     co_peer_t *a = add_needing(&p, 1, 1);
     co_peer_t *b = add_needing(&p, 2, 1);
     co_peer_t *c = add_needing(&p, 3, 60);

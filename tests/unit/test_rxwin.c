@@ -110,7 +110,7 @@ static void init_derives_slot_bound(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         co_rxwin_t w;
-        assert_int_equal(co_rxwin_init(&w, cases[i].max_bytes), 0);
+        assert_int_equal(co_rxwin_init(&w, cases[i].max_bytes, NULL), 0);
         assert_int_equal(w.max_slots, cases[i].max_slots);
         assert_int_equal(w.cap, 64);
         assert_int_equal(w.max_bytes, cases[i].max_bytes);
@@ -129,7 +129,7 @@ static void sync_sets_next_and_highest(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0);
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_true(co_rxwin_synced(&w));
     assert_true(w.next == 1 && w.highest == 0);
@@ -138,7 +138,7 @@ static void sync_sets_next_and_highest(void **state)
     co_rxwin_free(&w);
 
     /* A heartbeat before the first data: what it announced stays known. */
-    assert_int_equal(co_rxwin_init(&w, 4096), 0);
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0);
     co_rxwin_saw(&w, 500);
     co_rxwin_sync(&w, 100);
     assert_true(w.next == 100 && w.highest == 500);
@@ -147,7 +147,7 @@ static void sync_sets_next_and_highest(void **state)
     co_rxwin_free(&w);
 
     /* Syncing above what was announced raises highest to next - 1. */
-    assert_int_equal(co_rxwin_init(&w, 4096), 0);
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0);
     co_rxwin_saw(&w, 5);
     co_rxwin_sync(&w, 1000);
     assert_true(w.highest == 999);
@@ -159,7 +159,7 @@ static void insert_copies_and_accounts(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 7);
 
     uint8_t src[10];
@@ -195,7 +195,7 @@ static void zero_length_record(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1024), 0);
+    assert_int_equal(co_rxwin_init(&w, 1024, NULL), 0);
     co_rxwin_sync(&w, 1);
     co_record_t r = {.type = CO_REC_FIFO,
                      .flags = CO_REC_FIRST | CO_REC_LAST,
@@ -216,7 +216,7 @@ static void out_of_order_delivers_in_order(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 10);
     assert_int_equal(put(&w, 13, 3), CO_RXWIN_NEW);
     assert_int_equal(put(&w, 12, 2), CO_RXWIN_NEW);
@@ -238,7 +238,7 @@ static void duplicates_are_reported(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_int_equal(put(&w, 3, 5), CO_RXWIN_NEW);
     size_t bytes = w.bytes;
@@ -266,7 +266,7 @@ static void slot_bound_at_window_end(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0); /* 256 slots */
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0); /* 256 slots */
     assert_int_equal(w.max_slots, 256);
     co_rxwin_sync(&w, 1000);
     assert_int_equal(put(&w, 1000 + 256, 0), CO_RXWIN_NO_ROOM);
@@ -290,7 +290,7 @@ static void byte_budget_exactly_reached(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1000), 0);
+    assert_int_equal(co_rxwin_init(&w, 1000, NULL), 0);
     co_rxwin_sync(&w, 1);
     /* One byte over on an empty window. */
     assert_int_equal(put(&w, 2, 1000 - CO_RXREC_OVERHEAD + 1),
@@ -312,7 +312,7 @@ static void byte_budget_exactly_reached(void **state)
     co_rxwin_free(&w);
 
     /* Split across two records, then freed by delivery. */
-    assert_int_equal(co_rxwin_init(&w, 1000), 0);
+    assert_int_equal(co_rxwin_init(&w, 1000, NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_int_equal(put(&w, 1, 468), CO_RXWIN_NEW);
     assert_int_equal(put(&w, 2, 469), CO_RXWIN_NO_ROOM);
@@ -335,7 +335,7 @@ static void held_duplicate_when_budget_full(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1000), 0);
+    assert_int_equal(co_rxwin_init(&w, 1000, NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_int_equal(put(&w, 2, 1000 - CO_RXREC_OVERHEAD), CO_RXWIN_NEW);
     assert_int_equal(w.bytes, w.max_bytes);
@@ -348,13 +348,13 @@ static void uint16_max_records(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 65535 + CO_RXREC_OVERHEAD - 1), 0);
+    assert_int_equal(co_rxwin_init(&w, 65535 + CO_RXREC_OVERHEAD - 1, NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_int_equal(put(&w, 2, UINT16_MAX), CO_RXWIN_NO_ROOM);
     assert_int_equal(put(&w, 1, UINT16_MAX), CO_RXWIN_NEW); /* next in line */
     co_rxwin_free(&w);
 
-    assert_int_equal(co_rxwin_init(&w, 2 * (65535 + CO_RXREC_OVERHEAD)), 0);
+    assert_int_equal(co_rxwin_init(&w, 2 * (65535 + CO_RXREC_OVERHEAD), NULL), 0);
     co_rxwin_sync(&w, 1);
     assert_int_equal(put(&w, 2, UINT16_MAX), CO_RXWIN_NEW);
     assert_int_equal(put(&w, 1, UINT16_MAX), CO_RXWIN_NEW);
@@ -372,7 +372,7 @@ static void ring_grows_across_the_wrap(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 20), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 20, NULL), 0);
     /* Start at 60 so that held records straddle the end of the ring. */
     co_rxwin_sync(&w, 60);
     for (uint64_t s = 61; s < 60 + 64; s++)
@@ -399,7 +399,7 @@ static void ring_grows_in_reverse_fill(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 20), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 20, NULL), 0);
     co_rxwin_sync(&w, 1u << 20); /* unaligned to nothing in particular */
     uint64_t base = w.next;
     for (uint64_t i = 500; i-- > 0;)
@@ -419,7 +419,7 @@ static void gaps_lists_missing_ranges(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 1);
     put(&w, 3, 0);
     put(&w, 4, 0);
@@ -461,7 +461,7 @@ static void gaps_beyond_ring_and_window(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0); /* 256 slots, cap 64 */
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0); /* 256 slots, cap 64 */
     co_rxwin_sync(&w, 1);
     put(&w, 2, 0);
     co_rxwin_saw(&w, 100); /* inside the window, beyond the ring */
@@ -485,7 +485,7 @@ static void gaps_when_ring_is_full(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0); /* 256 slots, cap 64 */
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0); /* 256 slots, cap 64 */
     co_rxwin_sync(&w, 1);
     for (uint64_t s = 1; s <= 64; s++)
         assert_int_equal(put(&w, s, 1), CO_RXWIN_NEW);
@@ -501,7 +501,7 @@ static void has_gap_cases(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0);
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0);
     co_rxwin_saw(&w, 10);
     assert_false(co_rxwin_has_gap(&w)); /* not synced yet */
     co_rxwin_sync(&w, 5);
@@ -529,7 +529,7 @@ static void skip_to_counts_missing_and_drops_held(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 1);
     put(&w, 2, 10);
     put(&w, 4, 10);
@@ -555,11 +555,42 @@ static void skip_to_counts_missing_and_drops_held(void **state)
     co_rxwin_free(&w);
 }
 
+/* Point 10: messages given up, grouped by FIRST/LAST where records were
+ * held, one per missing record where nothing is known. */
+static void lost_messages_groups_held_fragments(void **state)
+{
+    (void)state;
+    co_rxwin_t w;
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
+    co_rxwin_sync(&w, 1);
+    /* 1 missing; 2 FIRST, 3 middle, 4 LAST (one message); 5 whole;
+     * 6 missing; 7 middle (its message counted with 6); 8 missing. */
+    static const uint8_t flags[] = {0, 0, CO_REC_FIRST, 0, CO_REC_LAST,
+                                    CO_REC_FIRST | CO_REC_LAST, 0, 0};
+    for (uint64_t s = 2; s <= 7; s++) {
+        if (s == 6)
+            continue;
+        co_record_t r = rec(s, 10);
+        r.flags = flags[s];
+        r.total_len = s == 2 ? 30 : 0;
+        assert_int_equal(co_rxwin_insert(&w, &r), CO_RXWIN_NEW);
+    }
+    assert_true(co_rxwin_lost_messages(&w, 1, false) == 0);
+    assert_true(co_rxwin_lost_messages(&w, 9, false) == 5);
+    /* A message in reassembly before next is lost as well (and 1, missing,
+     * still counts: nothing says it belonged to that message). */
+    assert_true(co_rxwin_lost_messages(&w, 9, true) == 6);
+    assert_true(co_rxwin_lost_messages(&w, 2, true) == 2);
+    /* Far beyond the ring: every seq there counts. */
+    assert_true(co_rxwin_lost_messages(&w, 9 + 1000, false) == 5 + 1000);
+    co_rxwin_free(&w);
+}
+
 static void skip_to_far_ahead(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 4096), 0);
+    assert_int_equal(co_rxwin_init(&w, 4096, NULL), 0);
     co_rxwin_sync(&w, 100);
     /* Empty window: jumps at once, everything in between counted. */
     assert_true(co_rxwin_skip_to(&w, 100 + 1000000) == 1000000);
@@ -589,7 +620,7 @@ static void skip_to_keeps_records_beyond(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 16), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 16, NULL), 0);
     co_rxwin_sync(&w, 1);
     put(&w, 3, 1);
     put(&w, 50, 2);
@@ -605,7 +636,7 @@ static void free_releases_held_records(void **state)
 {
     (void)state;
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, 1 << 20), 0);
+    assert_int_equal(co_rxwin_init(&w, 1 << 20, NULL), 0);
     co_rxwin_sync(&w, 3);
     for (uint64_t s = 4; s < 300; s += 3)
         assert_int_equal(put(&w, s, 100), CO_RXWIN_NEW);
@@ -851,7 +882,7 @@ static void model_round(const round_params_t *p, uint64_t seed,
     m.held = calloc(p->n, 1);
     assert_non_null(m.held);
     co_rxwin_t w;
-    assert_int_equal(co_rxwin_init(&w, p->max_bytes), 0);
+    assert_int_equal(co_rxwin_init(&w, p->max_bytes, NULL), 0);
     m.max_slots = w.max_slots;
     co_rxwin_sync(&w, p->start);
     m.next = p->start;
@@ -924,6 +955,7 @@ int main(void)
         cmocka_unit_test(gaps_when_ring_is_full),
         cmocka_unit_test(has_gap_cases),
         cmocka_unit_test(skip_to_counts_missing_and_drops_held),
+        cmocka_unit_test(lost_messages_groups_held_fragments),
         cmocka_unit_test(skip_to_far_ahead),
         cmocka_unit_test(skip_to_keeps_records_beyond),
         cmocka_unit_test(free_releases_held_records),

@@ -77,7 +77,7 @@ static void init_state(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         co_txbuf_t b;
-        assert_int_equal(co_txbuf_init(&b, cases[i].max_bytes), 0);
+        assert_int_equal(co_txbuf_init(&b, cases[i].max_bytes, NULL), 0);
         assert_int_equal(b.max_records, cases[i].max_records);
         assert_int_equal(b.cap, 64);
         assert_true(b.low == 1 && b.next == 1);
@@ -99,7 +99,7 @@ static void push_assigns_seqs_and_copies(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 16), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
     push_expect(&b, 10, 1);
     push_expect(&b, 0, 2);
     push_expect(&b, 300, 3);
@@ -128,7 +128,7 @@ static void push_empty_without_data(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1024), 0);
+    assert_int_equal(co_txbuf_init(&b, 1024, NULL), 0);
     uint64_t seq = co_txbuf_push(&b, NULL, 0, CO_REC_FIRST | CO_REC_LAST, 0);
     assert_true(seq == 1);
     co_txrec_t *r = co_txbuf_get(&b, 1);
@@ -139,11 +139,36 @@ static void push_empty_without_data(void **state)
     co_txbuf_free(&b);
 }
 
+/* Point 3: unpush takes the newest records back, as if never pushed:
+ * bytes and seqs return, and the next push reuses the seq. */
+static void unpush_takes_back_newest(void **state)
+{
+    (void)state;
+    co_txbuf_t b;
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
+    push_expect(&b, 10, 1);
+    push_expect(&b, 20, 2);
+    co_txbuf_release(&b, 1);
+    size_t bytes = b.bytes;
+    push_expect(&b, 30, 3);
+    push_expect(&b, 40, 4);
+    co_txbuf_unpush(&b, 3);
+    assert_true(b.next == 3 && b.low == 2);
+    assert_int_equal(b.bytes, bytes);
+    assert_null(co_txbuf_get(&b, 3));
+    get_expect(&b, 2, 20);
+    co_txbuf_unpush(&b, 3); /* nothing newer: no change */
+    assert_true(b.next == 3);
+    push_expect(&b, 5, 3);
+    get_expect(&b, 3, 5);
+    co_txbuf_free(&b);
+}
+
 static void get_outside_held_range(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 16), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
     for (int i = 0; i < 5; i++)
         push_expect(&b, 4, (uint64_t)i + 1);
     assert_null(co_txbuf_get(&b, 0));
@@ -163,7 +188,7 @@ static void retx_state_is_kept_and_reset_on_reuse(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 16), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
     push_expect(&b, 8, 1);
     co_txrec_t *r = co_txbuf_get(&b, 1);
     r->retx_to = 42;
@@ -192,7 +217,7 @@ static void fits_at_exact_edge(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 100), 0);
+    assert_int_equal(co_txbuf_init(&b, 100, NULL), 0);
     assert_true(co_txbuf_fits(&b, 100 - CO_TXREC_OVERHEAD));
     assert_false(co_txbuf_fits(&b, 100 - CO_TXREC_OVERHEAD + 1));
     push_expect(&b, 100 - CO_TXREC_OVERHEAD + 1, 0);
@@ -215,11 +240,11 @@ static void smaller_than_one_record(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, CO_TXREC_OVERHEAD - 1), 0);
+    assert_int_equal(co_txbuf_init(&b, CO_TXREC_OVERHEAD - 1, NULL), 0);
     assert_false(co_txbuf_fits(&b, 0));
     push_expect(&b, 0, 0);
     co_txbuf_free(&b);
-    assert_int_equal(co_txbuf_init(&b, 0), 0);
+    assert_int_equal(co_txbuf_init(&b, 0, NULL), 0);
     push_expect(&b, 0, 0);
     co_txbuf_free(&b);
 }
@@ -228,12 +253,12 @@ static void uint16_max_record(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 65535 + CO_TXREC_OVERHEAD - 1), 0);
+    assert_int_equal(co_txbuf_init(&b, 65535 + CO_TXREC_OVERHEAD - 1, NULL), 0);
     assert_false(co_txbuf_fits(&b, UINT16_MAX));
     push_expect(&b, UINT16_MAX, 0);
     co_txbuf_free(&b);
 
-    assert_int_equal(co_txbuf_init(&b, 65535 + CO_TXREC_OVERHEAD), 0);
+    assert_int_equal(co_txbuf_init(&b, 65535 + CO_TXREC_OVERHEAD, NULL), 0);
     push_expect(&b, UINT16_MAX, 1);
     get_expect(&b, 1, UINT16_MAX);
     assert_int_equal(b.bytes, b.max_bytes);
@@ -246,7 +271,7 @@ static void empty_records_fill_window(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 64 * CO_TXREC_OVERHEAD), 0);
+    assert_int_equal(co_txbuf_init(&b, 64 * CO_TXREC_OVERHEAD, NULL), 0);
     for (uint64_t s = 1; s <= 64; s++)
         push_expect(&b, 0, s);
     assert_int_equal(b.cap, 64); /* never needed to grow */
@@ -257,7 +282,7 @@ static void empty_records_fill_window(void **state)
     co_txbuf_free(&b);
 
     /* Ten more records than the first ring: grows once, then full. */
-    assert_int_equal(co_txbuf_init(&b, 74 * CO_TXREC_OVERHEAD), 0);
+    assert_int_equal(co_txbuf_init(&b, 74 * CO_TXREC_OVERHEAD, NULL), 0);
     assert_int_equal(b.max_records, 128);
     for (uint64_t s = 1; s <= 74; s++)
         push_expect(&b, 0, s);
@@ -275,7 +300,7 @@ static void ring_grows_across_the_wrap(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 20), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 20, NULL), 0);
     for (uint64_t s = 1; s <= 64; s++)
         push_expect(&b, (uint16_t)s, s);
     assert_int_equal(b.cap, 64);
@@ -305,7 +330,7 @@ static void release_partial_and_all(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 16), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 16, NULL), 0);
     for (uint64_t s = 1; s <= 10; s++)
         push_expect(&b, 10, s);
     co_txbuf_release(&b, 0); /* nothing below the first seq */
@@ -338,7 +363,7 @@ static void free_releases_held_records(void **state)
 {
     (void)state;
     co_txbuf_t b;
-    assert_int_equal(co_txbuf_init(&b, 1 << 20), 0);
+    assert_int_equal(co_txbuf_init(&b, 1 << 20, NULL), 0);
     for (uint64_t s = 1; s <= 200; s++)
         push_expect(&b, 100, s);
     co_txbuf_release(&b, 50);
@@ -362,7 +387,7 @@ static void model_random_ops(void **state)
     for (int round = 0; round < 4; round++) {
         co_txbuf_t b;
         size_t max_bytes = 512 + (size_t)co_rng_below(&rng, 1u << (12 + round));
-        assert_int_equal(co_txbuf_init(&b, max_bytes), 0);
+        assert_int_equal(co_txbuf_init(&b, max_bytes, NULL), 0);
         uint64_t low = 1, next = 1;
         size_t bytes = 0;
         uint16_t len_max = (uint16_t)(8u << (2 * round));
@@ -428,6 +453,7 @@ int main(void)
         cmocka_unit_test(init_state),
         cmocka_unit_test(push_assigns_seqs_and_copies),
         cmocka_unit_test(push_empty_without_data),
+        cmocka_unit_test(unpush_takes_back_newest),
         cmocka_unit_test(get_outside_held_range),
         cmocka_unit_test(retx_state_is_kept_and_reset_on_reuse),
         cmocka_unit_test(fits_at_exact_edge),

@@ -1,0 +1,83 @@
+#!/bin/sh
+# tool-errors.sh - the tools' answers to bad command lines: the message
+# (prefixed "TOOL: ") and the exit code (2 for usage errors, 1 for runtime
+# errors). Nothing here opens a socket: every case fails before joining.
+
+set -u
+
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cohort-tool-errors.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# expect CODE PATTERN TOOL ARGS...: TOOL ARGS exits CODE and its stderr
+# has a line matching the grep -E PATTERN.
+expect() {
+    code=$1 pattern=$2 tool=$3
+    shift 3
+    "$top_builddir/$tool" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -Eq "$pattern" "$tmp/err"; then
+        echo "PASS: $tool $* -> $rc"
+    else
+        echo "FAIL: $tool $*: exit $rc (want $code), stderr:"
+        sed 's/^/    /' "$tmp/err"
+        echo "    (want a line matching /$pattern/)"
+        fail=1
+    fi
+}
+
+# Point 18: a value-taking option at the end of the line.
+for t in cohort-chat cohort-harness; do
+    expect 2 "^$t: --group needs a value" $t --group
+    expect 2 "^$t: unknown option '--bogus'" $t --bogus
+    expect 2 "^$t: --mode total is not supported yet" $t --mode total
+    expect 2 "^$t: --mode: expected unreliable or fifo" $t --mode fast
+done
+expect 2 '^cohort-perf: --group needs a value' cohort-perf run --group
+expect 2 '^cohort-perf: --size needs a value' cohort-perf table --size
+expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf run --mode total
+expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf table --mode total
+expect 2 '^cohort-perf: a command comes first' cohort-perf --group x
+expect 2 "^cohort-perf: unknown command 'fly'" cohort-perf fly
+expect 2 "^cohort-chat: unexpected argument 'extra'" cohort-chat extra
+expect 2 '^cohort-chat: --security auth needs --key FILE' cohort-chat --security auth
+
+# A missing key file names the file and the reason.
+expect 1 "^cohort-chat: key file '$tmp/none': No such file or directory" \
+    cohort-chat --key "$tmp/none" --exit-after 0.1
+expect 1 "^cohort-perf: key file '$tmp/none': No such file or directory" \
+    cohort-perf recv --key "$tmp/none" --seconds 1
+
+# check on a directory that is not there is one error, not violations.
+expect 1 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
+    cohort-harness check --keep-logs "$tmp/none"
+: >"$tmp/file"
+expect 1 "^cohort-harness: check: --keep-logs $tmp/file: not a directory" \
+    cohort-harness check --keep-logs "$tmp/file"
+
+# cohort-keygen speaks like the others.
+expect 2 '^cohort-keygen: needs the FILE' cohort-keygen
+expect 2 "^cohort-keygen: unknown option '--bogus'" cohort-keygen --bogus
+expect 2 '^cohort-keygen: there is no --force' cohort-keygen --force k
+expect 2 "^cohort-keygen: unexpected argument 'b'" cohort-keygen a b
+if "$top_builddir/cohort-keygen" "$tmp/key" 2>"$tmp/err"; then
+    expect 1 "^cohort-keygen: $tmp/key already exists" cohort-keygen "$tmp/key"
+    expect 1 "^cohort-keygen: $tmp/none/key: No such file or directory" \
+        cohort-keygen "$tmp/none/key"
+elif grep -q 'without libsodium' "$tmp/err"; then
+    echo "SKIP: cohort-keygen without libsodium"
+else
+    echo "FAIL: cohort-keygen $tmp/key:"; cat "$tmp/err"; fail=1
+fi
+
+# --help and --version still succeed on stdout.
+for t in cohort-chat cohort-perf cohort-harness cohort-keygen; do
+    if "$top_builddir/$t" --help >"$tmp/out" 2>&1 && grep -q '^usage: ' "$tmp/out" &&
+       "$top_builddir/$t" --version >"$tmp/out" 2>&1 && grep -q "^$t " "$tmp/out"; then
+        echo "PASS: $t --help, --version"
+    else
+        echo "FAIL: $t --help or --version"; fail=1
+    fi
+done
+exit $fail
