@@ -4,7 +4,6 @@
  */
 #include "gms.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -13,9 +12,9 @@
 /* Set-up                                                              */
 /* ------------------------------------------------------------------ */
 
-static void *zalloc(size_t n, size_t size, bool *ok)
+static void *zalloc(const co_mem_t *m, size_t n, size_t size, bool *ok)
 {
-    void *p = calloc(n ? n : 1, size);
+    void *p = co_calloc(m, n ? n : 1, size);
     if (!p)
         *ok = false;
     return p;
@@ -27,20 +26,32 @@ int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
     COHORT_ASSERT(cfg->max_members >= 2 && cfg->max_members <= UINT16_MAX);
     memset(g, 0, sizeof *g);
     g->cfg = *cfg;
+    g->mem = co_mem_or_libc(cfg->mem);
+    const co_mem_t *m = g->mem;
     g->start_ns = now_ns;
     g->discovery_at_ns = now_ns + cfg->discovery_ns;
     size_t n = cfg->max_members;
     bool ok = true;
-    co_vmember_t *v = zalloc(n, sizeof *v, &ok);
-    co_vmember_t *pv = zalloc(n, sizeof *pv, &ok);
-    co_vmember_t *pr = zalloc(n, sizeof *pr, &ok);
-    co_vmember_t *in = zalloc(n, sizeof *in, &ok);
-    co_vmember_t *av = zalloc(n, sizeof *av, &ok);
-    co_cut_t *cuts = zalloc(2 * n, sizeof *cuts, &ok);
-    co_cut_t *ccuts = zalloc(2 * n, sizeof *ccuts, &ok);
-    g->peers = zalloc(2 * n, sizeof *g->peers, &ok);
-    g->answered = zalloc(n, sizeof *g->answered, &ok);
-    g->acked = zalloc(n, sizeof *g->acked, &ok);
+    co_vmember_t *v = zalloc(m, n, sizeof *v, &ok);
+    co_vmember_t *pv = zalloc(m, n, sizeof *pv, &ok);
+    co_vmember_t *pr = zalloc(m, n, sizeof *pr, &ok);
+    co_vmember_t *in = zalloc(m, n, sizeof *in, &ok);
+    co_vmember_t *av = zalloc(m, n, sizeof *av, &ok);
+    co_cut_t *cuts = zalloc(m, 2 * n, sizeof *cuts, &ok);
+    co_cut_t *ccuts = zalloc(m, 2 * n, sizeof *ccuts, &ok);
+    co_gms_peer_t *peers = zalloc(m, 2 * n, sizeof *peers, &ok);
+    bool *answered = zalloc(m, n, sizeof *answered, &ok);
+    bool *acked = zalloc(m, n, sizeof *acked, &ok);
+    if (!ok) {
+        void *all[] = {v, pv, pr, in, av, cuts, ccuts, peers, answered, acked};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            co_free(m, all[i]);
+        memset(g, 0, sizeof *g);
+        return -1;
+    }
+    g->peers = peers;
+    g->answered = answered;
+    g->acked = acked;
     co_view_init(&g->view, v, n);
     co_view_init(&g->prev, pv, n);
     co_view_init(&g->proposal, pr, n);
@@ -49,25 +60,24 @@ int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
     co_cut_table_init(&g->cuts, cuts, 2 * n);
     co_cut_table_init(&g->commit_cuts, ccuts, 2 * n);
     g->peer_cap = 2 * n;
-    if (!ok) {
-        co_gms_free(g);
-        return -1;
-    }
     return 0;
 }
 
 void co_gms_free(co_gms_t *g)
 {
-    free(g->view.members);
-    free(g->prev.members);
-    free(g->proposal.members);
-    free(g->proposal_in.view.members);
-    free(g->answered_view.members);
-    free(g->cuts.rows);
-    free(g->commit_cuts.rows);
-    free(g->peers);
-    free(g->answered);
-    free(g->acked);
+    const co_mem_t *m = g->mem;
+    if (!m)
+        return; /* never set up */
+    co_free(m, g->view.members);
+    co_free(m, g->prev.members);
+    co_free(m, g->proposal.members);
+    co_free(m, g->proposal_in.view.members);
+    co_free(m, g->answered_view.members);
+    co_free(m, g->cuts.rows);
+    co_free(m, g->commit_cuts.rows);
+    co_free(m, g->peers);
+    co_free(m, g->answered);
+    co_free(m, g->acked);
     memset(g, 0, sizeof *g);
 }
 

@@ -34,9 +34,11 @@
 #include <stdint.h>
 
 #include "flush.h"
+#include "mem.h"
 #include "view.h"
 
 typedef struct co_gms_config {
+    const co_mem_t *mem;         /* NULL: the C library's */
     uint32_t self_id;
     uint32_t self_incarnation;
     size_t max_members;          /* view size bound, >= 2 */
@@ -102,6 +104,7 @@ typedef struct co_gms_peer {
 
 typedef struct co_gms {
     co_gms_config_t cfg;
+    const co_mem_t *mem;
     uint64_t start_ns;
     uint64_t discovery_at_ns;    /* end of discovery; 0: passed */
     uint64_t lag_check_at_ns;    /* look for members that missed the
@@ -143,7 +146,8 @@ typedef struct co_gms {
     uint64_t dropped;            /* membership datagrams refused */
 } co_gms_t;
 
-/* Set up with storage for every table. Returns 0 or -1 (no memory). */
+/* Set up with storage for every table. Returns 0, or -1 when an
+ * allocation failed (then nothing is held). */
 int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns);
 void co_gms_free(co_gms_t *g);
 

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "failmem.h"
 #include "gms.h"
 #include "rng.h"
 #include "wire.h"
@@ -826,9 +827,35 @@ static void test_random_faults(void **state)
         random_run(s);
 }
 
+/* Every allocation of set-up refused in turn: -1, nothing held; then
+ * it works. */
+static void test_init_out_of_memory(void **state)
+{
+    (void)state;
+    for (uint64_t n = 1;; n++) {
+        failmem_t fm;
+        failmem_init(&fm);
+        fm.fail_at = n;
+        co_gms_config_t c = gcfg(7, 1);
+        c.mem = &fm.mem;
+        co_gms_t g;
+        int rc = co_gms_init(&g, &c, 0);
+        if (rc == 0) {
+            assert_true(n > 1);
+            co_gms_free(&g);
+            assert_int_equal(fm.live, 0);
+            break;
+        }
+        assert_int_equal(rc, -1);
+        assert_int_equal(fm.live, 0);
+        co_gms_free(&g); /* harmless after a failed init */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_out_of_memory),
         cmocka_unit_test(test_start_together),
         cmocka_unit_test(test_join_existing),
         cmocka_unit_test(test_leave_is_quick),
