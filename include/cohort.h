@@ -184,6 +184,12 @@ struct cohort_config {
                                     variable; "" : none */
     uint64_t seed;               /* 0: random; else deterministic ids/jitter */
     int socket_buffer_bytes;     /* SO_RCVBUF/SO_SNDBUF; default 4 MiB */
+
+    /* --- since 0.2: agreed views --- */
+    size_t expected_members;     /* a view is primary when it holds more
+                                    than half this many members (as
+                                    votequorum's expected_votes); 0
+                                    (default): every view is primary */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -213,6 +219,8 @@ typedef enum cohort_event_type {
                                        member never heard by heartbeat */
     COHORT_EVENT_MEMBER_LEFT = 3,   /* a member left or timed out */
     COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
+    COHORT_EVENT_VIEW = 5,          /* a new agreed view is installed (abi
+                                       >= 1); never dropped */
 } cohort_event_type_t;
 
 enum cohort_leave_reason {
@@ -271,6 +279,26 @@ typedef struct cohort_event {
                                           {0, 0} */
             uint64_t count;            /* LOST: messages lost; else 0 */
         } warning;
+        struct {
+            uint64_t view_id;          /* grows with every view along
+                                          this member's history; the
+                                          counter is the high 32 bits, the
+                                          low 32 the proposer's member id */
+            const cohort_member_t *members; /* oldest first; members[0]
+                                               coordinates */
+            size_t count;              /* >= 1; this member is one */
+            const cohort_member_t *joined;  /* new in this member's view:
+                                               fresh or from another side */
+            size_t joined_count;
+            const cohort_member_t *left;    /* said LEAVE */
+            size_t left_count;
+            const cohort_member_t *failed;  /* stopped answering: crashed,
+                                               or cut off by a partition
+                                               (they cannot be told apart) */
+            size_t failed_count;
+            int primary;               /* 1: holds a majority of
+                                          expected_members (or it is 0) */
+        } view;
         unsigned char reserved_[240];  /* room to grow; keep zero */
     } u;
 } cohort_event_t;
@@ -391,6 +419,14 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c);
  * default max_datagram of 1 400). 0 for a mode this build does not
  * support. Never fails. */
 COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
+
+/* The current agreed view: its id into *view_id (may be NULL) and up to
+ * max of its members, oldest first, into out (the caller's array).
+ * Returns the number of members (may exceed max), or 0 before the first
+ * view (a fresh member listens for a group for about two heartbeat
+ * intervals first). Never fails; 0 if c is NULL. */
+COHORT_API size_t cohort_view(const cohort_t *c, uint64_t *view_id,
+                              cohort_member_t *out, size_t max);
 
 /* Copy up to max known members (this one included) into out (the
  * caller's array); returns how many are known (may exceed max), so

@@ -507,6 +507,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     } else {
         n->life++; /* what it had in flight dies with it */
     }
+    sim_view_stopped(w, i);
     co_core_free(n->core);
     n->core = NULL;
     n->up = false;
@@ -754,6 +755,7 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     bool fifo, secure;
     memset(w, 0, sizeof *w);
     w->opts = *opts;
+    sim_view_init(w);
     sim_probe_core(&fifo, &secure);
     w->fifo = fifo;
     sim_scenario_draw(&w->scn, opts, fifo, secure);
@@ -841,6 +843,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
     }
     w->tot.owed = sim_count_owed(w);
     if (!w->failed)
+        sim_view_final(w);
+    if (!w->failed)
         sim_attack_finish(w);
     if (!w->failed && w->scn.attack_strict)
         sim_check_member_events(w);
@@ -862,4 +866,5 @@ void sim_world_free(sim_world_t *w)
     }
     sim_queue_free(&w->q);
     sim_attack_free(w);
+    sim_view_free(w);
 }
