@@ -435,8 +435,10 @@ COHORT_API size_t cohort_view(const cohort_t *c, uint64_t *view_id,
  * Start-up rule: a reliable message is owed only to the members its sender
  * knows when it sends (and that know the sender), so members that start
  * together and must all receive the first messages wait, bounded, until
- * cohort_members(c, NULL, 0) counts them all before sending (see the
- * README example). Until agreed views exist, this is the caller's job. */
+ * the agreed view (cohort_view(), or COHORT_EVENT_VIEW) holds them all
+ * before sending (see the README example). On a network where every
+ * member hears every other, the members of a view are known when it is
+ * installed. */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 
