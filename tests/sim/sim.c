@@ -238,6 +238,25 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         inject(w, r, ev);
         return;
     }
+    if (k == SIM_INJECT_VIEW && !w->injected &&
+        ev->type == COHORT_EVENT_VIEW && ev->u.view.count >= 2) {
+        /* The same view id with its first two members swapped: whoever
+         * else installs this view disagrees. */
+        cohort_member_t m[SIM_MAX_NODES];
+        size_t n = ev->u.view.count;
+        COHORT_ASSERT(n <= SIM_MAX_NODES);
+        memcpy(m, ev->u.view.members, n * sizeof m[0]);
+        cohort_member_t t = m[0];
+        m[0] = m[1];
+        m[1] = t;
+        cohort_event_t bad = *ev;
+        bad.u.view.members = m;
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu sees view %016llx in another order", r,
+                  (unsigned long long)ev->u.view.view_id);
+        sim_check_event(w, r, &bad);
+        return;
+    }
     sim_check_event(w, r, ev);
     if (k == SIM_INJECT_EVICT && !w->injected && !w->failed &&
         ev->type == COHORT_EVENT_MEMBER_JOINED) {

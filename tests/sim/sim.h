@@ -50,6 +50,7 @@ typedef enum sim_inject {
     SIM_INJECT_FORGE,   /* the app gets a message its sender never sent */
     SIM_INJECT_ACCEPT,  /* an altered attacker datagram vanishes uncounted */
     SIM_INJECT_EVICT,   /* the app sees a member leave that did not */
+    SIM_INJECT_VIEW,    /* one view event lists its members out of order */
 } sim_inject_t;
 
 typedef struct sim_opts {
