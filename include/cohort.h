@@ -187,6 +187,12 @@ struct cohort_config {
                                     variable; "" : none */
     uint64_t seed;               /* 0: random; else deterministic ids/jitter */
     int socket_buffer_bytes;     /* SO_RCVBUF/SO_SNDBUF; default 4 MiB */
+
+    /* --- since 0.2: agreed views --- */
+    size_t expected_members;     /* a view is primary when it holds more
+                                    than half this many members (as
+                                    votequorum's expected_votes); 0
+                                    (default): every view is primary */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -216,6 +222,8 @@ typedef enum cohort_event_type {
                                        member never heard by heartbeat */
     COHORT_EVENT_MEMBER_LEFT = 3,   /* a member left or timed out */
     COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
+    COHORT_EVENT_VIEW = 5,          /* a new agreed view is installed (abi
+                                       >= 1); never dropped */
 } cohort_event_type_t;
 
 enum cohort_leave_reason {
@@ -274,6 +282,26 @@ typedef struct cohort_event {
                                           {0, 0} */
             uint64_t count;            /* LOST: messages lost; else 0 */
         } warning;
+        struct {
+            uint64_t view_id;          /* grows with every view along
+                                          this member's history; the
+                                          counter is the high 32 bits, the
+                                          low 32 the proposer's member id */
+            const cohort_member_t *members; /* oldest first; members[0]
+                                               coordinates */
+            size_t count;              /* >= 1; this member is one */
+            const cohort_member_t *joined;  /* new in this member's view:
+                                               fresh or from another side */
+            size_t joined_count;
+            const cohort_member_t *left;    /* said LEAVE */
+            size_t left_count;
+            const cohort_member_t *failed;  /* stopped answering: crashed,
+                                               or cut off by a partition
+                                               (they cannot be told apart) */
+            size_t failed_count;
+            int primary;               /* 1: holds a majority of
+                                          expected_members (or it is 0) */
+        } view;
         unsigned char reserved_[240];  /* room to grow; keep zero */
     } u;
 } cohort_event_t;
@@ -395,6 +423,14 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c);
  * support. Never fails. */
 COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 
+/* The current agreed view: its id into *view_id (may be NULL) and up to
+ * max of its members, oldest first, into out (the caller's array).
+ * Returns the number of members (may exceed max), or 0 before the first
+ * view (a fresh member listens for a group for about two heartbeat
+ * intervals first). Never fails; 0 if c is NULL. */
+COHORT_API size_t cohort_view(const cohort_t *c, uint64_t *view_id,
+                              cohort_member_t *out, size_t max);
+
 /* Copy up to max known members (this one included) into out (the
  * caller's array); returns how many are known (may exceed max), so
  * cohort_members(c, NULL, 0) is the count. 0 if c is NULL.
@@ -402,8 +438,10 @@ COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
  * Start-up rule: a reliable message is owed only to the members its sender
  * knows when it sends (and that know the sender), so members that start
  * together and must all receive the first messages wait, bounded, until
- * cohort_members(c, NULL, 0) counts them all before sending (see the
- * README example). Until agreed views exist, this is the caller's job. */
+ * the agreed view (cohort_view(), or COHORT_EVENT_VIEW) holds them all
+ * before sending (see the README example). On a network where every
+ * member hears every other, the members of a view are known when it is
+ * installed. */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 

@@ -90,6 +90,31 @@ else
     echo "=== encrypted run: skipped (cohort-keygen could not make a key)"
 fi
 
+# The view check must be able to fail: keep a run's logs, give one member
+# a view that another member saw with other members, and judge again.
+logdir=$keydir/views
+echo "=== views: agreement is checked from the logs (and can fail)"
+if in_ns timeout -k 5 60 "$HARNESS" --quiet --members 3 --messages 200 \
+        --mode fifo --timeout 30 --keep-logs "$logdir" >/dev/null 2>&1 &&
+   grep -q '^V ' "$logdir/member-0.log"; then
+    ran=$((ran + 1))
+    # the first view of member 1 that holds everyone, with its last member
+    # replaced by a stranger, copied into member 0's log
+    line=$(grep '^V [0-9a-f]* 3 ' "$logdir/member-1.log" | head -n 1)
+    bad=$(printf '%s\n' "$line" | sed 's/ [0-9a-f]*\.[0-9]*$/ 0badbad0.1/')
+    printf '%s\n' "$bad" >>"$logdir/member-0.log"
+    if "$HARNESS" check --keep-logs "$logdir" --members 3 --messages 200 \
+           --mode fifo 2>&1 | grep -q 'views 1)\|another member'; then
+        echo "--- views: a disagreeing log fails the check, as it must"
+    else
+        echo "--- views: FAILED: a disagreeing view went unnoticed"
+        failed=$((failed + 1))
+    fi
+else
+    echo "--- views: FAILED: the kept run failed or logged no view"
+    failed=$((failed + 1))
+fi
+
 echo "harness.sh: $ran runs passed, $failed failed"
 [ "$failed" -eq 0 ] || exit 1
 [ "$ran" -gt 0 ] || exit 77

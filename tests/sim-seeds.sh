@@ -118,5 +118,6 @@ selftest cut 'liveness' || status=1
 selftest forge 'forged' || status=1
 selftest accept 'ACCEPTED' attack || status=1
 selftest evict 'member events' attack || status=1
+selftest view 'view agreement' || status=1
 
 exit $status

@@ -7,7 +7,8 @@
  *
  * Lines read from stdin (or from --script) are sent to the group; other
  * members' lines are printed as "[name] text"; membership changes as
- * "* name joined" / "* name left (timeout)".
+ * "* name joined" / "* name left (timeout)", agreed views as "* view ...";
+ * the line "/members" lists the current view.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -188,6 +189,30 @@ static const char *leave_reason(int reason)
     }
 }
 
+static void print_list(const char *what, const cohort_member_t *m, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("; %s", what);
+    for (size_t i = 0; i < n; i++)
+        printf("%s %08x", i ? "," : "", m[i].id);
+}
+
+/* "* view 3.1a2b3c4d: 3 members (primary); joined 5e6f7a8b; failed ..." */
+static void print_view(const cohort_event_t *ev)
+{
+    uint64_t id = ev->u.view.view_id;
+    printf("* view %u.%08x: %zu member%s%s", (unsigned)(id >> 32),
+           (unsigned)(uint32_t)id, ev->u.view.count,
+           ev->u.view.count == 1 ? "" : "s",
+           ev->u.view.primary ? "" : " (not primary: writes should wait)");
+    print_list("joined", ev->u.view.joined, ev->u.view.joined_count);
+    print_list("left", ev->u.view.left, ev->u.view.left_count);
+    print_list("failed (crashed or cut off)", ev->u.view.failed,
+               ev->u.view.failed_count);
+    putchar('\n');
+}
+
 static void print_event(const struct chat *ch, const cohort_event_t *ev)
 {
     switch (ev->type) {
@@ -207,6 +232,10 @@ static void print_event(const struct chat *ch, const cohort_event_t *ev)
         printf("* ");
         print_who(ev->u.member.name, ev->u.member.member);
         printf(" left%s\n", leave_reason(ev->u.member.reason));
+        return;
+    case COHORT_EVENT_VIEW:
+        if (!ch->o.quiet)
+            print_view(ev);
         return;
     case COHORT_EVENT_WARNING:
         tool_print_warning(ev);
@@ -232,8 +261,30 @@ static void drain_events(struct chat *ch)
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
+/* "/members": the current view, oldest first (the first coordinates). */
+static void show_members(const struct chat *ch)
+{
+    cohort_member_t m[256];
+    uint64_t id = 0;
+    size_t n = cohort_view(ch->c, &id, m, 256);
+    if (n == 0) {
+        printf("* no view yet (still looking for the group)\n");
+        return;
+    }
+    printf("* view %u.%08x, %zu member%s:", (unsigned)(id >> 32),
+           (unsigned)(uint32_t)id, n, n == 1 ? "" : "s");
+    cohort_member_t self = cohort_self(ch->c);
+    for (size_t i = 0; i < n && i < 256; i++)
+        printf(" %08x%s", m[i].id, m[i].id == self.id ? " (you)" : "");
+    printf("%s\n", n > 256 ? " ..." : "");
+}
+
 static int send_line(struct chat *ch, const char *text, size_t len)
 {
+    if (len == 8 && memcmp(text, "/members", 8) == 0) {
+        show_members(ch);
+        return 0;
+    }
     int r = cohort_send(ch->c, ch->mode, text, len);
     if (r == COHORT_ERR_NOTSUP && ch->mode == COHORT_FIFO) {
         tool_err("note: this library does not support fifo yet; "

@@ -216,6 +216,15 @@ static void on_event(void *ctx, const cohort_event_t *ev)
                 ev->u.member.name ? ev->u.member.name : "",
                 ev->u.member.reason);
         break;
+    case COHORT_EVENT_VIEW:
+        /* "V id count id.inc ...": the checker compares them (views) */
+        fprintf(m->log, "V %016llx %zu",
+                (unsigned long long)ev->u.view.view_id, ev->u.view.count);
+        for (size_t i = 0; i < ev->u.view.count; i++)
+            fprintf(m->log, " %08x.%u", (unsigned)ev->u.view.members[i].id,
+                    (unsigned)ev->u.view.members[i].incarnation);
+        fputc('\n', m->log);
+        break;
     case COHORT_EVENT_WARNING: {
         char text[512];
         fprintf(m->log, "W %d %s\n", ev->u.warning.code,
@@ -417,6 +426,8 @@ static int member_setup(struct member *m, const struct h_opts *o)
         fprintf(m->log, "# open failed: %s\n", cohort_last_error_text());
         return -1;
     }
+    cohort_member_t me = cohort_self(m->c);
+    fprintf(m->log, "S %08x.%u\n", (unsigned)me.id, (unsigned)me.incarnation);
     return 0;
 }
 
@@ -485,7 +496,7 @@ static int member_main(const struct h_opts *o)
 
 struct verdict {
     uint64_t violations;
-    uint64_t lost, dup, order, corrupt, unexpected, process;
+    uint64_t lost, dup, order, corrupt, unexpected, process, views;
     uint64_t expected_total, delivered_total;   /* for loss reporting */
     uint64_t retrans, nacks, injected;
     int notsup;
@@ -758,11 +769,11 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
                (unsigned long long)(v->violations - v->nshown));
     if (v->violations > 0)
         printf("  (lost %llu, duplicated %llu, out of order %llu, corrupt "
-               "%llu, unexpected %llu, process %llu)\n",
+               "%llu, unexpected %llu, process %llu, views %llu)\n",
                (unsigned long long)v->lost, (unsigned long long)v->dup,
                (unsigned long long)v->order, (unsigned long long)v->corrupt,
                (unsigned long long)v->unexpected,
-               (unsigned long long)v->process);
+               (unsigned long long)v->process, (unsigned long long)v->views);
     printf("%s: %llu members x %llu messages, %s, %llu violation%s\n",
            v->violations ? "FAIL" : "PASS", (unsigned long long)o->members,
            (unsigned long long)o->messages, mode,
@@ -799,13 +810,96 @@ static void remove_logs(const struct h_opts *o, const char *dir)
     (void)rmdir(dir);
 }
 
+/* Views from the members' logs: each contains its member, ids grow along
+ * each member's log, one id (with its proposer's incarnation) has one
+ * member list in every log, and every member once had a view of all. */
+#define H_MAX_VIEWS 1024
+#define H_VIEW_TEXT 1024
+
+struct seen_view {
+    unsigned long long id;
+    char members[H_VIEW_TEXT];   /* " id.inc id.inc ..." as logged */
+};
+
+/* Whether the list " a b c" holds the token " b" as a whole word. */
+static int has_token(const char *list, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = strstr(list, tok); p; p = strstr(p + 1, tok))
+        if (p[n] == ' ' || p[n] == '\0')
+            return 1;
+    return 0;
+}
+
+/* The incarnation of the proposer (the low half of the id) in a list. */
+static unsigned long proposer_inc(unsigned long long id, const char *list)
+{
+    char want[16];
+    snprintf(want, sizeof want, " %08x.", (unsigned)(id & 0xffffffffu));
+    const char *p = strstr(list, want);
+    return p ? strtoul(p + strlen(want), NULL, 10) : 0;
+}
+
+static void check_member_views(const struct h_opts *o, struct verdict *v,
+                               const char *dir, uint32_t r,
+                               struct seen_view *seen, size_t *nseen)
+{
+    char path[4200], line[H_VIEW_TEXT + 64], self[32] = "";
+    unsigned long long last = 0;
+    int all = 0;
+    log_path(path, sizeof path, dir, r);
+    FILE *f = fopen(path, "r");
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == 'S' && line[1] == ' ')
+            snprintf(self, sizeof self, " %.24s", line + 2);
+        if (line[0] != 'V' || line[1] != ' ')
+            continue;
+        char *end;
+        unsigned long long id = strtoull(line + 2, &end, 16);
+        unsigned long count = strtoul(end, &end, 10);
+        if (self[0] && !has_token(end, self))
+            violation(v, &v->views, "member %u: view %016llx without itself",
+                      r, id);
+        if (id <= last)
+            violation(v, &v->views, "member %u: view %016llx after %016llx",
+                      r, id, last);
+        last = id;
+        if (count == o->members)
+            all = 1;
+        size_t k = 0;
+        unsigned long pinc = proposer_inc(id, end);
+        while (k < *nseen && !(seen[k].id == id &&
+                               proposer_inc(id, seen[k].members) == pinc))
+            k++;
+        if (k < *nseen && strcmp(seen[k].members, end) != 0)
+            violation(v, &v->views, "member %u: view %016llx is%.40s, "
+                      "another member's is%.40s", r, id, end,
+                      seen[k].members);
+        else if (k == *nseen && *nseen < H_MAX_VIEWS) {
+            seen[k].id = id;
+            snprintf(seen[k].members, sizeof seen[k].members, "%s", end);
+            (*nseen)++;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    if (f != NULL && !all)
+        violation(v, &v->views, "member %u: never in a view of all %llu "
+                  "members", r, (unsigned long long)o->members);
+}
+
 static void check_logs(const struct h_opts *o, struct verdict *v,
                        const char *dir)
 {
     static struct toobig tb;
+    static struct seen_view seen[H_MAX_VIEWS];
+    size_t nseen = 0;
     read_toobig(o, dir, &tb);
     for (uint32_t r = 0; r < o->members; r++)
         check_member_log(o, v, dir, r, &tb);
+    for (uint32_t r = 0; r < o->members; r++)
+        check_member_views(o, v, dir, r, seen, &nseen);
 }
 
 /* "check": judge the logs of an earlier run kept with --keep-logs again

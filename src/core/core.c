@@ -83,6 +83,8 @@ static const char *check_sizes(const co_core_config_t *cfg)
                "send_window_bytes)..1 GiB";
     if (!in_range(cfg->max_members, 2, 1024))
         return "max_members: must be 2..1024";
+    if (cfg->expected_members > 1024)
+        return "expected_members: must be 0..1024";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
     if (cfg->tx_queue_len > 65536)
@@ -166,8 +168,11 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         co_peers_init(&core->peers, cfg->max_members - 1, mem) != 0 ||
         co_output_init(core) != 0 ||
         co_evq_init(&core->evq, cfg->event_queue_len,
-                    2 * cfg->max_members + 16, cfg->recv_buffer_bytes,
-                    mem) != 0) {
+                    2 * cfg->max_members + 16 + CO_EVQ_VIEW_SLOTS,
+                    cfg->recv_buffer_bytes, mem) != 0 ||
+        !(core->flush_entries = co_calloc(mem, cfg->max_members,
+                                          sizeof *core->flush_entries)) ||
+        co_membership_init(core, now_ns) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
     }
@@ -192,6 +197,8 @@ void co_core_free(co_core_t *core)
     co_peers_free(&core->peers);
     co_output_free(core);
     co_evq_free(&core->evq);
+    co_membership_free(core);
+    co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
     co_free(core->mem, core);
 }
@@ -393,6 +400,7 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
         return;
     co_builder_finish(core, &core->bundle, now_ns);
     co_send_leave(core, now_ns);
+    co_membership_leave(core, now_ns);
     core->left = true;
     core->leave_copies_left = CO_LEAVE_COPIES - 1;
     core->leave_at_ns = now_ns + core->leave_spacing_ns;
@@ -520,6 +528,7 @@ typedef union co_body {
     co_ack_t ack;
     co_nack_t nack;
     uint64_t trail;
+    co_mbody_t m;
 } co_body_t;
 
 /* Check the whole body before any state changes, so a malformed tail
@@ -545,7 +554,7 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
     case CO_TYPE_LEAVE:
         return h->body_len == 0 ? 0 : CO_DROP(COHORT_DROP_BAD_FIELD);
     default:
-        return CO_DROP(COHORT_DROP_BAD_TYPE);
+        return co_membership_decode(h, body, &out->m);
     }
 }
 
@@ -782,6 +791,17 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         peer->addr = *from;
     }
     co_replay_commit(&peer->packets, h.packet_seq);
+    /* Every accepted datagram tells membership that its sender lives and
+     * which view it is in; a member that is leaving takes no more part. */
+    if (!core->left && h.type == CO_TYPE_LEAVE)
+        co_membership_left(core, &h, now_ns);
+    else if (!core->left)
+        co_membership_heard(core, &h, now_ns);
+    if (co_type_is_membership(h.type)) {
+        if (!core->left)
+            co_membership_recv(core, &h, &b.m, now_ns);
+        return 0;
+    }
     switch (h.type) {
     case CO_TYPE_DATA:
         on_data(core, peer, body, h.body_len, b.trail, now_ns);
@@ -847,6 +867,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     leave_repeat(core, now_ns);
     if (core->left)
         return;
+    co_membership_tick(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
         (core->probe_at_ns && now_ns >= core->probe_at_ns)) {
         co_send_heartbeat(core, now_ns);
@@ -870,6 +891,7 @@ uint64_t co_core_deadline(const co_core_t *core)
     if (!core->left) {
         at = core->heartbeat_at_ns;
         at = earliest(core->probe_at_ns, at);
+        at = earliest(co_membership_deadline(core), at);
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);

@@ -81,6 +81,8 @@ typedef struct co_core_config {
     uint8_t key[COHORT_KEY_BYTES];
     uint8_t key_id;
 
+    size_t expected_members;   /* primary rule (cohort_config); 0: all */
+
     uint64_t seed;             /* drives every random choice in the core */
     /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
      * it from seed. With security on, the caller must take it from the
@@ -210,6 +212,11 @@ size_t co_core_memory_bytes(const co_core_t *core);
  * swap (the core itself makes no system calls). Valid for the core's life;
  * co_core_free() wipes it. */
 void co_core_secret_region(co_core_t *core, void **ptr, size_t *len);
+
+/* The current agreed view: its id into *view_id (may be NULL) and up to
+ * max members into out; returns the count, 0 before the first view. */
+size_t co_core_view(const co_core_t *core, uint64_t *view_id,
+                    cohort_member_t *out, size_t max);
 
 /* Largest payload one UNRELIABLE message may have with this config. */
 size_t co_core_max_unreliable(const co_core_t *core);

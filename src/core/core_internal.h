@@ -7,6 +7,7 @@
 
 #include "core.h"
 #include "crypto.h"
+#include "gms.h"
 #include "peers.h"
 #include "rng.h"
 #include "txbuf.h"
@@ -44,7 +45,15 @@ typedef struct co_evslot {
     int code;
     uint64_t count;          /* WARNING: messages lost (COHORT_ERR_LOST) */
     char text[120];
+    /* VIEW: data holds members, joined, left, failed back to back */
+    uint64_t view_id;
+    uint32_t n_members, n_joined, n_left, n_failed;
+    bool primary;
 } co_evslot_t;
+
+/* Slots only VIEW events may take, so that a flood of other events never
+ * costs a view report. */
+#define CO_EVQ_VIEW_SLOTS 8
 
 typedef struct co_evq {
     co_evslot_t *slots;
@@ -64,6 +73,14 @@ typedef struct co_pending {
     uint8_t *data;
     size_t len, off;
 } co_pending_t;
+
+/* A decoded membership body (membership.c). */
+typedef union co_mbody {
+    co_vchunk_t vchunk;
+    co_flush_ok_t flush;
+    co_cut_chunk_t cut;
+    uint64_t pid;
+} co_mbody_t;
 
 struct co_core {
     co_core_config_t cfg;
@@ -98,6 +115,9 @@ struct co_core {
     uint64_t heartbeat_at_ns;
     uint64_t probe_at_ns;        /* 0: none */
     uint64_t warned_at_ns;       /* last security warning event */
+
+    co_gms_t gms;                /* agreed views (membership.c) */
+    co_flush_entry_t *flush_entries; /* max_members: a FLUSH_OK vector */
     uint64_t leave_spacing_ns;   /* between copies of LEAVE */
     uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
     unsigned leave_copies_left;
@@ -124,7 +144,24 @@ void co_retransmit(co_core_t *core, co_peer_t *asker,
                    const co_nack_t *nack, uint64_t now_ns);
 void co_count_drop(co_core_t *core, int reason);
 
+/* membership.c */
+int co_membership_init(co_core_t *core, uint64_t now_ns);
+void co_membership_free(co_core_t *core);
+uint64_t co_membership_view_id(const co_core_t *core);
+int co_membership_decode(const co_header_t *h, const uint8_t *body,
+                         co_mbody_t *out);
+void co_membership_heard(co_core_t *core, const co_header_t *h,
+                         uint64_t now_ns);
+void co_membership_recv(co_core_t *core, const co_header_t *h,
+                        const co_mbody_t *b, uint64_t now_ns);
+void co_membership_left(co_core_t *core, const co_header_t *h,
+                        uint64_t now_ns);
+void co_membership_leave(co_core_t *core, uint64_t now_ns);
+void co_membership_tick(co_core_t *core, uint64_t now_ns);
+uint64_t co_membership_deadline(const co_core_t *core);
+
 /* events.c */
+void co_event_view(co_core_t *core);
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
                 size_t max_bytes, const co_mem_t *mem);
 void co_evq_free(co_evq_t *q);

@@ -82,10 +82,10 @@ void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer)
     q->reserved += peer->queue_reserved_bytes;
 }
 
-static co_evslot_t *evq_push(co_core_t *core)
+static co_evslot_t *evq_push_kind(co_core_t *core, bool view)
 {
     co_evq_t *q = &core->evq;
-    if (q->count == q->cap) {
+    if (q->count + (view ? 0 : CO_EVQ_VIEW_SLOTS) >= q->cap) {
         co_count_drop(core, COHORT_DROP_QUEUE_FULL);
         return NULL;
     }
@@ -93,6 +93,60 @@ static co_evslot_t *evq_push(co_core_t *core)
     memset(e, 0, sizeof *e);
     q->count++;
     return e;
+}
+
+static co_evslot_t *evq_push(co_core_t *core)
+{
+    return evq_push_kind(core, false);
+}
+
+/* Members of a that are not in b, appended at out. */
+static uint32_t put_minus(const co_view_t *a, const co_view_t *b,
+                          cohort_member_t *out, const co_gms_t *g,
+                          int only_why)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        const co_vmember_t *m = &a->members[i];
+        if (co_view_find(b, m->id, m->incarnation) >= 0)
+            continue;
+        if (only_why >= 0 &&
+            (int)co_gms_departed(g, m->id, m->incarnation) != only_why)
+            continue;
+        out[n++] = (cohort_member_t){m->id, m->incarnation};
+    }
+    return n;
+}
+
+/* The view gms just installed, with what changed since the one before. */
+void co_event_view(co_core_t *core)
+{
+    const co_gms_t *g = &core->gms;
+    const co_view_t *v = co_gms_view(g), *prev = co_gms_prev_view(g);
+    size_t room = 2 * v->count + prev->count; /* members, joined, departed */
+    cohort_member_t *block = co_calloc(core->mem, room ? room : 1,
+                                       sizeof *block);
+    co_evslot_t *e = block ? evq_push_kind(core, true) : NULL;
+    if (!e) { /* cohort_view() still tells; the next view reports again */
+        co_free(core->mem, block);
+        co_count_drop(core, COHORT_DROP_QUEUE_FULL);
+        return;
+    }
+    e->type = COHORT_EVENT_VIEW;
+    e->view_id = v->id;
+    e->primary = v->primary;
+    e->data = (uint8_t *)block;
+    cohort_member_t *p = block;
+    for (size_t i = 0; i < v->count; i++)
+        p[i] = (cohort_member_t){v->members[i].id, v->members[i].incarnation};
+    e->n_members = (uint32_t)v->count;
+    p += v->count;
+    e->n_joined = put_minus(v, prev, p, g, -1);
+    p += e->n_joined;
+    e->n_left = put_minus(prev, v, p, g, CO_GMS_LEFT);
+    p += e->n_left;
+    e->n_failed = put_minus(prev, v, p, g, CO_GMS_FAILED);
+    COHORT_ASSERT(e->n_members + e->n_joined + e->n_left + e->n_failed <= room);
 }
 
 void co_event_message(co_core_t *core, const co_peer_t *peer,
@@ -109,6 +163,7 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
     e->mode = mode;
     e->data = data;
     e->len = len;
+    e->view_id = co_membership_view_id(core);
     core->evq.bytes += len;
     core->stats.messages_delivered[mode]++;
 }
@@ -177,9 +232,24 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.message.mode = e->mode;
         ev->u.message.data = e->data;
         ev->u.message.len = e->len;
-        ev->u.message.view_id = 0; /* no views yet */
+        ev->u.message.view_id = e->view_id;
         ev->u.message.order = 0;   /* no total order yet */
         break;
+    case COHORT_EVENT_VIEW: {
+        const cohort_member_t *p = (const cohort_member_t *)e->data;
+        q->handed_out = e->data; /* freed on the next call */
+        ev->u.view.view_id = e->view_id;
+        ev->u.view.members = p;
+        ev->u.view.count = e->n_members;
+        ev->u.view.joined = p + e->n_members;
+        ev->u.view.joined_count = e->n_joined;
+        ev->u.view.left = ev->u.view.joined + e->n_joined;
+        ev->u.view.left_count = e->n_left;
+        ev->u.view.failed = ev->u.view.left + e->n_left;
+        ev->u.view.failed_count = e->n_failed;
+        ev->u.view.primary = e->primary;
+        break;
+    }
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
         ev->u.member.member = e->who;

@@ -118,7 +118,7 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
         .sender_id = core->cfg.member_id,
         .incarnation = core->cfg.incarnation,
         .packet_seq = ++core->packet_seq,
-        .view_id = 0,
+        .view_id = co_membership_view_id(core),
     };
     COHORT_ASSERT(b->body_len <= core->body_room);
     co_header_encode(&h, b->buf);

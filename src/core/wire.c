@@ -43,7 +43,8 @@ void co_header_encode(const co_header_t *h, uint8_t *out)
 
 static int co_type_known(uint8_t type)
 {
-    return type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE;
+    return (type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE) ||
+           co_type_is_membership(type);
 }
 
 /* The fields whose meaning does not depend on any other datagram. */
@@ -57,7 +58,10 @@ static int co_header_check_fields(const co_header_t *h)
     if (h->sender_id == 0 || h->incarnation == 0 || h->packet_seq == 0)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     /* LEAVE has no decoder of its own, so its empty body is checked here. */
-    if (h->type == CO_TYPE_LEAVE && h->body_len != 0)
+    if ((h->type == CO_TYPE_LEAVE || h->type == CO_TYPE_PROBE) &&
+        h->body_len != 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (h->type == CO_TYPE_INSTALLED && h->body_len != 8)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }

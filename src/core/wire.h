@@ -53,7 +53,19 @@ enum co_type {
     CO_TYPE_NACK = 3,       /* request to retransmit seq ranges */
     CO_TYPE_ACK = 4,        /* stability vector only (flow control) */
     CO_TYPE_LEAVE = 5,      /* graceful leave; empty body */
+    /* Membership (docs/membership.md; bodies in view.h and flush.h). */
+    CO_TYPE_PREPARE = 16,   /* a proposed view, in chunks (co_vchunk) */
+    CO_TYPE_FLUSH_OK = 17,  /* an answer to PREPARE (co_flush_ok) */
+    CO_TYPE_COMMIT = 18,    /* the cut table, in chunks (co_cut_chunk) */
+    CO_TYPE_INSTALLED = 19, /* proposal_id(8): the COMMIT is applied */
+    CO_TYPE_PROBE = 20,     /* "are you there?"; empty body */
 };
+
+/* Whether a type is one of the membership types above. */
+static inline int co_type_is_membership(uint8_t type)
+{
+    return type >= CO_TYPE_PREPARE && type <= CO_TYPE_PROBE;
+}
 
 typedef struct co_header {
     uint8_t version;

@@ -222,7 +222,7 @@ COHORT_API const char *cohort_last_error_text(void)
     X(heartbeat_interval_ns) X(member_timeout_ns) X(nack_delay_ns)          \
     X(nack_retry_ns) X(bundle_delay_ns) X(max_datagram) X(max_message)      \
     X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
-    X(event_queue_len) X(security)
+    X(event_queue_len) X(security) X(expected_members)
 
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
@@ -1041,6 +1041,14 @@ COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode)
     }
     default: return 0; /* TOTAL: not in this build (NOTSUP) */
     }
+}
+
+COHORT_API size_t cohort_view(const cohort_t *c, uint64_t *view_id,
+                              cohort_member_t *out, size_t max)
+{
+    if (c == NULL)
+        return 0;
+    return co_core_view(c->core, view_id, out, out ? max : 0);
 }
 
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,

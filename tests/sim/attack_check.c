@@ -79,7 +79,9 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
         return COHORT_DROP_BAD_MAGIC;
     if (d[2] != CO_WIRE_VERSION)
         return COHORT_DROP_BAD_VERSION;
-    if (d[3] < CO_TYPE_DATA || d[3] > CO_TYPE_LEAVE)
+    bool known = (d[3] >= CO_TYPE_DATA && d[3] <= CO_TYPE_LEAVE) ||
+                 (d[3] >= CO_TYPE_PREPARE && d[3] <= CO_TYPE_PROBE);
+    if (!known)
         return COHORT_DROP_BAD_TYPE;
     uint8_t flags = d[4];
     size_t body = co_get16(d + 6);
@@ -90,8 +92,10 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
     if ((flags & ~CO_FLAG__KNOWN) != 0 ||
         (flags & (CO_FLAG_SECURED | CO_FLAG_ENCRYPTED)) == CO_FLAG_ENCRYPTED)
         return COHORT_DROP_BAD_FIELD;
+    bool empty = d[3] == CO_TYPE_LEAVE || d[3] == CO_TYPE_PROBE;
     if (co_get32(d + 12) == 0 || co_get32(d + 16) == 0 ||
-        co_get64(d + 20) == 0 || (d[3] == CO_TYPE_LEAVE && body != 0))
+        co_get64(d + 20) == 0 || (empty && body != 0) ||
+        (d[3] == CO_TYPE_INSTALLED && body != 8))
         return COHORT_DROP_BAD_FIELD;
     if (len > want)
         return COHORT_DROP_BAD_FIELD;

@@ -284,6 +284,9 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     case COHORT_EVENT_MEMBER_LEFT:
         check_member_event(w, r, ev);
         return;
+    case COHORT_EVENT_VIEW:
+        sim_view_event(w, r, ev);
+        return;
     case COHORT_EVENT_WARNING:
         sim_trace(w, "app  n%zu: warning %d %s", r, ev->u.warning.code,
                   ev->u.warning.text ? ev->u.warning.text : "(null)");
@@ -559,7 +562,8 @@ bool sim_converged(sim_world_t *w, char *why, size_t len)
             return false;
         }
     }
-    if (!views_agree(w, why, len) || !all_delivered(w, why, len))
+    if (!views_agree(w, why, len) || !sim_views_converged(w, why, len) ||
+        !all_delivered(w, why, len))
         return false;
     /* The outsider too: a member alone in its group knows no one, so
      * everything it sent is trivially held by everyone it knows. */

@@ -238,6 +238,25 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         inject(w, r, ev);
         return;
     }
+    if (k == SIM_INJECT_VIEW && !w->injected &&
+        ev->type == COHORT_EVENT_VIEW && ev->u.view.count >= 2) {
+        /* The same view id with its first two members swapped: whoever
+         * else installs this view disagrees. */
+        cohort_member_t m[SIM_MAX_NODES];
+        size_t n = ev->u.view.count;
+        COHORT_ASSERT(n <= SIM_MAX_NODES);
+        memcpy(m, ev->u.view.members, n * sizeof m[0]);
+        cohort_member_t t = m[0];
+        m[0] = m[1];
+        m[1] = t;
+        cohort_event_t bad = *ev;
+        bad.u.view.members = m;
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu sees view %016llx in another order", r,
+                  (unsigned long long)ev->u.view.view_id);
+        sim_check_event(w, r, &bad);
+        return;
+    }
     sim_check_event(w, r, ev);
     if (k == SIM_INJECT_EVICT && !w->injected && !w->failed &&
         ev->type == COHORT_EVENT_MEMBER_JOINED) {
@@ -507,6 +526,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     } else {
         n->life++; /* what it had in flight dies with it */
     }
+    sim_view_stopped(w, i);
     co_core_free(n->core);
     n->core = NULL;
     n->up = false;
@@ -754,6 +774,7 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     bool fifo, secure;
     memset(w, 0, sizeof *w);
     w->opts = *opts;
+    sim_view_init(w);
     sim_probe_core(&fifo, &secure);
     w->fifo = fifo;
     sim_scenario_draw(&w->scn, opts, fifo, secure);
@@ -841,6 +862,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
     }
     w->tot.owed = sim_count_owed(w);
     if (!w->failed)
+        sim_view_final(w);
+    if (!w->failed)
         sim_attack_finish(w);
     if (!w->failed && w->scn.attack_strict)
         sim_check_member_events(w);
@@ -862,4 +885,5 @@ void sim_world_free(sim_world_t *w)
     }
     sim_queue_free(&w->q);
     sim_attack_free(w);
+    sim_view_free(w);
 }

@@ -26,6 +26,7 @@
 #include "core.h"
 #include "incarnation.h"
 #include "rng.h"
+#include "vs_check.h"
 
 #define SIM_MAX_MEMBERS 8
 #define SIM_MAX_NODES (SIM_MAX_MEMBERS + 1) /* members + the outsider */
@@ -49,6 +50,7 @@ typedef enum sim_inject {
     SIM_INJECT_FORGE,   /* the app gets a message its sender never sent */
     SIM_INJECT_ACCEPT,  /* an altered attacker datagram vanishes uncounted */
     SIM_INJECT_EVICT,   /* the app sees a member leave that did not */
+    SIM_INJECT_VIEW,    /* one view event lists its members out of order */
 } sim_inject_t;
 
 typedef struct sim_opts {
@@ -345,6 +347,9 @@ typedef struct sim_world {
     bool oneway;           /* the partition cuts side 0 -> side 1 only */
     bool healed;
     uint64_t heal_ns;
+    vs_check_t *vs;          /* views: agreement, self-inclusion, growth,
+                                liveness (view_check.c) */
+    size_t vs_reported;      /* violations already turned into failures */
     uint64_t end_ns;
 
     /* last time subject's current incarnation was missing from observer's
@@ -435,6 +440,14 @@ void sim_payload_build(uint8_t *buf, const sim_payload_t *p);
 /* Parse and verify one; returns NULL when intact, else what is wrong. */
 const char *sim_payload_check(const uint8_t *buf, size_t len,
                               sim_payload_t *p);
+
+/* view_check.c */
+void sim_view_init(sim_world_t *w);
+void sim_view_free(sim_world_t *w);
+void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
+void sim_view_stopped(sim_world_t *w, size_t r);
+bool sim_views_converged(sim_world_t *w, char *why, size_t len);
+void sim_view_final(sim_world_t *w);
 
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */

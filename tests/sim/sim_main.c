@@ -91,7 +91,8 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
 }
 
 static const char *const inject_names[] = {
-    "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict"};
+    "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
+    "view"};
 
 static bool parse_inject(const char *s, sim_inject_t *out)
 {

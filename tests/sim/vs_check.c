@@ -364,13 +364,28 @@ static bool same_view(const vs_check_t *c, const vs_view_t *v,
 
 /* The entry of (id, members, primary), added if new; reports a different
  * earlier entry with the same id. */
+/* The incarnation of the member whose id is the view id's low half; 0 if
+ * the list does not name it. */
+static uint32_t proposer_inc(uint64_t id, const cohort_member_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].id == (uint32_t)id)
+            return m[i].incarnation;
+    return 0;
+}
+
 static uint32_t view_of(vs_check_t *c, cohort_member_t who, uint64_t id,
                         const cohort_member_t *m, size_t n, bool primary)
 {
     uint32_t other = NONE;
+    uint32_t pinc = proposer_inc(id, m, n);
     for (uint32_t v = 0; v < c->nviews; v++) {
         if (c->views[v].id != id)
             continue;
+        if (c->cfg.proposer_named &&
+            proposer_inc(id, members_of(c, &c->views[v]), c->views[v].n) !=
+                pinc)
+            continue; /* another life's view of the same id */
         if (same_view(c, &c->views[v], m, n, primary))
             return v;
         if (other == NONE)

@@ -65,6 +65,12 @@ typedef struct vs_check_config {
     size_t max_texts;    /* violations kept with a text (the rest counted) */
     bool self_delivery;  /* members deliver their own messages (cohort's
                             default); false: they must not */
+    bool proposer_named; /* views are named by their id and the
+                            incarnation of their proposer, the member
+                            whose id is the id's low 32 bits (cohort's
+                            scheme: a member restarted under the same id
+                            may reuse an id of its previous life); default
+                            false: by the id alone */
 } vs_check_config_t;
 
 typedef struct vs_check vs_check_t;

@@ -330,6 +330,40 @@ static void test_bad_agreement_members_primary(void **state)
     expect_only_n(c, VS_PROP_AGREEMENT, 2, "as [1.1 2.1], by 1.1", "primary");
 }
 
+/* Named by (id, proposer incarnation): two lives of member 7 may each
+ * form view 1:7 alone; by the id alone that is a disagreement. The same
+ * proposer life with two lists is one still. */
+static void test_proposer_named(void **state)
+{
+    (void)state;
+    const uint64_t id = (uint64_t)1 << 32 | 7;
+    const cohort_member_t a = {7, 1}, b = {7, 2}, q = {8, 1};
+    for (int named = 0; named < 2; named++) {
+        vs_check_config_t cfg;
+        vs_check_config_init(&cfg);
+        cfg.proposer_named = named;
+        vs_check_t *c = NULL;
+        assert_int_equal(vs_check_new(&c, &cfg), 0);
+        vs_check_install(c, a, id, &a, 1, true);
+        vs_check_install(c, b, id, &b, 1, true);
+        if (named)
+            expect_clean(c);
+        else
+            expect_only_n(c, VS_PROP_AGREEMENT, 1, "installed by 7.2", NULL);
+    }
+    vs_check_config_t cfg;
+    vs_check_config_init(&cfg);
+    cfg.proposer_named = true;
+    vs_check_t *c = NULL;
+    assert_int_equal(vs_check_new(&c, &cfg), 0);
+    const cohort_member_t g[] = {a, q};
+    vs_check_install(c, a, id, g, 2, true);
+    vs_check_install(c, q, id, &q, 1, true); /* no proposer: another view */
+    const cohort_member_t r = {9, 1}, h[] = {a, r};
+    vs_check_install(c, r, id, h, 2, true); /* same proposer life, other list */
+    expect_only_n(c, VS_PROP_AGREEMENT, 1, "installed by 9.1", NULL);
+}
+
 /* P and Q move 1 -> 2 but Q misses R's message that P delivered in 1. */
 static void test_bad_synchrony(void **state)
 {
@@ -1336,6 +1370,7 @@ int main(void)
         cmocka_unit_test(test_bad_monotonic_repeated_views),
         cmocka_unit_test(test_bad_agreement_order),
         cmocka_unit_test(test_bad_agreement_members_primary),
+        cmocka_unit_test(test_proposer_named),
         cmocka_unit_test(test_bad_synchrony),
         cmocka_unit_test(test_bad_synchrony_reported_late),
         cmocka_unit_test(test_bad_sending_view_later),

@@ -1,0 +1,749 @@
+/*
+ * gms.c - group membership state machine (see gms.h and
+ * docs/membership.md).
+ */
+#include "gms.h"
+
+#include <string.h>
+
+#include "co_assert.h"
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                              */
+/* ------------------------------------------------------------------ */
+
+static void *zalloc(const co_mem_t *m, size_t n, size_t size, bool *ok)
+{
+    void *p = co_calloc(m, n ? n : 1, size);
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
+{
+    COHORT_ASSERT(cfg->self_id != 0 && cfg->self_incarnation != 0);
+    COHORT_ASSERT(cfg->max_members >= 2 && cfg->max_members <= UINT16_MAX);
+    memset(g, 0, sizeof *g);
+    g->cfg = *cfg;
+    g->mem = co_mem_or_libc(cfg->mem);
+    const co_mem_t *m = g->mem;
+    g->start_ns = now_ns;
+    g->discovery_at_ns = now_ns + cfg->discovery_ns;
+    size_t n = cfg->max_members;
+    bool ok = true;
+    co_vmember_t *v = zalloc(m, n, sizeof *v, &ok);
+    co_vmember_t *pv = zalloc(m, n, sizeof *pv, &ok);
+    co_vmember_t *pr = zalloc(m, n, sizeof *pr, &ok);
+    co_vmember_t *in = zalloc(m, n, sizeof *in, &ok);
+    co_vmember_t *av = zalloc(m, n, sizeof *av, &ok);
+    co_cut_t *cuts = zalloc(m, 2 * n, sizeof *cuts, &ok);
+    co_cut_t *ccuts = zalloc(m, 2 * n, sizeof *ccuts, &ok);
+    co_gms_peer_t *peers = zalloc(m, 2 * n, sizeof *peers, &ok);
+    bool *answered = zalloc(m, n, sizeof *answered, &ok);
+    bool *acked = zalloc(m, n, sizeof *acked, &ok);
+    if (!ok) {
+        void *all[] = {v, pv, pr, in, av, cuts, ccuts, peers, answered, acked};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            co_free(m, all[i]);
+        memset(g, 0, sizeof *g);
+        return -1;
+    }
+    g->peers = peers;
+    g->answered = answered;
+    g->acked = acked;
+    co_view_init(&g->view, v, n);
+    co_view_init(&g->prev, pv, n);
+    co_view_init(&g->proposal, pr, n);
+    co_vasm_init(&g->proposal_in, in, n);
+    co_view_init(&g->answered_view, av, n);
+    co_cut_table_init(&g->cuts, cuts, 2 * n);
+    co_cut_table_init(&g->commit_cuts, ccuts, 2 * n);
+    g->peer_cap = 2 * n;
+    return 0;
+}
+
+void co_gms_free(co_gms_t *g)
+{
+    const co_mem_t *m = g->mem;
+    if (!m)
+        return; /* never set up */
+    co_free(m, g->view.members);
+    co_free(m, g->prev.members);
+    co_free(m, g->proposal.members);
+    co_free(m, g->proposal_in.view.members);
+    co_free(m, g->answered_view.members);
+    co_free(m, g->cuts.rows);
+    co_free(m, g->commit_cuts.rows);
+    co_free(m, g->peers);
+    co_free(m, g->answered);
+    co_free(m, g->acked);
+    memset(g, 0, sizeof *g);
+}
+
+/* ------------------------------------------------------------------ */
+/* Actions                                                             */
+/* ------------------------------------------------------------------ */
+
+static void emit(co_gms_t *g, co_gms_action_kind_t kind, uint64_t pid,
+                 uint32_t to)
+{
+    /* The caller drains after every call; a full queue is a bug. */
+    COHORT_ASSERT(g->act_count < CO_GMS_ACTIONS);
+    size_t i = (g->act_head + g->act_count) % CO_GMS_ACTIONS;
+    g->act[i] = (co_gms_action_t){.kind = kind, .proposal_id = pid,
+                                  .to = to};
+    g->act_count++;
+}
+
+bool co_gms_next_action(co_gms_t *g, co_gms_action_t *out)
+{
+    if (g->act_count == 0)
+        return false;
+    *out = g->act[g->act_head];
+    g->act_head = (g->act_head + 1) % CO_GMS_ACTIONS;
+    g->act_count--;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Peers                                                               */
+/* ------------------------------------------------------------------ */
+
+static co_gms_peer_t *peer_find(co_gms_t *g, uint32_t id)
+{
+    for (size_t i = 0; i < g->peer_cap; i++)
+        if (g->peers[i].in_use && g->peers[i].id == id)
+            return &g->peers[i];
+    return NULL;
+}
+
+static bool in_view(const co_view_t *v, uint32_t id, uint32_t inc)
+{
+    return co_view_find(v, id, inc) >= 0;
+}
+
+/* A slot for a new sender: a free one, else the longest silent one that
+ * is in no view this member is working with. */
+static co_gms_peer_t *peer_slot(co_gms_t *g)
+{
+    co_gms_peer_t *victim = NULL;
+    for (size_t i = 0; i < g->peer_cap; i++) {
+        co_gms_peer_t *p = &g->peers[i];
+        if (!p->in_use)
+            return p;
+        if (in_view(&g->view, p->id, p->incarnation) ||
+            in_view(&g->proposal, p->id, p->incarnation))
+            continue;
+        if (!victim || p->heard_ns < victim->heard_ns)
+            victim = p;
+    }
+    return victim;
+}
+
+static co_gms_peer_t *peer_get(co_gms_t *g, uint32_t id, uint32_t inc,
+                               uint64_t now_ns)
+{
+    co_gms_peer_t *p = peer_find(g, id);
+    if (p && p->incarnation == inc)
+        return p;
+    if (!p)
+        p = peer_slot(g);
+    if (!p)
+        return NULL;
+    /* A new member, or a new life of one (the core refuses older lives
+     * before they get here). */
+    *p = (co_gms_peer_t){.id = id, .incarnation = inc, .heard_ns = now_ns,
+                         .in_use = true};
+    return p;
+}
+
+/* The entry of a view member, created (heard now) when there is none;
+ * NULL when a newer life of its id is known or the table is full. */
+static co_gms_peer_t *peer_of_member(co_gms_t *g, const co_vmember_t *m,
+                                     uint64_t now_ns)
+{
+    co_gms_peer_t *p = peer_find(g, m->id);
+    if (p)
+        return p->incarnation == m->incarnation ? p : NULL;
+    return peer_get(g, m->id, m->incarnation, now_ns);
+}
+
+/* Suspected and verified: silent through the probes, or said LEAVE. */
+static bool is_gone(const co_gms_t *g, const co_gms_peer_t *p, uint64_t now_ns)
+{
+    (void)g;
+    return p->leaving || (p->suspected && now_ns >= p->suspect_at_ns);
+}
+
+/* A view member is gone when verified suspected, when it left, or when a
+ * newer life of its id has been heard (the core passes only lives newer
+ * than any it saw, so another incarnation here is a newer one). */
+static bool member_gone(co_gms_t *g, const co_vmember_t *m, uint64_t now_ns)
+{
+    co_gms_peer_t *p = peer_find(g, m->id);
+    if (p && p->incarnation != m->incarnation)
+        return true;
+    return p && is_gone(g, p, now_ns);
+}
+
+static bool member_suspected(co_gms_t *g, const co_vmember_t *m)
+{
+    co_gms_peer_t *p = peer_find(g, m->id);
+    return p && (p->incarnation != m->incarnation || p->suspected ||
+                 p->leaving);
+}
+
+/* ------------------------------------------------------------------ */
+/* Who coordinates                                                     */
+/* ------------------------------------------------------------------ */
+
+static bool self_id(const co_gms_t *g, uint32_t id)
+{
+    return id == g->cfg.self_id;
+}
+
+static bool discovery_over(const co_gms_t *g, uint64_t now_ns)
+{
+    return g->discovery_at_ns == 0 || now_ns >= g->discovery_at_ns;
+}
+
+/* A proposal this member answered still binds it while its proposer is
+ * alive, the proposal is not installed, and its COMMIT may still come
+ * (the proposer may have given it up for a higher one that left this
+ * member out). It stays blocked either way; only who may propose
+ * changes. */
+static bool bound_by_answer(co_gms_t *g)
+{
+    if (g->answered_id == 0 || g->answered_id <= g->view.id ||
+        self_id(g, g->answered_to) || g->answer_expires_ns == 0)
+        return false;
+    co_gms_peer_t *p = peer_find(g, g->answered_to);
+    return !(p && (p->suspected || p->leaving));
+}
+
+static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
+{
+    if (bound_by_answer(g) || g->installing)
+        return false;
+    if (!g->has_view)
+        return discovery_over(g, now_ns);
+    for (size_t i = 0; i < g->view.count; i++) {
+        const co_vmember_t *m = &g->view.members[i];
+        if (self_id(g, m->id))
+            return true;
+        if (!member_suspected(g, m))
+            return false;
+    }
+    return false;
+}
+
+static uint64_t my_view_id(const co_gms_t *g)
+{
+    return g->has_view ? g->view.id : 0;
+}
+
+/* A sender this member's side takes in: heard lately, not in the view,
+ * and in an older view than ours (a fresh one: view 0; between fresh
+ * members the lowest id leads, so the proposer is the oldest). */
+static bool absorbable(co_gms_t *g, const co_gms_peer_t *p, uint64_t now_ns)
+{
+    if (!p->in_use || self_id(g, p->id) || p->suspected || p->leaving ||
+        now_ns >= p->heard_ns + g->cfg.suspect_ns)
+        return false;
+    uint64_t mine = my_view_id(g);
+    if (g->has_view && in_view(&g->view, p->id, p->incarnation))
+        return false; /* a member already; see lagging() */
+    if (p->view_id < mine)
+        return true;
+    if (p->view_id == 0 && mine == 0)
+        return p->id > g->cfg.self_id;
+    return p->view_id == mine; /* names our view but is not in it */
+}
+
+/* ------------------------------------------------------------------ */
+/* Proposing                                                           */
+/* ------------------------------------------------------------------ */
+
+static uint32_t counter_floor(const co_gms_t *g)
+{
+    uint32_t c = g->max_counter;
+    if (co_view_counter(g->view.id) > c)
+        c = co_view_counter(g->view.id);
+    if (co_view_counter(g->answered_id) > c)
+        c = co_view_counter(g->answered_id);
+    if (co_view_counter(g->proposal_id) > c)
+        c = co_view_counter(g->proposal_id);
+    return c;
+}
+
+/* A member of our view that still names an older view after the lag
+ * check missed the COMMIT, and its proposer stopped resending: it is
+ * taken in again by a new change. */
+static bool lagging(const co_gms_t *g, const co_gms_peer_t *p)
+{
+    return g->has_view && g->lag_check_at_ns == 0 && p->in_use &&
+           !self_id(g, p->id) && !p->suspected && !p->leaving &&
+           in_view(&g->view, p->id, p->incarnation) && p->view_id < g->view.id;
+}
+
+static bool change_needed(co_gms_t *g, uint64_t now_ns)
+{
+    if (!g->has_view)
+        return true; /* discovery is over: form or join a view */
+    if (g->answered_id > g->view.id)
+        return true; /* blocked by an answer no one will complete */
+    for (size_t i = 0; i < g->view.count; i++) {
+        const co_vmember_t *m = &g->view.members[i];
+        if (!self_id(g, m->id) && member_gone(g, m, now_ns))
+            return true;
+    }
+    for (size_t i = 0; i < g->peer_cap; i++)
+        if (absorbable(g, &g->peers[i], now_ns))
+            return true;
+    for (size_t i = 0; i < g->peer_cap; i++)
+        if (lagging(g, &g->peers[i]))
+            return true;
+    return false;
+}
+
+static void add_member(co_view_t *v, co_vmember_t m)
+{
+    if (v->count < v->cap)
+        (void)co_view_add(v, m);
+}
+
+static void start_proposal(co_gms_t *g, uint64_t now_ns)
+{
+    uint32_t counter;
+    g->propose_at_ns = 0;
+    if (!co_view_next_counter(counter_floor(g), &counter))
+        return; /* 2^32 changes: nothing more can be formed */
+    co_view_t *p = &g->proposal;
+    p->count = 0;
+    uint32_t self_since = counter;
+    if (g->has_view) {
+        for (size_t i = 0; i < g->view.count; i++) {
+            const co_vmember_t *m = &g->view.members[i];
+            if (self_id(g, m->id)) {
+                self_since = m->since;
+                continue;
+            }
+            co_gms_peer_t *peer = peer_find(g, m->id);
+            bool elsewhere = peer && peer->view_id > g->view.id;
+            if (!member_gone(g, m, now_ns) && !elsewhere)
+                add_member(p, *m);
+        }
+    }
+    add_member(p, (co_vmember_t){g->cfg.self_id, g->cfg.self_incarnation,
+                                 self_since});
+    for (size_t i = 0; i < g->peer_cap; i++) {
+        const co_gms_peer_t *q = &g->peers[i];
+        if (absorbable(g, q, now_ns))
+            add_member(p, (co_vmember_t){q->id, q->incarnation, counter});
+    }
+    p->id = co_view_make_id(counter, g->cfg.self_id);
+    g->max_counter = counter; /* never propose this id twice */
+    p->primary = co_view_is_primary(p->count, g->cfg.expected_members);
+    COHORT_ASSERT(co_view_canonical(p));
+    g->proposal_id = p->id;
+    g->proposal_started_ns = now_ns;
+    g->committed = false;
+    co_cut_table_clear(&g->cuts);
+    memset(g->answered, 0, g->cfg.max_members * sizeof *g->answered);
+    memset(g->acked, 0, g->cfg.max_members * sizeof *g->acked);
+    emit(g, CO_GMS_ACT_PREPARE, p->id, 0);
+    g->resend_at_ns = now_ns + g->cfg.retry_ns;
+    /* The proposer answers its own proposal like everyone. */
+    co_view_copy(&g->answered_view, p);
+    g->answered_id = p->id;
+    g->answered_to = g->cfg.self_id;
+    emit(g, CO_GMS_ACT_FLUSH_OK, p->id, g->cfg.self_id);
+}
+
+/* Give up this member's own proposal before any COMMIT. Only the proposer
+ * commits, so no one can have installed it: this member may go back to
+ * its view (the others that answered wait for a newer proposal). */
+static void abandon_own(co_gms_t *g)
+{
+    COHORT_ASSERT(!g->committed);
+    if (g->answered_id == g->proposal_id && self_id(g, g->answered_to))
+        g->answered_id = 0;
+    g->proposal_id = 0;
+}
+
+static void maybe_schedule(co_gms_t *g, uint64_t now_ns)
+{
+    if (g->proposal_id != 0 || g->propose_at_ns != 0 ||
+        !acting_coordinator(g, now_ns) || !change_needed(g, now_ns))
+        return;
+    g->propose_at_ns = now_ns + g->cfg.batch_ns;
+}
+
+/* ------------------------------------------------------------------ */
+/* Inputs                                                              */
+/* ------------------------------------------------------------------ */
+
+void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                  uint32_t incarnation, uint64_t view_id)
+{
+    if (self_id(g, id))
+        return;
+    co_gms_peer_t *p = peer_get(g, id, incarnation, now_ns);
+    if (!p)
+        return;
+    p->heard_ns = now_ns;
+    p->view_id = view_id;
+    p->suspected = false;
+    p->suspect_at_ns = 0;
+    p->probe_at_ns = 0;
+    if (co_view_counter(view_id) > g->max_counter)
+        g->max_counter = co_view_counter(view_id);
+    maybe_schedule(g, now_ns);
+}
+
+void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                     uint32_t incarnation)
+{
+    co_gms_peer_t *p = peer_find(g, id);
+    if (!p || p->incarnation != incarnation)
+        return;
+    p->leaving = true;
+    p->suspected = true;
+    p->suspect_at_ns = now_ns;
+    maybe_schedule(g, now_ns);
+    /* A leave is news to act on now, not after a batch delay. */
+    if (g->propose_at_ns > now_ns)
+        g->propose_at_ns = now_ns;
+}
+
+void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                       const co_vchunk_t *chunk)
+{
+    uint64_t pid = chunk->view_id;
+    /* While a COMMIT is being applied the proposal in hand must stay as
+     * it is; a newer proposer resends, and is answered after the
+     * install. */
+    if (g->installing)
+        return;
+    if (g->left || from != co_view_coord_id(pid) ||
+        pid <= my_view_id(g) || pid < g->answered_id) {
+        g->dropped++;
+        return;
+    }
+    if (pid == g->answered_id) { /* our FLUSH_OK was lost: again */
+        emit(g, CO_GMS_ACT_FLUSH_OK, pid, from);
+        return;
+    }
+    co_vasm_t *a = &g->proposal_in;
+    if (a->started && a->view.id != pid) {
+        if (pid < a->view.id && a->view.id > g->answered_id)
+            return; /* a newer one is being assembled */
+        co_vasm_reset(a);
+    }
+    int rc = co_vasm_feed(a, chunk);
+    if (rc < 0) {
+        g->dropped++;
+        co_vasm_reset(a);
+        return;
+    }
+    if (rc == 0)
+        return;
+    if (co_view_find(&a->view, g->cfg.self_id, g->cfg.self_incarnation) < 0 ||
+        co_view_proposer_inc(&a->view) == 0) {
+        co_vasm_reset(a); /* not for us, or not a proposal at all */
+        return;
+    }
+    if (co_view_counter(pid) > g->max_counter)
+        g->max_counter = co_view_counter(pid);
+    /* A higher proposal than our own wins: stop proposing, answer. */
+    if (g->proposal_id != 0 && !g->committed) {
+        g->proposal_id = 0;
+        g->propose_at_ns = 0;
+    }
+    co_view_copy(&g->answered_view, &a->view);
+    co_vasm_reset(a);
+    g->answered_id = pid;
+    g->answered_to = from;
+    g->answer_expires_ns = now_ns + 2 * g->cfg.flush_timeout_ns;
+    emit(g, CO_GMS_ACT_FLUSH_OK, pid, from);
+    (void)now_ns;
+}
+
+static long proposal_index(const co_gms_t *g, uint32_t id)
+{
+    return co_view_find_id(&g->proposal, id);
+}
+
+static bool all_set(const bool *flags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!flags[i])
+            return false;
+    return true;
+}
+
+static void commit(co_gms_t *g, uint64_t now_ns)
+{
+    g->committed = true;
+    g->resend_at_ns = now_ns + g->cfg.retry_ns;
+    emit(g, CO_GMS_ACT_COMMIT, g->proposal_id, 0);
+    /* The proposer takes its own COMMIT at once. */
+    co_cut_table_clear(&g->commit_cuts);
+    for (size_t i = 0; i < g->cuts.count; i++)
+        g->commit_cuts.rows[i] = g->cuts.rows[i];
+    g->commit_cuts.count = g->cuts.count;
+    g->installing = true;
+    emit(g, CO_GMS_ACT_INSTALL, g->proposal_id, 0);
+}
+
+void co_gms_on_flush_ok(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                        uint64_t proposal_id, uint64_t old_view_id,
+                        uint32_t old_proposer_inc,
+                        const co_flush_entry_t *entries, size_t count)
+{
+    if (proposal_id != g->proposal_id || g->proposal_id == 0 ||
+        g->committed)
+        return;
+    long i = proposal_index(g, from);
+    if (i < 0 || g->answered[i])
+        return;
+    if (co_cut_table_fold(&g->cuts, from, old_view_id, old_proposer_inc,
+                          entries, count) != 0) {
+        /* More old senders than the table holds: give this attempt up;
+         * the next one is smaller once the excess is left out. */
+        g->dropped++;
+        abandon_own(g);
+        return;
+    }
+    g->answered[i] = true;
+    if (all_set(g->answered, g->proposal.count))
+        commit(g, now_ns);
+}
+
+/* Place a COMMIT chunk's rows; true when the table is complete. */
+static bool commit_rows(co_gms_t *g, const co_cut_chunk_t *c)
+{
+    co_cut_table_t *t = &g->commit_cuts;
+    if (c->total > t->cap)
+        return false;
+    if (g->commit_total != c->total) {
+        memset(t->rows, 0, t->cap * sizeof *t->rows);
+        t->count = 0;
+        g->commit_total = c->total;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        co_cut_t r = co_cut_chunk_row(c, i);
+        co_cut_t *slot = &t->rows[c->first + i];
+        if (slot->id == 0) {
+            *slot = r;
+            t->count++;
+        }
+    }
+    if (t->count < c->total)
+        return false;
+    for (size_t i = 1; i < t->count; i++) {
+        if (co_cut_cmp(&t->rows[i - 1], &t->rows[i]) >= 0) {
+            g->dropped++;
+            g->commit_total = 0; /* start over from the next copy */
+            return false;
+        }
+    }
+    return true;
+}
+
+void co_gms_on_commit(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                      const co_cut_chunk_t *chunk)
+{
+    (void)now_ns;
+    if (chunk->proposal_id != g->answered_id || from != g->answered_to ||
+        self_id(g, from))
+        return;
+    if (g->has_view && g->view.id == chunk->proposal_id) {
+        emit(g, CO_GMS_ACT_INSTALLED, chunk->proposal_id, from); /* lost */
+        return;
+    }
+    if (g->installing || !commit_rows(g, chunk))
+        return;
+    g->installing = true;
+    emit(g, CO_GMS_ACT_INSTALL, chunk->proposal_id, 0);
+}
+
+void co_gms_on_installed(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                         uint64_t proposal_id)
+{
+    (void)now_ns;
+    if (proposal_id != g->proposal_id || !g->committed)
+        return;
+    long i = proposal_index(g, from);
+    if (i < 0)
+        return;
+    g->acked[i] = true;
+    if (all_set(g->acked, g->proposal.count))
+        g->proposal_id = 0; /* done */
+}
+
+void co_gms_leave(co_gms_t *g, uint64_t now_ns)
+{
+    (void)now_ns;
+    g->left = true;
+    g->proposal_id = 0;
+    g->propose_at_ns = 0;
+}
+
+void co_gms_installed(co_gms_t *g, uint64_t now_ns)
+{
+    COHORT_ASSERT(g->installing);
+    co_view_t *next = &g->answered_view;
+    COHORT_ASSERT(next->id == g->answered_id && next->id > my_view_id(g));
+    COHORT_ASSERT(co_view_find(next, g->cfg.self_id,
+                               g->cfg.self_incarnation) >= 0);
+    co_view_copy(&g->prev, &g->view);
+    if (!g->has_view)
+        g->prev.count = 0;
+    co_view_copy(&g->view, next);
+    g->has_view = true;
+    g->installing = false;
+    g->answer_expires_ns = 0;
+    g->commit_total = 0;
+    g->lag_check_at_ns = now_ns + g->cfg.flush_timeout_ns;
+    /* A member never heard directly (named by a merge) starts with a
+     * full timeout of trust. */
+    for (size_t i = 0; i < g->view.count; i++)
+        if (!self_id(g, g->view.members[i].id))
+            (void)peer_of_member(g, &g->view.members[i], now_ns);
+    emit(g, CO_GMS_ACT_VIEW, g->view.id, 0);
+    if (!self_id(g, g->answered_to))
+        emit(g, CO_GMS_ACT_INSTALLED, g->view.id, g->answered_to);
+    else
+        co_gms_on_installed(g, now_ns, g->cfg.self_id, g->view.id);
+    maybe_schedule(g, now_ns);
+}
+
+co_gms_why_t co_gms_departed(const co_gms_t *g, uint32_t id,
+                             uint32_t incarnation)
+{
+    for (size_t i = 0; i < g->peer_cap; i++) {
+        const co_gms_peer_t *p = &g->peers[i];
+        if (p->in_use && p->id == id && p->incarnation == incarnation)
+            return p->leaving ? CO_GMS_LEFT : CO_GMS_FAILED;
+    }
+    return CO_GMS_FAILED;
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                              */
+/* ------------------------------------------------------------------ */
+
+static void tick_suspicion(co_gms_t *g, uint64_t now_ns)
+{
+    for (size_t i = 0; i < g->view.count; i++) {
+        const co_vmember_t *m = &g->view.members[i];
+        if (self_id(g, m->id))
+            continue;
+        co_gms_peer_t *p = peer_of_member(g, m, now_ns);
+        if (!p || p->leaving)
+            continue;
+        if (!p->suspected && now_ns >= p->heard_ns + g->cfg.suspect_ns) {
+            p->suspected = true;
+            p->suspect_at_ns = now_ns + g->cfg.verify_ns;
+            p->probe_at_ns = now_ns;
+        }
+        if (p->suspected && p->probe_at_ns && now_ns >= p->probe_at_ns) {
+            if (now_ns < p->suspect_at_ns) {
+                emit(g, CO_GMS_ACT_PROBE, 0, p->id);
+                uint64_t next = now_ns + g->cfg.verify_ns / 3 + 1;
+                p->probe_at_ns = next < p->suspect_at_ns ? next
+                                                         : p->suspect_at_ns;
+            } else {
+                p->probe_at_ns = 0; /* verified: maybe_schedule acts */
+            }
+        }
+    }
+}
+
+static void tick_proposal(co_gms_t *g, uint64_t now_ns)
+{
+    if (g->proposal_id == 0)
+        return;
+    bool late = now_ns >= g->proposal_started_ns + g->cfg.flush_timeout_ns;
+    if (!g->committed && late) {
+        /* Leave out whoever did not answer; a new attempt follows. */
+        for (size_t i = 0; i < g->proposal.count; i++) {
+            const co_vmember_t *m = &g->proposal.members[i];
+            if (g->answered[i] || self_id(g, m->id))
+                continue;
+            co_gms_peer_t *p = peer_of_member(g, m, now_ns);
+            if (p) {
+                p->suspected = true;
+                p->suspect_at_ns = now_ns;
+            }
+        }
+        abandon_own(g);
+        return;
+    }
+    if (g->committed && now_ns >= g->proposal_started_ns +
+                                      2 * g->cfg.flush_timeout_ns) {
+        g->proposal_id = 0; /* non-ackers are taken in again later */
+        return;
+    }
+    if (now_ns >= g->resend_at_ns) {
+        emit(g, g->committed ? CO_GMS_ACT_COMMIT : CO_GMS_ACT_PREPARE,
+             g->proposal_id, 0);
+        g->resend_at_ns = now_ns + g->cfg.retry_ns;
+    }
+}
+
+void co_gms_tick(co_gms_t *g, uint64_t now_ns)
+{
+    if (g->left)
+        return;
+    if (g->discovery_at_ns && now_ns >= g->discovery_at_ns)
+        g->discovery_at_ns = 0;
+    if (g->lag_check_at_ns && now_ns >= g->lag_check_at_ns)
+        g->lag_check_at_ns = 0;
+    if (g->answer_expires_ns && now_ns >= g->answer_expires_ns)
+        g->answer_expires_ns = 0;
+    if (g->has_view)
+        tick_suspicion(g, now_ns);
+    tick_proposal(g, now_ns);
+    maybe_schedule(g, now_ns);
+    if (g->propose_at_ns && now_ns >= g->propose_at_ns) {
+        if (acting_coordinator(g, now_ns) && g->proposal_id == 0)
+            start_proposal(g, now_ns);
+        else
+            g->propose_at_ns = 0;
+    }
+}
+
+static uint64_t earliest(uint64_t at, uint64_t t)
+{
+    return t != 0 && t < at ? t : at;
+}
+
+uint64_t co_gms_deadline(const co_gms_t *g)
+{
+    if (g->left)
+        return UINT64_MAX;
+    /* Only times that a tick moves on once passed, so a caller that
+     * ticks at the deadline never spins. */
+    uint64_t at = UINT64_MAX;
+    at = earliest(at, g->discovery_at_ns);
+    at = earliest(at, g->lag_check_at_ns);
+    at = earliest(at, g->answer_expires_ns);
+    at = earliest(at, g->propose_at_ns);
+    if (g->proposal_id) {
+        at = earliest(at, g->resend_at_ns);
+        at = earliest(at, g->proposal_started_ns +
+                              (g->committed ? 2 : 1) * g->cfg.flush_timeout_ns);
+    }
+    for (size_t i = 0; i < g->peer_cap; i++) {
+        const co_gms_peer_t *p = &g->peers[i];
+        if (!p->in_use || !in_view(&g->view, p->id, p->incarnation))
+            continue;
+        if (!p->suspected && !p->leaving)
+            at = earliest(at, p->heard_ns + g->cfg.suspect_ns);
+        at = earliest(at, p->probe_at_ns);
+    }
+    return at;
+}

@@ -1,0 +1,231 @@
+/*
+ * gms.h - group membership: who is in the view, who coordinates, when a
+ * view change starts, and the PREPARE / FLUSH_OK / COMMIT / INSTALLED
+ * exchange that moves every member from its view to the next one
+ * (docs/membership.md).
+ *
+ * A pure state machine, as the rest of the core: it is told what was heard
+ * (co_gms_heard), what membership datagrams said (co_gms_on_*), and the
+ * time (co_gms_tick); it answers with actions the caller performs
+ * (co_gms_next_action). It never sees message data: the caller builds
+ * FLUSH_OK vectors from its receive state, runs the flush delivery a
+ * COMMIT asks for, and then calls co_gms_installed(). Nothing allocates
+ * after co_gms_init(); every table is bounded by max_members.
+ *
+ * Roles. The coordinator of a view is its oldest member (view.h). A member
+ * acts as coordinator when every member before it in its view is
+ * suspected (or, with no view yet, once its discovery time is over). The
+ * acting coordinator proposes a change when a member is suspected and the
+ * suspicion is verified, a member leaves, or it hears a member whose view
+ * is older than its own (a joiner, a member of a merging side, or a member
+ * that missed a COMMIT). Between sides that hear each other the side with
+ * the higher view id leads the merge; the others only answer.
+ *
+ * A member that answers a proposal stops sending (co_gms_blocked) until it
+ * installs a view; it never goes back to the view it answered from, except
+ * a proposer that gives up its own proposal before committing it (no one
+ * can have installed it).
+ */
+#ifndef COHORT_GMS_H
+#define COHORT_GMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flush.h"
+#include "mem.h"
+#include "view.h"
+
+typedef struct co_gms_config {
+    const co_mem_t *mem;         /* NULL: the C library's */
+    uint32_t self_id;
+    uint32_t self_incarnation;
+    size_t max_members;          /* view size bound, >= 2 */
+    size_t expected_members;     /* primary rule; 0: every view primary */
+    uint64_t discovery_ns;       /* a fresh member waits this long to be
+                                    taken into a group before it forms one
+                                    of its own */
+    uint64_t suspect_ns;         /* silence before a member is suspected */
+    uint64_t verify_ns;          /* probing of a suspect before exclusion */
+    uint64_t batch_ns;           /* wait after a first trigger so that
+                                    concurrent joins share a change */
+    uint64_t retry_ns;           /* resend PREPARE / COMMIT / INSTALLED */
+    uint64_t flush_timeout_ns;   /* a proposed member that does not answer
+                                    within this is left out (new attempt) */
+} co_gms_config_t;
+
+/* Why a member is no longer in the view (co_gms_departed). */
+typedef enum co_gms_why {
+    CO_GMS_LEFT = 0,             /* it said LEAVE */
+    CO_GMS_FAILED = 1,           /* suspected: crashed or cut off */
+} co_gms_why_t;
+
+typedef enum co_gms_action_kind {
+    CO_GMS_ACT_NONE = 0,
+    CO_GMS_ACT_PREPARE,          /* multicast co_gms_proposal() */
+    CO_GMS_ACT_FLUSH_OK,         /* answer proposal_id to `to` with this
+                                    member's delivery vector of its view;
+                                    from the first answer on, deliver
+                                    nothing more until INSTALL (a sender's
+                                    own report may count in another old
+                                    view, so only the frozen vector is
+                                    sure to be covered by the cut; to ==
+                                    self: feed it to co_gms_on_flush_ok) */
+    CO_GMS_ACT_COMMIT,           /* multicast co_gms_cuts() for proposal_id */
+    CO_GMS_ACT_INSTALL,          /* deliver the old view through the cuts
+                                    (co_gms_commit_cuts), then call
+                                    co_gms_installed() */
+    CO_GMS_ACT_INSTALLED,        /* tell `to` that proposal_id is installed */
+    CO_GMS_ACT_PROBE,            /* ask `to` for a unicast heartbeat */
+    CO_GMS_ACT_VIEW,             /* a view was installed: report it */
+} co_gms_action_kind_t;
+
+typedef struct co_gms_action {
+    co_gms_action_kind_t kind;
+    uint64_t proposal_id;
+    uint32_t to;                 /* member id, for unicast actions */
+} co_gms_action_t;
+
+/* A known sender: liveness and the view it says it is in. */
+typedef struct co_gms_peer {
+    uint32_t id, incarnation;
+    uint64_t heard_ns;
+    uint64_t view_id;            /* from its latest datagram; 0: none */
+    uint64_t probe_at_ns;        /* next probe or the end of the
+                                    verification; 0: nothing due */
+    uint64_t suspect_at_ns;      /* verification ends; 0: not suspected */
+    bool suspected;
+    bool leaving;
+    bool in_use;
+} co_gms_peer_t;
+
+#define CO_GMS_ACTIONS 16
+
+typedef struct co_gms {
+    co_gms_config_t cfg;
+    const co_mem_t *mem;
+    uint64_t start_ns;
+    uint64_t discovery_at_ns;    /* end of discovery; 0: passed */
+    uint64_t lag_check_at_ns;    /* look for members that missed the
+                                    last COMMIT; 0: none due */
+    bool has_view;
+    bool left;                   /* co_gms_leave() was called */
+    co_view_t view;
+    co_view_t prev;              /* the view before, for the report */
+
+    co_gms_peer_t *peers;        /* 2 * max_members */
+    size_t peer_cap;
+
+    /* participant side */
+    uint64_t answered_id;        /* highest proposal answered; 0: none */
+    uint32_t answered_to;
+    uint64_t answer_expires_ns;  /* the answer stops binding (no COMMIT
+                                    came); 0: passed or none */
+    co_vasm_t proposal_in;       /* a proposal being assembled */
+    co_view_t answered_view;     /* the proposal answered (answered_id) */
+    co_cut_table_t commit_cuts;  /* the cut table of a COMMIT received */
+    uint16_t commit_total;
+    bool installing;             /* INSTALL handed out, installed() due */
+    uint64_t installed_ack_id;   /* proposal acked after install */
+    uint32_t max_counter;        /* largest view counter heard of */
+
+    /* coordinator side */
+    uint64_t propose_at_ns;      /* 0: no change pending */
+    uint64_t proposal_id;        /* 0: not proposing */
+    uint64_t proposal_started_ns;
+    co_view_t proposal;
+    bool *answered;              /* per proposal member */
+    bool *acked;                 /* per proposal member, after COMMIT */
+    co_cut_table_t cuts;
+    bool committed;
+    uint64_t resend_at_ns;
+
+    co_gms_action_t act[CO_GMS_ACTIONS];
+    size_t act_head, act_count;
+    uint64_t dropped;            /* membership datagrams refused */
+} co_gms_t;
+
+/* Set up with storage for every table. Returns 0, or -1 when an
+ * allocation failed (then nothing is held). */
+int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns);
+void co_gms_free(co_gms_t *g);
+
+/* Any authenticated datagram from (id, incarnation) whose header says
+ * view_id: liveness, and where its sender stands. */
+void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                  uint32_t incarnation, uint64_t view_id);
+
+/* A member said LEAVE. */
+void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                     uint32_t incarnation);
+
+/* One PREPARE chunk from `from`. */
+void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                       const co_vchunk_t *chunk);
+
+/* A FLUSH_OK: from (id) in old view (old_view_id, old_proposer_inc; both
+ * 0 for a member without a view) with its vector. */
+void co_gms_on_flush_ok(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                        uint64_t proposal_id, uint64_t old_view_id,
+                        uint32_t old_proposer_inc,
+                        const co_flush_entry_t *entries, size_t count);
+
+/* One COMMIT cut chunk. */
+void co_gms_on_commit(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                      const co_cut_chunk_t *chunk);
+
+/* An INSTALLED from `from`. */
+void co_gms_on_installed(co_gms_t *g, uint64_t now_ns, uint32_t from,
+                         uint64_t proposal_id);
+
+/* This member leaves: it stops coordinating and answering. */
+void co_gms_leave(co_gms_t *g, uint64_t now_ns);
+
+/* The flush delivery of the INSTALL action is done. */
+void co_gms_installed(co_gms_t *g, uint64_t now_ns);
+
+void co_gms_tick(co_gms_t *g, uint64_t now_ns);
+uint64_t co_gms_deadline(const co_gms_t *g);
+
+bool co_gms_next_action(co_gms_t *g, co_gms_action_t *out);
+
+/* State for the caller. */
+static inline bool co_gms_has_view(const co_gms_t *g) { return g->has_view; }
+static inline const co_view_t *co_gms_view(const co_gms_t *g)
+{
+    return &g->view;
+}
+/* The previous view (for what changed), valid after a VIEW action. */
+static inline const co_view_t *co_gms_prev_view(const co_gms_t *g)
+{
+    return &g->prev;
+}
+/* Sends and deliveries are held: no view yet, or a proposal was answered
+ * and no view installed since. */
+static inline bool co_gms_blocked(const co_gms_t *g)
+{
+    return !g->has_view || g->answered_id > g->view.id;
+}
+/* The proposal this member answered (members listed), for the freeze. */
+static inline const co_view_t *co_gms_answered(const co_gms_t *g)
+{
+    return &g->answered_view;
+}
+static inline const co_view_t *co_gms_proposal(const co_gms_t *g)
+{
+    return &g->proposal;
+}
+static inline const co_cut_table_t *co_gms_cuts(const co_gms_t *g)
+{
+    return &g->cuts;
+}
+static inline const co_cut_table_t *co_gms_commit_cuts(const co_gms_t *g)
+{
+    return &g->commit_cuts;
+}
+/* Why a member of the previous view is not in the new one. */
+co_gms_why_t co_gms_departed(const co_gms_t *g, uint32_t id,
+                             uint32_t incarnation);
+
+#endif /* COHORT_GMS_H */

@@ -1,0 +1,150 @@
+/*
+ * view_check.c - agreed views in the simulator.
+ *
+ * Every VIEW event goes to the view property checker (vs_check.c): it
+ * contains its member, ids grow along each member's history, and one view
+ * id has one member list everywhere. A view may name only nodes of the
+ * member's own group (isolation from the outsider). After the heal every
+ * live node of a group installs the same view, made of exactly the live
+ * nodes of that group (liveness), and the checker's final pass confirms.
+ *
+ * Only installs and stops are fed to the checker: message delivery in
+ * views (virtual synchrony) is not promised yet, so it is not checked.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "co_assert.h"
+#include "sim.h"
+
+#define VIEWS_PER_LIFE 512
+
+void sim_view_init(sim_world_t *w)
+{
+    vs_check_config_t c;
+    vs_check_config_init(&c);
+    c.max_members = SIM_MAX_NODES * SIM_MAX_GENS;
+    c.max_views = VIEWS_PER_LIFE;
+    c.max_msgs = 1;
+    c.self_delivery = false;
+    c.proposer_named = true;
+    if (vs_check_new(&w->vs, &c) != 0)
+        w->vs = NULL;
+    COHORT_ASSERT(w->vs != NULL);
+    w->vs_reported = 0;
+}
+
+void sim_view_free(sim_world_t *w)
+{
+    vs_check_free(w->vs);
+    w->vs = NULL;
+}
+
+static cohort_member_t identity(const sim_node_t *n)
+{
+    return (cohort_member_t){n->member_id, sim_incarnation(n)};
+}
+
+/* Turn new checker findings into a failure of the run. */
+static void report(sim_world_t *w)
+{
+    size_t n = vs_check_violations(w->vs);
+    if (n > w->vs_reported && !w->failed) {
+        const char *text = vs_check_violation(w->vs, w->vs_reported);
+        sim_fail(w, "views: %s", text ? text : "(more than the checker keeps)");
+    }
+    w->vs_reported = n;
+}
+
+void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    const sim_node_t *rn = &w->node[r];
+    const cohort_member_t *m = ev->u.view.members;
+    size_t count = ev->u.view.count;
+    sim_trace(w, "app  n%zu: view %016llx, %zu members (%zu joined, %zu "
+                 "left, %zu failed)%s", r,
+              (unsigned long long)ev->u.view.view_id, count,
+              ev->u.view.joined_count, ev->u.view.left_count,
+              ev->u.view.failed_count, ev->u.view.primary ? "" : " minor");
+    sim_hash_u64(w, ev->u.view.view_id);
+    for (size_t i = 0; i < count; i++) {
+        size_t node;
+        uint32_t gen;
+        if (!sim_identity_of(w, m[i], &node, &gen) ||
+            w->node[node].member != rn->member) {
+            sim_fail(w, "views: n%zu's view %016llx names %08x/%u, not of "
+                        "its group", r,
+                     (unsigned long long)ev->u.view.view_id, m[i].id,
+                     m[i].incarnation);
+            return;
+        }
+    }
+    vs_check_install(w->vs, identity(rn), ev->u.view.view_id, m, count,
+                     ev->u.view.primary != 0);
+    report(w);
+}
+
+void sim_view_stopped(sim_world_t *w, size_t r)
+{
+    vs_check_stopped(w->vs, identity(&w->node[r]));
+}
+
+/* One group's live nodes (members, or the outsider side). */
+static size_t live_of(const sim_world_t *w, bool member, cohort_member_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_nodes; i++)
+        if (w->node[i].up && w->node[i].member == member)
+            out[n++] = identity(&w->node[i]);
+    return n;
+}
+
+static bool listed(const cohort_member_t *l, size_t n, cohort_member_t m)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].id == m.id && l[i].incarnation == m.incarnation)
+            return true;
+    return false;
+}
+
+bool sim_views_converged(sim_world_t *w, char *why, size_t len)
+{
+    cohort_member_t live[SIM_MAX_NODES], view[SIM_MAX_NODES];
+    for (int group = 0; group < 2; group++) {
+        size_t n = live_of(w, group == 0, live);
+        uint64_t first_id = 0;
+        for (size_t i = 0; i < w->n_nodes; i++) {
+            const sim_node_t *nd = &w->node[i];
+            if (!nd->up || nd->member != (group == 0))
+                continue;
+            uint64_t id;
+            size_t k = co_core_view(nd->core, &id, view, SIM_MAX_NODES);
+            if (k == 0) {
+                snprintf(why, len, "n%zu has no view yet", i);
+                return false;
+            }
+            if (first_id == 0)
+                first_id = id;
+            bool same = id == first_id && k == n;
+            for (size_t j = 0; same && j < k; j++)
+                same = listed(live, n, view[j]);
+            if (!same) {
+                snprintf(why, len, "n%zu is in view %016llx of %zu members; "
+                         "%zu live", i, (unsigned long long)id, k, n);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void sim_view_final(sim_world_t *w)
+{
+    cohort_member_t live[SIM_MAX_NODES];
+    for (int group = 0; group < 2 && !w->failed; group++) {
+        size_t n = live_of(w, group == 0, live);
+        if (n)
+            vs_check_final(w->vs, live, n);
+        report(w);
+    }
+}

@@ -1,0 +1,868 @@
+/*
+ * test_gms.c - the membership state machine, many instances in one
+ * seeded virtual network (delay, loss, partitions, crashes, restarts,
+ * leaves), every membership datagram through its real wire codec.
+ *
+ * A coarse data model stands beside it: each member "sends" a counter
+ * while it is in a view and not blocked, and others "deliver" a prefix of
+ * it while both are in the same view; after answering a proposal a member
+ * delivers nothing more until it installs the next view. Checked at every step:
+ * self-inclusion, view ids only grow, agreement (one member list per view
+ * id), and at every install that no member delivered past the agreed cut
+ * of its old view (so members moving together deliver the same prefix of
+ * every sender). After the faults stop: every live member installs one
+ * common view holding exactly the live members, within a bound.
+ *
+ * Every failure prints the seed; COHORT_GMS_SEEDS=N runs more seeds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "failmem.h"
+#include "gms.h"
+#include "rng.h"
+#include "wire.h"
+
+#define NMAX 40
+#define MS 1000000ULL
+#define QMAX 65536
+#define BODY_MAX 1400
+#define VIEWS_MAX 4096
+
+enum kind { K_HB, K_PREPARE, K_FLUSH_OK, K_COMMIT, K_INSTALLED, K_PROBE,
+            K_LEAVE };
+
+typedef struct msg {
+    uint64_t at, order;
+    int kind;
+    int from, to;
+    uint32_t from_id, from_inc;
+    uint64_t view_id;
+    uint64_t sent;        /* K_HB: the sender's counter */
+    size_t len;
+    uint8_t body[BODY_MAX];
+} msg_t;
+
+typedef struct node {
+    bool up;
+    uint32_t id, inc;
+    co_gms_t g;
+    uint64_t hb_at;
+    uint64_t sent;
+    uint64_t delivered[NMAX]; /* by node index, current incarnation */
+    uint64_t installs;
+    uint64_t last_view;
+} node_t;
+
+typedef struct seen_view {
+    uint64_t id;
+    uint32_t pinc;
+    size_t count;
+    co_vmember_t members[NMAX];
+} seen_view_t;
+
+typedef struct world {
+    co_rng_t rng;
+    uint64_t seed, now, order;
+    size_t n;
+    node_t node[NMAX];
+    int side[NMAX];          /* partitions: equal sides hear each other */
+    double loss;
+    msg_t *q[QMAX];          /* min-heap on (at, order) */
+    size_t qn;
+    seen_view_t *views;
+    size_t nviews;
+    char fail[256];
+} world_t;
+
+static co_gms_config_t gcfg(uint32_t id, uint32_t inc)
+{
+    return (co_gms_config_t){.self_id = id, .self_incarnation = inc,
+                             .max_members = NMAX, .expected_members = 0,
+                             .discovery_ns = 250 * MS, .suspect_ns = 1000 * MS,
+                             .verify_ns = 150 * MS, .batch_ns = 5 * MS,
+                             .retry_ns = 20 * MS,
+                             .flush_timeout_ns = 300 * MS};
+}
+
+static void failf(world_t *w, const char *fmt, ...)
+{
+    if (w->fail[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->fail, sizeof w->fail, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- */
+/* Queue                                                              */
+/* ---------------------------------------------------------------- */
+
+static bool before(const msg_t *a, const msg_t *b)
+{
+    return a->at != b->at ? a->at < b->at : a->order < b->order;
+}
+
+static void q_push(world_t *w, msg_t *m)
+{
+    if (w->qn == QMAX) {
+        free(m);
+        return;
+    }
+    size_t i = w->qn++;
+    w->q[i] = m;
+    while (i > 0 && before(w->q[i], w->q[(i - 1) / 2])) {
+        msg_t *t = w->q[i];
+        w->q[i] = w->q[(i - 1) / 2];
+        w->q[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static msg_t *q_pop(world_t *w)
+{
+    msg_t *top = w->q[0];
+    w->q[0] = w->q[--w->qn];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < w->qn && before(w->q[l], w->q[m]))
+            m = l;
+        if (r < w->qn && before(w->q[r], w->q[m]))
+            m = r;
+        if (m == i)
+            break;
+        msg_t *t = w->q[i];
+        w->q[i] = w->q[m];
+        w->q[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* ---------------------------------------------------------------- */
+/* Sending                                                            */
+/* ---------------------------------------------------------------- */
+
+static void send_to(world_t *w, int from, int to, int kind,
+                    const uint8_t *body, size_t len)
+{
+    node_t *s = &w->node[from];
+    for (size_t r = 0; r < w->n; r++) {
+        if ((to >= 0 && (size_t)to != r) || (int)r == from)
+            continue;
+        if (w->side[r] != w->side[from] ||
+            co_rng_double(&w->rng) < w->loss)
+            continue;
+        msg_t *m = malloc(sizeof *m);
+        assert_non_null(m);
+        *m = (msg_t){.at = w->now + 100000 + co_rng_below(&w->rng, 2 * MS),
+                     .order = w->order++, .kind = kind, .from = from,
+                     .to = (int)r, .from_id = s->id, .from_inc = s->inc,
+                     .view_id = s->g.has_view ? s->g.view.id : 0,
+                     .sent = s->sent, .len = len};
+        if (len)
+            memcpy(m->body, body, len);
+        q_push(w, m);
+    }
+}
+
+static int index_of(const world_t *w, uint32_t id)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->node[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+static void send_view_chunks(world_t *w, int from, int to, int kind,
+                             const co_view_t *v)
+{
+    uint8_t body[BODY_MAX];
+    size_t per = co_vchunk_fits(200); /* small datagrams: several chunks */
+    for (size_t first = 0; first < v->count; first += per) {
+        size_t count = first + per > v->count ? v->count - first : per;
+        size_t len = co_vchunk_encode(body, v, 0, first, count);
+        send_to(w, from, to, kind, body, len);
+    }
+}
+
+static size_t my_vector(const world_t *w, size_t i, co_flush_entry_t *out)
+{
+    const node_t *nd = &w->node[i];
+    size_t n = 0;
+    if (nd->g.has_view) {
+        const co_view_t *v = &nd->g.view;
+        for (size_t k = 0; k < v->count; k++) {
+            int j = index_of(w, v->members[k].id);
+            assert_true(j >= 0);
+            uint64_t seq = (size_t)j == i ? nd->sent : nd->delivered[j];
+            out[n++] = (co_flush_entry_t){v->members[k].id,
+                                          v->members[k].incarnation, seq};
+        }
+    } else {
+        out[n++] = (co_flush_entry_t){nd->id, nd->inc, nd->sent};
+    }
+    /* by id, as the wire wants */
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && out[b - 1].id > out[b].id; b--) {
+            co_flush_entry_t t = out[b];
+            out[b] = out[b - 1];
+            out[b - 1] = t;
+        }
+    return n;
+}
+
+static void record_view(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    const co_view_t *v = &nd->g.view;
+    if (co_view_find(v, nd->id, nd->inc) < 0)
+        failf(w, "self-inclusion: node %zu installed %016llx without itself",
+              i, (unsigned long long)v->id);
+    if (v->id <= nd->last_view)
+        failf(w, "monotonic: node %zu went from %016llx to %016llx", i,
+              (unsigned long long)nd->last_view, (unsigned long long)v->id);
+    nd->last_view = v->id;
+    nd->installs++;
+    for (size_t k = 0; k < w->nviews; k++) {
+        seen_view_t *s = &w->views[k];
+        if (s->id != v->id || s->pinc != co_view_proposer_inc(v))
+            continue;
+        if (s->count != v->count ||
+            memcmp(s->members, v->members, v->count * sizeof v->members[0]))
+            failf(w, "agreement: view %016llx has two member lists "
+                  "(%zu members, first %08x/%u; %zu members, first %08x/%u; "
+                  "node %zu at %llu ms)",
+                  (unsigned long long)v->id, s->count, s->members[0].id,
+                  s->members[0].incarnation, v->count, v->members[0].id,
+                  v->members[0].incarnation, i,
+                  (unsigned long long)(w->now / MS));
+        return;
+    }
+    if (w->nviews == VIEWS_MAX)
+        return;
+    seen_view_t *s = &w->views[w->nviews++];
+    s->id = v->id;
+    s->pinc = co_view_proposer_inc(v);
+    s->count = v->count;
+    memcpy(s->members, v->members, v->count * sizeof v->members[0]);
+}
+
+/* Deliver through the cut of the old view; start other senders at their
+ * cut. No member may have delivered past its old view's cut. */
+static void install(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    uint64_t old = nd->g.has_view ? nd->g.view.id : 0;
+    uint32_t pinc = nd->g.has_view ? co_view_proposer_inc(&nd->g.view) : 0;
+    const co_cut_table_t *t = co_gms_commit_cuts(&nd->g);
+    const co_view_t *next = co_gms_answered(&nd->g);
+    /* First what this member owes its old view, then where the others
+     * start (a sender arriving from another old view has a row there
+     * too, which must not count as a delivery in ours). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < t->count; k++) {
+            const co_cut_t *row = &t->rows[k];
+            int j = index_of(w, row->id);
+            if (j < 0 || w->node[j].inc != row->incarnation || (size_t)j == i)
+                continue;
+            bool mine = row->old_view_id == old && row->old_proposer_inc == pinc;
+            if (pass == 0 && mine) {
+                if (nd->delivered[j] > row->seq)
+                    failf(w, "cut: node %zu delivered %llu of node %d, past "
+                          "the cut %llu of view %016llx", i,
+                          (unsigned long long)nd->delivered[j], j,
+                          (unsigned long long)row->seq,
+                          (unsigned long long)old);
+                nd->delivered[j] = row->seq;
+            } else if (pass == 1 && !mine &&
+                       co_view_find(next, row->id, row->incarnation) >= 0) {
+                nd->delivered[j] = row->seq; /* starts after the cut */
+            }
+        }
+    }
+    const co_cut_t *self = co_cut_table_find(t, old, pinc, nd->id, nd->inc);
+    if (self && self->seq != nd->sent)
+        failf(w, "cut: node %zu sent %llu, its own cut is %llu", i,
+              (unsigned long long)nd->sent, (unsigned long long)self->seq);
+    co_gms_installed(&nd->g, w->now);
+}
+
+static void run_actions(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    co_gms_action_t a;
+    uint8_t body[BODY_MAX];
+    while (nd->up && co_gms_next_action(&nd->g, &a)) {
+        int to = a.to ? index_of(w, a.to) : -1;
+        switch (a.kind) {
+        case CO_GMS_ACT_PREPARE:
+            send_view_chunks(w, (int)i, -1, K_PREPARE, co_gms_proposal(&nd->g));
+            break;
+        case CO_GMS_ACT_FLUSH_OK: {
+            co_flush_entry_t e[NMAX];
+            size_t n = my_vector(w, i, e);
+            uint64_t old = nd->g.has_view ? nd->g.view.id : 0;
+            uint32_t pinc = nd->g.has_view ? co_view_proposer_inc(&nd->g.view)
+                                           : 0;
+            if (a.to == nd->id) {
+                co_gms_on_flush_ok(&nd->g, w->now, nd->id, a.proposal_id, old,
+                                   pinc, e, n);
+            } else {
+                size_t len = co_flush_ok_encode(body, a.proposal_id, old, pinc,
+                                                e, n);
+                send_to(w, (int)i, to, K_FLUSH_OK, body, len);
+            }
+            break;
+        }
+        case CO_GMS_ACT_COMMIT: {
+            const co_cut_table_t *t = co_gms_cuts(&nd->g);
+            size_t per = co_cut_chunk_fits(300);
+            for (size_t first = 0; first < t->count; first += per) {
+                size_t count = first + per > t->count ? t->count - first : per;
+                size_t len = co_cut_chunk_encode(body, a.proposal_id, t, first,
+                                                 count);
+                send_to(w, (int)i, -1, K_COMMIT, body, len);
+            }
+            break;
+        }
+        case CO_GMS_ACT_INSTALL:
+            install(w, i);
+            break;
+        case CO_GMS_ACT_INSTALLED:
+            co_put64(body, a.proposal_id);
+            send_to(w, (int)i, to, K_INSTALLED, body, 8);
+            break;
+        case CO_GMS_ACT_PROBE:
+            send_to(w, (int)i, to, K_PROBE, NULL, 0);
+            break;
+        case CO_GMS_ACT_VIEW:
+            record_view(w, i);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Receiving                                                          */
+/* ---------------------------------------------------------------- */
+
+/* After answering a proposal a member delivers nothing until it
+ * installs (gms.h, CO_GMS_ACT_FLUSH_OK). */
+static bool frozen(const node_t *nd)
+{
+    return co_gms_blocked(&nd->g);
+}
+
+static void receive(world_t *w, msg_t *m)
+{
+    size_t r = (size_t)m->to;
+    node_t *nd = &w->node[r];
+    if (!nd->up || w->side[r] != w->side[m->from])
+        return;
+    const node_t *s = &w->node[m->from];
+    (void)s; /* an old life's datagram is still authentic, still heard */
+    co_gms_t *g = &nd->g;
+    co_gms_heard(g, w->now, m->from_id, m->from_inc, m->view_id);
+    switch (m->kind) {
+    case K_HB:
+        /* sending-view delivery of a prefix of the sender's counter */
+        if (g->has_view && m->view_id == g->view.id &&
+            co_view_find(&g->view, m->from_id, m->from_inc) >= 0 &&
+            !frozen(nd) &&
+            m->sent > nd->delivered[m->from] &&
+            co_rng_below(&w->rng, 10) < 7)
+            nd->delivered[m->from] = m->sent;
+        break;
+    case K_PREPARE: {
+        co_vchunk_t c;
+        assert_int_equal(co_vchunk_decode(m->body, m->len, &c), 0);
+        co_gms_on_prepare(g, w->now, m->from_id, &c);
+        break;
+    }
+    case K_FLUSH_OK: {
+        co_flush_ok_t f;
+        assert_int_equal(co_flush_ok_decode(m->body, m->len, &f), 0);
+        co_flush_entry_t e[NMAX];
+        for (size_t i = 0; i < f.count; i++)
+            e[i] = co_flush_ok_entry(&f, i);
+        co_gms_on_flush_ok(g, w->now, m->from_id, f.proposal_id,
+                           f.old_view_id, f.old_proposer_inc, e, f.count);
+        break;
+    }
+    case K_COMMIT: {
+        co_cut_chunk_t c;
+        assert_int_equal(co_cut_chunk_decode(m->body, m->len, &c), 0);
+        co_gms_on_commit(g, w->now, m->from_id, &c);
+        break;
+    }
+    case K_INSTALLED:
+        co_gms_on_installed(g, w->now, m->from_id, co_get64(m->body));
+        break;
+    case K_PROBE:
+        send_to(w, (int)r, m->from, K_HB, NULL, 0);
+        break;
+    case K_LEAVE:
+        co_gms_on_leave(g, w->now, m->from_id, m->from_inc);
+        break;
+    }
+    run_actions(w, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* Nodes and the loop                                                 */
+/* ---------------------------------------------------------------- */
+
+static void node_start(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    if (nd->g.peers)
+        co_gms_free(&nd->g);
+    nd->inc++;
+    nd->up = true;
+    nd->sent = 0;
+    nd->last_view = 0;
+    memset(nd->delivered, 0, sizeof nd->delivered);
+    co_gms_config_t c = gcfg(nd->id, nd->inc);
+    assert_int_equal(co_gms_init(&nd->g, &c, w->now), 0);
+    nd->hb_at = w->now + co_rng_below(&w->rng, 10 * MS);
+}
+
+static void node_crash(world_t *w, size_t i)
+{
+    w->node[i].up = false;
+}
+
+static void node_leave(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    co_gms_leave(&nd->g, w->now);
+    for (int k = 0; k < 3; k++)
+        send_to(w, (int)i, -1, K_LEAVE, NULL, 0);
+    nd->up = false;
+}
+
+static void world_init(world_t *w, uint64_t seed, size_t n)
+{
+    memset(w, 0, sizeof *w);
+    w->seed = seed;
+    co_rng_seed(&w->rng, seed);
+    w->n = n;
+    w->views = calloc(VIEWS_MAX, sizeof *w->views);
+    assert_non_null(w->views);
+    for (size_t i = 0; i < n; i++) {
+        /* ids unrelated to start order */
+        w->node[i].id = 1000 + (uint32_t)((i * 7919) % 9973);
+        w->node[i].inc = (uint32_t)(i * 100);
+    }
+}
+
+static void world_free(world_t *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->node[i].g.peers)
+            co_gms_free(&w->node[i].g);
+    while (w->qn)
+        free(q_pop(w));
+    free(w->views);
+}
+
+static void heartbeat(world_t *w, size_t i)
+{
+    node_t *nd = &w->node[i];
+    if (nd->g.has_view && !co_gms_blocked(&nd->g) &&
+        co_rng_below(&w->rng, 2) == 0)
+        nd->sent++;
+    send_to(w, (int)i, -1, K_HB, NULL, 0);
+    nd->hb_at = w->now + 90 * MS + co_rng_below(&w->rng, 20 * MS);
+}
+
+/* Run until `until`: the earliest of the queue, heartbeats and gms
+ * deadlines, one at a time. */
+static void run(world_t *w, uint64_t until)
+{
+    for (long steps = 0; steps < 5000000 && !w->fail[0]; steps++) {
+        uint64_t at = until;
+        int who = -1, what = 0;
+        if (w->qn && w->q[0]->at < at)
+            at = w->q[0]->at, who = -1, what = 1;
+        for (size_t i = 0; i < w->n; i++) {
+            node_t *nd = &w->node[i];
+            if (!nd->up)
+                continue;
+            if (nd->hb_at < at)
+                at = nd->hb_at, who = (int)i, what = 2;
+            uint64_t d = co_gms_deadline(&nd->g);
+            if (d < at)
+                at = d, who = (int)i, what = 3;
+        }
+        if (at >= until) {
+            w->now = until;
+            return;
+        }
+        if (at > w->now)
+            w->now = at;
+        if (what == 1) {
+            msg_t *m = q_pop(w);
+            receive(w, m);
+            free(m);
+        } else if (what == 2) {
+            heartbeat(w, (size_t)who);
+        } else {
+            co_gms_tick(&w->node[who].g, w->now);
+            run_actions(w, (size_t)who);
+        }
+    }
+    if (!w->fail[0])
+        failf(w, "step bound reached at %llu ms (a timer spins?)",
+              (unsigned long long)(w->now / MS));
+}
+
+/* All live members in one view made of exactly them. */
+static bool converged(world_t *w, char *why, size_t len)
+{
+    uint64_t id = 0;
+    size_t live = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        node_t *nd = &w->node[i];
+        if (!nd->up)
+            continue;
+        live++;
+        if (!nd->g.has_view || co_gms_blocked(&nd->g)) {
+            snprintf(why, len, "node %zu (%08x) has no settled view (view "
+                     "%016llx, answered %016llx to %08x, proposing %016llx, "
+                     "installing %d)", i, nd->id,
+                     (unsigned long long)nd->g.view.id,
+                     (unsigned long long)nd->g.answered_id, nd->g.answered_to,
+                     (unsigned long long)nd->g.proposal_id, nd->g.installing);
+            return false;
+        }
+        if (id == 0)
+            id = nd->g.view.id;
+        if (nd->g.view.id != id) {
+            snprintf(why, len, "node %zu in view %016llx, another in %016llx",
+                     i, (unsigned long long)nd->g.view.id,
+                     (unsigned long long)id);
+            return false;
+        }
+        for (size_t k = 0; k < nd->g.view.count; k++) {
+            int j = index_of(w, nd->g.view.members[k].id);
+            if (j < 0 || !w->node[j].up ||
+                w->node[j].inc != nd->g.view.members[k].incarnation) {
+                snprintf(why, len, "view %016llx holds a dead member",
+                         (unsigned long long)id);
+                return false;
+            }
+        }
+        if (nd->g.view.count != 0 && live == 1)
+            continue;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        if (w->node[i].up && w->node[i].g.view.count != live) {
+            snprintf(why, len, "view of %zu members, %zu live",
+                     w->node[i].g.view.count, live);
+            return false;
+        }
+    return true;
+}
+
+/* Run the heal phase until converged, at most bound_ns; returns the time
+ * it took, or fails. */
+static uint64_t settle(world_t *w, uint64_t bound_ns)
+{
+    uint64_t start = w->now;
+    char why[160] = "";
+    while (w->now < start + bound_ns && !w->fail[0]) {
+        run(w, w->now + 5 * MS);
+        if (converged(w, why, sizeof why))
+            return w->now - start;
+    }
+    failf(w, "liveness: not converged after %llu ms: %s",
+          (unsigned long long)(bound_ns / MS), why);
+    return 0;
+}
+
+static void dump(const world_t *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const node_t *nd = &w->node[i];
+        if (!nd->up)
+            continue;
+        fprintf(stderr, "node %zu %08x/%u view %016llx [", i, nd->id, nd->inc,
+                (unsigned long long)nd->g.view.id);
+        for (size_t k = 0; k < nd->g.view.count; k++) {
+            const co_vmember_t *m = &nd->g.view.members[k];
+            const co_gms_peer_t *p = NULL;
+            for (size_t q = 0; q < nd->g.peer_cap; q++)
+                if (nd->g.peers[q].in_use && nd->g.peers[q].id == m->id)
+                    p = &nd->g.peers[q];
+            fprintf(stderr, " %08x/%u%s", m->id, m->incarnation,
+                    p && p->suspected ? "(s)" : p && p->incarnation != m->incarnation ? "(new)" : "");
+        }
+        fprintf(stderr, " ] answered %016llx to %08x proposing %016llx "
+                "committed %d installing %d propose_at %llu\n",
+                (unsigned long long)nd->g.answered_id, nd->g.answered_to,
+                (unsigned long long)nd->g.proposal_id, nd->g.committed,
+                nd->g.installing, (unsigned long long)nd->g.propose_at_ns);
+    }
+}
+
+static void check_ok(world_t *w)
+{
+    if (w->fail[0] && getenv("COHORT_GMS_DUMP"))
+        dump(w);
+    if (w->fail[0])
+        fail_msg("seed %llu: %s (replay: COHORT_GMS_SEED=%llu)",
+                 (unsigned long long)w->seed, w->fail,
+                 (unsigned long long)w->seed);
+}
+
+/* ---------------------------------------------------------------- */
+/* Scenarios                                                          */
+/* ---------------------------------------------------------------- */
+
+static void test_start_together(void **state)
+{
+    (void)state;
+    size_t sizes[] = {1, 2, 5, 8, 32};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        world_t w;
+        world_init(&w, 100 + k, sizes[k]);
+        for (size_t i = 0; i < w.n; i++)
+            node_start(&w, i);
+        uint64_t took = settle(&w, 5000 * MS);
+        check_ok(&w);
+        /* discovery, then at most a few changes */
+        assert_true(took <= 2000 * MS);
+        world_free(&w);
+    }
+}
+
+static void test_join_existing(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 7, 5);
+    for (size_t i = 0; i < 4; i++)
+        node_start(&w, i);
+    settle(&w, 3000 * MS);
+    check_ok(&w);
+    node_start(&w, 4);
+    /* its first heartbeat goes out within 10 ms; the view follows soon */
+    uint64_t took = settle(&w, 3000 * MS);
+    check_ok(&w);
+    assert_true(took <= 120 * MS);
+    assert_int_equal(w.node[4].installs, 1); /* its first view is the group */
+    world_free(&w);
+}
+
+static void test_leave_is_quick(void **state)
+{
+    (void)state;
+    for (size_t who = 0; who < 4; who++) { /* also the coordinator */
+        world_t w;
+        world_init(&w, 11 + who, 4);
+        for (size_t i = 0; i < 4; i++)
+            node_start(&w, i);
+        settle(&w, 3000 * MS);
+        check_ok(&w);
+        node_leave(&w, who);
+        uint64_t took = settle(&w, 3000 * MS);
+        check_ok(&w);
+        assert_true(took <= 20 * MS);
+        world_free(&w);
+    }
+}
+
+static void test_crash_and_coordinator_crash(void **state)
+{
+    (void)state;
+    for (size_t who = 0; who < 5; who++) {
+        world_t w;
+        world_init(&w, 21 + who, 5);
+        for (size_t i = 0; i < 5; i++)
+            node_start(&w, i);
+        settle(&w, 3000 * MS);
+        check_ok(&w);
+        node_crash(&w, who);
+        uint64_t took = settle(&w, 5000 * MS);
+        check_ok(&w);
+        /* suspicion, verification, a change */
+        assert_true(took >= 1000 * MS && took <= 1600 * MS);
+        world_free(&w);
+    }
+}
+
+/* The coordinator dies in the middle of a change (after PREPARE went
+ * out): the next oldest takes over. */
+static void test_crash_mid_change(void **state)
+{
+    (void)state;
+    for (uint64_t delay_us = 0; delay_us <= 4000; delay_us += 500) {
+        world_t w;
+        world_init(&w, 31 + delay_us, 6);
+        for (size_t i = 0; i < 5; i++)
+            node_start(&w, i);
+        settle(&w, 3000 * MS);
+        check_ok(&w);
+        const co_vmember_t *c = co_view_coordinator(&w.node[0].g.view);
+        int coord = index_of(&w, c->id);
+        node_start(&w, 5); /* a join starts a change */
+        run(&w, w.now + 10 * MS + delay_us * 1000);
+        node_crash(&w, (size_t)coord);
+        settle(&w, 6000 * MS);
+        check_ok(&w);
+        world_free(&w);
+    }
+}
+
+static void test_partition_and_merge(void **state)
+{
+    (void)state;
+    for (int sides = 2; sides <= 3; sides++) {
+        world_t w;
+        world_init(&w, 40 + (uint64_t)sides, 7);
+        for (size_t i = 0; i < w.n; i++)
+            node_start(&w, i);
+        settle(&w, 3000 * MS);
+        check_ok(&w);
+        uint64_t before_split = w.node[0].g.view.id;
+        for (size_t i = 0; i < w.n; i++)
+            w.side[i] = (int)(i % (size_t)sides);
+        run(&w, w.now + 3000 * MS);
+        check_ok(&w);
+        /* each side has its own view */
+        for (size_t i = 0; i < w.n; i++) {
+            assert_true(w.node[i].g.view.id > before_split);
+            for (size_t j = 0; j < w.n; j++)
+                if (w.side[i] != w.side[j])
+                    assert_true(co_view_find_id(&w.node[i].g.view,
+                                                w.node[j].id) < 0);
+        }
+        uint64_t top = 0;
+        for (size_t i = 0; i < w.n; i++)
+            if (w.node[i].g.view.id > top)
+                top = w.node[i].g.view.id;
+        memset(w.side, 0, sizeof w.side);
+        settle(&w, 5000 * MS);
+        check_ok(&w);
+        assert_true(w.node[0].g.view.id > top); /* above both sides */
+        world_free(&w);
+    }
+}
+
+/* Random faults for a while, then a heal phase that must converge. */
+static void random_run(uint64_t seed)
+{
+    world_t w;
+    co_rng_t pick;
+    co_rng_seed(&pick, seed ^ 0x5eed);
+    size_t n = 2 + (size_t)co_rng_below(&pick, 9);
+    world_init(&w, seed, n);
+    w.loss = co_rng_double(&pick) * 0.3;
+    for (size_t i = 0; i < n; i++)
+        if (co_rng_below(&pick, 4) != 0)
+            node_start(&w, i);
+    for (int ep = 0; ep < 8 && !w.fail[0]; ep++) {
+        run(&w, w.now + co_rng_below(&pick, 1500) * MS);
+        size_t i = (size_t)co_rng_below(&pick, n);
+        switch (co_rng_below(&pick, 5)) {
+        case 0:
+            if (w.node[i].up)
+                node_crash(&w, i);
+            else
+                node_start(&w, i);
+            break;
+        case 1:
+            if (w.node[i].up)
+                node_leave(&w, i);
+            break;
+        case 2:
+            for (size_t k = 0; k < n; k++)
+                w.side[k] = (int)co_rng_below(&pick, 3);
+            break;
+        case 3:
+            memset(w.side, 0, sizeof w.side);
+            break;
+        default:
+            if (!w.node[i].up)
+                node_start(&w, i);
+            break;
+        }
+    }
+    memset(w.side, 0, sizeof w.side);
+    w.loss = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= w.node[i].up;
+    if (!any)
+        node_start(&w, 0);
+    settle(&w, 10000 * MS);
+    check_ok(&w);
+    world_free(&w);
+}
+
+static void test_random_faults(void **state)
+{
+    (void)state;
+    const char *one = getenv("COHORT_GMS_SEED");
+    if (one) {
+        random_run(strtoull(one, NULL, 10));
+        return;
+    }
+    const char *many = getenv("COHORT_GMS_SEEDS");
+    uint64_t seeds = many ? strtoull(many, NULL, 10) : 500;
+    for (uint64_t s = 1; s <= seeds; s++)
+        random_run(s);
+}
+
+/* Every allocation of set-up refused in turn: -1, nothing held; then
+ * it works. */
+static void test_init_out_of_memory(void **state)
+{
+    (void)state;
+    for (uint64_t n = 1;; n++) {
+        failmem_t fm;
+        failmem_init(&fm);
+        fm.fail_at = n;
+        co_gms_config_t c = gcfg(7, 1);
+        c.mem = &fm.mem;
+        co_gms_t g;
+        int rc = co_gms_init(&g, &c, 0);
+        if (rc == 0) {
+            assert_true(n > 1);
+            co_gms_free(&g);
+            assert_int_equal(fm.live, 0);
+            break;
+        }
+        assert_int_equal(rc, -1);
+        assert_int_equal(fm.live, 0);
+        co_gms_free(&g); /* harmless after a failed init */
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_out_of_memory),
+        cmocka_unit_test(test_start_together),
+        cmocka_unit_test(test_join_existing),
+        cmocka_unit_test(test_leave_is_quick),
+        cmocka_unit_test(test_crash_and_coordinator_crash),
+        cmocka_unit_test(test_crash_mid_change),
+        cmocka_unit_test(test_partition_and_merge),
+        cmocka_unit_test(test_random_faults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
