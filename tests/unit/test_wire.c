@@ -724,10 +724,11 @@ static void forward_known_answer(void **state)
     assert_record_equal(&got, &r);
     assert_int_equal(co_forward_record_next(body, off, &at, &got), 0);
     /* Not wired yet: the header decoder (and so the core) still drops
-     * type 21, as every membership type, as BAD_TYPE. */
+     * type 21, and the rest of the reserved range after it, as BAD_TYPE.
+     * (16..20 belong to the views branch, which accepts them.) */
     co_header_t dh;
     assert_int_equal(header_exact(want, sizeof want, &dh), DROP(BAD_TYPE));
-    for (uint8_t t = 16; t <= 31; t++) {
+    for (uint8_t t = 21; t <= 31; t++) {
         uint8_t d[sizeof want];
         memcpy(d, want, sizeof want);
         d[3] = t;
