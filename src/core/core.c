@@ -455,6 +455,9 @@ static void member_left(co_core_t *core, co_peer_t *peer, int reason,
 static void note_stability(co_core_t *core, co_peer_t *peer,
                            const uint8_t *entries, size_t count)
 {
+    /* Every entry, for group-wide stability (store.h); nothing reads it
+     * yet. */
+    co_peers_note_vector(&core->peers, peer, entries, count);
     for (size_t i = 0; i < count; i++) {
         co_ack_entry_t e = co_ack_entry_at(entries, i);
         if (e.member_id != core->cfg.member_id ||

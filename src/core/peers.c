@@ -13,6 +13,7 @@ int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem)
     p->slots = co_calloc(p->mem, cap, sizeof *p->slots);
     p->tombs = co_calloc(p->mem, cap, sizeof *p->tombs);
     p->cap = cap;
+    p->vec_cap = cap + 1;
     return p->slots && p->tombs ? 0 : -1;
 }
 
@@ -46,8 +47,14 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
         if (peer->in_use)
             continue;
         memset(peer, 0, sizeof *peer);
-        if (co_rxwin_init(&peer->rx, rx_bytes, p->mem) != 0)
+        peer->vec = co_calloc(p->mem, p->vec_cap, sizeof *peer->vec);
+        if (!peer->vec)
             return NULL;
+        if (co_rxwin_init(&peer->rx, rx_bytes, p->mem) != 0) {
+            co_free(p->mem, peer->vec);
+            peer->vec = NULL;
+            return NULL;
+        }
         co_reasm_init(&peer->reasm, p->mem);
         co_replay_init(&peer->packets);
         co_replay_init(&peer->unreliable);
@@ -65,6 +72,7 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     COHORT_ASSERT(peer->in_use && p->count > 0);
     co_rxwin_free(&peer->rx);
     co_reasm_free(&peer->reasm);
+    co_free(p->mem, peer->vec);
     memset(peer, 0, sizeof *peer);
     p->count--;
 }
@@ -132,6 +140,115 @@ uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next)
             continue;
         uint64_t has = peer->reports_us ? peer->delivered_ours
                                         : peer->needs_from - 1;
+        if (has < stable)
+            stable = has;
+    }
+    return stable;
+}
+
+/* Index of the first entry with id >= id (binary search; sorted by id). */
+static size_t vec_lower_bound(const co_peer_t *peer, uint32_t id)
+{
+    size_t lo = 0, hi = peer->vec_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (peer->vec[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Make room for a new id at index *at: evict the least recently noted
+ * entry when full (never one noted in the current report while an older
+ * one exists). */
+static void vec_make_room(const co_peers_t *p, co_peer_t *peer, size_t *at)
+{
+    if (peer->vec_count < p->vec_cap)
+        return;
+    size_t victim = 0;
+    for (size_t i = 1; i < peer->vec_count; i++)
+        if (peer->vec[i].noted < peer->vec[victim].noted)
+            victim = i;
+    memmove(&peer->vec[victim], &peer->vec[victim + 1],
+            (peer->vec_count - victim - 1) * sizeof *peer->vec);
+    peer->vec_count--;
+    if (victim < *at)
+        (*at)--;
+}
+
+static void vec_note(const co_peers_t *p, co_peer_t *peer,
+                     const co_ack_entry_t *e)
+{
+    size_t at = vec_lower_bound(peer, e->member_id);
+    co_vec_entry_t *v = &peer->vec[at];
+    if (at < peer->vec_count && v->id == e->member_id) {
+        if (co_incarnation_newer(v->incarnation, e->incarnation))
+            return; /* about a life of that sender already replaced */
+        if (v->incarnation != e->incarnation)
+            v->delivered_seq = 0; /* a restarted sender: a new stream */
+        v->incarnation = e->incarnation;
+        if (e->delivered_seq > v->delivered_seq)
+            v->delivered_seq = e->delivered_seq;
+        v->noted = peer->vec_reports;
+        return;
+    }
+    vec_make_room(p, peer, &at);
+    COHORT_ASSERT(peer->vec_count < p->vec_cap && at <= peer->vec_count);
+    memmove(&peer->vec[at + 1], &peer->vec[at],
+            (peer->vec_count - at) * sizeof *peer->vec);
+    peer->vec[at] = (co_vec_entry_t){.id = e->member_id,
+                                     .incarnation = e->incarnation,
+                                     .delivered_seq = e->delivered_seq,
+                                     .noted = peer->vec_reports};
+    peer->vec_count++;
+}
+
+void co_peers_note_vector(co_peers_t *p, co_peer_t *peer,
+                          const uint8_t *entries, size_t count)
+{
+    COHORT_ASSERT(peer != NULL && peer->in_use && peer->vec != NULL);
+    COHORT_ASSERT(entries != NULL || count == 0);
+    peer->vec_reports++;
+    for (size_t i = 0; i < count; i++) {
+        co_ack_entry_t e = co_ack_entry_at(entries, i);
+        COHORT_ASSERT(e.member_id != 0 && e.incarnation != 0);
+        vec_note(p, peer, &e);
+    }
+    COHORT_ASSERT(peer->vec_count <= p->vec_cap);
+}
+
+uint64_t co_peers_reported(const co_peer_t *peer, uint32_t id,
+                           uint32_t incarnation)
+{
+    size_t at = vec_lower_bound(peer, id);
+    if (at < peer->vec_count && peer->vec[at].id == id &&
+        peer->vec[at].incarnation == incarnation)
+        return peer->vec[at].delivered_seq;
+    return 0;
+}
+
+uint64_t co_peers_group_stable(const co_peers_t *p,
+                               const co_member_ref_t *members, size_t n,
+                               uint32_t self_id, co_member_ref_t sender,
+                               uint64_t own_delivered)
+{
+    COHORT_ASSERT(members != NULL || n == 0);
+    COHORT_ASSERT(sender.id != 0 && sender.incarnation != 0);
+    uint64_t stable = own_delivered;
+    for (size_t i = 0; i < n && stable > 0; i++) {
+        const co_member_ref_t *m = &members[i];
+        if (m->id == self_id ||
+            (m->id == sender.id && m->incarnation == sender.incarnation))
+            continue;
+        uint64_t has = 0;
+        for (size_t j = 0; j < p->cap; j++) {
+            const co_peer_t *peer = &p->slots[j];
+            if (peer->in_use && peer->id == m->id &&
+                peer->incarnation == m->incarnation)
+                has = co_peers_reported(peer, sender.id, sender.incarnation);
+        }
         if (has < stable)
             stable = has;
     }

@@ -24,6 +24,21 @@
 #include "replay.h"
 #include "rxwin.h"
 
+/* One sender's position in a peer's stability vector. */
+typedef struct co_vec_entry {
+    uint32_t id;
+    uint32_t incarnation;
+    uint64_t delivered_seq;       /* highest reported for (id, incarnation) */
+    uint64_t noted;               /* vec_reports when last reported */
+} co_vec_entry_t;
+
+/* A member named with its incarnation (a view member, as the caller has
+ * it). */
+typedef struct co_member_ref {
+    uint32_t id;
+    uint32_t incarnation;
+} co_member_ref_t;
+
 typedef struct co_peer {
     bool in_use;
     uint32_t id;
@@ -50,6 +65,12 @@ typedef struct co_peer {
     bool reports_us;              /* it has sent a stability entry for us */
     uint64_t delivered_ours;      /* our FIFO seqs it delivered, through */
     uint64_t needs_from;          /* our next seq when we first heard it */
+
+    /* What it has of everyone's: the stability vector it last reported
+     * (co_peers_note_vector), one entry per sender id, sorted by id. */
+    co_vec_entry_t *vec;          /* vec_cap entries */
+    size_t vec_count;
+    uint64_t vec_reports;         /* reports noted, the LRU clock */
 } co_peer_t;
 
 /* What is remembered of a member after it was forgotten (timeout, leave),
@@ -76,6 +97,8 @@ typedef struct co_peers {
     size_t count;
     co_tomb_t *tombs;             /* cap entries */
     uint64_t burials;
+    size_t vec_cap;               /* entries per peer vector: cap + 1, the
+                                     most senders a member can know */
     const co_mem_t *mem;          /* for the table and each peer's buffers */
 } co_peers_t;
 
@@ -107,6 +130,36 @@ void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb);
  * what each has reported, or, for one that has not reported yet, what it
  * has needed since we first heard it. our_next - 1 with no members. */
 uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next);
+
+/* Record the stability entries peer reported (count of them, wire form
+ * as in a HEARTBEAT or an ACK body, already checked by the decoder).
+ * Entries are kept per sender id: a newer incarnation of a sender
+ * replaces the older one's entry, an older one is ignored, and for the
+ * same incarnation the highest delivered_seq wins (delivery never goes
+ * back, so a lower value is a report reordered on the way). A heartbeat
+ * lists at most cap + 1 senders; when a new sender finds the vector full,
+ * the entry reported least recently goes (ties: lowest id). Allocates
+ * nothing; callable at any time. */
+void co_peers_note_vector(co_peers_t *p, co_peer_t *peer,
+                          const uint8_t *entries, size_t count);
+
+/* What peer last reported of sender (id, incarnation): its delivered_seq,
+ * or 0 when it has reported nothing about that incarnation. */
+uint64_t co_peers_reported(const co_peer_t *peer, uint32_t id,
+                           uint32_t incarnation);
+
+/* The seq through which every member in members[0 .. n) has delivered
+ * the FIFO records of sender: min(own_delivered, each member's report).
+ * A member not in the table with that exact incarnation, or that has not
+ * reported that sender, counts as 0 (nothing is stable). The sender
+ * itself, if listed, is skipped (it holds all its own records), and so is
+ * self_id: this member is never in its own table, and the caller gives
+ * its own position as own_delivered. members is the caller's (a view),
+ * only read. O(n * cap). */
+uint64_t co_peers_group_stable(const co_peers_t *p,
+                               const co_member_ref_t *members, size_t n,
+                               uint32_t self_id, co_member_ref_t sender,
+                               uint64_t own_delivered);
 
 /* Bytes held in receive windows and reassembly buffers. */
 size_t co_peers_rx_bytes(const co_peers_t *p);

@@ -179,18 +179,20 @@ static int co_record_check(const co_record_t *r)
     return 0;
 }
 
-int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
-                   co_record_t *r)
+/* The record at body[*off] of a body whose records start at `start`
+ * (after DATA's trail or FORWARD's origin). */
+static int co_record_next_from(const uint8_t *body, size_t body_len,
+                               size_t start, size_t *off, co_record_t *r)
 {
     COHORT_ASSERT(off != NULL && r != NULL);
-    COHORT_ASSERT(*off >= CO_DATA_TRAIL_BYTES);
-    /* A body too short for its trail is bad input, not a caller bug, even
-     * when the caller skipped co_data_trail(). */
-    if (body_len < CO_DATA_TRAIL_BYTES)
+    COHORT_ASSERT(*off >= start);
+    /* A body too short for its fixed part is bad input, not a caller bug,
+     * even when the caller skipped the check of that part. */
+    if (body_len < start)
         return CO_DROP(COHORT_DROP_TRUNCATED);
     COHORT_ASSERT(*off <= body_len && body != NULL);
     if (*off == body_len) {
-        int empty = *off == CO_DATA_TRAIL_BYTES;
+        int empty = *off == start;
         return empty ? CO_DROP(COHORT_DROP_BAD_FIELD) : 0;
     }
     const uint8_t *p = body + *off;
@@ -217,6 +219,56 @@ int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
     r->payload = p + at;
     *off += at + r->len;
     return 1;
+}
+
+int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
+                   co_record_t *r)
+{
+    return co_record_next_from(body, body_len, CO_DATA_TRAIL_BYTES, off, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* FORWARD                                                           */
+/* ---------------------------------------------------------------- */
+
+size_t co_forward_begin(uint8_t *out, uint32_t origin_id,
+                        uint32_t origin_incarnation)
+{
+    COHORT_ASSERT(out != NULL && origin_id != 0 && origin_incarnation != 0);
+    co_put32(out, origin_id);
+    co_put32(out + 4, origin_incarnation);
+    return CO_FORWARD_FIXED_BYTES;
+}
+
+int co_forward_record_next(const uint8_t *body, size_t body_len, size_t *off,
+                           co_record_t *r)
+{
+    int rc = co_record_next_from(body, body_len, CO_FORWARD_FIXED_BYTES, off,
+                                 r);
+    /* Only what NACKs can ask for is forwarded: unreliable records are
+     * never repaired. */
+    if (rc == 1 && r->type != CO_REC_FIFO)
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    return rc;
+}
+
+int co_forward_decode(const uint8_t *body, size_t body_len, co_forward_t *f)
+{
+    COHORT_ASSERT(f != NULL);
+    COHORT_ASSERT(body != NULL || body_len == 0);
+    if (body_len < CO_FORWARD_FIXED_BYTES + CO_RECORD_HEADER_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    f->origin_id = co_get32(body);
+    f->origin_incarnation = co_get32(body + 4);
+    /* Records of nobody could be filed under no sender. */
+    if (f->origin_id == 0 || f->origin_incarnation == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    size_t off = CO_FORWARD_FIXED_BYTES;
+    co_record_t r;
+    int rc;
+    while ((rc = co_forward_record_next(body, body_len, &off, &r)) == 1)
+        ;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- */

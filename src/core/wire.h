@@ -59,6 +59,8 @@ enum co_type {
     CO_TYPE_COMMIT = 18,    /* the cut table, in chunks (co_cut_chunk) */
     CO_TYPE_INSTALLED = 19, /* proposal_id(8): the COMMIT is applied */
     CO_TYPE_PROBE = 20,     /* "are you there?"; empty body */
+    CO_TYPE_FORWARD = 21,   /* another member's FIFO records (repair);
+                               not accepted by co_header_decode yet */
 };
 
 /* Whether a type is one of the membership types above. */
@@ -162,6 +164,43 @@ int co_data_trail(const uint8_t *body, size_t body_len, uint64_t *trail);
  * UNRELIABLE fragment). A body that holds zero records is malformed. */
 int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
                    co_record_t *r);
+
+/* ---------------------------------------------------------------- */
+/* FORWARD body: a member re-sends FIFO records of another member, the  */
+/* origin, during a flush (docs/membership.md, "Repair during a flush").*/
+/*  off len field                                                       */
+/*   0   4  origin_id           the member that sent the records, != 0 */
+/*   4   4  origin_incarnation  its incarnation, != 0                  */
+/*   8   .  records             one or more, exactly as in DATA (no    */
+/*                              trail), FIFO records only              */
+/* Every DATA record rule applies; an UNRELIABLE record is BAD_TYPE     */
+/* (it is never repaired, so never forwarded).                          */
+#define CO_FORWARD_FIXED_BYTES 8
+
+typedef struct co_forward {
+    uint32_t origin_id;
+    uint32_t origin_incarnation;
+} co_forward_t;
+
+/* Write the origin at out[0 .. CO_FORWARD_FIXED_BYTES) and return
+ * CO_FORWARD_FIXED_BYTES; the records follow through co_record_encode
+ * (FIFO records only), room checked by the caller with co_record_size. */
+size_t co_forward_begin(uint8_t *out, uint32_t origin_id,
+                        uint32_t origin_incarnation);
+
+/* Decode the origin of a FORWARD body and check every record, so that no
+ * state is touched for a body with a bad tail: 0 or a negative drop code
+ * (shorter than origin plus one record header, a truncated record:
+ * TRUNCATED; origin id or incarnation 0, no record, a record breaking a
+ * DATA rule: BAD_FIELD; unknown or UNRELIABLE rtype: BAD_TYPE). */
+int co_forward_decode(const uint8_t *body, size_t body_len, co_forward_t *f);
+
+/* Iterate the records of a FORWARD body: call with
+ * *off = CO_FORWARD_FIXED_BYTES; returns 1 and fills *r (payload points
+ * into body) while records remain, 0 at the clean end, or a negative drop
+ * code as co_forward_decode. */
+int co_forward_record_next(const uint8_t *body, size_t body_len, size_t *off,
+                           co_record_t *r);
 
 /* ---------------------------------------------------------------- */
 /* Stability vector entries (HEARTBEAT and ACK bodies).               */

@@ -924,6 +924,57 @@ static void test_forged_heartbeat_fifo_next_bounded(void **state)
     net_free(n);
 }
 
+/* Every heartbeat and ACK entry is recorded per peer, so a member can
+ * tell how far a set of members has delivered any sender (group-wide
+ * stability); a FORWARD datagram (type 21) is still dropped as BAD_TYPE
+ * and changes nothing. */
+static void test_vectors_recorded_forward_dropped(void **state)
+{
+    (void)state;
+    net_t *n = net_joined();
+    send_all(n, COHORT_FIFO, 5, 100);
+    run_for(n, 300000000ULL);
+    co_core_t *c = n->cores[1];
+    co_peer_t *from0 = co_peers_find(&c->peers, 100);
+    assert_non_null(from0);
+    uint64_t own = from0->rx.next - 1;
+    assert_true(own == 5);
+    co_member_ref_t view[3] = {{100, 7}, {101, 7}, {102, 7}};
+    co_member_ref_t sender = {100, 7};
+    /* Node 2 reported node 0's records; node 0 is the sender, we are 101. */
+    assert_true(co_peers_group_stable(&c->peers, view, 3, 101, sender, own) ==
+                5);
+    co_member_ref_t sender2 = {102, 7};
+    assert_true(co_peers_group_stable(&c->peers, view, 3, 101, sender2, 99) ==
+                5);
+    /* A member that never reported holds everything back. */
+    co_member_ref_t with_stranger[2] = {{102, 7}, {103, 7}};
+    assert_true(co_peers_group_stable(&c->peers, with_stranger, 2, 101,
+                                      sender, own) == 0);
+
+    uint8_t dg[128];
+    uint8_t *body = dg + CO_HEADER_BYTES;
+    size_t off = co_forward_begin(body, 102, 7);
+    co_record_t r = {.type = CO_REC_FIFO, .flags = CO_REC_FIRST | CO_REC_LAST,
+                     .len = 2, .seq = 6, .payload = (const uint8_t *)"hi"};
+    co_record_encode(&r, body, &off);
+    co_header_t h = {.version = CO_WIRE_VERSION, .type = CO_TYPE_FORWARD,
+                     .group_id = c->cfg.group_id, .sender_id = 100,
+                     .incarnation = 7,
+                     .packet_seq = n->cores[0]->packet_seq + 10,
+                     .body_len = (uint16_t)off};
+    co_header_encode(&h, dg);
+    co_addr_t from = addr_of(0);
+    uint64_t bad = c->stats.drops[COHORT_DROP_BAD_TYPE];
+    uint64_t top = co_replay_top(&from0->packets);
+    co_core_recv(c, n->now_ns, &from, dg, CO_HEADER_BYTES + off);
+    assert_true(c->stats.drops[COHORT_DROP_BAD_TYPE] == bad + 1);
+    assert_true(co_replay_top(&from0->packets) == top);
+    run_for(n, 100000000ULL);
+    assert_int_equal(n->delivered[1][2], 5);
+    net_free(n);
+}
+
 /* Send one message from node src and hand only its DATA datagrams to node
  * dst, before any heartbeat of src can arrive; returns the name in dst's
  * JOINED event for src (NULL: none), copied to name. */
@@ -1241,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_leave_repeated),
         cmocka_unit_test(test_rejoined_member_keeps_name),
         cmocka_unit_test(test_forged_heartbeat_fifo_next_bounded),
+        cmocka_unit_test(test_vectors_recorded_forward_dropped),
         cmocka_unit_test(test_event_queue_bound_counts_whole_messages),
         cmocka_unit_test(test_reservation_never_holds_back_alone),
         cmocka_unit_test(test_fifo_no_loss),

@@ -2,7 +2,9 @@
  * test_peers.c - the member table: add/find/remove, a full table, slot
  * reuse in index order, what remove releases, the bytes a table holds, and
  * co_peers_stable_through(): the minimum over members of what each has
- * delivered of ours (reported) or needed since we first heard it.
+ * delivered of ours (reported) or needed since we first heard it; each
+ * peer's recorded stability vector (co_peers_note_vector) and the
+ * group-stable minimum over a member set (co_peers_group_stable).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "failmem.h"
 #include "peers.h"
 #include "wire.h"
 
@@ -278,6 +281,228 @@ static void stable_is_minimum_over_peers(void **state)
     co_peers_free(&p);
 }
 
+/* ---------------------------------------------------------------- */
+/* Stability vectors and the group-stable minimum                    */
+/* ---------------------------------------------------------------- */
+
+#define SELF 100
+static const co_member_ref_t S = {9, 90}; /* the sender asked about */
+
+/* peer reports entries[0 .. n), in wire form as an ACK carries them. */
+static void note(co_peers_t *p, co_peer_t *peer, const co_ack_entry_t *e,
+                 size_t n)
+{
+    uint8_t body[2 + 16 * 16];
+    assert_true(n >= 1 && n <= 16);
+    co_ack_encode(body, e, n);
+    co_ack_t ack;
+    assert_int_equal(co_ack_decode(body, co_ack_size(n), &ack), 0);
+    co_peers_note_vector(p, peer, ack.entries, ack.count);
+}
+
+static void note1(co_peers_t *p, co_peer_t *peer, co_member_ref_t sender,
+                  uint64_t delivered)
+{
+    co_ack_entry_t e = {sender.id, sender.incarnation, delivered};
+    note(p, peer, &e, 1);
+}
+
+static co_member_ref_t ref(const co_peer_t *peer)
+{
+    return (co_member_ref_t){peer->id, peer->incarnation};
+}
+
+static uint64_t gstable(const co_peers_t *p, const co_member_ref_t *m,
+                        size_t n, uint64_t own)
+{
+    return co_peers_group_stable(p, m, n, SELF, S, own);
+}
+
+/* A member that never reported, or is not in the table, holds everything
+ * back; with nobody to consider, our own position is the answer. */
+static void group_stable_never_reported(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
+    co_peer_t *a = add(&p, 1);
+    co_peer_t *b = add(&p, 2);
+    assert_true(gstable(&p, NULL, 0, 77) == 77);
+    co_member_ref_t m[3] = {ref(a), ref(b), {7, 1007}};
+    assert_true(gstable(&p, m, 1, 77) == 0); /* a has said nothing */
+    note1(&p, a, S, 50);
+    assert_true(gstable(&p, m, 1, 77) == 50);
+    assert_true(gstable(&p, m, 1, 40) == 40); /* we are behind */
+    assert_true(gstable(&p, m, 2, 77) == 0);  /* b has said nothing */
+    /* b reports, but about other senders only. */
+    co_ack_entry_t other[2] = {{8, 80, 500}, {10, 100, 500}};
+    note(&p, b, other, 2);
+    assert_true(gstable(&p, m, 2, 77) == 0);
+    note1(&p, b, S, 60);
+    assert_true(gstable(&p, m, 2, 77) == 50);
+    assert_true(gstable(&p, m, 3, 77) == 0); /* 7 is not in the table */
+    assert_true(co_peers_reported(a, S.id, S.incarnation) == 50);
+    assert_true(co_peers_reported(a, 8, 80) == 0);
+    co_peers_free(&p);
+}
+
+/* Only the members passed count; this member and the sender itself are
+ * skipped. */
+static void group_stable_only_members_considered(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
+    co_peer_t *a = add(&p, 1);
+    co_peer_t *b = add(&p, 2);
+    co_peer_t *c = add(&p, 3);
+    co_peer_t *snd = co_peers_add(&p, S.id, S.incarnation, RX_BYTES);
+    assert_non_null(snd);
+    note1(&p, a, S, 10);
+    note1(&p, b, S, 50);
+    note1(&p, c, S, 1);
+    co_member_ref_t ab[2] = {ref(a), ref(b)};
+    co_member_ref_t b_only[1] = {ref(b)};
+    co_member_ref_t bc[2] = {ref(b), ref(c)};
+    assert_true(gstable(&p, ab, 2, 99) == 10);
+    assert_true(gstable(&p, b_only, 1, 99) == 50);
+    assert_true(gstable(&p, bc, 2, 99) == 1);
+    /* The view as the caller has it: us, the sender, b. Neither we nor the
+     * sender report on the sender, and neither holds it back. */
+    co_member_ref_t view[3] = {{SELF, 1100}, S, ref(b)};
+    assert_true(gstable(&p, view, 3, 99) == 50);
+    /* The order of the members does not matter. */
+    co_member_ref_t ba[2] = {ref(b), ref(a)};
+    assert_true(gstable(&p, ba, 2, 99) == 10);
+    co_peers_free(&p);
+}
+
+/* Delivery never goes back: a lower value reported later is a reordered
+ * old report and changes nothing; a report that leaves a sender out does
+ * not forget it. */
+static void group_stable_lower_report_later(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
+    co_peer_t *a = add(&p, 1);
+    co_member_ref_t m[1] = {ref(a)};
+    note1(&p, a, S, 50);
+    note1(&p, a, S, 30);
+    assert_true(gstable(&p, m, 1, 99) == 50);
+    note1(&p, a, S, 0);
+    assert_true(gstable(&p, m, 1, 99) == 50);
+    co_ack_entry_t other = {8, 80, 3};
+    note(&p, a, &other, 1);
+    assert_true(gstable(&p, m, 1, 99) == 50);
+    note1(&p, a, S, 51);
+    assert_true(gstable(&p, m, 1, 99) == 51);
+    /* Entries in one report, the same sender twice: the higher wins. */
+    co_ack_entry_t twice[2] = {{S.id, S.incarnation, 70},
+                               {S.id, S.incarnation, 60}};
+    note(&p, a, twice, 2);
+    assert_true(gstable(&p, m, 1, 99) == 70);
+    co_peers_free(&p);
+}
+
+/* A restarted sender is a new stream; a restarted reporter starts with
+ * nothing, and the member list must name the incarnation it reports
+ * from. */
+static void group_stable_restarts(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 8, NULL), 0);
+    co_peer_t *a = add(&p, 1);
+    co_member_ref_t m[1] = {ref(a)};
+    const co_member_ref_t s2 = {S.id, S.incarnation + 1};
+    note1(&p, a, S, 50);
+    note1(&p, a, s2, 5);
+    assert_true(co_peers_group_stable(&p, m, 1, SELF, s2, 99) == 5);
+    /* The old life's entry was replaced: nothing of it counts as stable. */
+    assert_true(gstable(&p, m, 1, 99) == 0);
+    /* A late report about the old life is ignored. */
+    note1(&p, a, S, 60);
+    assert_true(gstable(&p, m, 1, 99) == 0);
+    assert_true(co_peers_group_stable(&p, m, 1, SELF, s2, 99) == 5);
+    assert_int_equal(a->vec_count, 1);
+
+    /* The reporter restarts: its old slot goes, the new one knows
+     * nothing until it reports. */
+    note1(&p, a, S, 40);
+    assert_true(co_peers_reported(a, S.id, S.incarnation) == 0);
+    co_peers_remove(&p, a);
+    co_peer_t *a2 = co_peers_add(&p, 1, 2001, RX_BYTES);
+    assert_non_null(a2);
+    co_member_ref_t m2[1] = {ref(a2)};
+    assert_true(co_peers_group_stable(&p, m2, 1, SELF, s2, 99) == 0);
+    note1(&p, a2, s2, 8);
+    assert_true(co_peers_group_stable(&p, m2, 1, SELF, s2, 99) == 8);
+    /* A member list still naming the old life of the reporter: 0. */
+    assert_true(co_peers_group_stable(&p, m, 1, SELF, s2, 99) == 0);
+    co_peers_free(&p);
+}
+
+/* At most cap + 1 entries a peer: a new sender in a full vector evicts
+ * the one reported least recently, never one of the current report. */
+static void vector_bounded(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 3, NULL), 0);
+    assert_int_equal(p.vec_cap, 4);
+    co_peer_t *a = add(&p, 1);
+    co_ack_entry_t hb[4] = {{20, 1, 1}, {21, 1, 2}, {22, 1, 3}, {23, 1, 4}};
+    note(&p, a, hb, 4);
+    assert_int_equal(a->vec_count, 4);
+    /* Three refreshed, then a new one: 20 goes. */
+    co_ack_entry_t hb2[4] = {{21, 1, 5}, {22, 1, 6}, {23, 1, 7}, {24, 1, 8}};
+    note(&p, a, hb2, 4);
+    assert_int_equal(a->vec_count, 4);
+    assert_true(co_peers_reported(a, 20, 1) == 0);
+    assert_true(co_peers_reported(a, 21, 1) == 5);
+    assert_true(co_peers_reported(a, 24, 1) == 8);
+    /* A report with more distinct senders than room (forged or broken)
+     * churns within the bound. */
+    co_ack_entry_t many[8];
+    for (uint32_t i = 0; i < 8; i++)
+        many[i] = (co_ack_entry_t){30 + i, 1, i + 1};
+    note(&p, a, many, 8);
+    assert_int_equal(a->vec_count, 4);
+    for (size_t i = 1; i < a->vec_count; i++)
+        assert_true(a->vec[i - 1].id < a->vec[i].id); /* sorted by id */
+    assert_true(co_peers_reported(a, 37, 1) == 8);
+    co_peers_free(&p);
+}
+
+/* The vector is allocated with the peer: either allocation refused, no
+ * peer and nothing held. */
+static void add_nomem_holds_nothing(void **state)
+{
+    (void)state;
+    failmem_t fm;
+    failmem_init(&fm);
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 4, &fm.mem), 0);
+    long live = fm.live;
+    uint64_t j;
+    for (j = 1;; j++) {
+        fm.fail_at = fm.calls + j;
+        uint64_t failed = fm.failed;
+        co_peer_t *peer = co_peers_add(&p, 1, 1001, RX_BYTES);
+        if (fm.failed == failed) {
+            assert_non_null(peer);
+            break;
+        }
+        assert_null(peer);
+        assert_int_equal(p.count, 0);
+        assert_int_equal(fm.live, live);
+    }
+    assert_true(j >= 3); /* the vector and the window were both tried */
+    co_peers_free(&p);
+    assert_int_equal(fm.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +515,12 @@ int main(void)
         cmocka_unit_test(stable_non_reporting_peer),
         cmocka_unit_test(stable_reporting_peers),
         cmocka_unit_test(stable_is_minimum_over_peers),
+        cmocka_unit_test(group_stable_never_reported),
+        cmocka_unit_test(group_stable_only_members_considered),
+        cmocka_unit_test(group_stable_lower_report_later),
+        cmocka_unit_test(group_stable_restarts),
+        cmocka_unit_test(vector_bounded),
+        cmocka_unit_test(add_nomem_holds_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

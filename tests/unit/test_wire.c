@@ -640,6 +640,227 @@ static void data_trail_rules(void **state)
 }
 
 /* ---------------------------------------------------------------- */
+/* FORWARD                                                           */
+/* ---------------------------------------------------------------- */
+
+#define ORIGIN_ID 42
+#define ORIGIN_INC 7
+
+/* A FORWARD body: origin, then the records; ends[i] is where record i
+ * ends. */
+static size_t encode_forward(uint8_t *out, uint32_t id, uint32_t inc,
+                             const co_record_t *rs, size_t n, size_t *ends)
+{
+    /* co_forward_begin asserts a nonzero origin; bad ones are patched in
+     * afterwards. */
+    size_t off = co_forward_begin(out, ORIGIN_ID, ORIGIN_INC);
+    assert_int_equal(off, CO_FORWARD_FIXED_BYTES);
+    co_put32(out, id);
+    co_put32(out + 4, inc);
+    for (size_t i = 0; i < n; i++) {
+        co_record_encode(&rs[i], out, &off);
+        if (ends != NULL)
+            ends[i] = off;
+    }
+    return off;
+}
+
+static int forward_exact(const uint8_t *body, size_t len, co_forward_t *f)
+{
+    uint8_t *p = exact_copy(body, len);
+    int rc = co_forward_decode(p, len, f);
+    free(p);
+    return rc;
+}
+
+/* The FIFO records of the sample set (UNRELIABLE ones are never
+ * forwarded). */
+static size_t fifo_samples(co_record_t *out)
+{
+    make_sample_records();
+    size_t n = 0;
+    for (size_t i = 0; i < sample_count; i++)
+        if (sample_records[i].type == CO_REC_FIFO)
+            out[n++] = sample_records[i];
+    return n;
+}
+
+/* The worked example of docs/protocol.md: member 43 forwards member 42's
+ * record 1 ("hi"). A version 1 receiver does not accept the type yet. */
+static void forward_known_answer(void **state)
+{
+    (void)state;
+    static const uint8_t want[] = {
+        0x43, 0x48, 0x01, 0x15, 0x00, 0x00, 0x00, 0x16,
+        0xAE, 0xFD, 0x35, 0x36, 0x00, 0x00, 0x00, 0x2B,
+        0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2A,
+        0x00, 0x00, 0x00, 0x07, 0x02, 0x07, 0x00, 0x02,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+        0x68, 0x69,
+    };
+    uint8_t out[sizeof want];
+    uint8_t *body = out + CO_HEADER_BYTES;
+    size_t off = co_forward_begin(body, 42, 7);
+    co_record_t r = rec(CO_REC_FIFO, F | L | CO_REC_RETRANSMIT, 1, 0,
+                        (const uint8_t *)"hi", 2);
+    co_record_encode(&r, body, &off);
+    co_header_t h = header_base(CO_TYPE_FORWARD, (uint16_t)off);
+    h.group_id = co_group_id("demo", 4);
+    h.sender_id = 43;
+    h.incarnation = 8;
+    co_header_encode(&h, out);
+    assert_int_equal(CO_HEADER_BYTES + off, sizeof want);
+    assert_memory_equal(out, want, sizeof want);
+
+    co_forward_t f;
+    assert_int_equal(forward_exact(want + CO_HEADER_BYTES, off, &f), 0);
+    assert_int_equal(f.origin_id, 42);
+    assert_int_equal(f.origin_incarnation, 7);
+    size_t at = CO_FORWARD_FIXED_BYTES;
+    co_record_t got;
+    assert_int_equal(co_forward_record_next(body, off, &at, &got), 1);
+    assert_record_equal(&got, &r);
+    assert_int_equal(co_forward_record_next(body, off, &at, &got), 0);
+    /* Not wired yet: the header decoder (and so the core) still drops
+     * type 21, and the rest of the reserved range after it, as BAD_TYPE.
+     * (16..20 belong to the views branch, which accepts them.) */
+    co_header_t dh;
+    assert_int_equal(header_exact(want, sizeof want, &dh), DROP(BAD_TYPE));
+    for (uint8_t t = 21; t <= 31; t++) {
+        uint8_t d[sizeof want];
+        memcpy(d, want, sizeof want);
+        d[3] = t;
+        assert_int_equal(header_exact(d, sizeof d, &dh), DROP(BAD_TYPE));
+    }
+}
+
+static void forward_round_trip(void **state)
+{
+    (void)state;
+    co_record_t rs[8];
+    size_t n = fifo_samples(rs);
+    assert_true(n >= 5);
+    /* Each record alone, then all of them, at the largest origin values. */
+    for (size_t i = 0; i <= n; i++) {
+        const co_record_t *first = i < n ? &rs[i] : rs;
+        size_t count = i < n ? 1 : n;
+        uint8_t body[1024];
+        size_t ends[8];
+        size_t len = encode_forward(body, UINT32_MAX, UINT32_MAX, first,
+                                    count, ends);
+        co_forward_t f;
+        assert_int_equal(forward_exact(body, len, &f), 0);
+        assert_true(f.origin_id == UINT32_MAX &&
+                    f.origin_incarnation == UINT32_MAX);
+        size_t off = CO_FORWARD_FIXED_BYTES;
+        for (size_t k = 0; k < count; k++) {
+            co_record_t got;
+            assert_int_equal(co_forward_record_next(body, len, &off, &got),
+                             1);
+            assert_record_equal(&got, &first[k]);
+            assert_int_equal(off, ends[k]);
+            assert_ptr_equal(got.payload + got.len, body + off);
+        }
+        co_record_t got;
+        assert_int_equal(co_forward_record_next(body, len, &off, &got), 0);
+    }
+}
+
+static void forward_every_truncation(void **state)
+{
+    (void)state;
+    co_record_t rs[8];
+    size_t n = fifo_samples(rs);
+    uint8_t body[1024];
+    size_t ends[8];
+    size_t len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, rs, n, ends);
+    size_t k = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        co_forward_t f;
+        int rc = forward_exact(body, cut, &f);
+        if (cut == ends[k]) {
+            k++;
+            assert_int_equal(rc, 0);
+        } else {
+            /* The bare origin holds no record, but is shorter than the
+             * least a FORWARD takes: TRUNCATED, like every other cut. */
+            assert_int_equal(rc, DROP(TRUNCATED));
+        }
+    }
+    /* The iterator on its own: the bare origin is a body of no records. */
+    size_t off = CO_FORWARD_FIXED_BYTES;
+    co_record_t got;
+    assert_int_equal(co_forward_record_next(body, CO_FORWARD_FIXED_BYTES,
+                                            &off, &got),
+                     DROP(BAD_FIELD));
+    for (size_t cut = 0; cut < CO_FORWARD_FIXED_BYTES; cut++) {
+        off = CO_FORWARD_FIXED_BYTES;
+        assert_int_equal(co_forward_record_next(body, cut, &off, &got),
+                         DROP(TRUNCATED));
+    }
+}
+
+/* Encode r after a good origin and expect co_forward_decode to say rc. */
+static void expect_forward(co_record_t r, int rc)
+{
+    uint8_t body[128];
+    size_t len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, &r, 1, NULL);
+    co_forward_t f;
+    assert_int_equal(forward_exact(body, len, &f), rc);
+}
+
+static void forward_bad_fields(void **state)
+{
+    (void)state;
+    const uint8_t *p = payload_bytes;
+    co_record_t good = rec(CO_REC_FIFO, F | L, 5, 0, p, 4);
+    uint8_t body[128];
+    co_forward_t f;
+    /* No origin. */
+    static const uint32_t origins[3][2] = {{0, 7}, {42, 0}, {0, 0}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = encode_forward(body, origins[i][0], origins[i][1],
+                                    &good, 1, NULL);
+        assert_int_equal(forward_exact(body, len, &f), DROP(BAD_FIELD));
+    }
+    /* FIFO records only. */
+    expect_forward(rec(CO_REC_UNRELIABLE, F | L, 1, 0, p, 4), DROP(BAD_TYPE));
+    static const uint8_t types[] = {0, 3, 0x80, 0xFF};
+    for (size_t i = 0; i < sizeof types; i++)
+        expect_forward(rec(types[i], F | L, 1, 0, p, 4), DROP(BAD_TYPE));
+    co_record_t mixed[2] = {good, rec(CO_REC_UNRELIABLE, F | L, 1, 0, p, 2)};
+    size_t len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, mixed, 2, NULL);
+    assert_int_equal(forward_exact(body, len, &f), DROP(BAD_TYPE));
+    /* Every DATA record rule. */
+    expect_forward(rec(CO_REC_FIFO, F | L | 0x08, 1, 0, p, 4),
+                   DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F | L, 0, 0, p, 4), DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F | L, CO_SEQ_LIMIT, 0, p, 4),
+                   DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F | L, CO_SEQ_LIMIT - 1, 0, p, 4), 0);
+    expect_forward(rec(CO_REC_FIFO, F, 1, 8, NULL, 0), DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, 0, 1, 0, NULL, 0), DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F | L, 1, 0, NULL, 0), 0);
+    expect_forward(rec(CO_REC_FIFO, F, 1, 4, p, 4), DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F, 1, (1u << 31) + 1, p, 4),
+                   DROP(BAD_FIELD));
+    expect_forward(rec(CO_REC_FIFO, F, 1, 1u << 31, p, 4), 0);
+    /* A bad record after a good one spoils the whole body. */
+    co_record_t two[2] = {good, rec(CO_REC_FIFO, F | L, 0, 0, p, 4)};
+    len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, two, 2, NULL);
+    assert_int_equal(forward_exact(body, len, &f), DROP(BAD_FIELD));
+    /* Extra bytes after the last record are a record cut short. */
+    len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, &good, 1, NULL);
+    body[len] = 0x02;
+    assert_int_equal(forward_exact(body, len + 1, &f), DROP(TRUNCATED));
+    /* A record whose len runs past the end. */
+    co_put16(body + CO_FORWARD_FIXED_BYTES + 2, 0xFFFF);
+    assert_int_equal(forward_exact(body, len, &f), DROP(TRUNCATED));
+}
+
+/* ---------------------------------------------------------------- */
 /* HEARTBEAT                                                         */
 /* ---------------------------------------------------------------- */
 
@@ -973,6 +1194,16 @@ static size_t check_bodies(const uint8_t *body, size_t len)
     if (co_nack_decode(body, len, &nack) == 0)
         assert_ptr_equal(nack.ranges + nack.count * CO_NACK_RANGE_BYTES,
                          body + len);
+    co_forward_t fw;
+    if (co_forward_decode(body, len, &fw) == 0) {
+        assert_true(fw.origin_id != 0 && fw.origin_incarnation != 0);
+        size_t off = CO_FORWARD_FIXED_BYTES;
+        co_record_t r;
+        int rc;
+        while ((rc = co_forward_record_next(body, len, &off, &r)) == 1)
+            assert_true(r.type == CO_REC_FIFO && off <= len);
+        assert_int_equal(rc, 0);
+    }
     return check_records(body, len);
 }
 
@@ -1055,6 +1286,10 @@ int main(void)
         cmocka_unit_test(record_bad_fields),
         cmocka_unit_test(record_bad_after_good),
         cmocka_unit_test(data_trail_rules),
+        cmocka_unit_test(forward_known_answer),
+        cmocka_unit_test(forward_round_trip),
+        cmocka_unit_test(forward_every_truncation),
+        cmocka_unit_test(forward_bad_fields),
         cmocka_unit_test(heartbeat_round_trip),
         cmocka_unit_test(heartbeat_every_truncation),
         cmocka_unit_test(heartbeat_bad_fields),
