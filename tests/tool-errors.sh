@@ -40,6 +40,8 @@ expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf run --mod
 expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf table --mode total
 expect 2 '^cohort-perf: a command comes first' cohort-perf --group x
 expect 2 "^cohort-perf: unknown command 'fly'" cohort-perf fly
+expect 2 "^cohort-perf: --members: expected a number from 2 to 48, got '1'" cohort-perf membership --members 1
+expect 2 "^cohort-perf: --member-timeout-ms: expected a number from 200" cohort-perf membership --member-timeout-ms 100
 expect 2 "^cohort-chat: unexpected argument 'extra'" cohort-chat extra
 expect 2 '^cohort-chat: --security auth needs --key FILE' cohort-chat --security auth
 

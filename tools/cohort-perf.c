@@ -8,6 +8,9 @@
  *                                          {raw, unreliable, fifo}
  *   cohort-perf security ...               fifo at sizes x {none, auth,
  *                                          encrypt}: the cost of security
+ *   cohort-perf membership ...             how long agreed views take:
+ *                                          start, crash, join, leave
+ *                                          (perf_members.c)
  *   cohort-perf send ... / recv ...        one role, for use by hand
  *
  * Every message starts with a 32-byte header (magic, type, run id, sequence
@@ -32,6 +35,7 @@
 
 #include "cohort.h"
 #include "common.h"
+#include "perf_members.h"
 #include "perf_raw.h"
 
 #define PERF_HDR_BYTES 32u
@@ -72,6 +76,8 @@ enum perf_opt {
     OPT_TIMEOUT,
     OPT_SECMATRIX,
     OPT_ROUND_TRIPS,
+    OPT_MEMBERS,
+    OPT_MEMBER_TIMEOUT,
 };
 
 struct perf_opts {
@@ -84,6 +90,9 @@ struct perf_opts {
     double seconds;
     uint64_t repeat, receivers, index, run_id, rtts;
     double timeout_s;
+    uint64_t members[PERF_MEMBERS_MAX_SIZES];  /* membership: group sizes */
+    size_t nmembers;
+    uint64_t member_timeout_ms;  /* membership, member: 0 = default */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1365,11 +1374,14 @@ static int role_run(struct perf_opts *o)
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: cohort-perf run|table|security|send|recv [options]\n"
+"usage: cohort-perf run|table|security|membership|send|recv [options]\n"
 "  run                   start 1 sender and --receivers processes here\n"
 "  table                 the full matrix: sizes x raw/unreliable/fifo\n"
 "  security              the cost of security: sizes x none/auth/encrypt\n"
 "                        (fifo, or --mode); same as table --security-matrix\n"
+"  membership            how long agreed views take, with member\n"
+"                        processes: N started together, a crash, a\n"
+"                        joiner, a graceful leave\n"
 "  send, recv            one role (run them in separate terminals)\n"
 "options:\n"
 "  --mode unreliable|fifo  delivery mode (default: fifo)\n"
@@ -1389,7 +1401,12 @@ static void usage(FILE *f)
 "  --receivers N         receiver processes (default: 2; send: waits\n"
 "                        for N)\n"
 "  --repeat K            run each cell K times (round robin over the\n"
-"                        cells), report the median\n"
+"                        cells), report the median (membership:\n"
+"                        default 3)\n"
+"  --members LIST        membership: group sizes (default: 2,8,32;\n"
+"                        2..%d)\n"
+"  --member-timeout-ms MS  membership: the members' member_timeout\n"
+"                        (default: the library's, 3000; >= 200)\n"
 "  --datagram BYTES      datagram limit (cfg.max_datagram, default 1400),\n"
 "                        obeyed by cohort and raw alike\n"
 "  --key FILE            cohort cells authenticated or encrypted;\n"
@@ -1400,7 +1417,7 @@ static void usage(FILE *f)
 "  --quiet               no progress lines on stderr\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
 "  --faults SPEC: as cohort-chat\n"
-"  --help, --version\n");
+"  --help, --version\n", PERF_MEMBERS_MAX);
 }
 
 static const struct option long_opts[] = {
@@ -1421,6 +1438,8 @@ static const struct option long_opts[] = {
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "security-matrix", no_argument, NULL, OPT_SECMATRIX },
     { "round-trips", required_argument, NULL, OPT_ROUND_TRIPS },
+    { "members", required_argument, NULL, OPT_MEMBERS },
+    { "member-timeout-ms", required_argument, NULL, OPT_MEMBER_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1449,6 +1468,13 @@ static int perf_option(void *ctx, int opt, const char *arg)
         return tool_parse_u64("run-id", arg, 0, UINT32_MAX, &o->run_id);
     case OPT_TIMEOUT:
         return tool_parse_seconds("timeout", arg, 86400.0, &o->timeout_s);
+    case OPT_MEMBERS:
+        return tool_parse_list("members", arg, 2, PERF_MEMBERS_MAX,
+                               o->members, PERF_MEMBERS_MAX_SIZES,
+                               &o->nmembers);
+    case OPT_MEMBER_TIMEOUT:
+        return tool_parse_u64("member-timeout-ms", arg, 200, 3600000u,
+                              &o->member_timeout_ms);
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
@@ -1466,6 +1492,15 @@ static int finish_options(struct perf_opts *o)
     int table = strcmp(o->role, "table") == 0;
     if (strcmp(o->role, "security") == 0)
         o->secmatrix = 1;
+    if (strcmp(o->role, "membership") == 0) {
+        if (o->nmembers == 0) {
+            static const uint64_t sizes[] = { 2, 8, 32 };
+            o->nmembers = 3;
+            memcpy(o->members, sizes, sizeof sizes);
+        }
+        if (o->repeat == 0)
+            o->repeat = 3;
+    }
     if (table || o->secmatrix)
         o->matrix = 1;
     if (o->secmatrix && o->raw) {
@@ -1518,8 +1553,8 @@ static int parse_args(void *opts, int argc, char **argv)
             usage(stdout);
             return TOOL_EXIT_OK;
         }
-        tool_err("a command comes first: run, table, security, send or "
-                 "recv (try --help)");
+        tool_err("a command comes first: run, table, security, "
+                 "membership, send or recv (try --help)");
         return TOOL_EXIT_USAGE;
     }
     o->role = argv[1];
@@ -1531,9 +1566,27 @@ static int parse_args(void *opts, int argc, char **argv)
     return finish_options(o) == 0 ? -1 : TOOL_EXIT_USAGE;
 }
 
+/* membership and member take their own, smaller set of options. */
+static int role_membership(const struct perf_opts *o, int member)
+{
+    struct perf_members_opts m;
+    memset(&m, 0, sizeof m);
+    m.net = o->net;
+    memcpy(m.sizes, o->members, sizeof m.sizes);
+    m.nsizes = o->nmembers;
+    m.repeat = o->repeat;
+    m.member_timeout_ms = o->member_timeout_ms;
+    m.timeout_s = o->timeout_s;
+    m.json = o->json;
+    m.quiet = o->quiet;
+    return member ? perf_members_member(&m) : perf_members_run(&m);
+}
+
 static int run(void *opts)
 {
     struct perf_opts *o = opts;
+    if (strcmp(o->role, "membership") == 0 || strcmp(o->role, "member") == 0)
+        return role_membership(o, strcmp(o->role, "member") == 0);
     if (strcmp(o->role, "send") == 0)
         return o->latency ? role_send_latency(o) : role_send_throughput(o);
     if (strcmp(o->role, "recv") == 0)
@@ -1541,8 +1594,8 @@ static int run(void *opts)
     if (strcmp(o->role, "run") == 0 || strcmp(o->role, "table") == 0 ||
         strcmp(o->role, "security") == 0)
         return role_run(o);
-    tool_err("unknown command '%s': expected run, table, security, send or "
-             "recv", o->role);
+    tool_err("unknown command '%s': expected run, table, security, "
+             "membership, send or recv", o->role);
     return TOOL_EXIT_USAGE;
 }
 

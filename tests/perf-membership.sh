@@ -1,0 +1,43 @@
+#!/bin/sh
+# perf-membership.sh - make check: a fast smoke run of cohort-perf
+# membership (2 members, one repeat, member timeout 500 ms) in a private
+# network namespace (tests/netns.sh), bounded by timeout(1). Checks that
+# every phase completed (start, crash, join, leave) and that the JSON
+# output has the figures; the figures themselves are not judged here
+# (docs/performance.md, "Membership").
+
+set -u
+
+srcdir=${top_srcdir:-$(dirname "$0")/..}
+builddir=${top_builddir:-.}
+PERF=$builddir/cohort-perf
+NETNS=$srcdir/tests/netns.sh
+
+if [ ! -x "$PERF" ]; then
+    echo "perf-membership.sh: $PERF not built; skipping"
+    exit 77
+fi
+
+out=$(mktemp "${TMPDIR:-/tmp}/cohort-perf-membership.XXXXXX") || exit 99
+trap 'rm -f "$out"' EXIT
+
+sh "$NETNS" timeout -k 2 20 "$PERF" membership --members 2 --repeat 1 \
+    --member-timeout-ms 500 --quiet --json >"$out"
+rc=$?
+cat "$out"
+case $rc in
+    0) ;;
+    124|137) echo "perf-membership.sh: FAILED: did not finish within 20 s"
+             exit 1 ;;
+    *) echo "perf-membership.sh: FAILED (exit $rc)"
+       exit 1 ;;
+esac
+for key in '"members":2' '"failed":0' '"converge_ms"' '"join_ms"' \
+           '"crash_ms"' '"leave_ms"'; do
+    if ! grep -q "$key" "$out"; then
+        echo "perf-membership.sh: FAILED: no $key in the JSON"
+        exit 1
+    fi
+done
+echo "perf-membership.sh: start, crash, join and leave measured"
+exit 0
