@@ -781,8 +781,13 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     co_peer_t *peer = sender_of(core, &h, now_ns);
     if (!peer && core->stats.drops_total != drops)
         return 0; /* stale or replayed: counted */
-    if (!peer && h.type == CO_TYPE_LEAVE)
+    if (!peer && h.type == CO_TYPE_LEAVE) {
+        /* Never tracked, now gone: remember it, or a replay of an older
+         * datagram of it would bring it in as if new. */
+        co_peers_bury_left(&core->peers, h.sender_id, h.incarnation,
+                           h.packet_seq);
         return 0;
+    }
     if (!peer && !(peer = admit_sender(core, &h, &b, from, now_ns)))
         return 0;
     /* Liveness and the reply address follow only datagrams newer than any

@@ -119,6 +119,25 @@ void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left)
     co_peers_remove(p, peer);
 }
 
+void co_peers_bury_left(co_peers_t *p, uint32_t id, uint32_t incarnation,
+                        uint64_t packet_seq)
+{
+    co_tomb_t *t = tomb_slot(p, id);
+    COHORT_ASSERT(t != NULL);
+    if (t->in_use && t->id == id &&
+        co_incarnation_newer(t->incarnation, incarnation))
+        return;
+    if (!(t->in_use && t->id == id && t->incarnation == incarnation)) {
+        *t = (co_tomb_t){.in_use = true, .id = id, .incarnation = incarnation,
+                         .buried_order = ++p->burials};
+        co_replay_init(&t->packets);
+        co_replay_init(&t->unreliable);
+    }
+    if (co_replay_check(&t->packets, packet_seq) == 0) /* repeats: once */
+        co_replay_commit(&t->packets, packet_seq);
+    t->left = true;
+}
+
 void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb)
 {
     COHORT_ASSERT(tomb->in_use && tomb->id == peer->id);

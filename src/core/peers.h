@@ -120,6 +120,12 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer);
  * nothing from this incarnation is ever taken again. */
 void co_peers_forget(co_peers_t *p, co_peer_t *peer, bool left);
 
+/* A LEAVE from a member this one never tracked: remember that it left, so
+ * a replay of its older datagrams cannot bring it in later. A tomb of a
+ * newer incarnation of the id is kept. */
+void co_peers_bury_left(co_peers_t *p, uint32_t id, uint32_t incarnation,
+                        uint64_t packet_seq);
+
 /* The tomb of member id, or NULL. */
 co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id);
 

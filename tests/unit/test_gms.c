@@ -582,7 +582,7 @@ static bool converged(world_t *w, char *why, size_t len)
 static uint64_t settle(world_t *w, uint64_t bound_ns)
 {
     uint64_t start = w->now;
-    char why[160] = "";
+    char why[512] = "";
     while (w->now < start + bound_ns && !w->fail[0]) {
         run(w, w->now + 5 * MS);
         if (converged(w, why, sizeof why))

@@ -477,6 +477,28 @@ static void vector_bounded(void **state)
 
 /* The vector is allocated with the peer: either allocation refused, no
  * peer and nothing held. */
+/* A LEAVE from a member never tracked leaves a tomb that says it left and
+ * holds the LEAVE's packet_seq (so replays are refused); repeats are
+ * taken once; a newer incarnation's tomb is not overwritten. */
+static void bury_left_remembers(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 4, NULL), 0);
+    co_peers_bury_left(&p, 9, 5, 100);
+    co_peers_bury_left(&p, 9, 5, 100); /* the repeat */
+    co_peers_bury_left(&p, 9, 5, 101);
+    co_tomb_t *t = co_peers_tomb(&p, 9);
+    assert_non_null(t);
+    assert_true(t->left);
+    assert_int_equal(t->incarnation, 5);
+    assert_int_equal(co_replay_top(&t->packets), 101);
+    assert_int_not_equal(co_replay_check(&t->packets, 100), 0);
+    co_peers_bury_left(&p, 9, 4, 500); /* an older life: ignored */
+    assert_int_equal(co_peers_tomb(&p, 9)->incarnation, 5);
+    co_peers_free(&p);
+}
+
 static void add_nomem_holds_nothing(void **state)
 {
     (void)state;
@@ -521,6 +543,7 @@ int main(void)
         cmocka_unit_test(group_stable_restarts),
         cmocka_unit_test(vector_bounded),
         cmocka_unit_test(add_nomem_holds_nothing),
+        cmocka_unit_test(bury_left_remembers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
