@@ -28,7 +28,6 @@ int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
     g->cfg = *cfg;
     g->mem = co_mem_or_libc(cfg->mem);
     const co_mem_t *m = g->mem;
-    g->start_ns = now_ns;
     g->discovery_at_ns = now_ns + cfg->discovery_ns;
     size_t n = cfg->max_members;
     bool ok = true;
@@ -170,10 +169,15 @@ static co_gms_peer_t *peer_of_member(co_gms_t *g, const co_vmember_t *m,
 }
 
 /* Suspected and verified: silent through the probes, or said LEAVE. */
-static bool is_gone(const co_gms_t *g, const co_gms_peer_t *p, uint64_t now_ns)
+static bool is_gone(const co_gms_peer_t *p, uint64_t now_ns)
 {
-    (void)g;
     return p->leaving || (p->suspected && now_ns >= p->suspect_at_ns);
+}
+
+/* Suspected (verified or not) or leaving. */
+static bool doubted(const co_gms_peer_t *p)
+{
+    return p->suspected || p->leaving;
 }
 
 /* A view member is gone when verified suspected, when it left, or when a
@@ -184,14 +188,13 @@ static bool member_gone(co_gms_t *g, const co_vmember_t *m, uint64_t now_ns)
     co_gms_peer_t *p = peer_find(g, m->id);
     if (p && p->incarnation != m->incarnation)
         return true;
-    return p && is_gone(g, p, now_ns);
+    return p && is_gone(p, now_ns);
 }
 
 static bool member_suspected(co_gms_t *g, const co_vmember_t *m)
 {
     co_gms_peer_t *p = peer_find(g, m->id);
-    return p && (p->incarnation != m->incarnation || p->suspected ||
-                 p->leaving);
+    return p && (p->incarnation != m->incarnation || doubted(p));
 }
 
 /* ------------------------------------------------------------------ */
@@ -219,7 +222,7 @@ static bool bound_by_answer(co_gms_t *g)
         self_id(g, g->answered_to) || g->answer_expires_ns == 0)
         return false;
     co_gms_peer_t *p = peer_find(g, g->answered_to);
-    return !(p && (p->suspected || p->leaving));
+    return !(p && doubted(p));
 }
 
 static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
@@ -389,9 +392,15 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
 {
     if (self_id(g, id))
         return;
+    const co_gms_peer_t *known = peer_find(g, id);
+    bool fresh = !known || known->incarnation != incarnation;
     co_gms_peer_t *p = peer_get(g, id, incarnation, now_ns);
     if (!p)
         return;
+    /* Every datagram passes here: only news (a new sender, another view,
+     * a suspicion cleared) can start a change, so only news pays for the
+     * look over the view and the senders. */
+    bool news = fresh || p->view_id != view_id || p->suspected;
     p->heard_ns = now_ns;
     p->view_id = view_id;
     p->suspected = false;
@@ -399,7 +408,8 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
     p->probe_at_ns = 0;
     if (co_view_counter(view_id) > g->max_counter)
         g->max_counter = co_view_counter(view_id);
-    maybe_schedule(g, now_ns);
+    if (news)
+        maybe_schedule(g, now_ns);
 }
 
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
@@ -514,6 +524,7 @@ void co_gms_on_flush_ok(co_gms_t *g, uint64_t now_ns, uint32_t from,
          * the next one is smaller once the excess is left out. */
         g->dropped++;
         abandon_own(g);
+        maybe_schedule(g, now_ns);
         return;
     }
     g->answered[i] = true;
@@ -572,15 +583,16 @@ void co_gms_on_commit(co_gms_t *g, uint64_t now_ns, uint32_t from,
 void co_gms_on_installed(co_gms_t *g, uint64_t now_ns, uint32_t from,
                          uint64_t proposal_id)
 {
-    (void)now_ns;
     if (proposal_id != g->proposal_id || !g->committed)
         return;
     long i = proposal_index(g, from);
     if (i < 0)
         return;
     g->acked[i] = true;
-    if (all_set(g->acked, g->proposal.count))
-        g->proposal_id = 0; /* done */
+    if (all_set(g->acked, g->proposal.count)) {
+        g->proposal_id = 0; /* done: whatever waited for it may go now */
+        maybe_schedule(g, now_ns);
+    }
 }
 
 void co_gms_leave(co_gms_t *g, uint64_t now_ns)

@@ -105,7 +105,6 @@ typedef struct co_gms_peer {
 typedef struct co_gms {
     co_gms_config_t cfg;
     const co_mem_t *mem;
-    uint64_t start_ns;
     uint64_t discovery_at_ns;    /* end of discovery; 0: passed */
     uint64_t lag_check_at_ns;    /* look for members that missed the
                                     last COMMIT; 0: none due */
@@ -127,7 +126,6 @@ typedef struct co_gms {
     co_cut_table_t commit_cuts;  /* the cut table of a COMMIT received */
     uint16_t commit_total;
     bool installing;             /* INSTALL handed out, installed() due */
-    uint64_t installed_ack_id;   /* proposal acked after install */
     uint32_t max_counter;        /* largest view counter heard of */
 
     /* coordinator side */
