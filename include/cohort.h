@@ -193,6 +193,10 @@ struct cohort_config {
                                     than half this many members (as
                                     votequorum's expected_votes); 0
                                     (default): every view is primary */
+    int self_delivery;           /* 1 (default): a member delivers its own
+                                    FIFO messages in their place in its
+                                    stream, as everyone else does; 0: it
+                                    delivers only others' messages */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */

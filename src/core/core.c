@@ -34,6 +34,7 @@ void co_core_config_defaults(co_core_config_t *cfg)
     cfg->max_members = 64;
     cfg->event_queue_len = 4096;
     cfg->tx_queue_len = 0; /* derived from max_datagram */
+    cfg->self_delivery = 1;
 }
 
 /* Bytes of body that a heartbeat needs to carry a full stability vector. */
@@ -85,6 +86,8 @@ static const char *check_sizes(const co_core_config_t *cfg)
         return "max_members: must be 2..1024";
     if (cfg->expected_members > 1024)
         return "expected_members: must be 0..1024";
+    if (cfg->self_delivery != 0 && cfg->self_delivery != 1)
+        return "self_delivery: must be 0 or 1";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
     if (cfg->tx_queue_len > 65536)

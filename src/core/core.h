@@ -82,6 +82,7 @@ typedef struct co_core_config {
     uint8_t key_id;
 
     size_t expected_members;   /* primary rule (cohort_config); 0: all */
+    int self_delivery;         /* deliver own FIFO messages (default 1) */
 
     uint64_t seed;             /* drives every random choice in the core */
     /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
