@@ -503,6 +503,12 @@ struct cohort_stats {
                                          unknown), so a lost fragmented
                                          message may count once per
                                          missing fragment */
+    /* --- since 0.3 --- */
+    uint64_t flushes_abandoned;       /* view changes this member could not
+                                         complete in time (what it missed
+                                         was held by no one it could
+                                         reach): it stayed in its view and
+                                         took part in the next change */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

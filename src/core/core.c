@@ -179,6 +179,8 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         co_core_free(core);
         return COHORT_ERR_NOMEM;
     }
+    core->peers.store_bytes = cfg->send_window_bytes;
+    core->tx_sent = core->tx.next;
     /* packet_seq starts at a random point of a 2^62 range: even if a
      * restarted member reuses an (id, incarnation) pair, the nonces
      * (id, incarnation, packet_seq) of its two lives do not meet. The IO
@@ -221,7 +223,7 @@ static void release_handed_out(co_core_t *core)
  * window looks full: with no other member, nothing else would free it. */
 static void release_stable_before(co_core_t *core, uint64_t seq)
 {
-    uint64_t stable = co_peers_stable_through(&core->peers, core->tx.next);
+    uint64_t stable = co_peers_stable_through(&core->peers, core->tx_sent);
     if (stable >= seq)
         stable = seq - 1;
     if (stable >= core->tx.low)
@@ -254,8 +256,9 @@ static bool records_push(co_core_t *core, co_pending_t *p)
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
                         (p->off + chunk == p->len ? CO_REC_LAST : 0);
         uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
-        if (co_txbuf_push(&core->tx, p->data + p->off, (uint16_t)chunk, flags,
-                          total) == 0)
+        uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
+                                     (uint16_t)chunk, flags, total);
+        if (seq == 0)
             return false;
         pushed++;
         p->off += chunk;
@@ -265,37 +268,72 @@ static bool records_push(co_core_t *core, co_pending_t *p)
     return true;
 }
 
-/* Bundle the records from seq on, as the window holds them. Nothing here
+/* Bundle every record pushed and not yet out, in the current view, and
+ * deliver this member's own messages as their LAST record goes, from the
+ * copy taken when it was sent (the message held back for room, pending,
+ * is delivered from its own copy when done). While a view change is in progress nothing goes out: the
+ * records wait in the window for the next view (vsync.c). Nothing here
  * allocates, so what was pushed always goes out. */
-static void records_emit(co_core_t *core, uint64_t seq, uint64_t now_ns)
+static void records_emit(co_core_t *core, uint64_t now_ns)
 {
-    for (; seq < core->tx.next; seq++) {
-        const co_txrec_t *t = co_txbuf_get(&core->tx, seq);
+    if (co_vs_holding(core))
+        return;
+    uint64_t view = co_membership_view_id(core);
+    for (; core->tx_sent < core->tx.next; core->tx_sent++) {
+        uint64_t seq = core->tx_sent;
+        co_txrec_t *t = co_txbuf_get(&core->tx, seq);
+        t->view_id = view;
         co_record_t r = {.type = CO_REC_FIFO, .flags = t->flags,
                          .len = t->len, .seq = seq,
                          .total_len = t->total_len, .payload = t->data};
         co_bundle_add(core, &r, now_ns);
+        if (t->self_copy) { /* taken at send time: it cannot fail now */
+            co_event_self(core, t->self_copy, t->self_len);
+            t->self_copy = NULL;
+        }
     }
+    core->held_messages = 0;
 }
 
 /* Cut p's message into records and send them, as far as room allows;
  * returns true when all are out. */
 static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
 {
-    uint64_t first = core->tx.next;
     bool all = records_push(core, p);
-    records_emit(core, first, now_ns);
+    records_emit(core, now_ns);
     return all;
 }
 
-/* Let the message held back for room move on. */
+/* Let the message held back for room move on (not during a view change:
+ * its records would only wait). Done, it is delivered here too. */
 static void pending_progress(co_core_t *core, uint64_t now_ns)
 {
     co_pending_t *p = &core->pending;
-    if (p->data && records_out(core, p, now_ns)) {
+    if (!p->data || co_vs_holding(core) || !records_out(core, p, now_ns))
+        return;
+    if (core->cfg.self_delivery)
+        co_event_self(core, p->data, p->len);
+    else
         co_free(core->mem, p->data);
-        memset(p, 0, sizeof *p);
-    }
+    memset(p, 0, sizeof *p);
+}
+
+void co_core_release_held(co_core_t *core, uint64_t now_ns)
+{
+    records_emit(core, now_ns);
+    pending_progress(core, now_ns);
+}
+
+/* With self-delivery, a message is taken only when the event queue has
+ * room for it beside the messages held for the next view, so that its
+ * own delivery is never the one dropped. */
+static bool self_room(const co_core_t *core, size_t len)
+{
+    if (!core->cfg.self_delivery)
+        return true;
+    const co_evq_t *q = &core->evq;
+    return q->count + core->held_messages < q->data_limit &&
+           co_evq_has_room(q, len);
 }
 
 static size_t fragments_of(const co_core_t *core, size_t len)
@@ -308,7 +346,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
 {
     static const uint8_t empty[1];
     pending_progress(core, now_ns);
-    if (core->pending.data)
+    if (core->pending.data || !self_room(core, len))
         return COHORT_ERR_AGAIN;
     size_t frags = fragments_of(core, len);
     size_t need = len + frags * CO_TXREC_OVERHEAD;
@@ -323,11 +361,25 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
         /* All or nothing: out of memory part-way, take back what was
          * pushed, so no sequence number is used and nothing is sent. */
         uint64_t first = core->tx.next;
+        uint8_t *self = NULL;
+        if (core->cfg.self_delivery &&
+            !(self = co_malloc(core->mem, len ? len : 1)))
+            return COHORT_ERR_NOMEM;
         if (!records_push(core, &direct)) {
             co_txbuf_unpush(&core->tx, first);
+            co_free(core->mem, self);
             return COHORT_ERR_NOMEM;
         }
-        records_emit(core, first, now_ns);
+        if (self) {
+            if (len)
+                memcpy(self, data, len);
+            co_txrec_t *last = co_txbuf_get(&core->tx, core->tx.next - 1);
+            last->self_copy = self;
+            last->self_len = len;
+        }
+        if (co_vs_holding(core))
+            core->held_messages++;
+        records_emit(core, now_ns);
         return 0;
     }
     /* A single record waits for room; a fragmented message is taken now
@@ -389,11 +441,16 @@ int co_core_add_key(co_core_t *core, const uint8_t key[COHORT_KEY_BYTES],
     return co_crypto_add_key(&core->crypto, key, key_id, use_for_send);
 }
 
+void co_core_flush_bundle(co_core_t *core, uint64_t now_ns)
+{
+    co_builder_finish(core, &core->bundle, now_ns);
+    core->bundle_deadline_ns = 0;
+}
+
 void co_core_flush(co_core_t *core, uint64_t now_ns)
 {
     release_handed_out(core);
-    co_builder_finish(core, &core->bundle, now_ns);
-    core->bundle_deadline_ns = 0;
+    co_core_flush_bundle(core, now_ns);
 }
 
 void co_core_leave(co_core_t *core, uint64_t now_ns)
@@ -429,8 +486,9 @@ bool co_core_drained(const co_core_t *core)
 {
     /* Stable, not yet released, counts: a member alone has nothing owed. */
     return core->pending.data == NULL && !core->bundle.open &&
-           co_peers_stable_through(&core->peers, core->tx.next) ==
-               core->tx.next - 1;
+           core->tx_sent == core->tx.next &&
+           co_peers_stable_through(&core->peers, core->tx_sent) ==
+               core->tx_sent - 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -467,40 +525,28 @@ static void note_stability(co_core_t *core, co_peer_t *peer,
             e.incarnation != core->cfg.incarnation)
             continue;
         /* Never believe a report of records we have not sent. */
-        uint64_t seq = e.delivered_seq < core->tx.next ? e.delivered_seq
-                                                       : core->tx.next - 1;
+        uint64_t seq = e.delivered_seq < core->tx_sent ? e.delivered_seq
+                                                       : core->tx_sent - 1;
         if (!peer->reports_us || seq > peer->delivered_ours)
             peer->delivered_ours = seq;
         peer->reports_us = true;
     }
 }
 
-/* Start or move a sender's window to where it now retransmits from. */
+/* Start or move a sender's window to where it now retransmits from.
+ * Below its trail every member of its view has its records, so the
+ * store lets them go. Records skipped are lost only for a member of
+ * this member's view; for any other sender they were never ours. */
 static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
 {
+    co_store_release_through(&peer->store, trail - 1);
     if (!co_rxwin_synced(&peer->rx)) {
         co_rxwin_sync(&peer->rx, trail);
         return;
     }
     if (peer->rx.next >= trail)
         return;
-    uint64_t messages = co_rxwin_lost_messages(&peer->rx, trail,
-                                               peer->reasm.total != 0);
-    uint64_t lost = co_rxwin_skip_to(&peer->rx, trail);
-    co_reasm_reset(&peer->reasm);
-    co_evq_reserve_follow(core, peer);
-    peer->message_start = 0;
-    if (lost == 0 && messages == 0)
-        return;
-    core->stats.messages_lost += messages;
-    char text[120];
-    snprintf(text, sizeof text,
-             "member %" PRIu32 " no longer holds %" PRIu64 " messages this "
-             "member missed (cut off longer than the timeout)",
-             peer->id, messages);
-    co_event_warning(core, COHORT_ERR_LOST, text,
-                     (cohort_member_t){peer->id, peer->incarnation},
-                     messages);
+    co_vs_restart_stream(core, peer, trail, peer->in_view);
 }
 
 /* A gap is asked for after a random delay in [0, nack_delay] (it spreads
@@ -534,6 +580,7 @@ typedef union co_body {
     co_ack_t ack;
     co_nack_t nack;
     uint64_t trail;
+    co_forward_t fwd;
     co_mbody_t m;
 } co_body_t;
 
@@ -559,6 +606,8 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
         return co_nack_decode(body, h->body_len, &out->nack);
     case CO_TYPE_LEAVE:
         return h->body_len == 0 ? 0 : CO_DROP(COHORT_DROP_BAD_FIELD);
+    case CO_TYPE_FORWARD:
+        return co_forward_decode(body, h->body_len, &out->fwd);
     default:
         return co_membership_decode(h, body, &out->m);
     }
@@ -585,6 +634,11 @@ static void on_unreliable(co_core_t *core, co_peer_t *peer,
         co_count_drop(core, COHORT_DROP_DUPLICATE);
         return;
     }
+    if (!co_vs_unreliable_ok(core, peer, r->view_id)) {
+        co_replay_commit(&peer->unreliable, r->seq);
+        co_count_drop(core, COHORT_DROP_STALE); /* not of this view */
+        return;
+    }
     if (!co_evq_has_room(&core->evq, r->len)) {
         co_replay_commit(&peer->unreliable, r->seq);
         co_count_drop(core, COHORT_DROP_QUEUE_FULL);
@@ -599,34 +653,71 @@ static void on_unreliable(co_core_t *core, co_peer_t *peer,
     co_event_message(core, peer, COHORT_UNRELIABLE, copy, r->len);
 }
 
-static void on_data(co_core_t *core, co_peer_t *peer, const uint8_t *body,
-                    size_t body_len, uint64_t trail, uint64_t now_ns)
+/* One FIFO record of peer's, from DATA or FORWARD. A record names the
+ * view it was sent in, and no FIFO record is sent before a first view:
+ * one that names none is malformed. */
+static void take_fifo(co_core_t *core, co_peer_t *peer, const co_record_t *r,
+                      uint64_t now_ns)
+{
+    if (r->view_id == 0) {
+        co_count_drop(core, COHORT_DROP_BAD_FIELD);
+        return;
+    }
+    if (co_deliver_in_order(core, peer, r, now_ns))
+        return;
+    if (r->seq > peer->rx.highest + 1)
+        peer->gap_grew = true;
+    switch (co_rxwin_insert(&peer->rx, r)) {
+    case CO_RXWIN_DUPLICATE:
+        co_count_drop(core, COHORT_DROP_DUPLICATE);
+        break;
+    case CO_RXWIN_NO_ROOM:
+        co_count_drop(core, COHORT_DROP_NO_BUFFER);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The records of a DATA body, each in the view its header names. */
+static void on_data(co_core_t *core, co_peer_t *peer, const co_header_t *h,
+                    const uint8_t *body, uint64_t trail, uint64_t now_ns)
 {
     follow_trail(core, peer, trail);
     size_t off = CO_DATA_TRAIL_BYTES;
     co_record_t r;
-    while (co_record_next(body, body_len, &off, &r) == 1) {
-        if (r.type == CO_REC_UNRELIABLE) {
+    while (co_record_next(body, h->body_len, &off, &r) == 1) {
+        r.view_id = h->view_id;
+        if (r.type == CO_REC_UNRELIABLE)
             on_unreliable(core, peer, &r);
-            continue;
-        }
-        if (co_deliver_in_order(core, peer, &r, now_ns))
-            continue;
-        if (r.seq > peer->rx.highest + 1)
-            peer->gap_grew = true;
-        switch (co_rxwin_insert(&peer->rx, &r)) {
-        case CO_RXWIN_DUPLICATE:
-            co_count_drop(core, COHORT_DROP_DUPLICATE);
-            break;
-        case CO_RXWIN_NO_ROOM:
-            co_count_drop(core, COHORT_DROP_NO_BUFFER);
-            break;
-        default:
-            break;
-        }
+        else
+            take_fifo(core, peer, &r, now_ns);
     }
     co_deliver_ready(core, peer, now_ns);
     schedule_nack(core, peer, now_ns);
+}
+
+/* Another member's records, forwarded by a holder during a flush: taken
+ * as if their origin had sent them, for an origin this member still
+ * tracks in that life (its window is where they go). */
+static void on_forward(co_core_t *core, const co_header_t *h,
+                       const uint8_t *body, const co_forward_t *f,
+                       uint64_t now_ns)
+{
+    co_peer_t *origin = co_peers_find(&core->peers, f->origin_id);
+    if (!origin || origin->incarnation != f->origin_incarnation ||
+        f->origin_id == h->sender_id || !co_rxwin_synced(&origin->rx)) {
+        co_count_drop(core, COHORT_DROP_UNKNOWN_MEMBER);
+        return;
+    }
+    size_t off = CO_FORWARD_FIXED_BYTES;
+    co_record_t r;
+    while (co_forward_record_next(body, h->body_len, &off, &r) == 1) {
+        r.view_id = h->view_id;
+        take_fifo(core, origin, &r, now_ns);
+    }
+    co_deliver_ready(core, origin, now_ns);
+    schedule_nack(core, origin, now_ns);
 }
 
 static void on_heartbeat(co_core_t *core, co_peer_t *peer,
@@ -646,9 +737,10 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
 }
 
 /* Find the sender's entry, replacing an older incarnation; NULL drops the
- * datagram (counted). */
+ * datagram (counted), or, with *wait set, leaves it for later (a new
+ * life of a member whose old life is still in the view). */
 static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
-                            uint64_t now_ns)
+                            uint64_t now_ns, bool *wait)
 {
     co_peer_t *peer = co_peers_find(&core->peers, h->sender_id);
     if (peer && co_incarnation_newer(peer->incarnation, h->incarnation)) {
@@ -656,6 +748,17 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
         return NULL;
     }
     if (peer && co_incarnation_newer(h->incarnation, peer->incarnation)) {
+        if (peer->in_view) {
+            /* The old life is still in the view: its state stays until
+             * the view that drops it is installed, since its last
+             * messages may still have to be completed. Membership hears
+             * the new life (and so replaces the old); its datagrams are
+             * taken from the install on. */
+            if (!core->left)
+                co_membership_heard(core, h, now_ns);
+            *wait = true;
+            return NULL;
+        }
         member_left(core, peer, COHORT_LEFT_RESTARTED, now_ns);
         peer = NULL;
     }
@@ -713,6 +816,7 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
         memset(tomb, 0, sizeof *tomb);            /* a newer life */
     core->stats.members_joined++;
     co_event_member(core, peer, COHORT_EVENT_MEMBER_JOINED, 0);
+    co_vs_admitted(core, peer);
     return peer;
 }
 
@@ -781,9 +885,17 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         return 0;
     }
     uint64_t drops = core->stats.drops_total;
-    co_peer_t *peer = sender_of(core, &h, now_ns);
-    if (!peer && core->stats.drops_total != drops)
-        return 0; /* stale or replayed: counted */
+    bool wait = false;
+    co_peer_t *peer = sender_of(core, &h, now_ns, &wait);
+    if (!peer && wait && co_type_is_membership(h.type) && !core->left) {
+        /* Its answers are what lets the view that replaces its old life
+         * be installed. */
+        co_membership_recv(core, &h, &b.m, now_ns);
+        co_vs_poll(core, now_ns);
+        return 0;
+    }
+    if (!peer && (wait || core->stats.drops_total != drops))
+        return 0; /* stale or replayed: counted; or a new life waiting */
     if (!peer && h.type == CO_TYPE_LEAVE) {
         /* Never tracked, now gone: remember it, or a replay of an older
          * datagram of it would bring it in as if new. */
@@ -811,11 +923,15 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     if (co_type_is_membership(h.type)) {
         if (!core->left)
             co_membership_recv(core, &h, &b.m, now_ns);
+        co_vs_poll(core, now_ns);
         return 0;
     }
     switch (h.type) {
     case CO_TYPE_DATA:
-        on_data(core, peer, body, h.body_len, b.trail, now_ns);
+        on_data(core, peer, &h, body, b.trail, now_ns);
+        break;
+    case CO_TYPE_FORWARD:
+        on_forward(core, &h, body, &b.fwd, now_ns);
         break;
     case CO_TYPE_HEARTBEAT:
         on_heartbeat(core, peer, &b.hb, now_ns);
@@ -829,6 +945,8 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         if (b.nack.target_id == core->cfg.member_id &&
             b.nack.target_incarnation == core->cfg.incarnation)
             co_retransmit(core, peer, &b.nack, now_ns);
+        else
+            co_forward_repair(core, peer, &b.nack, now_ns);
         break;
     case CO_TYPE_LEAVE:
         member_left(core, peer, COHORT_LEFT_GRACEFULLY, now_ns);
@@ -836,6 +954,7 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     default:
         COHORT_ASSERT(false); /* decode_body rejected it */
     }
+    co_vs_poll(core, now_ns);
     return 0;
 }
 
@@ -852,12 +971,15 @@ static uint64_t jittered(co_core_t *core, uint64_t interval_ns)
 
 static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
-    if (now_ns >= peer->last_heard_ns + core->cfg.member_timeout_ns) {
+    /* A silent member of the view keeps its state until the view that
+     * leaves it out is installed: a flush may still need its records. */
+    if (!peer->in_view &&
+        now_ns >= peer->last_heard_ns + core->cfg.member_timeout_ns) {
         member_left(core, peer, COHORT_LEFT_TIMEOUT, now_ns);
         return;
     }
     if (peer->nack_at_ns && now_ns >= peer->nack_at_ns) {
-        co_send_nack(core, peer, now_ns);
+        co_send_nack(core, peer, co_vs_nack_dest(core, peer), now_ns);
         peer->nack_at_ns = 0;
         if (co_rxwin_has_gap(&peer->rx))
             peer->nack_at_ns = now_ns + core->cfg.nack_retry_ns;
@@ -879,6 +1001,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     if (core->left)
         return;
     co_membership_tick(core, now_ns);
+    co_vs_poll(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
         (core->probe_at_ns && now_ns >= core->probe_at_ns)) {
         co_send_heartbeat(core, now_ns);
@@ -903,6 +1026,8 @@ uint64_t co_core_deadline(const co_core_t *core)
         at = core->heartbeat_at_ns;
         at = earliest(core->probe_at_ns, at);
         at = earliest(co_membership_deadline(core), at);
+        if (core->vs_flushing)
+            at = earliest(core->vs_flush_deadline_ns, at);
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);
@@ -912,7 +1037,8 @@ uint64_t co_core_deadline(const co_core_t *core)
             continue;
         at = earliest(p->nack_at_ns, at);
         at = earliest(p->ack_at_ns, at);
-        at = earliest(p->last_heard_ns + core->cfg.member_timeout_ns, at);
+        if (!p->in_view)
+            at = earliest(p->last_heard_ns + core->cfg.member_timeout_ns, at);
     }
     return at;
 }

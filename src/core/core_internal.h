@@ -22,6 +22,10 @@ typedef struct co_builder {
     co_dest_kind_t kind;
     co_addr_t dest;
     bool has_fifo;           /* carries FIFO records (tail probe needed) */
+    uint64_t view_id;        /* the header's: the current view at begin;
+                                a repair names the view of its records */
+    uint32_t origin_id;      /* FORWARD: whose records (set before begin) */
+    uint32_t origin_inc;
 } co_builder_t;
 
 /* Datagrams waiting for the caller. Slots head .. head+popped-1 were
@@ -107,6 +111,16 @@ struct co_core {
     co_builder_t scratch;        /* control datagrams */
     co_builder_t retx_group;     /* retransmissions to the group */
     co_builder_t retx_unicast;   /* retransmissions to one member */
+    uint64_t tx_sent;            /* first seq not yet out: records from
+                                    here to tx.next - 1 are held while a
+                                    view change is in progress (vsync.c) */
+    size_t held_messages;        /* whole messages among them */
+    bool vs_flushing;            /* delivering the old view through the
+                                    cuts of a COMMIT (vsync.c) */
+    uint64_t vs_flush_deadline_ns;
+    uint64_t vs_flush_ns;        /* the longest a flush may take while the
+                                    network, not the application, holds
+                                    it up; then the install is abandoned */
     uint8_t *rxbuf;              /* mutable copy for in-place decryption */
     co_ack_entry_t *entries;     /* a heartbeat's stability vector */
     co_txq_t txq;
@@ -138,7 +152,13 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns);
 void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns);
 void co_send_heartbeat(co_core_t *core, uint64_t now_ns);
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
-void co_send_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+/* A NACK for peer's gaps, sent to dest (peer's own address, or in a
+ * flush the member that holds its records). */
+void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
+                  uint64_t now_ns);
+/* Answer a NACK for another member's records from its store (FORWARD). */
+void co_forward_repair(co_core_t *core, co_peer_t *asker,
+                       const co_nack_t *nack, uint64_t now_ns);
 void co_send_leave(co_core_t *core, uint64_t now_ns);
 void co_retransmit(co_core_t *core, co_peer_t *asker,
                    const co_nack_t *nack, uint64_t now_ns);
@@ -160,6 +180,45 @@ void co_membership_leave(co_core_t *core, uint64_t now_ns);
 void co_membership_tick(co_core_t *core, uint64_t now_ns);
 uint64_t co_membership_deadline(const co_core_t *core);
 
+/* membership.c: the flush delivery is complete; install the view. */
+void co_membership_flush_done(co_core_t *core, uint64_t now_ns);
+void co_membership_flush_abandon(co_core_t *core, uint64_t now_ns);
+
+/* vsync.c - virtual synchrony: what may be delivered and sent when. */
+/* May the FIFO record seq of peer, sent in view_id, be delivered now? */
+bool co_vs_deliverable(const co_core_t *core, const co_peer_t *peer,
+                       uint64_t seq, uint64_t view_id);
+/* May an unreliable record of peer sent in view_id be delivered now? */
+bool co_vs_unreliable_ok(const co_core_t *core, const co_peer_t *peer,
+                         uint64_t view_id);
+/* Sends are held: no view yet, or a view change is in progress. */
+bool co_vs_holding(const co_core_t *core);
+/* A COMMIT is to be applied: deliver the old view through its cuts. */
+void co_vs_flush_begin(co_core_t *core, uint64_t now_ns);
+/* Every sender of the old view is delivered through its cut. */
+bool co_vs_flush_complete(const co_core_t *core);
+/* After a delivery, a datagram or a tick: install once complete, or
+ * abandon the install when the flush is stuck past its deadline. */
+void co_vs_poll(co_core_t *core, uint64_t now_ns);
+/* The view was installed (its event queued): members' streams start or
+ * end at the cuts, held sends go out. */
+void co_vs_installed(co_core_t *core, uint64_t now_ns);
+/* A sender just admitted: if the view names it, its stream starts where
+ * the view change said. */
+void co_vs_admitted(co_core_t *core, co_peer_t *peer);
+/* Where peer's NACKs go: to it, or during a flush of a departed sender
+ * to the member named as holding its records. */
+const co_addr_t *co_vs_nack_dest(co_core_t *core, const co_peer_t *peer);
+/* Restart peer's stream at seq, giving up what lies before (with a LOST
+ * warning when warn). */
+void co_vs_restart_stream(co_core_t *core, co_peer_t *peer, uint64_t seq,
+                          bool warn);
+
+/* core.c: put out held records (after an install); seal what is
+ * bundled now. */
+void co_core_release_held(co_core_t *core, uint64_t now_ns);
+void co_core_flush_bundle(co_core_t *core, uint64_t now_ns);
+
 /* events.c */
 void co_event_view(co_core_t *core);
 int co_evq_init(co_evq_t *q, size_t data_limit, size_t extra,
@@ -179,6 +238,8 @@ void co_evq_reserve_follow(co_core_t *core, co_peer_t *peer);
 void co_evq_release(co_evq_t *q);
 void co_event_message(co_core_t *core, const co_peer_t *peer,
                       cohort_mode_t mode, uint8_t *data, size_t len);
+/* This member's own FIFO message (self-delivery); takes data. */
+void co_event_self(co_core_t *core, uint8_t *data, size_t len);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
 /* about: the member concerned ({0, 0}: none); count: see warning.count. */

@@ -168,6 +168,24 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
     core->stats.messages_delivered[mode]++;
 }
 
+void co_event_self(co_core_t *core, uint8_t *data, size_t len)
+{
+    co_evslot_t *e = evq_push(core);
+    if (!e) {
+        co_free(core->mem, data);
+        return;
+    }
+    e->type = COHORT_EVENT_MESSAGE;
+    e->who = (cohort_member_t){core->cfg.member_id, core->cfg.incarnation};
+    memcpy(e->name, core->cfg.name, sizeof e->name);
+    e->mode = COHORT_FIFO;
+    e->data = data;
+    e->len = len;
+    e->view_id = co_membership_view_id(core);
+    core->evq.bytes += len;
+    core->stats.messages_delivered[COHORT_FIFO]++;
+}
+
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason)
 {
@@ -213,6 +231,7 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         for (size_t i = 0; i < core->peers.cap; i++)
             if (core->peers.slots[i].in_use)
                 co_deliver_ready(core, &core->peers.slots[i], now_ns);
+        co_vs_poll(core, now_ns);
     }
     if (q->count == 0)
         return false;
@@ -276,6 +295,21 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
                            uint8_t flags, uint32_t total_len,
                            const uint8_t *data, uint8_t *owned, uint16_t len)
 {
+    /* Kept first, until every member has it, to repair the others if
+     * its sender fails (store.h). A full store waits for the sender's
+     * trail to move; nothing is taken, so nothing is acknowledged. */
+    co_record_t kept = {.type = CO_REC_FIFO, .flags = flags, .len = len,
+                        .seq = seq, .total_len = total_len, .payload = data,
+                        .view_id = co_membership_view_id(core)};
+    int st = co_store_append(&peer->store, &kept);
+    if (st == CO_STORE_NOT_NEXT) { /* a stream restarted: so does the store */
+        co_store_free(&peer->store);
+        co_store_init(&peer->store, peer->id, peer->incarnation,
+                      core->peers.store_bytes, core->mem);
+        st = co_store_append(&peer->store, &kept);
+    }
+    if (st != CO_STORE_OK)
+        return false;
     uint8_t *msg = NULL;
     size_t msg_len = 0;
     size_t max = core->cfg.max_message;
@@ -286,6 +320,7 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
                                        len, max, &msg, &msg_len);
     switch (res) {
     case CO_REASM_NOMEM:
+        co_store_take_back(&peer->store);
         core->evq.stalled = true; /* try again when events are taken */
         co_evq_reserve_follow(core, peer);
         return false;
@@ -328,6 +363,7 @@ bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
 {
     co_rxwin_t *w = &peer->rx;
     if (r->seq != w->next || w->count != 0 ||
+        !co_vs_deliverable(core, peer, r->seq, r->view_id) ||
         !co_evq_has_room(&core->evq,
                          co_evq_need(r->flags, r->total_len, r->len)))
         return false;
@@ -347,6 +383,17 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     if (!co_rxwin_synced(&peer->rx))
         return; /* nothing to deliver or report before the first record */
     while ((ready = co_rxwin_ready(&peer->rx)) != NULL) {
+        if (peer->in_view && ready->view_id != 0 &&
+            ready->view_id < co_membership_view_id(core)) {
+            /* Sent in an earlier view: what this member had to deliver
+             * of it was delivered before that view ended. */
+            co_rxslot_t gone;
+            co_free(core->mem, co_rxwin_take(&peer->rx, &gone));
+            co_count_drop(core, COHORT_DROP_STALE);
+            continue;
+        }
+        if (!co_vs_deliverable(core, peer, peer->rx.next, ready->view_id))
+            break;
         if (!co_evq_has_room(&core->evq, co_evq_need(ready->flags,
                                                      ready->total_len,
                                                      ready->len))) {

@@ -632,6 +632,19 @@ void co_gms_installed(co_gms_t *g, uint64_t now_ns)
     maybe_schedule(g, now_ns);
 }
 
+void co_gms_install_abandon(co_gms_t *g, uint64_t now_ns)
+{
+    COHORT_ASSERT(g->installing);
+    g->installing = false;
+    g->commit_total = 0;
+    g->answer_expires_ns = 0; /* bound to nothing: free to coordinate */
+    if (g->proposal_id != 0 && g->proposal_id == g->answered_id) {
+        g->proposal_id = 0;   /* our own committed proposal: given up */
+        g->committed = false;
+    }
+    maybe_schedule(g, now_ns);
+}
+
 co_gms_why_t co_gms_departed(const co_gms_t *g, uint32_t id,
                              uint32_t incarnation)
 {

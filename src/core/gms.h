@@ -183,6 +183,15 @@ void co_gms_leave(co_gms_t *g, uint64_t now_ns);
 /* The flush delivery of the INSTALL action is done. */
 void co_gms_installed(co_gms_t *g, uint64_t now_ns);
 
+/* The flush delivery of the INSTALL action cannot finish (what is
+ * missing is held by no one reachable): the committed view is not
+ * installed here. This member stays in its view, blocked, and answers
+ * the next proposal with what it has delivered by then; a proposer
+ * gives its committed proposal up. Nothing is lost to the other members:
+ * those that installed the view take this one in again by a later change
+ * (it names an older view), each side with its own cut. */
+void co_gms_install_abandon(co_gms_t *g, uint64_t now_ns);
+
 void co_gms_tick(co_gms_t *g, uint64_t now_ns);
 uint64_t co_gms_deadline(const co_gms_t *g);
 
@@ -204,6 +213,11 @@ static inline const co_view_t *co_gms_prev_view(const co_gms_t *g)
 static inline bool co_gms_blocked(const co_gms_t *g)
 {
     return !g->has_view || g->answered_id > g->view.id;
+}
+/* An INSTALL was handed out and neither installed nor abandoned yet. */
+static inline bool co_gms_installing(const co_gms_t *g)
+{
+    return g->installing;
 }
 /* The proposal this member answered (members listed), for the freeze. */
 static inline const co_view_t *co_gms_answered(const co_gms_t *g)

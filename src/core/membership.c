@@ -7,9 +7,8 @@
  * gms.c decides; this file only translates. It reads core state and calls
  * the output and event functions; gms.c never sees the core.
  *
- * Stage: views are agreed, but the flush does not yet hold delivery back
- * or fetch the old view's messages before the install (INSTALL is applied
- * at once), so virtual synchrony is not promised yet (docs/guarantees.md).
+ * The flush itself (what is delivered when, held sends, the install
+ * once the old view is complete) is vsync.c's.
  */
 #include "core_internal.h"
 
@@ -42,6 +41,7 @@ int co_membership_init(co_core_t *core, uint64_t now_ns)
         .retry_ns = c->nack_retry_ns,
         .flush_timeout_ns = flush,
     };
+    core->vs_flush_ns = 2 * flush;
     return co_gms_init(&core->gms, &g, now_ns) == 0 ? 0 : COHORT_ERR_NOMEM;
 }
 
@@ -108,7 +108,7 @@ static size_t my_vector(co_core_t *core, co_flush_entry_t *out)
     if (!co_gms_has_view(g)) {
         out[n++] = (co_flush_entry_t){core->cfg.member_id,
                                       core->cfg.incarnation,
-                                      core->tx.next - 1};
+                                      core->tx_sent - 1};
         return n;
     }
     const co_view_t *v = co_gms_view(g);
@@ -116,7 +116,7 @@ static size_t my_vector(co_core_t *core, co_flush_entry_t *out)
         const co_vmember_t *m = &v->members[i];
         uint64_t seq = 0;
         if (m->id == core->cfg.member_id) {
-            seq = core->tx.next - 1;
+            seq = core->tx_sent - 1; /* what went out: held ones wait */
         } else {
             const co_peer_t *p = co_peers_find(&core->peers, m->id);
             if (p && p->incarnation == m->incarnation &&
@@ -137,6 +137,9 @@ static size_t my_vector(co_core_t *core, co_flush_entry_t *out)
 static void answer(co_core_t *core, const co_gms_action_t *a,
                    uint64_t now_ns)
 {
+    /* What is bundled goes out first: from the answer on nothing more is
+     * sent or delivered in this view beyond the vector. */
+    co_core_flush_bundle(core, now_ns);
     co_flush_entry_t *e = core->flush_entries;
     size_t n = my_vector(core, e);
     const co_gms_t *g = &core->gms;
@@ -190,7 +193,9 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
             send_cut_chunks(core, a.proposal_id, now_ns);
             break;
         case CO_GMS_ACT_INSTALL:
-            co_gms_installed(&core->gms, now_ns);
+            co_vs_flush_begin(core, now_ns);
+            if (co_vs_flush_complete(core))
+                co_gms_installed(&core->gms, now_ns);
             break;
         case CO_GMS_ACT_INSTALLED:
             send_installed(core, &a, now_ns);
@@ -200,6 +205,7 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
             break;
         case CO_GMS_ACT_VIEW:
             co_event_view(core);
+            co_vs_installed(core, now_ns);
             break;
         default:
             COHORT_ASSERT(false);
@@ -281,6 +287,18 @@ void co_membership_left(co_core_t *core, const co_header_t *h,
                         uint64_t now_ns)
 {
     co_gms_on_leave(&core->gms, now_ns, h->sender_id, h->incarnation);
+    run_actions(core, now_ns);
+}
+
+void co_membership_flush_done(co_core_t *core, uint64_t now_ns)
+{
+    co_gms_installed(&core->gms, now_ns);
+    run_actions(core, now_ns);
+}
+
+void co_membership_flush_abandon(co_core_t *core, uint64_t now_ns)
+{
+    co_gms_install_abandon(&core->gms, now_ns);
     run_actions(core, now_ns);
 }
 

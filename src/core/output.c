@@ -94,8 +94,13 @@ void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,
     if (dest)
         b->dest = *dest;
     b->has_fifo = false;
-    /* A DATA body starts with the trail, written when sealing. */
+    b->view_id = co_membership_view_id(core);
+    /* A DATA body starts with the trail, written when sealing; a FORWARD
+     * body with its records' origin. */
     b->body_len = type == CO_TYPE_DATA ? CO_DATA_TRAIL_BYTES : 0;
+    if (type == CO_TYPE_FORWARD)
+        b->body_len = co_forward_begin(b->buf + CO_HEADER_BYTES, b->origin_id,
+                                       b->origin_inc);
 }
 
 /* Write the header, seal, and move the datagram into the queue (by
@@ -118,7 +123,7 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
         .sender_id = core->cfg.member_id,
         .incarnation = core->cfg.incarnation,
         .packet_seq = ++core->packet_seq,
-        .view_id = co_membership_view_id(core),
+        .view_id = b->view_id,
     };
     COHORT_ASSERT(b->body_len <= core->body_room);
     co_header_encode(&h, b->buf);
@@ -153,8 +158,10 @@ void co_builder_add_record(co_core_t *core, co_builder_t *b,
         uint8_t type = b->type;
         co_dest_kind_t kind = b->kind;
         co_addr_t dest = b->dest;
+        uint64_t view = b->view_id;
         co_builder_finish(core, b, now_ns);
         co_builder_begin(core, b, type, kind, &dest);
+        b->view_id = view;
     }
     co_record_encode(r, b->buf + CO_HEADER_BYTES, &b->body_len);
     if (r->type == CO_REC_FIFO)
@@ -195,7 +202,7 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
     }
     COHORT_ASSERT(co_heartbeat_size(name_len, n) <= core->body_room);
     b->body_len = co_heartbeat_encode(b->buf + CO_HEADER_BYTES, core->cfg.name,
-                                      name_len, core->tx.next, core->tx.low,
+                                      name_len, core->tx_sent, core->tx.low,
                                       core->entries, n);
     co_builder_finish(core, b, now_ns);
 }
@@ -213,7 +220,8 @@ void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     co_builder_finish(core, b, now_ns);
 }
 
-void co_send_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
+                  uint64_t now_ns)
 {
     size_t max = (core->body_room - CO_NACK_FIXED_BYTES) / CO_NACK_RANGE_BYTES;
     if (max > 64)
@@ -223,7 +231,7 @@ void co_send_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     if (n == 0)
         return;
     co_builder_t *b = &core->scratch;
-    co_builder_begin(core, b, CO_TYPE_NACK, CO_DEST_UNICAST, &peer->addr);
+    co_builder_begin(core, b, CO_TYPE_NACK, CO_DEST_UNICAST, dest);
     b->body_len = co_nack_encode(b->buf + CO_HEADER_BYTES, peer->id,
                                  peer->incarnation, ranges, n);
     core->stats.nacks_sent++;
@@ -261,6 +269,23 @@ static bool retx_choose(co_core_t *core, co_txrec_t *rec, uint32_t asker,
     return true;
 }
 
+/* A repair datagram names the view its records were sent in, not the
+ * current one: receivers deliver a record only in its own view. Records
+ * of another view than b's so far close b and start a new datagram. */
+static void retx_in_view(co_core_t *core, co_builder_t *b, uint64_t view_id,
+                         uint64_t now_ns)
+{
+    if (b->view_id == view_id)
+        return;
+    if (b->body_len > CO_DATA_TRAIL_BYTES) {
+        co_dest_kind_t kind = b->kind;
+        co_addr_t dest = b->dest;
+        co_builder_finish(core, b, now_ns);
+        co_builder_begin(core, b, CO_TYPE_DATA, kind, &dest);
+    }
+    b->view_id = view_id;
+}
+
 void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
                    uint64_t now_ns)
 {
@@ -273,6 +298,8 @@ void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
         co_nack_range_t r = co_nack_range_at(nack->ranges, i);
         for (uint64_t s = r.first; s <= r.last && budget > 2; s++) {
             co_txrec_t *rec = co_txbuf_get(&core->tx, s);
+            if (rec && rec->view_id == 0)
+                break; /* held for the next view: not out yet */
             if (!rec) {
                 if (s < core->tx.low) {
                     s = core->tx.low - 1; /* stable already: jump ahead */
@@ -290,8 +317,9 @@ void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
                 .payload = rec->data,
             };
             size_t before = core->txq.count;
-            co_builder_add_record(core, kind == CO_DEST_GROUP ? group : uni,
-                                  &out, now_ns);
+            co_builder_t *b = kind == CO_DEST_GROUP ? group : uni;
+            retx_in_view(core, b, rec->view_id, now_ns);
+            co_builder_add_record(core, b, &out, now_ns);
             budget -= core->txq.count - before;
             core->stats.retransmissions_sent++;
         }
@@ -303,4 +331,51 @@ void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
         uni->open = false;
     co_builder_finish(core, group, now_ns);
     co_builder_finish(core, uni, now_ns);
+}
+
+/* A member asks this one for records of another (the origin, in the
+ * NACK's target), as in a flush after the origin crashed: answer from
+ * the origin's store, what is held of the ranges, in FORWARD datagrams
+ * to the asker, each naming the view its records were delivered in. No
+ * hold-off as in co_retransmit: only a flush asks a holder, once per
+ * nack_retry. */
+void co_forward_repair(co_core_t *core, co_peer_t *asker,
+                       const co_nack_t *nack, uint64_t now_ns)
+{
+    co_peer_t *origin = co_peers_find(&core->peers, nack->target_id);
+    if (!origin || origin->incarnation != nack->target_incarnation ||
+        origin == asker)
+        return;
+    size_t budget = co_txq_room(&core->txq);
+    co_builder_t *b = &core->retx_unicast;
+    b->origin_id = origin->id;
+    b->origin_inc = origin->incarnation;
+    co_builder_begin(core, b, CO_TYPE_FORWARD, CO_DEST_UNICAST, &asker->addr);
+    size_t empty = b->body_len;
+    bool any = false;
+    for (size_t i = 0; i < nack->count && budget > 2; i++) {
+        co_nack_range_t r = co_nack_range_at(nack->ranges, i);
+        co_store_iter_t it;
+        co_record_t rec;
+        co_store_range(&origin->store, r.first, r.last, &it);
+        while (budget > 2 && co_store_next(&origin->store, &it, &rec)) {
+            if (b->view_id != rec.view_id) {
+                if (b->body_len > empty) {
+                    co_builder_finish(core, b, now_ns);
+                    co_builder_begin(core, b, CO_TYPE_FORWARD,
+                                     CO_DEST_UNICAST, &asker->addr);
+                }
+                b->view_id = rec.view_id;
+            }
+            rec.flags |= CO_REC_RETRANSMIT;
+            size_t before = core->txq.count;
+            co_builder_add_record(core, b, &rec, now_ns);
+            budget -= core->txq.count - before;
+            core->stats.retransmissions_sent++;
+            any = true;
+        }
+    }
+    if (!any || b->body_len == empty)
+        b->open = false;
+    co_builder_finish(core, b, now_ns);
 }

@@ -56,6 +56,8 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
             return NULL;
         }
         co_reasm_init(&peer->reasm, p->mem);
+        co_store_init(&peer->store, id, incarnation,
+                      p->store_bytes ? p->store_bytes : rx_bytes, p->mem);
         co_replay_init(&peer->packets);
         co_replay_init(&peer->unreliable);
         peer->in_use = true;
@@ -72,6 +74,7 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     COHORT_ASSERT(peer->in_use && p->count > 0);
     co_rxwin_free(&peer->rx);
     co_reasm_free(&peer->reasm);
+    co_store_free(&peer->store);
     co_free(p->mem, peer->vec);
     memset(peer, 0, sizeof *peer);
     p->count--;
@@ -155,7 +158,7 @@ uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next)
     uint64_t stable = our_next - 1;
     for (size_t i = 0; i < p->cap; i++) {
         const co_peer_t *peer = &p->slots[i];
-        if (!peer->in_use)
+        if (!peer->in_use || !peer->in_view)
             continue;
         uint64_t has = peer->reports_us ? peer->delivered_ours
                                         : peer->needs_from - 1;

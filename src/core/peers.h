@@ -23,6 +23,7 @@
 #include "frag.h"
 #include "replay.h"
 #include "rxwin.h"
+#include "store.h"
 
 /* One sender's position in a peer's stability vector. */
 typedef struct co_vec_entry {
@@ -60,6 +61,17 @@ typedef struct co_peer {
                                      reassembled (0: none) */
     size_t delivered_since_ack;   /* bytes */
     size_t queue_reserved_bytes;  /* its share of evq.reserved */
+
+    /* Its place in the view (vsync.c). in_view: a member of the view
+     * installed here with this incarnation; only members' records are
+     * delivered and only members hold back our window. During a view
+     * change, cut_limit is the last of its records this member delivers
+     * in the old view and cut_holder a member that holds them all. */
+    bool in_view;
+    uint64_t cut_limit;
+    uint32_t cut_holder;
+    co_store_t store;             /* its delivered, not yet stable records,
+                                   kept to repair others in a flush */
 
     /* What it has of ours. */
     bool reports_us;              /* it has sent a stability entry for us */
@@ -99,6 +111,8 @@ typedef struct co_peers {
     uint64_t burials;
     size_t vec_cap;               /* entries per peer vector: cap + 1, the
                                      most senders a member can know */
+    size_t store_bytes;           /* bound of each peer's store (the
+                                     send window; set before any add) */
     const co_mem_t *mem;          /* for the table and each peer's buffers */
 } co_peers_t;
 
@@ -132,9 +146,11 @@ co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id);
 /* Give a re-admitted peer what its tomb remembers, and free the tomb. */
 void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb);
 
-/* Our FIFO seq through which every member holds our records: the minimum of
- * what each has reported, or, for one that has not reported yet, what it
- * has needed since we first heard it. our_next - 1 with no members. */
+/* Our FIFO seq through which every member of the view (in_view) holds our
+ * records: the minimum of what each has reported, or, for one that has
+ * not reported yet, what it has needed since we first heard it. A sender
+ * that is not in the view holds back nothing. our_next - 1 with no
+ * members. */
 uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next);
 
 /* Record the stability entries peer reported (count of them, wire form

@@ -99,7 +99,8 @@ enum co_rxwin_result co_rxwin_insert(co_rxwin_t *w, const co_record_t *r)
     if (r->len)
         memcpy(copy, r->payload, r->len);
     *s = (co_rxslot_t){.data = copy, .total_len = r->total_len,
-                       .len = r->len, .flags = r->flags, .present = 1};
+                       .len = r->len, .flags = r->flags, .present = 1,
+                       .view_id = r->view_id};
     w->bytes += (size_t)r->len + CO_RXREC_OVERHEAD;
     w->count++;
     co_rxwin_saw(w, r->seq);

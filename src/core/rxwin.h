@@ -24,6 +24,7 @@ typedef struct co_rxslot {
     uint16_t len;
     uint8_t flags;
     uint8_t present;
+    uint64_t view_id;       /* the view it was sent in (co_record_t) */
 } co_rxslot_t;
 
 typedef struct co_rxwin {

@@ -97,7 +97,7 @@ int co_store_append(co_store_t *s, const co_record_t *r)
     bool has_total = (flags & CO_REC_FIRST) && !(flags & CO_REC_LAST);
     *slot = (co_srec_t){.payload = copy, .len = r->len, .flags = flags,
                         .total_len = has_total ? r->total_len : 0,
-                        .used = true};
+                        .used = true, .view_id = r->view_id};
     s->next++;
     s->bytes += (size_t)r->len + CO_TXREC_OVERHEAD;
     COHORT_ASSERT(s->bytes <= s->max_bytes && co_store_count(s) <= s->cap);
@@ -144,7 +144,8 @@ bool co_store_get(const co_store_t *s, uint64_t seq, co_record_t *out)
     *out = (co_record_t){.type = CO_REC_FIFO, .flags = slot->flags,
                          .len = slot->len, .seq = seq,
                          .total_len = slot->total_len,
-                         .payload = slot->payload};
+                         .payload = slot->payload,
+                         .view_id = slot->view_id};
     return true;
 }
 

@@ -58,6 +58,7 @@ typedef struct co_srec {
     uint16_t len;
     uint8_t flags;          /* CO_REC_FIRST / CO_REC_LAST only */
     bool used;
+    uint64_t view_id;       /* the view it was delivered in */
 } co_srec_t;
 
 typedef struct co_store {

@@ -93,6 +93,7 @@ void co_txbuf_release(co_txbuf_t *b, uint64_t through)
         COHORT_ASSERT(r->data != NULL);
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
+        co_free(b->mem, r->self_copy);
         memset(r, 0, sizeof *r);
         b->low++;
     }
@@ -107,6 +108,7 @@ void co_txbuf_unpush(co_txbuf_t *b, uint64_t from)
         COHORT_ASSERT(r->data != NULL);
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
+        co_free(b->mem, r->self_copy);
         memset(r, 0, sizeof *r);
         b->next--;
     }

@@ -26,6 +26,11 @@ typedef struct co_txrec {
     uint8_t flags;          /* CO_REC_FIRST / CO_REC_LAST */
     uint32_t retx_to;       /* member last sent a retransmission; 0: group */
     uint64_t retx_at_ns;    /* when; 0: never */
+    uint64_t view_id;       /* the view it went out in; 0: held, not sent */
+    uint8_t *self_copy;     /* on a LAST record: the whole message, for
+                               the sender's own delivery when it goes out
+                               (owned; freed with the record if never) */
+    size_t self_len;
 } co_txrec_t;
 
 typedef struct co_txbuf {

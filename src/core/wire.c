@@ -44,7 +44,7 @@ void co_header_encode(const co_header_t *h, uint8_t *out)
 static int co_type_known(uint8_t type)
 {
     return (type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE) ||
-           co_type_is_membership(type);
+           co_type_is_membership(type) || type == CO_TYPE_FORWARD;
 }
 
 /* The fields whose meaning does not depend on any other datagram. */

@@ -143,6 +143,10 @@ typedef struct co_record {
     uint64_t seq;
     uint32_t total_len;      /* 0 unless FIRST && !LAST */
     const uint8_t *payload;  /* points into the decoded buffer */
+    uint64_t view_id;        /* the view it was sent in: not encoded per
+                                record; a receiver takes it from the header
+                                of the datagram that carried it (a sender
+                                groups records by view, see co_retransmit) */
 } co_record_t;
 
 /* Bytes a record takes on the wire. */

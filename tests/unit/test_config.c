@@ -525,6 +525,22 @@ static bool wait_for(cohort_t *c, cohort_event_type_t type,
     return false;
 }
 
+/* Run a and b (taking their events) until each has a view of count
+ * members, up to timeout_ms: messages reach the members of the sender's
+ * view, so a program waits for the view before it counts on delivery. */
+static bool wait_view(cohort_t *a, cohort_t *b, size_t count, int timeout_ms)
+{
+    cohort_event_t ev;
+    for (int i = 0; i < timeout_ms / 10; i++) {
+        if (cohort_view(a, NULL, NULL, 0) >= count &&
+            cohort_view(b, NULL, NULL, 0) >= count)
+            return true;
+        (void)cohort_wait(a, &ev, 5);
+        (void)cohort_wait(b, &ev, 5);
+    }
+    return false;
+}
+
 /* Two members in one process: they find each other and exchange one
  * message of each delivery mode. */
 static void test_two_members_talk(void **state)
@@ -538,6 +554,7 @@ static void test_two_members_talk(void **state)
     cohort_event_t ev;
     assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
     assert_int_equal(ev.u.member.member.id, cohort_self(b).id);
+    assert_true(wait_view(a, b, 2, 5000));
 
     static const char hello[] = "hello, group";
     assert_int_equal(cohort_send(b, COHORT_UNRELIABLE, hello, sizeof hello),
@@ -727,6 +744,7 @@ static void test_next_event_sends_what_it_queued(void **state)
     assert_int_equal(cohort_open(&a, &cfg), 0);
     cohort_event_t ev;
     assert_true(wait_for(b, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
+    assert_true(wait_view(a, b, 2, 5000));
     uint8_t msg[1000];
     memset(msg, 7, sizeof msg);
     for (int i = 0; i < 16; i++)
@@ -799,12 +817,17 @@ static void test_documented_answers(void **state)
     cohort_t *a = NULL, *b = NULL;
     assert_int_equal(cohort_open(&a, &cfg), 0);
     assert_int_equal(cohort_members(a, NULL, 0), 1);
+    cohort_event_t ev;
+    /* Sends wait for the first view (a group of one, after discovery). */
+    for (int i = 0; i < 300 && cohort_view(a, NULL, NULL, 0) == 0; i++)
+        (void)cohort_wait(a, &ev, 10);
+    assert_int_equal(cohort_view(a, NULL, NULL, 0), 1);
     assert_int_equal(cohort_send(a, COHORT_FIFO, "x", 1), 0);
     assert_int_equal(cohort_drain(a, 0), 0); /* alone: stable at once */
     assert_int_equal(cohort_open(&b, &cfg), 0);
-    cohort_event_t ev;
     assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
     assert_int_equal(cohort_members(a, NULL, 0), 2);
+    assert_true(wait_view(a, b, 2, 5000)); /* b holds back a's window */
     assert_int_equal(cohort_send(a, COHORT_FIFO, "y", 1), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -261,9 +261,10 @@ static void test_fifo_exactly_once(double loss, uint32_t count, size_t len)
     run_for(n, 2000000000ULL);
     n->loss = 0;
     run_for(n, 2000000000ULL);
+    /* Self-delivery is on by default: each node has its own too. */
     for (int r = 0; r < NODES; r++)
         for (int s = 0; s < NODES; s++)
-            assert_int_equal(n->delivered[r][s], r == s ? 0 : count);
+            assert_int_equal(n->delivered[r][s], count);
     assert_int_equal(n->fifo_violations, 0);
     uint64_t retx = 0, nacks = 0;
     for (int i = 0; i < NODES; i++) {
@@ -320,9 +321,14 @@ static void test_flow_control_blocks_then_drains(void **state)
             step(n);
     }
     assert_true(again); /* the window closed */
-    assert_true(co_core_memory_bytes(n->cores[0]) <= 256 * 1024 + 4096);
+    assert_true(n->cores[0]->tx.bytes <= 256 * 1024);
+    /* Beside the window, only its own messages wait for it to take them
+     * (self-delivery), within the event budget. */
+    assert_true(co_core_memory_bytes(n->cores[0]) <=
+                256 * 1024 + n->cores[0]->evq.max_bytes + 4096);
     n->pop_events = 1;
     run_for(n, 1000000000ULL);
+    assert_int_equal(n->delivered[0][0], sent);
     assert_int_equal(n->delivered[1][0], sent);
     assert_int_equal(n->delivered[2][0], sent);
     assert_true(co_core_drained(n->cores[0]));
@@ -965,11 +971,12 @@ static void test_vectors_recorded_forward_dropped(void **state)
                      .body_len = (uint16_t)off};
     co_header_encode(&h, dg);
     co_addr_t from = addr_of(0);
-    uint64_t bad = c->stats.drops[COHORT_DROP_BAD_TYPE];
-    uint64_t top = co_replay_top(&from0->packets);
+    /* FORWARD is taken since virtual synchrony landed; this one names no
+     * view (view_id 0), and no FIFO record is sent outside a view. */
+    uint64_t bad = c->stats.drops[COHORT_DROP_BAD_FIELD];
     co_core_recv(c, n->now_ns, &from, dg, CO_HEADER_BYTES + off);
-    assert_true(c->stats.drops[COHORT_DROP_BAD_TYPE] == bad + 1);
-    assert_true(co_replay_top(&from0->packets) == top);
+    assert_true(c->stats.drops[COHORT_DROP_BAD_FIELD] == bad + 1);
+    (void)from0;
     run_for(n, 100000000ULL);
     assert_int_equal(n->delivered[1][2], 5);
     net_free(n);
@@ -1027,6 +1034,11 @@ static void test_rejoined_member_keeps_name(void **state)
     config_for(&cfg, 2);
     cfg.incarnation = 8;
     assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    /* A fresh member sends nothing before its first view: let it form
+     * one alone first. */
+    n->cut[2] = 1;
+    run_for(n, 400000000ULL);
+    n->cut[2] = 0;
     assert_non_null(joined_by_data(n, 2, 0, name));
     assert_string_equal(name, "node2");
     net_free(n);
@@ -1235,6 +1247,12 @@ static void test_nomem_receive_fragments(void **state)
  * the sender no longer holds what it missed: the WARNING names the sender
  * and the number of messages (one record each here), and the count lands
  * in stats.messages_lost. */
+/* A member cut off while others send, then excluded: under virtual
+ * synchrony the messages sent in the old view that it never got belong
+ * to the transition it did not make (the others moved on without it,
+ * having delivered them; it moved to a view of its own). It is not sent
+ * them later and nothing is reported lost: its view event said the
+ * others were cut off. (Before views it was told COHORT_ERR_LOST.) */
 static void test_lost_messages_are_reported(void **state)
 {
     (void)state;
@@ -1262,14 +1280,11 @@ static void test_lost_messages_are_reported(void **state)
         assert_int_equal(ev.abi, COHORT_EVENT_ABI);
         if (ev.type != COHORT_EVENT_WARNING)
             continue;
-        assert_int_equal(ev.u.warning.code, COHORT_ERR_LOST);
-        assert_int_equal(ev.u.warning.member.id, 100);
-        assert_int_equal(ev.u.warning.member.incarnation, 7);
-        assert_int_equal(ev.u.warning.count, 5);
-        lost++;
+        if (ev.u.warning.code == COHORT_ERR_LOST)
+            lost++;
     }
-    assert_int_equal(lost, 1);
-    assert_int_equal(co_core_stats(n->cores[1])->messages_lost, 5);
+    assert_int_equal(lost, 0);
+    assert_int_equal(co_core_stats(n->cores[1])->messages_lost, 0);
     assert_int_equal(n->delivered[1][0], 0);
     assert_int_equal(n->delivered[2][0], 5);
     net_free(n);
