@@ -504,6 +504,11 @@ struct cohort_stats {
                                          message may count once per
                                          missing fragment */
     /* --- since 0.3 --- */
+    uint64_t records_not_in_view;     /* records set aside, not dropped:
+                                         sent in a view this member is not
+                                         in (or in an earlier one), so
+                                         never delivered here (virtual
+                                         synchrony) */
     uint64_t flushes_abandoned;       /* view changes this member could not
                                          complete in time (what it missed
                                          was held by no one it could

@@ -636,7 +636,7 @@ static void on_unreliable(co_core_t *core, co_peer_t *peer,
     }
     if (!co_vs_unreliable_ok(core, peer, r->view_id)) {
         co_replay_commit(&peer->unreliable, r->seq);
-        co_count_drop(core, COHORT_DROP_STALE); /* not of this view */
+        core->stats.records_not_in_view++;
         return;
     }
     if (!co_evq_has_room(&core->evq, r->len)) {
@@ -1104,13 +1104,24 @@ struct cohort_stats *co_core_stats_mut(co_core_t *core)
 size_t co_core_memory_bytes(const co_core_t *core)
 {
     return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
-           core->evq.bytes + core->pending.len;
+           co_peers_store_bytes(&core->peers) + core->evq.bytes +
+           core->pending.len;
 }
 
 void co_core_secret_region(co_core_t *core, void **ptr, size_t *len)
 {
     *ptr = &core->crypto;
     *len = sizeof core->crypto;
+}
+
+bool co_core_holding(const co_core_t *core)
+{
+    return co_vs_holding(core);
+}
+
+bool co_core_feeding(const co_core_t *core)
+{
+    return core->pending.data != NULL;
 }
 
 size_t co_core_max_unreliable(const co_core_t *core)

@@ -219,6 +219,16 @@ void co_core_secret_region(co_core_t *core, void **ptr, size_t *len);
 size_t co_core_view(const co_core_t *core, uint64_t *view_id,
                     cohort_member_t *out, size_t max);
 
+/* True while sends are held for the next view: before the first view,
+ * and from this member's answer to a view change until it installs the
+ * next view. A FIFO message sent now is sent in that next view. */
+bool co_core_holding(const co_core_t *core);
+
+/* True while a message larger than the window room is being fed out (one
+ * at a time, taken whole by co_core_send): its view is the one its last
+ * fragment goes out in, which may be a later one. */
+bool co_core_feeding(const co_core_t *core);
+
 /* Largest payload one UNRELIABLE message may have with this config. */
 size_t co_core_max_unreliable(const co_core_t *core);
 

@@ -389,7 +389,7 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
              * of it was delivered before that view ended. */
             co_rxslot_t gone;
             co_free(core->mem, co_rxwin_take(&peer->rx, &gone));
-            co_count_drop(core, COHORT_DROP_STALE);
+            core->stats.records_not_in_view++;
             continue;
         }
         if (!co_vs_deliverable(core, peer, peer->rx.next, ready->view_id))

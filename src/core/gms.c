@@ -36,8 +36,11 @@ int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
     co_vmember_t *pr = zalloc(m, n, sizeof *pr, &ok);
     co_vmember_t *in = zalloc(m, n, sizeof *in, &ok);
     co_vmember_t *av = zalloc(m, n, sizeof *av, &ok);
-    co_cut_t *cuts = zalloc(m, 2 * n, sizeof *cuts, &ok);
-    co_cut_t *ccuts = zalloc(m, 2 * n, sizeof *ccuts, &ok);
+    /* One row per (old view, sender): members from four old views of
+     * full size fit; past that the member whose answer overflows waits
+     * for a later change (co_gms_on_flush_ok). */
+    co_cut_t *cuts = zalloc(m, CO_GMS_CUT_ROWS(n), sizeof *cuts, &ok);
+    co_cut_t *ccuts = zalloc(m, CO_GMS_CUT_ROWS(n), sizeof *ccuts, &ok);
     co_gms_peer_t *peers = zalloc(m, 2 * n, sizeof *peers, &ok);
     bool *answered = zalloc(m, n, sizeof *answered, &ok);
     bool *acked = zalloc(m, n, sizeof *acked, &ok);
@@ -56,8 +59,8 @@ int co_gms_init(co_gms_t *g, const co_gms_config_t *cfg, uint64_t now_ns)
     co_view_init(&g->proposal, pr, n);
     co_vasm_init(&g->proposal_in, in, n);
     co_view_init(&g->answered_view, av, n);
-    co_cut_table_init(&g->cuts, cuts, 2 * n);
-    co_cut_table_init(&g->commit_cuts, ccuts, 2 * n);
+    co_cut_table_init(&g->cuts, cuts, CO_GMS_CUT_ROWS(n));
+    co_cut_table_init(&g->commit_cuts, ccuts, CO_GMS_CUT_ROWS(n));
     g->peer_cap = 2 * n;
     return 0;
 }
@@ -400,12 +403,15 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
     /* Every datagram passes here: only news (a new sender, another view,
      * a suspicion cleared) can start a change, so only news pays for the
      * look over the view and the senders. */
-    bool news = fresh || p->view_id != view_id || p->suspected;
+    bool unheeded = now_ns < p->unheeded_until_ns;
+    bool news = fresh || p->view_id != view_id || (p->suspected && !unheeded);
     p->heard_ns = now_ns;
     p->view_id = view_id;
-    p->suspected = false;
-    p->suspect_at_ns = 0;
-    p->probe_at_ns = 0;
+    if (!unheeded) {
+        p->suspected = false;
+        p->suspect_at_ns = 0;
+        p->probe_at_ns = 0;
+    }
     if (co_view_counter(view_id) > g->max_counter)
         g->max_counter = co_view_counter(view_id);
     if (news)
@@ -520,9 +526,17 @@ void co_gms_on_flush_ok(co_gms_t *g, uint64_t now_ns, uint32_t from,
         return;
     if (co_cut_table_fold(&g->cuts, from, old_view_id, old_proposer_inc,
                           entries, count) != 0) {
-        /* More old senders than the table holds: give this attempt up;
-         * the next one is smaller once the excess is left out. */
+        /* More old senders than the table holds: give this attempt up,
+         * and leave the member whose answer did not fit out of the next
+         * one (it comes in by a later change, from a view of its own), so
+         * the next attempt is smaller and does not fail the same way. */
         g->dropped++;
+        co_gms_peer_t *p = peer_find(g, from);
+        if (p && !self_id(g, from)) {
+            p->suspected = true;
+            p->suspect_at_ns = now_ns;
+            p->unheeded_until_ns = now_ns + g->cfg.suspect_ns;
+        }
         abandon_own(g);
         maybe_schedule(g, now_ns);
         return;
@@ -702,6 +716,7 @@ static void tick_proposal(co_gms_t *g, uint64_t now_ns)
             if (p) {
                 p->suspected = true;
                 p->suspect_at_ns = now_ns;
+                p->unheeded_until_ns = now_ns + g->cfg.suspect_ns;
             }
         }
         abandon_own(g);

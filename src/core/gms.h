@@ -95,12 +95,20 @@ typedef struct co_gms_peer {
     uint64_t probe_at_ns;        /* next probe or the end of the
                                     verification; 0: nothing due */
     uint64_t suspect_at_ns;      /* verification ends; 0: not suspected */
+    uint64_t unheeded_until_ns;  /* it let a proposal time out: until then
+                                    hearing it does not clear the
+                                    suspicion (it is alive but cannot take
+                                    part, e.g. its application does not
+                                    take events), so the next attempt
+                                    leaves it out instead of waiting for
+                                    it again; then it is taken in again */
     bool suspected;
     bool leaving;
     bool in_use;
 } co_gms_peer_t;
 
 #define CO_GMS_ACTIONS 16
+#define CO_GMS_CUT_ROWS(max_members) (4 * (max_members))
 
 typedef struct co_gms {
     co_gms_config_t cfg;

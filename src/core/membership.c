@@ -63,7 +63,7 @@ static void begin_to(co_core_t *core, co_builder_t *b, uint8_t type,
                      uint32_t to)
 {
     const co_peer_t *p = to ? co_peers_find(&core->peers, to) : NULL;
-    if (p)
+    if (p && p->addr.len) /* else never heard: by the group */
         co_builder_begin(core, b, type, CO_DEST_UNICAST, &p->addr);
     else
         co_builder_begin(core, b, type, CO_DEST_GROUP, NULL);

@@ -171,6 +171,12 @@ void co_builder_add_record(co_core_t *core, co_builder_t *b,
 void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns)
 {
     co_builder_t *b = &core->bundle;
+    /* A datagram names one view for all its records: one begun in an
+     * earlier view goes out before records of this one join. */
+    if (b->open && b->view_id != co_membership_view_id(core)) {
+        co_builder_finish(core, b, now_ns);
+        core->bundle_deadline_ns = 0;
+    }
     if (!b->open) {
         co_builder_begin(core, b, CO_TYPE_DATA, CO_DEST_GROUP, NULL);
         core->bundle_deadline_ns = now_ns + core->cfg.bundle_delay_ns;
@@ -210,6 +216,10 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     COHORT_ASSERT(co_rxwin_synced(&peer->rx)); /* else next - 1 wraps */
+    if (peer->addr.len == 0) { /* never heard: the next heartbeat tells it */
+        peer->ack_at_ns = 0;
+        return;
+    }
     co_builder_t *b = &core->scratch;
     co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_UNICAST, &peer->addr);
     co_ack_entry_t e = {peer->id, peer->incarnation, peer->rx.next - 1};
@@ -231,7 +241,11 @@ void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
     if (n == 0)
         return;
     co_builder_t *b = &core->scratch;
-    co_builder_begin(core, b, CO_TYPE_NACK, CO_DEST_UNICAST, dest);
+    /* To a member never heard (no address yet) the NACK goes to the
+     * group: the target answers it (co_vs_nack_dest). */
+    co_builder_begin(core, b, CO_TYPE_NACK,
+                     dest->len ? CO_DEST_UNICAST : CO_DEST_GROUP,
+                     dest->len ? dest : NULL);
     b->body_len = co_nack_encode(b->buf + CO_HEADER_BYTES, peer->id,
                                  peer->incarnation, ranges, n);
     core->stats.nacks_sent++;

@@ -285,3 +285,12 @@ size_t co_peers_rx_bytes(const co_peers_t *p)
             bytes += p->slots[i].rx.bytes + co_reasm_bytes(&p->slots[i].reasm);
     return bytes;
 }
+
+size_t co_peers_store_bytes(const co_peers_t *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->slots[i].in_use)
+            n += co_store_bytes(&p->slots[i].store);
+    return n;
+}

@@ -186,4 +186,7 @@ uint64_t co_peers_group_stable(const co_peers_t *p,
 /* Bytes held in receive windows and reassembly buffers. */
 size_t co_peers_rx_bytes(const co_peers_t *p);
 
+/* Bytes held in the peers' stores (each bounded by store_bytes). */
+size_t co_peers_store_bytes(const co_peers_t *p);
+
 #endif

@@ -38,7 +38,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include <string.h>
+
 #include "co_assert.h"
+#include "incarnation.h"
 
 static uint64_t current_view(const co_core_t *core)
 {
@@ -60,11 +63,12 @@ bool co_vs_deliverable(const co_core_t *core, const co_peer_t *peer,
     return !co_gms_blocked(&core->gms);
 }
 
+/* Unreliable messages carry no agreement: one of this view is delivered
+ * in it even during a change (the view it names is still this one). */
 bool co_vs_unreliable_ok(const co_core_t *core, const co_peer_t *peer,
                          uint64_t view_id)
 {
-    return peer->in_view && view_id != 0 && view_id == current_view(core) &&
-           !co_gms_blocked(&core->gms);
+    return peer->in_view && view_id != 0 && view_id == current_view(core);
 }
 
 /* The peer entry of view member m in that life, or NULL. */
@@ -142,6 +146,14 @@ void co_vs_flush_begin(co_core_t *core, uint64_t now_ns)
 bool co_vs_flush_complete(const co_core_t *core)
 {
     const co_gms_t *g = &core->gms;
+    /* The held sends are delivered here as the view is installed: their
+     * events need room the application has to make first. */
+    const co_evq_t *q = &core->evq;
+    if (core->cfg.self_delivery &&
+        q->count + core->held_messages > q->data_limit) {
+        ((co_core_t *)(uintptr_t)core)->evq.stalled = true;
+        return false;
+    }
     if (!core->vs_flushing || !co_gms_has_view(g))
         return core->vs_flushing;
     const co_view_t *old = co_gms_view(g);
@@ -162,11 +174,10 @@ void co_vs_poll(co_core_t *core, uint64_t now_ns)
         co_membership_flush_done(core, now_ns);
         return;
     }
-    /* Waiting for the application to take events is not being stuck. */
-    if (core->evq.stalled) {
-        core->vs_flush_deadline_ns = now_ns + core->vs_flush_ns;
-        return;
-    }
+    /* An application that does not take its events holds the flush up
+     * too: past the deadline the install is abandoned all the same, or a
+     * member that stopped reading would stall every view change of the
+     * group (the others install, and take it in again by a later one). */
     if (now_ns < core->vs_flush_deadline_ns)
         return;
     core->vs_flushing = false;
@@ -221,6 +232,51 @@ static void depart(co_core_t *core, co_peer_t *peer)
     co_store_release_through(&peer->store, UINT64_MAX);
 }
 
+/* A member of the view just installed that this member has never heard
+ * from in that life (a merge named it, or its datagrams were all lost):
+ * it gets its entry now, so that its stream has a start and its view's
+ * messages can be fetched in the next flush. Its address is unknown until
+ * it is heard, so repair requests for it go to the group. An entry of an
+ * earlier life of the id, out of the view, gives way. NULL when the table
+ * is full or memory ran out: it is then taken in when first heard. */
+static co_peer_t *adopt(co_core_t *core, const co_vmember_t *m,
+                        uint64_t now_ns)
+{
+    co_peers_t *ps = &core->peers;
+    co_peer_t *p = co_peers_find(ps, m->id);
+    if (p && p->incarnation == m->incarnation)
+        return p;
+    if (p && (p->in_view || co_incarnation_newer(p->incarnation,
+                                                 m->incarnation)))
+        return NULL;
+    if (p) {
+        co_event_member(core, p, COHORT_EVENT_MEMBER_LEFT,
+                        COHORT_LEFT_RESTARTED);
+        core->stats.members_left++;
+        co_reasm_reset(&p->reasm);
+        co_evq_reserve_follow(core, p);
+        co_peers_forget(ps, p, false);
+    }
+    co_tomb_t *tomb = co_peers_tomb(ps, m->id);
+    if (tomb && (tomb->left || co_incarnation_newer(tomb->incarnation,
+                                                    m->incarnation)))
+        return NULL;
+    p = co_peers_add(ps, m->id, m->incarnation, core->cfg.recv_buffer_bytes);
+    if (!p)
+        return NULL;
+    p->needs_from = core->tx_sent;
+    p->last_heard_ns = now_ns;
+    if (tomb && tomb->incarnation == m->incarnation) {
+        memcpy(p->name, tomb->name, sizeof p->name);
+        co_peers_revive(ps, p, tomb);
+    } else if (tomb) {
+        memset(tomb, 0, sizeof *tomb);
+    }
+    core->stats.members_joined++;
+    co_event_member(core, p, COHORT_EVENT_MEMBER_JOINED, 0);
+    return p;
+}
+
 void co_vs_installed(co_core_t *core, uint64_t now_ns)
 {
     const co_view_t *v = co_gms_view(&core->gms);
@@ -236,6 +292,14 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
             depart(core, p);
         p->cut_limit = 0;
         p->cut_holder = 0;
+    }
+    for (size_t i = 0; i < v->count; i++) {
+        const co_vmember_t *m = &v->members[i];
+        if (m->id == core->cfg.member_id)
+            continue;
+        co_peer_t *p = adopt(core, m, now_ns);
+        if (p && !p->in_view)
+            enter(core, p);
     }
     co_core_release_held(core, now_ns);
     for (size_t i = 0; i < core->peers.cap; i++) {
@@ -255,6 +319,9 @@ void co_vs_admitted(co_core_t *core, co_peer_t *peer)
 
 const co_addr_t *co_vs_nack_dest(co_core_t *core, const co_peer_t *peer)
 {
+    static const co_addr_t group = {.len = 0}; /* never heard: the group */
+    if (peer->addr.len == 0)
+        return &group;
     if (!core->vs_flushing || peer->cut_holder == 0 ||
         peer->cut_holder == core->cfg.member_id ||
         co_view_find(co_gms_answered(&core->gms), peer->id,

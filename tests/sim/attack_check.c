@@ -80,7 +80,8 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
     if (d[2] != CO_WIRE_VERSION)
         return COHORT_DROP_BAD_VERSION;
     bool known = (d[3] >= CO_TYPE_DATA && d[3] <= CO_TYPE_LEAVE) ||
-                 (d[3] >= CO_TYPE_PREPARE && d[3] <= CO_TYPE_PROBE);
+                 (d[3] >= CO_TYPE_PREPARE && d[3] <= CO_TYPE_PROBE) ||
+                 d[3] == CO_TYPE_FORWARD;
     if (!known)
         return COHORT_DROP_BAD_TYPE;
     uint8_t flags = d[4];
@@ -164,7 +165,12 @@ static bool judge_drops(sim_world_t *w, size_t r, sim_atk_kind_t kind,
         total += delta[i];
     char got[256];
     if (want >= 0) {
-        if (total == 1 && delta[want] == 1)
+        /* The security warning the drop raises may itself find the event
+         * queue full (counted as QUEUE_FULL): that is about the queue, not
+         * the datagram. */
+        uint64_t queue = want == COHORT_DROP_QUEUE_FULL
+                             ? 0 : delta[COHORT_DROP_QUEUE_FULL];
+        if (total - queue == 1 && delta[want] == 1)
             return false;
         describe_delta(delta, got, sizeof got);
         sim_fail(w, "attacker: n%zu counted %s for a %s datagram; the wire "

@@ -53,14 +53,20 @@ bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
     return false;
 }
 
-static bool lists(const sim_world_t *w, size_t observer, size_t subject)
+/* Subject is a member of observer's installed view (view id into *view
+ * when given). Delivery follows views, so obligations do too. */
+static bool in_view_of(const sim_world_t *w, size_t observer, size_t subject,
+                       uint64_t *view)
 {
     const sim_node_t *o = &w->node[observer];
     const sim_node_t *s = &w->node[subject];
     cohort_member_t buf[SIM_MEMBER_LIST_MAX];
     if (!o->up || !s->up)
         return false;
-    size_t n = co_core_members(o->core, buf, SIM_MEMBER_LIST_MAX);
+    uint64_t id = 0;
+    size_t n = co_core_view(o->core, &id, buf, SIM_MEMBER_LIST_MAX);
+    if (view)
+        *view = id;
     if (n > SIM_MEMBER_LIST_MAX)
         n = SIM_MEMBER_LIST_MAX;
     for (size_t i = 0; i < n; i++)
@@ -90,12 +96,21 @@ void sim_check_sent(sim_world_t *w, size_t s, const sim_payload_t *p)
         w->gen_first[s][p->gen] = p->index;
     if (!sn->member || (p->mode != COHORT_FIFO && !w->scn.lossless))
         return;
-    /* Owed to every member the sender and the receiver both know now;
-     * a member that joins later may start after this message. On a
+    /* A message sent while sends are held, or fed out over time, goes out
+     * in a view not known yet: what it is owed is the view checker's
+     * (vs_check) to say. */
+    if (co_core_holding(sn->core) || co_core_feeding(sn->core))
+        return;
+    (void)co_core_view(sn->core, &m->view_id, NULL, 0);
+    /* Owed to every member of the sender's view that is in that same
+     * view now (virtual synchrony: delivered in the view it was sent
+     * in); a member that joins later starts after this message. On a
      * lossless network even UNRELIABLE messages are owed: best effort
      * with nothing lost must be perfect. */
+    uint64_t sv = 0, rv = 0;
     for (size_t r = 0; r < w->scn.members; r++) {
-        if (r == s || !lists(w, s, r) || !lists(w, r, s))
+        if (r == s || !in_view_of(w, s, r, &sv) || !in_view_of(w, r, s, &rv) ||
+            sv != rv || co_core_holding(w->node[r].core))
             continue;
         m->owed_mask |= (uint16_t)(1u << r);
         m->owed_gen[r] = (uint8_t)w->node[r].gen;
@@ -121,8 +136,12 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r)
 /* Deliveries                                                          */
 /* ------------------------------------------------------------------ */
 
+/* A gap is a message of the same sending view that was owed and not
+ * delivered before this one: a receiver that moved to another view than
+ * the sender did owes nothing of the old one beyond the cut its own
+ * transition agreed on (virtual synchrony; vs_check checks that). */
 static void check_fifo(sim_world_t *w, size_t r, size_t s, const sim_msg_t *m,
-                       size_t index)
+                       size_t index, uint64_t view)
 {
     sim_node_t *rn = &w->node[r];
     sim_rx_track_t *t = &rn->rx[s][m->gen];
@@ -135,7 +154,7 @@ static void check_fifo(sim_world_t *w, size_t r, size_t s, const sim_msg_t *m,
     }
     for (size_t i = from; i < index; i++) {
         const sim_msg_t *o = &w->msgs[s][i];
-        if (o->gen != m->gen || o->mode != COHORT_FIFO)
+        if (o->gen != m->gen || o->mode != COHORT_FIFO || o->view_id != view)
             continue;
         if (o->got_gen1[r] != rn->gen + 1 && sim_owed(w, s, o, r)) {
             sim_fail(w, "FIFO gap: n%zu delivered n%zu#%zu (fifo %u) but "
@@ -225,7 +244,7 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
     }
     m->got_gen1[r] = (uint8_t)(rn->gen + 1);
     if (p.mode == COHORT_FIFO)
-        check_fifo(w, r, p.node, m, p.index);
+        check_fifo(w, r, p.node, m, p.index, ev->u.message.view_id);
 }
 
 static void check_member_event(sim_world_t *w, size_t r,
@@ -339,7 +358,7 @@ void sim_check_node(sim_world_t *w, size_t r)
     check_list(w, r);
     if (rn->member) {
         for (size_t k = 0; k < w->scn.members; k++)
-            if (k != r && !lists(w, r, k))
+            if (k != r && !in_view_of(w, r, k, NULL))
                 w->absent_ns[r][k] = w->now_ns;
     }
     size_t mem = co_core_memory_bytes(rn->core);
@@ -360,7 +379,9 @@ void sim_check_node(sim_world_t *w, size_t r)
  *    message is accepted whole and fed out as room appears: max_message);
  *  - per other member (max_members - 1) a receive buffer of
  *    recv_buffer_bytes for records held out of order, plus one message
- *    being reassembled (max_message);
+ *    being reassembled (max_message), plus its store of delivered records
+ *    not yet stable (bounded by send_window_bytes: a sender has no more
+ *    unstable bytes out);
  *  - the event queue's message bytes, bounded by recv_buffer_bytes, or one
  *    message larger than that when it is alone in the queue.
  * Nothing here grows with traffic or time; a core that leaked a buffer or
@@ -371,7 +392,9 @@ size_t sim_memory_bound(const co_core_config_t *c)
     size_t big = c->max_message;
     size_t events = c->recv_buffer_bytes > big ? c->recv_buffer_bytes : big;
     return c->send_window_bytes + big +
-           (c->max_members - 1) * (c->recv_buffer_bytes + big) + events;
+           (c->max_members - 1) *
+               (c->recv_buffer_bytes + big + c->send_window_bytes) +
+           events;
 }
 
 /* ------------------------------------------------------------------ */
@@ -497,7 +520,7 @@ static bool views_agree(sim_world_t *w, char *why, size_t len)
             return false;
         }
         for (size_t k = 0; k < w->scn.members; k++) {
-            if (k != r && !lists(w, r, k)) {
+            if (k != r && !in_view_of(w, r, k, NULL)) {
                 snprintf(why, len, "n%zu does not list n%zu gen %u", r, k,
                          w->node[k].gen);
                 return false;
@@ -525,7 +548,11 @@ static bool all_delivered(sim_world_t *w, char *why, size_t len)
         for (size_t i = 0; i < w->n_msgs[s]; i++) {
             const sim_msg_t *m = &w->msgs[s][i];
             for (size_t r = 0; m->owed_mask && r < w->scn.members; r++) {
-                if (!sim_owed(w, s, m, r) ||
+                uint64_t rv = 0;
+                if (w->node[r].up)
+                    (void)co_core_view(w->node[r].core, &rv, NULL, 0);
+                /* Owed at the end: what was sent in the view it ends in. */
+                if (m->view_id != rv || !sim_owed(w, s, m, r) ||
                     m->got_gen1[r] == w->node[r].gen + 1 ||
                     unreliable_excused(w, m, r))
                     continue;

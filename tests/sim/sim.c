@@ -183,6 +183,24 @@ static bool owed_fifo(const sim_world_t *w, size_t r, const cohort_event_t *ev)
     return sim_owed(w, p.node, &w->msgs[p.node][p.index], r);
 }
 
+/* A later FIFO message of the same sender went out in the same view: a
+ * lost delivery of this one shows as a gap when that one arrives (a gap
+ * is judged within a sending view). */
+static bool followed_in_view(const sim_world_t *w, const cohort_event_t *ev)
+{
+    sim_payload_t p;
+    if (sim_payload_check(ev->u.message.data, ev->u.message.len, &p))
+        return false;
+    const sim_msg_t *m = &w->msgs[p.node][p.index];
+    for (size_t i = p.index + 1; i < w->n_msgs[p.node]; i++) {
+        const sim_msg_t *o = &w->msgs[p.node][i];
+        if (o->gen == m->gen && o->mode == COHORT_FIFO &&
+            o->view_id == m->view_id)
+            return true;
+    }
+    return false;
+}
+
 /* What the app would see if the core accepted a forged DATA record: a
  * well-formed payload in a real member's name that it never sent. */
 static void inject_forged(sim_world_t *w, size_t r, const cohort_event_t *ev)
@@ -234,7 +252,8 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
     sim_inject_t k = w->opts.inject;
     bool on_delivery = k == SIM_INJECT_DROP || k == SIM_INJECT_DUP ||
                        k == SIM_INJECT_CORRUPT || k == SIM_INJECT_FORGE;
-    if (on_delivery && !w->injected && owed_fifo(w, r, ev)) {
+    if (on_delivery && !w->injected && owed_fifo(w, r, ev) &&
+        (k != SIM_INJECT_DROP || followed_in_view(w, ev))) {
         inject(w, r, ev);
         return;
     }

@@ -194,6 +194,8 @@ typedef struct sim_msg {
     uint32_t fifo_seq;     /* 0 for UNRELIABLE */
     uint32_t len;
     uint8_t mode;
+    uint64_t view_id;      /* the sender's view when it went out; 0: held
+                              or fed out later (view not known yet) */
     uint16_t owed_mask;    /* receivers that must get it (FIFO) */
     uint8_t owed_gen[SIM_MAX_NODES];
     uint8_t got_gen1[SIM_MAX_NODES]; /* receiver gen + 1 that got it */
