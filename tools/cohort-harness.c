@@ -663,7 +663,7 @@ static int member_run_scripted(struct member *m, uint64_t deadline_ns)
 {
     uint64_t end_view = UINT64_MAX;
     int r, drain_r = 0, sent_all;
-    if (m->o->expect > 0 && wait_for_others(m, deadline_ns) != 0)
+    if (wait_for_others(m, deadline_ns) != 0)
         fprintf(m->log, "# sending anyway\n");
     r = send_all(m, deadline_ns);
     sent_all = r == 0;
@@ -1342,8 +1342,10 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
            (unsigned long long)o->messages, mode);
     if (v->lives > o->members || v->killed > 0 || v->left > 0 ||
         o->script.n > 0)
-        printf(", %zu steps, %zu processes (%zu killed, %zu left)",
-               o->script.n, v->lives, v->killed, v->left);
+        printf("%s%.0zu%s, %zu processes (%zu killed, %zu left)",
+               o->script.n > 0 ? ", " : "", o->script.n,
+               o->script.n == 0 ? "" : o->script.n == 1 ? " step" : " steps",
+               v->lives, v->killed, v->left);
     if (o->check_vs)
         printf(", vs checked");
     printf(", %llu violation%s\n", (unsigned long long)v->violations,
