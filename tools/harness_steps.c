@@ -15,17 +15,6 @@
 
 #include "common.h"
 
-static const char *const kind_names[] = {
-    [HS_KILL] = "kill", [HS_RESTART] = "restart", [HS_LEAVE] = "leave",
-    [HS_PARTITION] = "partition", [HS_HEAL] = "heal",
-};
-
-const char *hs_kind_name(enum hs_kind k)
-{
-    return (unsigned)k < sizeof kind_names / sizeof kind_names[0]
-               ? kind_names[k] : "?";
-}
-
 /* "2s", "2.5s", "1500ms", "3": nanoseconds; -1 if malformed. */
 static int parse_time(const char *s, size_t len, uint64_t *out)
 {

@@ -52,7 +52,4 @@ int hs_add(struct hs_script *s, const char *arg, uint32_t members);
  * Returns 0 or -1 with a message printed. */
 int hs_check(const struct hs_script *s, uint32_t members, double timeout_s);
 
-/* Name of a kind: "kill", ... */
-const char *hs_kind_name(enum hs_kind k);
-
 #endif
