@@ -38,7 +38,8 @@
 #include "common.h"
 #include "harness_net.h"
 #include "harness_steps.h"
-#include "vs_check.h"
+#include "harness_log.h"
+#include "harness_vs.h"
 
 #define H_HDR_BYTES 32u
 #define H_MAGIC 0x4e524843u             /* "CHRN" */
@@ -61,8 +62,7 @@
                                              settled enough to finish in */
 #define H_HOLD_AFTER_STEPS_NS 1000000000ull
 #define H_LIFE_SHIFT 16                   /* payload sender: life << 16 | i */
-#define H_MAX_LIVES_ALL (H_MAX_MEMBERS * HS_MAX_LIVES)
-#define H_MAX_RANGES 256                  /* sending views per process */
+#define H_MAX_LIVES_ALL HL_MAX_LIVES_ALL
 
 enum h_opt {
     OPT_MEMBERS = TOOL_OPT__END,
@@ -751,200 +751,6 @@ static void violation(struct verdict *v, uint64_t *kind, const char *fmt, ...)
     va_end(ap);
 }
 
-/* One process of a member (a life: 0, then one per restart), as its log
- * tells. A log that ends without its summary (R) is a killed process's:
- * only its complete lines count. */
-#define H_VIEW_TEXT 1024
-
-enum h_fate {
-    FATE_KILLED,          /* no summary: the log ends abruptly */
-    FATE_LEFT,            /* "Q leave": asked to leave */
-    FATE_ENDED,           /* "Q end": finished, stopped by the parent */
-    FATE_UNFINISHED,      /* summary but no Q: gave up (deadline) */
-};
-
-struct h_range {
-    uint64_t from, view;          /* "P from view" */
-};
-
-struct h_life {
-    uint32_t index, life;
-    char path[4200];
-    int have_log, scripted;
-    cohort_member_t me;           /* "S id.inc" */
-    int have_me;
-    uint64_t sent;                /* "S sent toobig", when have_sent */
-    int have_sent, have_summary, q_end, q_leave;
-    enum h_fate fate;
-    uint64_t seen_max;            /* 1 + highest index anyone delivered */
-    struct h_range range[H_MAX_RANGES];
-    size_t nranges, nviews, ranges_lost;
-    uint64_t lines;               /* complete lines */
-    int have_final;
-    uint64_t final_view, final_line;       /* last "F", its line number */
-    char final_members[H_VIEW_TEXT];       /* " id.inc ..." of that view */
-};
-
-struct h_run {
-    struct h_life life[H_MAX_LIVES_ALL];
-    size_t n;
-    int scripted;
-};
-
-static void log_path(char *buf, size_t len, const char *dir, uint32_t i,
-                     uint32_t life)
-{
-    if (life == 0)
-        snprintf(buf, len, "%s/member-%u.log", dir, i);
-    else
-        snprintf(buf, len, "%s/member-%u-%u.log", dir, i, life);
-}
-
-static const char *life_name(const struct h_life *l, char *buf, size_t len)
-{
-    if (l->life == 0)
-        snprintf(buf, len, "member %u", l->index);
-    else
-        snprintf(buf, len, "member %u life %u", l->index, l->life);
-    return buf;
-}
-
-/* The next complete line of f into line (newline removed); 0 at the end
- * or at a last line cut short (a killed process's). */
-static int next_line(FILE *f, char *line, size_t len)
-{
-    if (f == NULL || fgets(line, (int)len, f) == NULL)
-        return 0;
-    size_t n = strcspn(line, "\n");
-    if (line[n] != '\n')
-        return 0;
-    line[n] = '\0';
-    return 1;
-}
-
-/* "V id count" then the members: where the members start, or NULL. */
-static const char *view_members(const char *line, unsigned long long *id,
-                                unsigned long *count)
-{
-    char *end;
-    *id = strtoull(line + 2, &end, 16);
-    if (end == line + 2)
-        return NULL;
-    *count = strtoul(end, &end, 10);
-    return end;
-}
-
-/* Whether the list " a b c" holds the token " b" as a whole word. */
-static int has_token(const char *list, const char *tok)
-{
-    size_t n = strlen(tok);
-    for (const char *p = strstr(list, tok); p; p = strstr(p + 1, tok))
-        if (p[n] == ' ' || p[n] == '\0')
-            return 1;
-    return 0;
-}
-
-static void scan_line(struct h_life *l, const char *line, char *cur,
-                      size_t cur_len)
-{
-    unsigned long long a = 0, b = 0;
-    unsigned id = 0, inc = 0;
-    if (line[0] == 'S' && sscanf(line, "S %x.%u", &id, &inc) == 2 &&
-        strchr(line, '.') != NULL) {
-        l->me.id = id;
-        l->me.incarnation = inc;
-        l->have_me = 1;
-    } else if (line[0] == 'S' && sscanf(line, "S %llu %llu", &a, &b) == 2) {
-        l->sent = a;
-        l->have_sent = 1;
-    } else if (line[0] == 'V' && line[1] == ' ') {
-        unsigned long count;
-        const char *m = view_members(line, &a, &count);
-        snprintf(cur, cur_len, "%s", m != NULL ? m : "");
-        l->nviews++;
-    } else if (line[0] == 'P' && sscanf(line, "P %llu %llx", &a, &b) == 2) {
-        if (l->nranges < H_MAX_RANGES) {
-            l->range[l->nranges].from = a;
-            l->range[l->nranges].view = b;
-            l->nranges++;
-        } else {
-            l->ranges_lost++;
-        }
-    } else if (line[0] == 'F' && sscanf(line, "F %llx", &a) == 1) {
-        l->have_final = 1;
-        l->final_view = a;
-        l->final_line = l->lines;
-        snprintf(l->final_members, sizeof l->final_members, "%s", cur);
-    } else if (strcmp(line, "Q end") == 0) {
-        l->q_end = 1;
-    } else if (strcmp(line, "Q leave") == 0) {
-        l->q_leave = 1;
-    } else if (line[0] == 'R' && line[1] == ' ') {
-        l->have_summary = 1;
-    } else if (strncmp(line, "# scripted", 10) == 0) {
-        l->scripted = 1;
-    }
-}
-
-static void scan_life(struct h_life *l)
-{
-    static char line[H_VIEW_TEXT + 64], cur[H_VIEW_TEXT];
-    FILE *f = fopen(l->path, "r");
-    cur[0] = '\0';
-    l->have_log = f != NULL;
-    while (next_line(f, line, sizeof line)) {
-        l->lines++;
-        scan_line(l, line, cur, sizeof cur);
-    }
-    if (f != NULL)
-        fclose(f);
-    l->fate = l->q_end ? FATE_ENDED
-              : l->q_leave ? FATE_LEFT
-              : !l->have_summary ? FATE_KILLED : FATE_UNFINISHED;
-}
-
-/* Every process's log in dir: member-I.log, then member-I-L.log for
- * each restart L = 1, 2, ... while they exist. */
-static void scan_run(const struct h_opts *o, const char *dir,
-                     struct h_run *run)
-{
-    memset(run, 0, sizeof *run);
-    for (uint32_t i = 0; i < o->members; i++) {
-        for (uint32_t life = 0; life < HS_MAX_LIVES; life++) {
-            struct h_life *l = &run->life[run->n];
-            struct stat st;
-            log_path(l->path, sizeof l->path, dir, i, life);
-            if (life > 0 && stat(l->path, &st) != 0)
-                break;
-            l->index = i;
-            l->life = life;
-            scan_life(l);
-            run->scripted |= l->scripted;
-            run->n++;
-        }
-    }
-}
-
-static struct h_life *find_life(struct h_run *run, uint32_t index,
-                                uint32_t life)
-{
-    for (size_t k = 0; k < run->n; k++)
-        if (run->life[k].index == index && run->life[k].life == life)
-            return &run->life[k];
-    return NULL;
-}
-
-/* End of range k of l: where the next starts, else what l sent (or, for
- * a killed process, what anyone delivered of it). */
-static uint64_t range_end(const struct h_life *l, size_t k)
-{
-    uint64_t end;
-    if (k + 1 < l->nranges)
-        return l->range[k + 1].from;
-    end = l->have_sent ? l->sent : l->seen_max;
-    return end > l->range[k].from ? end : l->range[k].from;
-}
-
 struct rx_check {
     uint8_t *seen[H_MAX_MEMBERS][HS_MAX_LIVES];
     uint64_t next[H_MAX_MEMBERS][HS_MAX_LIVES];
@@ -970,8 +776,8 @@ static int rx_has(const struct rx_check *rc, uint32_t s, uint32_t life,
  * Own messages (self-delivery) are checked like the others' when they
  * come; whether they must come is for the loss checks. */
 static void check_delivery(const struct h_opts *o, struct verdict *v,
-                           struct rx_check *rc, struct h_run *run,
-                           const struct h_life *rl, const char *line)
+                           struct rx_check *rc, struct hl_run *run,
+                           const struct hl_life *rl, const char *line)
 {
     char who[48];
     unsigned s = 0, life = 0;
@@ -980,8 +786,8 @@ static void check_delivery(const struct h_opts *o, struct verdict *v,
     int ok = 0;
     uint8_t bit, *bits;
     int n = sscanf(line, "D %u %llu %zu %d %u", &s, &idx, &len, &ok, &life);
-    struct h_life *sl;
-    life_name(rl, who, sizeof who);
+    struct hl_life *sl;
+    hl_name(rl, who, sizeof who);
     if (n < 4 || s >= o->members || idx >= o->messages ||
         life >= HS_MAX_LIVES) {
         violation(v, &v->unexpected, "%s: unexpected delivery '%s'", who,
@@ -1006,7 +812,7 @@ static void check_delivery(const struct h_opts *o, struct verdict *v,
     }
     bits[idx >> 3] |= bit;
     rc->distinct[s][life]++;
-    sl = find_life(run, s, life);
+    sl = hl_find(run, s, life);
     if (sl != NULL && idx + 1 > sl->seen_max)
         sl->seen_max = idx + 1;
     /* Without faults nothing is skipped; with them a view change may
@@ -1068,22 +874,22 @@ static void check_losses(const struct h_opts *o, struct verdict *v,
  * --self-delivery); earlier views are virtual synchrony's (--check-vs). */
 static void check_final_losses(const struct h_opts *o, struct verdict *v,
                                const struct rx_check *rc,
-                               const struct h_run *run,
-                               const struct h_life *rl)
+                               const struct hl_run *run,
+                               const struct hl_life *rl)
 {
     char who[48], from[48], tok[32];
     if (rl->fate != FATE_ENDED || !rl->have_final)
         return;
     for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *x = &run->life[k];
+        const struct hl_life *x = &run->life[k];
         if (!x->have_me || (x == rl && !o->self_delivery))
             continue;
         snprintf(tok, sizeof tok, " %08x.%u", (unsigned)x->me.id,
                  (unsigned)x->me.incarnation);
-        if (!has_token(rl->final_members, tok))
+        if (!hl_has_token(rl->final_members, tok))
             continue;
         for (size_t g = 0; g < x->nranges; g++) {
-            uint64_t a = x->range[g].from, b = range_end(x, g), miss = 0;
+            uint64_t a = x->range[g].from, b = hl_range_end(x, g), miss = 0;
             unsigned long long first = 0;
             if (x->range[g].view != rl->final_view)
                 continue;
@@ -1096,9 +902,9 @@ static void check_final_losses(const struct h_opts *o, struct verdict *v,
             first_missing(rc, x->index, x->life, a, b, &first);
             violation(v, &v->lost, "%s: lost %llu of %llu messages %s sent "
                       "in the final view %016llx (first missing: %llu)",
-                      life_name(rl, who, sizeof who),
+                      hl_name(rl, who, sizeof who),
                       (unsigned long long)miss, (unsigned long long)(b - a),
-                      life_name(x, from, sizeof from),
+                      hl_name(x, from, sizeof from),
                       (unsigned long long)rl->final_view, first);
         }
     }
@@ -1122,7 +928,7 @@ static void read_toobig(const struct h_opts *o, const char *dir,
     memset(tb, 0, sizeof *tb);
     for (uint32_t i = 0; i < o->members; i++) {
         FILE *f;
-        log_path(path, sizeof path, dir, i, 0);
+        hl_log_path(path, sizeof path, dir, i, 0);
         f = fopen(path, "r");
         while (f != NULL && fgets(line, sizeof line, f) != NULL) {
             if (line[0] == 'T')
@@ -1134,24 +940,24 @@ static void read_toobig(const struct h_opts *o, const char *dir,
 }
 
 static void check_member_log(const struct h_opts *o, struct verdict *v,
-                             struct h_run *run, struct h_life *rl,
+                             struct hl_run *run, struct hl_life *rl,
                              const struct toobig *tb)
 {
     static struct rx_check rc;
-    char line[H_VIEW_TEXT + 64], who[48];
+    char line[HL_VIEW_TEXT + 64], who[48];
     FILE *f;
     memset(&rc, 0, sizeof rc);
     rc.bitmap = (size_t)(o->messages + 7) / 8;
     f = fopen(rl->path, "r");
     if (f == NULL)
         violation(v, &v->process, "%s: no log (%s)",
-                  life_name(rl, who, sizeof who), rl->path);
-    while (next_line(f, line, sizeof line)) {
+                  hl_name(rl, who, sizeof who), rl->path);
+    while (hl_next_line(f, line, sizeof line)) {
         if (line[0] == 'D')
             check_delivery(o, v, &rc, run, rl, line);
         else if (line[0] == 'X')
             violation(v, &v->corrupt, "%s: undecodable message (%s)",
-                      life_name(rl, who, sizeof who), line + 2);
+                      hl_name(rl, who, sizeof who), line + 2);
         else if (strncmp(line, "# stats", 7) == 0)
             add_stats(v, line);
         else if (strstr(line, "not supported by this library") != NULL)
@@ -1225,7 +1031,7 @@ static int spawn_member(const struct h_opts *o, struct h_procs *p,
     double left_s = o->timeout_s - (double)(tool_now_ns() - p->start_ns) / 1e9;
     if (k == H_MAX_LIVES_ALL || life >= HS_MAX_LIVES)
         return -1;
-    log_path(p->log[k], sizeof p->log[k], dir, i, life);
+    hl_log_path(p->log[k], sizeof p->log[k], dir, i, life);
     tool_argv_init(&a);
     tool_argv_add(&a, "member");
     tool_argv_addf(&a, "--index=%u", i);
@@ -1392,7 +1198,7 @@ static void remove_logs(const struct h_procs *p, const char *dir)
 
 struct seen_view {
     unsigned long long id;
-    char members[H_VIEW_TEXT];   /* " id.inc id.inc ..." as logged */
+    char members[HL_VIEW_TEXT];   /* " id.inc id.inc ..." as logged */
 };
 
 /* The incarnation of the proposer (the low half of the id) in a list. */
@@ -1405,27 +1211,27 @@ static unsigned long proposer_inc(unsigned long long id, const char *list)
 }
 
 static void check_member_views(const struct h_opts *o, struct verdict *v,
-                               const struct h_run *run,
-                               const struct h_life *l,
+                               const struct hl_run *run,
+                               const struct hl_life *l,
                                struct seen_view *seen, size_t *nseen)
 {
-    static char line[H_VIEW_TEXT + 64];
+    static char line[HL_VIEW_TEXT + 64];
     char self[32] = "", who[48];
     unsigned long long last = 0;
     int all = 0;
     FILE *f = fopen(l->path, "r");
-    life_name(l, who, sizeof who);
-    while (next_line(f, line, sizeof line)) {
+    hl_name(l, who, sizeof who);
+    while (hl_next_line(f, line, sizeof line)) {
         if (line[0] == 'S' && line[1] == ' ')
             snprintf(self, sizeof self, " %.24s", line + 2);
         if (line[0] != 'V' || line[1] != ' ')
             continue;
         unsigned long long id;
         unsigned long count;
-        const char *end = view_members(line, &id, &count);
+        const char *end = hl_view_members(line, &id, &count);
         if (end == NULL)
             continue;
-        if (self[0] && !has_token(end, self))
+        if (self[0] && !hl_has_token(end, self))
             violation(v, &v->views, "%s: view %016llx without itself",
                       who, id);
         if (id <= last)
@@ -1466,14 +1272,14 @@ static size_t count_tokens(const char *list)
 
 /* Scripted: the processes still running at the end (each the last life
  * of its member) finished, in one view whose members are exactly them. */
-static void check_liveness(struct verdict *v, const struct h_run *run)
+static void check_liveness(struct verdict *v, const struct hl_run *run)
 {
-    const struct h_life *ref = NULL;
+    const struct hl_life *ref = NULL;
     char who[48], tok[32], other[48];
     size_t ended = 0;
     for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *l = &run->life[k];
-        life_name(l, who, sizeof who);
+        const struct hl_life *l = &run->life[k];
+        hl_name(l, who, sizeof who);
         if (l->fate == FATE_UNFINISHED)
             violation(v, &v->liveness, "%s: never finished (no settled view "
                       "with every member's end marker before its deadline)",
@@ -1492,7 +1298,7 @@ static void check_liveness(struct verdict *v, const struct h_run *run)
             violation(v, &v->liveness, "%s finished in view %016llx,%.60s; "
                       "%s in view %016llx", who,
                       (unsigned long long)l->final_view, l->final_members,
-                      life_name(ref, other, sizeof other),
+                      hl_name(ref, other, sizeof other),
                       (unsigned long long)ref->final_view);
         }
     }
@@ -1503,14 +1309,14 @@ static void check_liveness(struct verdict *v, const struct h_run *run)
     if (ref == NULL)
         return;
     for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *l = &run->life[k];
+        const struct hl_life *l = &run->life[k];
         if (l->fate != FATE_ENDED || !l->have_me)
             continue;
         snprintf(tok, sizeof tok, " %08x.%u", (unsigned)l->me.id,
                  (unsigned)l->me.incarnation);
-        if (!has_token(ref->final_members, tok))
+        if (!hl_has_token(ref->final_members, tok))
             violation(v, &v->liveness, "%s (%s) finished but is not in the "
-                      "final view %016llx", life_name(l, who, sizeof who),
+                      "final view %016llx", hl_name(l, who, sizeof who),
                       tok + 1, (unsigned long long)ref->final_view);
     }
     if (count_tokens(ref->final_members) != ended)
@@ -1519,137 +1325,6 @@ static void check_liveness(struct verdict *v, const struct h_run *run)
                   count_tokens(ref->final_members), ref->final_members,
                   ended);
 }
-
-/* --check-vs: the logs replayed into vs_check (tests/sim/vs_check.c, the
- * simulator's checker of views and virtual synchrony). Each process's
- * lines go in its own order; a delivery waits until its sender's log has
- * reached the "P" line whose range holds the message (so every send comes
- * before its deliveries). A finished process stops at its last "F" line
- * (its final view; later views are the others leaving at the end). */
-struct vs_cursor {
-    FILE *f;
-    uint64_t line, stop_at;      /* lines read; a last line to read */
-    uint64_t fed_upto;           /* its messages below this were sent */
-    size_t range;                /* its next "P" range */
-    int done, pending;
-    char text[H_VIEW_TEXT + 64];
-};
-
-static size_t parse_members(const char *list, cohort_member_t *out,
-                            size_t max)
-{
-    size_t n = 0;
-    const char *p = list;
-    while (n < max && p != NULL && *p == ' ') {
-        unsigned id = 0, inc = 0;
-        if (sscanf(p, " %x.%u", &id, &inc) != 2)
-            break;
-        out[n].id = id;
-        out[n].incarnation = inc;
-        n++;
-        p = strchr(p + 1, ' ');
-    }
-    return n;
-}
-
-static size_t life_of_member(const struct h_run *run, cohort_member_t m)
-{
-    for (size_t k = 0; k < run->n; k++)
-        if (run->life[k].have_me && run->life[k].me.id == m.id &&
-            run->life[k].me.incarnation == m.incarnation)
-            return k;
-    return SIZE_MAX;
-}
-
-/* Feed the pending line of process k; 0 if it must wait for a send. */
-static int vs_feed_line(vs_check_t *c, const struct h_run *run, size_t k,
-                        struct vs_cursor *cur, int force)
-{
-    const struct h_life *l = &run->life[k];
-    struct vs_cursor *cu = &cur[k];
-    const char *t = cu->text;
-    unsigned long long a = 0, b = 0;
-    if (!l->have_me)
-        return 1;
-    if (t[0] == 'V' && t[1] == ' ') {
-        cohort_member_t m[H_MAX_MEMBERS];
-        unsigned long count;
-        const char *list = view_members(t, &a, &count);
-        if (list != NULL)
-            vs_check_install(c, l->me, a, m,
-                             parse_members(list, m, H_MAX_MEMBERS), false);
-    } else if (t[0] == 'P' && sscanf(t, "P %llu %llx", &a, &b) == 2) {
-        if (cu->range < l->nranges) {
-            uint64_t end = range_end(l, cu->range);
-            for (uint64_t i = a; i < end; i++)
-                vs_check_sent(c, l->me, i, b);
-            cu->fed_upto = end;
-            cu->range++;
-        }
-    } else if (t[0] == 'D') {
-        unsigned s, life, sid, sinc;
-        int ok = 0;
-        size_t len, sk;
-        cohort_member_t from;
-        if (sscanf(t, "D %u %llu %zu %d %u %llx %x.%u", &s, &a, &len, &ok,
-                   &life, &b, &sid, &sinc) != 8 || !ok)
-            return 1;
-        from.id = sid;
-        from.incarnation = sinc;
-        sk = life_of_member(run, from);
-        if (!force && sk != SIZE_MAX && !cur[sk].done && a >= cur[sk].fed_upto)
-            return 0;
-        vs_check_delivered(c, l->me, from, a, b);
-    }
-    return 1;
-}
-
-/* Feed process k's lines until one must wait; how many were fed. */
-static size_t vs_advance(vs_check_t *c, const struct h_run *run, size_t k,
-                         struct vs_cursor *cur, int force)
-{
-    struct vs_cursor *cu = &cur[k];
-    size_t n = 0;
-    while (!cu->done) {
-        if (!cu->pending) {
-            if (cu->line >= cu->stop_at ||
-                !next_line(cu->f, cu->text, sizeof cu->text)) {
-                cu->done = 1;
-                break;
-            }
-            cu->line++;
-            cu->pending = 1;
-        }
-        if (!vs_feed_line(c, run, k, cur, force))
-            break;
-        force = 0;
-        cu->pending = 0;
-        n++;
-    }
-    return n;
-}
-
-static void vs_replay(vs_check_t *c, const struct h_run *run,
-                      struct vs_cursor *cur)
-{
-    uint64_t bound = run->n + 1;
-    for (size_t k = 0; k < run->n; k++)
-        bound += run->life[k].lines;
-    /* each round feeds a line, or forces one waiting delivery */
-    for (uint64_t round = 0; round < bound; round++) {
-        size_t fed = 0, open = 0;
-        for (size_t k = 0; k < run->n; k++) {
-            fed += vs_advance(c, run, k, cur, 0);
-            open += !cur[k].done;
-        }
-        if (open == 0)
-            return;
-        for (size_t k = 0; fed == 0 && k < run->n; k++)
-            if (cur[k].pending && !cur[k].done)
-                fed = vs_advance(c, run, k, cur, 1);
-    }
-}
-
 /* The first few texts of each property (one kind can run to thousands),
  * then the rest counted. */
 #define H_VS_TEXTS 4096
@@ -1685,58 +1360,19 @@ static void vs_results(struct verdict *v, const vs_check_t *c)
     }
 }
 
-static void check_vs(struct verdict *v, const struct h_run *run)
+static void check_vs(struct verdict *v, const struct hl_run *run)
 {
-    static struct vs_cursor cur[H_MAX_LIVES_ALL];
-    static cohort_member_t live[H_MAX_LIVES_ALL];
-    vs_check_config_t cfg;
-    vs_check_t *c = NULL;
-    size_t views = 1, msgs = 1, nlive = 0;
-    for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *l = &run->life[k];
-        if (l->nviews + 1 > views)
-            views = l->nviews + 1;
-        for (size_t g = 0; g < l->nranges; g++)
-            msgs += range_end(l, g) - l->range[g].from;
-        if (l->ranges_lost > 0)
+    vs_check_t *c;
+    for (size_t k = 0; k < run->n; k++)
+        if (run->life[k].ranges_lost > 0)
             violation(v, &v->vs, "vs: member %u life %u changed sending "
                       "view more than %d times; later sends not checked",
-                      l->index, l->life, H_MAX_RANGES);
-    }
-    vs_check_config_init(&cfg);
-    cfg.max_members = run->n > H_MAX_MEMBERS ? run->n : H_MAX_MEMBERS;
-    cfg.max_views = views;
-    cfg.max_msgs = msgs;
-    cfg.max_texts = H_VS_TEXTS;
-    cfg.self_delivery = true;
-    cfg.proposer_named = true;
-    if (vs_check_new(&c, &cfg) != 0) {
-        violation(v, &v->process, "--check-vs: no memory for %zu messages",
-                  msgs);
+                      run->life[k].index, run->life[k].life, HL_MAX_RANGES);
+    c = hv_replay(run, H_VS_TEXTS);
+    if (c == NULL) {
+        violation(v, &v->process, "--check-vs: no memory for the checker");
         return;
     }
-    memset(cur, 0, sizeof cur);
-    for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *l = &run->life[k];
-        cur[k].f = fopen(l->path, "r");
-        cur[k].done = cur[k].f == NULL;
-        cur[k].stop_at = run->scripted && l->fate == FATE_ENDED &&
-                         l->have_final ? l->final_line : UINT64_MAX;
-    }
-    vs_replay(c, run, cur);
-    for (size_t k = 0; k < run->n; k++) {
-        const struct h_life *l = &run->life[k];
-        if (cur[k].f != NULL)
-            fclose(cur[k].f);
-        if (!l->have_me)
-            continue;
-        if (run->scripted && l->fate == FATE_ENDED)
-            live[nlive++] = l->me;
-        else
-            vs_check_stopped(c, l->me);
-    }
-    if (run->scripted)
-        vs_check_final(c, live, nlive);
     vs_results(v, c);
     vs_check_free(c);
 }
@@ -1746,10 +1382,10 @@ static void check_logs(const struct h_opts *o, struct verdict *v,
 {
     static struct toobig tb;
     static struct seen_view seen[H_MAX_VIEWS];
-    static struct h_run run;
+    static struct hl_run run;
     size_t nseen = 0;
     read_toobig(o, dir, &tb);
-    scan_run(o, dir, &run);
+    hl_scan_run((uint32_t)o->members, dir, &run);
     v->lives = run.n;
     for (size_t k = 0; k < run.n; k++) {
         v->killed += run.life[k].fate == FATE_KILLED;
