@@ -51,6 +51,36 @@ expect 1 "^cohort-chat: key file '$tmp/none': No such file or directory" \
 expect 1 "^cohort-perf: key file '$tmp/none': No such file or directory" \
     cohort-perf recv --key "$tmp/none" --seconds 1
 
+# Fault scripts are checked whole before anything starts.
+h=cohort-harness
+expect 2 "^$h: --step 'x': expected TIME:ACTION" $h --step x
+expect 2 "^$h: --step '2q:kill=1': expected TIME:ACTION" $h --step 2q:kill=1
+expect 2 "^$h: --step '2s:boom': the action is one of" $h --step 2s:boom
+expect 2 "^$h: --step '2s:kill=3': a member index is not below --members" \
+    $h --members 3 --step 2s:kill=3
+expect 2 "^$h: --step '2s:kill=1,1': a member is named twice" $h --step 2s:kill=1,1
+expect 2 "^$h: --step '2s:kill=1,': a list ends with ','" $h --step 2s:kill=1,
+expect 2 "^$h: --step '2s:partition=0,1': a partition needs at least two groups" \
+    $h --step 2s:partition=0,1
+expect 2 "^$h: --step '2s:partition=0/1': every member must be in one group" \
+    $h --members 3 --step 2s:partition=0/1
+expect 2 "^$h: --step '2s:partition=0,1/1,2': a member is (named twice|in two groups)" \
+    $h --members 3 --step 2s:partition=0,1/1,2
+expect 2 "^$h: --step '2s:heal': nothing to heal" $h --step 2s:heal
+expect 2 "^$h: --step '2s:restart=1': a member named is still running" \
+    $h --step 2s:restart=1
+expect 2 "^$h: --step '3s:kill=1': a member named is not running then" \
+    $h --step 2s:kill=1 --step 3s:kill=1
+expect 2 "^$h: --step '1s:restart=1': earlier than the step before it" \
+    $h --step 2s:kill=1 --step 1s:restart=1
+expect 2 "^$h: --step '90s:kill=1': not before --timeout 60 s" $h --step 90s:kill=1
+expect 2 "^$h: --step: the script ends partitioned" $h --step 1s:partition=0/1,2
+expect 2 "^$h: --step: no member is running at the end" \
+    $h --members 2 --step 1s:kill=0,1
+expect 2 "^$h: --netns, --nft-drop and partition steps are IPv4 only" \
+    $h --ipv6 --nft-drop 5
+expect 2 "^$h: --nft-drop: expected a number from 0 to 100" $h --nft-drop 101
+
 # check on a directory that is not there is one error, not violations.
 expect 1 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
     cohort-harness check --keep-logs "$tmp/none"

@@ -30,10 +30,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cohort.h"
 #include "common.h"
+#include "harness_net.h"
+#include "harness_steps.h"
+#include "harness_log.h"
+#include "harness_vs.h"
 
 #define H_HDR_BYTES 32u
 #define H_MAGIC 0x4e524843u             /* "CHRN" */
@@ -52,6 +58,11 @@
 #define H_DRAIN_MAX_MS 10000
 #define H_PROCESS_EVERY_BYTES (32u << 10)
 #define H_MIXED_MAX_BYTES 9500u           /* largest size msg_size picks */
+#define H_STABLE_NS 1500000000ull         /* scripted: a view this old is
+                                             settled enough to finish in */
+#define H_HOLD_AFTER_STEPS_NS 1000000000ull
+#define H_LIFE_SHIFT 16                   /* payload sender: life << 16 | i */
+#define H_MAX_LIVES_ALL HL_MAX_LIVES_ALL
 
 enum h_opt {
     OPT_MEMBERS = TOOL_OPT__END,
@@ -63,6 +74,17 @@ enum h_opt {
     OPT_QUIET,
     OPT_INDEX,
     OPT_LOG,
+    OPT_STEP,
+    OPT_RATE,
+    OPT_NFT_DROP,
+    OPT_NETNS,
+    OPT_CHECK_VS,
+    OPT_SELF_DELIVERY,
+    OPT_LIFE,
+    OPT_EXPECT,
+    OPT_HOLD_UNTIL,
+    OPT_SCRIPTED,
+    OPT_MEMBER_TIMEOUT,
 };
 
 struct h_opts {
@@ -75,6 +97,17 @@ struct h_opts {
     const char *log;              /* member role */
     const char *faults;           /* --faults or COHORT_FAULTS */
     int quiet, member_role, check_role;
+    const char *step_args[HS_MAX_STEPS];
+    size_t nstep_args;
+    struct hs_script script;      /* parsed --step arguments */
+    uint64_t rate;                /* messages per second per member, 0: all */
+    uint64_t nft_drop;            /* percent of UDP dropped on the bridge */
+    uint64_t member_timeout_ms;   /* 0: the library's default */
+    int netns;                    /* a namespace per member (or implied) */
+    int check_vs, self_delivery;
+    /* member role, scripted runs */
+    int scripted;
+    uint64_t life, expect, hold_until_ns;
 };
 
 /* ------------------------------------------------------------------ */
@@ -134,7 +167,7 @@ static void fill_message(uint8_t *b, size_t len, uint32_t type,
 }
 
 struct h_msg {
-    uint32_t sender, type;
+    uint32_t sender, life, type;
     uint64_t idx;
     int ok;
 };
@@ -148,10 +181,14 @@ static int parse_message(const uint8_t *b, size_t len, uint64_t members,
     m->sender = (uint32_t)tool_get_le(b + 4, 4);
     m->idx = tool_get_le(b + 8, 8);
     m->type = (uint32_t)tool_get_le(b + 20, 4);
-    if (m->sender >= members)
+    m->life = m->sender >> H_LIFE_SHIFT;
+    m->sender &= (1u << H_LIFE_SHIFT) - 1;
+    if (m->sender >= members || m->life >= HS_MAX_LIVES)
         return -1;
     m->ok = tool_get_le(b + 16, 4) == len &&
             tool_get_le(b + 24, 8) == fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES);
+    /* a restarted member's messages name its life (the payload's sender
+     * word), so each life's stream is checked on its own */
     return 0;
 }
 
@@ -171,6 +208,16 @@ struct member {
     uint64_t last_rx_ns, sent, toobig, sent_done_ns;
     uint8_t *buf;
     size_t unprocessed;
+    uint32_t word;                   /* payload sender word: life, index */
+    /* views and ends, for sending-view logging and scripted finishing */
+    uint64_t view_id, view_ns;       /* last view event, and when */
+    uint64_t send_view;              /* view of the last "P" line */
+    int send_view_logged;
+    uint32_t end_inc[H_MAX_MEMBERS]; /* incarnation whose end marker came */
+    int done;                        /* "F" logged, done file there */
+    cohort_member_t final[H_MAX_MEMBERS];  /* the view of "F" */
+    size_t nfinal;
+    char done_path[4200];
 };
 
 static void on_message(struct member *m, const cohort_event_t *ev)
@@ -183,14 +230,21 @@ static void on_message(struct member *m, const cohort_event_t *ev)
     }
     m->last_rx_ns = tool_now_ns();
     if (h.type == H_TYPE_END && h.ok) {
-        fprintf(m->log, "E %u %llu\n", h.sender, (unsigned long long)h.idx);
+        fprintf(m->log, "E %u %llu %u\n", h.sender, (unsigned long long)h.idx,
+                h.life);
         m->end_seen[h.sender] = 1;
         m->end_count[h.sender] = h.idx;
+        m->end_inc[h.sender] = ev->u.message.sender.incarnation;
         return;
     }
-    fprintf(m->log, "D %u %llu %zu %d\n", h.sender, (unsigned long long)h.idx,
-            ev->u.message.len, h.ok);
-    if (h.ok && h.idx < m->o->messages) {
+    /* "D sender index length ok life view sender-id.inc": the last three
+     * for restarts and for virtual synchrony (the tag and who sent it) */
+    fprintf(m->log, "D %u %llu %zu %d %u %016llx %08x.%u\n", h.sender,
+            (unsigned long long)h.idx, ev->u.message.len, h.ok, h.life,
+            (unsigned long long)ev->u.message.view_id,
+            (unsigned)ev->u.message.sender.id,
+            (unsigned)ev->u.message.sender.incarnation);
+    if (h.ok && h.idx < m->o->messages && h.life == 0) {
         uint8_t *bits = m->seen[h.sender];
         uint8_t bit = (uint8_t)(1u << (h.idx & 7));
         if (!(bits[h.idx >> 3] & bit)) {
@@ -224,6 +278,10 @@ static void on_event(void *ctx, const cohort_event_t *ev)
             fprintf(m->log, " %08x.%u", (unsigned)ev->u.view.members[i].id,
                     (unsigned)ev->u.view.members[i].incarnation);
         fputc('\n', m->log);
+        /* a killed member's log must still hold its views */
+        fflush(m->log);
+        m->view_id = ev->u.view.view_id;
+        m->view_ns = tool_now_ns();
         break;
     case COHORT_EVENT_WARNING: {
         char text[512];
@@ -258,12 +316,18 @@ static int wait_for_others(struct member *m, uint64_t deadline_ns)
 {
     uint64_t until = tool_now_ns() + H_JOIN_WAIT_NS;
     uint64_t settle_at = 0;
-    size_t want = (size_t)m->o->members - 1;
+    size_t want = m->o->scripted ? (size_t)m->o->expect
+                                 : (size_t)m->o->members - 1;
     if (until > deadline_ns)
         until = deadline_ns;
     for (;;) {
         uint64_t now = tool_now_ns();
-        if (settle_at == 0 && tool_others(m->c) >= want)
+        /* scripted: in a view with them (virtual synchrony has no
+         * sending before the first view) */
+        size_t have = m->o->scripted
+                          ? cohort_view(m->c, NULL, NULL, 0)
+                          : tool_others(m->c) + 1;
+        if (settle_at == 0 && have >= want + 1)
             settle_at = now + H_SETTLE_NS;
         if (settle_at != 0 && now >= settle_at)
             return 0;
@@ -279,12 +343,33 @@ static int wait_for_others(struct member *m, uint64_t deadline_ns)
 
 /* Send one message, riding out flow control (processing meanwhile).
  * Returns 0 or a COHORT_ERR_*. */
+/* Log "P index view" when message index is the first sent in another
+ * view than the one before it: the checker takes each message's sending
+ * view from these. The view event is logged first (a send in a view
+ * whose event is still queued would come before its V line). */
+static void note_send_view(struct member *m, uint64_t idx)
+{
+    uint64_t vid = 0;
+    (void)cohort_view(m->c, &vid, NULL, 0);
+    if (vid != m->view_id)
+        drain_events(m);
+    if (m->send_view_logged && vid == m->send_view)
+        return;
+    fprintf(m->log, "P %llu %016llx\n", (unsigned long long)idx,
+            (unsigned long long)vid);
+    m->send_view = vid;
+    m->send_view_logged = 1;
+}
+
 static int send_one(struct member *m, const void *data, size_t len,
-                    uint64_t deadline_ns)
+                    uint64_t deadline_ns, uint64_t idx)
 {
     uint64_t give_up = tool_now_ns() + H_STALL_NS;
     for (;;) {
-        int r = cohort_send(m->c, m->o->net.mode, data, len);
+        int r;
+        if (idx != UINT64_MAX)
+            note_send_view(m, idx);
+        r = cohort_send(m->c, m->o->net.mode, data, len);
         if (r != COHORT_ERR_AGAIN)
             return r;
         if (tool_now_ns() > give_up || tool_now_ns() > deadline_ns ||
@@ -295,13 +380,36 @@ static int send_one(struct member *m, const void *data, size_t len,
     }
 }
 
+/* --rate: wait (processing meanwhile) until message i is due. */
+static int pace(struct member *m, uint64_t start_ns, uint64_t i,
+                uint64_t deadline_ns)
+{
+    uint64_t due;
+    if (m->o->rate == 0)
+        return 0;
+    due = start_ns + i * 1000000000ull / m->o->rate;
+    for (int k = 0; k < 100000; k++) {
+        uint64_t now = tool_now_ns();
+        if (now >= due)
+            return 0;
+        if (now >= deadline_ns || tool_stop_requested())
+            return COHORT_ERR_TIMEDOUT;
+        if (pump(m, tool_ms_until(due, 20)) != 0)
+            return COHORT_ERR_SYSTEM;
+    }
+    return 0;
+}
+
 static int send_all(struct member *m, uint64_t deadline_ns)
 {
+    uint64_t start = tool_now_ns();
     for (uint64_t i = 0; i < m->o->messages; i++) {
         size_t len = msg_size(m->o, m->self, i);
-        int r;
-        fill_message(m->buf, len, H_TYPE_DATA, m->self, i);
-        r = send_one(m, m->buf, len, deadline_ns);
+        int r = pace(m, start, i, deadline_ns);
+        if (r != 0)
+            return r;
+        fill_message(m->buf, len, H_TYPE_DATA, m->word, i);
+        r = send_one(m, m->buf, len, deadline_ns, i);
         if (r == COHORT_ERR_TOOBIG && m->o->net.mode == COHORT_UNRELIABLE) {
             fprintf(m->log, "T %u %llu %zu\n", m->self, (unsigned long long)i,
                     len);
@@ -325,9 +433,9 @@ static int send_all(struct member *m, uint64_t deadline_ns)
 static void send_end(struct member *m, uint64_t deadline_ns)
 {
     int repeats = m->o->net.mode == COHORT_FIFO ? 1 : H_END_REPEATS;
-    fill_message(m->buf, H_HDR_BYTES, H_TYPE_END, m->self, m->sent);
+    fill_message(m->buf, H_HDR_BYTES, H_TYPE_END, m->word, m->sent);
     for (int i = 0; i < repeats; i++) {
-        if (send_one(m, m->buf, H_HDR_BYTES, deadline_ns) != 0)
+        if (send_one(m, m->buf, H_HDR_BYTES, deadline_ns, UINT64_MAX) != 0)
             return;
         (void)cohort_flush(m->c);
         (void)pump(m, 50);
@@ -405,6 +513,7 @@ static int member_setup(struct member *m, const struct h_opts *o)
     size_t bitmap = (size_t)(o->messages + 7) / 8;
     m->o = o;
     m->self = (uint32_t)o->index;
+    m->word = m->self | (uint32_t)o->life << H_LIFE_SHIFT;
     m->buf = malloc(max_size(o));
     for (uint32_t s = 0; s < o->members; s++)
         m->seen[s] = calloc(1, bitmap);
@@ -417,17 +526,24 @@ static int member_setup(struct member *m, const struct h_opts *o)
     fprintf(m->log, "# member %u of %llu, %llu messages, %s\n", m->self,
             (unsigned long long)o->members, (unsigned long long)o->messages,
             tool_mode_name(o->net.mode));
+    if (o->scripted)
+        fprintf(m->log, "# scripted life %llu\n", (unsigned long long)o->life);
+    snprintf(m->done_path, sizeof m->done_path, "%s.done", o->log);
     snprintf(name, sizeof name, "m%u", m->self);
     tool_config(&o->net, &cfg);
     cfg.name = name;
     cfg.member_id = m->self + 1;
-    cfg.seed = o->seed != 0 ? o->seed * 1000u + m->self + 1 : 0;
+    cfg.seed = o->seed != 0 ? o->seed * 1000u + o->life * 20u + m->self + 1
+                            : 0;
+    if (o->member_timeout_ms > 0)
+        cfg.member_timeout_ns = o->member_timeout_ms * 1000000u;
     if (tool_open(&cfg, &m->c) != 0) {
         fprintf(m->log, "# open failed: %s\n", cohort_last_error_text());
         return -1;
     }
     cohort_member_t me = cohort_self(m->c);
     fprintf(m->log, "S %08x.%u\n", (unsigned)me.id, (unsigned)me.incarnation);
+    fflush(m->log);
     return 0;
 }
 
@@ -470,6 +586,118 @@ static int member_run(struct member *m, uint64_t deadline_ns)
     return complete ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
 }
 
+/* Scripted: finished once the steps are over (hold_until), everything
+ * is sent, the view has been still for H_STABLE_NS and every other
+ * member of it (that incarnation) sent its end marker, which comes after
+ * all its messages (FIFO). */
+static int scripted_done(struct member *m, uint64_t now_ns)
+{
+    cohort_member_t view[H_MAX_MEMBERS];
+    uint64_t vid = 0;
+    size_t n;
+    if (now_ns < m->o->hold_until_ns || m->view_ns == 0 ||
+        now_ns - m->view_ns < H_STABLE_NS)
+        return 0;
+    n = cohort_view(m->c, &vid, view, H_MAX_MEMBERS);
+    if (n == 0 || n > H_MAX_MEMBERS || vid != m->view_id)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = view[k].id - 1;
+        if (i == m->self)
+            continue;
+        if (i >= m->o->members || !m->end_seen[i] ||
+            m->end_inc[i] != view[k].incarnation)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether the current view only lost members since "F" (the others
+ * stopping at the end: their LEAVE can come before our own stop). */
+static int only_shrunk(const struct member *m)
+{
+    cohort_member_t view[H_MAX_MEMBERS];
+    size_t n = cohort_view(m->c, NULL, view, H_MAX_MEMBERS);
+    if (n > H_MAX_MEMBERS)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        int found = 0;
+        for (size_t j = 0; j < m->nfinal && !found; j++)
+            found = view[k].id == m->final[j].id &&
+                    view[k].incarnation == m->final[j].incarnation;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* "F view": the view this member finished in (the checker's final view);
+ * the done file tells the parent. A later view with a newcomer takes it
+ * back (steps are over by then, so one that only shrank is the end). */
+static void scripted_finish(struct member *m, uint64_t now_ns)
+{
+    int d = m->done && only_shrunk(m) ? 1 : scripted_done(m, now_ns);
+    if (d && !m->done) {
+        size_t n = cohort_view(m->c, NULL, m->final, H_MAX_MEMBERS);
+        m->nfinal = n > H_MAX_MEMBERS ? 0 : n;
+        FILE *f;
+        fprintf(m->log, "F %016llx\n", (unsigned long long)m->view_id);
+        fflush(m->log);
+        f = fopen(m->done_path, "w");
+        if (f != NULL)
+            fclose(f);
+        m->done = 1;
+    } else if (!d && m->done) {
+        fprintf(m->log, "# finished view %016llx changed\n",
+                (unsigned long long)m->view_id);
+        (void)unlink(m->done_path);
+        m->done = 0;
+    }
+}
+
+/* A member of a scripted run: send everything (or until asked to leave),
+ * then stay until the parent, seeing every member done, asks all to stop
+ * (SIGTERM, as for a leave step). The end marker goes out again in each
+ * new view: one sent across a partition may never arrive. */
+static int member_run_scripted(struct member *m, uint64_t deadline_ns)
+{
+    uint64_t end_view = UINT64_MAX;
+    int r, drain_r = 0, sent_all;
+    if (wait_for_others(m, deadline_ns) != 0)
+        fprintf(m->log, "# sending anyway\n");
+    r = send_all(m, deadline_ns);
+    sent_all = r == 0;
+    if (r != 0 && !tool_stop_requested()) {
+        fprintf(m->log, "# send failed after %llu: %s\n",
+                (unsigned long long)m->sent, cohort_strerror(r));
+        tool_err("member %u: send: %s", m->self, cohort_strerror(r));
+    }
+    while (sent_all && !tool_stop_requested()) {
+        uint64_t now = tool_now_ns();
+        if (now >= deadline_ns)
+            break;
+        if (end_view != m->view_id) {
+            end_view = m->view_id;
+            send_end(m, deadline_ns);
+        }
+        if (pump(m, 50) != 0)
+            break;
+        if (!tool_stop_requested())
+            scripted_finish(m, tool_now_ns());
+    }
+    if (tool_stop_requested()) {
+        fprintf(m->log, "Q %s\n", m->done ? "end" : "leave");
+        if (!m->done)
+            drain_r = cohort_drain(m->c, 2000);
+        drain_events(m);
+    }
+    log_summary(m, m->done, drain_r);
+    (void)unlink(m->done_path);
+    if (tool_stop_requested())
+        return TOOL_EXIT_OK;
+    return sent_all ? TOOL_EXIT_TIMEOUT : TOOL_EXIT_FAIL;
+}
+
 static int member_main(const struct h_opts *o)
 {
     static struct member m;
@@ -484,7 +712,8 @@ static int member_main(const struct h_opts *o)
         member_free(&m);
         return TOOL_EXIT_FAIL;
     }
-    rc = member_run(&m, deadline);
+    rc = o->scripted ? member_run_scripted(&m, deadline)
+                     : member_run(&m, deadline);
     cohort_close(m.c);
     member_free(&m);
     return rc;
@@ -497,10 +726,13 @@ static int member_main(const struct h_opts *o)
 struct verdict {
     uint64_t violations;
     uint64_t lost, dup, order, corrupt, unexpected, process, views;
+    uint64_t liveness, vs;
+    size_t lives, killed, left;                 /* processes, by fate */
+    char vs_counts[256];                        /* per property */
     uint64_t expected_total, delivered_total;   /* for loss reporting */
     uint64_t retrans, nacks, injected;
     int notsup;
-    char shown[H_MAX_VIOLATIONS_SHOWN][160];
+    char shown[H_MAX_VIOLATIONS_SHOWN][200];
     size_t nshown;
 };
 
@@ -520,44 +752,80 @@ static void violation(struct verdict *v, uint64_t *kind, const char *fmt, ...)
 }
 
 struct rx_check {
-    uint8_t *seen[H_MAX_MEMBERS];
-    uint64_t next[H_MAX_MEMBERS];
-    uint64_t distinct[H_MAX_MEMBERS];
+    uint8_t *seen[H_MAX_MEMBERS][HS_MAX_LIVES];
+    uint64_t next[H_MAX_MEMBERS][HS_MAX_LIVES];
+    uint64_t distinct[H_MAX_MEMBERS][HS_MAX_LIVES];
+    size_t bitmap;
 };
 
-static void check_delivery(const struct h_opts *o, struct verdict *v,
-                           struct rx_check *rc, uint32_t r, const char *line)
+static uint8_t *rx_bits(struct rx_check *rc, uint32_t s, uint32_t life)
 {
-    unsigned s = 0;
+    if (rc->seen[s][life] == NULL)
+        rc->seen[s][life] = calloc(1, rc->bitmap);
+    return rc->seen[s][life];
+}
+
+static int rx_has(const struct rx_check *rc, uint32_t s, uint32_t life,
+                  uint64_t i)
+{
+    const uint8_t *bits = rc->seen[s][life];
+    return bits != NULL && (bits[i >> 3] & (1u << (i & 7)));
+}
+
+/* One "D sender index length ok [life view id.inc]" line of receiver rl.
+ * Own messages (self-delivery) are checked like the others' when they
+ * come; whether they must come is for the loss checks. */
+static void check_delivery(const struct h_opts *o, struct verdict *v,
+                           struct rx_check *rc, struct hl_run *run,
+                           const struct hl_life *rl, const char *line)
+{
+    char who[48];
+    unsigned s = 0, life = 0;
     unsigned long long idx = 0;
     size_t len = 0;
     int ok = 0;
-    uint8_t bit;
-    if (sscanf(line, "D %u %llu %zu %d", &s, &idx, &len, &ok) != 4 ||
-        s >= o->members || idx >= o->messages) {
-        violation(v, &v->unexpected, "member %u: unexpected delivery '%s'", r,
+    uint8_t bit, *bits;
+    int n = sscanf(line, "D %u %llu %zu %d %u", &s, &idx, &len, &ok, &life);
+    struct hl_life *sl;
+    hl_name(rl, who, sizeof who);
+    if (n < 4 || s >= o->members || idx >= o->messages ||
+        life >= HS_MAX_LIVES) {
+        violation(v, &v->unexpected, "%s: unexpected delivery '%s'", who,
                   line);
         return;
     }
     if (!ok) {
-        violation(v, &v->corrupt, "member %u: corrupt message %u/%llu "
-                  "(%zu bytes)", r, s, idx, len);
+        violation(v, &v->corrupt, "%s: corrupt message %u/%llu "
+                  "(%zu bytes)", who, s, idx, len);
         return;
     }
-    if (s == r)
-        return;                      /* own messages are not expected */
+    bits = rx_bits(rc, s, life);
+    if (bits == NULL) {
+        violation(v, &v->process, "%s: out of memory checking", who);
+        return;
+    }
     bit = (uint8_t)(1u << (idx & 7));
-    if (rc->seen[s][idx >> 3] & bit) {
-        violation(v, &v->dup, "member %u: duplicate %u/%llu", r, s, idx);
+    if (bits[idx >> 3] & bit) {
+        violation(v, &v->dup, "%s: duplicate %u/%llu (life %u)", who, s, idx,
+                  life);
         return;
     }
-    rc->seen[s][idx >> 3] |= bit;
-    rc->distinct[s]++;
-    if (o->net.mode == COHORT_FIFO && idx != rc->next[s])
-        violation(v, &v->order, "member %u: from %u got %llu, expected %llu",
-                  r, s, idx, (unsigned long long)rc->next[s]);
-    if (idx + 1 > rc->next[s])
-        rc->next[s] = idx + 1;
+    bits[idx >> 3] |= bit;
+    rc->distinct[s][life]++;
+    sl = hl_find(run, s, life);
+    if (sl != NULL && idx + 1 > sl->seen_max)
+        sl->seen_max = idx + 1;
+    /* Without faults nothing is skipped; with them a view change may
+     * skip a stretch (judged by the final-view and VS checks), but a
+     * sender's messages never go back. */
+    if (o->net.mode == COHORT_FIFO &&
+        (run->scripted ? idx < rc->next[s][life] : idx != rc->next[s][life]))
+        violation(v, &v->order, "%s: from %u (life %u) got %llu, expected "
+                  "%llu%s", who, s, life, idx,
+                  (unsigned long long)rc->next[s][life],
+                  run->scripted ? " or later" : "");
+    if (idx + 1 > rc->next[s][life])
+        rc->next[s][life] = idx + 1;
 }
 
 /* Indexes each sender could not send (unreliable, too big): not expected
@@ -567,16 +835,19 @@ struct toobig {
 };
 
 static void first_missing(const struct rx_check *rc, uint32_t s,
-                          uint64_t messages, unsigned long long *out)
+                          uint32_t life, uint64_t from, uint64_t to,
+                          unsigned long long *out)
 {
-    for (uint64_t i = 0; i < messages; i++) {
-        if (!(rc->seen[s][i >> 3] & (1u << (i & 7)))) {
+    for (uint64_t i = from; i < to; i++) {
+        if (!rx_has(rc, s, life, i)) {
             *out = (unsigned long long)i;
             return;
         }
     }
 }
 
+/* A run without steps: every member delivers every message of the
+ * others (of its own too with --self-delivery). */
 static void check_losses(const struct h_opts *o, struct verdict *v,
                          const struct rx_check *rc, const struct toobig *tb,
                          uint32_t r)
@@ -584,23 +855,59 @@ static void check_losses(const struct h_opts *o, struct verdict *v,
     for (uint32_t s = 0; s < o->members; s++) {
         uint64_t expect = o->messages - tb->count[s];
         unsigned long long first = 0;
-        if (s == r)
+        if (s == r && !o->self_delivery)
             continue;
         v->expected_total += expect;
-        v->delivered_total += rc->distinct[s];
-        if (o->net.mode != COHORT_FIFO || rc->distinct[s] >= expect)
+        v->delivered_total += rc->distinct[s][0];
+        if (o->net.mode != COHORT_FIFO || rc->distinct[s][0] >= expect)
             continue;
-        first_missing(rc, s, o->messages, &first);
+        first_missing(rc, s, 0, 0, o->messages, &first);
         violation(v, &v->lost, "member %u: lost %llu of %llu from member %u "
                   "(first missing: %llu)", r,
-                  (unsigned long long)(expect - rc->distinct[s]),
+                  (unsigned long long)(expect - rc->distinct[s][0]),
                   (unsigned long long)expect, s, first);
     }
 }
 
-static void log_path(char *buf, size_t len, const char *dir, uint32_t i)
+/* A scripted run: a process that finished delivered every message sent
+ * in its final view by each member of that view (itself too with
+ * --self-delivery); earlier views are virtual synchrony's (--check-vs). */
+static void check_final_losses(const struct h_opts *o, struct verdict *v,
+                               const struct rx_check *rc,
+                               const struct hl_run *run,
+                               const struct hl_life *rl)
 {
-    snprintf(buf, len, "%s/member-%u.log", dir, i);
+    char who[48], from[48], tok[32];
+    if (rl->fate != FATE_ENDED || !rl->have_final)
+        return;
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *x = &run->life[k];
+        if (!x->have_me || (x == rl && !o->self_delivery))
+            continue;
+        snprintf(tok, sizeof tok, " %08x.%u", (unsigned)x->me.id,
+                 (unsigned)x->me.incarnation);
+        if (!hl_has_token(rl->final_members, tok))
+            continue;
+        for (size_t g = 0; g < x->nranges; g++) {
+            uint64_t a = x->range[g].from, b = hl_range_end(x, g), miss = 0;
+            unsigned long long first = 0;
+            if (x->range[g].view != rl->final_view)
+                continue;
+            for (uint64_t i = a; i < b && i < o->messages; i++)
+                miss += !rx_has(rc, x->index, x->life, i);
+            v->expected_total += b - a;
+            v->delivered_total += b - a - miss;
+            if (miss == 0)
+                continue;
+            first_missing(rc, x->index, x->life, a, b, &first);
+            violation(v, &v->lost, "%s: lost %llu of %llu messages %s sent "
+                      "in the final view %016llx (first missing: %llu)",
+                      hl_name(rl, who, sizeof who),
+                      (unsigned long long)miss, (unsigned long long)(b - a),
+                      hl_name(x, from, sizeof from),
+                      (unsigned long long)rl->final_view, first);
+        }
+    }
 }
 
 static void add_stats(struct verdict *v, const char *line)
@@ -621,7 +928,7 @@ static void read_toobig(const struct h_opts *o, const char *dir,
     memset(tb, 0, sizeof *tb);
     for (uint32_t i = 0; i < o->members; i++) {
         FILE *f;
-        log_path(path, sizeof path, dir, i);
+        hl_log_path(path, sizeof path, dir, i, 0);
         f = fopen(path, "r");
         while (f != NULL && fgets(line, sizeof line, f) != NULL) {
             if (line[0] == 'T')
@@ -633,27 +940,24 @@ static void read_toobig(const struct h_opts *o, const char *dir,
 }
 
 static void check_member_log(const struct h_opts *o, struct verdict *v,
-                             const char *dir, uint32_t r,
+                             struct hl_run *run, struct hl_life *rl,
                              const struct toobig *tb)
 {
     static struct rx_check rc;
-    char path[4200], line[512];
-    size_t bitmap = (size_t)(o->messages + 7) / 8;
+    char line[HL_VIEW_TEXT + 64], who[48];
     FILE *f;
     memset(&rc, 0, sizeof rc);
-    for (uint32_t s = 0; s < o->members; s++)
-        rc.seen[s] = calloc(1, bitmap);
-    log_path(path, sizeof path, dir, r);
-    f = fopen(path, "r");
+    rc.bitmap = (size_t)(o->messages + 7) / 8;
+    f = fopen(rl->path, "r");
     if (f == NULL)
-        violation(v, &v->process, "member %u: no log (%s)", r, path);
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
+        violation(v, &v->process, "%s: no log (%s)",
+                  hl_name(rl, who, sizeof who), rl->path);
+    while (hl_next_line(f, line, sizeof line)) {
         if (line[0] == 'D')
-            check_delivery(o, v, &rc, r, line);
+            check_delivery(o, v, &rc, run, rl, line);
         else if (line[0] == 'X')
-            violation(v, &v->corrupt, "member %u: undecodable message (%s)",
-                      r, line + 2);
+            violation(v, &v->corrupt, "%s: undecodable message (%s)",
+                      hl_name(rl, who, sizeof who), line + 2);
         else if (strncmp(line, "# stats", 7) == 0)
             add_stats(v, line);
         else if (strstr(line, "not supported by this library") != NULL)
@@ -661,19 +965,38 @@ static void check_member_log(const struct h_opts *o, struct verdict *v,
     }
     if (f != NULL)
         fclose(f);
-    check_losses(o, v, &rc, tb, r);
+    if (!run->scripted)
+        check_losses(o, v, &rc, tb, rl->index);
+    else
+        check_final_losses(o, v, &rc, run, rl);
     for (uint32_t s = 0; s < o->members; s++)
-        free(rc.seen[s]);
+        for (uint32_t life = 0; life < HS_MAX_LIVES; life++)
+            free(rc.seen[s][life]);
 }
 
 /* ------------------------------------------------------------------ */
 /* Parent                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The member processes of a run: one per member, one more per restart,
+ * in the order started. */
+struct h_procs {
+    struct tool_child ch[H_MAX_LIVES_ALL];
+    uint32_t index[H_MAX_LIVES_ALL], life[H_MAX_LIVES_ALL];
+    int killed[H_MAX_LIVES_ALL];        /* by a kill step */
+    char log[H_MAX_LIVES_ALL][4200];
+    size_t n;
+    uint32_t lives[H_MAX_MEMBERS];      /* processes started per member */
+    size_t current[H_MAX_MEMBERS];      /* its running process, or SIZE_MAX */
+    uint8_t group[H_MAX_MEMBERS];       /* partition groups, all 0: whole */
+    struct hn_net net;
+    uint64_t start_ns, hold_until_ns;
+};
+
 /* COHORT_FAULTS for member i: the spec, with a seed of its own unless the
  * spec fixes one (so members drop different datagrams, reproducibly). */
-static void member_faults(const struct h_opts *o, uint32_t i, char *buf,
-                          size_t len)
+static void member_faults(const struct h_opts *o, uint32_t i, uint32_t life,
+                          char *buf, size_t len)
 {
     buf[0] = '\0';
     if (o->faults == NULL || o->faults[0] == '\0')
@@ -682,44 +1005,85 @@ static void member_faults(const struct h_opts *o, uint32_t i, char *buf,
         snprintf(buf, len, "COHORT_FAULTS=%s", o->faults);
     else
         snprintf(buf, len, "COHORT_FAULTS=%s,seed=%llu", o->faults,
-                 (unsigned long long)(o->seed * 1000u + i + 1));
+                 (unsigned long long)(o->seed * 1000u + life * 20u + i + 1));
 }
 
-static int spawn_members(const struct h_opts *o, const char *dir,
-                         struct tool_child *ch)
+/* Running members in member i's part of the network, i excluded. */
+static uint64_t reachable_others(const struct h_procs *p,
+                                 const struct h_opts *o, uint32_t i)
 {
-    static char logs[H_MAX_MEMBERS][4200];
-    char env[512];
+    uint64_t n = 0;
+    for (uint32_t j = 0; j < o->members; j++)
+        n += j != i && p->current[j] != SIZE_MAX &&
+             p->group[j] == p->group[i];
+    return n;
+}
+
+/* Start member i's next process (in its namespace when there is one). */
+static int spawn_member(const struct h_opts *o, struct h_procs *p,
+                        const char *dir, uint32_t i)
+{
+    struct tool_net net = o->net;
     struct tool_argv a;
-    for (uint32_t i = 0; i < o->members; i++) {
-        log_path(logs[i], sizeof logs[i], dir, i);
-        tool_argv_init(&a);
-        tool_argv_add(&a, "member");
-        tool_argv_addf(&a, "--index=%u", i);
-        tool_argv_add(&a, "--log");
-        tool_argv_add(&a, logs[i]);
-        tool_argv_addf(&a, "--members=%llu", (unsigned long long)o->members);
-        tool_argv_addf(&a, "--messages=%llu",
-                       (unsigned long long)o->messages);
-        tool_argv_addf(&a, "--timeout=%g", o->timeout_s);
-        tool_argv_addf(&a, "--seed=%llu", (unsigned long long)o->seed);
-        for (size_t k = 0; k < o->nsizes; k++)
-            tool_argv_addf(&a, "--sizes=%llu", (unsigned long long)o->sizes[k]);
-        tool_argv_add_net(&a, &o->net);
-        member_faults(o, i, env, sizeof env);
-        if (tool_spawn(&ch[i], &a, env[0] ? env : NULL, 0) != 0) {
-            (void)tool_children_reap(ch, i, tool_now_ns());
-            return -1;
-        }
+    char env[512];
+    size_t k = p->n;
+    uint32_t life = p->lives[i];
+    double left_s = o->timeout_s - (double)(tool_now_ns() - p->start_ns) / 1e9;
+    if (k == H_MAX_LIVES_ALL || life >= HS_MAX_LIVES)
+        return -1;
+    hl_log_path(p->log[k], sizeof p->log[k], dir, i, life);
+    tool_argv_init(&a);
+    tool_argv_add(&a, "member");
+    tool_argv_addf(&a, "--index=%u", i);
+    tool_argv_add(&a, "--log");
+    tool_argv_add(&a, p->log[k]);
+    tool_argv_addf(&a, "--members=%llu", (unsigned long long)o->members);
+    tool_argv_addf(&a, "--messages=%llu", (unsigned long long)o->messages);
+    tool_argv_addf(&a, "--timeout=%g", left_s > 5.0 ? left_s : 5.0);
+    tool_argv_addf(&a, "--seed=%llu", (unsigned long long)o->seed);
+    if (o->rate > 0)
+        tool_argv_addf(&a, "--rate=%llu", (unsigned long long)o->rate);
+    if (o->member_timeout_ms > 0)
+        tool_argv_addf(&a, "--member-timeout-ms=%llu",
+                       (unsigned long long)o->member_timeout_ms);
+    if (o->script.n > 0) {
+        tool_argv_add(&a, "--scripted");
+        tool_argv_addf(&a, "--life=%u", life);
+        tool_argv_addf(&a, "--expect=%llu",
+                       (unsigned long long)reachable_others(p, o, i));
+        tool_argv_addf(&a, "--hold-until=%llu",
+                       (unsigned long long)p->hold_until_ns);
     }
+    for (size_t s = 0; s < o->nsizes; s++)
+        tool_argv_addf(&a, "--sizes=%llu", (unsigned long long)o->sizes[s]);
+    if (p->net.on)
+        net.interface = HN_MEMBER_IFACE;
+    tool_argv_add_net(&a, &net);
+    member_faults(o, i, life, env, sizeof env);
+    if (p->net.on && hn_enter(&p->net, i) != 0) {
+        tool_err("cannot enter member %u's namespace: %s", i, strerror(errno));
+        return -1;
+    }
+    int r = tool_spawn(&p->ch[k], &a, env[0] ? env : NULL, 0);
+    if (p->net.on && hn_return(&p->net) != 0) {
+        tool_err("cannot return to the bridge namespace: %s", strerror(errno));
+        r = -1;
+    }
+    if (r != 0)
+        return -1;
+    p->index[k] = i;
+    p->life[k] = life;
+    p->lives[i]++;
+    p->current[i] = k;
+    p->n++;
     return 0;
 }
 
-static void show_err_file(const char *dir, uint32_t i)
+static void show_err_file(const char *log, uint32_t i)
 {
-    char path[4200], line[256];
+    char path[4300], line[256];
     FILE *f;
-    snprintf(path, sizeof path, "%s/member-%u.log.err", dir, i);
+    snprintf(path, sizeof path, "%s.err", log);
     f = fopen(path, "r");
     for (int n = 0; f != NULL && n < 10 && fgets(line, sizeof line, f); n++)
         fprintf(stderr, "  member %u: %s", i, line);
@@ -727,24 +1091,24 @@ static void show_err_file(const char *dir, uint32_t i)
         fclose(f);
 }
 
-static void check_exits(const struct h_opts *o, struct verdict *v,
-                        const struct tool_child *ch, const char *dir)
+static void check_exits(const struct h_procs *p, struct verdict *v)
 {
     char why[32];
-    for (uint32_t i = 0; i < o->members; i++) {
-        const struct tool_child *c = &ch[i];
+    for (size_t k = 0; k < p->n; k++) {
+        const struct tool_child *c = &p->ch[k];
         int code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
-        if (c->reaped && code == TOOL_EXIT_OK)
+        if (p->killed[k] || (c->reaped && code == TOOL_EXIT_OK))
             continue;
         if (c->reaped && code == TOOL_EXIT_NOTSUP) {
             v->notsup = 1;
             continue;
         }
-        violation(v, &v->process, "member %u: %s%s", i,
+        violation(v, &v->process, "member %u%s%.0u: %s%s", p->index[k],
+                  p->life[k] ? " life " : "", p->life[k],
                   tool_child_ending(c, why, sizeof why),
                   code == TOOL_EXIT_TIMEOUT
                       ? " (timed out before receiving everything)" : "");
-        show_err_file(dir, i);
+        show_err_file(p->log[k], p->index[k]);
     }
 }
 
@@ -767,17 +1131,31 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
     if (v->violations > v->nshown)
         printf("  ... and %llu more\n",
                (unsigned long long)(v->violations - v->nshown));
+    if (v->vs_counts[0] != '\0')
+        printf("  virtual synchrony (vs_check): %s\n", v->vs_counts);
     if (v->violations > 0)
         printf("  (lost %llu, duplicated %llu, out of order %llu, corrupt "
-               "%llu, unexpected %llu, process %llu, views %llu)\n",
+               "%llu, unexpected %llu, process %llu, liveness %llu, vs "
+               "%llu, views %llu)\n",
                (unsigned long long)v->lost, (unsigned long long)v->dup,
                (unsigned long long)v->order, (unsigned long long)v->corrupt,
                (unsigned long long)v->unexpected,
-               (unsigned long long)v->process, (unsigned long long)v->views);
-    printf("%s: %llu members x %llu messages, %s, %llu violation%s\n",
-           v->violations ? "FAIL" : "PASS", (unsigned long long)o->members,
-           (unsigned long long)o->messages, mode,
-           (unsigned long long)v->violations, v->violations == 1 ? "" : "s");
+               (unsigned long long)v->process,
+               (unsigned long long)v->liveness, (unsigned long long)v->vs,
+               (unsigned long long)v->views);
+    printf("%s: %llu members x %llu messages, %s", v->violations ? "FAIL"
+           : "PASS", (unsigned long long)o->members,
+           (unsigned long long)o->messages, mode);
+    if (v->lives > o->members || v->killed > 0 || v->left > 0 ||
+        o->script.n > 0)
+        printf("%s%.0zu%s, %zu processes (%zu killed, %zu left)",
+               o->script.n > 0 ? ", " : "", o->script.n,
+               o->script.n == 0 ? "" : o->script.n == 1 ? " step" : " steps",
+               v->lives, v->killed, v->left);
+    if (o->check_vs)
+        printf(", vs checked");
+    printf(", %llu violation%s\n", (unsigned long long)v->violations,
+           v->violations == 1 ? "" : "s");
 }
 
 static int make_log_dir(const struct h_opts *o, char *dir, size_t len)
@@ -798,38 +1176,30 @@ static int make_log_dir(const struct h_opts *o, char *dir, size_t len)
     return 0;
 }
 
-static void remove_logs(const struct h_opts *o, const char *dir)
+static void remove_logs(const struct h_procs *p, const char *dir)
 {
-    char path[4200];
-    for (uint32_t i = 0; i < o->members; i++) {
-        log_path(path, sizeof path, dir, i);
+    char path[4300];
+    for (size_t k = 0; k < p->n; k++) {
+        (void)unlink(p->log[k]);
+        snprintf(path, sizeof path, "%s.err", p->log[k]);
         (void)unlink(path);
-        snprintf(path, sizeof path, "%s/member-%u.log.err", dir, i);
+        snprintf(path, sizeof path, "%s.done", p->log[k]);
         (void)unlink(path);
     }
     (void)rmdir(dir);
 }
 
 /* Views from the members' logs: each contains its member, ids grow along
- * each member's log, one id (with its proposer's incarnation) has one
- * member list in every log, and every member once had a view of all. */
+ * each process's log, one id (with its proposer's incarnation) has one
+ * member list in every log; without steps every member once had a view
+ * of all, with steps the processes that finished share one final view of
+ * exactly themselves (liveness). */
 #define H_MAX_VIEWS 1024
-#define H_VIEW_TEXT 1024
 
 struct seen_view {
     unsigned long long id;
-    char members[H_VIEW_TEXT];   /* " id.inc id.inc ..." as logged */
+    char members[HL_VIEW_TEXT];   /* " id.inc id.inc ..." as logged */
 };
-
-/* Whether the list " a b c" holds the token " b" as a whole word. */
-static int has_token(const char *list, const char *tok)
-{
-    size_t n = strlen(tok);
-    for (const char *p = strstr(list, tok); p; p = strstr(p + 1, tok))
-        if (p[n] == ' ' || p[n] == '\0')
-            return 1;
-    return 0;
-}
 
 /* The incarnation of the proposer (the low half of the id) in a list. */
 static unsigned long proposer_inc(unsigned long long id, const char *list)
@@ -841,29 +1211,32 @@ static unsigned long proposer_inc(unsigned long long id, const char *list)
 }
 
 static void check_member_views(const struct h_opts *o, struct verdict *v,
-                               const char *dir, uint32_t r,
+                               const struct hl_run *run,
+                               const struct hl_life *l,
                                struct seen_view *seen, size_t *nseen)
 {
-    char path[4200], line[H_VIEW_TEXT + 64], self[32] = "";
+    static char line[HL_VIEW_TEXT + 64];
+    char self[32] = "", who[48];
     unsigned long long last = 0;
     int all = 0;
-    log_path(path, sizeof path, dir, r);
-    FILE *f = fopen(path, "r");
-    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
+    FILE *f = fopen(l->path, "r");
+    hl_name(l, who, sizeof who);
+    while (hl_next_line(f, line, sizeof line)) {
         if (line[0] == 'S' && line[1] == ' ')
             snprintf(self, sizeof self, " %.24s", line + 2);
         if (line[0] != 'V' || line[1] != ' ')
             continue;
-        char *end;
-        unsigned long long id = strtoull(line + 2, &end, 16);
-        unsigned long count = strtoul(end, &end, 10);
-        if (self[0] && !has_token(end, self))
-            violation(v, &v->views, "member %u: view %016llx without itself",
-                      r, id);
+        unsigned long long id;
+        unsigned long count;
+        const char *end = hl_view_members(line, &id, &count);
+        if (end == NULL)
+            continue;
+        if (self[0] && !hl_has_token(end, self))
+            violation(v, &v->views, "%s: view %016llx without itself",
+                      who, id);
         if (id <= last)
-            violation(v, &v->views, "member %u: view %016llx after %016llx",
-                      r, id, last);
+            violation(v, &v->views, "%s: view %016llx after %016llx",
+                      who, id, last);
         last = id;
         if (count == o->members)
             all = 1;
@@ -873,8 +1246,8 @@ static void check_member_views(const struct h_opts *o, struct verdict *v,
                                proposer_inc(id, seen[k].members) == pinc))
             k++;
         if (k < *nseen && strcmp(seen[k].members, end) != 0)
-            violation(v, &v->views, "member %u: view %016llx is%.40s, "
-                      "another member's is%.40s", r, id, end,
+            violation(v, &v->views, "%s: view %016llx is%.40s, "
+                      "another member's is%.40s", who, id, end,
                       seen[k].members);
         else if (k == *nseen && *nseen < H_MAX_VIEWS) {
             seen[k].id = id;
@@ -884,9 +1257,124 @@ static void check_member_views(const struct h_opts *o, struct verdict *v,
     }
     if (f != NULL)
         fclose(f);
-    if (f != NULL && !all)
-        violation(v, &v->views, "member %u: never in a view of all %llu "
-                  "members", r, (unsigned long long)o->members);
+    if (f != NULL && !all && !run->scripted)
+        violation(v, &v->views, "%s: never in a view of all %llu "
+                  "members", who, (unsigned long long)o->members);
+}
+
+static size_t count_tokens(const char *list)
+{
+    size_t n = 0;
+    for (const char *p = list; *p != '\0'; p++)
+        n += *p == ' ' && p[1] != ' ' && p[1] != '\0';
+    return n;
+}
+
+/* Scripted: the processes still running at the end (each the last life
+ * of its member) finished, in one view whose members are exactly them. */
+static void check_liveness(struct verdict *v, const struct hl_run *run)
+{
+    const struct hl_life *ref = NULL;
+    char who[48], tok[32], other[48];
+    size_t ended = 0;
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *l = &run->life[k];
+        hl_name(l, who, sizeof who);
+        if (l->fate == FATE_UNFINISHED)
+            violation(v, &v->liveness, "%s: never finished (no settled view "
+                      "with every member's end marker before its deadline)",
+                      who);
+        if (l->fate != FATE_ENDED)
+            continue;
+        ended++;
+        if (!l->have_final) {
+            violation(v, &v->liveness, "%s: ended without a final view", who);
+            continue;
+        }
+        if (ref == NULL) {
+            ref = l;
+        } else if (l->final_view != ref->final_view ||
+                   strcmp(l->final_members, ref->final_members) != 0) {
+            violation(v, &v->liveness, "%s finished in view %016llx,%.60s; "
+                      "%s in view %016llx", who,
+                      (unsigned long long)l->final_view, l->final_members,
+                      hl_name(ref, other, sizeof other),
+                      (unsigned long long)ref->final_view);
+        }
+    }
+    if (ended == 0) {
+        violation(v, &v->liveness, "no member finished the run");
+        return;
+    }
+    if (ref == NULL)
+        return;
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *l = &run->life[k];
+        if (l->fate != FATE_ENDED || !l->have_me)
+            continue;
+        snprintf(tok, sizeof tok, " %08x.%u", (unsigned)l->me.id,
+                 (unsigned)l->me.incarnation);
+        if (!hl_has_token(ref->final_members, tok))
+            violation(v, &v->liveness, "%s (%s) finished but is not in the "
+                      "final view %016llx", hl_name(l, who, sizeof who),
+                      tok + 1, (unsigned long long)ref->final_view);
+    }
+    if (count_tokens(ref->final_members) != ended)
+        violation(v, &v->liveness, "final view %016llx has %zu members,"
+                  "%.60s; %zu finished", (unsigned long long)ref->final_view,
+                  count_tokens(ref->final_members), ref->final_members,
+                  ended);
+}
+/* The first few texts of each property (one kind can run to thousands),
+ * then the rest counted. */
+#define H_VS_TEXTS 4096
+#define H_VS_SHOWN_PER_PROP 3
+
+static void vs_results(struct verdict *v, const vs_check_t *c)
+{
+    size_t n = vs_check_violations(c);
+    size_t at = 0, shown[VS_PROP_COUNT_] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        const char *t = vs_check_violation(c, i);
+        int p = 0;
+        while (t != NULL && p < VS_PROP_COUNT_ &&
+               strncmp(t, vs_check_prop_name((vs_prop_t)p),
+                       strlen(vs_check_prop_name((vs_prop_t)p))) != 0)
+            p++;
+        if (t != NULL && p < VS_PROP_COUNT_ &&
+            shown[p]++ < H_VS_SHOWN_PER_PROP)
+            violation(v, &v->vs, "vs %s", t);
+        else {
+            v->violations++;
+            v->vs++;
+        }
+    }
+    for (int p = 0; p < VS_PROP_COUNT_ && at < sizeof v->vs_counts; p++) {
+        size_t k = vs_check_count(c, (vs_prop_t)p);
+        int w;
+        if (k == 0)
+            continue;
+        w = snprintf(v->vs_counts + at, sizeof v->vs_counts - at, "%s%s %zu",
+                     at ? ", " : "", vs_check_prop_name((vs_prop_t)p), k);
+        at = w < 0 ? sizeof v->vs_counts : at + (size_t)w;
+    }
+}
+
+static void check_vs(struct verdict *v, const struct hl_run *run)
+{
+    vs_check_t *c;
+    for (size_t k = 0; k < run->n; k++)
+        if (run->life[k].ranges_lost > 0)
+            violation(v, &v->vs, "vs: member %u life %u changed sending "
+                      "view more than %d times; later sends not checked",
+                      run->life[k].index, run->life[k].life, HL_MAX_RANGES);
+    c = hv_replay(run, H_VS_TEXTS);
+    if (c == NULL) {
+        violation(v, &v->process, "--check-vs: no memory for the checker");
+        return;
+    }
+    vs_results(v, c);
+    vs_check_free(c);
 }
 
 static void check_logs(const struct h_opts *o, struct verdict *v,
@@ -894,12 +1382,23 @@ static void check_logs(const struct h_opts *o, struct verdict *v,
 {
     static struct toobig tb;
     static struct seen_view seen[H_MAX_VIEWS];
+    static struct hl_run run;
     size_t nseen = 0;
     read_toobig(o, dir, &tb);
-    for (uint32_t r = 0; r < o->members; r++)
-        check_member_log(o, v, dir, r, &tb);
-    for (uint32_t r = 0; r < o->members; r++)
-        check_member_views(o, v, dir, r, seen, &nseen);
+    hl_scan_run((uint32_t)o->members, dir, &run);
+    v->lives = run.n;
+    for (size_t k = 0; k < run.n; k++) {
+        v->killed += run.life[k].fate == FATE_KILLED;
+        v->left += run.life[k].fate == FATE_LEFT;
+    }
+    for (size_t k = 0; k < run.n; k++)
+        check_member_log(o, v, &run, &run.life[k], &tb);
+    for (size_t k = 0; k < run.n; k++)
+        check_member_views(o, v, &run, &run.life[k], seen, &nseen);
+    if (run.scripted)
+        check_liveness(v, &run);
+    if (o->check_vs)
+        check_vs(v, &run);
 }
 
 /* "check": judge the logs of an earlier run kept with --keep-logs again
@@ -937,50 +1436,190 @@ static void show_progress(const struct h_opts *o, size_t running,
             (unsigned long long)o->members);
 }
 
-static void await_members(const struct h_opts *o, struct tool_child *ch,
+static void await_members(const struct h_opts *o, struct h_procs *p,
                           uint64_t start)
 {
     uint64_t deadline = start + (uint64_t)((o->timeout_s + 20.0) * 1e9);
-    size_t n = (size_t)o->members, running = n;
+    size_t n = p->n, running = n;
     if (!o->quiet && tool_progress_wanted()) {
         while (running > 0 && tool_now_ns() < deadline) {
             show_progress(o, running, start);
-            running = tool_children_wait(ch, n, tool_now_ns() + 1000000000u);
+            running = tool_children_wait(p->ch, n,
+                                         tool_now_ns() + 1000000000u);
         }
         fprintf(stderr, "\r%*s\r", 60, "");
     }
-    (void)tool_children_reap(ch, n, deadline);
+    (void)tool_children_reap(p->ch, n, deadline);
+}
+
+/* Wait (reaping whoever exits) until t_ns. */
+static void wait_until(struct h_procs *p, uint64_t t_ns)
+{
+    for (int k = 0; k < 1000000 && !tool_stop_requested(); k++) {
+        uint64_t now = tool_now_ns();
+        if (now >= t_ns)
+            return;
+        if (tool_children_wait(p->ch, p->n, t_ns) == 0) {
+            uint64_t ns = t_ns - tool_now_ns();
+            struct timespec ts = { 0, (long)(ns < 20000000 ? ns : 20000000) };
+            if (ns < t_ns)
+                nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static int run_step(const struct h_opts *o, struct h_procs *p,
+                    const char *dir, const struct hs_step *st)
+{
+    for (uint32_t i = 0; i < o->members; i++) {
+        size_t k = p->current[i];
+        if (!(st->who & (1u << i)))
+            continue;
+        if (st->kind == HS_KILL && k != SIZE_MAX) {
+            kill(p->ch[k].pid, SIGKILL);
+            p->killed[k] = 1;
+            p->current[i] = SIZE_MAX;
+            (void)tool_children_wait(&p->ch[k], 1, tool_now_ns() + 2000000000u);
+        } else if (st->kind == HS_LEAVE && k != SIZE_MAX) {
+            kill(p->ch[k].pid, SIGTERM);
+            p->current[i] = SIZE_MAX;
+        } else if (st->kind == HS_RESTART && p->lives[i] > 0) {
+            /* the left process first finishes leaving (bounded) */
+            size_t prev = p->n;
+            for (size_t j = 0; j < p->n; j++)
+                if (p->index[j] == i)
+                    prev = j;
+            if (prev < p->n)
+                (void)tool_children_wait(&p->ch[prev], 1,
+                                         tool_now_ns() + 5000000000u);
+            if (spawn_member(o, p, dir, i) != 0)
+                return -1;
+        }
+    }
+    if (st->kind == HS_PARTITION) {
+        memcpy(p->group, st->group, sizeof p->group);
+        return hn_cut(&p->net, p->group);
+    }
+    if (st->kind == HS_HEAL) {
+        memset(p->group, 0, sizeof p->group);
+        return hn_cut(&p->net, NULL);
+    }
+    return 0;
+}
+
+static int done_file(const struct h_procs *p, size_t k)
+{
+    char path[4300];
+    struct stat st;
+    snprintf(path, sizeof path, "%s.done", p->log[k]);
+    return stat(path, &st) == 0;
+}
+
+/* The steps at their times, then: once every running process says it is
+ * done (or the time is up), all are asked to stop together, so none sees
+ * the others leave before it finished. */
+static int run_script(const struct h_opts *o, struct h_procs *p,
+                      const char *dir)
+{
+    uint64_t deadline = p->start_ns + (uint64_t)((o->timeout_s + 10.0) * 1e9);
+    for (size_t s = 0; s < o->script.n && !tool_stop_requested(); s++) {
+        const struct hs_step *st = &o->script.step[s];
+        wait_until(p, p->start_ns + st->at_ns);
+        if (!o->quiet)
+            printf("step %s at %.1f s\n", st->text,
+                   (double)(tool_now_ns() - p->start_ns) / 1e9);
+        fflush(stdout);
+        if (run_step(o, p, dir, st) != 0)
+            return -1;
+    }
+    for (int k = 0; k < 1000000 && !tool_stop_requested(); k++) {
+        size_t waiting = 0;
+        if (tool_now_ns() >= deadline)
+            break;
+        for (uint32_t i = 0; i < o->members; i++) {
+            size_t c = p->current[i];
+            waiting += c != SIZE_MAX && !p->ch[c].reaped && !done_file(p, c);
+        }
+        if (waiting == 0)
+            break;
+        (void)tool_children_wait(p->ch, p->n, tool_now_ns() + 100000000u);
+    }
+    for (uint32_t i = 0; i < o->members; i++) {
+        size_t c = p->current[i];
+        if (c != SIZE_MAX && !p->ch[c].reaped)
+            kill(p->ch[c].pid, SIGTERM);
+    }
+    return 0;
+}
+
+static int open_network(const struct h_opts *o, struct h_procs *p,
+                        const char *dir)
+{
+    char why[256];
+    if (!o->netns)
+        return 0;
+    if (hn_open(&p->net, (uint32_t)o->members, (unsigned)o->nft_drop, dir,
+                why, sizeof why) != 0) {
+        printf("SKIP: %s needs a network namespace per member: %s\n",
+               o->script.partitions ? "a partition step"
+               : o->nft_drop ? "--nft-drop" : "--netns", why);
+        return -1;
+    }
+    if (!o->quiet)
+        printf("network: a namespace per member on a bridge (%s, "
+               "10.77.0.0/24), kernel loss %llu%%\n", HN_MEMBER_IFACE,
+               (unsigned long long)o->nft_drop);
+    return 0;
 }
 
 static int parent_main(struct h_opts *o)
 {
-    static struct tool_child ch[H_MAX_MEMBERS];
+    static struct h_procs p;
     static struct verdict v;
     char dir[4096];
-    uint64_t start = tool_now_ns();
+    int r = 0;
+    p.start_ns = tool_now_ns();
     if (make_log_dir(o, dir, sizeof dir) != 0)
         return TOOL_EXIT_FAIL;
+    for (uint32_t i = 0; i < H_MAX_MEMBERS; i++)
+        p.current[i] = SIZE_MAX;
     if (!o->quiet)
         printf("cohort-harness: %llu members x %llu messages, %s, group %s, "
                "faults '%s', logs in %s\n", (unsigned long long)o->members,
                (unsigned long long)o->messages, tool_mode_name(o->net.mode),
                o->net.group, o->faults ? o->faults : "", dir);
     fflush(stdout);
-    if (spawn_members(o, dir, ch) != 0)
-        return TOOL_EXIT_FAIL;
-    await_members(o, ch, start);
-    check_exits(o, &v, ch, dir);
+    if (open_network(o, &p, dir) != 0) {
+        remove_logs(&p, dir);
+        return TOOL_EXIT_NOTSUP;
+    }
+    if (o->script.n > 0)
+        p.hold_until_ns = p.start_ns +
+                          o->script.step[o->script.n - 1].at_ns +
+                          H_HOLD_AFTER_STEPS_NS;
+    /* each first process waits for all the others */
+    for (uint32_t i = 0; i < o->members; i++)
+        p.current[i] = H_MAX_LIVES_ALL;
+    for (uint32_t i = 0; i < o->members && r == 0; i++)
+        r = spawn_member(o, &p, dir, i);
+    if (r == 0 && o->script.n > 0)
+        r = run_script(o, &p, dir);
+    if (r != 0)
+        violation(&v, &v.process, "the run could not be carried out");
+    await_members(o, &p, p.start_ns);
+    hn_close(&p.net);
+    check_exits(&p, &v);
     if (v.notsup) {
         printf("SKIP: mode %s is not supported by this library yet\n",
                tool_mode_name(o->net.mode));
         if (o->keep_logs == NULL)
-            remove_logs(o, dir);
+            remove_logs(&p, dir);
         return TOOL_EXIT_NOTSUP;
     }
     check_logs(o, &v, dir);
-    print_verdict(o, &v, (tool_now_ns() - start) / 1e9);
+    print_verdict(o, &v, (tool_now_ns() - p.start_ns) / 1e9);
     if (v.violations == 0 && o->keep_logs == NULL)
-        remove_logs(o, dir);
+        remove_logs(&p, dir);
     else if (v.violations > 0)
         printf("logs kept in %s\n", dir);
     return v.violations ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
@@ -1007,6 +1646,26 @@ static void usage(FILE *f)
 "  --seed N              makes fault seeds and ids reproducible\n"
 "  --timeout S           per member (default 60)\n"
 "  --keep-logs DIR       keep the delivery logs in DIR\n"
+"  --rate N              messages per second per member (default: as\n"
+"                        fast as flow control allows)\n"
+"  --step TIME:ACTION    a fault during the run (repeat; in order), TIME\n"
+"                        like 2s or 1500ms from the start, ACTION one of\n"
+"                          kill=LIST      SIGKILL those members\n"
+"                          restart=LIST   start them again (same id)\n"
+"                          leave=LIST     they leave (cohort_close)\n"
+"                          partition=LIST/LIST[/...]  cut the network\n"
+"                                         between the groups\n"
+"                          heal           restore it (needed at the end)\n"
+"                        LIST: member indexes, e.g. 1 or 0,2\n"
+"  --netns               each member in a network namespace of its own on\n"
+"                        a bridge (implied by partition and --nft-drop;\n"
+"                        needs root or user namespaces, else exit 77)\n"
+"  --nft-drop PCT        nftables drops PCT%% of UDP crossing the bridge\n"
+"  --member-timeout-ms N silence before a member is dropped (library\n"
+"                        default 3000)\n"
+"  --self-delivery       members must deliver their own messages\n"
+"  --check-vs            check virtual synchrony and sending views with\n"
+"                        vs_check (implies --self-delivery)\n"
 "  --key FILE, --security auth|encrypt, --group, --interface (default\n"
 "  lo), --address, --port, --ipv6, --datagram: as cohort-chat\n"
 "  --quiet, --help, --version\n", H_MAX_MEMBERS);
@@ -1023,6 +1682,17 @@ static const struct option long_opts[] = {
     { "quiet", no_argument, NULL, OPT_QUIET },
     { "index", required_argument, NULL, OPT_INDEX },
     { "log", required_argument, NULL, OPT_LOG },
+    { "step", required_argument, NULL, OPT_STEP },
+    { "rate", required_argument, NULL, OPT_RATE },
+    { "nft-drop", required_argument, NULL, OPT_NFT_DROP },
+    { "netns", no_argument, NULL, OPT_NETNS },
+    { "check-vs", no_argument, NULL, OPT_CHECK_VS },
+    { "self-delivery", no_argument, NULL, OPT_SELF_DELIVERY },
+    { "life", required_argument, NULL, OPT_LIFE },
+    { "expect", required_argument, NULL, OPT_EXPECT },
+    { "hold-until", required_argument, NULL, OPT_HOLD_UNTIL },
+    { "scripted", no_argument, NULL, OPT_SCRIPTED },
+    { "member-timeout-ms", required_argument, NULL, OPT_MEMBER_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1062,6 +1732,32 @@ static int h_option(void *ctx, int opt, const char *arg)
     case OPT_INDEX:
         return tool_parse_u64("index", arg, 0, H_MAX_MEMBERS - 1, &o->index);
     case OPT_LOG: o->log = arg; return 0;
+    case OPT_STEP:
+        if (o->nstep_args == HS_MAX_STEPS) {
+            tool_err("--step: at most %d steps", HS_MAX_STEPS);
+            return -1;
+        }
+        o->step_args[o->nstep_args++] = arg;
+        return 0;
+    case OPT_RATE:
+        return tool_parse_u64("rate", arg, 1, 1000000, &o->rate);
+    case OPT_NFT_DROP:
+        return tool_parse_u64("nft-drop", arg, 0, 100, &o->nft_drop);
+    case OPT_NETNS: o->netns = 1; return 0;
+    case OPT_CHECK_VS: o->check_vs = 1; return 0;
+    case OPT_SELF_DELIVERY: o->self_delivery = 1; return 0;
+    case OPT_LIFE:
+        return tool_parse_u64("life", arg, 0, HS_MAX_LIVES - 1, &o->life);
+    case OPT_EXPECT:
+        return tool_parse_u64("expect", arg, 0, H_MAX_MEMBERS - 1,
+                              &o->expect);
+    case OPT_HOLD_UNTIL:
+        return tool_parse_u64("hold-until", arg, 0, UINT64_MAX,
+                              &o->hold_until_ns);
+    case OPT_SCRIPTED: o->scripted = 1; return 0;
+    case OPT_MEMBER_TIMEOUT:
+        return tool_parse_u64("member-timeout-ms", arg, 100, 600000,
+                              &o->member_timeout_ms);
     default: return -1;
     }
 }
@@ -1081,6 +1777,18 @@ static int finish_options(struct h_opts *o)
     o->net.faults = NULL;
     if (o->member_role && (o->log == NULL || o->index >= o->members)) {
         tool_err("member: needs --log and --index below --members");
+        return -1;
+    }
+    for (size_t k = 0; k < o->nstep_args; k++)
+        if (hs_add(&o->script, o->step_args[k], (uint32_t)o->members) != 0)
+            return -1;
+    if (!o->member_role && !o->check_role &&
+        hs_check(&o->script, (uint32_t)o->members, o->timeout_s) != 0)
+        return -1;
+    o->netns |= o->script.partitions || o->nft_drop > 0;
+    o->self_delivery |= o->check_vs;
+    if (o->netns && !o->member_role && o->net.ipv6) {
+        tool_err("--netns, --nft-drop and partition steps are IPv4 only");
         return -1;
     }
     return tool_net_check(&o->net);

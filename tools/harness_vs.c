@@ -1,0 +1,186 @@
+/*
+ * harness_vs.c - replay cohort-harness logs into vs_check (see
+ * harness_vs.h).
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include "harness_vs.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Where the replay is in one process's log. */
+struct vs_cursor {
+    FILE *f;
+    uint64_t line, stop_at;      /* lines read; a last line to read */
+    uint64_t fed_upto;           /* its messages below this were sent */
+    size_t range;                /* its next "P" range */
+    int done, pending;
+    char text[HL_VIEW_TEXT + 64];
+};
+
+static size_t parse_members(const char *list, cohort_member_t *out,
+                            size_t max)
+{
+    size_t n = 0;
+    const char *p = list;
+    while (n < max && p != NULL && *p == ' ') {
+        unsigned id = 0, inc = 0;
+        if (sscanf(p, " %x.%u", &id, &inc) != 2)
+            break;
+        out[n].id = id;
+        out[n].incarnation = inc;
+        n++;
+        p = strchr(p + 1, ' ');
+    }
+    return n;
+}
+
+static size_t life_of_member(const struct hl_run *run, cohort_member_t m)
+{
+    for (size_t k = 0; k < run->n; k++)
+        if (run->life[k].have_me && run->life[k].me.id == m.id &&
+            run->life[k].me.incarnation == m.incarnation)
+            return k;
+    return SIZE_MAX;
+}
+
+/* Feed the pending line of process k; 0 if it must wait for a send. */
+static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
+                        struct vs_cursor *cur, int force)
+{
+    const struct hl_life *l = &run->life[k];
+    struct vs_cursor *cu = &cur[k];
+    const char *t = cu->text;
+    unsigned long long a = 0, b = 0;
+    if (!l->have_me)
+        return 1;
+    if (t[0] == 'V' && t[1] == ' ') {
+        cohort_member_t m[HL_MAX_MEMBERS];
+        unsigned long count;
+        const char *list = hl_view_members(t, &a, &count);
+        if (list != NULL)
+            vs_check_install(c, l->me, a, m,
+                             parse_members(list, m, HL_MAX_MEMBERS), false);
+    } else if (t[0] == 'P' && sscanf(t, "P %llu %llx", &a, &b) == 2) {
+        if (cu->range < l->nranges) {
+            uint64_t end = hl_range_end(l, cu->range);
+            for (uint64_t i = a; i < end; i++)
+                vs_check_sent(c, l->me, i, b);
+            cu->fed_upto = end;
+            cu->range++;
+        }
+    } else if (t[0] == 'D') {
+        unsigned s, life, sid, sinc;
+        int ok = 0;
+        size_t len, sk;
+        cohort_member_t from;
+        if (sscanf(t, "D %u %llu %zu %d %u %llx %x.%u", &s, &a, &len, &ok,
+                   &life, &b, &sid, &sinc) != 8 || !ok)
+            return 1;
+        from.id = sid;
+        from.incarnation = sinc;
+        sk = life_of_member(run, from);
+        if (!force && sk != SIZE_MAX && !cur[sk].done && a >= cur[sk].fed_upto)
+            return 0;
+        vs_check_delivered(c, l->me, from, a, b);
+    }
+    return 1;
+}
+
+/* Feed process k's lines until one must wait; how many were fed. */
+static size_t vs_advance(vs_check_t *c, const struct hl_run *run, size_t k,
+                         struct vs_cursor *cur, int force)
+{
+    struct vs_cursor *cu = &cur[k];
+    size_t n = 0;
+    while (!cu->done) {
+        if (!cu->pending) {
+            if (cu->line >= cu->stop_at ||
+                !hl_next_line(cu->f, cu->text, sizeof cu->text)) {
+                cu->done = 1;
+                break;
+            }
+            cu->line++;
+            cu->pending = 1;
+        }
+        if (!vs_feed_line(c, run, k, cur, force))
+            break;
+        force = 0;
+        cu->pending = 0;
+        n++;
+    }
+    return n;
+}
+
+static void vs_replay(vs_check_t *c, const struct hl_run *run,
+                      struct vs_cursor *cur)
+{
+    uint64_t bound = run->n + 1;
+    for (size_t k = 0; k < run->n; k++)
+        bound += run->life[k].lines;
+    /* each round feeds a line, or forces one waiting delivery */
+    for (uint64_t round = 0; round < bound; round++) {
+        size_t fed = 0, open = 0;
+        for (size_t k = 0; k < run->n; k++) {
+            fed += vs_advance(c, run, k, cur, 0);
+            open += !cur[k].done;
+        }
+        if (open == 0)
+            return;
+        for (size_t k = 0; fed == 0 && k < run->n; k++)
+            if (cur[k].pending && !cur[k].done)
+                fed = vs_advance(c, run, k, cur, 1);
+    }
+}
+
+vs_check_t *hv_replay(const struct hl_run *run, size_t max_texts)
+{
+    static struct vs_cursor cur[HL_MAX_LIVES_ALL];
+    static cohort_member_t live[HL_MAX_LIVES_ALL];
+    vs_check_config_t cfg;
+    vs_check_t *c = NULL;
+    size_t views = 1, msgs = 1, nlive = 0;
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *l = &run->life[k];
+        if (l->nviews + 1 > views)
+            views = l->nviews + 1;
+        for (size_t g = 0; g < l->nranges; g++)
+            msgs += hl_range_end(l, g) - l->range[g].from;
+    }
+    vs_check_config_init(&cfg);
+    cfg.max_members = run->n > HL_MAX_MEMBERS ? run->n : HL_MAX_MEMBERS;
+    cfg.max_views = views;
+    cfg.max_msgs = msgs;
+    cfg.max_texts = max_texts;
+    cfg.self_delivery = true;
+    cfg.proposer_named = true;
+    if (vs_check_new(&c, &cfg) != 0)
+        return NULL;
+    memset(cur, 0, sizeof cur);
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *l = &run->life[k];
+        cur[k].f = fopen(l->path, "r");
+        cur[k].done = cur[k].f == NULL;
+        cur[k].stop_at = run->scripted && l->fate == FATE_ENDED &&
+                         l->have_final ? l->final_line : UINT64_MAX;
+    }
+    vs_replay(c, run, cur);
+    for (size_t k = 0; k < run->n; k++) {
+        const struct hl_life *l = &run->life[k];
+        if (cur[k].f != NULL)
+            fclose(cur[k].f);
+        if (!l->have_me)
+            continue;
+        if (run->scripted && l->fate == FATE_ENDED)
+            live[nlive++] = l->me;
+        else
+            vs_check_stopped(c, l->me);
+    }
+    if (run->scripted)
+        vs_check_final(c, live, nlive);
+    return c;
+}
