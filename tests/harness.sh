@@ -19,9 +19,10 @@
 #      - a graceful leave
 #      - a 2|2 partition, then heal, under 5% kernel loss (nft on the
 #        bridge between per-member namespaces; skipped without them)
-#      Views, liveness (one final view of exactly the finished members)
-#      and final-view completeness are checked; virtual synchrony
-#      (--check-vs) is not yet, the library does not provide it.
+#      Views, liveness (one final view of exactly the finished members),
+#      final-view completeness and, with --check-vs, virtual synchrony,
+#      sending-view delivery and self-delivery (vs_check over every
+#      member's log, killed members' up to where their logs end).
 #   6. the new checks can fail: a kept run's logs edited (a finished
 #      member's final view, a delivery of the final view), and a small
 #      hand-written history that only --check-vs can fault.
@@ -132,7 +133,7 @@ fi
 # their own (members share the private namespace of netns.sh, on lo); the
 # partition run gives each member one (exit 77 where that is refused).
 steps="--members 4 --messages 4000 --rate 1000 --mode fifo --timeout 40 \
-       --member-timeout-ms 1000"
+       --member-timeout-ms 1000 --check-vs"
 # shellcheck disable=SC2086
 run "steps: SIGKILL member 1 under load, restart it" 60 $steps \
     --step 1s:kill=1 --step 3s:restart=1 --keep-logs "$keydir/kill"

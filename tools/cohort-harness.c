@@ -237,6 +237,22 @@ static void on_message(struct member *m, const cohort_event_t *ev)
         m->end_inc[h.sender] = ev->u.message.sender.incarnation;
         return;
     }
+    /* "P index view": message index is the first of this member's own
+     * in another view than the one before. A member's own message comes
+     * back (self-delivery, on in every member) tagged with the view it
+     * was really sent in (a send during a view change goes out in the
+     * next view), so the P lines come from there, not from the view
+     * current at cohort_send. */
+    cohort_member_t me = cohort_self(m->c);
+    if (ev->u.message.sender.id == me.id &&
+        ev->u.message.sender.incarnation == me.incarnation &&
+        h.type == H_TYPE_DATA && h.ok &&
+        (!m->send_view_logged || ev->u.message.view_id != m->send_view)) {
+        fprintf(m->log, "P %llu %016llx\n", (unsigned long long)h.idx,
+                (unsigned long long)ev->u.message.view_id);
+        m->send_view = ev->u.message.view_id;
+        m->send_view_logged = 1;
+    }
     /* "D sender index length ok life view sender-id.inc": the last three
      * for restarts and for virtual synchrony (the tag and who sent it) */
     fprintf(m->log, "D %u %llu %zu %d %u %016llx %08x.%u\n", h.sender,
@@ -343,32 +359,12 @@ static int wait_for_others(struct member *m, uint64_t deadline_ns)
 
 /* Send one message, riding out flow control (processing meanwhile).
  * Returns 0 or a COHORT_ERR_*. */
-/* Log "P index view" when message index is the first sent in another
- * view than the one before it: the checker takes each message's sending
- * view from these. The view event is logged first (a send in a view
- * whose event is still queued would come before its V line). */
-static void note_send_view(struct member *m, uint64_t idx)
-{
-    uint64_t vid = 0;
-    (void)cohort_view(m->c, &vid, NULL, 0);
-    if (vid != m->view_id)
-        drain_events(m);
-    if (m->send_view_logged && vid == m->send_view)
-        return;
-    fprintf(m->log, "P %llu %016llx\n", (unsigned long long)idx,
-            (unsigned long long)vid);
-    m->send_view = vid;
-    m->send_view_logged = 1;
-}
-
 static int send_one(struct member *m, const void *data, size_t len,
-                    uint64_t deadline_ns, uint64_t idx)
+                    uint64_t deadline_ns)
 {
     uint64_t give_up = tool_now_ns() + H_STALL_NS;
     for (;;) {
         int r;
-        if (idx != UINT64_MAX)
-            note_send_view(m, idx);
         r = cohort_send(m->c, m->o->net.mode, data, len);
         if (r != COHORT_ERR_AGAIN)
             return r;
@@ -409,7 +405,7 @@ static int send_all(struct member *m, uint64_t deadline_ns)
         if (r != 0)
             return r;
         fill_message(m->buf, len, H_TYPE_DATA, m->word, i);
-        r = send_one(m, m->buf, len, deadline_ns, i);
+        r = send_one(m, m->buf, len, deadline_ns);
         if (r == COHORT_ERR_TOOBIG && m->o->net.mode == COHORT_UNRELIABLE) {
             fprintf(m->log, "T %u %llu %zu\n", m->self, (unsigned long long)i,
                     len);
@@ -435,7 +431,7 @@ static void send_end(struct member *m, uint64_t deadline_ns)
     int repeats = m->o->net.mode == COHORT_FIFO ? 1 : H_END_REPEATS;
     fill_message(m->buf, H_HDR_BYTES, H_TYPE_END, m->word, m->sent);
     for (int i = 0; i < repeats; i++) {
-        if (send_one(m, m->buf, H_HDR_BYTES, deadline_ns, UINT64_MAX) != 0)
+        if (send_one(m, m->buf, H_HDR_BYTES, deadline_ns) != 0)
             return;
         (void)cohort_flush(m->c);
         (void)pump(m, 50);

@@ -183,7 +183,13 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
                              largest > PERF_HDR_BYTES ? largest
                                                       : PERF_HDR_BYTES);
     }
-    return tool_open_net(&o->net, &io->c) == 0 ? 0 : -1;
+    /* The path measured is between members: a sender's own copy of each
+     * message (self-delivery, the library's default) would cost it a
+     * copy per message and could be taken for a ping's echo. */
+    struct cohort_config cfg;
+    tool_config(&o->net, &cfg);
+    cfg.self_delivery = 0;
+    return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
 static void io_close(struct perf_io *io, int drain_ms)
