@@ -266,8 +266,9 @@ typedef struct cohort_event {
             cohort_mode_t mode;
             const void *data;
             size_t len;
-            uint64_t view_id;          /* view it was sent in; 0 until
-                                          the library has views */
+            uint64_t view_id;          /* the view it was sent in, which
+                                          is the receiver's current view
+                                          (virtual synchrony) */
             uint64_t order;            /* position in the total order
                                           (TOTAL); 0 otherwise */
         } message;
@@ -361,12 +362,21 @@ COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
  * as that mode allows), so a caller must not retry a send that returned 0.
  * A FIFO message larger than the free window is fed out piece by piece as
  * the window frees; until it is all out, the next send returns AGAIN.
+ * A FIFO message goes to the members of the view it is sent in. Before
+ * the first view, and during a view change (from this member's answer to
+ * the proposal until it installs the next view), FIFO messages are taken
+ * and held in the window, then sent in the next view; the application
+ * need not stop sending. With config.self_delivery (default on) the
+ * message also comes back to this member as a MESSAGE event, in its place
+ * in the stream (after the VIEW event of the view it is sent in).
  * Errors (nothing was accepted): INVAL (c NULL, NULL data with len > 0,
  * bad mode), TOOBIG (len > cohort_max_payload(c, mode)), NOTSUP (TOTAL),
- * AGAIN (flow control: the slowest member is send_window_bytes behind, or
- * a large message is still being fed out; call cohort_process() and retry,
- * or use cohort_send_wait()), NOMEM (copying a message that must wait),
- * CLOSED. */
+ * AGAIN (flow control: the slowest member of the view is
+ * send_window_bytes behind, a large message is still being fed out, or,
+ * with self-delivery, this member's own event queue is full: take events
+ * with cohort_next_event(), call cohort_process() and retry, or use
+ * cohort_send_wait()), NOMEM (copying a message that must wait, or its
+ * copy for self-delivery), CLOSED. */
 COHORT_API COHORT_NODISCARD int cohort_send(cohort_t *c, cohort_mode_t mode,
                                             const void *data, size_t len);
 
@@ -435,17 +445,18 @@ COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 COHORT_API size_t cohort_view(const cohort_t *c, uint64_t *view_id,
                               cohort_member_t *out, size_t max);
 
-/* Copy up to max known members (this one included) into out (the
- * caller's array); returns how many are known (may exceed max), so
- * cohort_members(c, NULL, 0) is the count. 0 if c is NULL.
+/* Copy up to max members of the current view (this one included, oldest
+ * first, as cohort_view()) into out (the caller's array); before the
+ * first view, this member alone. Returns how many there are (may exceed
+ * max), so cohort_members(c, NULL, 0) is the count. 0 if c is NULL.
+ * (MEMBER_JOINED / MEMBER_LEFT events report the senders this member
+ * hears, usually a little before a view takes them in.)
  *
- * Start-up rule: a reliable message is owed only to the members its sender
- * knows when it sends (and that know the sender), so members that start
+ * Start-up rule: a message goes to the members of the view it is sent in,
+ * and nothing is sent before the first view, so members that start
  * together and must all receive the first messages wait, bounded, until
- * the agreed view (cohort_view(), or COHORT_EVENT_VIEW) holds them all
- * before sending (see the README example). On a network where every
- * member hears every other, the members of a view are known when it is
- * installed. */
+ * the view (cohort_view(), cohort_members(), or COHORT_EVENT_VIEW) holds
+ * them all before sending (see the README example). */
 COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
                                  size_t max);
 

@@ -1057,7 +1057,14 @@ COHORT_API size_t cohort_members(const cohort_t *c, cohort_member_t *out,
 {
     if (c == NULL)
         return 0;
-    return co_core_members(c->core, out, out != NULL ? max : 0);
+    /* The members of the view, once there is one: that is who messages
+     * go to. Before the first view, this member alone. */
+    size_t n = co_core_view(c->core, NULL, out, out != NULL ? max : 0);
+    if (n > 0)
+        return n;
+    if (out != NULL && max > 0)
+        out[0] = co_core_self(c->core);
+    return 1;
 }
 
 static void co_count_drops(struct cohort_stats *s, int reason, uint64_t n)

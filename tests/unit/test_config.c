@@ -826,8 +826,8 @@ static void test_documented_answers(void **state)
     assert_int_equal(cohort_drain(a, 0), 0); /* alone: stable at once */
     assert_int_equal(cohort_open(&b, &cfg), 0);
     assert_true(wait_for(a, COHORT_EVENT_MEMBER_JOINED, &ev, 3000));
-    assert_int_equal(cohort_members(a, NULL, 0), 2);
     assert_true(wait_view(a, b, 2, 5000)); /* b holds back a's window */
+    assert_int_equal(cohort_members(a, NULL, 0), 2);
     assert_int_equal(cohort_send(a, COHORT_FIFO, "y", 1), 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
