@@ -228,6 +228,21 @@ static bool bound_by_answer(co_gms_t *g)
     return !(p && doubted(p));
 }
 
+static bool lagging(const co_gms_t *g, const co_gms_peer_t *p);
+
+/* A member of our view that is still heard in an older one after the lag
+ * check: it did not install our view (it missed the COMMIT, or could not
+ * complete its flush and gave the install up). */
+static bool member_lagging(co_gms_t *g, const co_vmember_t *m)
+{
+    co_gms_peer_t *p = peer_find(g, m->id);
+    return p && p->incarnation == m->incarnation && lagging(g, p);
+}
+
+/* The oldest member of our view that is neither suspected nor lagging
+ * coordinates: one that did not install the view (even its proposer, if
+ * it gave its own install up) cannot act for it, and the next one takes
+ * it in again. */
 static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
 {
     if (bound_by_answer(g) || g->installing)
@@ -238,7 +253,7 @@ static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
         const co_vmember_t *m = &g->view.members[i];
         if (self_id(g, m->id))
             return true;
-        if (!member_suspected(g, m))
+        if (!member_suspected(g, m) && !member_lagging(g, m))
             return false;
     }
     return false;
@@ -651,7 +666,9 @@ void co_gms_install_abandon(co_gms_t *g, uint64_t now_ns)
     COHORT_ASSERT(g->installing);
     g->installing = false;
     g->commit_total = 0;
-    g->answer_expires_ns = 0; /* bound to nothing: free to coordinate */
+    /* Bound to nothing: free to coordinate, and released after a flush
+     * timeout if no one proposes meanwhile. */
+    g->answer_expires_ns = now_ns + g->cfg.flush_timeout_ns;
     if (g->proposal_id != 0 && g->proposal_id == g->answered_id) {
         g->proposal_id = 0;   /* our own committed proposal: given up */
         g->committed = false;
@@ -742,8 +759,19 @@ void co_gms_tick(co_gms_t *g, uint64_t now_ns)
         g->discovery_at_ns = 0;
     if (g->lag_check_at_ns && now_ns >= g->lag_check_at_ns)
         g->lag_check_at_ns = 0;
-    if (g->answer_expires_ns && now_ns >= g->answer_expires_ns)
+    if (g->answer_expires_ns && now_ns >= g->answer_expires_ns) {
         g->answer_expires_ns = 0;
+        /* No COMMIT came for the answer in time (the proposer gave it up,
+         * or it was committed and this member missed every copy): stop
+         * waiting, back in the view it answered from. Safe for virtual
+         * synchrony: that COMMIT is refused from now on (it no longer
+         * matches answered_id), so this member never installs a view
+         * whose cut it may have delivered past; if the others installed
+         * it, they see this member lagging and take it in again. */
+        if (!g->installing && g->answered_id > my_view_id(g) &&
+            !self_id(g, g->answered_to))
+            g->answered_id = my_view_id(g);
+    }
     if (g->has_view)
         tick_suspicion(g, now_ns);
     tick_proposal(g, now_ns);

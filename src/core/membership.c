@@ -152,7 +152,11 @@ static void answer(co_core_t *core, const co_gms_action_t *a,
         return;
     }
     co_builder_t *b = &core->scratch;
-    begin_to(core, b, CO_TYPE_FLUSH_OK, a->to);
+    /* To the group, not to the proposer's address: that address is only
+     * what the last datagram from it said, and a replayed one (from
+     * anywhere) can point it elsewhere; a view change must not depend on
+     * it. The others ignore an answer to a proposal not theirs. */
+    begin_to(core, b, CO_TYPE_FLUSH_OK, 0);
     COHORT_ASSERT(co_flush_ok_size(n) <= core->body_room);
     b->body_len = co_flush_ok_encode(b->buf + CO_HEADER_BYTES, a->proposal_id,
                                      old, pinc, e, n);
@@ -163,7 +167,7 @@ static void send_installed(co_core_t *core, const co_gms_action_t *a,
                            uint64_t now_ns)
 {
     co_builder_t *b = &core->scratch;
-    begin_to(core, b, CO_TYPE_INSTALLED, a->to);
+    begin_to(core, b, CO_TYPE_INSTALLED, 0); /* as FLUSH_OK: by the group */
     co_put64(b->buf + CO_HEADER_BYTES, a->proposal_id);
     b->body_len = 8;
     co_builder_finish(core, b, now_ns);

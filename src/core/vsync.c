@@ -168,6 +168,11 @@ bool co_vs_flush_complete(const co_core_t *core)
 
 void co_vs_poll(co_core_t *core, uint64_t now_ns)
 {
+    /* Released without an install (a proposal given up): what was held
+     * goes out in the view this member is still in. */
+    if (!core->vs_flushing && core->tx_sent < core->tx.next &&
+        !co_vs_holding(core))
+        co_core_release_held(core, now_ns);
     if (!core->vs_flushing || core->left)
         return;
     if (co_vs_flush_complete(core)) {
