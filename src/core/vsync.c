@@ -228,13 +228,24 @@ static void enter(co_core_t *core, co_peer_t *peer)
 /* Peer was in the old view and is not in the new one: its old view ends
  * at the cut (its unfinished message, if any, with it), and nothing more
  * of it is delivered until a view takes it in again. */
-static void depart(co_core_t *core, co_peer_t *peer)
+static void depart(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     peer->in_view = false;
     co_reasm_reset(&peer->reasm);
     co_evq_reserve_follow(core, peer);
     peer->message_start = 0;
-    co_store_release_through(&peer->store, UINT64_MAX);
+    /* A member still completing the old view may have been told (the
+     * cut) that this one holds the records of peer it misses, and asks
+     * after this install: the entry and its store stay until that flush
+     * is over (vs_flush_ns), so the NACK finds them and FORWARD answers.
+     * tick_peer forgets a peer out of the view member_timeout after it
+     * was last heard; the time is moved, never earlier, to make that
+     * the end of the others' flushes. Nothing held: nothing to keep. */
+    uint64_t until = now_ns + core->vs_flush_ns;
+    if (co_store_bytes(&peer->store) > 0 &&
+        until > core->cfg.member_timeout_ns &&
+        until - core->cfg.member_timeout_ns > peer->last_heard_ns)
+        peer->last_heard_ns = until - core->cfg.member_timeout_ns;
 }
 
 /* A member of the view just installed that this member has never heard
@@ -294,7 +305,7 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
         if (member)
             enter(core, p);
         else if (p->in_view)
-            depart(core, p);
+            depart(core, p, now_ns);
         p->cut_limit = 0;
         p->cut_holder = 0;
     }

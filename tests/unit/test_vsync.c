@@ -1,0 +1,850 @@
+/*
+ * test_vsync.c - virtual synchrony of the sans-IO core, pinned one
+ * behaviour at a time (src/core/vsync.c states the rules).
+ *
+ * Up to MAXN cores on an in-test network this file controls: a FIFO of
+ * datagrams delivered one per 10 us step, per-link loss by datagram type,
+ * a node cut off, a crash (the core freed, no LEAVE), no clock and no
+ * unseeded randomness. Every property is checked from the events the
+ * cores emit (VIEW, and MESSAGE with its view_id), by check_vs() after
+ * each scenario and by the scenario's own assertions.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core.h"
+#include "wire.h"
+
+#define MAXN 5
+#define NET_MAX 100000
+#define LOG_MAX 4096
+#define MSG_MAX 1024 /* message indexes per sender */
+#define STEP_NS 10000ULL
+#define MS (1000000ULL)
+
+typedef struct pkt {
+    int from, to; /* to == -1: the group */
+    size_t len;
+    uint8_t data[1500];
+} pkt_t;
+
+/* One event as a node saw it. Nodes are indexes; member id = 100 + i. */
+typedef struct entry {
+    cohort_event_type_t type;
+    int sender;       /* MESSAGE */
+    uint32_t index;   /* MESSAGE: the sender's message number */
+    uint64_t view_id; /* MESSAGE: sending view; VIEW: its id */
+    uint32_t members; /* VIEW: bit per node */
+} entry_t;
+
+typedef struct net {
+    int nodes;
+    co_core_t *cores[MAXN];
+    int self_delivery[MAXN]; /* for nodes spawned from now on */
+    pkt_t *q;
+    size_t head, count;
+    uint64_t now_ns;
+    int cut[MAXN];                 /* 1: nothing reaches or leaves it */
+    uint32_t drop_types[MAXN][MAXN]; /* [from][to]: bit per type lost */
+    size_t received[MAXN][32];     /* [to][type] datagrams taken */
+    size_t emitted[MAXN][32];      /* [from][type] datagrams put out */
+    uint32_t sent[MAXN];           /* messages each node sent */
+    entry_t *log[MAXN];
+    size_t nlog[MAXN];
+} net_t;
+
+static co_addr_t addr_of(int node)
+{
+    co_addr_t a = {.len = 1};
+    a.bytes[0] = (uint8_t)node;
+    return a;
+}
+
+static int node_of(uint32_t member_id)
+{
+    int i = (int)member_id - 100;
+    assert_true(i >= 0 && i < MAXN);
+    return i;
+}
+
+static uint8_t type_of(const uint8_t *d)
+{
+    return d[3];
+}
+
+static void config_for(co_core_config_t *cfg, int node, int self_delivery)
+{
+    co_core_config_defaults(cfg);
+    cfg->group_id = co_group_id("vsync", 5);
+    cfg->member_id = 100 + (uint32_t)node;
+    cfg->incarnation = 7;
+    cfg->seed = 2000 + (uint64_t)node;
+    cfg->self_delivery = self_delivery;
+    /* Short timers keep the view changes a few hundred ms of net time. */
+    cfg->heartbeat_interval_ns = 20 * MS;
+    cfg->member_timeout_ns = 150 * MS;
+    cfg->nack_delay_ns = 2 * MS;
+    cfg->nack_retry_ns = 10 * MS;
+    cfg->send_window_bytes = 256 * 1024;
+    cfg->recv_buffer_bytes = 1u << 20;
+    cfg->max_message = 64 * 1024;
+    snprintf(cfg->name, sizeof cfg->name, "node%d", node);
+}
+
+static void drain_tx(net_t *n, int node)
+{
+    co_tx_t tx;
+    while (co_core_next_tx(n->cores[node], &tx)) {
+        assert_true(tx.len <= 1500 && tx.len > 3);
+        assert_true(n->count < NET_MAX);
+        n->emitted[node][type_of(tx.data) & 31]++;
+        pkt_t *p = &n->q[(n->head + n->count) % NET_MAX];
+        p->from = node;
+        p->to = tx.kind == CO_DEST_GROUP ? -1 : tx.dest.bytes[0];
+        p->len = tx.len;
+        memcpy(p->data, tx.data, tx.len);
+        n->count++;
+    }
+}
+
+static void log_event(net_t *n, int node, const cohort_event_t *ev)
+{
+    assert_true(n->nlog[node] < LOG_MAX);
+    entry_t *e = &n->log[node][n->nlog[node]];
+    memset(e, 0, sizeof *e);
+    e->type = ev->type;
+    if (ev->type == COHORT_EVENT_MESSAGE) {
+        const uint8_t *d = ev->u.message.data;
+        assert_int_equal(ev->u.message.len, 16);
+        e->sender = d[0];
+        assert_int_equal(e->sender, node_of(ev->u.message.sender.id));
+        e->index = (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 |
+                   (uint32_t)d[3] << 8 | d[4];
+        assert_true(e->index < MSG_MAX);
+        e->view_id = ev->u.message.view_id;
+    } else if (ev->type == COHORT_EVENT_VIEW) {
+        e->view_id = ev->u.view.view_id;
+        for (size_t i = 0; i < ev->u.view.count; i++)
+            e->members |= 1u << node_of(ev->u.view.members[i].id);
+    } else {
+        return; /* joins, leaves, warnings: not logged */
+    }
+    n->nlog[node]++;
+}
+
+static void pull_events(net_t *n, int node)
+{
+    cohort_event_t ev;
+    while (co_core_next_event(n->cores[node], n->now_ns, &ev))
+        log_event(n, node, &ev);
+    drain_tx(n, node);
+}
+
+static bool link_drops(const net_t *n, const pkt_t *p, int to)
+{
+    uint8_t t = type_of(p->data);
+    return t < 32 && (n->drop_types[p->from][to] >> t & 1);
+}
+
+/* Deliver one queued datagram, then run every due timer. A datagram of
+ * a node that crashed after sending it still arrives. */
+static void step(net_t *n)
+{
+    n->now_ns += STEP_NS;
+    if (n->count > 0) {
+        pkt_t *p = &n->q[n->head];
+        n->head = (n->head + 1) % NET_MAX;
+        n->count--;
+        for (int to = 0; to < n->nodes; to++) {
+            if (!n->cores[to] || to == p->from ||
+                (p->to >= 0 && p->to != to))
+                continue;
+            if (n->cut[to] || n->cut[p->from] || link_drops(n, p, to))
+                continue;
+            n->received[to][type_of(p->data) & 31]++;
+            co_addr_t from = addr_of(p->from);
+            co_core_recv(n->cores[to], n->now_ns, &from, p->data, p->len);
+            drain_tx(n, to);
+        }
+    }
+    for (int i = 0; i < n->nodes; i++) {
+        if (!n->cores[i])
+            continue;
+        if (co_core_deadline(n->cores[i]) <= n->now_ns) {
+            co_core_tick(n->cores[i], n->now_ns);
+            drain_tx(n, i);
+        }
+        pull_events(n, i);
+    }
+}
+
+static void run_for(net_t *n, uint64_t ns)
+{
+    uint64_t end = n->now_ns + ns;
+    while (n->now_ns < end)
+        step(n);
+}
+
+static void spawn(net_t *n, int i)
+{
+    co_core_config_t cfg;
+    assert_null(n->cores[i]);
+    config_for(&cfg, i, n->self_delivery[i]);
+    assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
+    drain_tx(n, i);
+}
+
+/* Free the core: no LEAVE, silence from now on. Its log stays. */
+static void crash(net_t *n, int i)
+{
+    pull_events(n, i);
+    co_core_free(n->cores[i]);
+    n->cores[i] = NULL;
+}
+
+static net_t *net_new(int nodes, int spawned)
+{
+    net_t *n = calloc(1, sizeof *n);
+    assert_non_null(n);
+    n->q = calloc(NET_MAX, sizeof *n->q);
+    assert_non_null(n->q);
+    n->nodes = nodes;
+    n->now_ns = 1000000000ULL;
+    for (int i = 0; i < nodes; i++) {
+        n->self_delivery[i] = 1;
+        n->log[i] = calloc(LOG_MAX, sizeof *n->log[i]);
+        assert_non_null(n->log[i]);
+    }
+    for (int i = 0; i < spawned; i++)
+        spawn(n, i);
+    return n;
+}
+
+static void net_free(net_t *n)
+{
+    for (int i = 0; i < n->nodes; i++) {
+        co_core_free(n->cores[i]);
+        free(n->log[i]);
+    }
+    free(n->q);
+    free(n);
+}
+
+static uint64_t view_of(const net_t *n, int i, uint32_t *members)
+{
+    uint64_t id = 0;
+    cohort_member_t m[MAXN + 4];
+    size_t count = co_core_view(n->cores[i], &id, m, MAXN + 4);
+    uint32_t mask = 0;
+    for (size_t k = 0; k < count; k++)
+        mask |= 1u << node_of(m[k].id);
+    if (members)
+        *members = mask;
+    return id;
+}
+
+/* Every node in mask is alive, has installed one same view of exactly
+ * mask, and holds nothing for a next one. */
+static bool converged(const net_t *n, uint32_t mask)
+{
+    uint64_t id = 0;
+    for (int i = 0; i < n->nodes; i++) {
+        if (!(mask >> i & 1))
+            continue;
+        uint32_t members;
+        if (!n->cores[i])
+            return false;
+        uint64_t v = view_of(n, i, &members);
+        if (v == 0 || members != mask || co_core_holding(n->cores[i]) ||
+            (id != 0 && v != id))
+            return false;
+        id = v;
+    }
+    return true;
+}
+
+/* Step until the nodes of mask agree on the view of mask; its id. */
+static uint64_t settle(net_t *n, uint32_t mask, uint64_t max_ns)
+{
+    uint64_t end = n->now_ns + max_ns;
+    while (!converged(n, mask)) {
+        assert_true(n->now_ns < end);
+        step(n);
+    }
+    for (int i = 0; i < n->nodes; i++)
+        if (mask >> i & 1)
+            return view_of(n, i, NULL);
+    return 0;
+}
+
+/* Node i sends its next message (FIFO, 16 bytes: node, index, filler). */
+static uint32_t send_next(net_t *n, int i)
+{
+    uint8_t buf[16];
+    uint32_t index = n->sent[i]++;
+    assert_true(index < MSG_MAX);
+    buf[0] = (uint8_t)i;
+    buf[1] = (uint8_t)(index >> 24);
+    buf[2] = (uint8_t)(index >> 16);
+    buf[3] = (uint8_t)(index >> 8);
+    buf[4] = (uint8_t)index;
+    memset(buf + 5, 0xA5, sizeof buf - 5);
+    int rc, tries = 0;
+    while ((rc = co_core_send(n->cores[i], n->now_ns, COHORT_FIFO, buf,
+                              sizeof buf)) == COHORT_ERR_AGAIN) {
+        assert_true(++tries < 100000);
+        step(n);
+    }
+    assert_int_equal(rc, 0);
+    co_core_flush(n->cores[i], n->now_ns);
+    drain_tx(n, i);
+    pull_events(n, i);
+    return index;
+}
+
+/* ---- reading the logs ---- */
+
+/* Position of node r's delivery of (s, index) in its log, or -1. */
+static long find_msg(const net_t *n, int r, int s, uint32_t index)
+{
+    for (size_t k = 0; k < n->nlog[r]; k++) {
+        const entry_t *e = &n->log[r][k];
+        if (e->type == COHORT_EVENT_MESSAGE && e->sender == s &&
+            e->index == index)
+            return (long)k;
+    }
+    return -1;
+}
+
+/* Position of node r's VIEW event for view_id, or -1. */
+static long find_view(const net_t *n, int r, uint64_t view_id)
+{
+    for (size_t k = 0; k < n->nlog[r]; k++)
+        if (n->log[r][k].type == COHORT_EVENT_VIEW &&
+            n->log[r][k].view_id == view_id)
+            return (long)k;
+    return -1;
+}
+
+static size_t count_from(const net_t *n, int r, int s)
+{
+    size_t c = 0;
+    for (size_t k = 0; k < n->nlog[r]; k++)
+        c += n->log[r][k].type == COHORT_EVENT_MESSAGE &&
+             n->log[r][k].sender == s;
+    return c;
+}
+
+/* The view sender s sent message index in, as its self-delivery tells
+ * (0: unknown, self-delivery off or never sent). */
+static uint64_t sending_view(const net_t *n, int s, uint32_t index)
+{
+    if (!n->self_delivery[s])
+        return 0;
+    long k = find_msg(n, s, s, index);
+    return k < 0 ? 0 : n->log[s][k].view_id;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The messages r delivered in the view whose VIEW event is at position
+ * at, sorted (sender << 32 | index); the next view's id into *next (0:
+ * none yet). Returns the count. */
+static size_t segment(const net_t *n, int r, size_t at, uint64_t *out,
+                      uint64_t *next)
+{
+    size_t c = 0;
+    *next = 0;
+    for (size_t k = at + 1; k < n->nlog[r]; k++) {
+        const entry_t *e = &n->log[r][k];
+        if (e->type == COHORT_EVENT_VIEW) {
+            *next = e->view_id;
+            break;
+        }
+        out[c++] = (uint64_t)e->sender << 32 | e->index;
+    }
+    qsort(out, c, sizeof *out, cmp_u64);
+    return c;
+}
+
+/* VSYNC_DEBUG=1 in the environment: each node's log on stderr. */
+static void dump_logs(const net_t *n)
+{
+    if (!getenv("VSYNC_DEBUG"))
+        return;
+    for (int r = 0; r < n->nodes; r++) {
+        fprintf(stderr, "node %d:", r);
+        for (size_t k = 0; k < n->nlog[r]; k++) {
+            const entry_t *e = &n->log[r][k];
+            if (e->type == COHORT_EVENT_VIEW)
+                fprintf(stderr, "\n  VIEW %llx members %x\n ",
+                        (unsigned long long)e->view_id, e->members);
+            else
+                fprintf(stderr, " %d/%u@%llx", e->sender, e->index,
+                        (unsigned long long)(e->view_id >> 32));
+        }
+        fprintf(stderr, "\n");
+    }
+}
+
+/* The guarantees every scenario must keep, from the logs alone:
+ *  - a message is delivered in a view this node installed and is in
+ *    (its VIEW event came first), by a sender of that view, tagged with
+ *    that view, which is the view it was sent in; once; FIFO per sender;
+ *  - view ids only grow along each node's history;
+ *  - two nodes that install the same next view after the same view
+ *    delivered the same messages in it (virtual synchrony). */
+static void check_vs(const net_t *n)
+{
+    static uint8_t got[MAXN][MSG_MAX];
+    static uint64_t a[LOG_MAX], b[LOG_MAX];
+    dump_logs(n);
+    for (int r = 0; r < n->nodes; r++) {
+        uint64_t cur = 0;
+        uint32_t members = 0;
+        long last[MAXN];
+        memset(got, 0, sizeof got);
+        for (int s = 0; s < MAXN; s++)
+            last[s] = -1;
+        for (size_t k = 0; k < n->nlog[r]; k++) {
+            const entry_t *e = &n->log[r][k];
+            if (e->type == COHORT_EVENT_VIEW) {
+                assert_true(e->view_id > cur);
+                assert_true(e->members >> r & 1);
+                cur = e->view_id;
+                members = e->members;
+                continue;
+            }
+            if (cur == 0 || e->view_id != cur || !(members >> e->sender & 1))
+                fail_msg("node %d: message %d/%u tagged view %llx delivered "
+                         "in view %llx (members %x)", r, e->sender, e->index,
+                         (unsigned long long)e->view_id,
+                         (unsigned long long)cur, members);
+            uint64_t sv = sending_view(n, e->sender, e->index);
+            if (sv != 0 && sv != e->view_id)
+                fail_msg("node %d: message %d/%u sent in view %llx "
+                         "delivered as of view %llx", r, e->sender, e->index,
+                         (unsigned long long)sv,
+                         (unsigned long long)e->view_id);
+            assert_int_equal(got[e->sender][e->index], 0);
+            got[e->sender][e->index] = 1;
+            assert_true((long)e->index > last[e->sender]);
+            last[e->sender] = (long)e->index;
+        }
+    }
+    for (int i = 0; i < n->nodes; i++)
+        for (int j = i + 1; j < n->nodes; j++)
+            for (size_t k = 0; k < n->nlog[i]; k++) {
+                if (n->log[i][k].type != COHORT_EVENT_VIEW)
+                    continue;
+                long kj = find_view(n, j, n->log[i][k].view_id);
+                if (kj < 0)
+                    continue;
+                uint64_t ni, nj;
+                size_t ca = segment(n, i, k, a, &ni);
+                size_t cb = segment(n, j, (size_t)kj, b, &nj);
+                if (ni == 0 || ni != nj)
+                    continue;
+                if (ca != cb || memcmp(a, b, ca * sizeof *a) != 0)
+                    fail_msg("nodes %d and %d delivered %zu and %zu "
+                             "messages in view %llx before view %llx", i,
+                             j, ca, cb,
+                             (unsigned long long)n->log[i][k].view_id,
+                             (unsigned long long)ni);
+            }
+}
+
+#define BIT(t) (1u << (t))
+#define ALL(k) ((1u << (k)) - 1)
+
+/* Deliveries of sender s by r tagged with view v. */
+static size_t count_in_view(const net_t *n, int r, int s, uint64_t v)
+{
+    size_t c = 0;
+    for (size_t k = 0; k < n->nlog[r]; k++) {
+        const entry_t *e = &n->log[r][k];
+        c += e->type == COHORT_EVENT_MESSAGE && e->sender == s &&
+             e->view_id == v;
+    }
+    return c;
+}
+
+/* ---- 1, 2: a sender crashes mid-stream ---- */
+
+/* A (0) sends k messages: B (1) gets them all, every other node all but
+ * the last miss (its DATA from A is lost), and for the last `unseen`
+ * messages no survivor gets anything. Then A crashes. Returns the old
+ * view. */
+static uint64_t crash_mid_stream(net_t *n, uint32_t k, uint32_t miss,
+                                 uint32_t unseen)
+{
+    uint64_t v = settle(n, ALL(n->nodes), 2000 * MS);
+    for (uint32_t i = 0; i < k - miss; i++)
+        send_next(n, 0);
+    for (int r = 2; r < n->nodes; r++)
+        while (count_from(n, r, 0) < k - miss)
+            step(n);
+    for (int r = 2; r < n->nodes; r++)
+        n->drop_types[0][r] = BIT(CO_TYPE_DATA);
+    for (uint32_t i = k - miss; i < k; i++)
+        send_next(n, 0);
+    while (count_from(n, 1, 0) < k)
+        step(n);
+    n->drop_types[0][1] = BIT(CO_TYPE_DATA);
+    for (uint32_t i = 0; i < unseen; i++)
+        send_next(n, 0);
+    run_for(n, 5 * MS); /* the heartbeat tells the others of the tail */
+    for (int r = 2; r < n->nodes; r++)
+        assert_int_equal(count_from(n, r, 0), k - miss);
+    assert_int_equal(count_from(n, 1, 0), k);
+    crash(n, 0);
+    return v;
+}
+
+/* A crashes with its last messages held by B alone: C completes A's
+ * stream from B's store (FORWARD) in the old view, before the new view. */
+static void test_crash_survivors_complete(void **state)
+{
+    (void)state;
+    const uint32_t k = 30, miss = 5;
+    net_t *n = net_new(3, 3);
+    uint64_t v = crash_mid_stream(n, k, miss, 0);
+    size_t fwd_before = n->received[2][CO_TYPE_FORWARD];
+    uint64_t w = settle(n, BIT(1) | BIT(2), 3000 * MS);
+    assert_true(w > v);
+    /* C has what B has of A, every message in the old view, before C's
+     * VIEW event of the new one. */
+    long cv = find_view(n, 2, w);
+    assert_true(cv >= 0);
+    for (uint32_t i = 0; i < k; i++) {
+        long kb = find_msg(n, 1, 0, i), kc = find_msg(n, 2, 0, i);
+        assert_true(kb >= 0 && kc >= 0);
+        assert_true(n->log[2][kc].view_id == v);
+        assert_true(n->log[1][kb].view_id == v);
+        assert_true(kc < cv);
+    }
+    assert_int_equal(count_from(n, 2, 0), k);
+    assert_int_equal(count_from(n, 1, 0), k);
+    /* The missed ones came as FORWARD from B's store. */
+    assert_true(n->received[2][CO_TYPE_FORWARD] > fwd_before);
+    assert_true(n->emitted[1][CO_TYPE_FORWARD] > 0);
+    assert_true(co_core_stats(n->cores[1])->retransmissions_sent >= miss);
+    assert_int_equal(co_core_stats(n->cores[2])->flushes_abandoned, 0);
+    check_vs(n);
+    net_free(n);
+}
+
+/* A's messages no survivor received are beyond the cut: nobody delivers
+ * them, though A's heartbeat announced them. */
+static void test_nothing_beyond_the_cut(void **state)
+{
+    (void)state;
+    const uint32_t k = 20, miss = 3, unseen = 4;
+    net_t *n = net_new(3, 3);
+    uint64_t v = crash_mid_stream(n, k, miss, unseen);
+    uint64_t w = settle(n, BIT(1) | BIT(2), 3000 * MS);
+    run_for(n, 200 * MS);
+    assert_true(w > v);
+    /* A delivered all k + unseen to itself; no survivor gets the unseen
+     * ones, and both get exactly the first k (the cut), in view v. */
+    assert_int_equal(count_from(n, 0, 0), k + unseen);
+    for (int r = 1; r <= 2; r++) {
+        assert_int_equal(count_from(n, r, 0), k);
+        assert_int_equal(count_in_view(n, r, 0, v), k);
+        for (uint32_t i = k; i < k + unseen; i++)
+            assert_true(find_msg(n, r, 0, i) < 0);
+    }
+    check_vs(n);
+    net_free(n);
+}
+
+/* ---- 3: sends held during a change ---- */
+
+/* Sent while holding (answered the PREPARE, not yet installed): every
+ * member, the sender by self-delivery, has it in the new view, after
+ * that view's VIEW event. */
+static void test_held_sends_go_out_in_next_view(void **state)
+{
+    (void)state;
+    net_t *n = net_new(4, 4);
+    uint64_t v = settle(n, ALL(4), 2000 * MS);
+    for (int i = 0; i < 4; i++)
+        send_next(n, i);
+    run_for(n, 20 * MS);
+    co_core_leave(n->cores[3], n->now_ns);
+    drain_tx(n, 3);
+    /* Each survivor sends once while it holds for the next view. */
+    uint32_t held[3] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    uint64_t end = n->now_ns + 1000 * MS;
+    int pending = 3;
+    while (pending > 0) {
+        assert_true(n->now_ns < end);
+        step(n);
+        for (int i = 0; i < 3; i++)
+            if (held[i] == UINT32_MAX && co_core_holding(n->cores[i]) &&
+                view_of(n, i, NULL) == v) {
+                held[i] = send_next(n, i);
+                pending--;
+            }
+    }
+    uint64_t w = settle(n, ALL(3), 2000 * MS);
+    run_for(n, 100 * MS);
+    assert_true(w > v);
+    for (int s = 0; s < 3; s++)
+        for (int r = 0; r < 3; r++) {
+            long km = find_msg(n, r, s, held[s]);
+            long kv = find_view(n, r, w);
+            if (km < 0)
+                fail_msg("node %d never delivered held message of %d", r, s);
+            assert_true(n->log[r][km].view_id == w);
+            assert_true(kv >= 0 && kv < km);
+        }
+    check_vs(n);
+    net_free(n);
+}
+
+/* ---- 4: self-delivery ---- */
+
+/* Own messages come back once each, in order, tagged with the sending
+ * view; with self_delivery = 0 never, while the others still get all. */
+static void self_delivery_case(int on)
+{
+    const uint32_t k = 40;
+    net_t *n = net_new(3, 0);
+    n->self_delivery[0] = on;
+    for (int i = 0; i < 3; i++)
+        spawn(n, i);
+    uint64_t v = settle(n, ALL(3), 2000 * MS);
+    for (uint32_t i = 0; i < k; i++) {
+        send_next(n, 0);
+        if (i % 4 == 0)
+            step(n);
+    }
+    run_for(n, 200 * MS);
+    size_t own = 0;
+    for (size_t x = 0; x < n->nlog[0]; x++) {
+        const entry_t *e = &n->log[0][x];
+        if (e->type != COHORT_EVENT_MESSAGE || e->sender != 0)
+            continue;
+        assert_int_equal(e->index, own); /* once each, in order */
+        assert_true(e->view_id == v);
+        own++;
+    }
+    assert_int_equal(own, on ? k : 0);
+    for (int r = 1; r < 3; r++)
+        assert_int_equal(count_in_view(n, r, 0, v), k);
+    check_vs(n);
+    net_free(n);
+}
+
+static void test_self_delivery_on(void **state)
+{
+    (void)state;
+    self_delivery_case(1);
+}
+
+static void test_self_delivery_off(void **state)
+{
+    (void)state;
+    self_delivery_case(0);
+}
+
+/* ---- 5: a repair keeps its sending view ---- */
+
+/* A record of view v lost to C and repaired by A after A installed
+ * v + 1 is delivered by C as of v, before C's VIEW of v + 1. */
+static void test_repair_keeps_sending_view(void **state)
+{
+    (void)state;
+    net_t *n = net_new(4, 4);
+    uint64_t v = settle(n, ALL(4), 2000 * MS);
+    n->drop_types[0][2] = BIT(CO_TYPE_DATA);
+    uint32_t x = send_next(n, 0);
+    while (find_msg(n, 1, 0, x) < 0)
+        step(n);
+    /* A view change starts; C gets nothing of A's DATA until A has
+     * installed the next view. */
+    co_core_leave(n->cores[3], n->now_ns);
+    drain_tx(n, 3);
+    uint64_t end = n->now_ns + 1000 * MS;
+    while (view_of(n, 0, NULL) == v) {
+        assert_true(n->now_ns < end);
+        step(n);
+    }
+    uint64_t w = view_of(n, 0, NULL);
+    assert_true(find_msg(n, 2, 0, x) < 0);
+    assert_true(view_of(n, 2, NULL) == v); /* C still flushing v */
+    size_t retx = co_core_stats(n->cores[0])->retransmissions_sent;
+    n->drop_types[0][2] = 0;
+    assert_true(settle(n, ALL(3), 2000 * MS) == w);
+    /* The repair came from A, in v+1, and names v. */
+    assert_true(co_core_stats(n->cores[0])->retransmissions_sent > retx);
+    long kc = find_msg(n, 2, 0, x);
+    assert_true(kc >= 0);
+    assert_true(n->log[2][kc].view_id == v);
+    assert_true(kc < find_view(n, 2, w));
+    assert_int_equal(count_in_view(n, 2, 0, w), 0);
+    assert_int_equal(co_core_stats(n->cores[2])->flushes_abandoned, 0);
+    check_vs(n);
+    net_free(n);
+}
+
+/* ---- 6: a joiner starts after the cut ---- */
+
+/* A joiner delivers nothing sent before its view: of each sender it
+ * gets exactly the messages from the first one of its first common view. */
+static void test_joiner_starts_after_cut(void **state)
+{
+    (void)state;
+    net_t *n = net_new(4, 3);
+    settle(n, ALL(3), 2000 * MS);
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 3; i++)
+            send_next(n, i);
+    spawn(n, 3);
+    /* The old members keep sending through the join. */
+    uint64_t end = n->now_ns + 2000 * MS;
+    for (int round = 0; !converged(n, ALL(4)) || round < 40; round++) {
+        assert_true(n->now_ns < end);
+        for (int i = 0; i < 3; i++)
+            send_next(n, i);
+        run_for(n, 2 * MS);
+    }
+    run_for(n, 300 * MS);
+    /* The first view of D's that holds s, and s's first message in it. */
+    for (int s = 0; s < 3; s++) {
+        uint64_t first = 0;
+        for (size_t k = 0; k < n->nlog[3] && !first; k++)
+            if (n->log[3][k].type == COHORT_EVENT_VIEW &&
+                (n->log[3][k].members >> s & 1))
+                first = n->log[3][k].view_id;
+        assert_true(first != 0);
+        uint32_t lowest = UINT32_MAX;
+        for (uint32_t i = 0; i < n->sent[s]; i++)
+            if (sending_view(n, s, i) == first) {
+                lowest = i;
+                break;
+            }
+        assert_true(lowest != UINT32_MAX && lowest > 0);
+        /* Nothing sent before: D's first of s is s's first of that view. */
+        long k0 = -1;
+        for (size_t k = 0; k < n->nlog[3] && k0 < 0; k++)
+            if (n->log[3][k].type == COHORT_EVENT_MESSAGE &&
+                n->log[3][k].sender == s)
+                k0 = (long)k;
+        assert_true(k0 >= 0);
+        assert_int_equal(n->log[3][k0].index, lowest);
+        assert_true(n->log[3][k0].view_id == first);
+        for (uint32_t i = 0; i < lowest; i++)
+            assert_true(find_msg(n, 3, s, i) < 0);
+        assert_int_equal(count_from(n, 3, s), n->sent[s] - lowest);
+    }
+    check_vs(n);
+    net_free(n);
+}
+
+/* ---- 7: excluded while alive ---- */
+
+/* C cut off long enough to be excluded: it never delivers the messages
+ * of the view {A, B} formed without it; after the heal all agree again. */
+static void test_excluded_member_never_delivers_new_view(void **state)
+{
+    (void)state;
+    net_t *n = net_new(3, 3);
+    uint64_t v = settle(n, ALL(3), 2000 * MS);
+    n->cut[2] = 1;
+    uint64_t w = settle(n, BIT(0) | BIT(1), 2000 * MS);
+    assert_true(w > v);
+    for (int r = 0; r < 10; r++) {
+        send_next(n, 0);
+        send_next(n, 1);
+        send_next(n, 2); /* C sends on, in whatever view it has */
+        run_for(n, 5 * MS);
+    }
+    run_for(n, 300 * MS);
+    n->cut[2] = 0;
+    uint64_t f = settle(n, ALL(3), 3000 * MS);
+    assert_true(f > w);
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 3; i++)
+            send_next(n, i);
+    run_for(n, 300 * MS);
+    /* C never delivers a message of {A, B}'s view, nor of any view it
+     * did not install. */
+    assert_true(find_view(n, 2, w) < 0);
+    for (size_t k = 0; k < n->nlog[2]; k++)
+        assert_true(n->log[2][k].type != COHORT_EVENT_MESSAGE ||
+                    n->log[2][k].view_id != w);
+    /* After the merge everyone has everyone's messages of the final view. */
+    for (int r = 0; r < 3; r++)
+        for (int s = 0; s < 3; s++)
+            assert_int_equal(count_in_view(n, r, s, f), 5);
+    check_vs(n);
+    net_free(n);
+}
+
+/* ---- 8: an abandoned flush ---- */
+
+/* The only holder of A's tail crashes right after the COMMIT: the flush
+ * of the others cannot complete, is abandoned, and they still converge on
+ * one view having delivered the same. */
+static void test_abandoned_flush_converges(void **state)
+{
+    (void)state;
+    const uint32_t k = 20, miss = 4;
+    net_t *n = net_new(4, 4);
+    uint64_t v = crash_mid_stream(n, k, miss, 0);
+    /* B, the only holder of A's tail, crashes as soon as the COMMIT of
+     * the change that leaves A out is on the wire (whoever coordinates). */
+    size_t commits = 0;
+    for (int i = 0; i < 4; i++)
+        commits += n->emitted[i][CO_TYPE_COMMIT];
+    uint64_t end = n->now_ns + 2000 * MS;
+    for (size_t now = commits; now == commits;) {
+        assert_true(n->now_ns < end);
+        step(n);
+        now = 0;
+        for (int i = 0; i < 4; i++)
+            now += n->emitted[i][CO_TYPE_COMMIT];
+    }
+    assert_int_equal(n->emitted[1][CO_TYPE_FORWARD], 0);
+    crash(n, 1);
+    uint64_t w = settle(n, BIT(2) | BIT(3), 5000 * MS);
+    run_for(n, 200 * MS);
+    assert_true(w > v);
+    for (int r = 2; r <= 3; r++) {
+        assert_true(co_core_stats(n->cores[r])->flushes_abandoned > 0);
+        /* What they delivered of A is what they had: all in view v. */
+        assert_int_equal(count_from(n, r, 0), k - miss);
+        assert_int_equal(count_in_view(n, r, 0, v), k - miss);
+    }
+    check_vs(n);
+    net_free(n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crash_survivors_complete),
+        cmocka_unit_test(test_nothing_beyond_the_cut),
+        cmocka_unit_test(test_held_sends_go_out_in_next_view),
+        cmocka_unit_test(test_self_delivery_on),
+        cmocka_unit_test(test_self_delivery_off),
+        cmocka_unit_test(test_repair_keeps_sending_view),
+        cmocka_unit_test(test_joiner_starts_after_cut),
+        cmocka_unit_test(test_excluded_member_never_delivers_new_view),
+        cmocka_unit_test(test_abandoned_flush_converges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
