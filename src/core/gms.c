@@ -230,13 +230,17 @@ static bool bound_by_answer(co_gms_t *g)
 
 static bool lagging(const co_gms_t *g, const co_gms_peer_t *p);
 
-/* A member of our view that is still heard in an older one after the lag
- * check: it did not install our view (it missed the COMMIT, or could not
- * complete its flush and gave the install up). */
-static bool member_lagging(co_gms_t *g, const co_vmember_t *m)
+/* A member of our view that is still heard, lately (within two heartbeat
+ * intervals), in an older one after the lag check: it is alive and did
+ * not install our view (it missed the COMMIT, or could not complete its
+ * flush and gave the install up). A silent one is left to suspicion and
+ * its timeout: being quiet is not lagging. */
+static bool member_lagging(co_gms_t *g, const co_vmember_t *m,
+                           uint64_t now_ns)
 {
     co_gms_peer_t *p = peer_find(g, m->id);
-    return p && p->incarnation == m->incarnation && lagging(g, p);
+    return p && p->incarnation == m->incarnation && lagging(g, p) &&
+           now_ns < p->heard_ns + g->cfg.discovery_ns;
 }
 
 /* The oldest member of our view that is neither suspected nor lagging
@@ -253,7 +257,7 @@ static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
         const co_vmember_t *m = &g->view.members[i];
         if (self_id(g, m->id))
             return true;
-        if (!member_suspected(g, m) && !member_lagging(g, m))
+        if (!member_suspected(g, m) && !member_lagging(g, m, now_ns))
             return false;
     }
     return false;

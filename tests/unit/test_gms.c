@@ -698,6 +698,7 @@ static void test_crash_and_coordinator_crash(void **state)
         node_crash(&w, who);
         uint64_t took = settle(&w, 5000 * MS);
         check_ok(&w);
+        print_message("who %zu took %llu ms\n", who, (unsigned long long)(took / MS));
         /* suspicion, verification, a change */
         assert_true(took >= 1000 * MS && took <= 1600 * MS);
         world_free(&w);
