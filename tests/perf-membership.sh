@@ -4,7 +4,8 @@
 # network namespace (tests/netns.sh), bounded by timeout(1). Checks that
 # every phase completed (start, crash, join, leave) and that the JSON
 # output has the figures; the figures themselves are not judged here
-# (docs/performance.md, "Membership").
+# (docs/performance.md, "Membership"). Then the same for --dip (a FIFO
+# stream across a join, a leave and a crash; 3 members, about 10 s).
 
 set -u
 
@@ -40,4 +41,24 @@ for key in '"members":2' '"failed":0' '"converge_ms"' '"join_ms"' \
     fi
 done
 echo "perf-membership.sh: start, crash, join and leave measured"
+
+sh "$NETNS" timeout -k 2 30 "$PERF" membership --dip --members 3 --repeat 1 \
+    --member-timeout-ms 500 --quiet --json >"$out"
+rc=$?
+cat "$out"
+case $rc in
+    0) ;;
+    124|137) echo "perf-membership.sh: FAILED: --dip did not finish within 30 s"
+             exit 1 ;;
+    *) echo "perf-membership.sh: FAILED: --dip (exit $rc)"
+       exit 1 ;;
+esac
+for key in '"test":"membership-dip"' '"members":3' '"failed":0' '"join":{' \
+           '"leave":{' '"crash":{' '"lost_timeouts"' '"steady_MBps"'; do
+    if ! grep -q "$key" "$out"; then
+        echo "perf-membership.sh: FAILED: no $key in the --dip JSON"
+        exit 1
+    fi
+done
+echo "perf-membership.sh: the stream's dip across join, leave and crash measured"
 exit 0

@@ -78,6 +78,9 @@ enum perf_opt {
     OPT_ROUND_TRIPS,
     OPT_MEMBERS,
     OPT_MEMBER_TIMEOUT,
+    OPT_DIP,
+    OPT_DIP_ROLE,
+    OPT_DIP_FILE,
 };
 
 struct perf_opts {
@@ -93,6 +96,8 @@ struct perf_opts {
     uint64_t members[PERF_MEMBERS_MAX_SIZES];  /* membership: group sizes */
     size_t nmembers;
     uint64_t member_timeout_ms;  /* membership, member: 0 = default */
+    int dip, dip_role;           /* membership --dip; member --dip-role */
+    const char *dip_file;        /* member --dip-role=meter */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1413,6 +1418,10 @@ static void usage(FILE *f)
 "                        2..%d)\n"
 "  --member-timeout-ms MS  membership: the members' member_timeout\n"
 "                        (default: the library's, 3000; >= 200)\n"
+"  --dip                 membership: instead, the throughput dip of a\n"
+"                        FIFO stream (--size, default 1000) while a\n"
+"                        member joins, one leaves, one is SIGKILLed\n"
+"                        (--members: group sizes >= 3, default 4)\n"
 "  --datagram BYTES      datagram limit (cfg.max_datagram, default 1400),\n"
 "                        obeyed by cohort and raw alike\n"
 "  --key FILE            cohort cells authenticated or encrypted;\n"
@@ -1446,6 +1455,9 @@ static const struct option long_opts[] = {
     { "round-trips", required_argument, NULL, OPT_ROUND_TRIPS },
     { "members", required_argument, NULL, OPT_MEMBERS },
     { "member-timeout-ms", required_argument, NULL, OPT_MEMBER_TIMEOUT },
+    { "dip", no_argument, NULL, OPT_DIP },
+    { "dip-role", required_argument, NULL, OPT_DIP_ROLE },
+    { "dip-file", required_argument, NULL, OPT_DIP_FILE },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1481,6 +1493,20 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_MEMBER_TIMEOUT:
         return tool_parse_u64("member-timeout-ms", arg, 200, 3600000u,
                               &o->member_timeout_ms);
+    case OPT_DIP_ROLE:
+        if (strcmp(arg, "send") == 0)
+            o->dip_role = PM_DIP_SEND;
+        else if (strcmp(arg, "recv") == 0)
+            o->dip_role = PM_DIP_RECV;
+        else if (strcmp(arg, "meter") == 0)
+            o->dip_role = PM_DIP_METER;
+        else {
+            tool_err("--dip-role: send, recv or meter");
+            return -1;
+        }
+        return 0;
+    case OPT_DIP_FILE: o->dip_file = arg; return 0;
+    case OPT_DIP: o->dip = 1; return 0;
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
@@ -1499,7 +1525,10 @@ static int finish_options(struct perf_opts *o)
     if (strcmp(o->role, "security") == 0)
         o->secmatrix = 1;
     if (strcmp(o->role, "membership") == 0) {
-        if (o->nmembers == 0) {
+        if (o->nmembers == 0 && o->dip) {
+            o->nmembers = 1;
+            o->members[0] = 4;
+        } else if (o->nmembers == 0) {
             static const uint64_t sizes[] = { 2, 8, 32 };
             o->nmembers = 3;
             memcpy(o->members, sizes, sizeof sizes);
@@ -1585,7 +1614,13 @@ static int role_membership(const struct perf_opts *o, int member)
     m.timeout_s = o->timeout_s;
     m.json = o->json;
     m.quiet = o->quiet;
-    return member ? perf_members_member(&m) : perf_members_run(&m);
+    m.dip = o->dip;
+    m.dip_role = o->dip_role;
+    m.dip_file = o->dip_file;
+    m.dip_size = o->sizes[0];
+    if (member)
+        return perf_members_member(&m);
+    return m.dip ? perf_members_dip_run(&m) : perf_members_run(&m);
 }
 
 static int run(void *opts)

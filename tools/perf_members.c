@@ -21,6 +21,7 @@
 #endif
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ static void print_view(const cohort_event_t *ev)
     fflush(stdout);
 }
 
+static int dip_member(const struct perf_members_opts *o);
+
 int perf_members_member(const struct perf_members_opts *o)
 {
     struct cohort_config cfg;
@@ -63,6 +66,8 @@ int perf_members_member(const struct perf_members_opts *o)
     uint64_t t_open, deadline;
     pid_t parent = getppid();
     int r;
+    if (o->dip_role != PM_DIP_NONE)
+        return dip_member(o);
     tool_config(&o->net, &cfg);
     if (o->member_timeout_ms != 0)
         cfg.member_timeout_ns = o->member_timeout_ms * PM_MS;
@@ -228,7 +233,8 @@ static struct pm_stat stat_of(uint64_t *v, size_t n)
     return s;
 }
 
-static int spawn_member(struct pm_group *g, size_t i)
+static int spawn_member_as(struct pm_group *g, size_t i, int dip_role,
+                           const char *dip_file)
 {
     const struct perf_members_opts *o = g->o;
     struct tool_argv a;
@@ -242,11 +248,23 @@ static int spawn_member(struct pm_group *g, size_t i)
     if (o->member_timeout_ms != 0)
         tool_argv_addf(&a, "--member-timeout-ms=%llu",
                        (unsigned long long)o->member_timeout_ms);
+    if (dip_role != PM_DIP_NONE) {
+        static const char *const roles[] = { "", "send", "recv", "meter" };
+        tool_argv_addf(&a, "--dip-role=%s", roles[dip_role]);
+        tool_argv_addf(&a, "--size=%llu", (unsigned long long)o->dip_size);
+        if (dip_file != NULL)
+            tool_argv_addf(&a, "--dip-file=%s", dip_file);
+    }
     tool_argv_add_net(&a, &net);
     if (tool_spawn(&g->ch[i], &a, NULL, 1) != 0)
         return -1;
     g->live[i] = 1;
     return 0;
+}
+
+static int spawn_member(struct pm_group *g, size_t i)
+{
+    return spawn_member_as(g, i, PM_DIP_NONE, NULL);
 }
 
 /* Pump output until every live member except skip has a view matching w
@@ -652,5 +670,504 @@ int perf_members_run(const struct perf_members_opts *o)
         print_json(o, rows, o->nsizes);
     else
         print_table(o, rows, o->nsizes);
+    return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* --dip: the throughput dip of a FIFO stream across a view change     */
+/* ------------------------------------------------------------------ */
+
+#define PM_DIP_BUCKET_NS (10 * PM_MS)
+#define PM_DIP_MAX_BUCKETS 60000u     /* 600 s of 10 ms buckets */
+#define PM_DIP_STEADY_NS (1500 * PM_MS)   /* after converging, before 1st */
+#define PM_DIP_PRE_NS (1000 * PM_MS)  /* steady: the second before an event */
+#define PM_DIP_POST_NS (500 * PM_MS)  /* window: event .. meter's view + this */
+#define PM_DIP_GAP_NS (1500 * PM_MS)  /* event window end to the next event */
+#define PM_DIP_BATCH_BYTES 65536u     /* sender yields every 64 KiB */
+#define PM_DIP_EVENTS 3
+
+static void dip_print_events(cohort_t *c, uint64_t *bk, uint64_t t0,
+                             size_t *delivered)
+{
+    cohort_event_t ev;
+    uint64_t now = 0;
+    *delivered = 0;
+    for (int i = 0; i < 65536 && cohort_next_event(c, &ev) == 1; i++) {
+        if (ev.type == COHORT_EVENT_VIEW) {
+            print_view(&ev);
+        } else if (ev.type == COHORT_EVENT_MESSAGE) {
+            (*delivered)++;
+            if (bk != NULL) {
+                uint64_t k;
+                if (now == 0)
+                    now = tool_now_ns();
+                k = (now - t0) / PM_DIP_BUCKET_NS;
+                if (k < PM_DIP_MAX_BUCKETS)
+                    bk[k] += ev.u.message.len;
+            }
+        }
+    }
+}
+
+/* Buckets as text: "t0=NS bucket_ns=NS n=N", then one count a line. */
+static int dip_write(const char *path, const uint64_t *bk, uint64_t t0,
+                     uint64_t end_ns)
+{
+    FILE *f = fopen(path, "w");
+    uint64_t n = (end_ns - t0) / PM_DIP_BUCKET_NS + 1;
+    if (f == NULL)
+        return -1;
+    if (n > PM_DIP_MAX_BUCKETS)
+        n = PM_DIP_MAX_BUCKETS;
+    fprintf(f, "t0=%llu bucket_ns=%llu n=%llu\n", (unsigned long long)t0,
+            (unsigned long long)PM_DIP_BUCKET_NS, (unsigned long long)n);
+    for (uint64_t k = 0; k < n; k++)
+        fprintf(f, "%llu\n", (unsigned long long)bk[k]);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* A --dip member: the sender streams FIFO messages as fast as flow control
+ * lets it (yielding every 64 KiB, as cohort-perf send does); receivers take
+ * every event; the meter also counts delivered bytes per 10 ms and writes
+ * them to --dip-file when stopped. All print OPEN, VIEW and CLOSE. */
+static int dip_member(const struct perf_members_opts *o)
+{
+    struct cohort_config cfg;
+    cohort_t *c = NULL;
+    uint64_t t_open, deadline, *bk = NULL;
+    pid_t parent = getppid();
+    uint8_t *buf;
+    size_t size = o->dip_size ? (size_t)o->dip_size : 1000, got = 0;
+    int r = 0, rc = TOOL_EXIT_OK;
+    tool_config(&o->net, &cfg);
+    cfg.self_delivery = 0;
+    if (o->member_timeout_ms != 0)
+        cfg.member_timeout_ns = o->member_timeout_ms * PM_MS;
+    buf = calloc(1, size);
+    if (o->dip_role == PM_DIP_METER)
+        bk = calloc(PM_DIP_MAX_BUCKETS, sizeof bk[0]);
+    if (buf == NULL || (o->dip_role == PM_DIP_METER && bk == NULL)) {
+        printf("ERROR memory\n");
+        return TOOL_EXIT_FAIL;
+    }
+    t_open = tool_now_ns();
+    if (tool_open(&cfg, &c) != 0) {
+        printf("ERROR open\n");
+        free(buf);
+        free(bk);
+        return TOOL_EXIT_FAIL;
+    }
+    printf("OPEN t=%llu id=%u\n", (unsigned long long)t_open,
+           cohort_self(c).id);
+    fflush(stdout);
+    deadline = t_open + (uint64_t)(o->timeout_s * 1e9);
+    while (!tool_stop_requested() && tool_now_ns() < deadline &&
+           getppid() == parent) {
+        if (o->dip_role == PM_DIP_SEND) {
+            size_t batch = 0;
+            int s = 0;
+            while (batch < PM_DIP_BATCH_BYTES &&
+                   (s = cohort_send(c, COHORT_FIFO, buf, size)) == 0)
+                batch += size;
+            /* Flow control, a view change holding sends, or nobody to
+             * send to yet: wait a little, as cohort-perf send does. */
+            r = s == 0 ? cohort_process(c)
+                       : tool_poll_process(c, -1, 5, NULL);
+        } else {
+            r = got > 0 ? cohort_process(c)
+                        : tool_poll_process(c, -1,
+                                            tool_ms_until(deadline, 50),
+                                            NULL);
+        }
+        if (r < 0) {
+            tool_err("process: %s", cohort_strerror(r));
+            rc = TOOL_EXIT_FAIL;
+            break;
+        }
+        dip_print_events(c, bk, t_open, &got);
+    }
+    if (bk != NULL && o->dip_file != NULL &&
+        dip_write(o->dip_file, bk, t_open, tool_now_ns()) != 0)
+        rc = TOOL_EXIT_FAIL;
+    printf("CLOSE t=%llu\n", (unsigned long long)tool_now_ns());
+    fflush(stdout);
+    cohort_close(c);
+    free(buf);
+    free(bk);
+    return rc;
+}
+
+/* One event's figures. */
+struct pm_dip_ev {
+    uint64_t t_ev, t_view;       /* the parent's action; the meter's view */
+    double steady;               /* bytes/s in the second before t_ev */
+    double low;                  /* lowest bucket in the window / steady */
+    double below_ms;             /* window time in buckets < 50 % steady */
+    double lost;                 /* bytes short of steady over the window */
+    double lost_to;              /* lost / (member_timeout x steady) */
+    double view_ms, window_ms;
+};
+
+struct pm_dip_round {
+    struct pm_dip_ev ev[PM_DIP_EVENTS];   /* join, leave, crash */
+    const char *error;
+};
+
+static const char *const dip_names[PM_DIP_EVENTS] = { "join", "leave",
+                                                      "crash" };
+
+static void pump_for(struct pm_group *g, uint64_t ns)
+{
+    uint64_t until = tool_now_ns() + ns;
+    while (tool_now_ns() < until && !tool_stop_requested())
+        tool_children_pump(g->ch, g->n, tool_ms_until(until, 20));
+}
+
+/* A live receiver (slot >= 2: not the sender, not the meter) that does not
+ * coordinate the meter's current view, else any live receiver; or g->n. */
+static size_t pick_dip_victim(const struct pm_group *g)
+{
+    struct pm_view v;
+    uint64_t coord = 0;
+    size_t any = g->n;
+    if (find_view(&g->ch[1], NULL, &v))
+        coord = v.coord;
+    for (size_t i = g->n; i-- > 2;) {
+        if (!g->live[i])
+            continue;
+        if (member_id(&g->ch[i]) != coord)
+            return i;
+        any = i;
+    }
+    return any;
+}
+
+/* The meter's first view matching w (timed by it): its time, or 0. */
+static uint64_t meter_view(struct pm_group *g, const struct pm_want *w)
+{
+    struct pm_view v;
+    return find_view(&g->ch[1], w, &v) ? v.t : 0;
+}
+
+/* Read the meter's buckets: 0, or -1. *bk is malloc'ed. */
+static int dip_read(const char *path, uint64_t **bk, uint64_t *n,
+                    uint64_t *t0)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long a, b, c;
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "t0=%llu bucket_ns=%llu n=%llu", &a, &b, &c) != 3 ||
+        b != PM_DIP_BUCKET_NS || c == 0 || c > PM_DIP_MAX_BUCKETS) {
+        fclose(f);
+        return -1;
+    }
+    *t0 = a;
+    *n = c;
+    *bk = calloc(c, sizeof (*bk)[0]);
+    if (*bk == NULL) {
+        fclose(f);
+        return -1;
+    }
+    for (uint64_t k = 0; k < c; k++) {
+        unsigned long long x;
+        if (fscanf(f, "%llu", &x) != 1)
+            break;
+        (*bk)[k] = x;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Figures of one event from the buckets. */
+static void dip_figures(const uint64_t *bk, uint64_t n, uint64_t t0,
+                        uint64_t timeout_ns, struct pm_dip_ev *e)
+{
+    const double bsec = (double)PM_DIP_BUCKET_NS / 1e9;
+    uint64_t pre0, i0, i1, sum = 0, low = UINT64_MAX, below = 0;
+    e->view_ms = ms(e->t_view - e->t_ev);
+    if (e->t_ev < t0 + PM_DIP_PRE_NS)
+        return;                  /* cannot happen: 1.5 s of stream first */
+    i0 = (e->t_ev - t0) / PM_DIP_BUCKET_NS;
+    pre0 = i0 - PM_DIP_PRE_NS / PM_DIP_BUCKET_NS;
+    i1 = (e->t_view + PM_DIP_POST_NS - t0 + PM_DIP_BUCKET_NS - 1) /
+         PM_DIP_BUCKET_NS;
+    if (i1 > n)
+        i1 = n;
+    if (i0 >= i1)
+        return;                  /* the meter stopped before the window */
+    for (uint64_t k = pre0; k < i0; k++)
+        sum += bk[k];
+    e->steady = (double)sum / ((double)(i0 - pre0) * bsec);
+    sum = 0;
+    for (uint64_t k = i0; k < i1; k++) {
+        sum += bk[k];
+        low = bk[k] < low ? bk[k] : low;
+        if ((double)bk[k] < 0.5 * e->steady * bsec)
+            below++;
+    }
+    e->window_ms = (double)(i1 - i0) * bsec * 1e3;
+    e->low = e->steady > 0 ? (double)low / (e->steady * bsec) : 0;
+    e->below_ms = (double)below * bsec * 1e3;
+    e->lost = e->steady * (double)(i1 - i0) * bsec - (double)sum;
+    e->lost_to = e->steady > 0 ? e->lost / (e->steady * (double)timeout_ns /
+                                            1e9)
+                               : 0;
+}
+
+/* Wait for the views after event ev at time t (skip: a member not to wait
+ * for), note the meter's, then let the stream run on before the next. */
+static int dip_event_views(struct pm_group *g, const struct pm_want *w,
+                           size_t skip, uint64_t deadline,
+                           struct pm_dip_ev *e)
+{
+    uint64_t t[PERF_MEMBERS_MAX + 1];
+    size_t want = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        want += g->live[i] && i != skip;
+        g->base_ns[i] = w->after_ns;
+    }
+    if (await_views(g, w, skip, deadline, t) != (int)want)
+        return -1;
+    e->t_view = meter_view(g, w);
+    if (e->t_view == 0)
+        return -1;
+    pump_for(g, e->t_view + PM_DIP_POST_NS + PM_DIP_GAP_NS > tool_now_ns()
+                    ? e->t_view + PM_DIP_POST_NS + PM_DIP_GAP_NS -
+                          tool_now_ns()
+                    : 0);
+    return 0;
+}
+
+static void dip_round(const struct perf_members_opts *o, size_t n,
+                      struct pm_dip_round *r)
+{
+    static struct pm_group g;
+    char path[256];
+    const char *tmp = getenv("TMPDIR");
+    uint64_t start, now, *bk = NULL, nb = 0, t0 = 0;
+    uint64_t timeout_ns = suspicion_ns(o);
+    struct pm_want w;
+    size_t v;
+    uint64_t t[PERF_MEMBERS_MAX + 1];
+    memset(&g, 0, sizeof g);
+    memset(r, 0, sizeof *r);
+    g.o = o;
+    snprintf(g.group, sizeof g.group, "perf-d-%08x", tool_random_u32());
+    snprintf(path, sizeof path, "%s/cohort-dip-%d-%08x.txt",
+             tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int)getpid(),
+             tool_random_u32());
+    /* 0: the sender, 1: the meter, 2..n-1: receivers; n: the joiner. */
+    start = tool_now_ns();
+    for (size_t i = 0; i < n; i++) {
+        int role = i == 0 ? PM_DIP_SEND : i == 1 ? PM_DIP_METER
+                                                  : PM_DIP_RECV;
+        if (spawn_member_as(&g, i, role, i == 1 ? path : NULL) != 0) {
+            r->error = "spawn";
+            goto out;
+        }
+        g.n = i + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        g.base_ns[i] = await_line(&g, i, "OPEN ", start + PM_CONVERGE_NS);
+        if (g.base_ns[i] == 0) {
+            r->error = "a member did not open";
+            goto out;
+        }
+    }
+    w = (struct pm_want){ start, n, 0 };
+    if (await_views(&g, &w, g.n, start + PM_CONVERGE_NS + n * 250 * PM_MS,
+                    t) != (int)n) {
+        r->error = "members did not converge";
+        goto out;
+    }
+    pump_for(&g, PM_DIP_STEADY_NS);
+
+    /* (a) a member joins: N+1. */
+    now = tool_now_ns();
+    r->ev[0].t_ev = now;
+    if (spawn_member_as(&g, n, PM_DIP_RECV, NULL) != 0) {
+        r->error = "spawn";
+        goto out;
+    }
+    g.n = n + 1;
+    w = (struct pm_want){ now, n + 1, 'j' };
+    if (dip_event_views(&g, &w, n, now + PM_STEP_NS + timeout_ns,
+                        &r->ev[0]) != 0) {
+        r->error = "the joiner was not taken in";
+        goto out;
+    }
+
+    /* (b) a receiver leaves gracefully (SIGTERM: cohort_close): N. */
+    v = pick_dip_victim(&g);
+    now = tool_now_ns();
+    r->ev[1].t_ev = now;
+    kill(g.ch[v].pid, SIGTERM);
+    if (await_line(&g, v, "CLOSE ", now + PM_STEP_NS) == 0) {
+        r->error = "the leaver did not close";
+        goto out;
+    }
+    g.live[v] = 0;
+    w = (struct pm_want){ now, n, 'l' };
+    if (dip_event_views(&g, &w, v, now + PM_STEP_NS + timeout_ns,
+                        &r->ev[1]) != 0) {
+        r->error = "survivors did not drop the member that left";
+        goto out;
+    }
+
+    /* (c) a receiver is SIGKILLed: N-1. */
+    v = pick_dip_victim(&g);
+    now = tool_now_ns();
+    r->ev[2].t_ev = now;
+    kill(g.ch[v].pid, SIGKILL);
+    g.live[v] = 0;
+    (void)tool_children_reap(&g.ch[v], 1, now + PM_S);
+    w = (struct pm_want){ now, n - 1, 'f' };
+    if (dip_event_views(&g, &w, v, now + PM_STEP_NS + timeout_ns,
+                        &r->ev[2]) != 0) {
+        r->error = "survivors did not drop the killed member";
+        goto out;
+    }
+
+    /* Stop the meter: it writes its buckets. */
+    now = tool_now_ns();
+    kill(g.ch[1].pid, SIGTERM);
+    if (await_line(&g, 1, "CLOSE ", now + PM_STEP_NS) == 0 ||
+        (tool_children_reap(&g.ch[1], 1, tool_now_ns() + 2 * PM_S),
+         dip_read(path, &bk, &nb, &t0)) != 0) {
+        r->error = "no buckets from the meter";
+        goto out;
+    }
+    g.live[1] = 0;
+    for (int e = 0; e < PM_DIP_EVENTS; e++) {
+        dip_figures(bk, nb, t0, timeout_ns, &r->ev[e]);
+        if (r->ev[e].steady <= 0)
+            r->error = "the stream did not run before an event";
+    }
+out:
+    (void)tool_children_reap(g.ch, g.n, tool_now_ns());
+    (void)unlink(path);
+    free(bk);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lower median over the complete rounds of the double at off in event e. */
+static double dip_med(const struct pm_dip_round *rs, size_t k, int e,
+                      size_t off)
+{
+    double v[16];
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (rs[i].error == NULL)
+            v[m++] = *(const double *)((const char *)&rs[i].ev[e] + off);
+    if (m == 0)
+        return 0;
+    qsort(v, m, sizeof v[0], cmp_double);
+    return v[(m - 1) / 2];
+}
+
+#define DMED(rs, k, e, f) dip_med((rs), (k), (e), \
+                                  offsetof(struct pm_dip_ev, f))
+
+int perf_members_dip_run(const struct perf_members_opts *o)
+{
+    static struct pm_dip_round rounds[PERF_MEMBERS_MAX_SIZES][16];
+    size_t k = (size_t)o->repeat, ok[PERF_MEMBERS_MAX_SIZES] = { 0 };
+    uint64_t timeout_ns = suspicion_ns(o);
+    int failed = 0;
+    if (k > 16) {
+        tool_err("--repeat: at most 16 for membership --dip");
+        return TOOL_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->nsizes; i++) {
+        if (o->sizes[i] < 3 || o->sizes[i] >= PERF_MEMBERS_MAX) {
+            tool_err("--dip: group sizes 3..%d (a sender, the meter and "
+                     "a receiver to leave or crash)", PERF_MEMBERS_MAX - 1);
+            return TOOL_EXIT_USAGE;
+        }
+    }
+    for (size_t rep = 0; rep < k && !tool_stop_requested(); rep++) {
+        for (size_t i = 0; i < o->nsizes && !tool_stop_requested(); i++) {
+            struct pm_dip_round *r = &rounds[i][rep];
+            if (!o->quiet)
+                tool_err("membership --dip: %llu members (run %zu of %zu)...",
+                         (unsigned long long)o->sizes[i], rep + 1, k);
+            dip_round(o, (size_t)o->sizes[i], r);
+            if (r->error != NULL) {
+                failed = 1;
+                if (!o->quiet)
+                    tool_err("membership --dip: %s", r->error);
+            } else {
+                ok[i]++;
+            }
+        }
+    }
+    if (o->json) {
+        printf("{\"tool\":\"cohort-perf\",\"test\":\"membership-dip\","
+               "\"library\":\"%s\",\"interface\":\"%s\",\"repeat\":%zu,"
+               "\"size\":%llu,\"bucket_ms\":%.0f,\"member_timeout_ms\":%.0f,"
+               "\"groups\":[", cohort_version(), o->net.interface, k,
+               (unsigned long long)o->dip_size, ms(PM_DIP_BUCKET_NS),
+               ms(timeout_ns));
+        for (size_t i = 0; i < o->nsizes; i++) {
+            printf("%s{\"members\":%llu,\"runs\":%zu,\"failed\":%zu",
+                   i ? "," : "", (unsigned long long)o->sizes[i], k,
+                   k - ok[i]);
+            for (int e = 0; e < PM_DIP_EVENTS; e++) {
+                const struct pm_dip_round *rs = rounds[i];
+                printf(",\"%s\":{\"steady_MBps\":%.2f,\"view_ms\":%.1f,"
+                       "\"window_ms\":%.0f,\"lowest_pct\":%.1f,"
+                       "\"below_half_ms\":%.0f,\"lost_MB\":%.3f,"
+                       "\"lost_timeouts\":%.3f,\"repeats\":[",
+                       dip_names[e], DMED(rs, k, e, steady) / 1e6,
+                       DMED(rs, k, e, view_ms), DMED(rs, k, e, window_ms),
+                       100 * DMED(rs, k, e, low), DMED(rs, k, e, below_ms),
+                       DMED(rs, k, e, lost) / 1e6, DMED(rs, k, e, lost_to));
+                for (size_t j = 0; j < k; j++)
+                    printf("%s%.3f", j ? "," : "",
+                           rs[j].error ? -1.0 : rs[j].ev[e].lost_to);
+                printf("]}");
+            }
+            printf("}");
+        }
+        printf("]}\n");
+        return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+    }
+    printf("cohort-perf membership --dip: one FIFO sender at full speed, "
+           "%llu-byte messages,\nreal member processes on %s, member "
+           "timeout %.0f ms, %.0f ms buckets at one receiver;\nmedian of %zu "
+           "repeat%s. steady: MB/s in the second before the event; window: "
+           "event to\nthe meter's new view + %.0f ms; lost: steady x window "
+           "- delivered, also in\ntimeouts' worth (member timeout x steady)"
+           "\n\n", (unsigned long long)o->dip_size, o->net.interface,
+           ms(timeout_ns), ms(PM_DIP_BUCKET_NS), k, k == 1 ? "" : "s",
+           ms(PM_DIP_POST_NS));
+    printf("%7s %6s %8s %8s %8s %8s %9s %8s %9s  %s\n", "members", "event",
+           "steady", "view ms", "window", "lowest", "<50% ms", "lost MB",
+           "timeouts", "ok");
+    for (size_t i = 0; i < o->nsizes; i++) {
+        const struct pm_dip_round *rs = rounds[i];
+        for (int e = 0; e < PM_DIP_EVENTS; e++) {
+            if (ok[i] == 0) {
+                printf("%7llu %6s  failed\n",
+                       (unsigned long long)o->sizes[i], dip_names[e]);
+                continue;
+            }
+            printf("%7llu %6s %8.1f %8.1f %8.0f %7.0f%% %9.0f %8.2f %9.2f"
+                   "  %zu/%zu\n", (unsigned long long)o->sizes[i],
+                   dip_names[e], DMED(rs, k, e, steady) / 1e6,
+                   DMED(rs, k, e, view_ms), DMED(rs, k, e, window_ms),
+                   100 * DMED(rs, k, e, low), DMED(rs, k, e, below_ms),
+                   DMED(rs, k, e, lost) / 1e6, DMED(rs, k, e, lost_to),
+                   ok[i], k);
+        }
+    }
+    printf("\ntarget: a crash costs at most one timeout's worth (timeouts "
+           "<= 1.00)\n");
     return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }

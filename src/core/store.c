@@ -34,6 +34,13 @@ void co_store_free(co_store_t *s)
     if (s->ring)
         co_store_release_through(s, UINT64_MAX);
     COHORT_ASSERT(s->bytes == 0);
+    while (s->head) {
+        co_store_chunk_t *next = s->head->next;
+        COHORT_ASSERT(s->head->live == 0);
+        co_free(s->mem, s->head);
+        s->head = next;
+    }
+    s->tail = NULL;
     co_free(s->mem, s->ring);
     s->ring = NULL;
     s->cap = 0;
@@ -75,19 +82,42 @@ int co_store_append(co_store_t *s, const co_record_t *r)
         return CO_STORE_NOT_NEXT;
     if (!co_store_fits(s, r->len))
         return CO_STORE_FULL;
-    /* The copy first: a refused one then leaves even the ring as it was. */
-    uint8_t *copy = NULL;
+    /* Room for the payload first: a refused chunk then leaves even the
+     * ring as it was. */
+    co_store_chunk_t *ch = NULL, *fresh = NULL;
     if (r->len > 0) {
-        copy = co_malloc(s->mem, r->len);
-        if (!copy)
-            return CO_STORE_NOMEM;
-        memcpy(copy, r->payload, r->len);
+        ch = s->tail;
+        if (ch && ch->live == 0)
+            ch->used = 0;   /* empty: start it over */
+        if (!ch || ch->cap - ch->used < r->len) {
+            size_t cap = r->len > CO_STORE_CHUNK_BYTES ? r->len
+                                                       : CO_STORE_CHUNK_BYTES;
+            fresh = co_malloc(s->mem, sizeof *fresh + cap);
+            if (!fresh)
+                return CO_STORE_NOMEM;
+            *fresh = (co_store_chunk_t){.cap = cap};
+            ch = fresh;
+        }
     }
     /* The byte bound caps the count below max_records, so a full ring can
      * always double. */
     if (co_store_count(s) == s->cap && store_grow(s) != 0) {
-        co_free(s->mem, copy);
+        co_free(s->mem, fresh);
         return CO_STORE_NOMEM;
+    }
+    uint8_t *copy = NULL;
+    if (fresh) {
+        if (s->tail)
+            s->tail->next = fresh;
+        else
+            s->head = fresh;
+        s->tail = fresh;
+    }
+    if (ch) {
+        copy = ch->data + ch->used;
+        memcpy(copy, r->payload, r->len);
+        ch->used += r->len;
+        ch->live++;
     }
     if (s->next == 0)
         s->low = s->next = r->seq;
@@ -95,7 +125,8 @@ int co_store_append(co_store_t *s, const co_record_t *r)
     COHORT_ASSERT(!slot->used);
     uint8_t flags = r->flags & (CO_REC_FIRST | CO_REC_LAST);
     bool has_total = (flags & CO_REC_FIRST) && !(flags & CO_REC_LAST);
-    *slot = (co_srec_t){.payload = copy, .len = r->len, .flags = flags,
+    *slot = (co_srec_t){.payload = copy, .chunk = ch, .len = r->len,
+                        .flags = flags,
                         .total_len = has_total ? r->total_len : 0,
                         .used = true, .view_id = r->view_id};
     s->next++;
@@ -104,13 +135,32 @@ int co_store_append(co_store_t *s, const co_record_t *r)
     return CO_STORE_OK;
 }
 
-/* Free the record in slot and forget it. */
+/* Free the chunks at the old end that hold nothing any more (all but the
+ * youngest, which is kept for the next appends). */
+static void store_trim(co_store_t *s)
+{
+    while (s->head && s->head->live == 0 && s->head != s->tail) {
+        co_store_chunk_t *next = s->head->next;
+        co_free(s->mem, s->head);
+        s->head = next;
+    }
+    if (s->head && s->head == s->tail && s->head->live == 0)
+        s->head->used = 0;
+}
+
+/* Forget the record in slot, and free its chunk when it was the last one
+ * in it. */
 static void store_drop(co_store_t *s, co_srec_t *slot)
 {
     COHORT_ASSERT(slot->used);
     COHORT_ASSERT(s->bytes >= (size_t)slot->len + CO_TXREC_OVERHEAD);
     s->bytes -= (size_t)slot->len + CO_TXREC_OVERHEAD;
-    co_free(s->mem, slot->payload);
+    co_store_chunk_t *ch = slot->chunk;
+    if (ch) {
+        COHORT_ASSERT(ch->live > 0);
+        if (--ch->live == 0)
+            store_trim(s);
+    }
     memset(slot, 0, sizeof *slot);
 }
 
@@ -118,7 +168,13 @@ void co_store_take_back(co_store_t *s)
 {
     if (co_store_count(s) == 0)
         return;
-    store_drop(s, slot_of(s, s->next - 1));
+    co_srec_t *last = slot_of(s, s->next - 1);
+    co_store_chunk_t *ch = last->chunk;
+    /* The youngest payload is the end of the youngest chunk: give the
+     * bytes back for the retry. */
+    if (ch && ch == s->tail && last->payload + last->len == ch->data + ch->used)
+        ch->used -= last->len;
+    store_drop(s, last);
     s->next--;
     COHORT_ASSERT(s->low <= s->next);
 }

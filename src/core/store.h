@@ -12,16 +12,20 @@
  * datagrams.
  *
  * Layout: a ring of record slots indexed by seq (slot of seq s is
- * ring[s & (cap - 1)]), with one allocation per non-empty payload, as the
- * sender's own retransmit buffer (txbuf.h) does. Chosen over a byte ring
- * because payloads vary from 0 to 65 535 bytes and a byte ring would need
- * its whole bound (the sender's window, 4 MiB by default) allocated per
- * sender up front, or a growth step that moves wrapped bytes; per-record
- * payloads keep memory proportional to what is held. The ring starts
- * empty (init allocates nothing), is allocated on the first append and
- * doubles when full, never beyond the most records max_bytes allows; it
- * does not shrink. Append is O(1) amortised (O(n) on a doubling), release
- * O(1) per record freed, lookup by seq O(1).
+ * ring[s & (cap - 1)]); payloads are copied one after the other into
+ * chunks of CO_STORE_CHUNK_BYTES (a payload larger than that gets a chunk
+ * of its own size), kept in a queue. Records enter and leave in seq order,
+ * so a chunk is freed as soon as the last record in it is released: one
+ * allocation per chunk instead of one per record (per-record malloc/free
+ * was most of a receiver's time at 64-byte messages), and memory stays
+ * proportional to what is held, plus at most a chunk at either end. Chosen
+ * over one byte ring because that would need its whole bound (the
+ * sender's window, 4 MiB by default) allocated per sender up front, or a
+ * growth step that moves wrapped bytes. The ring starts empty (init
+ * allocates nothing), is allocated on the first append and doubles when
+ * full, never beyond the most records max_bytes allows; it does not
+ * shrink. Append is O(1) amortised (O(n) on a doubling), release O(1) per
+ * record freed, lookup by seq O(1).
  *
  * Bound: bytes held, counted as payload + CO_TXREC_OVERHEAD per record
  * exactly as the sender counts its window, never exceed max_bytes. The
@@ -51,9 +55,20 @@ enum co_store_result {
     CO_STORE_NOT_NEXT = -3, /* seq is not highest + 1 (contiguity) */
 };
 
+#define CO_STORE_CHUNK_BYTES 16384
+
+/* Payload bytes of records in seq order; freed when live drops to 0. */
+typedef struct co_store_chunk {
+    struct co_store_chunk *next;  /* the next younger chunk */
+    size_t cap, used;             /* data bytes: allocated, filled */
+    size_t live;                  /* records held in it */
+    uint8_t data[];
+} co_store_chunk_t;
+
 /* A held record; its seq is implied by its slot. */
 typedef struct co_srec {
-    uint8_t *payload;       /* owned copy; NULL when len == 0 */
+    uint8_t *payload;       /* copy inside chunk; NULL when len == 0 */
+    co_store_chunk_t *chunk;
     uint32_t total_len;     /* message size when FIRST && !LAST, else 0 */
     uint16_t len;
     uint8_t flags;          /* CO_REC_FIRST / CO_REC_LAST only */
@@ -65,6 +80,7 @@ typedef struct co_store {
     uint32_t origin_id;
     uint32_t origin_incarnation;
     co_srec_t *ring;        /* NULL until the first append */
+    co_store_chunk_t *head, *tail;  /* oldest and youngest payload chunk */
     size_t cap;             /* power of two, 0 before the first append */
     size_t max_records;     /* cap never grows past this */
     uint64_t low;           /* lowest seq held; == next when empty */
@@ -98,7 +114,7 @@ bool co_store_fits(const co_store_t *s, size_t len);
  *                      or a record delivered twice);
  *   CO_STORE_FULL      the bytes would exceed max_bytes: stop delivering
  *                      this sender until co_store_release_through frees;
- *   CO_STORE_NOMEM     the ring or the payload copy could not be allocated.
+ *   CO_STORE_NOMEM     the ring or a payload chunk could not be allocated.
  */
 COHORT_NODISCARD int co_store_append(co_store_t *s, const co_record_t *r);
 

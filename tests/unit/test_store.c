@@ -320,7 +320,7 @@ static void assert_same(snapshot_t a, snapshot_t b)
 }
 
 /* Every allocation an append makes (the ring, each doubling, each
- * payload copy) refused in turn: NOMEM, nothing changed, the retry works,
+ * payload chunk) refused in turn: NOMEM, nothing changed, the retry works,
  * nothing leaks. */
 static void nomem_every_allocation(void **state)
 {
@@ -353,8 +353,9 @@ static void nomem_every_allocation(void **state)
         if (q % 50 == 0)
             co_store_release_through(&s, q - 20);
     }
-    /* Each payload once, the ring once, and doublings: all tried. */
-    assert_true(refused > 150);
+    /* The ring, its doublings and each payload chunk: all tried (about
+     * 20 KiB of payloads: a few 16 KiB chunks, as releases free them). */
+    assert_true(refused >= 4);
     for (uint64_t q = 181; q <= 200; q++)
         check_held(&s, q, (uint16_t)(q % 4 == 0 ? 0 : q % 300));
     co_store_free(&s);
