@@ -10,6 +10,9 @@
  *    list or member event ever names a node of the other group;
  *  - at most once: no receiver incarnation gets one message twice
  *    (UNRELIABLE and FIFO);
+ *  - self-delivery: a member delivers its own messages only when its core
+ *    was configured with self_delivery (only with --vs); they are then
+ *    checked like any other (order, at most once), by vs_check too;
  *  - FIFO order: per (sender incarnation, receiver incarnation) FIFO
  *    numbers strictly increase, and a delivery never skips a message that
  *    was owed to the receiver (see sim_owed), since it could never arrive
@@ -223,9 +226,17 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
                  p.index, p.mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE");
         return;
     }
+    if (p.node == r && p.gen == rn->gen && !w->scn.self_delivery) {
+        sim_fail(w, "self-delivery: n%zu delivered its own n%u#%u though "
+                    "its core was configured with self_delivery 0", r,
+                 p.node, p.index);
+        return;
+    }
     m->got_gen1[r] = (uint8_t)(rn->gen + 1);
     if (p.mode == COHORT_FIFO)
         check_fifo(w, r, p.node, m, p.index);
+    if (!w->failed)
+        sim_vs_delivered(w, r, ev, &p);
 }
 
 static void check_member_event(sim_world_t *w, size_t r,

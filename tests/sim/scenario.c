@@ -279,4 +279,10 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
     draw_scenario(s, &r, fifo);
     s->heal_max_ns = 4 * s->cfg.member_timeout_ns + 4000 * MS;
     draw_attack(s, opts);
+    /* Not drawn: the seed's run is the same with and without --vs, except
+     * that members are told to deliver their own messages. Without --vs
+     * they are told not to, which check.c holds them to. */
+    s->vs = opts->vs;
+    s->self_delivery = opts->vs && !opts->no_self_delivery;
+    s->cfg.self_delivery = s->self_delivery ? 1 : 0;
 }

@@ -387,6 +387,7 @@ static void sent_ok(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     const sim_payload_t *p = &n->pending_p;
     sim_check_sent(w, i, p);
+    sim_vs_sent(w, i, p);
     n->acc_sent[p->mode]++;
     w->tot.sent[p->mode]++;
     n->pending = false;
@@ -412,6 +413,12 @@ static void app_send(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     if (!n->pending && !draw_message(w, i)) {
         n->next_send_ns = UINT64_MAX;
+        return;
+    }
+    if (w->scn.vs && n->app_view_id == 0) {
+        /* A message is sent in a view: before its first one the
+         * application waits (vs_check would call the send out of view). */
+        n->next_send_ns = w->now_ns + RETRY_MAX_NS;
         return;
     }
     const sim_payload_t *p = &n->pending_p;
@@ -492,6 +499,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->next_pull_ns = w->now_ns;
     n->pending = false;
     n->fifo_next = 1;
+    n->app_view_id = 0;
     sim_check_reset_node(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
@@ -774,12 +782,12 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     bool fifo, secure;
     memset(w, 0, sizeof *w);
     w->opts = *opts;
-    sim_view_init(w);
     sim_probe_core(&fifo, &secure);
     w->fifo = fifo;
     sim_scenario_draw(&w->scn, opts, fifo, secure);
     w->hash = FNV_OFFSET;
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
+    sim_view_init(w);
     co_rng_t r;
     co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
     co_rng_seed(&w->net_rng, co_rng_next(&r));

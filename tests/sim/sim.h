@@ -64,6 +64,9 @@ typedef struct sim_opts {
     double attack_rate_hz;       /* > 0: attacker on at this rate; < 0: off;
                                     0: as the scenario draws it */
     bool strict_replay;          /* fail on replay revivals too (attack.c) */
+    bool vs;                     /* feed sends and deliveries to vs_check */
+    bool no_self_delivery;       /* with vs: members told not to deliver
+                                    their own messages */
 } sim_opts_t;
 
 /* ------------------------------------------------------------------ */
@@ -120,6 +123,11 @@ typedef struct sim_scn {
     double attack_tap_unicast; /* share of unicast datagrams it overhears */
     bool attack_strict;        /* `attack`: no partition, crash or timeout,
                                   so member events are known exactly */
+
+    /* virtual synchrony (view_check.c): FIFO sends and deliveries go to
+     * vs_check too; off by default (not drawn, from the options) */
+    bool vs;
+    bool self_delivery;        /* cfg.self_delivery: only with vs */
 
     co_core_config_t cfg;      /* template for every node's core */
 } sim_scn_t;
@@ -235,6 +243,8 @@ typedef struct sim_node {
     size_t burst_left;
     uint32_t fifo_next;    /* FIFO number the next FIFO message gets */
     uint64_t again_since_ns;
+
+    uint64_t app_view_id;  /* last view the app pulled (0: none yet) */
 
     /* event pulling */
     bool slow;
@@ -446,6 +456,11 @@ void sim_view_init(sim_world_t *w);
 void sim_view_free(sim_world_t *w);
 void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
 void sim_view_stopped(sim_world_t *w, size_t r);
+/* With scn.vs: node s's application sent FIFO message p (accepted by
+ * co_core_send); node r's pulled the delivery ev of p (integrity checked). */
+void sim_vs_sent(sim_world_t *w, size_t s, const sim_payload_t *p);
+void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                      const sim_payload_t *p);
 bool sim_views_converged(sim_world_t *w, char *why, size_t len);
 void sim_view_final(sim_world_t *w);
 

@@ -4,7 +4,7 @@
  *   cohort-sim [--seed N | --seeds A-B] [--scenario NAME] [--nodes K]
  *              [--verbose] [--trace-hash] [--quiet] [--no-loopback]
  *              [--attack-rate HZ] [--twin] [--strict-replay]
- *              [--self-test KIND]
+ *              [--self-test KIND] [--vs [--no-self-delivery]]
  *
  * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all"
  * runs each of them for every seed; "mixed" (the default with a seed) lets the
@@ -38,6 +38,7 @@ typedef struct cli {
     int members;
     bool verbose, trace_hash, quiet, no_loopback;
     bool twin, strict_replay;
+    bool vs, no_self_delivery;
     double attack_rate_hz; /* as sim_opts_t */
     sim_inject_t inject;
     const char *argv0;
@@ -61,6 +62,11 @@ static void usage(FILE *f)
             "throughput (always on in attack)\n"
             "  --strict-replay: a replay that brings back a gone member "
             "fails the run\n"
+            "  --vs: check virtual synchrony: FIFO sends and deliveries go "
+            "to vs_check too,\n"
+            "        members deliver their own messages (self_delivery 1)\n"
+            "  --no-self-delivery: with --vs, members are configured not to "
+            "deliver their own\n"
             "  --self-test: break a guarantee on purpose; the run must "
             "fail\n",
             SIM_MAX_MEMBERS);
@@ -149,6 +155,10 @@ static int parse_args(cli_t *c, int argc, char **argv)
             c->twin = true;
         } else if (strcmp(a, "--strict-replay") == 0) {
             c->strict_replay = true;
+        } else if (strcmp(a, "--vs") == 0) {
+            c->vs = true;
+        } else if (strcmp(a, "--no-self-delivery") == 0) {
+            c->no_self_delivery = true;
         } else if (strcmp(a, "--verbose") == 0) {
             c->verbose = true;
         } else if (strcmp(a, "--trace-hash") == 0) {
@@ -165,6 +175,11 @@ static int parse_args(cli_t *c, int argc, char **argv)
             usage(stderr);
             return -1;
         }
+    }
+    if (c->no_self_delivery && !c->vs) {
+        fprintf(stderr, "cohort-sim: --no-self-delivery needs --vs\n");
+        usage(stderr);
+        return -1;
     }
     /* A seed alone runs the scenario it picks; no seed at all is the smoke
      * sweep over every scenario. */
@@ -253,6 +268,8 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
         printf(" --twin");
     if (c->strict_replay)
         printf(" --strict-replay");
+    if (c->vs)
+        printf(" --vs%s", c->no_self_delivery ? " --no-self-delivery" : "");
     printf(" --verbose\n");
     print_summary(w, c, "  run");
 }
@@ -370,6 +387,8 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     o.inject = c->inject;
     o.attack_rate_hz = c->attack_rate_hz;
     o.strict_replay = c->strict_replay;
+    o.vs = c->vs;
+    o.no_self_delivery = c->no_self_delivery;
     sim_world_t *w = new_world();
     int rc = sim_run(w, &o);
     if (rc != 0)
