@@ -233,6 +233,7 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     }
     m->got_gen1[r] = (uint8_t)(rn->gen + 1);
+    m->got_views[r] = rn->app_views;
     if (p.mode == COHORT_FIFO)
         check_fifo(w, r, p.node, m, p.index);
     if (!w->failed)

@@ -499,7 +499,8 @@ static void node_start(sim_world_t *w, size_t i)
     n->next_pull_ns = w->now_ns;
     n->pending = false;
     n->fifo_next = 1;
-    n->app_view_id = 0;
+    n->app_view_id = n->app_prev_view_id = 0;
+    n->app_views = 0;
     sim_check_reset_node(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)

@@ -13,7 +13,8 @@
  * contents), scenario.c (parameters drawn from the seed), check.c (property
  * checkers), attack.c (the attacker without the key), attack_check.c (what
  * its datagrams may do), sim.c (nodes and the main loop), sim_main.c
- * (command line).
+ * (command line), view_check.c (views and virtual synchrony into
+ * vs_check.c), vs_twin.c (its self-tests).
  */
 #ifndef COHORT_SIM_H
 #define COHORT_SIM_H
@@ -51,6 +52,12 @@ typedef enum sim_inject {
     SIM_INJECT_ACCEPT,  /* an altered attacker datagram vanishes uncounted */
     SIM_INJECT_EVICT,   /* the app sees a member leave that did not */
     SIM_INJECT_VIEW,    /* one view event lists its members out of order */
+    /* the message properties of vs_check, against a twin checker
+     * (vs_twin.c); these turn --vs on */
+    SIM_INJECT_SYNCHRONY,    /* a delivery vanishes just before a view */
+    SIM_INJECT_SENDING_VIEW, /* a delivery tagged with the wrong view */
+    SIM_INJECT_SELF_DELIVERY, /* a member misses one of its own messages */
+    SIM_INJECT_SELF_DELIVERY_OFF, /* ... delivers one though told not to */
 } sim_inject_t;
 
 typedef struct sim_opts {
@@ -205,6 +212,7 @@ typedef struct sim_msg {
     uint16_t owed_mask;    /* receivers that must get it (FIFO) */
     uint8_t owed_gen[SIM_MAX_NODES];
     uint8_t got_gen1[SIM_MAX_NODES]; /* receiver gen + 1 that got it */
+    uint16_t got_views[SIM_MAX_NODES]; /* views its app had pulled then */
 } sim_msg_t;
 
 /* What a receiver incarnation knows of one sender incarnation's FIFO
@@ -245,6 +253,8 @@ typedef struct sim_node {
     uint64_t again_since_ns;
 
     uint64_t app_view_id;  /* last view the app pulled (0: none yet) */
+    uint64_t app_prev_view_id; /* the one before it */
+    uint16_t app_views;    /* views it pulled (this incarnation) */
 
     /* event pulling */
     bool slow;
@@ -335,6 +345,20 @@ typedef struct sim_attack {
     uint64_t messages;  /* deliveries that followed its datagrams */
 } sim_attack_t;
 
+/* The twin checker of the message self-tests (vs_twin.c). */
+typedef struct sim_hold {
+    bool on;               /* node's latest delivery, not given to it yet */
+    cohort_member_t tx;
+    size_t s;              /* sender node */
+    uint32_t index;        /* payload index */
+    uint64_t key, view;
+} sim_hold_t;
+
+typedef struct sim_twin {
+    vs_check_t *vs;        /* NULL unless sim_twin_test(opts.inject) */
+    sim_hold_t *hold;      /* per node (synchrony) */
+} sim_twin_t;
+
 typedef struct sim_world {
     sim_opts_t opts;
     sim_scn_t scn;
@@ -360,6 +384,7 @@ typedef struct sim_world {
     vs_check_t *vs;          /* views: agreement, self-inclusion, growth,
                                 liveness (view_check.c) */
     size_t vs_reported;      /* violations already turned into failures */
+    sim_twin_t twin;
     uint64_t end_ns;
 
     /* last time subject's current incarnation was missing from observer's
@@ -463,6 +488,17 @@ void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                       const sim_payload_t *p);
 bool sim_views_converged(sim_world_t *w, char *why, size_t len);
 void sim_view_final(sim_world_t *w);
+
+/* vs_twin.c: the same calls as vs_check's, to the twin */
+bool sim_twin_test(sim_inject_t k);
+void sim_twin_report(sim_world_t *w);
+void sim_twin_install(sim_world_t *w, size_t r, uint64_t view_id,
+                      const cohort_member_t *m, size_t n, bool primary);
+void sim_twin_sent(sim_world_t *w, size_t s, uint64_t key, uint64_t view_id);
+bool sim_twin_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                        const sim_payload_t *p);
+void sim_twin_stopped(sim_world_t *w, size_t r);
+void sim_twin_final(sim_world_t *w, const cohort_member_t *live, size_t n);
 
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */

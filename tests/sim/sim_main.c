@@ -51,8 +51,11 @@ static void usage(FILE *f)
             "                  [--nodes K] [--verbose] [--trace-hash] "
             "[--quiet] [--no-loopback]\n"
             "                  [--attack-rate HZ] [--twin] [--strict-replay]\n"
+            "                  [--vs [--no-self-delivery]]\n"
             "                  [--self-test drop|dup|corrupt|cut|forge|accept|"
-            "evict]\n"
+            "evict|view|\n"
+            "                   synchrony|sending-view|self-delivery|"
+            "self-delivery-off]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one)\n"
             "  K: group members, 2-%d (default: drawn from the seed)\n"
@@ -68,7 +71,9 @@ static void usage(FILE *f)
             "  --no-self-delivery: with --vs, members are configured not to "
             "deliver their own\n"
             "  --self-test: break a guarantee on purpose; the run must "
-            "fail\n",
+            "fail (the last four\n"
+            "        imply --vs and judge the injected history against a twin "
+            "checker)\n",
             SIM_MAX_MEMBERS);
 }
 
@@ -98,7 +103,8 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
 
 static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
-    "view"};
+    "view", "synchrony", "sending-view", "self-delivery",
+    "self-delivery-off"};
 
 static bool parse_inject(const char *s, sim_inject_t *out)
 {
@@ -387,8 +393,13 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     o.inject = c->inject;
     o.attack_rate_hz = c->attack_rate_hz;
     o.strict_replay = c->strict_replay;
-    o.vs = c->vs;
+    o.vs = c->vs || sim_twin_test(c->inject);
     o.no_self_delivery = c->no_self_delivery;
+    /* these two are about self-delivery on and off, whatever was asked */
+    if (c->inject == SIM_INJECT_SELF_DELIVERY)
+        o.no_self_delivery = false;
+    if (c->inject == SIM_INJECT_SELF_DELIVERY_OFF)
+        o.no_self_delivery = true;
     sim_world_t *w = new_world();
     int rc = sim_run(w, &o);
     if (rc != 0)

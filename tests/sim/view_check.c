@@ -24,6 +24,7 @@
  * each, and every message any node can draw.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -43,16 +44,27 @@ void sim_view_init(sim_world_t *w)
         c.max_msgs = 1;
     c.self_delivery = s->self_delivery;
     c.proposer_named = true;
+    c.max_texts = 64;
     if (vs_check_new(&w->vs, &c) != 0)
         w->vs = NULL;
     COHORT_ASSERT(w->vs != NULL);
     w->vs_reported = 0;
+    memset(&w->twin, 0, sizeof w->twin);
+    if (sim_twin_test(w->opts.inject)) {
+        int rc = vs_check_new(&w->twin.vs, &c);
+        w->twin.hold = calloc(w->n_nodes, sizeof *w->twin.hold);
+        COHORT_ASSERT(rc == 0 && s->vs && w->twin.hold != NULL);
+    }
 }
 
 void sim_view_free(sim_world_t *w)
 {
     vs_check_free(w->vs);
+    vs_check_free(w->twin.vs);
+    free(w->twin.hold);
     w->vs = NULL;
+    w->twin.vs = NULL;
+    w->twin.hold = NULL;
 }
 
 static cohort_member_t identity(const sim_node_t *n)
@@ -63,6 +75,10 @@ static cohort_member_t identity(const sim_node_t *n)
 /* Turn new checker findings into a failure of the run. */
 static void report(sim_world_t *w)
 {
+    if (w->twin.vs) {
+        sim_twin_report(w);
+        return;
+    }
     size_t n = vs_check_violations(w->vs);
     if (n > w->vs_reported && !w->failed) {
         const char *text = vs_check_violation(w->vs, w->vs_reported);
@@ -96,7 +112,13 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     }
     vs_check_install(w->vs, identity(rn), ev->u.view.view_id, m, count,
                      ev->u.view.primary != 0);
+    if (w->twin.vs)
+        sim_twin_install(w, r, ev->u.view.view_id, m, count,
+                         ev->u.view.primary != 0);
+    w->node[r].app_prev_view_id = rn->app_view_id;
     w->node[r].app_view_id = ev->u.view.view_id;
+    if (w->node[r].app_views < UINT16_MAX)
+        w->node[r].app_views++;
     report(w);
 }
 
@@ -107,22 +129,29 @@ void sim_vs_sent(sim_world_t *w, size_t s, const sim_payload_t *p)
         return;
     COHORT_ASSERT(p->gen == sn->gen);
     vs_check_sent(w->vs, identity(sn), p->index, sn->app_view_id);
+    if (w->twin.vs)
+        sim_twin_sent(w, s, p->index, sn->app_view_id);
     report(w);
 }
 
 void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                       const sim_payload_t *p)
 {
+    const sim_node_t *rn = &w->node[r];
     if (!w->scn.vs || p->mode != COHORT_FIFO)
         return;
-    vs_check_delivered(w->vs, identity(&w->node[r]), ev->u.message.sender,
-                       p->index, ev->u.message.view_id);
+    if (w->twin.vs && !sim_twin_delivered(w, r, ev, p))
+        return;
+    vs_check_delivered(w->vs, identity(rn), ev->u.message.sender, p->index,
+                       ev->u.message.view_id);
     report(w);
 }
 
 void sim_view_stopped(sim_world_t *w, size_t r)
 {
     vs_check_stopped(w->vs, identity(&w->node[r]));
+    if (w->twin.vs)
+        sim_twin_stopped(w, r);
 }
 
 /* One group's live nodes (members, or the outsider side). */
@@ -179,8 +208,11 @@ void sim_view_final(sim_world_t *w)
     cohort_member_t live[SIM_MAX_NODES];
     for (int group = 0; group < 2 && !w->failed; group++) {
         size_t n = live_of(w, group == 0, live);
-        if (n)
+        if (n) {
             vs_check_final(w->vs, live, n);
+            if (w->twin.vs)
+                sim_twin_final(w, live, n);
+        }
         report(w);
     }
 }
