@@ -29,13 +29,16 @@
 #include "rng.h"
 #include "vs_check.h"
 
-#define SIM_MAX_MEMBERS 8
+#define SIM_MAX_MEMBERS 128
 #define SIM_MAX_NODES (SIM_MAX_MEMBERS + 1) /* members + the outsider */
+#define SIM_DRAW_MEMBERS 8    /* largest group a seed draws */
+#define SIM_MASK_MEMBERS 31   /* largest group with partitions or slow
+                                 receivers (nodes are bits of a mask) */
 #define SIM_MAX_GENS 24       /* incarnations per node (1 + restarts) */
 #define SIM_MAX_EPISODES 6    /* partitions or crashes per run */
 #define SIM_NAME_MAX 16
 #define SIM_PAYLOAD_HEADER 32 /* bytes every workload message starts with */
-#define SIM_MEMBER_LIST_MAX 64
+#define SIM_MEMBER_LIST_MAX (SIM_MAX_MEMBERS + 16)
 
 /* ------------------------------------------------------------------ */
 /* Options from the command line.                                      */
@@ -90,6 +93,9 @@ typedef struct sim_episode {
 typedef struct sim_scn {
     char name[SIM_NAME_MAX];
     size_t members;            /* group members, 2..SIM_MAX_MEMBERS */
+    uint64_t view_bound_ns;    /* > 0: by then (virtual time, faults or
+                                  not) every member shares one view of
+                                  all of them (`large`) */
     bool outsider;             /* one more node in another group */
     bool intruder;             /* outsider shares group_id, not the key */
     bool lossless;             /* no fault at all: UNRELIABLE is owed too */
@@ -144,6 +150,9 @@ extern const char *const sim_scenarios[];
 extern const size_t sim_n_scenarios;
 
 bool sim_scenario_known(const char *name);
+/* Whether the scenario may draw partitions or slow receivers, so its
+ * group is at most SIM_MASK_MEMBERS (all but `large`). */
+bool sim_scenario_masked(const char *name);
 /* Pick the scenario "mixed" uses for this seed. */
 const char *sim_scenario_for_seed(uint64_t seed);
 /* Draw every parameter of scenario opts->scenario from opts->seed.
@@ -209,8 +218,8 @@ typedef struct sim_msg {
     uint32_t fifo_seq;     /* 0 for UNRELIABLE */
     uint32_t len;
     uint8_t mode;
-    uint16_t owed_mask;    /* receivers that must get it (FIFO) */
-    uint8_t owed_gen[SIM_MAX_NODES];
+    bool owed_any;         /* some receiver must get it (FIFO) */
+    uint8_t owed_gen1[SIM_MAX_NODES]; /* receiver gen + 1 it is owed to */
     uint8_t got_gen1[SIM_MAX_NODES]; /* receiver gen + 1 that got it */
     uint16_t got_views[SIM_MAX_NODES]; /* views its app had pulled then */
 } sim_msg_t;
@@ -270,12 +279,20 @@ typedef struct sim_node {
     uint32_t ticks_same_ns;
 
     /* checker state of this receiver incarnation */
-    sim_rx_track_t rx[SIM_MAX_NODES][SIM_MAX_GENS];
+    sim_rx_track_t *rx;    /* [sender node * SIM_MAX_GENS + gen], n_nodes */
     uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
     uint32_t joined_ev[SIM_MAX_NODES], left_ev[SIM_MAX_NODES]; /* counts */
     uint32_t knew[SIM_MAX_NODES];   /* bit g: gen g of that node ever joined */
-    /* highest packet_seq of each sender incarnation the network brought */
-    uint64_t heard_seq[SIM_MAX_NODES][SIM_MAX_GENS];
+    /* highest packet_seq of each sender incarnation the network brought:
+     * [sender node * SIM_MAX_GENS + gen], n_nodes */
+    uint64_t *heard_seq;
+    /* its member list as check_list last judged it, and which nodes that
+     * listed: the same list under the same roster_epoch is not judged
+     * again (most calls leave the list as it was) */
+    cohort_member_t *seen_list; /* SIM_MEMBER_LIST_MAX */
+    size_t seen_n;
+    uint64_t seen_epoch;
+    bool *seen_listed;          /* n_nodes */
 } sim_node_t;
 
 typedef struct sim_totals {
@@ -390,6 +407,18 @@ typedef struct sim_world {
     /* last time subject's current incarnation was missing from observer's
      * member list: obligations need continuous mutual membership */
     uint64_t absent_ns[SIM_MAX_NODES][SIM_MAX_NODES];
+
+    /* member ids in order, for sim_identity_of */
+    struct { uint32_t id, node; } by_id[SIM_MAX_NODES];
+    uint64_t views_agreed_ns; /* first time every member shared a view
+                                 of all of them (view_bound_ns); 0: not yet */
+
+    /* node_wake() of each node, as of the last call into it: a node's wake
+     * changes only when the simulator acts on it, and co_core_deadline
+     * is far too costly to ask every node at every step of a group of
+     * 128 (sim.c run_loop) */
+    uint64_t wake_ns[SIM_MAX_NODES];
+    uint64_t roster_epoch; /* +1 whenever a node starts or stops */
 
     size_t mem_bound;
     uint64_t steps, max_steps;
@@ -522,6 +551,8 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
 uint64_t sim_count_owed(const sim_world_t *w);
 /* A node restarted or crashed: forget the old incarnation's checker state. */
 void sim_check_reset_node(sim_world_t *w, size_t r);
+/* Sort the member ids once every node has its own (setup). */
+void sim_identity_index(sim_world_t *w);
 /* Which node and generation a member identity belongs to; false if none. */
 bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
                      uint32_t *gen);

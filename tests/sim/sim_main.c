@@ -57,8 +57,12 @@ static void usage(FILE *f)
             "                   synchrony|sending-view|self-delivery|"
             "self-delivery-off]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
-            "(each of them), mixed (the seed picks one)\n"
-            "  K: group members, 2-%d (default: drawn from the seed)\n"
+            "(each of them), mixed (the seed picks one);\n"
+            "        large (128 members must share one view within 5 s "
+            "under loss; by name only)\n"
+            "  K (--nodes or --members): group members, 2-%d, above %d "
+            "only in large\n"
+            "        (default: drawn from the seed, 2-%d; large: 128)\n"
             "  --attack-rate: attacker datagrams per virtual second (0: "
             "no attacker; default: drawn from the seed)\n"
             "  --twin: also run the seed without the attacker and compare "
@@ -74,7 +78,7 @@ static void usage(FILE *f)
             "fail (the last four\n"
             "        imply --vs and judge the injected history against a twin "
             "checker)\n",
-            SIM_MAX_MEMBERS);
+            SIM_MAX_MEMBERS, SIM_MASK_MEMBERS, SIM_DRAW_MEMBERS);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -146,8 +150,9 @@ static int parse_args(cli_t *c, int argc, char **argv)
             strcpy(c->scenario, v);
             named = true;
             i++;
-        } else if (strcmp(a, "--nodes") == 0 && parse_u64(v, &n) && n >= 2 &&
-                   n <= SIM_MAX_MEMBERS) {
+        } else if ((strcmp(a, "--nodes") == 0 ||
+                    strcmp(a, "--members") == 0) &&
+                   parse_u64(v, &n) && n >= 2 && n <= SIM_MAX_MEMBERS) {
             c->members = (int)n;
             i++;
         } else if (strcmp(a, "--self-test") == 0 &&
@@ -191,6 +196,13 @@ static int parse_args(cli_t *c, int argc, char **argv)
      * sweep over every scenario. */
     if (!named)
         strcpy(c->scenario, seeded ? "mixed" : "all");
+    if (c->members > SIM_MASK_MEMBERS &&
+        (!named || sim_scenario_masked(c->scenario))) {
+        fprintf(stderr, "cohort-sim: more than %d members only with "
+                        "--scenario large\n", SIM_MASK_MEMBERS);
+        usage(stderr);
+        return -1;
+    }
     return 0;
 }
 
@@ -248,6 +260,10 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            (unsigned long long)t->owed, t->peak_mem, t->mem_bound,
            (double)w->now_ns / 1e9);
     print_attack(w);
+    if (s->view_bound_ns)
+        printf(" one_view_at=%.3fs(bound %.1fs)",
+               (double)w->views_agreed_ns / 1e9,
+               (double)s->view_bound_ns / 1e9);
     if (c->trace_hash)
         printf(" hash=%016llx", (unsigned long long)w->hash);
     putchar('\n');
