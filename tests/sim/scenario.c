@@ -281,7 +281,9 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
  * Timings are the defaults' order: heartbeats 100 ms, timeout 2-3 s.
  */
 #define LARGE_MEMBERS 128
+#ifndef LARGE_VIEW_BOUND_NS
 #define LARGE_VIEW_BOUND_NS (5000 * MS)
+#endif
 
 static void draw_large(sim_scn_t *s, co_rng_t *r, bool fifo)
 {
@@ -289,7 +291,8 @@ static void draw_large(sim_scn_t *s, co_rng_t *r, bool fifo)
     s->outsider = false;
     s->intruder = false;
     s->view_bound_ns = LARGE_VIEW_BOUND_NS;
-    s->fault_ns = 6000 * MS; /* the loss lasts past the bound */
+    s->fault_ns = LARGE_VIEW_BOUND_NS + 1000 * MS; /* the loss lasts past
+                                                     the bound */
     c->heartbeat_interval_ns = 100 * MS;
     c->member_timeout_ns = between(r, 20, 30) * c->heartbeat_interval_ns;
     c->max_datagram = 8192;
