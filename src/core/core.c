@@ -309,7 +309,17 @@ static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
 static void pending_progress(co_core_t *core, uint64_t now_ns)
 {
     co_pending_t *p = &core->pending;
-    if (!p->data || co_vs_holding(core) || !records_out(core, p, now_ns))
+    if (!p->data || co_vs_holding(core))
+        return;
+    /* A message is sent in one view: one begun in an earlier view starts
+     * over, whole, in this one (the receivers drop the part they got of
+     * it when they install this view, vsync.c). */
+    uint64_t view = co_membership_view_id(core);
+    if (p->off > 0 && p->view_id != view)
+        p->off = 0;
+    if (p->off == 0)
+        p->view_id = view;
+    if (!records_out(core, p, now_ns))
         return;
     if (core->cfg.self_delivery)
         co_event_self(core, p->data, p->len);
@@ -505,11 +515,24 @@ static void stability_advance(co_core_t *core, uint64_t now_ns)
 static void member_left(co_core_t *core, co_peer_t *peer, int reason,
                         uint64_t now_ns)
 {
-    co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
-    core->stats.members_left++;
+    if (!peer->said_leave) { /* else reported when its LEAVE came */
+        co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT, reason);
+        core->stats.members_left++;
+    }
     co_reasm_reset(&peer->reasm); /* its partial message goes with it */
     co_evq_reserve_follow(core, peer);
-    co_peers_forget(&core->peers, peer, reason == COHORT_LEFT_GRACEFULLY);
+    co_peers_forget(&core->peers, peer,
+                    reason == COHORT_LEFT_GRACEFULLY || peer->said_leave);
+    stability_advance(core, now_ns);
+}
+
+/* A member that said LEAVE while in the view, once out of it: forgotten
+ * for good (its LEAVE was reported when it came). */
+static void forget_left(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    co_reasm_reset(&peer->reasm);
+    co_evq_reserve_follow(core, peer);
+    co_peers_forget(&core->peers, peer, true);
     stability_advance(core, now_ns);
 }
 
@@ -533,17 +556,29 @@ static void note_stability(co_core_t *core, co_peer_t *peer,
     }
 }
 
-/* Start or move a sender's window to where it now retransmits from.
- * Below its trail every member of its view has its records, so the
- * store lets them go. Records skipped are lost only for a member of
- * this member's view; for any other sender they were never ours. */
-static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail)
+/* Start or move a sender's window to where it now retransmits from
+ * (its trail, in a datagram that names view_id). Below its trail every
+ * member of the sender's view has its records. For a sender of this
+ * member's view, that says something only when the datagram names this
+ * view too: a sender that moved on to a view without this member counts
+ * only that view's members, and what it released may be exactly what a
+ * flush here must still fetch from a holder (so neither the window nor
+ * the store may follow it). Any other sender's records were never ours:
+ * its window follows its trail silently. Nor does the trail of a repair
+ * datagram (repair): it names its records' view, which may be older than
+ * the one its sender's stability now counts over. */
+static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail,
+                         uint64_t view_id, bool repair)
 {
-    co_store_release_through(&peer->store, trail - 1);
+    /* A window starts at the first trail heard, whatever it says: a
+     * record can only be taken into a started window. */
     if (!co_rxwin_synced(&peer->rx)) {
         co_rxwin_sync(&peer->rx, trail);
         return;
     }
+    if (repair || (peer->in_view && view_id != co_membership_view_id(core)))
+        return;
+    co_store_release_through(&peer->store, trail - 1);
     if (peer->rx.next >= trail)
         return;
     co_vs_restart_stream(core, peer, trail, peer->in_view);
@@ -663,6 +698,10 @@ static void take_fifo(co_core_t *core, co_peer_t *peer, const co_record_t *r,
         co_count_drop(core, COHORT_DROP_BAD_FIELD);
         return;
     }
+    if (!co_rxwin_synced(&peer->rx)) { /* no start yet (DATA always has) */
+        co_count_drop(core, COHORT_DROP_NO_BUFFER);
+        return;
+    }
     if (co_deliver_in_order(core, peer, r, now_ns))
         return;
     if (r->seq > peer->rx.highest + 1)
@@ -683,9 +722,16 @@ static void take_fifo(co_core_t *core, co_peer_t *peer, const co_record_t *r,
 static void on_data(co_core_t *core, co_peer_t *peer, const co_header_t *h,
                     const uint8_t *body, uint64_t trail, uint64_t now_ns)
 {
-    follow_trail(core, peer, trail);
     size_t off = CO_DATA_TRAIL_BYTES;
     co_record_t r;
+    /* A repair datagram names the view of its records, which may be an
+     * earlier view than its sender's: its trail (the sender's stability
+     * now, counted over its current view) says nothing about that view.
+     * Fresh data and heartbeats carry the trail that counts. */
+    bool repair = co_record_next(body, h->body_len, &off, &r) == 1 &&
+                  (r.flags & CO_REC_RETRANSMIT);
+    off = CO_DATA_TRAIL_BYTES;
+    follow_trail(core, peer, trail, h->view_id, repair);
     while (co_record_next(body, h->body_len, &off, &r) == 1) {
         r.view_id = h->view_id;
         if (r.type == CO_REC_UNRELIABLE)
@@ -721,11 +767,12 @@ static void on_forward(co_core_t *core, const co_header_t *h,
 }
 
 static void on_heartbeat(co_core_t *core, co_peer_t *peer,
-                         const co_heartbeat_t *hb, uint64_t now_ns)
+                         const co_heartbeat_t *hb, uint64_t view_id,
+                         uint64_t now_ns)
 {
     memcpy(peer->name, hb->name, sizeof peer->name);
     if (hb->fifo_low >= 1 && hb->fifo_low <= hb->fifo_next) {
-        follow_trail(core, peer, hb->fifo_low);
+        follow_trail(core, peer, hb->fifo_low, view_id, false);
         if (hb->fifo_next - 1 > co_rxwin_top(&peer->rx))
             peer->gap_grew = true; /* the tail went missing */
         co_rxwin_claim(&peer->rx, hb->fifo_next - 1);
@@ -934,7 +981,7 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         on_forward(core, &h, body, &b.fwd, now_ns);
         break;
     case CO_TYPE_HEARTBEAT:
-        on_heartbeat(core, peer, &b.hb, now_ns);
+        on_heartbeat(core, peer, &b.hb, h.view_id, now_ns);
         break;
     case CO_TYPE_ACK:
         note_stability(core, peer, b.ack.entries, b.ack.count);
@@ -949,6 +996,21 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
             co_forward_repair(core, peer, &b.nack, now_ns);
         break;
     case CO_TYPE_LEAVE:
+        if (peer->in_view) {
+            /* Reported now, but its state stays: the view change it
+             * starts completes the view it leaves from its records. */
+            if (!peer->said_leave) {
+                co_event_member(core, peer, COHORT_EVENT_MEMBER_LEFT,
+                                COHORT_LEFT_GRACEFULLY);
+                core->stats.members_left++;
+                peer->said_leave = true;
+            }
+            break;
+        }
+        if (peer->said_leave) {
+            forget_left(core, peer, now_ns); /* a repeat, once out */
+            break;
+        }
         member_left(core, peer, COHORT_LEFT_GRACEFULLY, now_ns);
         break;
     default:
@@ -973,8 +1035,13 @@ static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     /* A silent member of the view keeps its state until the view that
      * leaves it out is installed: a flush may still need its records. */
-    if (!peer->in_view &&
-        now_ns >= peer->last_heard_ns + core->cfg.member_timeout_ns) {
+    bool expired = now_ns >= peer->last_heard_ns + core->cfg.member_timeout_ns;
+    if (!peer->in_view && peer->said_leave &&
+        (expired || co_store_bytes(&peer->store) == 0)) {
+        forget_left(core, peer, now_ns);
+        return;
+    }
+    if (!peer->in_view && expired) {
         member_left(core, peer, COHORT_LEFT_TIMEOUT, now_ns);
         return;
     }

@@ -76,6 +76,7 @@ typedef struct co_evq {
 typedef struct co_pending {
     uint8_t *data;
     size_t len, off;
+    uint64_t view_id;        /* the view its first records went out in */
 } co_pending_t;
 
 /* A decoded membership body (membership.c). */

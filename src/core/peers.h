@@ -68,6 +68,10 @@ typedef struct co_peer {
      * change, cut_limit is the last of its records this member delivers
      * in the old view and cut_holder a member that holds them all. */
     bool in_view;
+    bool said_leave;              /* LEAVE taken while it was in the view:
+                                     reported, kept until the view that
+                                     leaves it out (and the others'
+                                     flushes) are over */
     uint64_t cut_limit;
     uint32_t cut_holder;
     co_store_t store;             /* its delivered, not yet stable records,

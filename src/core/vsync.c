@@ -213,6 +213,13 @@ static uint64_t view_start(const co_core_t *core, uint32_t id, uint32_t inc)
 /* Peer is a member of the view just installed: start its stream there. */
 static void enter(co_core_t *core, co_peer_t *peer)
 {
+    /* A message begun in the old view and not finished there is never
+     * finished in it: its sender starts it over in the new view. */
+    if (peer->in_view && peer->reasm.total != 0) {
+        co_reasm_reset(&peer->reasm);
+        co_evq_reserve_follow(core, peer);
+        peer->message_start = 0;
+    }
     peer->in_view = true;
     uint64_t start = view_start(core, peer->id, peer->incarnation);
     if (start == 0)
@@ -266,9 +273,11 @@ static co_peer_t *adopt(co_core_t *core, const co_vmember_t *m,
                                                  m->incarnation)))
         return NULL;
     if (p) {
-        co_event_member(core, p, COHORT_EVENT_MEMBER_LEFT,
-                        COHORT_LEFT_RESTARTED);
-        core->stats.members_left++;
+        if (!p->said_leave) {
+            co_event_member(core, p, COHORT_EVENT_MEMBER_LEFT,
+                            COHORT_LEFT_RESTARTED);
+            core->stats.members_left++;
+        }
         co_reasm_reset(&p->reasm);
         co_evq_reserve_follow(core, p);
         co_peers_forget(ps, p, false);
@@ -338,10 +347,12 @@ const co_addr_t *co_vs_nack_dest(co_core_t *core, const co_peer_t *peer)
     static const co_addr_t group = {.len = 0}; /* never heard: the group */
     if (peer->addr.len == 0)
         return &group;
+    /* In a flush, the holder the cut names: it delivered the old view's
+     * records through the cut in this member's old view, and keeps them.
+     * The sender itself may have moved on through another view and let
+     * them go (its stability counted that view's members). */
     if (!core->vs_flushing || peer->cut_holder == 0 ||
-        peer->cut_holder == core->cfg.member_id ||
-        co_view_find(co_gms_answered(&core->gms), peer->id,
-                     peer->incarnation) >= 0)
+        peer->cut_holder == core->cfg.member_id)
         return &peer->addr;
     const co_peer_t *h = co_peers_find(&core->peers, peer->cut_holder);
     return h ? &h->addr : &peer->addr;

@@ -237,7 +237,7 @@ static void judge_added(sim_world_t *w, size_t r, bool exact,
                   k, g);
     } else {
         bool knew = (w->node[r].knew[k] >> g) & 1u;
-        bool old = knew && seq < w->node[r].heard_seq[k][g];
+        bool old = knew && seq < w->node[r].heard_seq[k * SIM_MAX_GENS + g];
         w->atk.ghosts++;
         w->atk.revived += knew;
         w->atk.revived_old += old;

@@ -10,6 +10,9 @@
  *    list or member event ever names a node of the other group;
  *  - at most once: no receiver incarnation gets one message twice
  *    (UNRELIABLE and FIFO);
+ *  - self-delivery: a member delivers its own messages only when its core
+ *    was configured with self_delivery (only with --vs); they are then
+ *    checked like any other (order, at most once), by vs_check too;
  *  - FIFO order: per (sender incarnation, receiver incarnation) FIFO
  *    numbers strictly increase, and a delivery never skips a message that
  *    was owed to the receiver (see sim_owed), since it could never arrive
@@ -35,16 +38,40 @@
 /* Identities                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Insertion sort by (id, node): a few hundred entries, once per run. */
+void sim_identity_index(sim_world_t *w)
+{
+    for (size_t i = 0; i < w->n_nodes; i++) {
+        w->by_id[i].id = w->node[i].member_id;
+        w->by_id[i].node = (uint32_t)i;
+        for (size_t j = i; j > 0 && w->by_id[j - 1].id > w->by_id[j].id;
+             j--) {
+            uint32_t id = w->by_id[j].id, node = w->by_id[j].node;
+            w->by_id[j] = w->by_id[j - 1];
+            w->by_id[j - 1].id = id;
+            w->by_id[j - 1].node = node;
+        }
+    }
+}
+
+/* Called for every listed member after every core call: a binary search
+ * keeps that O(n log n) per call in a group of 128. */
 bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
                      uint32_t *gen)
 {
-    for (size_t k = 0; k < w->n_nodes; k++) {
-        const sim_node_t *n = &w->node[k];
-        if (n->member_id != m.id)
-            continue;
+    size_t lo = 0, hi = w->n_nodes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->by_id[mid].id < m.id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < w->n_nodes && w->by_id[i].id == m.id; i++) {
+        const sim_node_t *n = &w->node[w->by_id[i].node];
         for (uint32_t g = 0; g <= n->gen && g < SIM_MAX_GENS; g++) {
             if (n->incarnation[g] == m.incarnation) {
-                *node = k;
+                *node = w->by_id[i].node;
                 *gen = g;
                 return true;
             }
@@ -53,8 +80,34 @@ bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
     return false;
 }
 
+/* listed[k] (n_nodes entries): whether observer's installed view names
+ * node k's current incarnation; its view id into *view when given.
+ * Returns the view's size (0 before the first). Delivery follows views,
+ * so obligations and convergence do too. */
+static size_t viewed_nodes(const sim_world_t *w, size_t observer,
+                           bool *listed, uint64_t *view)
+{
+    const sim_node_t *o = &w->node[observer];
+    cohort_member_t buf[SIM_MEMBER_LIST_MAX];
+    memset(listed, 0, w->n_nodes * sizeof *listed);
+    if (view)
+        *view = 0;
+    if (!o->up)
+        return 0;
+    size_t n = co_core_view(o->core, view, buf, SIM_MEMBER_LIST_MAX);
+    size_t shown = n > SIM_MEMBER_LIST_MAX ? SIM_MEMBER_LIST_MAX : n;
+    for (size_t i = 0; i < shown; i++) {
+        size_t k;
+        uint32_t g;
+        if (sim_identity_of(w, buf[i], &k, &g) && w->node[k].up &&
+            g == w->node[k].gen)
+            listed[k] = true;
+    }
+    return n;
+}
+
 /* Subject is a member of observer's installed view (view id into *view
- * when given). Delivery follows views, so obligations do too. */
+ * when given). */
 static bool in_view_of(const sim_world_t *w, size_t observer, size_t subject,
                        uint64_t *view)
 {
@@ -107,13 +160,15 @@ void sim_check_sent(sim_world_t *w, size_t s, const sim_payload_t *p)
      * in); a member that joins later starts after this message. On a
      * lossless network even UNRELIABLE messages are owed: best effort
      * with nothing lost must be perfect. */
+    bool known[SIM_MAX_NODES];
     uint64_t sv = 0, rv = 0;
+    viewed_nodes(w, s, known, &sv);
     for (size_t r = 0; r < w->scn.members; r++) {
-        if (r == s || !in_view_of(w, s, r, &sv) || !in_view_of(w, r, s, &rv) ||
-            sv != rv || co_core_holding(w->node[r].core))
+        if (r == s || !known[r] || !in_view_of(w, r, s, &rv) || sv != rv ||
+            co_core_holding(w->node[r].core))
             continue;
-        m->owed_mask |= (uint16_t)(1u << r);
-        m->owed_gen[r] = (uint8_t)w->node[r].gen;
+        m->owed_any = true;
+        m->owed_gen1[r] = (uint8_t)(w->node[r].gen + 1);
     }
 }
 
@@ -121,9 +176,9 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r)
 {
     const sim_node_t *rn = &w->node[r];
     const sim_node_t *sn = &w->node[s];
-    if (!((m->owed_mask >> r) & 1u))
+    if (m->owed_gen1[r] == 0)
         return false;
-    if (!rn->up || rn->gen != m->owed_gen[r])
+    if (!rn->up || rn->gen + 1 != m->owed_gen1[r])
         return false;
     /* A sender that crashed or left owes nothing more. */
     if (!sn->up || sn->gen != m->gen)
@@ -144,7 +199,7 @@ static void check_fifo(sim_world_t *w, size_t r, size_t s, const sim_msg_t *m,
                        size_t index, uint64_t view)
 {
     sim_node_t *rn = &w->node[r];
-    sim_rx_track_t *t = &rn->rx[s][m->gen];
+    sim_rx_track_t *t = &rn->rx[s * SIM_MAX_GENS + m->gen];
     size_t from = t->active ? t->last_index + 1 : w->gen_first[s][m->gen];
     if (t->active && m->fifo_seq <= t->last_seq) {
         sim_fail(w, "FIFO order: n%zu delivered n%zu#%zu (fifo %u) after "
@@ -242,9 +297,18 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
                  p.index, p.mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE");
         return;
     }
+    if (p.node == r && p.gen == rn->gen && !w->scn.self_delivery) {
+        sim_fail(w, "self-delivery: n%zu delivered its own n%u#%u though "
+                    "its core was configured with self_delivery 0", r,
+                 p.node, p.index);
+        return;
+    }
     m->got_gen1[r] = (uint8_t)(rn->gen + 1);
+    m->got_views[r] = rn->app_views;
     if (p.mode == COHORT_FIFO)
         check_fifo(w, r, p.node, m, p.index, ev->u.message.view_id);
+    if (!w->failed)
+        sim_vs_delivered(w, r, ev, &p);
 }
 
 static void check_member_event(sim_world_t *w, size_t r,
@@ -320,7 +384,9 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
 /* Member lists and memory, after every core call                      */
 /* ------------------------------------------------------------------ */
 
-static void check_list(sim_world_t *w, size_t r)
+/* Also marks listed[k] for every node k whose current incarnation r
+ * lists (n_nodes entries, cleared by the caller). */
+static void check_list(sim_world_t *w, size_t r, bool *listed)
 {
     sim_node_t *rn = &w->node[r];
     cohort_member_t buf[SIM_MEMBER_LIST_MAX];
@@ -328,6 +394,12 @@ static void check_list(sim_world_t *w, size_t r)
     if (n == 0 || n > w->scn.cfg.max_members || n > SIM_MEMBER_LIST_MAX) {
         sim_fail(w, "n%zu lists %zu members (max_members %zu)", r, n,
                  w->scn.cfg.max_members);
+        return;
+    }
+    size_t bytes = n * sizeof buf[0];
+    if (n == rn->seen_n && rn->seen_epoch == w->roster_epoch &&
+        memcmp(buf, rn->seen_list, bytes) == 0) {
+        memcpy(listed, rn->seen_listed, w->n_nodes * sizeof *listed);
         return;
     }
     if (buf[0].id != rn->member_id ||
@@ -347,18 +419,28 @@ static void check_list(sim_world_t *w, size_t r)
             sim_fail(w, "isolation: n%zu lists n%zu of the other group", r, k);
             return;
         }
+        if (w->node[k].up && g == w->node[k].gen)
+            listed[k] = true;
     }
+    memcpy(rn->seen_list, buf, bytes);
+    memcpy(rn->seen_listed, listed, w->n_nodes * sizeof *listed);
+    rn->seen_n = n;
+    rn->seen_epoch = w->roster_epoch;
 }
 
 void sim_check_node(sim_world_t *w, size_t r)
 {
     sim_node_t *rn = &w->node[r];
+    bool listed[SIM_MAX_NODES];
     if (!rn->up || w->failed)
         return;
-    check_list(w, r);
-    if (rn->member) {
+    memset(listed, 0, w->n_nodes * sizeof listed[0]);
+    check_list(w, r, listed);
+    if (rn->member && !w->failed) {
+        bool inview[SIM_MAX_NODES];
+        viewed_nodes(w, r, inview, NULL);
         for (size_t k = 0; k < w->scn.members; k++)
-            if (k != r && !in_view_of(w, r, k, NULL))
+            if (k != r && !inview[k])
                 w->absent_ns[r][k] = w->now_ns;
     }
     size_t mem = co_core_memory_bytes(rn->core);
@@ -488,12 +570,13 @@ void sim_collect_stats(sim_world_t *w, size_t r)
 void sim_check_reset_node(sim_world_t *w, size_t r)
 {
     sim_node_t *rn = &w->node[r];
-    memset(rn->rx, 0, sizeof rn->rx);
+    memset(rn->rx, 0, w->n_nodes * SIM_MAX_GENS * sizeof rn->rx[0]);
     memset(rn->joined, 0, sizeof rn->joined);
     memset(rn->joined_ev, 0, sizeof rn->joined_ev);
     memset(rn->left_ev, 0, sizeof rn->left_ev);
     memset(rn->knew, 0, sizeof rn->knew);
-    memset(rn->heard_seq, 0, sizeof rn->heard_seq);
+    memset(rn->heard_seq, 0,
+           w->n_nodes * SIM_MAX_GENS * sizeof rn->heard_seq[0]);
     for (size_t k = 0; k < SIM_MAX_NODES; k++) {
         w->absent_ns[r][k] = w->now_ns;
         w->absent_ns[k][r] = w->now_ns;
@@ -512,15 +595,15 @@ static bool views_agree(sim_world_t *w, char *why, size_t len)
             snprintf(why, len, "n%zu is not running", r);
             return false;
         }
-        cohort_member_t buf[SIM_MEMBER_LIST_MAX];
-        size_t n = co_core_members(rn->core, buf, SIM_MEMBER_LIST_MAX);
+        bool listed[SIM_MAX_NODES];
+        size_t n = viewed_nodes(w, r, listed, NULL);
         if (n != w->scn.members) {
             snprintf(why, len, "n%zu knows %zu members, %zu are live", r, n,
                      w->scn.members);
             return false;
         }
         for (size_t k = 0; k < w->scn.members; k++) {
-            if (k != r && !in_view_of(w, r, k, NULL)) {
+            if (k != r && !listed[k]) {
                 snprintf(why, len, "n%zu does not list n%zu gen %u", r, k,
                          w->node[k].gen);
                 return false;
@@ -547,7 +630,7 @@ static bool all_delivered(sim_world_t *w, char *why, size_t len)
     for (size_t s = 0; s < w->scn.members; s++) {
         for (size_t i = 0; i < w->n_msgs[s]; i++) {
             const sim_msg_t *m = &w->msgs[s][i];
-            for (size_t r = 0; m->owed_mask && r < w->scn.members; r++) {
+            for (size_t r = 0; m->owed_any && r < w->scn.members; r++) {
                 uint64_t rv = 0;
                 if (w->node[r].up)
                     (void)co_core_view(w->node[r].core, &rv, NULL, 0);
@@ -572,7 +655,7 @@ uint64_t sim_count_owed(const sim_world_t *w)
     uint64_t n = 0;
     for (size_t s = 0; s < w->scn.members; s++)
         for (size_t i = 0; i < w->n_msgs[s]; i++)
-            for (size_t r = 0; w->msgs[s][i].owed_mask && r < w->scn.members;
+            for (size_t r = 0; w->msgs[s][i].owed_any && r < w->scn.members;
                  r++)
                 n += sim_owed(w, s, &w->msgs[s][i], r);
     return n;

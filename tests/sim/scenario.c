@@ -22,12 +22,24 @@ const char *const sim_scenarios[] = {"basic", "lossy", "partition", "crash",
                                      "slow",  "heavy", "attack"};
 const size_t sim_n_scenarios = sizeof sim_scenarios / sizeof sim_scenarios[0];
 
+/* Run by name only: not in "all" or "mixed" (whose seeds stay as they
+ * were), since one run costs seconds rather than milliseconds. */
+static const char *const named_only[] = {"large"};
+
 bool sim_scenario_known(const char *name)
 {
     for (size_t i = 0; i < sim_n_scenarios; i++)
         if (strcmp(name, sim_scenarios[i]) == 0)
             return true;
+    for (size_t i = 0; i < sizeof named_only / sizeof named_only[0]; i++)
+        if (strcmp(name, named_only[i]) == 0)
+            return true;
     return false;
+}
+
+bool sim_scenario_masked(const char *name)
+{
+    return strcmp(name, "large") != 0;
 }
 
 const char *sim_scenario_for_seed(uint64_t seed)
@@ -120,6 +132,7 @@ static void draw_partitions(sim_scn_t *s, co_rng_t *r, size_t n)
     uint64_t t = s->fault_ns / 20;
     uint64_t to = s->cfg.member_timeout_ns;
     size_t nodes = s->members + (s->outsider ? 1 : 0);
+    COHORT_ASSERT(s->members <= SIM_MASK_MEMBERS);
     uint32_t all = (1u << s->members) - 1;
     for (size_t i = 0; i < n && i < SIM_MAX_EPISODES; i++) {
         sim_episode_t *e = &s->partition[s->n_partitions];
@@ -168,6 +181,7 @@ static void draw_crashes(sim_scn_t *s, co_rng_t *r, size_t n)
  * without losing anything. Small windows make that happen often. */
 static void draw_slow(sim_scn_t *s, co_rng_t *r, size_t n)
 {
+    COHORT_ASSERT(s->members <= SIM_MASK_MEMBERS);
     for (size_t i = 0; i < n; i++) {
         size_t k = co_rng_below(r, s->members);
         s->slow_mask |= 1u << k;
@@ -205,6 +219,8 @@ static void draw_attack(sim_scn_t *s, const sim_opts_t *o)
     s->attack_strict = strcmp(s->name, "attack") == 0;
     if (s->attack_strict)
         s->attack_hz = (double)between(&r, 500, 3000);
+    else if (s->view_bound_ns != 0)
+        s->attack_hz = 0; /* `large` is about size */
     else if (!s->lossless && co_rng_below(&r, 2))
         s->attack_hz = (double)between(&r, 20, 200);
     if (o->attack_rate_hz > 0)
@@ -255,6 +271,43 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
     }
 }
 
+/*
+ * `large`: LARGE_MEMBERS members (or --nodes) start within 300 ms of each
+ * other, under light loss (each link up to 2 %, some bursts), and must all
+ * share one view of all of them within LARGE_VIEW_BOUND_NS of virtual time
+ * from the first start, while the loss is still on, then deliver a light
+ * FIFO workload. One membership heartbeat carries an entry per member, so
+ * max_datagram is 8192 (a 1472-byte datagram fits about 90 entries).
+ * Timings are the defaults' order: heartbeats 100 ms, timeout 2-3 s.
+ */
+#define LARGE_MEMBERS 128
+#ifndef LARGE_VIEW_BOUND_NS
+#define LARGE_VIEW_BOUND_NS (5000 * MS)
+#endif
+
+static void draw_large(sim_scn_t *s, co_rng_t *r, bool fifo)
+{
+    co_core_config_t *c = &s->cfg;
+    s->outsider = false;
+    s->intruder = false;
+    s->view_bound_ns = LARGE_VIEW_BOUND_NS;
+    s->fault_ns = LARGE_VIEW_BOUND_NS + 1000 * MS; /* the loss lasts past
+                                                     the bound */
+    c->heartbeat_interval_ns = 100 * MS;
+    c->member_timeout_ns = between(r, 20, 30) * c->heartbeat_interval_ns;
+    c->max_datagram = 8192;
+    c->max_message = 64 * 1024;
+    c->send_window_bytes = 256 * 1024;
+    c->recv_buffer_bytes = 256 * 1024;
+    c->max_members = s->members + 8;
+    c->event_queue_len = 256;
+    draw_network(s, r, 0.02);
+    s->burst_loss = between_d(r, 0, 0.002);
+    s->burst_len_max = between(r, 2, 8);
+    s->jitter_ns = between(r, 0, 500) * US;
+    draw_workload(s, r, fifo, 2, 6, 2 * c->max_datagram);
+}
+
 void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
                        bool secure_ok)
 {
@@ -263,10 +316,17 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
     co_rng_seed(&r, opts->seed ^ name_hash(opts->scenario));
     memset(s, 0, sizeof *s);
     strcpy(s->name, opts->scenario);
+    bool large = strcmp(s->name, "large") == 0;
 
-    s->members = opts->members ? (size_t)opts->members
-                               : (size_t)between(&r, 2, SIM_MAX_MEMBERS);
+    if (opts->members)
+        s->members = (size_t)opts->members;
+    else if (large)
+        s->members = LARGE_MEMBERS;
+    else
+        s->members = (size_t)between(&r, 2, SIM_DRAW_MEMBERS);
     COHORT_ASSERT(s->members >= 2 && s->members <= SIM_MAX_MEMBERS);
+    COHORT_ASSERT(s->members <= SIM_MASK_MEMBERS ||
+                  !sim_scenario_masked(s->name));
     s->outsider = co_rng_below(&r, 8) != 0;
     s->fault_ns = between(&r, 2000, 4000) * MS;
     draw_config(s, &r, secure_ok);
@@ -276,7 +336,16 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
         s->cfg.security = (cohort_security_t)between(&r, 1, 2);
     s->intruder = s->outsider && s->cfg.security != COHORT_SECURITY_NONE &&
                   co_rng_below(&r, 3) == 0;
-    draw_scenario(s, &r, fifo);
+    if (large)
+        draw_large(s, &r, fifo);
+    else
+        draw_scenario(s, &r, fifo);
     s->heal_max_ns = 4 * s->cfg.member_timeout_ns + 4000 * MS;
     draw_attack(s, opts);
+    /* Not drawn: the seed's run is the same with and without --vs, except
+     * that members are told to deliver their own messages. Without --vs
+     * they are told not to, which check.c holds them to. */
+    s->vs = opts->vs;
+    s->self_delivery = opts->vs && !opts->no_self_delivery;
+    s->cfg.self_delivery = s->self_delivery ? 1 : 0;
 }

@@ -27,6 +27,9 @@
 #define MAX_TX_PER_CALL 100000
 #define MAX_EVENTS_PER_CALL 1000000
 #define TICK_LIVELOCK 1000
+#ifndef SIM_WAKE_AUDIT
+#define SIM_WAKE_AUDIT 0 /* 1: assert the cached wakes at every step */
+#endif
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
@@ -406,6 +409,7 @@ static void sent_ok(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     const sim_payload_t *p = &n->pending_p;
     sim_check_sent(w, i, p);
+    sim_vs_sent(w, i, p);
     n->acc_sent[p->mode]++;
     w->tot.sent[p->mode]++;
     n->pending = false;
@@ -431,6 +435,12 @@ static void app_send(sim_world_t *w, size_t i)
     sim_node_t *n = &w->node[i];
     if (!n->pending && !draw_message(w, i)) {
         n->next_send_ns = UINT64_MAX;
+        return;
+    }
+    if (w->scn.vs && n->app_view_id == 0) {
+        /* A message is sent in a view: before its first one the
+         * application waits (vs_check would call the send out of view). */
+        n->next_send_ns = w->now_ns + RETRY_MAX_NS;
         return;
     }
     const sim_payload_t *p = &n->pending_p;
@@ -497,6 +507,7 @@ static void node_start(sim_world_t *w, size_t i)
         sim_fail(w, "simulator made a bad core config: %s", why);
         return;
     }
+    w->roster_epoch++;
     int rc = co_core_new(&n->core, &cfg, sim_local_ns(w, n));
     if (rc != 0) {
         sim_fail(w, "co_core_new(n%zu) returned %s", i, err_name(rc));
@@ -511,6 +522,8 @@ static void node_start(sim_world_t *w, size_t i)
     n->next_pull_ns = w->now_ns;
     n->pending = false;
     n->fifo_next = 1;
+    n->app_view_id = n->app_prev_view_id = 0;
+    n->app_views = 0;
     sim_check_reset_node(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
@@ -546,6 +559,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
         n->life++; /* what it had in flight dies with it */
     }
     sim_view_stopped(w, i);
+    w->roster_epoch++;
     co_core_free(n->core);
     n->core = NULL;
     n->up = false;
@@ -606,8 +620,9 @@ static void note_heard(sim_node_t *d, const sim_node_t *s, const uint8_t *h)
     for (int i = 0; i < 8; i++)
         seq = seq << 8 | h[20 + i];
     for (uint32_t g = 0; g <= s->gen && g < SIM_MAX_GENS; g++)
-        if (s->incarnation[g] == inc && seq > d->heard_seq[s->idx][g])
-            d->heard_seq[s->idx][g] = seq;
+        if (s->incarnation[g] == inc &&
+            seq > d->heard_seq[s->idx * SIM_MAX_GENS + g])
+            d->heard_seq[s->idx * SIM_MAX_GENS + g] = seq;
 }
 
 static void arrive(sim_world_t *w, const sim_item_t *it)
@@ -783,7 +798,13 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
     n->pull_gap_ns = s->slow_pull_ns[i];
     n->next_send_ns = UINT64_MAX;
     w->msgs[i] = calloc(s->msgs_per_node, sizeof(sim_msg_t));
-    COHORT_ASSERT(w->msgs[i] != NULL);
+    n->rx = calloc(w->n_nodes * SIM_MAX_GENS, sizeof n->rx[0]);
+    n->heard_seq = calloc(w->n_nodes * SIM_MAX_GENS, sizeof n->heard_seq[0]);
+    n->seen_list = calloc(SIM_MEMBER_LIST_MAX, sizeof n->seen_list[0]);
+    n->seen_listed = calloc(w->n_nodes, sizeof n->seen_listed[0]);
+    COHORT_ASSERT(w->msgs[i] != NULL && n->rx != NULL &&
+                  n->heard_seq != NULL && n->seen_list != NULL &&
+                  n->seen_listed != NULL);
     for (size_t g = 0; g < SIM_MAX_GENS; g++)
         w->gen_first[i][g] = SIZE_MAX;
 }
@@ -793,18 +814,19 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     bool fifo, secure;
     memset(w, 0, sizeof *w);
     w->opts = *opts;
-    sim_view_init(w);
     sim_probe_core(&fifo, &secure);
     w->fifo = fifo;
     sim_scenario_draw(&w->scn, opts, fifo, secure);
     w->hash = FNV_OFFSET;
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
+    sim_view_init(w);
     co_rng_t r;
     co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
     co_rng_seed(&w->net_rng, co_rng_next(&r));
     uint32_t group = 1 + (uint32_t)co_rng_below(&r, 0xfffffffeu);
     for (size_t i = 0; i < w->n_nodes; i++)
         setup_node(w, i, group, &r);
+    sim_identity_index(w);
     sim_queue_init(&w->q, QUEUE_MAX_ITEMS);
     sim_net_init(w);
     schedule_all(w, &r);
@@ -820,10 +842,49 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
 /* Main loop                                                           */
 /* ------------------------------------------------------------------ */
 
+/* view_bound_ns: the first time every member is up and all share one view
+ * of all of them; failing when the bound passes first. */
+static void watch_views(sim_world_t *w)
+{
+    char why[256] = "not every member has started";
+    bool all_up = true;
+    for (size_t i = 0; i < w->scn.members && all_up; i++)
+        all_up = w->node[i].up;
+    if (all_up && sim_views_converged(w, why, sizeof why)) {
+        w->views_agreed_ns = w->now_ns;
+        sim_trace(w, "all %zu members share one view", w->scn.members);
+    } else if (w->now_ns > w->scn.view_bound_ns) {
+        sim_fail(w, "liveness: %zu members do not share one view %.3fs "
+                    "after the first start: %s", w->scn.members,
+                 (double)w->scn.view_bound_ns / 1e9, why);
+    }
+}
+
+/* Which nodes a step may have acted on: a datagram's receiver, the node
+ * that stepped; every node after anything else (faults, heal, the
+ * attacker's actions). */
+static void refresh_wakes(sim_world_t *w, size_t one)
+{
+    if (one != SIZE_MAX) {
+        w->wake_ns[one] = node_wake(w, &w->node[one]);
+        return;
+    }
+    for (size_t i = 0; i < w->n_nodes; i++)
+        w->wake_ns[i] = node_wake(w, &w->node[i]);
+}
+
+static size_t item_node(const sim_item_t *it)
+{
+    if (it->kind == SIM_ITEM_DGRAM || it->kind == SIM_ITEM_ATK_DGRAM)
+        return it->dst;
+    return SIZE_MAX;
+}
+
 static void run_loop(sim_world_t *w)
 {
     uint64_t next_check = UINT64_MAX;
     char why[256] = "not checked yet";
+    refresh_wakes(w, SIZE_MAX);
     while (!w->failed) {
         if (++w->steps > w->max_steps) {
             sim_fail(w, "step budget of %llu exhausted (livelock?)",
@@ -834,13 +895,15 @@ static void run_loop(sim_world_t *w)
         uint64_t tn = UINT64_MAX;
         size_t best = 0;
         for (size_t i = 0; i < w->n_nodes; i++) {
-            uint64_t t = node_wake(w, &w->node[i]);
+            uint64_t t = w->wake_ns[i];
+            COHORT_ASSERT(!SIM_WAKE_AUDIT || t == node_wake(w, &w->node[i]));
             if (t < tn) {
                 tn = t;
                 best = i;
             }
         }
-        if (w->healed && next_check == UINT64_MAX)
+        bool watch = w->scn.view_bound_ns != 0 && w->views_agreed_ns == 0;
+        if ((w->healed || watch) && next_check == UINT64_MAX)
             next_check = w->now_ns + CHECK_EVERY_NS;
         uint64_t t = tq < tn ? tq : tn;
         if (next_check < t)
@@ -859,13 +922,21 @@ static void run_loop(sim_world_t *w)
         if (tq == t) {
             sim_item_t it;
             sim_queue_pop(&w->q, &it);
+            size_t one = item_node(&it);
             handle_item(w, &it);
+            refresh_wakes(w, one);
         } else if (tn == t) {
             node_step(w, best);
-        } else if (sim_converged(w, why, sizeof why)) {
-            sim_trace(w, "converged");
-            return;
+            refresh_wakes(w, best);
         } else {
+            if (watch)
+                watch_views(w);
+            if (w->failed)
+                return;
+            if (w->healed && sim_converged(w, why, sizeof why)) {
+                sim_trace(w, "converged");
+                return;
+            }
             next_check = w->now_ns + CHECK_EVERY_NS;
         }
     }
@@ -899,6 +970,14 @@ void sim_world_free(sim_world_t *w)
         co_core_free(w->node[i].core);
         w->node[i].core = NULL;
         free(w->node[i].buf);
+        free(w->node[i].rx);
+        free(w->node[i].heard_seq);
+        free(w->node[i].seen_list);
+        free(w->node[i].seen_listed);
+        w->node[i].rx = NULL;
+        w->node[i].heard_seq = NULL;
+        w->node[i].seen_list = NULL;
+        w->node[i].seen_listed = NULL;
         free(w->msgs[i]);
         w->msgs[i] = NULL;
     }

@@ -13,7 +13,8 @@
  * contents), scenario.c (parameters drawn from the seed), check.c (property
  * checkers), attack.c (the attacker without the key), attack_check.c (what
  * its datagrams may do), sim.c (nodes and the main loop), sim_main.c
- * (command line).
+ * (command line), view_check.c (views and virtual synchrony into
+ * vs_check.c), vs_twin.c (its self-tests).
  */
 #ifndef COHORT_SIM_H
 #define COHORT_SIM_H
@@ -28,13 +29,16 @@
 #include "rng.h"
 #include "vs_check.h"
 
-#define SIM_MAX_MEMBERS 8
+#define SIM_MAX_MEMBERS 128
 #define SIM_MAX_NODES (SIM_MAX_MEMBERS + 1) /* members + the outsider */
+#define SIM_DRAW_MEMBERS 8    /* largest group a seed draws */
+#define SIM_MASK_MEMBERS 31   /* largest group with partitions or slow
+                                 receivers (nodes are bits of a mask) */
 #define SIM_MAX_GENS 24       /* incarnations per node (1 + restarts) */
 #define SIM_MAX_EPISODES 6    /* partitions or crashes per run */
 #define SIM_NAME_MAX 16
 #define SIM_PAYLOAD_HEADER 32 /* bytes every workload message starts with */
-#define SIM_MEMBER_LIST_MAX 64
+#define SIM_MEMBER_LIST_MAX (SIM_MAX_MEMBERS + 16)
 
 /* ------------------------------------------------------------------ */
 /* Options from the command line.                                      */
@@ -51,6 +55,12 @@ typedef enum sim_inject {
     SIM_INJECT_ACCEPT,  /* an altered attacker datagram vanishes uncounted */
     SIM_INJECT_EVICT,   /* the app sees a member leave that did not */
     SIM_INJECT_VIEW,    /* one view event lists its members out of order */
+    /* the message properties of vs_check, against a twin checker
+     * (vs_twin.c); these turn --vs on */
+    SIM_INJECT_SYNCHRONY,    /* a delivery vanishes just before a view */
+    SIM_INJECT_SENDING_VIEW, /* a delivery tagged with the wrong view */
+    SIM_INJECT_SELF_DELIVERY, /* a member misses one of its own messages */
+    SIM_INJECT_SELF_DELIVERY_OFF, /* ... delivers one though told not to */
 } sim_inject_t;
 
 typedef struct sim_opts {
@@ -64,6 +74,9 @@ typedef struct sim_opts {
     double attack_rate_hz;       /* > 0: attacker on at this rate; < 0: off;
                                     0: as the scenario draws it */
     bool strict_replay;          /* fail on replay revivals too (attack.c) */
+    bool vs;                     /* feed sends and deliveries to vs_check */
+    bool no_self_delivery;       /* with vs: members told not to deliver
+                                    their own messages */
 } sim_opts_t;
 
 /* ------------------------------------------------------------------ */
@@ -80,6 +93,9 @@ typedef struct sim_episode {
 typedef struct sim_scn {
     char name[SIM_NAME_MAX];
     size_t members;            /* group members, 2..SIM_MAX_MEMBERS */
+    uint64_t view_bound_ns;    /* > 0: by then (virtual time, faults or
+                                  not) every member shares one view of
+                                  all of them (`large`) */
     bool outsider;             /* one more node in another group */
     bool intruder;             /* outsider shares group_id, not the key */
     bool lossless;             /* no fault at all: UNRELIABLE is owed too */
@@ -121,6 +137,11 @@ typedef struct sim_scn {
     bool attack_strict;        /* `attack`: no partition, crash or timeout,
                                   so member events are known exactly */
 
+    /* virtual synchrony (view_check.c): FIFO sends and deliveries go to
+     * vs_check too; off by default (not drawn, from the options) */
+    bool vs;
+    bool self_delivery;        /* cfg.self_delivery: only with vs */
+
     co_core_config_t cfg;      /* template for every node's core */
 } sim_scn_t;
 
@@ -129,6 +150,9 @@ extern const char *const sim_scenarios[];
 extern const size_t sim_n_scenarios;
 
 bool sim_scenario_known(const char *name);
+/* Whether the scenario may draw partitions or slow receivers, so its
+ * group is at most SIM_MASK_MEMBERS (all but `large`). */
+bool sim_scenario_masked(const char *name);
 /* Pick the scenario "mixed" uses for this seed. */
 const char *sim_scenario_for_seed(uint64_t seed);
 /* Draw every parameter of scenario opts->scenario from opts->seed.
@@ -196,9 +220,10 @@ typedef struct sim_msg {
     uint8_t mode;
     uint64_t view_id;      /* the sender's view when it went out; 0: held
                               or fed out later (view not known yet) */
-    uint16_t owed_mask;    /* receivers that must get it (FIFO) */
-    uint8_t owed_gen[SIM_MAX_NODES];
+    bool owed_any;         /* some receiver must get it (FIFO) */
+    uint8_t owed_gen1[SIM_MAX_NODES]; /* receiver gen + 1 it is owed to */
     uint8_t got_gen1[SIM_MAX_NODES]; /* receiver gen + 1 that got it */
+    uint16_t got_views[SIM_MAX_NODES]; /* views its app had pulled then */
 } sim_msg_t;
 
 /* What a receiver incarnation knows of one sender incarnation's FIFO
@@ -238,6 +263,10 @@ typedef struct sim_node {
     uint32_t fifo_next;    /* FIFO number the next FIFO message gets */
     uint64_t again_since_ns;
 
+    uint64_t app_view_id;  /* last view the app pulled (0: none yet) */
+    uint64_t app_prev_view_id; /* the one before it */
+    uint16_t app_views;    /* views it pulled (this incarnation) */
+
     /* event pulling */
     bool slow;
     uint64_t pull_gap_ns;
@@ -252,12 +281,20 @@ typedef struct sim_node {
     uint32_t ticks_same_ns;
 
     /* checker state of this receiver incarnation */
-    sim_rx_track_t rx[SIM_MAX_NODES][SIM_MAX_GENS];
+    sim_rx_track_t *rx;    /* [sender node * SIM_MAX_GENS + gen], n_nodes */
     uint32_t joined[SIM_MAX_NODES]; /* bit g: gen g of that node joined */
     uint32_t joined_ev[SIM_MAX_NODES], left_ev[SIM_MAX_NODES]; /* counts */
     uint32_t knew[SIM_MAX_NODES];   /* bit g: gen g of that node ever joined */
-    /* highest packet_seq of each sender incarnation the network brought */
-    uint64_t heard_seq[SIM_MAX_NODES][SIM_MAX_GENS];
+    /* highest packet_seq of each sender incarnation the network brought:
+     * [sender node * SIM_MAX_GENS + gen], n_nodes */
+    uint64_t *heard_seq;
+    /* its member list as check_list last judged it, and which nodes that
+     * listed: the same list under the same roster_epoch is not judged
+     * again (most calls leave the list as it was) */
+    cohort_member_t *seen_list; /* SIM_MEMBER_LIST_MAX */
+    size_t seen_n;
+    uint64_t seen_epoch;
+    bool *seen_listed;          /* n_nodes */
 } sim_node_t;
 
 typedef struct sim_totals {
@@ -327,6 +364,20 @@ typedef struct sim_attack {
     uint64_t messages;  /* deliveries that followed its datagrams */
 } sim_attack_t;
 
+/* The twin checker of the message self-tests (vs_twin.c). */
+typedef struct sim_hold {
+    bool on;               /* node's latest delivery, not given to it yet */
+    cohort_member_t tx;
+    size_t s;              /* sender node */
+    uint32_t index;        /* payload index */
+    uint64_t key, view;
+} sim_hold_t;
+
+typedef struct sim_twin {
+    vs_check_t *vs;        /* NULL unless sim_twin_test(opts.inject) */
+    sim_hold_t *hold;      /* per node (synchrony) */
+} sim_twin_t;
+
 typedef struct sim_world {
     sim_opts_t opts;
     sim_scn_t scn;
@@ -352,11 +403,24 @@ typedef struct sim_world {
     vs_check_t *vs;          /* views: agreement, self-inclusion, growth,
                                 liveness (view_check.c) */
     size_t vs_reported;      /* violations already turned into failures */
+    sim_twin_t twin;
     uint64_t end_ns;
 
     /* last time subject's current incarnation was missing from observer's
      * member list: obligations need continuous mutual membership */
     uint64_t absent_ns[SIM_MAX_NODES][SIM_MAX_NODES];
+
+    /* member ids in order, for sim_identity_of */
+    struct { uint32_t id, node; } by_id[SIM_MAX_NODES];
+    uint64_t views_agreed_ns; /* first time every member shared a view
+                                 of all of them (view_bound_ns); 0: not yet */
+
+    /* node_wake() of each node, as of the last call into it: a node's wake
+     * changes only when the simulator acts on it, and co_core_deadline
+     * is far too costly to ask every node at every step of a group of
+     * 128 (sim.c run_loop) */
+    uint64_t wake_ns[SIM_MAX_NODES];
+    uint64_t roster_epoch; /* +1 whenever a node starts or stops */
 
     size_t mem_bound;
     uint64_t steps, max_steps;
@@ -448,8 +512,24 @@ void sim_view_init(sim_world_t *w);
 void sim_view_free(sim_world_t *w);
 void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
 void sim_view_stopped(sim_world_t *w, size_t r);
+/* With scn.vs: node s's application sent FIFO message p (accepted by
+ * co_core_send); node r's pulled the delivery ev of p (integrity checked). */
+void sim_vs_sent(sim_world_t *w, size_t s, const sim_payload_t *p);
+void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                      const sim_payload_t *p);
 bool sim_views_converged(sim_world_t *w, char *why, size_t len);
 void sim_view_final(sim_world_t *w);
+
+/* vs_twin.c: the same calls as vs_check's, to the twin */
+bool sim_twin_test(sim_inject_t k);
+void sim_twin_report(sim_world_t *w);
+void sim_twin_install(sim_world_t *w, size_t r, uint64_t view_id,
+                      const cohort_member_t *m, size_t n, bool primary);
+void sim_twin_sent(sim_world_t *w, size_t s, uint64_t key, uint64_t view_id);
+bool sim_twin_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                        const sim_payload_t *p);
+void sim_twin_stopped(sim_world_t *w, size_t r);
+void sim_twin_final(sim_world_t *w, const cohort_member_t *live, size_t n);
 
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */
@@ -473,6 +553,8 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
 uint64_t sim_count_owed(const sim_world_t *w);
 /* A node restarted or crashed: forget the old incarnation's checker state. */
 void sim_check_reset_node(sim_world_t *w, size_t r);
+/* Sort the member ids once every node has its own (setup). */
+void sim_identity_index(sim_world_t *w);
 /* Which node and generation a member identity belongs to; false if none. */
 bool sim_identity_of(const sim_world_t *w, cohort_member_t m, size_t *node,
                      uint32_t *gen);

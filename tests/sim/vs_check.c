@@ -581,6 +581,8 @@ void vs_check_sent(vs_check_t *c, cohort_member_t sender, uint64_t key,
     if (r->stopped)
         report(c, VS_PROP_IN_VIEW, M_FMT " sent #%" PRIu64 " after it stopped",
                M_ARG(sender), key);
+    else if (view_id == 0)
+        ; /* held: its view is the one it is first delivered in */
     else if (r->nviews == 0)
         report(c, VS_PROP_IN_VIEW,
                M_FMT " sent #%" PRIu64 " before its first view",
@@ -621,8 +623,46 @@ void vs_check_sent(vs_check_t *c, cohort_member_t sender, uint64_t key,
             c->msgs[v->msg_tail].next = m;
         v->msg_tail = m;
     }
-    r->last_sent = m;
+    if (view_id != 0)
+        r->last_sent = m;
     c->index[at] = m;
+}
+
+/* A held send (view 0) is placed in the view of its first delivery: that
+ * receiver's current view, when it has the id the delivery names (else
+ * it stays outside every view, and the delivery is judged as such). It
+ * follows the sender's last message already placed in that view. */
+static void place_held(vs_check_t *c, uint32_t m, uint32_t rec,
+                       uint64_t view_id)
+{
+    vs_msg_t *msg = &c->msgs[m];
+    msg->view_id = view_id;
+    if (c->recs[rec].nviews == 0 || cur_view(c, rec)->id != view_id)
+        return;
+    uint32_t vi = inst_at(c, rec, c->recs[rec].nviews - 1)->view;
+    vs_view_t *v = &c->views[vi];
+    msg->view = vi;
+    /* In send order (keys grow with it) among the sender's messages of
+     * that view, some of which may have been placed since it was sent. */
+    uint32_t succ = NONE;
+    for (uint32_t k = v->msg_head; k != NONE; k = c->msgs[k].next) {
+        const vs_msg_t *o = &c->msgs[k];
+        if (o->sender != msg->sender)
+            continue;
+        if (o->key < msg->key &&
+            (msg->prev_fifo == NONE || o->key > c->msgs[msg->prev_fifo].key))
+            msg->prev_fifo = k;
+        if (o->key > msg->key && (succ == NONE || o->key < c->msgs[succ].key))
+            succ = k;
+    }
+    if (succ != NONE && (c->msgs[succ].prev_fifo == NONE ||
+                         c->msgs[c->msgs[succ].prev_fifo].key < msg->key))
+        c->msgs[succ].prev_fifo = m;
+    if (v->msg_tail == NONE)
+        v->msg_head = m;
+    else
+        c->msgs[v->msg_tail].next = m;
+    v->msg_tail = m;
 }
 
 void vs_check_delivered(vs_check_t *c, cohort_member_t receiver,
@@ -650,6 +690,8 @@ void vs_check_delivered(vs_check_t *c, cohort_member_t receiver,
                M_ARG(receiver), M_ARG(sender), key, view_id);
         return;
     }
+    if (c->msgs[m].view_id == 0 && c->msgs[m].view == NONE)
+        place_held(c, m, rec, view_id);
     const vs_msg_t *msg = &c->msgs[m];
     const vs_view_t *cur = cur_view(c, rec);
     uint32_t *d = dv_at(c, rec, m);

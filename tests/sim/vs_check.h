@@ -94,7 +94,10 @@ void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                       const cohort_member_t *members, size_t n, bool primary);
 
 /* sender sent message key (unique per sender incarnation) while its view
- * was view_id. */
+ * was view_id. view_id 0: a held send (a library that holds sends during
+ * a view change sends them in the next view): the message belongs to the
+ * view of its first delivery, which every other delivery, the sender's
+ * own included, must then agree with. */
 void vs_check_sent(vs_check_t *c, cohort_member_t sender, uint64_t key,
                    uint64_t view_id);
 
