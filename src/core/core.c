@@ -536,12 +536,20 @@ static void forget_left(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     stability_advance(core, now_ns);
 }
 
+/* A stability report of peer's, in a datagram that names view_id. What it
+ * says of our records counts only when it names our view: a member that
+ * is not yet in it (or reports from another view) reports where its
+ * window stands, which may be past records it never delivered and that
+ * it will need once our view takes it in. */
 static void note_stability(co_core_t *core, co_peer_t *peer,
-                           const uint8_t *entries, size_t count)
+                           const uint8_t *entries, size_t count,
+                           uint64_t view_id)
 {
     /* Every entry, for group-wide stability (store.h); nothing reads it
      * yet. */
     co_peers_note_vector(&core->peers, peer, entries, count);
+    if (view_id == 0 || view_id != co_membership_view_id(core))
+        return;
     for (size_t i = 0; i < count; i++) {
         co_ack_entry_t e = co_ack_entry_at(entries, i);
         if (e.member_id != core->cfg.member_id ||
@@ -777,7 +785,7 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
             peer->gap_grew = true; /* the tail went missing */
         co_rxwin_claim(&peer->rx, hb->fifo_next - 1);
     }
-    note_stability(core, peer, hb->entries, hb->count);
+    note_stability(core, peer, hb->entries, hb->count, view_id);
     stability_advance(core, now_ns);
     co_deliver_ready(core, peer, now_ns);
     schedule_nack(core, peer, now_ns);
@@ -984,7 +992,7 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         on_heartbeat(core, peer, &b.hb, h.view_id, now_ns);
         break;
     case CO_TYPE_ACK:
-        note_stability(core, peer, b.ack.entries, b.ack.count);
+        note_stability(core, peer, b.ack.entries, b.ack.count, h.view_id);
         stability_advance(core, now_ns);
         break;
     case CO_TYPE_NACK:

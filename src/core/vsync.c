@@ -211,14 +211,42 @@ static uint64_t view_start(const co_core_t *core, uint32_t id, uint32_t inc)
 }
 
 /* Peer is a member of the view just installed: start its stream there. */
+/* Start peer's window over at seq, empty: only for a sender nothing was
+ * delivered from since the window's start (not in the view). Out of
+ * memory the window stays as it was. */
+static void rewind_stream(co_core_t *core, co_peer_t *peer, uint64_t seq)
+{
+    co_rxwin_t fresh;
+    if (co_rxwin_init(&fresh, core->cfg.recv_buffer_bytes, core->mem) != 0)
+        return;
+    co_rxwin_free(&peer->rx);
+    peer->rx = fresh;
+    co_rxwin_sync(&peer->rx, seq);
+    co_reasm_reset(&peer->reasm);
+    co_evq_reserve_follow(core, peer);
+    peer->message_start = 0;
+    peer->reported_through = seq - 1;
+    co_store_free(&peer->store);
+    co_store_init(&peer->store, peer->id, peer->incarnation,
+                  core->peers.store_bytes, core->mem);
+}
+
 static void enter(co_core_t *core, co_peer_t *peer)
 {
+    bool was_in_view = peer->in_view;
     /* A message begun in the old view and not finished there is never
      * finished in it: its sender starts it over in the new view. */
     if (peer->in_view && peer->reasm.total != 0) {
         co_reasm_reset(&peer->reasm);
         co_evq_reserve_follow(core, peer);
         peer->message_start = 0;
+    }
+    if (!peer->in_view) {
+        /* New to this member's view: it needs every record this member
+         * sends from now on (the held ones first), whatever it reported
+         * before. */
+        peer->reports_us = false;
+        peer->needs_from = core->tx_sent;
     }
     peer->in_view = true;
     uint64_t start = view_start(core, peer->id, peer->incarnation);
@@ -230,6 +258,12 @@ static void enter(co_core_t *core, co_peer_t *peer)
         /* What lies between is what it sent in a view this member was
          * not in (or, from the old view, beyond its cut): never ours. */
         co_vs_restart_stream(core, peer, start, false);
+    else if (peer->rx.next > start && !was_in_view)
+        /* Its window followed its trail while it was not in our view,
+         * past records that are ours now: nothing of it was delivered
+         * here, so the window starts over at the view's start and the
+         * records are asked for again. */
+        rewind_stream(core, peer, start);
 }
 
 /* Peer was in the old view and is not in the new one: its old view ends
