@@ -382,6 +382,8 @@ static void start_proposal(co_gms_t *g, uint64_t now_ns)
     /* The proposer answers its own proposal like everyone. */
     co_view_copy(&g->answered_view, p);
     g->answered_id = p->id;
+    if (p->id > g->answered_max)
+        g->answered_max = p->id;
     g->answered_to = g->cfg.self_id;
     emit(g, CO_GMS_ACT_FLUSH_OK, p->id, g->cfg.self_id);
 }
@@ -431,6 +433,20 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
         p->suspect_at_ns = 0;
         p->probe_at_ns = 0;
     }
+    /* A member of our view heard in a view above ours that this member
+     * never answered for: that view left this member out (only members
+     * that answered are in a view). This member learns it now, instead of
+     * going on as if the others were still with it: they count as gone
+     * for a flush timeout, so it installs a view without them at once,
+     * and the sides merge when that passes. */
+    if (g->has_view && !g->installing && view_id > g->view.id &&
+        view_id > g->answered_max && !unheeded &&
+        in_view(&g->view, id, incarnation)) {
+        p->suspected = true;
+        p->suspect_at_ns = now_ns;
+        p->unheeded_until_ns = now_ns + g->cfg.flush_timeout_ns;
+        news = true;
+    }
     if (co_view_counter(view_id) > g->max_counter)
         g->max_counter = co_view_counter(view_id);
     if (news)
@@ -453,7 +469,7 @@ void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
 }
 
 void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
-                       const co_vchunk_t *chunk)
+                       uint32_t from_inc, const co_vchunk_t *chunk)
 {
     uint64_t pid = chunk->view_id;
     /* While a COMMIT is being applied the proposal in hand must stay as
@@ -463,6 +479,14 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
         return;
     if (g->left || from != co_view_coord_id(pid) ||
         pid <= my_view_id(g) || pid < g->answered_id) {
+        g->dropped++;
+        return;
+    }
+    /* The same id from another life of its proposer (restarted under the
+     * same member id, its counters forgotten) is another proposal: never
+     * taken for the one answered. */
+    if (pid == g->answered_id &&
+        co_view_proposer_inc(&g->answered_view) != from_inc) {
         g->dropped++;
         return;
     }
@@ -499,6 +523,8 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     co_view_copy(&g->answered_view, &a->view);
     co_vasm_reset(a);
     g->answered_id = pid;
+    if (pid > g->answered_max)
+        g->answered_max = pid;
     g->answered_to = from;
     g->answer_expires_ns = now_ns + 2 * g->cfg.flush_timeout_ns;
     emit(g, CO_GMS_ACT_FLUSH_OK, pid, from);
@@ -571,7 +597,8 @@ static bool commit_rows(co_gms_t *g, const co_cut_chunk_t *c)
     co_cut_table_t *t = &g->commit_cuts;
     if (c->total > t->cap)
         return false;
-    if (g->commit_total != c->total) {
+    if (g->commit_total != c->total || g->commit_pid != c->proposal_id) {
+        g->commit_pid = c->proposal_id;
         memset(t->rows, 0, t->cap * sizeof *t->rows);
         t->count = 0;
         g->commit_total = c->total;
@@ -597,11 +624,14 @@ static bool commit_rows(co_gms_t *g, const co_cut_chunk_t *c)
 }
 
 void co_gms_on_commit(co_gms_t *g, uint64_t now_ns, uint32_t from,
-                      const co_cut_chunk_t *chunk)
+                      uint32_t from_inc, const co_cut_chunk_t *chunk)
 {
     (void)now_ns;
+    /* Only the COMMIT of the proposal answered, from the life of its
+     * proposer that made it: a restarted proposer may reuse the id. */
     if (chunk->proposal_id != g->answered_id || from != g->answered_to ||
-        self_id(g, from))
+        self_id(g, from) ||
+        co_view_proposer_inc(&g->answered_view) != from_inc)
         return;
     if (g->has_view && g->view.id == chunk->proposal_id) {
         emit(g, CO_GMS_ACT_INSTALLED, chunk->proposal_id, from); /* lost */

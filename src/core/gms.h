@@ -126,6 +126,7 @@ typedef struct co_gms {
 
     /* participant side */
     uint64_t answered_id;        /* highest proposal answered; 0: none */
+    uint64_t answered_max;       /* highest ever answered (never reset) */
     uint32_t answered_to;
     uint64_t answer_expires_ns;  /* the answer stops binding (no COMMIT
                                     came); 0: passed or none */
@@ -133,6 +134,7 @@ typedef struct co_gms {
     co_view_t answered_view;     /* the proposal answered (answered_id) */
     co_cut_table_t commit_cuts;  /* the cut table of a COMMIT received */
     uint16_t commit_total;
+    uint64_t commit_pid;         /* the proposal commit_cuts is filled for */
     bool installing;             /* INSTALL handed out, installed() due */
     uint32_t max_counter;        /* largest view counter heard of */
 
@@ -167,8 +169,9 @@ void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
                      uint32_t incarnation);
 
 /* One PREPARE chunk from `from`. */
+/* from_inc: the sender's incarnation (a proposal is its proposer's life's). */
 void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
-                       const co_vchunk_t *chunk);
+                       uint32_t from_inc, const co_vchunk_t *chunk);
 
 /* A FLUSH_OK: from (id) in old view (old_view_id, old_proposer_inc; both
  * 0 for a member without a view) with its vector. */
@@ -179,7 +182,7 @@ void co_gms_on_flush_ok(co_gms_t *g, uint64_t now_ns, uint32_t from,
 
 /* One COMMIT cut chunk. */
 void co_gms_on_commit(co_gms_t *g, uint64_t now_ns, uint32_t from,
-                      const co_cut_chunk_t *chunk);
+                      uint32_t from_inc, const co_cut_chunk_t *chunk);
 
 /* An INSTALLED from `from`. */
 void co_gms_on_installed(co_gms_t *g, uint64_t now_ns, uint32_t from,

@@ -257,7 +257,8 @@ void co_membership_recv(co_core_t *core, const co_header_t *h,
     co_flush_entry_t *e = core->flush_entries;
     switch (h->type) {
     case CO_TYPE_PREPARE:
-        co_gms_on_prepare(g, now_ns, h->sender_id, &b->vchunk);
+        co_gms_on_prepare(g, now_ns, h->sender_id, h->incarnation,
+                          &b->vchunk);
         break;
     case CO_TYPE_FLUSH_OK:
         /* The decoder bounds count by the datagram; the gms table by
@@ -273,7 +274,7 @@ void co_membership_recv(co_core_t *core, const co_header_t *h,
                            b->flush.count);
         break;
     case CO_TYPE_COMMIT:
-        co_gms_on_commit(g, now_ns, h->sender_id, &b->cut);
+        co_gms_on_commit(g, now_ns, h->sender_id, h->incarnation, &b->cut);
         break;
     case CO_TYPE_INSTALLED:
         co_gms_on_installed(g, now_ns, h->sender_id, b->pid);

@@ -303,9 +303,23 @@ static co_peer_t *adopt(co_core_t *core, const co_vmember_t *m,
     co_peer_t *p = co_peers_find(ps, m->id);
     if (p && p->incarnation == m->incarnation)
         return p;
-    if (p && (p->in_view || co_incarnation_newer(p->incarnation,
-                                                 m->incarnation)))
+    if (p && p->in_view)
         return NULL;
+    if (p && co_incarnation_newer(p->incarnation, m->incarnation)) {
+        /* A newer life, heard before this member installed the view that
+         * names the older one (which crashed and restarted meanwhile):
+         * the older one's messages of this view may still have to be
+         * completed, so it takes the entry; the newer life is taken in
+         * again from its next datagram once the older one is out (no
+         * tomb, so nothing of it is refused then). */
+        co_event_member(core, p, COHORT_EVENT_MEMBER_LEFT,
+                        COHORT_LEFT_RESTARTED);
+        core->stats.members_left++;
+        co_reasm_reset(&p->reasm);
+        co_evq_reserve_follow(core, p);
+        co_peers_remove(ps, p);
+        p = NULL;
+    }
     if (p) {
         if (!p->said_leave) {
             co_event_member(core, p, COHORT_EVENT_MEMBER_LEFT,

@@ -388,7 +388,7 @@ static void receive(world_t *w, msg_t *m)
     case K_PREPARE: {
         co_vchunk_t c;
         assert_int_equal(co_vchunk_decode(m->body, m->len, &c), 0);
-        co_gms_on_prepare(g, w->now, m->from_id, &c);
+        co_gms_on_prepare(g, w->now, m->from_id, m->from_inc, &c);
         break;
     }
     case K_FLUSH_OK: {
@@ -404,7 +404,7 @@ static void receive(world_t *w, msg_t *m)
     case K_COMMIT: {
         co_cut_chunk_t c;
         assert_int_equal(co_cut_chunk_decode(m->body, m->len, &c), 0);
-        co_gms_on_commit(g, w->now, m->from_id, &c);
+        co_gms_on_commit(g, w->now, m->from_id, m->from_inc, &c);
         break;
     }
     case K_INSTALLED:
