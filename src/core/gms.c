@@ -433,20 +433,6 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
         p->suspect_at_ns = 0;
         p->probe_at_ns = 0;
     }
-    /* A member of our view heard in a view above ours that this member
-     * never answered for: that view left this member out (only members
-     * that answered are in a view). This member learns it now, instead of
-     * going on as if the others were still with it: they count as gone
-     * for a flush timeout, so it installs a view without them at once,
-     * and the sides merge when that passes. */
-    if (g->has_view && !g->installing && view_id > g->view.id &&
-        view_id > g->answered_max && !unheeded &&
-        in_view(&g->view, id, incarnation)) {
-        p->suspected = true;
-        p->suspect_at_ns = now_ns;
-        p->unheeded_until_ns = now_ns + g->cfg.flush_timeout_ns;
-        news = true;
-    }
     if (co_view_counter(view_id) > g->max_counter)
         g->max_counter = co_view_counter(view_id);
     if (news)

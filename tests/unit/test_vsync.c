@@ -794,39 +794,6 @@ static void test_excluded_member_never_delivers_new_view(void **state)
     net_free(n);
 }
 
-/* ---- 7b: the excluded member learns it ---- */
-
-/* C hears A and B, but they do not hear C (a one-way cut): they exclude
- * C, and C, still hearing them, is never told so by a timeout of its own.
- * It learns it from their view id (one it never answered for): it
- * installs a view without them at once instead of going on as if they
- * were still with it, and after the cut heals the sides merge. */
-static void test_excluded_member_learns_it(void **state)
-{
-    (void)state;
-    net_t *n = net_new(3, 3);
-    uint64_t v = settle(n, ALL(3), 2000 * MS);
-    for (int to = 0; to < 2; to++)
-        n->drop_types[2][to] = UINT32_MAX;
-    uint64_t w = settle(n, BIT(0) | BIT(1), 2000 * MS);
-    assert_true(w > v);
-    run_for(n, 200 * MS);
-    long at = find_view(n, 2, w);
-    assert_true(at < 0); /* C never installs {A, B} */
-    bool alone = false;
-    for (size_t k = 0; k < n->nlog[2]; k++)
-        if (n->log[2][k].type == COHORT_EVENT_VIEW &&
-            n->log[2][k].members == BIT(2) && n->log[2][k].view_id > v)
-            alone = true;
-    assert_true(alone); /* it learned, well before any timeout of its own */
-    for (int to = 0; to < 2; to++)
-        n->drop_types[2][to] = 0;
-    uint64_t f = settle(n, ALL(3), 3000 * MS);
-    assert_true(f > w);
-    check_vs(n);
-    net_free(n);
-}
-
 /* ---- 8: an abandoned flush ---- */
 
 /* The only holder of A's tail crashes right after the COMMIT: the flush
@@ -877,7 +844,6 @@ int main(void)
         cmocka_unit_test(test_repair_keeps_sending_view),
         cmocka_unit_test(test_joiner_starts_after_cut),
         cmocka_unit_test(test_excluded_member_never_delivers_new_view),
-        cmocka_unit_test(test_excluded_member_learns_it),
         cmocka_unit_test(test_abandoned_flush_converges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
