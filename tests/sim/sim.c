@@ -794,7 +794,8 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
     co_rng_seed(&n->work_rng, co_rng_next(r));
     n->buf = malloc(s->size_max);
     COHORT_ASSERT(n->buf != NULL);
-    n->slow = (s->slow_mask >> i) & 1u;
+    /* Masks cover the first 32 nodes; the large scenario has none. */
+    n->slow = i < 32 && ((s->slow_mask >> i) & 1u);
     n->pull_gap_ns = s->slow_pull_ns[i];
     n->next_send_ns = UINT64_MAX;
     w->msgs[i] = calloc(s->msgs_per_node, sizeof(sim_msg_t));
