@@ -331,9 +331,12 @@ static co_peer_t *adopt(co_core_t *core, const co_vmember_t *m,
         co_peers_forget(ps, p, false);
     }
     co_tomb_t *tomb = co_peers_tomb(ps, m->id);
-    if (tomb && (tomb->left || co_incarnation_newer(tomb->incarnation,
-                                                    m->incarnation)))
+    if (tomb && co_incarnation_newer(tomb->incarnation, m->incarnation))
         return NULL;
+    /* One that said LEAVE before this member installed the view naming it
+     * (its LEAVE was reported then) still comes back in for the view's
+     * messages to be completed, and goes again once it is out. */
+    bool left = tomb && tomb->incarnation == m->incarnation && tomb->left;
     p = co_peers_add(ps, m->id, m->incarnation, core->cfg.recv_buffer_bytes);
     if (!p)
         return NULL;
@@ -344,6 +347,10 @@ static co_peer_t *adopt(co_core_t *core, const co_vmember_t *m,
         co_peers_revive(ps, p, tomb);
     } else if (tomb) {
         memset(tomb, 0, sizeof *tomb);
+    }
+    if (left) {
+        p->said_leave = true;
+        return p;
     }
     core->stats.members_joined++;
     co_event_member(core, p, COHORT_EVENT_MEMBER_JOINED, 0);
