@@ -88,6 +88,12 @@ void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,
                       co_dest_kind_t kind, const co_addr_t *dest)
 {
     COHORT_ASSERT(!b->open);
+    /* A member whose address is not known yet (taken in by a view before
+     * any datagram of it arrived) is reached through the group. */
+    if (kind == CO_DEST_UNICAST && (dest == NULL || dest->len == 0)) {
+        kind = CO_DEST_GROUP;
+        dest = NULL;
+    }
     b->open = true;
     b->type = type;
     b->kind = kind;
