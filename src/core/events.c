@@ -149,8 +149,10 @@ void co_event_view(co_core_t *core)
     COHORT_ASSERT(e->n_members + e->n_joined + e->n_left + e->n_failed <= room);
 }
 
-void co_event_message(co_core_t *core, const co_peer_t *peer,
-                      cohort_mode_t mode, uint8_t *data, size_t len)
+/* A message event for who (named name), taking data. */
+static void push_message(co_core_t *core, cohort_member_t who,
+                         const char *name, cohort_mode_t mode, uint8_t *data,
+                         size_t len)
 {
     co_evslot_t *e = evq_push(core);
     if (!e) {
@@ -158,8 +160,8 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
         return;
     }
     e->type = COHORT_EVENT_MESSAGE;
-    e->who = (cohort_member_t){peer->id, peer->incarnation};
-    memcpy(e->name, peer->name, sizeof e->name);
+    e->who = who;
+    memcpy(e->name, name, sizeof e->name);
     e->mode = mode;
     e->data = data;
     e->len = len;
@@ -168,22 +170,17 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
     core->stats.messages_delivered[mode]++;
 }
 
+void co_event_message(co_core_t *core, const co_peer_t *peer,
+                      cohort_mode_t mode, uint8_t *data, size_t len)
+{
+    push_message(core, (cohort_member_t){peer->id, peer->incarnation},
+                 peer->name, mode, data, len);
+}
+
 void co_event_self(co_core_t *core, uint8_t *data, size_t len)
 {
-    co_evslot_t *e = evq_push(core);
-    if (!e) {
-        co_free(core->mem, data);
-        return;
-    }
-    e->type = COHORT_EVENT_MESSAGE;
-    e->who = (cohort_member_t){core->cfg.member_id, core->cfg.incarnation};
-    memcpy(e->name, core->cfg.name, sizeof e->name);
-    e->mode = COHORT_FIFO;
-    e->data = data;
-    e->len = len;
-    e->view_id = co_membership_view_id(core);
-    core->evq.bytes += len;
-    core->stats.messages_delivered[COHORT_FIFO]++;
+    push_message(core, co_core_self(core), core->cfg.name, COHORT_FIFO, data,
+                 len);
 }
 
 void co_event_member(co_core_t *core, const co_peer_t *peer,

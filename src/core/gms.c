@@ -382,8 +382,6 @@ static void start_proposal(co_gms_t *g, uint64_t now_ns)
     /* The proposer answers its own proposal like everyone. */
     co_view_copy(&g->answered_view, p);
     g->answered_id = p->id;
-    if (p->id > g->answered_max)
-        g->answered_max = p->id;
     g->answered_to = g->cfg.self_id;
     emit(g, CO_GMS_ACT_FLUSH_OK, p->id, g->cfg.self_id);
 }
@@ -509,8 +507,6 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     co_view_copy(&g->answered_view, &a->view);
     co_vasm_reset(a);
     g->answered_id = pid;
-    if (pid > g->answered_max)
-        g->answered_max = pid;
     g->answered_to = from;
     g->answer_expires_ns = now_ns + 2 * g->cfg.flush_timeout_ns;
     emit(g, CO_GMS_ACT_FLUSH_OK, pid, from);

@@ -126,7 +126,6 @@ typedef struct co_gms {
 
     /* participant side */
     uint64_t answered_id;        /* highest proposal answered; 0: none */
-    uint64_t answered_max;       /* highest ever answered (never reset) */
     uint32_t answered_to;
     uint64_t answer_expires_ns;  /* the answer stops binding (no COMMIT
                                     came); 0: passed or none */
