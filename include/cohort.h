@@ -95,10 +95,25 @@ typedef enum cohort_mode {
     COHORT_UNRELIABLE = 0,
     /* Reliable, exactly once, in each sender's order. */
     COHORT_FIFO = 1,
-    /* Reliable and in one order at every member. (Not yet supported:
-     * cohort_send() returns COHORT_ERR_NOTSUP.) */
+    /* Reliable, and in one order at every member of the view, the
+     * sender's own copy included (docs/guarantees.md, "Total order"). */
     COHORT_TOTAL = 2,
+    /* Totally ordered, and delivered only once every member of the view
+     * holds the message and its place in the order, so a delivered SAFE
+     * message survives the crash of any member (uniform). */
+    COHORT_SAFE = 3,
 } cohort_mode_t;
+
+/* Flags of a MESSAGE event (cohort_event_t.u.message.flags, abi >= 2). */
+enum cohort_message_flag {
+    /* Delivered while its view ends (during the view change, before the
+     * next VIEW event) and ordered by no record of the sequencer that this
+     * member holds: members that move to the next view together deliver
+     * it at the same place, but a member cut off from them by a partition
+     * may have delivered it elsewhere in its order (TOTAL only; as the
+     * messages of Spread's transitional configuration). */
+    COHORT_MESSAGE_TRANSITIONAL = 0x1,
+};
 
 /* Security mode of a group; every member must use the same mode and key. */
 typedef enum cohort_security {
@@ -238,7 +253,7 @@ enum cohort_leave_reason {
 
 /* Layout version of cohort_event_t filled by this library (ev->abi). A
  * field documented "abi >= N" is valid only when ev->abi >= N. */
-#define COHORT_EVENT_ABI 1
+#define COHORT_EVENT_ABI 2
 
 /*
  * A tagged event. Pointers in it are owned by the library and stay valid
@@ -269,8 +284,12 @@ typedef struct cohort_event {
             uint64_t view_id;          /* the view it was sent in, which
                                           is the receiver's current view
                                           (virtual synchrony) */
-            uint64_t order;            /* position in the total order
-                                          (TOTAL); 0 otherwise */
+            uint64_t order;            /* TOTAL and SAFE: position in the
+                                          view's total order, from 1 in
+                                          each view, one more at each
+                                          TOTAL or SAFE delivery; 0 for
+                                          other modes */
+            uint32_t flags;            /* abi >= 2: COHORT_MESSAGE_* */
         } message;
         struct {
             cohort_member_t member;
@@ -490,7 +509,7 @@ struct cohort_stats {
     size_t struct_size;
     uint64_t datagrams_sent, datagrams_received;
     uint64_t bytes_sent, bytes_received;
-    uint64_t messages_sent[3];        /* by cohort_mode_t */
+    uint64_t messages_sent[3];        /* by cohort_mode_t (SAFE: below) */
     uint64_t messages_delivered[3];
     uint64_t retransmissions_sent;    /* data records sent again */
     uint64_t nacks_sent, nacks_received;
@@ -525,6 +544,15 @@ struct cohort_stats {
                                          was held by no one it could
                                          reach): it stayed in its view and
                                          took part in the next change */
+    /* --- since 0.4 --- */
+    uint64_t messages_sent_safe;      /* COHORT_SAFE (messages_sent[] holds
+                                         the first three modes) */
+    uint64_t messages_delivered_safe;
+    uint64_t order_records_sent;      /* sequencer: ordering records put in
+                                         its stream (each orders many
+                                         messages) */
+    uint64_t messages_transitional;   /* delivered with
+                                         COHORT_MESSAGE_TRANSITIONAL */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0
