@@ -381,6 +381,8 @@ COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
  * as that mode allows), so a caller must not retry a send that returned 0.
  * A FIFO message larger than the free window is fed out piece by piece as
  * the window frees; until it is all out, the next send returns AGAIN.
+ * TOTAL and SAFE messages are FIFO messages that every member also
+ * delivers in one order (the sender's own copy at its place in it).
  * A FIFO message goes to the members of the view it is sent in. Before
  * the first view, and during a view change (from this member's answer to
  * the proposal until it installs the next view), FIFO messages are taken
@@ -389,9 +391,11 @@ COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
  * message also comes back to this member as a MESSAGE event, in its place
  * in the stream (after the VIEW event of the view it is sent in).
  * Errors (nothing was accepted): INVAL (c NULL, NULL data with len > 0,
- * bad mode), TOOBIG (len > cohort_max_payload(c, mode)), NOTSUP (TOTAL),
+ * bad mode), TOOBIG (len > cohort_max_payload(c, mode)),
  * AGAIN (flow control: the slowest member of the view is
- * send_window_bytes behind, a large message is still being fed out, or,
+ * send_window_bytes behind, a large message is still being fed out,
+ * send_window_bytes of this member's own TOTAL or SAFE messages wait for
+ * their place in the order, or,
  * with self-delivery, this member's own event queue is full: take events
  * with cohort_next_event(), call cohort_process() and retry, or use
  * cohort_send_wait()), NOMEM (copying a message that must wait, or its

@@ -175,6 +175,7 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
                     cfg->recv_buffer_bytes, mem) != 0 ||
         !(core->flush_entries = co_calloc(mem, cfg->max_members,
                                           sizeof *core->flush_entries)) ||
+        co_total_init(core) != 0 ||
         co_membership_init(core, now_ns) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
@@ -203,6 +204,7 @@ void co_core_free(co_core_t *core)
     co_output_free(core);
     co_evq_free(&core->evq);
     co_membership_free(core);
+    co_total_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
     co_free(core->mem, core);
@@ -256,6 +258,7 @@ static bool records_push(co_core_t *core, co_pending_t *p)
         uint8_t flags = (p->off == 0 ? CO_REC_FIRST : 0) |
                         (p->off + chunk == p->len ? CO_REC_LAST : 0);
         uint32_t total = (flags == CO_REC_FIRST) ? (uint32_t)p->len : 0;
+        flags |= p->cls;
         uint64_t seq = co_txbuf_push(&core->tx, p->data + p->off,
                                      (uint16_t)chunk, flags, total);
         if (seq == 0)
@@ -287,21 +290,18 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
                          .len = t->len, .seq = seq,
                          .total_len = t->total_len, .payload = t->data};
         co_bundle_add(core, &r, now_ns);
-        if (t->self_copy) { /* taken at send time: it cannot fail now */
-            co_event_self(core, t->self_copy, t->self_len);
+        /* A whole message, or an ORDER record, is out: its place in this
+         * member's own stream is known (self-delivery from the copy taken
+         * at send time, which cannot fail now; the total order). */
+        uint8_t cls = co_record_class(t->flags);
+        if (cls == CO_CLASS_ORDER) {
+            co_total_own(core, seq, cls, t->data, t->len);
+        } else if (t->flags & CO_REC_LAST) {
+            co_total_own(core, seq, cls, t->self_copy, t->self_len);
             t->self_copy = NULL;
         }
     }
     core->held_messages = 0;
-}
-
-/* Cut p's message into records and send them, as far as room allows;
- * returns true when all are out. */
-static bool records_out(co_core_t *core, co_pending_t *p, uint64_t now_ns)
-{
-    bool all = records_push(core, p);
-    records_emit(core, now_ns);
-    return all;
 }
 
 /* Let the message held back for room move on (not during a view change:
@@ -319,13 +319,21 @@ static void pending_progress(co_core_t *core, uint64_t now_ns)
         p->off = 0;
     if (p->off == 0)
         p->view_id = view;
-    if (!records_out(core, p, now_ns))
+    if (!records_push(core, p)) {
+        records_emit(core, now_ns);
         return;
-    if (core->cfg.self_delivery)
-        co_event_self(core, p->data, p->len);
-    else
+    }
+    /* All pushed: the copy is the message's own delivery, from its LAST
+     * record as it goes out. */
+    co_txrec_t *last = co_txbuf_get(&core->tx, core->tx.next - 1);
+    if (core->cfg.self_delivery) {
+        last->self_copy = p->data;
+        last->self_len = p->len;
+    } else {
         co_free(core->mem, p->data);
+    }
     memset(p, 0, sizeof *p);
+    records_emit(core, now_ns);
 }
 
 void co_core_release_held(co_core_t *core, uint64_t now_ns)
@@ -351,12 +359,13 @@ static size_t fragments_of(const co_core_t *core, size_t len)
     return len == 0 ? 1 : (len + core->record_room - 1) / core->record_room;
 }
 
-static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
-                     size_t len)
+static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
+                     const void *data, size_t len)
 {
     static const uint8_t empty[1];
     pending_progress(core, now_ns);
-    if (core->pending.data || !self_room(core, len))
+    if (core->pending.data || !self_room(core, len) ||
+        (co_class_ordered(cls) && !co_total_own_room(core, len)))
         return COHORT_ERR_AGAIN;
     size_t frags = fragments_of(core, len);
     size_t need = len + frags * CO_TXREC_OVERHEAD;
@@ -367,7 +376,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
     if (fits) { /* the common case: records straight from the caller */
         co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
                                            : (uint8_t *)(uintptr_t)empty,
-                               .len = len};
+                               .len = len, .cls = cls};
         /* All or nothing: out of memory part-way, take back what was
          * pushed, so no sequence number is used and nothing is sent. */
         uint64_t first = core->tx.next;
@@ -401,7 +410,8 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, const void *data,
     if (!copy)
         return COHORT_ERR_NOMEM;
     memcpy(copy, data, len);
-    core->pending = (co_pending_t){.data = copy, .len = len, .off = 0};
+    core->pending = (co_pending_t){.data = copy, .len = len, .off = 0,
+                                   .cls = cls};
     pending_progress(core, now_ns);
     return 0;
 }
@@ -427,19 +437,47 @@ int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
     release_handed_out(core);
     if (core->left)
         return COHORT_ERR_CLOSED;
-    if ((!data && len > 0) || (unsigned)mode > COHORT_TOTAL)
+    if ((!data && len > 0) || (unsigned)mode > COHORT_SAFE)
         return COHORT_ERR_INVAL;
-    if (mode == COHORT_TOTAL)
-        return COHORT_ERR_NOTSUP;
     if (len > core->cfg.max_message)
         return COHORT_ERR_TOOBIG;
-    int rc = mode == COHORT_FIFO ? send_fifo(core, now_ns, data, len)
-                                 : send_unreliable(core, now_ns, data, len);
-    if (rc == 0)
+    static const uint8_t class_of[] = {
+        [COHORT_FIFO] = CO_CLASS_FIFO,
+        [COHORT_TOTAL] = CO_CLASS_TOTAL,
+        [COHORT_SAFE] = CO_CLASS_SAFE,
+    };
+    int rc = mode == COHORT_UNRELIABLE
+                 ? send_unreliable(core, now_ns, data, len)
+                 : send_fifo(core, now_ns, class_of[mode], data, len);
+    if (rc == 0 && mode == COHORT_SAFE)
+        core->stats.messages_sent_safe++;
+    else if (rc == 0)
         core->stats.messages_sent[mode]++;
     else if (rc == COHORT_ERR_AGAIN)
         core->stats.send_would_block++;
+    if (rc == 0 && mode != COHORT_UNRELIABLE)
+        co_total_run(core, now_ns);
     return rc;
+}
+
+int co_core_push_order(co_core_t *core, uint64_t now_ns, const uint8_t *data,
+                       size_t len)
+{
+    if (len > core->record_room || co_vs_holding(core))
+        return COHORT_ERR_AGAIN;
+    if (!co_txbuf_fits(&core->tx, len))
+        release_stable(core);
+    if (!co_txbuf_fits(&core->tx, len) || co_txq_room(&core->txq) < 3)
+        return COHORT_ERR_AGAIN;
+    /* Between the fragments of a message being fed out, if need be:
+     * receivers take ORDER records apart from reassembly. */
+    uint64_t seq = co_txbuf_push(&core->tx, data, (uint16_t)len,
+                                 CO_REC_FIRST | CO_REC_LAST | CO_CLASS_ORDER,
+                                 0);
+    if (seq == 0)
+        return COHORT_ERR_AGAIN;
+    records_emit(core, now_ns);
+    return 0;
 }
 
 int co_core_add_key(co_core_t *core, const uint8_t key[COHORT_KEY_BYTES],
@@ -899,10 +937,9 @@ static void warn_security(co_core_t *core, int reason, uint64_t now_ns)
                          "(another key, or forged)", nobody, 0);
 }
 
-int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
-                 const uint8_t *data, size_t len)
+static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
+                    const uint8_t *data, size_t len)
 {
-    release_handed_out(core);
     co_header_t h;
     /* No UDP datagram is longer; a header could claim up to 65 587 bytes,
      * which the decryption buffer must never be asked to hold. */
@@ -1039,6 +1076,17 @@ static uint64_t jittered(co_core_t *core, uint64_t interval_ns)
     return interval_ns - spread / 2 + co_rng_below(&core->rng, spread + 1);
 }
 
+int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
+                 const uint8_t *data, size_t len)
+{
+    release_handed_out(core);
+    int rc = recv_one(core, now_ns, from, data, len);
+    /* What this datagram brought may be ordered and delivered now. */
+    co_total_sequence(core, now_ns);
+    co_total_run(core, now_ns);
+    return rc;
+}
+
 static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     /* A silent member of the view keeps its state until the view that
@@ -1077,6 +1125,8 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
         return;
     co_membership_tick(core, now_ns);
     co_vs_poll(core, now_ns);
+    co_total_sequence(core, now_ns);
+    co_total_run(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
         (core->probe_at_ns && now_ns >= core->probe_at_ns)) {
         co_send_heartbeat(core, now_ns);
@@ -1180,7 +1230,7 @@ size_t co_core_memory_bytes(const co_core_t *core)
 {
     return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
            co_peers_store_bytes(&core->peers) + core->evq.bytes +
-           core->pending.len;
+           core->pending.len + co_total_memory_bytes(core);
 }
 
 void co_core_secret_region(co_core_t *core, void **ptr, size_t *len)

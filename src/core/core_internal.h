@@ -10,6 +10,7 @@
 #include "gms.h"
 #include "peers.h"
 #include "rng.h"
+#include "total.h"
 #include "txbuf.h"
 #include "wire.h"
 
@@ -53,6 +54,8 @@ typedef struct co_evslot {
     uint64_t view_id;
     uint32_t n_members, n_joined, n_left, n_failed;
     bool primary;
+    uint64_t order;          /* MESSAGE: TOTAL and SAFE position */
+    uint32_t mflags;         /* MESSAGE: COHORT_MESSAGE_* */
 } co_evslot_t;
 
 /* Slots only VIEW events may take, so that a flood of other events never
@@ -77,6 +80,7 @@ typedef struct co_pending {
     uint8_t *data;
     size_t len, off;
     uint64_t view_id;        /* the view its first records went out in */
+    uint8_t cls;             /* enum co_record_class of its records */
 } co_pending_t;
 
 /* A decoded membership body (membership.c). */
@@ -132,6 +136,7 @@ struct co_core {
     uint64_t warned_at_ns;       /* last security warning event */
 
     co_gms_t gms;                /* agreed views (membership.c) */
+    co_total_t total;            /* TOTAL and SAFE delivery (total.c) */
     co_flush_entry_t *flush_entries; /* max_members: a FLUSH_OK vector */
     uint64_t leave_spacing_ns;   /* between copies of LEAVE */
     uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
@@ -215,6 +220,11 @@ const co_addr_t *co_vs_nack_dest(co_core_t *core, const co_peer_t *peer);
 void co_vs_restart_stream(co_core_t *core, co_peer_t *peer, uint64_t seq,
                           bool warn);
 
+/* core.c: put an ORDER record (payload data) in this member's stream, as
+ * the sequencer. 0, or AGAIN when the window or queue has no room. */
+int co_core_push_order(co_core_t *core, uint64_t now_ns, const uint8_t *data,
+                       size_t len);
+
 /* core.c: put out held records (after an install); seal what is
  * bundled now. */
 void co_core_release_held(co_core_t *core, uint64_t now_ns);
@@ -241,6 +251,11 @@ void co_event_message(co_core_t *core, const co_peer_t *peer,
                       cohort_mode_t mode, uint8_t *data, size_t len);
 /* This member's own FIFO message (self-delivery); takes data. */
 void co_event_self(co_core_t *core, uint8_t *data, size_t len);
+/* A message out of a hold (total.c), with its order and flags; takes
+ * data. */
+void co_event_ordered(co_core_t *core, cohort_member_t who, const char *name,
+                      cohort_mode_t mode, uint8_t *data, size_t len,
+                      uint64_t order, uint32_t flags);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
 /* about: the member concerned ({0, 0}: none); count: see warning.count. */

@@ -150,14 +150,14 @@ void co_event_view(co_core_t *core)
 }
 
 /* A message event for who (named name), taking data. */
-static void push_message(co_core_t *core, cohort_member_t who,
-                         const char *name, cohort_mode_t mode, uint8_t *data,
-                         size_t len)
+static co_evslot_t *push_message(co_core_t *core, cohort_member_t who,
+                                 const char *name, cohort_mode_t mode,
+                                 uint8_t *data, size_t len)
 {
     co_evslot_t *e = evq_push(core);
     if (!e) {
         co_free(core->mem, data);
-        return;
+        return NULL;
     }
     e->type = COHORT_EVENT_MESSAGE;
     e->who = who;
@@ -167,7 +167,11 @@ static void push_message(co_core_t *core, cohort_member_t who,
     e->len = len;
     e->view_id = co_membership_view_id(core);
     core->evq.bytes += len;
-    core->stats.messages_delivered[mode]++;
+    if (mode == COHORT_SAFE)
+        core->stats.messages_delivered_safe++;
+    else
+        core->stats.messages_delivered[mode]++;
+    return e;
 }
 
 void co_event_message(co_core_t *core, const co_peer_t *peer,
@@ -181,6 +185,17 @@ void co_event_self(co_core_t *core, uint8_t *data, size_t len)
 {
     push_message(core, co_core_self(core), core->cfg.name, COHORT_FIFO, data,
                  len);
+}
+
+void co_event_ordered(co_core_t *core, cohort_member_t who, const char *name,
+                      cohort_mode_t mode, uint8_t *data, size_t len,
+                      uint64_t order, uint32_t flags)
+{
+    co_evslot_t *e = push_message(core, who, name, mode, data, len);
+    if (e) {
+        e->order = order;
+        e->mflags = flags;
+    }
 }
 
 void co_event_member(co_core_t *core, const co_peer_t *peer,
@@ -225,9 +240,11 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     co_evq_release(q);
     if (q->stalled) { /* room appeared: let held messages move on */
         q->stalled = false;
+        co_total_run(core, now_ns);
         for (size_t i = 0; i < core->peers.cap; i++)
             if (core->peers.slots[i].in_use)
                 co_deliver_ready(core, &core->peers.slots[i], now_ns);
+        co_total_run(core, now_ns);
         co_vs_poll(core, now_ns);
     }
     if (q->count == 0)
@@ -249,7 +266,8 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.message.data = e->data;
         ev->u.message.len = e->len;
         ev->u.message.view_id = e->view_id;
-        ev->u.message.order = 0;   /* no total order yet */
+        ev->u.message.order = e->order;
+        ev->u.message.flags = e->mflags;
         break;
     case COHORT_EVENT_VIEW: {
         const cohort_member_t *p = (const cohort_member_t *)e->data;
@@ -307,6 +325,12 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
     }
     if (st != CO_STORE_OK)
         return false;
+    uint8_t cls = co_record_class(flags);
+    if (cls == CO_CLASS_ORDER) { /* whole (wire.c); not for the application */
+        co_total_order_record(core, peer, seq, data, len);
+        peer->delivered_since_ack += len;
+        return true;
+    }
     uint8_t *msg = NULL;
     size_t msg_len = 0;
     size_t max = core->cfg.max_message;
@@ -322,7 +346,7 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         co_evq_reserve_follow(core, peer);
         return false;
     case CO_REASM_DONE:
-        co_event_message(core, peer, COHORT_FIFO, msg, msg_len);
+        co_total_take(core, peer, seq, cls, msg, msg_len);
         peer->message_start = 0;
         break;
     case CO_REASM_MORE:
@@ -361,8 +385,7 @@ bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
     co_rxwin_t *w = &peer->rx;
     if (r->seq != w->next || w->count != 0 ||
         !co_vs_deliverable(core, peer, r->seq, r->view_id) ||
-        !co_evq_has_room(&core->evq,
-                         co_evq_need(r->flags, r->total_len, r->len)))
+        !co_total_room(core, peer, r->flags, r->total_len, r->len))
         return false;
     if (!deliver_record(core, peer, r->seq, r->flags, r->total_len,
                         r->payload, NULL, r->len))
@@ -391,12 +414,9 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
         }
         if (!co_vs_deliverable(core, peer, peer->rx.next, ready->view_id))
             break;
-        if (!co_evq_has_room(&core->evq, co_evq_need(ready->flags,
-                                                     ready->total_len,
-                                                     ready->len))) {
-            core->evq.stalled = true;
-            break;
-        }
+        if (!co_total_room(core, peer, ready->flags, ready->total_len,
+                           ready->len))
+            break; /* the stall is noted: tried again when room appears */
         /* Fed while the window still holds it: out of memory, it stays
          * there, unacknowledged, for a later try. */
         if (!deliver_record(core, peer, peer->rx.next, ready->flags,

@@ -227,7 +227,12 @@ void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
         return;
     }
     co_builder_t *b = &core->scratch;
-    co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_UNICAST, &peer->addr);
+    /* With SAFE messages about, every member must learn what every other
+     * holds (total.c): the ack goes to the group. */
+    if (co_total_acks_to_group(core))
+        co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_GROUP, NULL);
+    else
+        co_builder_begin(core, b, CO_TYPE_ACK, CO_DEST_UNICAST, &peer->addr);
     co_ack_entry_t e = {peer->id, peer->incarnation, peer->rx.next - 1};
     b->body_len = co_ack_encode(b->buf + CO_HEADER_BYTES, &e, 1);
     peer->reported_through = e.delivered_seq;

@@ -21,6 +21,7 @@
 #include "cohort.h"
 #include "core.h"
 #include "frag.h"
+#include "hold.h"
 #include "replay.h"
 #include "rxwin.h"
 #include "store.h"
@@ -76,6 +77,14 @@ typedef struct co_peer {
     uint32_t cut_holder;
     co_store_t store;             /* its delivered, not yet stable records,
                                    kept to repair others in a flush */
+
+    /* The total order (total.c), in the installed view. */
+    co_hold_t hold;               /* its messages taken, not yet given to
+                                     the application */
+    uint64_t total_taken;         /* LAST seq of its newest TOTAL or SAFE
+                                     message taken in this view; 0: none */
+    uint64_t total_ordered;       /* the sequencer's: through which its
+                                     TOTAL and SAFE messages are ordered */
 
     /* What it has of ours. */
     bool reports_us;              /* it has sent a stability entry for us */

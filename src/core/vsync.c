@@ -175,7 +175,9 @@ void co_vs_poll(co_core_t *core, uint64_t now_ns)
         co_core_release_held(core, now_ns);
     if (!core->vs_flushing || core->left)
         return;
-    if (co_vs_flush_complete(core)) {
+    /* Every sender is through its cut: the total order of the old view
+     * is followed to its end (total.c), then the view goes. */
+    if (co_vs_flush_complete(core) && co_total_end_view(core, now_ns)) {
         co_membership_flush_done(core, now_ns);
         return;
     }
@@ -381,6 +383,7 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
         if (p && !p->in_view)
             enter(core, p);
     }
+    co_total_installed(core);
     co_core_release_held(core, now_ns);
     for (size_t i = 0; i < core->peers.cap; i++) {
         co_peer_t *p = &core->peers.slots[i];

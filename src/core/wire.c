@@ -169,6 +169,11 @@ static int co_record_check(const co_record_t *r)
      * asked for again, so the whole message would be lost anyway. */
     if (r->type == CO_REC_UNRELIABLE && !co_record_whole(r->flags))
         return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* Classes are for reliable records; an ORDER record is whole. */
+    uint8_t cls = co_record_class(r->flags);
+    if ((r->type == CO_REC_UNRELIABLE && cls != CO_CLASS_FIFO) ||
+        (cls == CO_CLASS_ORDER && !co_record_whole(r->flags)))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
     /* An empty fragment carries nothing and would let a peer make a
      * receiver spin through sequence numbers without bytes. */
     if (r->len == 0 && !co_record_whole(r->flags))
@@ -514,4 +519,51 @@ uint32_t co_group_id(const char *name, size_t len)
     }
     /* Callers may use 0 as "unset"; a real group never hashes to it. */
     return h == 0 ? 1 : h;
+}
+
+/* ---------------------------------------------------------------- */
+/* ORDER                                                             */
+
+size_t co_order_size(size_t count)
+{
+    return CO_ORDER_FIXED_BYTES + count * CO_ORDER_ENTRY_BYTES;
+}
+
+size_t co_order_encode(uint8_t *out, const co_order_entry_t *entries,
+                       size_t count)
+{
+    COHORT_ASSERT(count >= 1 && count <= UINT16_MAX);
+    co_put16(out, (uint16_t)count);
+    uint8_t *p = out + CO_ORDER_FIXED_BYTES;
+    for (size_t i = 0; i < count; i++, p += CO_ORDER_ENTRY_BYTES) {
+        co_put32(p, entries[i].member_id);
+        co_put32(p + 4, entries[i].incarnation);
+        co_put64(p + 8, entries[i].through);
+    }
+    return co_order_size(count);
+}
+
+co_order_entry_t co_order_entry_at(const uint8_t *p, size_t i)
+{
+    const uint8_t *e = p + CO_ORDER_FIXED_BYTES + i * CO_ORDER_ENTRY_BYTES;
+    return (co_order_entry_t){co_get32(e), co_get32(e + 4), co_get64(e + 8)};
+}
+
+int co_order_decode(const uint8_t *p, size_t len, size_t *count)
+{
+    if (len < CO_ORDER_FIXED_BYTES + CO_ORDER_ENTRY_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    size_t n = co_get16(p);
+    if (n == 0 || len != co_order_size(n))
+        return CO_DROP(n == 0 || len > co_order_size(n)
+                           ? COHORT_DROP_BAD_FIELD
+                           : COHORT_DROP_TRUNCATED);
+    for (size_t i = 0; i < n; i++) {
+        co_order_entry_t e = co_order_entry_at(p, i);
+        if (e.member_id == 0 || e.incarnation == 0 || e.through == 0 ||
+            e.through >= CO_SEQ_LIMIT)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+    }
+    *count = n;
+    return 0;
 }

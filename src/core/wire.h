@@ -130,8 +130,32 @@ enum co_record_flag {
     CO_REC_FIRST = 0x01,
     CO_REC_LAST = 0x02,
     CO_REC_RETRANSMIT = 0x04, /* informational: sent again after a NACK */
-    CO_REC__KNOWN = 0x07,
+    /* The class of a FIFO record (two bits; UNRELIABLE records: 0), the
+     * same in every fragment of a message (docs/protocol.md, "Total
+     * order"): a FIFO message, a TOTAL or SAFE one (delivered in the
+     * order the view's sequencer gives), or an ORDER record of the
+     * sequencer's (whole, never given to the application). */
+    CO_REC_CLASS_MASK = 0x18,
+    CO_REC__KNOWN = 0x1f,
 };
+
+enum co_record_class {
+    CO_CLASS_FIFO = 0x00,
+    CO_CLASS_TOTAL = 0x08,
+    CO_CLASS_SAFE = 0x10,
+    CO_CLASS_ORDER = 0x18,
+};
+
+static inline uint8_t co_record_class(uint8_t flags)
+{
+    return (uint8_t)(flags & CO_REC_CLASS_MASK);
+}
+
+/* A class the total order delivers (TOTAL or SAFE). */
+static inline int co_class_ordered(uint8_t cls)
+{
+    return cls == CO_CLASS_TOTAL || cls == CO_CLASS_SAFE;
+}
 
 #define CO_RECORD_HEADER_BYTES 12
 #define CO_RECORD_TOTAL_BYTES 4
@@ -168,6 +192,37 @@ int co_data_trail(const uint8_t *body, size_t body_len, uint64_t *trail);
  * UNRELIABLE fragment). A body that holds zero records is malformed. */
 int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
                    co_record_t *r);
+
+/* ---------------------------------------------------------------- */
+/* ORDER record payload (class CO_CLASS_ORDER, FIRST|LAST, in the FIFO  */
+/* stream of the view's sequencer):                                    */
+/*  off len field                                                      */
+/*   0   2  count        entries that follow, >= 1                     */
+/*   2  16* member_id(4) incarnation(4) through(8)                     */
+/* Each entry orders, next in the view's total order, every TOTAL and  */
+/* SAFE message of that member whose LAST record has seq <= through    */
+/* and that no earlier entry ordered (through >= 1). The sequencer's   */
+/* own TOTAL and SAFE messages are ordered by their place in its       */
+/* stream, without an entry.                                           */
+#define CO_ORDER_FIXED_BYTES 2
+#define CO_ORDER_ENTRY_BYTES 16
+
+typedef struct co_order_entry {
+    uint32_t member_id;
+    uint32_t incarnation;
+    uint64_t through;
+} co_order_entry_t;
+
+size_t co_order_size(size_t count);
+/* Write count entries (room checked by the caller with co_order_size). */
+size_t co_order_encode(uint8_t *out, const co_order_entry_t *entries,
+                       size_t count);
+/* Check an ORDER payload: 0 and *count, or a negative drop code (exact
+ * length, count >= 1, ids and incarnations nonzero, through in
+ * 1..CO_SEQ_LIMIT-1: else BAD_FIELD; too short: TRUNCATED). */
+int co_order_decode(const uint8_t *p, size_t len, size_t *count);
+/* Entry i (< count) of a checked payload. */
+co_order_entry_t co_order_entry_at(const uint8_t *p, size_t i);
 
 /* ---------------------------------------------------------------- */
 /* FORWARD body: a member re-sends FIFO records of another member, the  */

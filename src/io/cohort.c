@@ -1035,12 +1035,14 @@ COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode)
     if (c == NULL)
         return 0;
     switch (mode) {
-    case COHORT_FIFO: return c->max_message;
+    case COHORT_FIFO:
+    case COHORT_TOTAL:
+    case COHORT_SAFE: return c->max_message;
     case COHORT_UNRELIABLE: {
         size_t room = co_core_max_unreliable(c->core);
         return room < c->max_message ? room : c->max_message;
     }
-    default: return 0; /* TOTAL: not in this build (NOTSUP) */
+    default: return 0; /* no such mode */
     }
 }
 

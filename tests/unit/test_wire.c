@@ -561,10 +561,23 @@ static void record_bad_fields(void **state)
     static const uint8_t types[] = {0, 3, 4, 0x80, 0xFF};
     for (size_t i = 0; i < sizeof types; i++)
         expect_record(rec(types[i], F | L, 1, 0, p, 4), DROP(BAD_TYPE));
-    static const uint8_t flags[] = {0x08, 0x10, 0x80, 0xFF & ~F};
+    static const uint8_t flags[] = {0x20, 0x40, 0x80, 0xFF & ~F};
     for (size_t i = 0; i < sizeof flags; i++)
         expect_record(rec(CO_REC_FIFO, flags[i] | L, 1, 0, p, 4),
                       DROP(BAD_FIELD));
+    /* Classes: reliable records only; an ORDER record is whole. */
+    static const uint8_t classes[] = {CO_CLASS_TOTAL, CO_CLASS_SAFE,
+                                      CO_CLASS_ORDER};
+    for (size_t i = 0; i < sizeof classes; i++) {
+        expect_record(rec(CO_REC_UNRELIABLE, F | L | classes[i], 1, 0, p, 4),
+                      DROP(BAD_FIELD));
+        expect_record(rec(CO_REC_FIFO, F | L | classes[i], 1, 0, p, 4), 1);
+    }
+    expect_record(rec(CO_REC_FIFO, F | CO_CLASS_ORDER, 1, 8, p, 4),
+                  DROP(BAD_FIELD));
+    expect_record(rec(CO_REC_FIFO, L | CO_CLASS_ORDER, 1, 0, p, 4),
+                  DROP(BAD_FIELD));
+    expect_record(rec(CO_REC_FIFO, F | CO_CLASS_TOTAL, 1, 8, p, 4), 1);
     expect_record(rec(CO_REC_FIFO, F | L, 0, 0, p, 4), DROP(BAD_FIELD));
     expect_record(rec(CO_REC_FIFO, F | L, CO_SEQ_LIMIT, 0, p, 4),
                   DROP(BAD_FIELD));
@@ -833,7 +846,7 @@ static void forward_bad_fields(void **state)
     size_t len = encode_forward(body, ORIGIN_ID, ORIGIN_INC, mixed, 2, NULL);
     assert_int_equal(forward_exact(body, len, &f), DROP(BAD_TYPE));
     /* Every DATA record rule. */
-    expect_forward(rec(CO_REC_FIFO, F | L | 0x08, 1, 0, p, 4),
+    expect_forward(rec(CO_REC_FIFO, F | L | 0x20, 1, 0, p, 4),
                    DROP(BAD_FIELD));
     expect_forward(rec(CO_REC_FIFO, F | L, 0, 0, p, 4), DROP(BAD_FIELD));
     expect_forward(rec(CO_REC_FIFO, F | L, CO_SEQ_LIMIT, 0, p, 4),
