@@ -532,7 +532,7 @@ static bool check_numbering(total_check_t *c, uint32_t x,
     if (order != (uint64_t)r->seq.n + 1)
         report(c, TOTAL_PROP_NUMBERING,
                M_FMT " delivered %s " M_FMT "#%" PRIu64 " with order %" PRIu64
-               " as its %" PRIu32 "th in view %" PRIu64,
+               ", its delivery number %" PRIu32 " in view %" PRIu64,
                M_ARG(r->who), mode_name(e->mode), M_ARG(e->sender), e->key,
                order, r->seq.n + 1, vw->id);
     return true;
