@@ -8,6 +8,10 @@
  *
  *   cohort-harness --members 3 --messages 50000 --mode fifo --faults drop=0.2
  *
+ * In --mode total and safe each delivery is followed by an O line (view,
+ * order, flags, sender, key) and the logs are replayed into
+ * tests/sim/total_check.c (harness_total.c): one order at every member.
+ *
  * The parent starts the members (this program again, "member" role) and
  * reads the delivery log each writes, one line per delivery:
  *     D <sender> <index> <length> <checksum-ok>
@@ -39,9 +43,13 @@
 #include "harness_net.h"
 #include "harness_steps.h"
 #include "harness_log.h"
+#include "harness_total.h"
 #include "harness_vs.h"
 
 #define H_HDR_BYTES 32u
+#define H_END_BYTES 40u                   /* an end marker: header, then
+                                             its ordinal at this sender */
+#define H_END_KEY (1ull << 62)            /* O-line keys of end markers */
 #define H_MAGIC 0x4e524843u             /* "CHRN" */
 #define H_TYPE_DATA 1u
 #define H_TYPE_END 2u
@@ -166,6 +174,19 @@ static void fill_message(uint8_t *b, size_t len, uint32_t type,
     tool_put_le(b + 24, fnv1a64(b + H_HDR_BYTES, len - H_HDR_BYTES), 8);
 }
 
+/* An end marker: the header over the 8 ordinal bytes the caller wrote at
+ * H_HDR_BYTES (the checksum covers them). */
+static void fill_end(uint8_t *b, uint32_t sender, uint64_t count)
+{
+    tool_put_le(b, H_MAGIC, 4);
+    tool_put_le(b + 4, sender, 4);
+    tool_put_le(b + 8, count, 8);
+    tool_put_le(b + 16, H_END_BYTES, 4);
+    tool_put_le(b + 20, H_TYPE_END, 4);
+    tool_put_le(b + 24, fnv1a64(b + H_HDR_BYTES, H_END_BYTES - H_HDR_BYTES),
+                8);
+}
+
 struct h_msg {
     uint32_t sender, life, type;
     uint64_t idx;
@@ -206,6 +227,7 @@ struct member {
     uint64_t end_count[H_MAX_MEMBERS];
     int end_seen[H_MAX_MEMBERS];
     uint64_t last_rx_ns, sent, toobig, sent_done_ns;
+    uint64_t ends_sent;              /* end markers sent (their ordinals) */
     uint8_t *buf;
     size_t unprocessed;
     uint32_t word;                   /* payload sender word: life, index */
@@ -220,6 +242,39 @@ struct member {
     char done_path[4200];
 };
 
+static int ordered_mode(cohort_mode_t mode)
+{
+    return mode == COHORT_TOTAL || mode == COHORT_SAFE;
+}
+
+static int reliable_mode(cohort_mode_t mode)
+{
+    return mode == COHORT_FIFO || ordered_mode(mode);
+}
+
+/* "O view order flags mode sender-id.inc key": a TOTAL or SAFE delivery
+ * as total_check takes it (key: the message index, or H_END_KEY plus the
+ * ordinal of an end marker). */
+static void log_order(struct member *m, const cohort_event_t *ev,
+                      const struct h_msg *h)
+{
+    uint64_t key = h->idx;
+    if (!ordered_mode(ev->u.message.mode))
+        return;
+    if (h->type == H_TYPE_END) {
+        const uint8_t *b = ev->u.message.data;
+        key = H_END_KEY | (ev->u.message.len >= H_END_BYTES
+                               ? tool_get_le(b + H_HDR_BYTES, 8) : 0);
+    }
+    fprintf(m->log, "O %016llx %llu %u %d %08x.%u %llu\n",
+            (unsigned long long)ev->u.message.view_id,
+            (unsigned long long)ev->u.message.order,
+            (unsigned)ev->u.message.flags, (int)ev->u.message.mode,
+            (unsigned)ev->u.message.sender.id,
+            (unsigned)ev->u.message.sender.incarnation,
+            (unsigned long long)key);
+}
+
 static void on_message(struct member *m, const cohort_event_t *ev)
 {
     struct h_msg h;
@@ -229,6 +284,8 @@ static void on_message(struct member *m, const cohort_event_t *ev)
         return;
     }
     m->last_rx_ns = tool_now_ns();
+    if (h.ok)
+        log_order(m, ev, &h);
     if (h.type == H_TYPE_END && h.ok) {
         fprintf(m->log, "E %u %llu %u\n", h.sender, (unsigned long long)h.idx,
                 h.life);
@@ -425,14 +482,19 @@ static int send_all(struct member *m, uint64_t deadline_ns)
     return 0;
 }
 
-/* Unreliable: tell the others how many to expect, a few times over. */
+/* Unreliable: tell the others how many to expect, a few times over. Each
+ * marker carries its ordinal after the header, so every one is a message
+ * of its own (total_check keys). */
 static void send_end(struct member *m, uint64_t deadline_ns)
 {
-    int repeats = m->o->net.mode == COHORT_FIFO ? 1 : H_END_REPEATS;
-    fill_message(m->buf, H_HDR_BYTES, H_TYPE_END, m->word, m->sent);
+    int repeats = reliable_mode(m->o->net.mode) ? 1 : H_END_REPEATS;
     for (int i = 0; i < repeats; i++) {
-        if (send_one(m, m->buf, H_HDR_BYTES, deadline_ns) != 0)
+        memset(m->buf + H_HDR_BYTES, 0, H_END_BYTES - H_HDR_BYTES);
+        tool_put_le(m->buf + H_HDR_BYTES, m->ends_sent, 8);
+        fill_end(m->buf, m->word, m->sent);
+        if (send_one(m, m->buf, H_END_BYTES, deadline_ns) != 0)
             return;
+        m->ends_sent++;
         (void)cohort_flush(m->c);
         (void)pump(m, 50);
     }
@@ -444,7 +506,7 @@ static int have_everything(const struct member *m, uint64_t now_ns)
     for (uint32_t s = 0; s < m->o->members; s++) {
         if (s == m->self || m->got[s] >= m->o->messages)
             continue;
-        if (m->o->net.mode == COHORT_FIFO)
+        if (reliable_mode(m->o->net.mode))
             return 0;
         /* Unreliable: loss is allowed; a sender is done once its end
          * marker came and everything it counted arrived or went quiet. */
@@ -496,7 +558,7 @@ static void log_summary(struct member *m, int complete, int drain_r)
 
 static size_t max_size(const struct h_opts *o)
 {
-    size_t max = o->nsizes == 0 ? H_MIXED_MAX_BYTES : H_HDR_BYTES;
+    size_t max = o->nsizes == 0 ? H_MIXED_MAX_BYTES : H_END_BYTES;
     for (size_t i = 0; i < o->nsizes; i++)
         max = o->sizes[i] > max ? (size_t)o->sizes[i] : max;
     return max;
@@ -552,6 +614,20 @@ static void member_free(struct member *m)
     free(m->buf);
 }
 
+/* The library refused the mode itself (NOTSUP; INVAL for SAFE from a
+ * library older than it) before any message was taken: the run is
+ * skipped, not failed. */
+static int unsupported(struct member *m, int r)
+{
+    if (m->sent != 0 || !(r == COHORT_ERR_NOTSUP ||
+                          (r == COHORT_ERR_INVAL &&
+                           m->o->net.mode == COHORT_SAFE)))
+        return 0;
+    fprintf(m->log, "# mode %s not supported by this library\n",
+            tool_mode_name(m->o->net.mode));
+    return 1;
+}
+
 /* The body of a member; returns its exit status. */
 static int member_run(struct member *m, uint64_t deadline_ns)
 {
@@ -560,11 +636,8 @@ static int member_run(struct member *m, uint64_t deadline_ns)
     if (wait_for_others(m, deadline_ns) != 0)
         fprintf(m->log, "# sending anyway\n");
     r = send_all(m, deadline_ns);
-    if (r == COHORT_ERR_NOTSUP) {
-        fprintf(m->log, "# mode %s not supported by this library\n",
-                tool_mode_name(m->o->net.mode));
+    if (unsupported(m, r))
         return TOOL_EXIT_NOTSUP;
-    }
     if (r != 0) {
         fprintf(m->log, "# send failed after %llu: %s\n",
                 (unsigned long long)m->sent, cohort_strerror(r));
@@ -662,6 +735,8 @@ static int member_run_scripted(struct member *m, uint64_t deadline_ns)
     if (wait_for_others(m, deadline_ns) != 0)
         fprintf(m->log, "# sending anyway\n");
     r = send_all(m, deadline_ns);
+    if (unsupported(m, r))
+        return TOOL_EXIT_NOTSUP;
     sent_all = r == 0;
     if (r != 0 && !tool_stop_requested()) {
         fprintf(m->log, "# send failed after %llu: %s\n",
@@ -722,7 +797,7 @@ static int member_main(const struct h_opts *o)
 struct verdict {
     uint64_t violations;
     uint64_t lost, dup, order, corrupt, unexpected, process, views;
-    uint64_t liveness, vs;
+    uint64_t liveness, vs, total;
     size_t lives, killed, left;                 /* processes, by fate */
     char vs_counts[256];                        /* per property */
     uint64_t expected_total, delivered_total;   /* for loss reporting */
@@ -814,7 +889,7 @@ static void check_delivery(const struct h_opts *o, struct verdict *v,
     /* Without faults nothing is skipped; with them a view change may
      * skip a stretch (judged by the final-view and VS checks), but a
      * sender's messages never go back. */
-    if (o->net.mode == COHORT_FIFO &&
+    if (reliable_mode(o->net.mode) &&
         (run->scripted ? idx < rc->next[s][life] : idx != rc->next[s][life]))
         violation(v, &v->order, "%s: from %u (life %u) got %llu, expected "
                   "%llu%s", who, s, life, idx,
@@ -855,7 +930,7 @@ static void check_losses(const struct h_opts *o, struct verdict *v,
             continue;
         v->expected_total += expect;
         v->delivered_total += rc->distinct[s][0];
-        if (o->net.mode != COHORT_FIFO || rc->distinct[s][0] >= expect)
+        if (!reliable_mode(o->net.mode) || rc->distinct[s][0] >= expect)
             continue;
         first_missing(rc, s, 0, 0, o->messages, &first);
         violation(v, &v->lost, "member %u: lost %llu of %llu from member %u "
@@ -1116,7 +1191,7 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
            "%llu; seed %llu\n", secs, (unsigned long long)v->retrans,
            (unsigned long long)v->nacks, (unsigned long long)v->injected,
            (unsigned long long)o->seed);
-    if (o->net.mode != COHORT_FIFO && v->expected_total > 0)
+    if (!reliable_mode(o->net.mode) && v->expected_total > 0)
         printf("loss: %llu of %llu deliveries (%.3f%%)\n",
                (unsigned long long)(v->expected_total - v->delivered_total),
                (unsigned long long)v->expected_total,
@@ -1132,13 +1207,13 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
     if (v->violations > 0)
         printf("  (lost %llu, duplicated %llu, out of order %llu, corrupt "
                "%llu, unexpected %llu, process %llu, liveness %llu, vs "
-               "%llu, views %llu)\n",
+               "%llu, views %llu, order %llu)\n",
                (unsigned long long)v->lost, (unsigned long long)v->dup,
                (unsigned long long)v->order, (unsigned long long)v->corrupt,
                (unsigned long long)v->unexpected,
                (unsigned long long)v->process,
                (unsigned long long)v->liveness, (unsigned long long)v->vs,
-               (unsigned long long)v->views);
+               (unsigned long long)v->views, (unsigned long long)v->total);
     printf("%s: %llu members x %llu messages, %s", v->violations ? "FAIL"
            : "PASS", (unsigned long long)o->members,
            (unsigned long long)o->messages, mode);
@@ -1150,6 +1225,8 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
                v->lives, v->killed, v->left);
     if (o->check_vs)
         printf(", vs checked");
+    if (ordered_mode(o->net.mode))
+        printf(", order checked");
     printf(", %llu violation%s\n", (unsigned long long)v->violations,
            v->violations == 1 ? "" : "s");
 }
@@ -1373,6 +1450,33 @@ static void check_vs(struct verdict *v, const struct hl_run *run)
     vs_check_free(c);
 }
 
+/* TOTAL and SAFE: the logs' O lines into total_check. */
+static void check_total(struct verdict *v, const struct hl_run *run)
+{
+    total_check_t *c = ht_replay(run, H_VS_TEXTS);
+    size_t shown[TOTAL_PROP_COUNT_] = { 0 };
+    if (c == NULL) {
+        violation(v, &v->process, "order: no memory for the checker");
+        return;
+    }
+    for (size_t i = 0; i < total_check_violations(c); i++) {
+        const char *t = total_check_violation(c, i);
+        int p = 0;
+        while (t != NULL && p < TOTAL_PROP_COUNT_ &&
+               strncmp(t, total_check_prop_name((total_prop_t)p),
+                       strlen(total_check_prop_name((total_prop_t)p))) != 0)
+            p++;
+        if (t != NULL && p < TOTAL_PROP_COUNT_ &&
+            shown[p]++ < H_VS_SHOWN_PER_PROP)
+            violation(v, &v->total, "order %s", t);
+        else {
+            v->violations++;
+            v->total++;
+        }
+    }
+    total_check_free(c);
+}
+
 static void check_logs(const struct h_opts *o, struct verdict *v,
                        const char *dir)
 {
@@ -1395,6 +1499,8 @@ static void check_logs(const struct h_opts *o, struct verdict *v,
         check_liveness(v, &run);
     if (o->check_vs)
         check_vs(v, &run);
+    if (ordered_mode(o->net.mode))
+        check_total(v, &run);
 }
 
 /* "check": judge the logs of an earlier run kept with --keep-logs again
@@ -1628,13 +1734,16 @@ static int parent_main(struct h_opts *o)
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: cohort-harness --members N --messages M --mode fifo|unreliable\n"
+"usage: cohort-harness --members N --messages M\n"
+"                      --mode fifo|unreliable|total|safe\n"
 "                      [options]\n"
 "       cohort-harness check --keep-logs DIR --members N --messages M\n"
 "                      --mode MODE   (judge kept logs again)\n"
 "  --members N           member processes (2 to %d; default 3)\n"
 "  --messages M          messages each member sends (default 1000)\n"
-"  --mode fifo|unreliable  delivery mode (default: fifo)\n"
+"  --mode MODE           fifo, unreliable, total or safe (default: fifo);\n"
+"                        total and safe also check one order at every\n"
+"                        member (tests/sim/total_check.c)\n"
 "  --sizes mixed|LIST    message sizes: mixed (default: mostly small,\n"
 "                        some fragmented) or e.g. 64 or 64,2000\n"
 "  --faults SPEC         fault injection for every member, e.g.\n"
@@ -1796,6 +1905,7 @@ static int parse_args(void *opts, int argc, char **argv)
     struct h_opts *o = opts;
     int r;
     tool_net_init(&o->net, NULL);
+    o->net.ordered_ok = 1;
     o->members = 3;
     o->messages = 1000;
     o->timeout_s = 60.0;

@@ -98,6 +98,8 @@ int tool_parse_mode(const char *s, cohort_mode_t *out)
         *out = COHORT_FIFO;
     else if (strcmp(s, "total") == 0)
         *out = COHORT_TOTAL;
+    else if (strcmp(s, "safe") == 0)
+        *out = COHORT_SAFE;
     else
         return -1;
     return 0;
@@ -109,6 +111,7 @@ const char *tool_mode_name(cohort_mode_t m)
     case COHORT_UNRELIABLE: return "unreliable";
     case COHORT_FIFO: return "fifo";
     case COHORT_TOTAL: return "total";
+    case COHORT_SAFE: return "safe";
     }
     return "?";
 }
@@ -242,15 +245,20 @@ int tool_net_option(struct tool_net *n, int opt, const char *arg)
         return 1;
     case TOOL_OPT_MODE:
         if (tool_parse_mode(arg, &n->mode) != 0) {
-            tool_err("--mode: expected unreliable or fifo, got '%s'", arg);
+            tool_err(n->ordered_ok
+                         ? "--mode: expected unreliable, fifo, total or "
+                           "safe, got '%s'"
+                         : "--mode: expected unreliable or fifo, got '%s'",
+                     arg);
             return -1;
         }
-        /* No tool can deliver in total order yet (cohort_send returns
-         * NOTSUP): refuse it here instead of failing or measuring another
-         * mode later. */
-        if (n->mode == COHORT_TOTAL) {
-            tool_err("--mode total is not supported yet (roadmap); use "
-                     "unreliable or fifo");
+        /* Only the harness takes TOTAL and SAFE yet (it skips a run the
+         * library answers NOTSUP); the others refuse them here instead of
+         * failing or measuring another mode later. */
+        if (!n->ordered_ok &&
+            (n->mode == COHORT_TOTAL || n->mode == COHORT_SAFE)) {
+            tool_err("--mode %s is not supported yet (roadmap); use "
+                     "unreliable or fifo", tool_mode_name(n->mode));
             return -1;
         }
         n->mode_set = 1;

@@ -73,6 +73,10 @@ struct tool_net {
     int ipv6;
     cohort_mode_t mode;
     int mode_set;                /* --mode was given */
+    int ordered_ok;              /* set before parsing: the tool takes
+                                    --mode total and safe (the harness);
+                                    others refuse them until they can
+                                    measure them */
     const char *key_file;
     cohort_security_t security;
     size_t max_datagram;         /* 0: library default */

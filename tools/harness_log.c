@@ -164,3 +164,19 @@ uint64_t hl_range_end(const struct hl_life *l, size_t k)
     return end > l->range[k].from ? end : l->range[k].from;
 }
 
+size_t hl_parse_members(const char *list, cohort_member_t *out,
+                        size_t max)
+{
+    size_t n = 0;
+    const char *p = list;
+    while (n < max && p != NULL && *p == ' ') {
+        unsigned id = 0, inc = 0;
+        if (sscanf(p, " %x.%u", &id, &inc) != 2)
+            break;
+        out[n].id = id;
+        out[n].incarnation = inc;
+        n++;
+        p = strchr(p + 1, ' ');
+    }
+    return n;
+}

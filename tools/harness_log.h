@@ -72,6 +72,10 @@ int hl_next_line(FILE *f, char *line, size_t len);
 const char *hl_view_members(const char *line, unsigned long long *id,
                             unsigned long *count);
 
+/* The members of a list " id.inc id.inc ..." (as a V line logs them)
+ * into out, at most max; returns how many. */
+size_t hl_parse_members(const char *list, cohort_member_t *out, size_t max);
+
 /* Whether the list " a b c" holds the token " b" as a whole word. */
 int hl_has_token(const char *list, const char *tok);
 

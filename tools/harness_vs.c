@@ -22,23 +22,6 @@ struct vs_cursor {
     char text[HL_VIEW_TEXT + 64];
 };
 
-static size_t parse_members(const char *list, cohort_member_t *out,
-                            size_t max)
-{
-    size_t n = 0;
-    const char *p = list;
-    while (n < max && p != NULL && *p == ' ') {
-        unsigned id = 0, inc = 0;
-        if (sscanf(p, " %x.%u", &id, &inc) != 2)
-            break;
-        out[n].id = id;
-        out[n].incarnation = inc;
-        n++;
-        p = strchr(p + 1, ' ');
-    }
-    return n;
-}
-
 static size_t life_of_member(const struct hl_run *run, cohort_member_t m)
 {
     for (size_t k = 0; k < run->n; k++)
@@ -64,7 +47,7 @@ static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
         const char *list = hl_view_members(t, &a, &count);
         if (list != NULL)
             vs_check_install(c, l->me, a, m,
-                             parse_members(list, m, HL_MAX_MEMBERS), false);
+                             hl_parse_members(list, m, HL_MAX_MEMBERS), false);
     } else if (t[0] == 'P' && sscanf(t, "P %llu %llx", &a, &b) == 2) {
         if (cu->range < l->nranges) {
             uint64_t end = hl_range_end(l, cu->range);

@@ -637,6 +637,15 @@ static bool vanish(sim_world_t *w, const sim_item_t *it,
     return true;
 }
 
+/* Messages delivered so far in the run, every mode. */
+static uint64_t delivered_all(const sim_world_t *w)
+{
+    uint64_t n = 0;
+    for (unsigned m = 0; m < SIM_N_MODES; m++)
+        n += w->tot.delivered[m];
+    return n;
+}
+
 static void arrive(sim_world_t *w, const sim_item_t *it)
 {
     sim_node_t *d = &w->node[it->dst];
@@ -666,10 +675,10 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         }
     }
     sim_atk_check_after(w, &snap);
-    uint64_t got = w->tot.delivered[0] + w->tot.delivered[1];
+    uint64_t got = delivered_all(w);
     if (!w->failed)
         sim_after_call(w, it->dst);
-    w->atk.messages += w->tot.delivered[0] + w->tot.delivered[1] - got;
+    w->atk.messages += delivered_all(w) - got;
 }
 
 void sim_attack_item(sim_world_t *w, sim_item_t *it)

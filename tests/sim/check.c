@@ -147,7 +147,7 @@ void sim_check_sent(sim_world_t *w, size_t s, const sim_payload_t *p)
     m->mode = p->mode;
     if (w->gen_first[s][p->gen] == SIZE_MAX)
         w->gen_first[s][p->gen] = p->index;
-    if (!sn->member || (p->mode != COHORT_FIFO && !w->scn.lossless))
+    if (!sn->member || (!sim_reliable(p->mode) && !w->scn.lossless))
         return;
     /* A message sent while sends are held, or fed out over time, goes out
      * in a view not known yet: what it is owed is the view checker's
@@ -202,20 +202,22 @@ static void check_fifo(sim_world_t *w, size_t r, size_t s, const sim_msg_t *m,
     sim_rx_track_t *t = &rn->rx[s * SIM_MAX_GENS + m->gen];
     size_t from = t->active ? t->last_index + 1 : w->gen_first[s][m->gen];
     if (t->active && m->fifo_seq <= t->last_seq) {
-        sim_fail(w, "FIFO order: n%zu delivered n%zu#%zu (fifo %u) after "
-                    "fifo %u of the same incarnation", r, s, index,
-                 m->fifo_seq, t->last_seq);
+        sim_fail(w, "FIFO order: n%zu delivered n%zu#%zu (%s, reliable %u) "
+                    "after reliable %u of the same incarnation", r, s, index,
+                 sim_mode_name(m->mode), m->fifo_seq, t->last_seq);
         return;
     }
     for (size_t i = from; i < index; i++) {
         const sim_msg_t *o = &w->msgs[s][i];
-        if (o->gen != m->gen || o->mode != COHORT_FIFO || o->view_id != view)
+        if (o->gen != m->gen || !sim_reliable(o->mode) || o->view_id != view)
             continue;
         if (o->got_gen1[r] != rn->gen + 1 && sim_owed(w, s, o, r)) {
-            sim_fail(w, "FIFO gap: n%zu delivered n%zu#%zu (fifo %u) but "
-                        "never n%zu#%zu (fifo %u, sent at %.6fs while both "
-                        "knew each other)", r, s, index, m->fifo_seq, s, i,
-                     o->fifo_seq, (double)o->sent_ns / 1e9);
+            sim_fail(w, "FIFO gap: n%zu delivered n%zu#%zu (%s %u) but "
+                        "never n%zu#%zu (%s %u, sent at %.6fs while both "
+                        "knew each other)", r, s, index,
+                     sim_mode_name(m->mode), m->fifo_seq, s, i,
+                     sim_mode_name(o->mode), o->fifo_seq,
+                     (double)o->sent_ns / 1e9);
             return;
         }
     }
@@ -276,9 +278,11 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
                  ev->u.message.sender.id, bad);
         return;
     }
-    sim_trace(w, "app  n%zu: got n%u#%u %s %u gen %u, %uB", r, p.node, p.index,
-              p.mode == COHORT_FIFO ? "FIFO" : "UNREL", p.fifo_seq, p.gen,
-              p.len);
+    sim_trace(w, "app  n%zu: got n%u#%u %s %u gen %u, %uB, order %llu%s", r,
+              p.node, p.index, sim_mode_name(p.mode), p.fifo_seq, p.gen,
+              p.len, (unsigned long long)ev->u.message.order,
+              ev->u.message.flags & COHORT_MESSAGE_TRANSITIONAL
+                  ? " transitional" : "");
     if (p.node >= w->n_nodes) {
         sim_fail(w, "n%zu delivered a message naming node %u", r, p.node);
         return;
@@ -294,7 +298,7 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     if (m->got_gen1[r] == rn->gen + 1) {
         sim_fail(w, "duplicate: n%zu delivered n%u#%u (%s) twice", r, p.node,
-                 p.index, p.mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE");
+                 p.index, sim_mode_name(p.mode));
         return;
     }
     if (p.node == r && p.gen == rn->gen && !w->scn.self_delivery) {
@@ -305,10 +309,12 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
     }
     m->got_gen1[r] = (uint8_t)(rn->gen + 1);
     m->got_views[r] = rn->app_views;
-    if (p.mode == COHORT_FIFO)
+    if (sim_reliable(p.mode))
         check_fifo(w, r, p.node, m, p.index, ev->u.message.view_id);
     if (!w->failed)
         sim_vs_delivered(w, r, ev, &p);
+    if (!w->failed)
+        sim_total_delivered(w, r, ev, &p);
 }
 
 static void check_member_event(sim_world_t *w, size_t r,
@@ -353,7 +359,7 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     sim_hash_u64(w, (uint64_t)r << 8 | (uint64_t)ev->type);
     switch (ev->type) {
     case COHORT_EVENT_MESSAGE:
-        if ((unsigned)ev->u.message.mode > COHORT_TOTAL) {
+        if ((unsigned)ev->u.message.mode > COHORT_SAFE) {
             sim_fail(w, "n%zu: message event with mode %d", r,
                      (int)ev->u.message.mode);
             return;
@@ -361,6 +367,8 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
         sim_hash(w, ev->u.message.data, ev->u.message.len);
         rn->acc_pulled[ev->u.message.mode]++;
         w->tot.delivered[ev->u.message.mode]++;
+        if (ev->u.message.flags & COHORT_MESSAGE_TRANSITIONAL)
+            w->tot.transitional++;
         check_message(w, r, ev);
         return;
     case COHORT_EVENT_MEMBER_JOINED:
@@ -505,6 +513,17 @@ static void check_counts(sim_world_t *w, size_t r,
                      r, m, (unsigned long long)st->messages_delivered[m],
                      (unsigned long long)rn->acc_pulled[m]);
     }
+    if (!w->failed && st->messages_sent_safe != rn->acc_sent[COHORT_SAFE])
+        sim_fail(w, "stats n%zu: messages_sent_safe %llu, accepted %llu", r,
+                 (unsigned long long)st->messages_sent_safe,
+                 (unsigned long long)rn->acc_sent[COHORT_SAFE]);
+    else if (!w->failed &&
+             (st->messages_delivered_safe < rn->acc_pulled[COHORT_SAFE] ||
+              st->messages_delivered_safe >
+                  rn->acc_pulled[COHORT_SAFE] + w->scn.cfg.event_queue_len))
+        sim_fail(w, "stats n%zu: messages_delivered_safe %llu, pulled %llu",
+                 r, (unsigned long long)st->messages_delivered_safe,
+                 (unsigned long long)rn->acc_pulled[COHORT_SAFE]);
     if (!w->failed && st->send_would_block != rn->acc_again)
         sim_fail(w, "stats n%zu: send_would_block %llu, AGAIN seen %llu", r,
                  (unsigned long long)st->send_would_block,
@@ -619,7 +638,7 @@ static bool views_agree(sim_world_t *w, char *why, size_t len)
 static bool unreliable_excused(const sim_world_t *w, const sim_msg_t *m,
                                size_t r)
 {
-    if (m->mode == COHORT_FIFO)
+    if (sim_reliable(m->mode))
         return false;
     const struct cohort_stats *st = co_core_stats(w->node[r].core);
     return st->drops[COHORT_DROP_QUEUE_FULL] > 0;
@@ -640,9 +659,9 @@ static bool all_delivered(sim_world_t *w, char *why, size_t len)
                     unreliable_excused(w, m, r))
                     continue;
                 snprintf(why, len, "n%zu has not delivered n%zu#%zu (%s, "
-                                   "fifo %u, %uB, sent at %.6fs)", r, s, i,
-                         m->mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE",
-                         m->fifo_seq, m->len, (double)m->sent_ns / 1e9);
+                                   "reliable %u, %uB, sent at %.6fs)", r, s,
+                         i, sim_mode_name(m->mode), m->fifo_seq, m->len,
+                         (double)m->sent_ns / 1e9);
                 return false;
             }
         }

@@ -8,7 +8,8 @@
  *   6   2  zero
  *   8   4  sender generation (incarnation number in the simulator)
  *  12   4  per-sender index (over all generations)
- *  16   4  FIFO number within the generation, from 1; 0 for UNRELIABLE
+ *  16   4  reliable number within the generation (FIFO, TOTAL, SAFE
+ *          share it), from 1; 0 for UNRELIABLE
  *  20   4  total length
  *  24   8  FNV-1a 64 of bytes [0,24) and [32,len)
  *  32  ..  filler derived from (node, gen, index)
@@ -68,7 +69,7 @@ static void filler(uint8_t *out, size_t len, const sim_payload_t *p)
 void sim_payload_build(uint8_t *buf, const sim_payload_t *p)
 {
     COHORT_ASSERT(p->len >= SIM_PAYLOAD_HEADER);
-    COHORT_ASSERT(p->node < 256 && p->mode < 3);
+    COHORT_ASSERT(p->node < 256 && p->mode < SIM_N_MODES);
     memcpy(buf, "CoSm", 4);
     buf[4] = (uint8_t)p->node;
     buf[5] = p->mode;

@@ -107,6 +107,35 @@ static void probe_config(co_core_config_t *c, cohort_security_t sec)
     c->seed = 1;
 }
 
+const char *sim_mode_name(unsigned mode)
+{
+    static const char *const names[SIM_N_MODES] = {"UNREL", "FIFO", "TOTAL",
+                                                   "SAFE"};
+    return mode < SIM_N_MODES ? names[mode] : "?";
+}
+
+/* TOTAL and SAFE are supported when a send is taken (held before the first
+ * view, as FIFO's is) rather than refused with NOTSUP or INVAL. */
+void sim_probe_ordered(bool *total, bool *safe)
+{
+    static bool done, have_total, have_safe;
+    if (!done) {
+        co_core_config_t cfg;
+        co_core_t *c = NULL;
+        probe_config(&cfg, COHORT_SECURITY_NONE);
+        if (co_core_new(&c, &cfg, 0) == 0) {
+            int rt = co_core_send(c, 0, COHORT_TOTAL, "probe", 5);
+            int rs = co_core_send(c, 0, COHORT_SAFE, "probe", 5);
+            have_total = rt != COHORT_ERR_NOTSUP && rt != COHORT_ERR_INVAL;
+            have_safe = rs != COHORT_ERR_NOTSUP && rs != COHORT_ERR_INVAL;
+            co_core_free(c);
+        }
+        done = true;
+    }
+    *total = have_total;
+    *safe = have_safe;
+}
+
 void sim_probe_core(bool *fifo, bool *secure)
 {
     static bool done, have_fifo, have_secure;
@@ -375,7 +404,20 @@ static bool draw_message(sim_world_t *w, size_t i)
     co_rng_t *r = &n->work_rng;
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
         return false;
+    unsigned modes = w->opts.modes ? w->opts.modes : SIM_MODES_DEFAULT;
     bool fifo = w->fifo && co_rng_double(r) < w->scn.fifo_share;
+    if (!(modes & SIM_MODE_BIT(COHORT_UNRELIABLE)))
+        fifo = w->fifo;
+    unsigned mode = fifo ? COHORT_FIFO : COHORT_UNRELIABLE;
+    if (fifo && (modes & SIM_MODES_ORDERED)) {
+        /* One more draw only in a mix with TOTAL or SAFE, so the default
+         * mix keeps every old seed's workload. */
+        unsigned pick[3], k = 0;
+        for (unsigned m = COHORT_FIFO; m <= COHORT_SAFE; m++)
+            if (modes & SIM_MODE_BIT(m))
+                pick[k++] = m;
+        mode = pick[co_rng_below(r, k)];
+    }
     size_t max = w->scn.size_max;
     if (!fifo && co_core_max_unreliable(n->core) < max)
         max = co_core_max_unreliable(n->core);
@@ -389,7 +431,7 @@ static bool draw_message(sim_world_t *w, size_t i)
     p->gen = n->gen;
     p->index = (uint32_t)w->n_msgs[i];
     p->fifo_seq = fifo ? n->fifo_next : 0;
-    p->mode = fifo ? COHORT_FIFO : COHORT_UNRELIABLE;
+    p->mode = (uint8_t)mode;
     p->len = (uint32_t)draw_len(r, max, w->scn.cfg.max_datagram);
     sim_payload_build(n->buf, p);
     n->pending = true;
@@ -414,10 +456,10 @@ static void sent_ok(sim_world_t *w, size_t i)
     w->tot.sent[p->mode]++;
     n->pending = false;
     n->again_since_ns = 0;
-    if (p->mode == COHORT_FIFO)
+    if (sim_reliable(p->mode))
         n->fifo_next++;
     sim_trace(w, "app  n%zu: sent #%u %s %uB", i, p->index,
-              p->mode == COHORT_FIFO ? "FIFO" : "UNREL", p->len);
+              sim_mode_name(p->mode), p->len);
     if (n->burst_left > 1) {
         n->burst_left--;
         n->next_send_ns = w->now_ns;
@@ -456,8 +498,7 @@ static void app_send(sim_world_t *w, size_t i)
         co_core_flush(n->core, sim_local_ns(w, n));
     } else if (rc != 0) {
         sim_fail(w, "co_core_send(n%zu, %s, %uB) returned %s", i,
-                 p->mode == COHORT_FIFO ? "FIFO" : "UNRELIABLE", p->len,
-                 err_name(rc));
+                 sim_mode_name(p->mode), p->len, err_name(rc));
         return;
     } else {
         sent_ok(w, i);
@@ -524,6 +565,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->fifo_next = 1;
     n->app_view_id = n->app_prev_view_id = 0;
     n->app_views = 0;
+    n->ord_cur = n->ord_prev = 0;
     sim_check_reset_node(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
@@ -816,11 +858,13 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     memset(w, 0, sizeof *w);
     w->opts = *opts;
     sim_probe_core(&fifo, &secure);
+    sim_probe_ordered(&w->total, &w->safe);
     w->fifo = fifo;
     sim_scenario_draw(&w->scn, opts, fifo, secure);
     w->hash = FNV_OFFSET;
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
     sim_view_init(w);
+    sim_total_init(w);
     co_rng_t r;
     co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
     co_rng_seed(&w->net_rng, co_rng_next(&r));
@@ -955,6 +999,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
     if (!w->failed)
         sim_view_final(w);
     if (!w->failed)
+        sim_total_final(w);
+    if (!w->failed)
         sim_attack_finish(w);
     if (!w->failed && w->scn.attack_strict)
         sim_check_member_events(w);
@@ -985,4 +1031,5 @@ void sim_world_free(sim_world_t *w)
     sim_queue_free(&w->q);
     sim_attack_free(w);
     sim_view_free(w);
+    sim_total_free(w);
 }

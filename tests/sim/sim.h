@@ -27,6 +27,7 @@
 #include "core.h"
 #include "incarnation.h"
 #include "rng.h"
+#include "total_check.h"
 #include "vs_check.h"
 
 #define SIM_MAX_MEMBERS 128
@@ -61,7 +62,36 @@ typedef enum sim_inject {
     SIM_INJECT_SENDING_VIEW, /* a delivery tagged with the wrong view */
     SIM_INJECT_SELF_DELIVERY, /* a member misses one of its own messages */
     SIM_INJECT_SELF_DELIVERY_OFF, /* ... delivers one though told not to */
+    /* the total-order properties of total_check, against a twin checker
+     * (total_twin.c); these need TOTAL or SAFE in --modes */
+    SIM_INJECT_TOTAL_SWAP,     /* two ordered deliveries change places */
+    SIM_INJECT_TOTAL_RENUMBER, /* one ordered delivery numbered one more */
+    SIM_INJECT_TOTAL_DROP,     /* a member's last ordered delivery of a
+                                  view vanishes before it moves on */
+    SIM_INJECT_SAFE_DROP,      /* ... a SAFE one that someone delivered */
 } sim_inject_t;
+
+/* Bits of sim_opts_t.modes, one per cohort_mode_t. */
+#define SIM_MODE_BIT(m) (1u << (unsigned)(m))
+#define SIM_MODES_DEFAULT                                                      \
+    (SIM_MODE_BIT(COHORT_UNRELIABLE) | SIM_MODE_BIT(COHORT_FIFO))
+#define SIM_MODES_ORDERED                                                      \
+    (SIM_MODE_BIT(COHORT_TOTAL) | SIM_MODE_BIT(COHORT_SAFE))
+#define SIM_N_MODES 4
+
+/* The reliable modes: FIFO, TOTAL, SAFE share the sender's stream. */
+static inline bool sim_reliable(unsigned mode)
+{
+    return mode == COHORT_FIFO || mode == COHORT_TOTAL || mode == COHORT_SAFE;
+}
+
+static inline bool sim_ordered(unsigned mode)
+{
+    return mode == COHORT_TOTAL || mode == COHORT_SAFE;
+}
+
+/* "UNREL", "FIFO", "TOTAL", "SAFE". */
+const char *sim_mode_name(unsigned mode);
 
 typedef struct sim_opts {
     uint64_t seed;
@@ -77,6 +107,8 @@ typedef struct sim_opts {
     bool vs;                     /* feed sends and deliveries to vs_check */
     bool no_self_delivery;       /* with vs: members told not to deliver
                                     their own messages */
+    unsigned modes;              /* SIM_MODE_BIT()s the workload draws;
+                                    0: SIM_MODES_DEFAULT */
 } sim_opts_t;
 
 /* ------------------------------------------------------------------ */
@@ -123,7 +155,8 @@ typedef struct sim_scn {
 
     /* workload */
     size_t msgs_per_node;
-    double fifo_share;         /* chance a message is FIFO (when supported) */
+    double fifo_share;         /* chance a message is reliable (FIFO, or
+                                  TOTAL/SAFE when --modes has them) */
     size_t size_max;           /* largest FIFO message */
     uint64_t burst_gap_ns;     /* mean gap between bursts */
     size_t burst_max;
@@ -215,7 +248,8 @@ typedef struct sim_payload {
 typedef struct sim_msg {
     uint64_t sent_ns;
     uint32_t gen;          /* sender incarnation (generation) */
-    uint32_t fifo_seq;     /* 0 for UNRELIABLE */
+    uint32_t fifo_seq;     /* place in the sender's reliable stream
+                              (FIFO, TOTAL, SAFE); 0 for UNRELIABLE */
     uint32_t len;
     uint8_t mode;
     uint64_t view_id;      /* the sender's view when it went out; 0: held
@@ -260,12 +294,14 @@ typedef struct sim_node {
     sim_payload_t pending_p;
     uint64_t next_send_ns; /* UINT64_MAX: nothing to send */
     size_t burst_left;
-    uint32_t fifo_next;    /* FIFO number the next FIFO message gets */
+    uint32_t fifo_next;    /* number the next reliable message gets */
     uint64_t again_since_ns;
 
     uint64_t app_view_id;  /* last view the app pulled (0: none yet) */
     uint64_t app_prev_view_id; /* the one before it */
     uint16_t app_views;    /* views it pulled (this incarnation) */
+    uint32_t ord_cur, ord_prev; /* TOTAL/SAFE it delivered in the current
+                                   view and in the one before */
 
     /* event pulling */
     bool slow;
@@ -274,7 +310,7 @@ typedef struct sim_node {
     bool maybe_events;
 
     /* what this incarnation did, for the stats checks */
-    uint64_t acc_sent[3], acc_again, acc_pulled[3];
+    uint64_t acc_sent[SIM_N_MODES], acc_again, acc_pulled[SIM_N_MODES];
     uint64_t acc_tx, acc_fed, acc_fed_foreign;
     size_t peak_mem;
     uint64_t tick_ns;
@@ -300,7 +336,8 @@ typedef struct sim_node {
 typedef struct sim_totals {
     uint64_t dgrams_sent, dgrams_delivered, lost, dups, held, corrupted;
     uint64_t cut;          /* dropped by partition or crash */
-    uint64_t sent[3], delivered[3], again;
+    uint64_t sent[SIM_N_MODES], delivered[SIM_N_MODES], again;
+    uint64_t transitional;  /* deliveries flagged transitional */
     uint64_t retrans, nacks, drops;
     size_t peak_mem, mem_bound;
     uint64_t max_fifo_latency_ns;
@@ -378,6 +415,35 @@ typedef struct sim_twin {
     sim_hold_t *hold;      /* per node (synchrony) */
 } sim_twin_t;
 
+/* One ordered delivery as the total-order glue keeps it (total_sim.c). */
+typedef struct sim_odel {
+    bool on;
+    cohort_member_t tx;
+    size_t s;              /* sender node */
+    uint32_t index, seq;
+    uint8_t mode;
+    uint64_t view, order;
+    uint32_t flags;
+} sim_odel_t;
+
+/* Highest order delivered regularly in a view, by node (self-tests). */
+typedef struct sim_vmax {
+    uint64_t view;
+    uint64_t max[SIM_MASK_MEMBERS + 1];
+} sim_vmax_t;
+#define SIM_VMAX 64
+
+/* The total-order checker and its self-test twin (total_sim.c,
+ * total_twin.c). */
+typedef struct sim_total {
+    total_check_t *tc;     /* NULL unless TOTAL or SAFE is in the mix */
+    size_t reported;
+    total_check_t *twin;   /* NULL unless sim_total_test(opts.inject) */
+    sim_odel_t *hold;      /* per node: delivery held from the twin */
+    sim_vmax_t vmax[SIM_VMAX];
+    size_t n_vmax;
+} sim_total_t;
+
 typedef struct sim_world {
     sim_opts_t opts;
     sim_scn_t scn;
@@ -404,6 +470,8 @@ typedef struct sim_world {
                                 liveness (view_check.c) */
     size_t vs_reported;      /* violations already turned into failures */
     sim_twin_t twin;
+    bool total, safe;        /* the core supports TOTAL, SAFE */
+    sim_total_t ord;         /* total order (total_sim.c) */
     uint64_t end_ns;
 
     /* last time subject's current incarnation was missing from observer's
@@ -442,6 +510,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts);
 void sim_world_free(sim_world_t *w);
 /* Probe the core once: FIFO support and crypto support. */
 void sim_probe_core(bool *fifo, bool *secure);
+/* ... and TOTAL and SAFE support. */
+void sim_probe_ordered(bool *total, bool *safe);
 void sim_trace(sim_world_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void sim_fail(sim_world_t *w, const char *fmt, ...)
@@ -530,6 +600,29 @@ bool sim_twin_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                         const sim_payload_t *p);
 void sim_twin_stopped(sim_world_t *w, size_t r);
 void sim_twin_final(sim_world_t *w, const cohort_member_t *live, size_t n);
+
+/* total_sim.c: every delivery, view and stop into total_check */
+void sim_total_init(sim_world_t *w);
+void sim_total_free(sim_world_t *w);
+void sim_total_install(sim_world_t *w, size_t r, const cohort_event_t *ev);
+void sim_total_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                         const sim_payload_t *p);
+void sim_total_stopped(sim_world_t *w, size_t r);
+void sim_total_final(sim_world_t *w);
+/* Turn new findings into a failure of the run. */
+void sim_total_report(sim_world_t *w);
+
+/* total_twin.c: the self-tests of total_check */
+bool sim_total_test(sim_inject_t k);
+/* The twin gets this delivery, or a perturbed one, or not yet. */
+void sim_total_twin_delivered(sim_world_t *w, size_t r,
+                              const sim_odel_t *d);
+void sim_total_twin_install(sim_world_t *w, size_t r, uint64_t view_id,
+                            const cohort_member_t *m, size_t n);
+void sim_total_twin_stopped(sim_world_t *w, size_t r);
+void sim_total_twin_final(sim_world_t *w, const cohort_member_t *live,
+                          size_t n);
+void sim_total_twin_report(sim_world_t *w);
 
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */

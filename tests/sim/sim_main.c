@@ -5,13 +5,15 @@
  *              [--verbose] [--trace-hash] [--quiet] [--no-loopback]
  *              [--attack-rate HZ] [--twin] [--strict-replay]
  *              [--self-test KIND] [--no-vs | --no-self-delivery]
+ *              [--modes LIST]
  *
  * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all"
  * runs each of them for every seed; "mixed" (the default with a seed) lets the
  * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
  * short smoke sweep. Exit status: 0 when every property held, 1 on any
  * failure (the seed, what failed and the command that replays it are
- * printed), 2 on a usage error.
+ * printed), 2 on a usage error, 77 when --modes asks for a mode the core
+ * does not support yet (NOTSUP).
  *
  * A run with the attacker (attack.c) can be paired with a twin: the same
  * seed without the attacker, in the same process. The attacked run must
@@ -41,6 +43,8 @@ typedef struct cli {
     bool vs, no_self_delivery;
     double attack_rate_hz; /* as sim_opts_t */
     sim_inject_t inject;
+    unsigned modes;        /* 0: the default mix */
+    char modes_text[64];
     const char *argv0;
 } cli_t;
 
@@ -55,7 +59,10 @@ static void usage(FILE *f)
             "                  [--self-test drop|dup|corrupt|cut|forge|accept|"
             "evict|view|\n"
             "                   synchrony|sending-view|self-delivery|"
-            "self-delivery-off]\n"
+            "self-delivery-off|\n"
+            "                   total-swap|total-renumber|total-drop|"
+            "safe-drop]\n"
+            "                  [--modes LIST]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one);\n"
             "        large (128 members must share one view within 5 s "
@@ -77,9 +84,17 @@ static void usage(FILE *f)
             "  --no-self-delivery: members are configured not to deliver "
             "their own\n"
             "  --self-test: break a guarantee on purpose; the run must "
-            "fail (the last four\n"
-            "        imply --vs and judge the injected history against a twin "
-            "checker)\n",
+            "fail (synchrony to\n"
+            "        self-delivery-off imply --vs, the total and safe ones "
+            "--modes\n"
+            "        unreliable,fifo,total,safe; they judge the injected "
+            "history against a\n"
+            "        twin checker)\n"
+            "  --modes LIST: the delivery modes the workload draws, from "
+            "unreliable, fifo,\n"
+            "        total, safe (default unreliable,fifo; exit 77 when the "
+            "core does not\n"
+            "        support one yet)\n",
             SIM_MAX_MEMBERS, SIM_MASK_MEMBERS, SIM_DRAW_MEMBERS);
 }
 
@@ -110,7 +125,33 @@ static bool parse_range(const char *s, uint64_t *a, uint64_t *b)
 static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
     "view", "synchrony", "sending-view", "self-delivery",
-    "self-delivery-off"};
+    "self-delivery-off", "total-swap", "total-renumber", "total-drop",
+    "safe-drop"};
+
+/* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
+static bool parse_modes(const char *s, unsigned *out)
+{
+    static const char *const names[SIM_N_MODES] = {"unreliable", "fifo",
+                                                   "total", "safe"};
+    unsigned m = 0;
+    const char *p = s;
+    while (p != NULL && *p != '\0') {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        unsigned k = 0;
+        while (k < SIM_N_MODES &&
+               !(strlen(names[k]) == len && strncmp(p, names[k], len) == 0))
+            k++;
+        if (k == SIM_N_MODES)
+            return false;
+        m |= SIM_MODE_BIT(k);
+        p = e ? e + 1 : NULL;
+    }
+    if (m == 0 || (m & ~SIM_MODE_BIT(COHORT_UNRELIABLE)) == 0)
+        return false; /* a mix needs a reliable mode (the checks do) */
+    *out = m;
+    return true;
+}
 
 static bool parse_inject(const char *s, sim_inject_t *out)
 {
@@ -165,6 +206,11 @@ static int parse_args(cli_t *c, int argc, char **argv)
                    n <= 1000000) {
             c->attack_rate_hz = n ? (double)n : -1.0;
             i++;
+        } else if (strcmp(a, "--modes") == 0 && v &&
+                   strlen(v) < sizeof c->modes_text &&
+                   parse_modes(v, &c->modes)) {
+            strcpy(c->modes_text, v);
+            i++;
         } else if (strcmp(a, "--twin") == 0) {
             c->twin = true;
         } else if (strcmp(a, "--strict-replay") == 0) {
@@ -191,6 +237,10 @@ static int parse_args(cli_t *c, int argc, char **argv)
             usage(stderr);
             return -1;
         }
+    }
+    if (sim_total_test(c->inject) && !(c->modes & SIM_MODES_ORDERED)) {
+        c->modes = SIM_MODES_DEFAULT | SIM_MODES_ORDERED;
+        strcpy(c->modes_text, "unreliable,fifo,total,safe");
     }
     if (c->no_self_delivery && !c->vs) {
         fprintf(stderr, "cohort-sim: --no-self-delivery needs --vs\n");
@@ -264,6 +314,13 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            (unsigned long long)t->drops, (unsigned long long)t->dgrams_sent,
            (unsigned long long)t->owed, t->peak_mem, t->mem_bound,
            (double)w->now_ns / 1e9);
+    if (w->opts.modes & SIM_MODES_ORDERED)
+        printf(" ordered=t%llu/s%llu->t%llu/s%llu(trans %llu)",
+               (unsigned long long)t->sent[COHORT_TOTAL],
+               (unsigned long long)t->sent[COHORT_SAFE],
+               (unsigned long long)t->delivered[COHORT_TOTAL],
+               (unsigned long long)t->delivered[COHORT_SAFE],
+               (unsigned long long)t->transitional);
     print_attack(w);
     if (s->view_bound_ns)
         printf(" one_view_at=%.3fs(bound %.1fs)",
@@ -295,6 +352,8 @@ static void print_failure(const sim_world_t *w, const cli_t *c)
         printf(" --twin");
     if (c->strict_replay)
         printf(" --strict-replay");
+    if (c->modes)
+        printf(" --modes %s", c->modes_text);
     if (!c->vs)
         printf(" --no-vs");
     else if (c->no_self_delivery)
@@ -340,8 +399,11 @@ static bool twin_compare(const sim_world_t *atk, const sim_world_t *clean,
                          char *why, size_t len)
 {
     const co_core_config_t *cfg = &atk->scn.cfg;
-    uint64_t sent_a = atk->tot.sent[0] + atk->tot.sent[1];
-    uint64_t sent_c = clean->tot.sent[0] + clean->tot.sent[1];
+    uint64_t sent_a = 0, sent_c = 0;
+    for (unsigned m = 0; m < SIM_N_MODES; m++) {
+        sent_a += atk->tot.sent[m];
+        sent_c += clean->tot.sent[m];
+    }
     uint64_t heal_c = clean->now_ns - clean->heal_ns;
     uint64_t heal_a = atk->now_ns - atk->heal_ns;
     uint64_t slack = cfg->member_timeout_ns + 4 * cfg->nack_retry_ns;
@@ -424,6 +486,7 @@ static int run_one(const cli_t *c, uint64_t seed, const char *scenario)
     o.strict_replay = c->strict_replay;
     o.vs = c->vs || sim_twin_test(c->inject);
     o.no_self_delivery = c->no_self_delivery;
+    o.modes = c->modes;
     /* these two are about self-delivery on and off, whatever was asked */
     if (c->inject == SIM_INJECT_SELF_DELIVERY)
         o.no_self_delivery = false;
@@ -454,6 +517,16 @@ int main(int argc, char **argv)
         return 2;
 #endif
     c.argv0 = argv[0];
+    if (c.modes & SIM_MODES_ORDERED) {
+        bool total, safe;
+        sim_probe_ordered(&total, &safe);
+        if (((c.modes & SIM_MODE_BIT(COHORT_TOTAL)) && !total) ||
+            ((c.modes & SIM_MODE_BIT(COHORT_SAFE)) && !safe)) {
+            printf("SKIP: --modes %s: the core does not support %s yet\n",
+                   c.modes_text, !total ? "TOTAL" : "SAFE");
+            return 77;
+        }
+    }
     unsigned long long runs = 0, failed = 0;
     clock_t t0 = clock();
     for (uint64_t seed = c.first;; seed++) {

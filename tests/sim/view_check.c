@@ -115,6 +115,7 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     if (w->twin.vs)
         sim_twin_install(w, r, ev->u.view.view_id, m, count,
                          ev->u.view.primary != 0);
+    sim_total_install(w, r, ev);
     w->node[r].app_prev_view_id = rn->app_view_id;
     w->node[r].app_view_id = ev->u.view.view_id;
     if (w->node[r].app_views < UINT16_MAX)
@@ -122,10 +123,21 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     report(w);
 }
 
+/* FIFO and TOTAL messages obey virtual synchrony as vs_check states it;
+ * SAFE ones too, but for one thing: a SAFE message that is not yet held
+ * by every member of its view when the view ends may be delivered by no
+ * one, its sender included (never transitionally), so vs_check's "a
+ * sender delivers its own messages before it moves on" does not hold for
+ * them; total_check judges them (rules 4 and 5). */
+static bool vs_fed(const sim_world_t *w, const sim_payload_t *p)
+{
+    return w->scn.vs && (p->mode == COHORT_FIFO || p->mode == COHORT_TOTAL);
+}
+
 void sim_vs_sent(sim_world_t *w, size_t s, const sim_payload_t *p)
 {
     const sim_node_t *sn = &w->node[s];
-    if (!w->scn.vs || p->mode != COHORT_FIFO)
+    if (!vs_fed(w, p))
         return;
     COHORT_ASSERT(p->gen == sn->gen);
     /* The message goes out in the view the application is in only when
@@ -149,7 +161,7 @@ void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                       const sim_payload_t *p)
 {
     const sim_node_t *rn = &w->node[r];
-    if (!w->scn.vs || p->mode != COHORT_FIFO)
+    if (!vs_fed(w, p))
         return;
     if (w->twin.vs && !sim_twin_delivered(w, r, ev, p))
         return;
@@ -161,6 +173,7 @@ void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
 void sim_view_stopped(sim_world_t *w, size_t r)
 {
     vs_check_stopped(w->vs, identity(&w->node[r]));
+    sim_total_stopped(w, r);
     if (w->twin.vs)
         sim_twin_stopped(w, r);
 }
