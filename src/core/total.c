@@ -290,8 +290,14 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
     uint64_t order = 0;
     if (co_class_ordered(cls)) {
         order = ++t->order;
-        if (flags & COHORT_MESSAGE_TRANSITIONAL)
+        /* After one transitional message, every later one of the view
+         * is too: no regular delivery follows a transitional one. */
+        if (t->transitional)
+            flags |= COHORT_MESSAGE_TRANSITIONAL;
+        if (flags & COHORT_MESSAGE_TRANSITIONAL) {
+            t->transitional = true;
             core->stats.messages_transitional++;
+        }
     } else {
         flags = 0;
     }
@@ -358,7 +364,12 @@ static bool follow_list(co_core_t *core, bool ending)
         const co_order_slot_t *e = &t->list[t->head];
         co_peer_t *peer;
         co_hold_t *h = hold_of(core, e->id, e->incarnation, &peer);
-        if (!h) { /* not a member this one knows: nothing of it to order */
+        if (!h) {
+            /* A member of the view this one does not know in that life
+             * (it installed the view late, and never heard it): its
+             * messages are not delivered here, so the places of what
+             * follows are not the others'. */
+            t->transitional = true;
             list_pop(t);
             continue;
         }
@@ -446,6 +457,7 @@ void co_total_installed(co_core_t *core)
     t->head = t->count = 0;
     t->order = 0;
     t->safe_seen = false;
+    t->transitional = false;
     const co_view_t *v = co_gms_view(&core->gms);
     t->n_members = 0;
     for (size_t i = 0; i < v->count && i < t->members_cap; i++)

@@ -60,6 +60,8 @@ typedef struct co_total {
     size_t hold_max;         /* bytes each sender's hold may take */
     bool stalled;            /* a stream waits for room in a hold or the
                                 list: retried as messages leave */
+    bool transitional;       /* a transitional message was delivered in
+                                this view: all later ones are too */
     bool safe_seen;          /* SAFE messages in this view: acks go to the
                                 group so every member learns stability */
 } co_total_t;

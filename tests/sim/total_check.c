@@ -392,12 +392,14 @@ static void check_uniform(total_check_t *c, uint32_t x, uint32_t v,
     }
 }
 
-/* The first position where a and b differ (flags included), or NONE. */
+/* The first position where a and b differ, or NONE. Flags may differ:
+ * one member may confirm a SAFE message's stability before the view
+ * ends (regular) and another only after (transitional). */
 static uint32_t first_diff(const tc_seq_t *a, const tc_seq_t *b)
 {
     uint32_t n = a->n < b->n ? a->n : b->n;
     for (uint32_t p = 0; p < n; p++)
-        if (!same_ent(&a->e[p], &b->e[p]) || a->e[p].flags != b->e[p].flags)
+        if (!same_ent(&a->e[p], &b->e[p]))
             return p;
     return a->n == b->n ? NONE : n;
 }
@@ -632,11 +634,6 @@ void total_check_delivered(total_check_t *c, cohort_member_t who,
         return;
     bool trans = (flags & COHORT_MESSAGE_TRANSITIONAL) != 0;
     uint32_t v = r->view, p = r->seq.n;
-    if (trans && mode == COHORT_SAFE)
-        report(c, TOTAL_PROP_TRANSITIONAL,
-               M_FMT " delivered SAFE " M_FMT "#%" PRIu64
-               " transitionally in view %" PRIu64,
-               M_ARG(who), M_ARG(sender), key, c->views[v].id);
     if (!trans && r->transitional)
         report(c, TOTAL_PROP_TRANSITIONAL,
                M_FMT " delivered " M_FMT "#%" PRIu64 " regularly at %" PRIu32
