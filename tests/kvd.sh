@@ -66,8 +66,14 @@ start 1
 start 2
 start 3 --max-clients 40     # small, for the --max-clients case below
 
-sleep 0.5
+# Each replica either answers PING or has exited (77: no total order).
 for i in 1 2 3; do
+    until=$((SECONDS + 15))
+    while kill -0 "${pids[$i]}" 2>/dev/null &&
+          [ "$(timeout 2 redis-cli -p $((base + i)) ping 2>/dev/null)" != PONG ] &&
+          [ $SECONDS -lt $until ]; do
+        sleep 0.2
+    done
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
         wait "${pids[$i]}"; rc=$?
         if [ $rc -eq 77 ]; then
