@@ -1,0 +1,1106 @@
+/*
+ * cohort-kvd - a replicated in-memory key-value server that speaks the
+ * Redis protocol (RESP2), and the model of a server built on cohort
+ * (docs/replicated-server.md walks through this file).
+ *
+ *   epoll(listen socket, clients, cohort_fd; cohort_timeout_ms)
+ *     -> read clients, parse commands (kvd_resp), run reads at once
+ *        (kvd_cmd), multicast writes in the total order (kvd_msg)
+ *     -> cohort_process -> cohort_next_event: apply every delivered write
+ *        to the store (kvd_store) in delivery order; answer the client
+ *        when the write is this replica's own
+ *     -> the view's coordinator multicasts the time, so keys expire at
+ *        the same point of the order everywhere
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cohort.h"
+#include "common.h"
+#include "kvd_cmd.h"
+#include "kvd_msg.h"
+#include "kvd_resp.h"
+#include "kvd_store.h"
+
+/* COHORT_SAFE is being added to cohort_mode_t; its number is fixed. */
+#define KVD_MODE_SAFE ((cohort_mode_t)3)
+
+#define KVD_MAX_CLIENTS_DEFAULT 10000
+#define KVD_QUERY_MAX_DEFAULT ((uint64_t)64 << 20)
+#define KVD_OUTPUT_MAX_DEFAULT ((uint64_t)64 << 20)
+#define KVD_READ_CHUNK 65536            /* per client per wake-up */
+#define KVD_PENDING_MAX 65536           /* writes in flight, all clients */
+#define KVD_EPOLL_BATCH 256
+#define KVD_EVENTS_PER_ROUND 100000     /* deliveries applied per wake-up */
+#define KVD_MEMBERS_MAX 256
+#define KVD_TICK_NS 100000000u          /* time message, keys with expiry */
+#define KVD_IDLE_TICK_NS 1000000000u    /* time message, none */
+#define KVD_ACCEPT_PAUSE_NS 100000000u  /* out of descriptors: wait */
+#define KVD_POLL_CAP_MS 1000
+#define KVD_DRAIN_MS 2000
+#define KVD_NAME_MAX 64
+
+#define TAG_LISTEN UINT64_MAX
+#define TAG_COHORT (UINT64_MAX - 1)
+
+enum kvd_opt {
+    OPT_TCP_PORT = TOOL_OPT__END,
+    OPT_BIND,
+    OPT_EXPECTED,
+    OPT_SAFE,
+    OPT_LINEARIZABLE,
+    OPT_MAX_CLIENTS,
+    OPT_MAX_QUERY,
+    OPT_MAX_OUTPUT,
+    OPT_QUIET,
+};
+
+struct kvd_opts {
+    struct tool_net net;
+    uint16_t tcp_port;
+    const char *bind;
+    uint64_t expected;
+    int safe, linearizable, quiet;
+    uint64_t max_clients, max_query, max_output;
+};
+
+struct conn {
+    int fd;
+    uint32_t slot, gen;
+    uint64_t id;
+    struct kvd_buf in, out;
+    size_t in_pos, out_pos;     /* parsed input, written output */
+    size_t need;                /* unparsed bytes needed before parsing */
+    struct kvd_args args;
+    unsigned pending;           /* writes multicast, not yet delivered */
+    uint32_t interest;          /* epoll events registered */
+    int closing;                /* close once the output is written */
+    int queued;                 /* in the run list */
+    char name[KVD_NAME_MAX + 1];
+};
+
+struct pending {
+    uint64_t request_id;
+    uint32_t slot, gen;
+};
+
+struct counters {
+    uint64_t writes_sent, own_applied, remote_applied, ordered_reads;
+    uint64_t time_sent, time_applied, expired, refused_noquorum;
+    uint64_t send_again, malformed, lost, clients_total, clients_rejected;
+};
+
+struct kvd {
+    struct kvd_opts o;
+    cohort_t *c;
+    cohort_member_t self;
+    cohort_mode_t mode;
+    int lfd, ep;
+    struct conn **conns;        /* by slot, max_clients of them */
+    uint32_t *free_slots;
+    size_t n_free, n_conns;
+    uint32_t *runq, *runq_next; /* slots to run this round, next round */
+    size_t runq_len, runq_next_len;
+    struct pending *ring;       /* own writes in flight, in sending order */
+    size_t ring_head, ring_len;
+    struct kvd_store store;
+    struct kvd_buf msg, scratch;
+    struct kvd_args margs;
+    int have_view, primary, coordinator;
+    uint64_t view_id;
+    cohort_member_t members[KVD_MEMBERS_MAX];
+    size_t n_members;
+    uint64_t next_request, next_client_id;
+    uint64_t next_tick_ns, accept_paused_until_ns, start_ns;
+    struct counters n;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: cohort-kvd --port PORT [options]\n"
+"  --port PORT           TCP port for Redis clients (required)\n"
+"  --bind ADDR           IPv4 address to listen on (default 127.0.0.1)\n"
+"  --group NAME          group of the replicas (default: kvd)\n"
+"  --name NAME           member name (default: host:pid)\n"
+"  --interface IF        interface or local address for the group\n"
+"                        (default: lo)\n"
+"  --address ADDR        multicast address (default: from the group)\n"
+"  --cohort-port P       UDP port of the group (default: the library's)\n"
+"  --ipv6                use IPv6 for the group\n"
+"  --key FILE            group key from cohort-keygen (encrypts)\n"
+"  --security auth|encrypt  protection (needs --key)\n"
+"  --datagram BYTES      largest UDP payload\n"
+"  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n"
+"  --expected N          replicas expected: writes need a view of more\n"
+"                        than N/2 (default 0: every view is primary)\n"
+"  --safe                writes in SAFE order (held by every replica\n"
+"                        before they apply) instead of TOTAL\n"
+"  --linearizable-reads  reads go through the total order too\n"
+"  --max-clients N       client connections (default 10000)\n"
+"  --max-query-bytes N   unparsed input a client may send ahead\n"
+"                        (default 64 MiB)\n"
+"  --max-output-bytes N  replies a client may leave unread before it is\n"
+"                        disconnected (default 64 MiB)\n"
+"  --quiet               print only errors\n"
+"  --help, --version\n");
+}
+
+static const struct option long_opts[] = {
+    { "group", required_argument, NULL, TOOL_OPT_GROUP },
+    { "name", required_argument, NULL, TOOL_OPT_NAME },
+    { "interface", required_argument, NULL, TOOL_OPT_INTERFACE },
+    { "address", required_argument, NULL, TOOL_OPT_ADDRESS },
+    { "cohort-port", required_argument, NULL, TOOL_OPT_PORT },
+    { "ipv6", no_argument, NULL, TOOL_OPT_IPV6 },
+    { "key", required_argument, NULL, TOOL_OPT_KEY },
+    { "security", required_argument, NULL, TOOL_OPT_SECURITY },
+    { "datagram", required_argument, NULL, TOOL_OPT_DATAGRAM },
+    { "faults", required_argument, NULL, TOOL_OPT_FAULTS },
+    { "help", no_argument, NULL, TOOL_OPT_HELP },
+    { "version", no_argument, NULL, TOOL_OPT_VERSION },
+    { "port", required_argument, NULL, OPT_TCP_PORT },
+    { "bind", required_argument, NULL, OPT_BIND },
+    { "expected", required_argument, NULL, OPT_EXPECTED },
+    { "safe", no_argument, NULL, OPT_SAFE },
+    { "linearizable-reads", no_argument, NULL, OPT_LINEARIZABLE },
+    { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+    { "max-query-bytes", required_argument, NULL, OPT_MAX_QUERY },
+    { "max-output-bytes", required_argument, NULL, OPT_MAX_OUTPUT },
+    { "quiet", no_argument, NULL, OPT_QUIET },
+    { NULL, 0, NULL, 0 },
+};
+
+static int kvd_option(void *ctx, int opt, const char *arg)
+{
+    struct kvd_opts *o = ctx;
+    uint64_t v = 0;
+    switch (opt) {
+    case OPT_TCP_PORT:
+        if (tool_parse_u64("port", arg, 1, 65535, &v) != 0)
+            return -1;
+        o->tcp_port = (uint16_t)v;
+        return 0;
+    case OPT_BIND: o->bind = arg; return 0;
+    case OPT_SAFE: o->safe = 1; return 0;
+    case OPT_LINEARIZABLE: o->linearizable = 1; return 0;
+    case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_EXPECTED:
+        return tool_parse_u64("expected", arg, 0, 1000, &o->expected);
+    case OPT_MAX_CLIENTS:
+        return tool_parse_u64("max-clients", arg, 1, 1000000,
+                              &o->max_clients);
+    case OPT_MAX_QUERY:
+        return tool_parse_u64("max-query-bytes", arg, 1024,
+                              (uint64_t)1 << 30, &o->max_query);
+    case OPT_MAX_OUTPUT:
+        return tool_parse_u64("max-output-bytes", arg, 1024,
+                              (uint64_t)1 << 30, &o->max_output);
+    default:
+        return -1;
+    }
+}
+
+static int parse_args(void *opts, int argc, char **argv)
+{
+    struct kvd_opts *o = &((struct kvd *)opts)->o;
+    struct in_addr a;
+    int r;
+    tool_net_init(&o->net, "kvd");
+    o->bind = "127.0.0.1";
+    o->max_clients = KVD_MAX_CLIENTS_DEFAULT;
+    o->max_query = KVD_QUERY_MAX_DEFAULT;
+    o->max_output = KVD_OUTPUT_MAX_DEFAULT;
+    r = tool_parse_options(&o->net, argc, argv, long_opts, usage, kvd_option,
+                           o);
+    if (r != TOOL_OPT_NEXT)
+        return r;
+    if (o->tcp_port == 0) {
+        tool_err("--port PORT is required (try --help)");
+        return TOOL_EXIT_USAGE;
+    }
+    if (inet_pton(AF_INET, o->bind, &a) != 1) {
+        tool_err("--bind: expected an IPv4 address, got '%s'", o->bind);
+        return TOOL_EXIT_USAGE;
+    }
+    return tool_net_check(&o->net) == 0 ? -1 : TOOL_EXIT_USAGE;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                         */
+/* ------------------------------------------------------------------ */
+
+static uint64_t conn_tag(const struct conn *cn)
+{
+    return ((uint64_t)cn->gen << 32) | cn->slot;
+}
+
+static struct conn *conn_by_tag(struct kvd *k, uint64_t tag)
+{
+    uint32_t slot = (uint32_t)tag;
+    struct conn *cn = slot < k->o.max_clients ? k->conns[slot] : NULL;
+    return cn != NULL && cn->gen == (uint32_t)(tag >> 32) ? cn : NULL;
+}
+
+/* Run cn in this round (reads, replies) or, with next, in the next one
+ * (a write the library's window had no room for). */
+static void conn_queue(struct kvd *k, struct conn *cn, int next)
+{
+    if (next) {
+        if (k->runq_next_len < 2 * k->o.max_clients)
+            k->runq_next[k->runq_next_len++] = cn->slot;
+        return;
+    }
+    if (cn->queued || k->runq_len == 2 * k->o.max_clients)
+        return;
+    cn->queued = 1;
+    k->runq[k->runq_len++] = cn->slot;
+}
+
+static void conn_close(struct kvd *k, struct conn *cn)
+{
+    close(cn->fd);
+    kvd_buf_free(&cn->in);
+    kvd_buf_free(&cn->out);
+    kvd_args_free(&cn->args);
+    k->conns[cn->slot] = NULL;
+    k->free_slots[k->n_free++] = cn->slot;
+    k->n_conns--;
+    /* Writes in flight still apply; their replies find no one (gen). */
+    free(cn);
+}
+
+static void conn_interest(struct kvd *k, struct conn *cn)
+{
+    uint32_t want = 0;
+    struct epoll_event ev;
+    if (!cn->closing && cn->out.len - cn->out_pos < k->o.max_output / 4 &&
+        cn->in.len - cn->in_pos < k->o.max_query)
+        want |= EPOLLIN;
+    if (cn->out.len > cn->out_pos)
+        want |= EPOLLOUT;
+    if (want == cn->interest)
+        return;
+    memset(&ev, 0, sizeof ev);
+    ev.events = want;
+    ev.data.u64 = conn_tag(cn);
+    if (epoll_ctl(k->ep, EPOLL_CTL_MOD, cn->fd, &ev) == 0)
+        cn->interest = want;
+}
+
+/* Write what is buffered; 0, or -1 if the connection was closed. */
+static int conn_flush(struct kvd *k, struct conn *cn)
+{
+    while (cn->out.len > cn->out_pos) {
+        ssize_t w = write(cn->fd, cn->out.data + cn->out_pos,
+                          cn->out.len - cn->out_pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            break;
+        if (w <= 0) {
+            conn_close(k, cn);
+            return -1;
+        }
+        cn->out_pos += (size_t)w;
+    }
+    if (cn->out_pos == cn->out.len) {
+        cn->out.len = 0;
+        cn->out_pos = 0;
+        if (cn->closing) {
+            conn_close(k, cn);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void accept_clients(struct kvd *k)
+{
+    for (;;) {
+        struct conn *cn;
+        struct epoll_event ev;
+        int one = 1;
+        int fd = accept4(k->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS) {
+                /* Level-triggered: stop asking for a while, or spin. */
+                epoll_ctl(k->ep, EPOLL_CTL_DEL, k->lfd, NULL);
+                k->accept_paused_until_ns = tool_now_ns() +
+                                            KVD_ACCEPT_PAUSE_NS;
+            }
+            return;
+        }
+        if (k->n_free == 0 || (cn = calloc(1, sizeof *cn)) == NULL) {
+            static const char full[] =
+                "-ERR max number of clients reached\r\n";
+            if (write(fd, full, sizeof full - 1) < 0)
+                (void)0;
+            close(fd);
+            k->n.clients_rejected++;
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cn->fd = fd;
+        cn->slot = k->free_slots[--k->n_free];
+        cn->gen = (uint32_t)(k->next_client_id * 2654435761u) | 1u;
+        cn->id = ++k->next_client_id;
+        kvd_buf_init(&cn->in, (size_t)k->o.max_query + KVD_READ_CHUNK);
+        kvd_buf_init(&cn->out, (size_t)k->o.max_output);
+        kvd_args_init(&cn->args);
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;
+        ev.data.u64 = conn_tag(cn);
+        if (epoll_ctl(k->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            close(fd);
+            k->free_slots[k->n_free++] = cn->slot;
+            free(cn);
+            continue;
+        }
+        cn->interest = EPOLLIN;
+        k->conns[cn->slot] = cn;
+        k->n_conns++;
+        k->n.clients_total++;
+    }
+}
+
+/* Read what the client sent (bounded per wake-up). -1: closed. */
+static int conn_read(struct kvd *k, struct conn *cn)
+{
+    ssize_t r;
+    if (cn->in_pos > 0) {
+        kvd_buf_consume(&cn->in, cn->in_pos);
+        cn->in_pos = 0;
+    }
+    if (kvd_buf_reserve(&cn->in, KVD_READ_CHUNK) != 0) {
+        conn_close(k, cn);
+        return -1;
+    }
+    r = read(cn->fd, cn->in.data + cn->in.len, KVD_READ_CHUNK);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (r <= 0) {
+        /* EOF, perhaps mid-command: what it sent whole is still
+         * answered by nobody, so just go. */
+        conn_close(k, cn);
+        return -1;
+    }
+    cn->in.len += (size_t)r;
+    conn_queue(k, cn, 0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server commands: INFO, CLIENT, QUIT, CONFIG                         */
+/* ------------------------------------------------------------------ */
+
+static int info_section(const struct kvd_arg *want, const char *name)
+{
+    return want == NULL || kvd_arg_is(want, name) ||
+           kvd_arg_is(want, "all") || kvd_arg_is(want, "everything") ||
+           kvd_arg_is(want, "default");
+}
+
+static void info_cohort(struct kvd *k, struct kvd_buf *b)
+{
+    kvd_buf_printf(b, "# Cohort\r\nview_id:%u.%08x\r\nmembers:%zu\r\n",
+                   (unsigned)(k->view_id >> 32), (unsigned)k->view_id,
+                   k->n_members);
+    kvd_buf_printf(b, "member_ids:");
+    for (size_t i = 0; i < k->n_members; i++)
+        kvd_buf_printf(b, "%s%08x", i ? "," : "", (unsigned)k->members[i].id);
+    kvd_buf_printf(b, "\r\nself_id:%08x\r\nprimary:%d\r\ncoordinator:%d\r\n"
+                      "order:%s\r\nlinearizable_reads:%d\r\n",
+                   (unsigned)k->self.id, k->have_view && k->primary,
+                   k->coordinator, k->o.safe ? "safe" : "total",
+                   k->o.linearizable);
+    kvd_buf_printf(b, "writes_sent:%llu\r\nwrites_applied_own:%llu\r\n"
+                      "writes_applied_remote:%llu\r\nreads_ordered:%llu\r\n"
+                      "writes_in_flight:%zu\r\n",
+                   (unsigned long long)k->n.writes_sent,
+                   (unsigned long long)k->n.own_applied,
+                   (unsigned long long)k->n.remote_applied,
+                   (unsigned long long)k->n.ordered_reads, k->ring_len);
+    kvd_buf_printf(b, "time_sent:%llu\r\ntime_applied:%llu\r\n"
+                      "ordered_time_ms:%llu\r\nkeys_expired:%llu\r\n"
+                      "refused_noquorum:%llu\r\nsend_would_block:%llu\r\n"
+                      "messages_malformed:%llu\r\nwrites_lost:%llu\r\n\r\n",
+                   (unsigned long long)k->n.time_sent,
+                   (unsigned long long)k->n.time_applied,
+                   (unsigned long long)k->store.now_ms,
+                   (unsigned long long)k->n.expired,
+                   (unsigned long long)k->n.refused_noquorum,
+                   (unsigned long long)k->n.send_again,
+                   (unsigned long long)k->n.malformed,
+                   (unsigned long long)k->n.lost);
+}
+
+static void cmd_info(struct kvd *k, struct conn *cn, size_t argc,
+                     const struct kvd_arg *v)
+{
+    struct kvd_buf b;
+    const struct kvd_arg *want = argc > 1 ? &v[1] : NULL;
+    kvd_buf_init(&b, 0);
+    if (info_section(want, "server"))
+        kvd_buf_printf(&b, "# Server\r\nredis_version:7.0.0\r\n"
+                           "redis_mode:standalone\r\nkvd_version:%s\r\n"
+                           "cohort_version:%s\r\nos:Linux\r\n"
+                           "process_id:%ld\r\ntcp_port:%u\r\n"
+                           "uptime_in_seconds:%llu\r\n\r\n",
+                       PACKAGE_VERSION, cohort_version(), (long)getpid(),
+                       (unsigned)k->o.tcp_port,
+                       (unsigned long long)((tool_now_ns() - k->start_ns) /
+                                            1000000000u));
+    if (info_section(want, "clients"))
+        kvd_buf_printf(&b, "# Clients\r\nconnected_clients:%zu\r\n"
+                           "maxclients:%llu\r\ntotal_connections:%llu\r\n"
+                           "rejected_connections:%llu\r\n\r\n",
+                       k->n_conns, (unsigned long long)k->o.max_clients,
+                       (unsigned long long)k->n.clients_total,
+                       (unsigned long long)k->n.clients_rejected);
+    if (info_section(want, "cohort") || info_section(want, "replication"))
+        info_cohort(k, &b);
+    if (info_section(want, "keyspace")) {
+        kvd_buf_printf(&b, "# Keyspace\r\n");
+        if (k->store.count > 0)
+            kvd_buf_printf(&b, "db0:keys=%zu,expires=%zu,avg_ttl=0\r\n",
+                           k->store.count, kvd_store_expires(&k->store));
+    }
+    if (b.failed)
+        kvd_resp_error(&cn->out, "ERR out of memory");
+    else
+        kvd_resp_bulk(&cn->out, b.data, b.len);
+    kvd_buf_free(&b);
+}
+
+static void cmd_client(struct kvd *k, struct conn *cn, size_t argc,
+                       const struct kvd_arg *v)
+{
+    (void)k;
+    if (kvd_arg_is(&v[1], "setname") && argc == 3) {
+        for (size_t i = 0; i < v[2].len; i++) {
+            if (v[2].p[i] <= ' ' || v[2].p[i] > '~') {
+                kvd_resp_error(&cn->out, "ERR Client names cannot contain "
+                               "spaces, newlines or special characters.");
+                return;
+            }
+        }
+        snprintf(cn->name, sizeof cn->name, "%.*s",
+                 (int)(v[2].len > KVD_NAME_MAX ? KVD_NAME_MAX : v[2].len),
+                 v[2].p);
+        kvd_resp_simple(&cn->out, "OK");
+    } else if (kvd_arg_is(&v[1], "getname") && argc == 2) {
+        if (cn->name[0] == '\0')
+            kvd_resp_null(&cn->out);
+        else
+            kvd_resp_bulk_str(&cn->out, cn->name);
+    } else if (kvd_arg_is(&v[1], "id") && argc == 2) {
+        kvd_resp_int(&cn->out, (int64_t)cn->id);
+    } else if (kvd_arg_is(&v[1], "setinfo") && argc == 4) {
+        kvd_resp_simple(&cn->out, "OK");   /* client libraries send it */
+    } else {
+        kvd_resp_error(&cn->out, "ERR unknown subcommand or wrong number of "
+                       "arguments for '%.*s'. Try CLIENT HELP.",
+                       (int)(v[1].len > 64 ? 64 : v[1].len), v[1].p);
+    }
+}
+
+/* CONFIG GET: what redis-benchmark asks; nothing else is configurable. */
+static void cmd_config(struct conn *cn, size_t argc, const struct kvd_arg *v)
+{
+    if (!kvd_arg_is(&v[1], "get") || argc != 3) {
+        kvd_resp_error(&cn->out, "ERR CONFIG %.*s is not supported",
+                       (int)(v[1].len > 64 ? 64 : v[1].len), v[1].p);
+        return;
+    }
+    if (kvd_arg_is(&v[2], "save") || kvd_arg_is(&v[2], "appendonly")) {
+        kvd_resp_array(&cn->out, 2);
+        kvd_resp_bulk(&cn->out, v[2].p, v[2].len);
+        kvd_resp_bulk_str(&cn->out, kvd_arg_is(&v[2], "save") ? "" : "no");
+    } else {
+        kvd_resp_array(&cn->out, 0);
+    }
+}
+
+static void run_server_cmd(struct kvd *k, struct conn *cn,
+                           const struct kvd_cmd_def *d, size_t argc,
+                           const struct kvd_arg *v)
+{
+    switch (d->id) {
+    case KVD_ID_INFO: cmd_info(k, cn, argc, v); return;
+    case KVD_ID_CLIENT: cmd_client(k, cn, argc, v); return;
+    case KVD_ID_CONFIG: cmd_config(cn, argc, v); return;
+    case KVD_ID_QUIT:
+        kvd_resp_simple(&cn->out, "OK");
+        cn->closing = 1;
+        return;
+    case KVD_ID_OTHER:
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands from clients                                               */
+/* ------------------------------------------------------------------ */
+
+enum dispatch { DISPATCH_DONE, DISPATCH_WAIT, DISPATCH_RETRY };
+
+/* Multicast a write (or an ordered read). DONE: sent (the reply comes at
+ * delivery) or answered with an error; RETRY: the window is full. */
+static enum dispatch replicate(struct kvd *k, struct conn *cn, size_t argc,
+                               const struct kvd_arg *v)
+{
+    struct kvd_msg m;
+    int r;
+    if (!k->have_view || !k->primary) {
+        k->n.refused_noquorum++;
+        kvd_resp_error(&cn->out, "NOQUORUM not in the primary component");
+        return DISPATCH_DONE;
+    }
+    if (k->ring_len == KVD_PENDING_MAX)
+        return DISPATCH_RETRY;
+    memset(&m, 0, sizeof m);
+    m.type = KVD_MSG_COMMAND;
+    m.origin_id = k->self.id;
+    m.origin_incarnation = k->self.incarnation;
+    m.request_id = k->next_request;
+    m.time_ms = wall_ms();
+    k->msg.len = 0;
+    k->msg.failed = 0;
+    kvd_msg_encode(&k->msg, &m, argc, v);
+    if (k->msg.failed) {
+        kvd_resp_error(&cn->out, "ERR out of memory");
+        return DISPATCH_DONE;
+    }
+    r = cohort_send(k->c, k->mode, k->msg.data, k->msg.len);
+    if (r == COHORT_ERR_AGAIN) {
+        k->n.send_again++;
+        return DISPATCH_RETRY;
+    }
+    if (r == COHORT_ERR_TOOBIG) {
+        kvd_resp_error(&cn->out, "ERR command too large to replicate "
+                       "(%zu bytes; the group takes %zu)", k->msg.len,
+                       cohort_max_payload(k->c, k->mode));
+        return DISPATCH_DONE;
+    }
+    if (r != 0) {
+        kvd_resp_error(&cn->out, "ERR replication failed: %s",
+                       cohort_strerror(r));
+        return DISPATCH_DONE;
+    }
+    k->ring[(k->ring_head + k->ring_len) % KVD_PENDING_MAX] =
+        (struct pending){ k->next_request, cn->slot, cn->gen };
+    k->ring_len++;
+    k->next_request++;
+    k->n.writes_sent++;
+    cn->pending++;
+    return DISPATCH_DONE;
+}
+
+/*
+ * One parsed command. Replies go out in command order, and a write is
+ * answered only at its delivery, so while a client has writes in flight
+ * its next command may only be another write (WAIT otherwise: it stays
+ * in the buffer until they are answered).
+ */
+static enum dispatch dispatch(struct kvd *k, struct conn *cn, size_t argc,
+                              const struct kvd_arg *v)
+{
+    const struct kvd_cmd_def *d;
+    int ordered;
+    size_t before = cn->out.len;
+    if (argc == 0)
+        return DISPATCH_DONE;
+    d = kvd_cmd_find(&v[0]);
+    ordered = d != NULL &&
+              ((d->flags & KVD_CMD_WRITE) ||
+               (k->o.linearizable && (d->flags & KVD_CMD_READ)));
+    if (!ordered && cn->pending > 0)
+        return DISPATCH_WAIT;
+    if (d == NULL) {
+        kvd_cmd_unknown(&cn->out, argc, v);
+        return DISPATCH_DONE;
+    }
+    if (kvd_cmd_arity(d, argc, &cn->out) != 0 ||
+        (ordered && kvd_cmd_check(d, argc, v, &cn->out) != 0)) {
+        if (cn->pending > 0) {     /* answer it in its turn */
+            cn->out.len = before;
+            return DISPATCH_WAIT;
+        }
+        return DISPATCH_DONE;
+    }
+    if (ordered) {
+        enum dispatch r = replicate(k, cn, argc, v);
+        if (cn->out.len != before && cn->pending > 0) {
+            cn->out.len = before;
+            return DISPATCH_WAIT;
+        }
+        return r;
+    }
+    if (d->flags & KVD_CMD_SERVER) {
+        run_server_cmd(k, cn, d, argc, v);
+    } else {
+        struct kvd_exec x = { &k->store, wall_ms(), &cn->out };
+        kvd_cmd_run(d, &x, argc, v);
+    }
+    return DISPATCH_DONE;
+}
+
+static void protocol_error(struct conn *cn, const char *err)
+{
+    kvd_resp_error(&cn->out, "%s", err);
+    cn->closing = 1;
+}
+
+/* Parse and dispatch what cn has buffered, in order, until it waits. */
+static void conn_run(struct kvd *k, struct conn *cn)
+{
+    while (!cn->closing && cn->out.len - cn->out_pos < k->o.max_output / 4) {
+        size_t avail = cn->in.len - cn->in_pos, used = 0, need = 0;
+        const char *err = NULL;
+        enum dispatch d;
+        int r;
+        if (avail == 0 || avail < cn->need)
+            return;
+        /* An inline command's quoted words are unescaped in place, so it
+         * is parsed only when it can be dispatched at once. */
+        if (cn->pending > 0 && cn->in.data[cn->in_pos] != '*')
+            return;
+        r = kvd_resp_parse(cn->in.data + cn->in_pos, avail, &cn->args, &used,
+                           &need, &err);
+        if (r == KVD_PARSE_MORE) {
+            if (need > k->o.max_query) {
+                if (cn->pending == 0)
+                    protocol_error(cn, "ERR Protocol error: query buffer "
+                                       "limit exceeded");
+                return;
+            }
+            cn->need = need;
+            return;
+        }
+        if (r == KVD_PARSE_ERROR) {
+            if (cn->pending == 0)
+                protocol_error(cn, err);
+            return;
+        }
+        cn->need = 0;
+        d = dispatch(k, cn, cn->args.n, cn->args.v);
+        if (d == DISPATCH_RETRY) {
+            conn_queue(k, cn, 1);
+            return;
+        }
+        if (d == DISPATCH_WAIT)
+            return;
+        cn->in_pos += used;
+        if (cn->out.failed) {
+            cn->closing = 1;      /* over --max-output-bytes */
+            cn->out.len = cn->out_pos = 0;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Deliveries                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The client waiting for this replica's own request rid, or NULL (it has
+ * gone). Requests come back in sending order; an older one still queued
+ * was not delivered (its view ended without it) and is answered so. */
+static struct conn *take_own(struct kvd *k, uint64_t rid)
+{
+    while (k->ring_len > 0) {
+        struct pending p = k->ring[k->ring_head];
+        struct conn *cn;
+        if (p.request_id > rid)
+            return NULL;
+        k->ring_head = (k->ring_head + 1) % KVD_PENDING_MAX;
+        k->ring_len--;
+        cn = conn_by_tag(k, ((uint64_t)p.gen << 32) | p.slot);
+        if (cn != NULL) {
+            cn->pending--;
+            conn_queue(k, cn, 0);
+        }
+        if (p.request_id == rid)
+            return cn;
+        k->n.lost++;
+        if (cn != NULL)
+            kvd_resp_error(&cn->out, "ERR write lost in a view change; it "
+                                     "was not applied");
+    }
+    return NULL;
+}
+
+static void on_message(struct kvd *k, const cohort_event_t *ev)
+{
+    struct kvd_msg m;
+    const struct kvd_cmd_def *d;
+    struct conn *cn = NULL;
+    int own;
+    if (kvd_msg_decode(ev->u.message.data, ev->u.message.len, &m,
+                       &k->margs) != 0) {
+        k->n.malformed++;
+        return;
+    }
+    if (m.type == KVD_MSG_TIME) {
+        k->n.expired += kvd_store_advance(&k->store, m.time_ms);
+        k->n.time_applied++;
+        return;
+    }
+    own = ev->u.message.sender.id == k->self.id &&
+          ev->u.message.sender.incarnation == k->self.incarnation &&
+          m.origin_id == k->self.id &&
+          m.origin_incarnation == k->self.incarnation;
+    if (own)
+        cn = take_own(k, m.request_id);
+    d = kvd_cmd_find(&k->margs.v[0]);
+    if (d == NULL || (d->flags & (KVD_CMD_WRITE | KVD_CMD_READ)) == 0 ||
+        kvd_cmd_arity(d, k->margs.n, &k->scratch) != 0) {
+        k->scratch.len = 0;
+        k->n.malformed++;
+        return;
+    }
+    if (!(d->flags & KVD_CMD_WRITE)) {
+        /* An ordered read: only its origin needs to run it. */
+        if (cn != NULL) {
+            struct kvd_exec x = { &k->store, m.time_ms, &cn->out };
+            kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
+        }
+        k->n.ordered_reads += own;
+        return;
+    }
+    {
+        struct kvd_exec x = { &k->store, m.time_ms,
+                              cn != NULL ? &cn->out : &k->scratch };
+        kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
+        k->scratch.len = 0;
+        k->scratch.failed = 0;
+    }
+    if (own)
+        k->n.own_applied++;
+    else
+        k->n.remote_applied++;
+}
+
+static void on_view(struct kvd *k, const cohort_event_t *ev)
+{
+    size_t n = ev->u.view.count;
+    int was = k->coordinator;
+    k->have_view = 1;
+    k->view_id = ev->u.view.view_id;
+    k->primary = ev->u.view.primary;
+    k->n_members = n < KVD_MEMBERS_MAX ? n : KVD_MEMBERS_MAX;
+    memcpy(k->members, ev->u.view.members,
+           k->n_members * sizeof k->members[0]);
+    k->coordinator = n > 0 && ev->u.view.members[0].id == k->self.id &&
+                     ev->u.view.members[0].incarnation == k->self.incarnation;
+    if (k->coordinator && !was)
+        k->next_tick_ns = 0;
+    if (!k->o.quiet) {
+        printf("* view %u.%08x: %zu member%s%s%s\n",
+               (unsigned)(k->view_id >> 32), (unsigned)k->view_id, n,
+               n == 1 ? "" : "s",
+               k->primary ? "" : " (not primary: writes refused)",
+               k->coordinator ? " (coordinator)" : "");
+    }
+}
+
+static void on_event(void *ctx, const cohort_event_t *ev)
+{
+    struct kvd *k = ctx;
+    switch (ev->type) {
+    case COHORT_EVENT_MESSAGE: on_message(k, ev); return;
+    case COHORT_EVENT_VIEW: on_view(k, ev); return;
+    case COHORT_EVENT_WARNING: tool_print_warning(ev); return;
+    default: return;
+    }
+}
+
+/* The coordinator of a primary view tells the time through the order. */
+static void tick(struct kvd *k, uint64_t now_ns)
+{
+    struct kvd_msg m;
+    if (!k->coordinator || !k->primary || now_ns < k->next_tick_ns)
+        return;
+    memset(&m, 0, sizeof m);
+    m.type = KVD_MSG_TIME;
+    m.origin_id = k->self.id;
+    m.origin_incarnation = k->self.incarnation;
+    m.time_ms = wall_ms();
+    k->msg.len = 0;
+    k->msg.failed = 0;
+    kvd_msg_encode(&k->msg, &m, 0, NULL);
+    if (k->msg.failed ||
+        cohort_send(k->c, k->mode, k->msg.data, k->msg.len) != 0)
+        return;                   /* window full: next round */
+    k->n.time_sent++;
+    k->next_tick_ns = now_ns + (kvd_store_expires(&k->store) > 0
+                                    ? KVD_TICK_NS : KVD_IDLE_TICK_NS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Main loop                                                           */
+/* ------------------------------------------------------------------ */
+
+static int listen_tcp(const struct kvd_opts *o)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        tool_err("socket: %s", strerror(errno));
+        return -1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(o->tcp_port);
+    inet_pton(AF_INET, o->bind, &sa.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(fd, 511) != 0) {
+        tool_err("listen on %s:%u: %s", o->bind, (unsigned)o->tcp_port,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int epoll_add(int ep, int fd, uint64_t tag)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Enough descriptors for --max-clients, if the hard limit allows. */
+static void raise_fd_limit(uint64_t clients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < clients + 64) {
+        rl.rlim_cur = clients + 64 < rl.rlim_max ? clients + 64 : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int kvd_alloc(struct kvd *k)
+{
+    size_t n = (size_t)k->o.max_clients;
+    k->conns = calloc(n, sizeof *k->conns);
+    k->free_slots = calloc(n, sizeof *k->free_slots);
+    /* A client is queued once, but a closed one's stale entry may stand
+     * beside its slot's next client: 2n bounds both lists. */
+    k->runq = calloc(2 * n, sizeof *k->runq);
+    k->runq_next = calloc(2 * n, sizeof *k->runq_next);
+    k->ring = calloc(KVD_PENDING_MAX, sizeof *k->ring);
+    if (!k->conns || !k->free_slots || !k->runq || !k->runq_next ||
+        !k->ring || kvd_store_init(&k->store, tool_random_u32()) != 0) {
+        tool_err("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        k->free_slots[i] = (uint32_t)(n - 1 - i);
+    k->n_free = n;
+    kvd_buf_init(&k->msg, 0);
+    kvd_buf_init(&k->scratch, 0);
+    kvd_args_init(&k->margs);
+    return 0;
+}
+
+static int kvd_start(struct kvd *k)
+{
+    struct cohort_config cfg;
+    k->start_ns = tool_now_ns();
+    k->next_request = 1;
+    k->mode = k->o.safe ? KVD_MODE_SAFE : COHORT_TOTAL;
+    raise_fd_limit(k->o.max_clients);
+    if (kvd_alloc(k) != 0)
+        return TOOL_EXIT_FAIL;
+    k->lfd = listen_tcp(&k->o);
+    if (k->lfd < 0)
+        return TOOL_EXIT_FAIL;
+    tool_config(&k->o.net, &cfg);
+    cfg.expected_members = (size_t)k->o.expected;
+    cfg.self_delivery = 1;         /* a client's reply waits for it */
+    if (tool_open(&cfg, &k->c) != 0)
+        return TOOL_EXIT_FAIL;
+    if (cohort_max_payload(k->c, k->mode) == 0) {
+        tool_err("this library does not support %s order yet",
+                 k->o.safe ? "safe" : "total");
+        return TOOL_EXIT_NOTSUP;
+    }
+    k->self = cohort_self(k->c);
+    k->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (k->ep < 0 || epoll_add(k->ep, k->lfd, TAG_LISTEN) != 0 ||
+        epoll_add(k->ep, cohort_fd(k->c), TAG_COHORT) != 0) {
+        tool_err("epoll: %s", strerror(errno));
+        return TOOL_EXIT_FAIL;
+    }
+    if (!k->o.quiet)
+        printf("* cohort-kvd: group '%s', member %08x, listening on "
+               "%s:%u\n", k->o.net.group, (unsigned)k->self.id, k->o.bind,
+               (unsigned)k->o.tcp_port);
+    return TOOL_EXIT_OK;
+}
+
+static int loop_timeout_ms(struct kvd *k)
+{
+    int t = cohort_timeout_ms(k->c);
+    if (t < 0 || t > KVD_POLL_CAP_MS)
+        t = KVD_POLL_CAP_MS;
+    if (k->coordinator && k->primary)
+        t = tool_ms_until(k->next_tick_ns, t);
+    if (k->accept_paused_until_ns != 0)
+        t = tool_ms_until(k->accept_paused_until_ns, t);
+    if (k->runq_len > 0)
+        t = t > 1 ? 1 : t;         /* writes wait for window room */
+    return t;
+}
+
+static void socket_events(struct kvd *k, const struct epoll_event *ev,
+                          int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct conn *cn;
+        if (ev[i].data.u64 == TAG_LISTEN) {
+            accept_clients(k);
+            continue;
+        }
+        if (ev[i].data.u64 == TAG_COHORT)
+            continue;
+        cn = conn_by_tag(k, ev[i].data.u64);
+        if (cn == NULL)
+            continue;
+        if ((ev[i].events & EPOLLOUT) && conn_flush(k, cn) != 0)
+            continue;
+        if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            conn_read(k, cn);
+    }
+}
+
+/* Run every queued client: parse what came, send what is answered. */
+static void run_clients(struct kvd *k)
+{
+    size_t n;
+    for (size_t i = 0; i < k->runq_len; i++) {
+        struct conn *cn = k->conns[k->runq[i]];
+        if (cn == NULL)
+            continue;
+        cn->queued = 0;
+        conn_run(k, cn);
+        if (conn_flush(k, cn) == 0)
+            conn_interest(k, cn);
+    }
+    k->runq_len = 0;
+    /* Writes that found the window full are tried again next round. */
+    n = k->runq_next_len;
+    k->runq_next_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *cn = k->conns[k->runq_next[i]];
+        if (cn != NULL)
+            conn_queue(k, cn, 0);
+    }
+}
+
+static int kvd_loop(struct kvd *k)
+{
+    struct epoll_event ev[KVD_EPOLL_BATCH];
+    while (!tool_stop_requested()) {
+        uint64_t now;
+        int r, n = epoll_wait(k->ep, ev, KVD_EPOLL_BATCH, loop_timeout_ms(k));
+        if (n < 0 && errno != EINTR) {
+            tool_err("epoll_wait: %s", strerror(errno));
+            return TOOL_EXIT_FAIL;
+        }
+        socket_events(k, ev, n > 0 ? n : 0);
+        r = cohort_process(k->c);
+        if (r < 0) {
+            tool_err_cohort("process", r);
+            return TOOL_EXIT_FAIL;
+        }
+        (void)tool_drain_events(k->c, KVD_EVENTS_PER_ROUND, on_event, k);
+        run_clients(k);
+        now = tool_now_ns();
+        tick(k, now);
+        if (k->accept_paused_until_ns != 0 &&
+            now >= k->accept_paused_until_ns) {
+            k->accept_paused_until_ns = 0;
+            epoll_add(k->ep, k->lfd, TAG_LISTEN);
+        }
+        (void)cohort_flush(k->c);
+        fflush(stdout);
+    }
+    return TOOL_EXIT_OK;
+}
+
+static void kvd_stop(struct kvd *k)
+{
+    if (k->conns != NULL) {
+        for (size_t i = 0; i < k->o.max_clients; i++)
+            if (k->conns[i] != NULL)
+                conn_close(k, k->conns[i]);
+    }
+    if (k->c != NULL) {
+        (void)cohort_drain(k->c, KVD_DRAIN_MS);
+        cohort_close(k->c);
+    }
+    if (k->lfd > 0)
+        close(k->lfd);
+    if (k->ep > 0)
+        close(k->ep);
+    kvd_store_free(&k->store);
+    kvd_buf_free(&k->msg);
+    kvd_buf_free(&k->scratch);
+    kvd_args_free(&k->margs);
+    free(k->conns);
+    free(k->free_slots);
+    free(k->runq);
+    free(k->runq_next);
+    free(k->ring);
+}
+
+static int run(void *opts)
+{
+    struct kvd *k = opts;
+    int rc;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    k->lfd = k->ep = -1;
+    rc = kvd_start(k);
+    if (rc == TOOL_EXIT_OK)
+        rc = kvd_loop(k);
+    kvd_stop(k);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct kvd k;
+    return tool_main(argc, argv, &k, parse_args, run);
+}

@@ -1,0 +1,54 @@
+/*
+ * kvd_msg.h - the replication messages of cohort-kvd, as multicast in the
+ * total order. Integers little-endian; every field is checked on decode
+ * (a message from a member running another build is dropped and counted,
+ * never trusted).
+ *
+ *   offset size field
+ *        0    1 magic 'K'
+ *        1    1 type: 1 command, 2 time
+ *        2    2 format version (1)
+ *        4    4 origin member id          } who answers the client: the
+ *        8    4 origin incarnation        } replica that sent it
+ *       12    8 request id (per origin, from 1, in sending order)
+ *       20    8 time: the origin's clock (UTC ms) when it sent; relative
+ *                expiries (SET EX, EXPIRE) count from it; a time message
+ *                moves every replica's ordered time to it
+ *       28    4 argc (0 for time)
+ *       32      argc x (u32 length, bytes): the command and its arguments
+ */
+#ifndef COHORT_TOOLS_KVD_MSG_H
+#define COHORT_TOOLS_KVD_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvd_resp.h"
+
+#define KVD_MSG_MAGIC 'K'
+#define KVD_MSG_VERSION 1
+#define KVD_MSG_HEADER_BYTES 32
+
+enum kvd_msg_type {
+    KVD_MSG_COMMAND = 1,
+    KVD_MSG_TIME = 2,
+};
+
+struct kvd_msg {
+    enum kvd_msg_type type;
+    uint32_t origin_id, origin_incarnation;
+    uint64_t request_id;
+    uint64_t time_ms;
+};
+
+/* Append m and its arguments (none for TIME) to out. out->failed is set
+ * if it could not grow. */
+void kvd_msg_encode(struct kvd_buf *out, const struct kvd_msg *m, size_t argc,
+                    const struct kvd_arg *argv);
+
+/* Decode p[0..len) into *m and args (pointing into p). 0, or -1 if
+ * malformed (or args could not grow). */
+int kvd_msg_decode(const void *p, size_t len, struct kvd_msg *m,
+                   struct kvd_args *args);
+
+#endif /* COHORT_TOOLS_KVD_MSG_H */
