@@ -32,8 +32,7 @@ for t in cohort-chat cohort-harness; do
     expect 2 "^$t: --group needs a value" $t --group
     expect 2 "^$t: unknown option '--bogus'" $t --bogus
 done
-expect 2 "^cohort-chat: --mode total is not supported yet" cohort-chat --mode total
-expect 2 "^cohort-chat: --mode safe is not supported yet" cohort-chat --mode safe
+expect 2 "^cohort-chat: --mode: expected unreliable, fifo, total or safe" cohort-chat --mode fast
 expect 2 "^cohort-chat: --mode: expected unreliable or fifo" cohort-chat --mode fast
 # the harness takes total and safe (and skips a run the library refuses)
 expect 2 "^cohort-harness: --mode: expected unreliable, fifo, total or safe" cohort-harness --mode fast

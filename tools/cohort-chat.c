@@ -8,7 +8,9 @@
  * Lines read from stdin (or from --script) are sent to the group; other
  * members' lines are printed as "[name] text"; membership changes as
  * "* name joined" / "* name left (timeout)", agreed views as "* view ...";
- * the line "/members" lists the current view.
+ * the line "/members" lists the current view and "/mode NAME" switches
+ * the delivery mode of the lines that follow (unreliable, fifo, total:
+ * one order at every member, safe: delivered once every member holds it).
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -83,8 +85,8 @@ static void usage(FILE *f)
 "  --address ADDR        multicast address (default: derived from group)\n"
 "  --port P              UDP port (default: the library's, 47100)\n"
 "  --ipv6                use IPv6\n"
-"  --mode unreliable|fifo  delivery mode (default: fifo, falls back to\n"
-"                        unreliable if the library lacks fifo)\n"
+"  --mode unreliable|fifo|total|safe  delivery mode (default: fifo;\n"
+"                        the line /mode NAME switches it)\n"
 "  --key FILE            key from cohort-keygen\n"
 "  --security auth|encrypt  protection (needs --key)\n"
 "  --datagram BYTES      largest UDP payload\n"
@@ -135,6 +137,7 @@ static int parse_args(void *opts, int argc, char **argv)
     struct chat_opts *o = &((struct chat *)opts)->o;
     int r;
     tool_net_init(&o->net, "chat");
+    o->net.ordered_ok = 1;
     o->delay_ms = 200;
     r = tool_parse_options(&o->net, argc, argv, long_opts, usage,
                            chat_option, o);
@@ -283,6 +286,19 @@ static int send_line(struct chat *ch, const char *text, size_t len)
 {
     if (len == 8 && memcmp(text, "/members", 8) == 0) {
         show_members(ch);
+        return 0;
+    }
+    if (len > 6 && memcmp(text, "/mode ", 6) == 0) {
+        char name[16];
+        cohort_mode_t mode;
+        size_t n = len - 6 < sizeof name - 1 ? len - 6 : sizeof name - 1;
+        memcpy(name, text + 6, n);
+        name[n] = '\0';
+        if (tool_parse_mode(name, &mode) != 0)
+            printf("* /mode: expected unreliable, fifo, total or safe\n");
+        else
+            printf("* mode %s\n", tool_mode_name(ch->mode = mode));
+        fflush(stdout);
         return 0;
     }
     int r = cohort_send(ch->c, ch->mode, text, len);
