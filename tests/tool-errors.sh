@@ -33,7 +33,6 @@ for t in cohort-chat cohort-harness; do
     expect 2 "^$t: unknown option '--bogus'" $t --bogus
 done
 expect 2 "^cohort-chat: --mode: expected unreliable, fifo, total or safe" cohort-chat --mode fast
-expect 2 "^cohort-chat: --mode: expected unreliable or fifo" cohort-chat --mode fast
 # the harness takes total and safe (and skips a run the library refuses)
 expect 2 "^cohort-harness: --mode: expected unreliable, fifo, total or safe" cohort-harness --mode fast
 expect 2 '^cohort-perf: --group needs a value' cohort-perf run --group
