@@ -37,8 +37,7 @@ expect 2 "^cohort-chat: --mode: expected unreliable, fifo, total or safe" cohort
 expect 2 "^cohort-harness: --mode: expected unreliable, fifo, total or safe" cohort-harness --mode fast
 expect 2 '^cohort-perf: --group needs a value' cohort-perf run --group
 expect 2 '^cohort-perf: --size needs a value' cohort-perf table --size
-expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf run --mode total
-expect 2 '^cohort-perf: --mode total is not supported yet' cohort-perf table --mode total
+expect 2 '^cohort-perf: --mode: expected unreliable, fifo, total or safe' cohort-perf run --mode fast
 expect 2 '^cohort-perf: a command comes first' cohort-perf --group x
 expect 2 "^cohort-perf: unknown command 'fly'" cohort-perf fly
 expect 2 "^cohort-perf: --members: expected a number from 2 to 48, got '1'" cohort-perf membership --members 1

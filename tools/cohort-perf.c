@@ -5,7 +5,7 @@
  *   cohort-perf run [--receivers N] ...   start a sender and N receivers
  *                                          as processes, print results
  *   cohort-perf table ...                  the whole matrix: sizes x
- *                                          {raw, unreliable, fifo}
+ *                                {raw, unreliable, fifo, total, safe}
  *   cohort-perf security ...               fifo at sizes x {none, auth,
  *                                          encrypt}: the cost of security
  *   cohort-perf membership ...             how long agreed views take:
@@ -56,8 +56,36 @@
 #define PERF_EXIT_TOOBIG 4
 
 enum perf_type { MSG_DATA = 1, MSG_END = 2, MSG_PING = 3, MSG_PONG = 4 };
-enum perf_kind { KIND_RAW = 0, KIND_UNRELIABLE = 1, KIND_FIFO = 2 };
-static const char *const kind_names[] = { "raw", "unreliable", "fifo" };
+enum perf_kind {
+    KIND_RAW = 0, KIND_UNRELIABLE = 1, KIND_FIFO = 2, KIND_TOTAL = 3,
+    KIND_SAFE = 4, KIND__COUNT
+};
+static const char *const kind_names[] = { "raw", "unreliable", "fifo",
+                                          "total", "safe" };
+
+/* The library's mode of a kind (not raw), and back. */
+static cohort_mode_t kind_mode(int kind)
+{
+    static const cohort_mode_t modes[] = {
+        [KIND_UNRELIABLE] = COHORT_UNRELIABLE, [KIND_FIFO] = COHORT_FIFO,
+        [KIND_TOTAL] = COHORT_TOTAL, [KIND_SAFE] = COHORT_SAFE,
+    };
+    return modes[kind];
+}
+
+static int mode_kind(cohort_mode_t mode)
+{
+    for (int k = KIND_UNRELIABLE; k < KIND__COUNT; k++)
+        if (kind_mode(k) == mode)
+            return k;
+    return KIND_FIFO;
+}
+
+/* Reliable modes: nothing is lost, the end is waited for. */
+static int reliable(cohort_mode_t mode)
+{
+    return mode != COHORT_UNRELIABLE;
+}
 
 enum perf_opt {
     OPT_SIZE = TOOL_OPT__END,
@@ -203,7 +231,7 @@ static void io_close(struct perf_io *io, int drain_ms)
         perf_raw_close(&io->sock);
         return;
     }
-    if (io->c != NULL && drain_ms > 0 && io->mode == COHORT_FIFO) {
+    if (io->c != NULL && drain_ms > 0 && reliable(io->mode)) {
         int r = cohort_drain(io->c, drain_ms);
         if (r != 0)
             tool_err("drain: %s", cohort_strerror(r));
@@ -370,7 +398,7 @@ static void send_end_markers(struct perf_io *io, const struct perf_opts *o,
                              uint8_t *buf, uint64_t total)
 {
     struct perf_hdr h = { MSG_END, (uint32_t)o->run_id, 0, total, total };
-    int repeats = io->mode == COHORT_FIFO && !io->raw ? 1 : PERF_END_REPEATS;
+    int repeats = reliable(io->mode) && !io->raw ? 1 : PERF_END_REPEATS;
     hdr_put(buf, &h);
     for (int i = 0; i < repeats; i++) {
         if (io_send_patiently(io, buf, PERF_HDR_BYTES, 0) != 0)
@@ -547,7 +575,7 @@ static int ping_loop(struct perf_io *io, const struct perf_opts *o,
 {
     /* The first round trips warm caches and paths; they are not counted. */
     uint64_t warmup = o->count / 10 < 100 ? o->count / 10 : 100;
-    uint64_t wait_ns = io->mode == COHORT_FIFO && !io->raw ? 1000000000u
+    uint64_t wait_ns = reliable(io->mode) && !io->raw ? 1000000000u
                                                           : 100000000u;
     struct perf_hdr h = { MSG_PING, (uint32_t)o->run_id, 0, 0, 0 };
     for (uint64_t i = 0; i < o->count + warmup && !tool_stop_requested(); i++) {
@@ -676,7 +704,7 @@ static int recv_finished(const struct perf_io *io, const struct perf_opts *o,
                          const struct recv_state *s, uint64_t deadline_ns)
 {
     uint64_t now = tool_now_ns();
-    int lossy = io->raw || io->mode != COHORT_FIFO;
+    int lossy = io->raw || !reliable(io->mode);
     if (s->got_end || now >= deadline_ns || tool_stop_requested())
         return 1;
     /* END may be lost: a long silence after data means it was. */
@@ -929,7 +957,7 @@ static void cell_net(const struct perf_opts *o, const struct cell *c,
     net->group = group;
     net->name = NULL;
     if (c->kind != KIND_RAW)
-        net->mode = c->kind == KIND_FIFO ? COHORT_FIFO : COHORT_UNRELIABLE;
+        net->mode = kind_mode(c->kind);
     net->max_datagram = c->datagram;
     net->security = c->security;
     if (c->security == COHORT_SECURITY_NONE)
@@ -1277,10 +1305,10 @@ static size_t plan_size(const struct perf_opts *o, struct cell *cells,
     static const cohort_security_t secs[] = {
         COHORT_SECURITY_NONE, COHORT_SECURITY_AUTH, COHORT_SECURITY_ENCRYPT
     };
-    int chosen = o->raw ? KIND_RAW
-                        : (o->net.mode == COHORT_FIFO ? KIND_FIFO
-                                                      : KIND_UNRELIABLE);
-    for (int k = 0; k < 3; k++) {
+    int chosen = o->raw ? KIND_RAW : mode_kind(o->net.mode);
+    for (int k = 0; k < KIND__COUNT; k++) {
+        if (o->secmatrix && k >= 3)
+            break; /* one cell per security mode */
         if (o->secmatrix) {
             n = add_cell(o, cells, n, chosen, size, lat);
             cells[n - 1].security = secs[k];
@@ -1291,7 +1319,7 @@ static size_t plan_size(const struct perf_opts *o, struct cell *cells,
     return n;
 }
 
-/* table (or run --matrix): every size x raw/unreliable/fifo, throughput,
+/* table (or run --matrix): every size x every kind, throughput,
  * plus latency with --latency. security: every size x none/auth/encrypt.
  * run: the chosen mode (and raw as the baseline for --latency). */
 static size_t plan(const struct perf_opts *o, struct cell *cells)
@@ -1387,7 +1415,8 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: cohort-perf run|table|security|membership|send|recv [options]\n"
 "  run                   start 1 sender and --receivers processes here\n"
-"  table                 the full matrix: sizes x raw/unreliable/fifo\n"
+"  table                 the full matrix: sizes x raw/unreliable/fifo/\n"
+"                        total/safe\n"
 "  security              the cost of security: sizes x none/auth/encrypt\n"
 "                        (fifo, or --mode); same as table --security-matrix\n"
 "  membership            how long agreed views take, with member\n"
@@ -1395,7 +1424,7 @@ static void usage(FILE *f)
 "                        joiner, a graceful leave\n"
 "  send, recv            one role (run them in separate terminals)\n"
 "options:\n"
-"  --mode unreliable|fifo  delivery mode (default: fifo)\n"
+"  --mode unreliable|fifo|total|safe  delivery mode (default: fifo)\n"
 "  --raw                 bare UDP multicast, no protocol (the baseline):\n"
 "                        one message per datagram, cut into chunks when\n"
 "                        larger than the datagram limit\n"
@@ -1577,6 +1606,7 @@ static int parse_args(void *opts, int argc, char **argv)
     struct perf_opts *o = opts;
     int r;
     tool_net_init(&o->net, "perf");
+    o->net.ordered_ok = 1;
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
                           strcmp(argv[1], "-V") == 0)) {
