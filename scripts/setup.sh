@@ -26,6 +26,7 @@ PACKAGES=(
     libsodium-dev libcmocka-dev
     iproute2 nftables util-linux procps coreutils
     tar gzip
+    redis-tools     # redis-cli: tests/kvd.sh talks to cohort-kvd with it
 )
 
 cd "$(dirname "$0")/.."
