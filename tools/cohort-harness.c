@@ -670,10 +670,11 @@ static int scripted_done(struct member *m, uint64_t now_ns)
     n = cohort_view(m->c, &vid, view, H_MAX_MEMBERS);
     if (n == 0 || n > H_MAX_MEMBERS || vid != m->view_id)
         return 0;
+    /* Its own end marker too: its own messages come back (self-delivery)
+     * and, in TOTAL or SAFE, only at their place in the order, which may
+     * be after the others' end markers. */
     for (size_t k = 0; k < n; k++) {
         uint32_t i = view[k].id - 1;
-        if (i == m->self)
-            continue;
         if (i >= m->o->members || !m->end_seen[i] ||
             m->end_inc[i] != view[k].incarnation)
             return 0;
