@@ -583,11 +583,13 @@ static void note_stability(co_core_t *core, co_peer_t *peer,
                            const uint8_t *entries, size_t count,
                            uint64_t view_id)
 {
-    /* Every entry, for group-wide stability (store.h); nothing reads it
-     * yet. */
-    co_peers_note_vector(&core->peers, peer, entries, count);
     if (view_id == 0 || view_id != co_membership_view_id(core))
         return;
+    /* Every entry, for group-wide stability (SAFE delivery, total.c):
+     * only from a datagram of this view, or a member that moved on to
+     * another would seem to hold records of this one that its stream
+     * skipped when it installed that view. */
+    co_peers_note_vector(&core->peers, peer, entries, count);
     for (size_t i = 0; i < count; i++) {
         co_ack_entry_t e = co_ack_entry_at(entries, i);
         if (e.member_id != core->cfg.member_id ||

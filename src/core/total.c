@@ -388,8 +388,14 @@ static bool follow_list(co_core_t *core, bool ending)
                 return false;
             continue;
         }
-        if (!ending && !taken_through(core, peer, e->through))
-            return true; /* more of its stream to come */
+        if (!taken_through(core, peer, e->through)) {
+            if (!ending)
+                return true; /* more of its stream to come */
+            /* The view ends without some of what the entry ordered (no
+             * member moving on holds it): the places of what follows are
+             * this member's own, not the others'. */
+            t->transitional = true;
+        }
         list_pop(t);
     }
     return true;

@@ -371,6 +371,20 @@ static const char *mode_name(uint8_t m)
 /* Leaving a view: rules 4 and 5                                       */
 /* ------------------------------------------------------------------ */
 
+/* s holds e: at p, where it is when every member holds the same
+ * messages, or elsewhere, where a member that lacks one ordered before it
+ * (cut off with its sender by a partition) delivers it: uniformity is
+ * about the message, the order about pairs (rule 3). */
+static bool seq_has(const tc_seq_t *s, const tc_ent_t *e, uint32_t p)
+{
+    if (p < s->n && same_ent(&s->e[p], e))
+        return true;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (same_ent(&s->e[i], e))
+            return true;
+    return false;
+}
+
 /* x's sequence in view v holds every SAFE message of v's canonical
  * sequence at its position. */
 static void check_uniform(total_check_t *c, uint32_t x, uint32_t v,
@@ -382,7 +396,7 @@ static void check_uniform(total_check_t *c, uint32_t x, uint32_t v,
         return;
     for (uint32_t p = 0; p < vw->canon.n; p++) {
         const tc_ent_t *e = &vw->canon.e[p];
-        if (e->mode != COHORT_SAFE || (p < s->n && same_ent(&s->e[p], e)))
+        if (e->mode != COHORT_SAFE || seq_has(s, e, p))
             continue;
         report(c, TOTAL_PROP_UNIFORM,
                M_FMT " %s view %" PRIu64 " without SAFE " M_FMT "#%" PRIu64
@@ -588,7 +602,7 @@ static void check_safe(total_check_t *c, uint32_t x, uint32_t v, uint32_t p,
     const tc_rec_t *r = &c->recs[x];
     for (uint32_t d = 0; c->cfg.positions_shared && d < vw->ndep; d++) {
         const tc_seq_t *s = &vw->dep[d].seq;
-        if (p < s->n && same_ent(&s->e[p], e))
+        if (seq_has(s, e, p))
             continue;
         report(c, TOTAL_PROP_UNIFORM,
                M_FMT " delivered SAFE " M_FMT "#%" PRIu64 " at %" PRIu32
