@@ -2,7 +2,7 @@
  * mp_member.c - one member process for tests/multiprocess.sh.
  *
  * Joins a group on loopback (or the interface given), waits until it sees
- * --peers other members, sends --count messages with a checksum in each,
+ * --peers other members in its view, sends --count messages with a checksum in each,
  * and keeps receiving until it holds every message of every peer or the
  * linger time runs out. It prints one line per fact for the script to check:
  *   SELF <id>            JOINED <id>          LEFT <id>
@@ -193,15 +193,25 @@ static bool mp_all_received(const mp_state_t *s)
     return complete >= s->o->peers;
 }
 
+/* Every peer heard and in the agreed view: a message is delivered only
+ * in the view it was sent in, so one sent after the JOINED events (first
+ * heard) but before the view holds everyone reaches no one (the start-up
+ * rule in README.md). Under load that stretch outlasted the 10% margin. */
+static bool mp_all_in_view(const mp_state_t *s)
+{
+    return s->joined >= s->o->peers &&
+           cohort_view(s->c, NULL, NULL, 0) >= (size_t)s->o->peers + 1;
+}
+
 static int mp_join(mp_state_t *s)
 {
     uint64_t deadline = mp_now_ms() + (uint64_t)s->o->join_timeout_ms;
-    while (s->joined < s->o->peers && mp_now_ms() < deadline) {
+    while (!mp_all_in_view(s) && mp_now_ms() < deadline) {
         int rc = mp_pump(s, mp_now_ms() + 20);
         if (rc < 0)
             return rc;
     }
-    return s->joined >= s->o->peers ? 0 : COHORT_ERR_TIMEDOUT;
+    return mp_all_in_view(s) ? 0 : COHORT_ERR_TIMEDOUT;
 }
 
 static int mp_send_all(mp_state_t *s)

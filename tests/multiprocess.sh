@@ -2,10 +2,10 @@
 # multiprocess.sh - three member processes on one host, real sockets.
 #
 # Inside a private network namespace (tests/netns.sh), three tests/mp_member
-# processes join one group on loopback, wait until each sees the two others,
-# send MP_COUNT UNRELIABLE messages each (paced, checksummed) and exit. Every
-# member must then hold, from each of the others, at least 90% of the
-# messages, all intact and none twice. The same runs over IPv6 when the
+# processes join one group on loopback, wait until each has the two others in
+# its view, send MP_COUNT UNRELIABLE messages each (paced, checksummed) and
+# exit. Every member must then hold, from each of the others, at least 90%
+# of the messages, all intact and none twice. The same runs over IPv6 when the
 # namespace provides an interface for it.
 #
 # Exit: 0 pass, 1 fail, 77 skip (this environment cannot run it at all).

@@ -545,7 +545,8 @@ static void log_summary(struct member *m, int complete, int drain_r)
     fprintf(m->log, "R complete=%d drain=%d\n", complete, drain_r);
     fprintf(m->log, "# stats datagrams_sent=%llu datagrams_received=%llu "
             "retrans=%llu nacks_sent=%llu nacks_received=%llu "
-            "would_block=%llu drops=%llu injected=%llu\n",
+            "would_block=%llu drops=%llu injected=%llu not_in_view=%llu "
+            "flushes_abandoned=%llu\n",
             (unsigned long long)st.datagrams_sent,
             (unsigned long long)st.datagrams_received,
             (unsigned long long)st.retransmissions_sent,
@@ -553,7 +554,9 @@ static void log_summary(struct member *m, int complete, int drain_r)
             (unsigned long long)st.nacks_received,
             (unsigned long long)st.send_would_block,
             (unsigned long long)st.drops_total,
-            (unsigned long long)st.drops[COHORT_DROP_INJECTED]);
+            (unsigned long long)st.drops[COHORT_DROP_INJECTED],
+            (unsigned long long)st.records_not_in_view,
+            (unsigned long long)st.flushes_abandoned);
 }
 
 static size_t max_size(const struct h_opts *o)

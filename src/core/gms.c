@@ -332,6 +332,17 @@ static bool change_needed(co_gms_t *g, uint64_t now_ns)
     return false;
 }
 
+/* p took part in a change (answered it, or proposed one naming this
+ * member): no longer suspected, unheeded or not. Silence is suspected
+ * afresh from when it was last heard. */
+static void heeded(co_gms_peer_t *p)
+{
+    p->suspected = false;
+    p->suspect_at_ns = 0;
+    p->probe_at_ns = 0;
+    p->unheeded_until_ns = 0;
+}
+
 static void add_member(co_view_t *v, co_vmember_t m)
 {
     if (v->count < v->cap)
@@ -508,6 +519,13 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     co_vasm_reset(a);
     g->answered_id = pid;
     g->answered_to = from;
+    /* Its proposer takes part: a suspicion of it left by an attempt of
+     * ours it let time out (unheeded) is over, or the answer would not
+     * bind (bound_by_answer) and this member, acting coordinator, would
+     * give it up for a view without the proposer. */
+    co_gms_peer_t *pp = peer_find(g, from);
+    if (pp && pp->incarnation == from_inc && !pp->leaving)
+        heeded(pp);
     g->answer_expires_ns = now_ns + 2 * g->cfg.flush_timeout_ns;
     emit(g, CO_GMS_ACT_FLUSH_OK, pid, from);
     (void)now_ns;
@@ -665,10 +683,19 @@ void co_gms_installed(co_gms_t *g, uint64_t now_ns)
     g->commit_total = 0;
     g->lag_check_at_ns = now_ns + g->cfg.flush_timeout_ns;
     /* A member never heard directly (named by a merge) starts with a
-     * full timeout of trust. */
-    for (size_t i = 0; i < g->view.count; i++)
-        if (!self_id(g, g->view.members[i].id))
-            (void)peer_of_member(g, &g->view.members[i], now_ns);
+     * full timeout of trust. Every member of the view answered its
+     * proposal, so a suspicion left by an earlier attempt it let time
+     * out (unheeded) is over: kept, it would have this member, acting
+     * coordinator as the others look suspected, leave them all out again
+     * at once (a start-up race: the losing proposer alone in a view of
+     * its own for a member timeout). */
+    for (size_t i = 0; i < g->view.count; i++) {
+        if (self_id(g, g->view.members[i].id))
+            continue;
+        co_gms_peer_t *p = peer_of_member(g, &g->view.members[i], now_ns);
+        if (p && !p->leaving)
+            heeded(p);
+    }
     emit(g, CO_GMS_ACT_VIEW, g->view.id, 0);
     if (!self_id(g, g->answered_to))
         emit(g, CO_GMS_ACT_INSTALLED, g->view.id, g->answered_to);

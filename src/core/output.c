@@ -241,26 +241,46 @@ void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     co_builder_finish(core, b, now_ns);
 }
 
+/* Ranges in one NACK (also bounded by the datagram), and NACKs one
+ * round may send for one sender: 16 x 64 gaps, more than a send window
+ * of the default size can have at a loss rate the protocol still
+ * repairs. */
+#define CO_NACK_RANGES_MAX 64
+#define CO_NACKS_PER_ROUND 16
+
 void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
                   uint64_t now_ns)
 {
     size_t max = (core->body_room - CO_NACK_FIXED_BYTES) / CO_NACK_RANGE_BYTES;
-    if (max > 64)
-        max = 64;
-    co_nack_range_t ranges[64];
-    size_t n = co_rxwin_gaps(&peer->rx, ranges, max);
-    if (n == 0)
-        return;
-    co_builder_t *b = &core->scratch;
-    /* To a member never heard (no address yet) the NACK goes to the
-     * group: the target answers it (co_vs_nack_dest). */
-    co_builder_begin(core, b, CO_TYPE_NACK,
-                     dest->len ? CO_DEST_UNICAST : CO_DEST_GROUP,
-                     dest->len ? dest : NULL);
-    b->body_len = co_nack_encode(b->buf + CO_HEADER_BYTES, peer->id,
-                                 peer->incarnation, ranges, n);
-    core->stats.nacks_sent++;
-    co_builder_finish(core, b, now_ns);
+    if (max > CO_NACK_RANGES_MAX)
+        max = CO_NACK_RANGES_MAX;
+    co_nack_range_t ranges[CO_NACK_RANGES_MAX];
+    /* Every gap is asked for each round, in as many NACKs as it takes
+     * (at most CO_NACKS_PER_ROUND, two queue slots kept spare): with only
+     * the lowest ranges asked, a receiver many losses behind (a send
+     * window at 20% loss is about a thousand gaps) repaired one datagram
+     * of ranges per nack_retry, slower than the view change that waits
+     * for it gives up (a flush abandoned, the member left out). */
+    uint64_t from = peer->rx.next;
+    for (size_t k = 0; k < CO_NACKS_PER_ROUND && co_txq_room(&core->txq) > 2;
+         k++) {
+        size_t n = co_rxwin_gaps_from(&peer->rx, from, ranges, max);
+        if (n == 0)
+            return;
+        co_builder_t *b = &core->scratch;
+        /* To a member never heard (no address yet) the NACK goes to the
+         * group: the target answers it (co_vs_nack_dest). */
+        co_builder_begin(core, b, CO_TYPE_NACK,
+                         dest->len ? CO_DEST_UNICAST : CO_DEST_GROUP,
+                         dest->len ? dest : NULL);
+        b->body_len = co_nack_encode(b->buf + CO_HEADER_BYTES, peer->id,
+                                     peer->incarnation, ranges, n);
+        core->stats.nacks_sent++;
+        co_builder_finish(core, b, now_ns);
+        if (n < max)
+            return;
+        from = ranges[n - 1].last + 1;
+    }
 }
 
 void co_send_leave(co_core_t *core, uint64_t now_ns)

@@ -179,6 +179,12 @@ uint64_t co_rxwin_skip_to(co_rxwin_t *w, uint64_t seq)
 
 size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max)
 {
+    return co_rxwin_gaps_from(w, w->next, out, max);
+}
+
+size_t co_rxwin_gaps_from(const co_rxwin_t *w, uint64_t from,
+                          co_nack_range_t *out, size_t max)
+{
     size_t n = 0;
     if (!co_rxwin_has_gap(w))
         return 0;
@@ -186,7 +192,7 @@ size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max)
     uint64_t end = co_rxwin_top(w);
     if (end - w->next >= w->max_slots)
         end = w->next + w->max_slots - 1;
-    uint64_t s = w->next;
+    uint64_t s = from > w->next ? from : w->next;
     while (s <= end && n < max) {
         bool held = s - w->next < w->cap &&
                     w->ring[s & (w->cap - 1)].present;

@@ -112,4 +112,9 @@ static inline bool co_rxwin_has_gap(const co_rxwin_t *w)
  */
 size_t co_rxwin_gaps(const co_rxwin_t *w, co_nack_range_t *out, size_t max);
 
+/* The same from seq `from` on (none below next): the ranges after a
+ * previous call's last one, from its last + 1. */
+size_t co_rxwin_gaps_from(const co_rxwin_t *w, uint64_t from,
+                          co_nack_range_t *out, size_t max);
+
 #endif

@@ -830,6 +830,134 @@ static void test_random_faults(void **state)
 
 /* Every allocation of set-up refused in turn: -1, nothing held; then
  * it works. */
+/* ---------------------------------------------------------------- */
+/* One instance driven by hand                                        */
+/* ---------------------------------------------------------------- */
+
+/* Take g's actions; the number of PREPAREs among them. A FLUSH_OK to
+ * itself is fed back (an empty vector: nothing sent), an INSTALL done. */
+static int drain_actions(co_gms_t *g, uint64_t now)
+{
+    int prepares = 0;
+    co_gms_action_t a;
+    for (int guard = 0; guard < 64 && co_gms_next_action(g, &a); guard++) {
+        if (a.kind == CO_GMS_ACT_PREPARE)
+            prepares++;
+        if (a.kind == CO_GMS_ACT_FLUSH_OK && a.to == g->cfg.self_id) {
+            co_flush_entry_t e = {g->cfg.self_id, g->cfg.self_incarnation, 0};
+            co_gms_on_flush_ok(g, now, a.to, a.proposal_id, g->view.id,
+                               g->has_view ? co_view_proposer_inc(&g->view)
+                                           : 0,
+                               &e, 1);
+        }
+        if (a.kind == CO_GMS_ACT_INSTALL)
+            co_gms_installed(g, now);
+    }
+    return prepares;
+}
+
+/* A start-up race seen with real processes (cohort-harness fifo, 3
+ * members, 1 in 10 runs under load): member 1 proposes {1, 2, 3} while 2
+ * and 3 answer each other's proposal instead; its attempt times out, 2
+ * and 3 are "unheeded" for a member timeout and 1 forms a view of its
+ * own. Then 2 proposes the view of all three. Before, 1 still took 2 and
+ * 3 for suspected: its answer did not bind (bound_by_answer), so it acted
+ * as coordinator and formed a view of its own again, where for a member
+ * timeout (3 s) its messages reached no one. Answering ends the
+ * proposer's suspicion, installing every member's. */
+static void test_install_ends_unheeded_suspicion(void **state)
+{
+    (void)state;
+    co_gms_t g;
+    co_gms_config_t c = gcfg(1, 1);
+    uint64_t now = 0;
+    assert_int_equal(co_gms_init(&g, &c, now), 0);
+    co_gms_heard(&g, 10 * MS, 2, 2, 0);
+    co_gms_heard(&g, 10 * MS, 3, 3, 0);
+    /* discovery over: 1 (the lowest id) proposes all three, unanswered */
+    int prepares = 0;
+    for (now = 20 * MS; now <= 300 * MS; now += 10 * MS) {
+        co_gms_tick(&g, now);
+        prepares += drain_actions(&g, now);
+    }
+    assert_true(prepares >= 1);
+    assert_int_not_equal(g.proposal_id, 0);
+    /* still heard, in a view of their own, while 1's attempt times out */
+    uint64_t theirs = co_view_make_id(1, 2);
+    for (; now <= 700 * MS; now += 10 * MS) {
+        co_gms_heard(&g, now, 2, 2, theirs);
+        co_gms_heard(&g, now, 3, 3, theirs);
+        co_gms_tick(&g, now);
+        (void)drain_actions(&g, now);
+    }
+    assert_true(g.has_view);
+    assert_int_equal(g.view.count, 1);
+    uint64_t alone = g.view.id;
+
+    /* 2 merges: PREPARE {1, 2, 3}, then its COMMIT */
+    co_vmember_t storage[3];
+    co_view_t v;
+    co_view_init(&v, storage, 3);
+    uint32_t since = co_view_counter(alone) + 1;
+    assert_int_equal(co_view_add(&v, (co_vmember_t){2, 2, 1}), 0);
+    assert_int_equal(co_view_add(&v, (co_vmember_t){3, 3, 1}), 0);
+    assert_int_equal(co_view_add(&v, (co_vmember_t){1, 1, since}), 0);
+    co_view_sort(&v);
+    v.id = co_view_make_id(since, 2);
+    uint8_t body[BODY_MAX];
+    co_vchunk_t vc;
+    size_t len = co_vchunk_encode(body, &v, 0, 0, v.count);
+    assert_int_equal(co_vchunk_decode(body, len, &vc), 0);
+    co_gms_on_prepare(&g, now, 2, 2, &vc);
+    assert_int_equal(g.answered_id, v.id);
+    (void)drain_actions(&g, now);
+    /* the answer binds while the COMMIT takes its time: no proposal of
+     * 1's own meanwhile (before, 2 still counted as suspected, the answer
+     * did not bind and 1 formed a view of its own again) */
+    prepares = 0;
+    for (uint64_t end = now + 200 * MS; now < end; now += 10 * MS) {
+        co_gms_heard(&g, now, 2, 2, theirs);
+        co_gms_heard(&g, now, 3, 3, theirs);
+        co_gms_tick(&g, now);
+        prepares += drain_actions(&g, now);
+    }
+    assert_int_equal(prepares, 0);
+    assert_int_equal(g.answered_id, v.id);
+    co_cut_t rows[3] = {
+        {theirs, 2, 2, 2, 0, 2},
+        {theirs, 2, 3, 3, 0, 3},
+        {alone, 1, 1, 1, 0, 1},
+    };
+    co_cut_table_t t;
+    co_cut_table_init(&t, rows, 3);
+    t.count = 3;
+    if (co_cut_cmp(&rows[1], &rows[2]) > 0) { /* table order */
+        co_cut_t x = rows[2];
+        rows[2] = rows[1];
+        rows[1] = rows[0];
+        rows[0] = x;
+    }
+    co_cut_chunk_t cc;
+    len = co_cut_chunk_encode(body, v.id, &t, 0, t.count);
+    assert_int_equal(co_cut_chunk_decode(body, len, &cc), 0);
+    co_gms_on_commit(&g, now, 2, 2, &cc);
+    (void)drain_actions(&g, now);
+    assert_int_equal(g.view.id, v.id);
+    assert_int_equal(g.view.count, 3);
+
+    /* 2 and 3 heard in it: no change, for longer than a flush timeout */
+    prepares = 0;
+    for (uint64_t end = now + 500 * MS; now <= end; now += 10 * MS) {
+        co_gms_heard(&g, now, 2, 2, v.id);
+        co_gms_heard(&g, now, 3, 3, v.id);
+        co_gms_tick(&g, now);
+        prepares += drain_actions(&g, now);
+    }
+    assert_int_equal(prepares, 0);
+    assert_int_equal(g.view.id, v.id);
+    co_gms_free(&g);
+}
+
 static void test_init_out_of_memory(void **state)
 {
     (void)state;
@@ -864,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_crash_mid_change),
         cmocka_unit_test(test_partition_and_merge),
         cmocka_unit_test(test_random_faults),
+        cmocka_unit_test(test_install_ends_unheeded_suspicion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

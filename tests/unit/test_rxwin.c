@@ -437,6 +437,16 @@ static void gaps_lists_missing_ranges(void **state)
     co_nack_range_t one[1];
     assert_int_equal(co_rxwin_gaps(&w, one, 1), 1);
     assert_true(one[0].first == 1 && one[0].last == 2);
+    /* The next NACK of a round goes on after the last range of the one
+     * before (output.c asks for every gap, several NACKs if need be);
+     * from inside a gap, from there; from below next, as from next. */
+    assert_int_equal(co_rxwin_gaps_from(&w, two[1].last + 1, two, 2), 1);
+    assert_true(two[0].first == 8 && two[0].last == 10);
+    assert_int_equal(co_rxwin_gaps_from(&w, 6, one, 1), 1);
+    assert_true(one[0].first == 6 && one[0].last == 6);
+    assert_int_equal(co_rxwin_gaps_from(&w, 11, one, 1), 0);
+    assert_int_equal(co_rxwin_gaps_from(&w, 0, one, 1), 1);
+    assert_true(one[0].first == 1 && one[0].last == 2);
 
     /* Fill the lowest gap: its records go out, the rest stays. */
     put(&w, 1, 0);
