@@ -328,6 +328,7 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
     uint8_t cls = co_record_class(flags);
     if (cls == CO_CLASS_ORDER) { /* whole (wire.c); not for the application */
         co_total_order_record(core, peer, seq, data, len);
+        co_free(core->mem, owned); /* the window's copy: read, done */
         peer->delivered_since_ack += len;
         return true;
     }
