@@ -11,6 +11,10 @@
 
 /* List entries: enough for every member's run in several ORDER records
  * between two deliveries; merged when the same member comes twice. */
+/* Entries in one ORDER record at most; the sequencer's list keeps room
+ * for one more record. */
+#define ORDER_BATCH 64
+
 static size_t list_cap(const co_core_t *core)
 {
     size_t n = 16 * core->cfg.max_members;
@@ -158,6 +162,8 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
     }
     if (!co_hold_push(&peer->hold, core->mem, seq, cls, data, len))
         lost_one(core, peer->id, peer->incarnation, data);
+    else
+        t->held++;
 }
 
 void co_total_order_record(co_core_t *core, const co_peer_t *peer,
@@ -204,12 +210,8 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
     }
     if (!co_hold_push(&t->self_hold, core->mem, seq, cls, data, len))
         lost_one(core, id, inc, data);
-}
-
-/* List entries the sequencer keeps free for one ORDER record. */
-static size_t order_room(void)
-{
-    return 64 + 1;
+    else
+        t->held++;
 }
 
 bool co_total_own_room(const co_core_t *core, size_t len)
@@ -217,7 +219,7 @@ bool co_total_own_room(const co_core_t *core, size_t len)
     const co_total_t *t = &core->total;
     /* The sequencer's own ordered messages are entries of its list, which
      * must take every entry its stream gives (it reads its own stream). */
-    if (co_total_is_sequencer(core) && t->count + order_room() >= t->cap)
+    if (co_total_is_sequencer(core) && t->count + ORDER_BATCH + 1 >= t->cap)
         return false;
     return !core->cfg.self_delivery ||
            co_hold_fits(&t->self_hold, len, t->hold_max);
@@ -225,33 +227,34 @@ bool co_total_own_room(const co_core_t *core, size_t len)
 
 void co_total_sequence(co_core_t *core, uint64_t now_ns)
 {
-    if (!co_total_is_sequencer(core) || co_vs_holding(core) || core->left)
+    co_total_t *t = &core->total;
+    if (!co_total_is_sequencer(core) || co_vs_holding(core) || core->left ||
+        t->count + ORDER_BATCH + 1 >= t->cap)
         return;
     size_t max = (core->record_room - CO_ORDER_FIXED_BYTES) /
                  CO_ORDER_ENTRY_BYTES;
-    co_order_entry_t entries[64];
-    if (max > 64)
-        max = 64;
-    size_t n = 0, next_slot = 0;
+    if (max > ORDER_BATCH)
+        max = ORDER_BATCH;
+    co_order_entry_t entries[ORDER_BATCH];
+    co_peer_t *named[ORDER_BATCH];
+    size_t n = 0;
     for (size_t i = 0; i < core->peers.cap && n < max; i++) {
         co_peer_t *p = &core->peers.slots[i];
-        if (p->in_use && p->in_view && p->total_taken > p->total_ordered)
+        if (p->in_use && p->in_view && p->total_taken > p->total_ordered) {
+            named[n] = p;
             entries[n++] = (co_order_entry_t){p->id, p->incarnation,
                                               p->total_taken};
-        next_slot = i + 1;
+        }
     }
-    if (n == 0 || core->total.count + order_room() >= core->total.cap)
+    if (n == 0)
         return;
-    uint8_t buf[CO_ORDER_FIXED_BYTES + 64 * CO_ORDER_ENTRY_BYTES];
+    uint8_t buf[CO_ORDER_FIXED_BYTES + ORDER_BATCH * CO_ORDER_ENTRY_BYTES];
     size_t len = co_order_encode(buf, entries, n);
     if (co_core_push_order(core, now_ns, buf, len) != 0)
         return; /* no room in the window: the next call tries again */
     core->stats.order_records_sent++;
-    for (size_t i = 0; i < next_slot; i++) {
-        co_peer_t *p = &core->peers.slots[i];
-        if (p->in_use && p->in_view && p->total_taken > p->total_ordered)
-            p->total_ordered = p->total_taken;
-    }
+    for (size_t i = 0; i < n; i++)
+        named[i]->total_ordered = entries[i].through;
 }
 
 /* The hold of member (id, inc) and its peer entry (NULL for this
@@ -284,6 +287,8 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
     uint8_t *data;
     size_t len;
     co_hold_pop(h, core->mem, &data, &len);
+    if (t->held > 0)
+        t->held--;
     cohort_member_t who = peer ? (cohort_member_t){peer->id, peer->incarnation}
                                : co_core_self(core);
     const char *name = peer ? peer->name : core->cfg.name;
@@ -425,7 +430,8 @@ void co_total_run(co_core_t *core, uint64_t now_ns)
      * round either delivers or stops). */
     for (int round = 0; round < 8; round++) {
         uint64_t before = t->delivered;
-        if (drain_all_fifo(core))
+        /* Nothing held (FIFO traffic alone): nothing to walk. */
+        if (t->held == 0 || drain_all_fifo(core))
             (void)follow_list(core, false);
         if (!t->stalled || t->delivered == before)
             return;
@@ -481,6 +487,12 @@ void co_total_installed(co_core_t *core)
         p->total_ordered = 0;
     }
     co_hold_clear(&t->self_hold, core->mem);
+    t->held = 0; /* also forgets holds freed with their peer (peers.c) */
+}
+
+void co_total_diverged(co_core_t *core)
+{
+    core->total.transitional = true;
 }
 
 bool co_total_acks_to_group(const co_core_t *core)

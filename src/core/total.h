@@ -55,6 +55,9 @@ typedef struct co_total {
     co_hold_t self_hold;     /* this member's own messages (self-delivery) */
     uint64_t order;          /* TOTAL and SAFE deliveries in this view */
     uint64_t delivered;      /* messages given out of holds, ever */
+    size_t held;             /* messages in holds (0: nothing to walk; a
+                                hold freed with its peer is forgotten at
+                                the next install, never undercounted) */
     co_member_ref_t *members;/* the installed view (SAFE stability) */
     size_t n_members, members_cap;
     size_t hold_max;         /* bytes each sender's hold may take */
@@ -113,6 +116,11 @@ bool co_total_end_view(co_core_t *core, uint64_t now_ns);
 
 /* A view was installed: a new list, numbering and sequencer. */
 void co_total_installed(co_core_t *core);
+
+/* Ordered messages of this view will not be delivered here (records its
+ * stream skipped): the places of its later deliveries are its own, so
+ * they are transitional. */
+void co_total_diverged(co_core_t *core);
 
 /* Acks should go to the whole group (SAFE in this view). */
 bool co_total_acks_to_group(const co_core_t *core);

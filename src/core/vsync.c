@@ -98,7 +98,7 @@ void co_vs_restart_stream(co_core_t *core, co_peer_t *peer, uint64_t seq,
         return;
     /* Ordered messages may be among them: the places of this member's
      * later TOTAL and SAFE deliveries in this view are its own. */
-    core->total.transitional = true;
+    co_total_diverged(core);
     core->stats.messages_lost += messages;
     char text[120];
     snprintf(text, sizeof text,
