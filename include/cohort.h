@@ -212,6 +212,15 @@ struct cohort_config {
                                     FIFO messages in their place in its
                                     stream, as everyone else does; 0: it
                                     delivers only others' messages */
+    /* --- since 0.5: state transfer --- */
+    int state_transfer;          /* 1: at its first view with other
+                                    members, ask the group for its state
+                                    (cohort_state_request(); needs
+                                    self_delivery); default 0 */
+    int state_provider;          /* 1 (default): this member may be asked
+                                    to provide its state
+                                    (COHORT_EVENT_STATE_REQUEST); 0: it
+                                    always declines */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -243,6 +252,13 @@ typedef enum cohort_event_type {
     COHORT_EVENT_WARNING = 4,       /* e.g. traffic with another key/mode */
     COHORT_EVENT_VIEW = 5,          /* a new agreed view is installed (abi
                                        >= 1); never dropped */
+    COHORT_EVENT_STATE_REQUEST = 6, /* abi >= 3: send your state to
+                                       u.state.peer (cohort_state_send) */
+    COHORT_EVENT_STATE_CHUNK = 7,   /* abi >= 3: a piece of the state
+                                       this member asked for */
+    COHORT_EVENT_STATE_DONE = 8,    /* abi >= 3: the state transfer this
+                                       member asked for ended
+                                       (u.state.result) */
 } cohort_event_type_t;
 
 enum cohort_leave_reason {
@@ -253,7 +269,7 @@ enum cohort_leave_reason {
 
 /* Layout version of cohort_event_t filled by this library (ev->abi). A
  * field documented "abi >= N" is valid only when ev->abi >= N. */
-#define COHORT_EVENT_ABI 2
+#define COHORT_EVENT_ABI 3
 
 /*
  * A tagged event. Pointers in it are owned by the library and stay valid
@@ -326,9 +342,44 @@ typedef struct cohort_event {
             int primary;               /* 1: holds a majority of
                                           expected_members (or it is 0) */
         } view;
+        struct {                       /* abi >= 3: STATE_* events */
+            uint32_t transfer;         /* the transfer's id (REQUEST:
+                                          pass it to cohort_state_send) */
+            cohort_member_t peer;      /* REQUEST: the requester;
+                                          CHUNK, DONE: the provider
+                                          ({0, 0} for DONE with
+                                          COHORT_STATE_NONE) */
+            const void *data;          /* CHUNK: the bytes */
+            size_t len;
+            uint64_t offset;           /* CHUNK: where data starts in the
+                                          state; 0 begins a transfer
+                                          (discard any chunks before it:
+                                          an interrupted transfer starts
+                                          over); DONE: the state's size */
+            int result;                /* DONE: enum cohort_state_result */
+            uint64_t view_id;          /* the view the snapshot was
+                                          taken in */
+        } state;
         unsigned char reserved_[240];  /* room to grow; keep zero */
     } u;
 } cohort_event_t;
+
+/* How a state transfer this member asked for ended
+ * (COHORT_EVENT_STATE_DONE, u.state.result). */
+enum cohort_state_result {
+    /* The chunks since the last one at offset 0 are the state of the
+     * group at the snapshot point: load them in place of your own. The
+     * TOTAL and SAFE messages after this event are exactly those ordered
+     * after that point. */
+    COHORT_STATE_RECEIVED = 0,
+    /* No other member could provide a state (this member is alone, or
+     * every other one is still waiting for its own): keep your own. The
+     * TOTAL and SAFE messages go on where they stopped. */
+    COHORT_STATE_NONE = 1,
+};
+
+/* Largest data one cohort_state_send() call takes. */
+#define COHORT_STATE_CHUNK_MAX 65536
 
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                          */
@@ -415,6 +466,75 @@ COHORT_API COHORT_NODISCARD int cohort_send_wait(cohort_t *c,
  * socket error that is not transient; transient refusals only count in
  * stats.send_errors). */
 COHORT_API int cohort_flush(cohort_t *c);
+
+/* ------------------------------------------------------------------ */
+/* State transfer (docs/api.md, "State transfer")                      */
+/* ------------------------------------------------------------------ */
+/*
+ * A member that joins a running group often needs its state. It asks
+ * (config.state_transfer, or cohort_state_request()); the request takes
+ * a place in the total order. There, one member that holds a state (not
+ * itself waiting for one, and with config.state_provider set; the first
+ * to offer) gets COHORT_EVENT_STATE_REQUEST in its event stream after
+ * every TOTAL and SAFE message ordered before that place and before any
+ * ordered after it: the state it has then is the snapshot. It sends the
+ * snapshot in pieces with cohort_state_send() and ends with
+ * cohort_state_end(); the library carries them to the requester over a
+ * reliable unicast stream with its own flow control (a bounded window),
+ * so a state of any size passes through bounded memory.
+ *
+ * The requester keeps delivering until its request's place; from there
+ * it holds later TOTAL and SAFE messages (bounded per sender: when full,
+ * senders wait, so a long transfer slows the group rather than growing
+ * memory), gets the snapshot as COHORT_EVENT_STATE_CHUNK events, then
+ * COHORT_EVENT_STATE_DONE, then exactly the TOTAL and SAFE messages
+ * ordered after the snapshot point: none before it, none missing. FIFO
+ * and UNRELIABLE messages are not part of the snapshot and keep flowing.
+ *
+ * If the view changes before the transfer is done (the provider crashed
+ * or left, or anyone joined), the held messages are dropped (the next
+ * snapshot covers them) and the request is made again in the new view,
+ * where another member may provide: the chunks start again at offset 0.
+ * The provider's cohort_state_send() then answers STATE.
+ *
+ * Needs config.self_delivery (the request's place is found in this
+ * member's own delivery of the order).
+ */
+
+/* Ask the group for its state (see above). Before the first view the
+ * request waits for it. Errors: INVAL (c NULL), STATE (a request of this
+ * member is still in progress), NOTSUP (self_delivery is off), CLOSED. */
+COHORT_API int cohort_state_request(cohort_t *c);
+
+/* Provider: append len bytes (at most COHORT_STATE_CHUNK_MAX) to the
+ * state of transfer (u.state.transfer of a STATE_REQUEST event). The data
+ * is copied. Never blocks. Take the snapshot as it was at the
+ * STATE_REQUEST event: send from a copy, or take no further events until
+ * cohort_state_end() (cohort_state_send_wait() processes the group
+ * without taking events from you).
+ * Errors: INVAL (c NULL, NULL data with len > 0), TOOBIG (len >
+ * COHORT_STATE_CHUNK_MAX), AGAIN (the transfer's window is full: call
+ * cohort_process() and retry, or use cohort_state_send_wait()), STATE
+ * (no such transfer here: it ended, or the view changed and the
+ * requester asks again), NOMEM. */
+COHORT_API COHORT_NODISCARD int cohort_state_send(cohort_t *c,
+                                                  uint32_t transfer,
+                                                  const void *data,
+                                                  size_t len);
+
+/* Like cohort_state_send() but processes the group until the data fits
+ * or timeout_ms passes (-1: no limit). Events that arrive meanwhile are
+ * queued. Errors as cohort_state_send(), plus TIMEDOUT and SYSTEM. */
+COHORT_API COHORT_NODISCARD int cohort_state_send_wait(cohort_t *c,
+                                                       uint32_t transfer,
+                                                       const void *data,
+                                                       size_t len,
+                                                       int timeout_ms);
+
+/* Provider: the state of transfer is complete. The library finishes
+ * sending it (the requester's STATE_DONE follows its delivery).
+ * Errors: INVAL (c NULL), STATE (no such transfer here). */
+COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer);
 
 /* ------------------------------------------------------------------ */
 /* Event-loop integration                                              */
@@ -557,6 +677,15 @@ struct cohort_stats {
                                          messages) */
     uint64_t messages_transitional;   /* delivered with
                                          COHORT_MESSAGE_TRANSITIONAL */
+    /* --- since 0.5 --- */
+    uint64_t state_transfers_provided; /* snapshots this member sent */
+    uint64_t state_transfers_received; /* DONE events: RECEIVED */
+    uint64_t state_transfers_restarted;/* requests made again after a
+                                          view change */
+    uint64_t state_bytes_sent, state_bytes_received;
+    uint64_t messages_superseded;     /* TOTAL or SAFE messages a
+                                         requester dropped because a
+                                         snapshot covers them */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

@@ -35,6 +35,7 @@ void co_core_config_defaults(co_core_config_t *cfg)
     cfg->event_queue_len = 4096;
     cfg->tx_queue_len = 0; /* derived from max_datagram */
     cfg->self_delivery = 1;
+    cfg->state_provider = 1;
 }
 
 /* Bytes of body that a heartbeat needs to carry a full stability vector. */
@@ -88,6 +89,12 @@ static const char *check_sizes(const co_core_config_t *cfg)
         return "expected_members: must be 0..1024";
     if (cfg->self_delivery != 0 && cfg->self_delivery != 1)
         return "self_delivery: must be 0 or 1";
+    if (cfg->state_transfer != 0 && cfg->state_transfer != 1)
+        return "state_transfer: must be 0 or 1";
+    if (cfg->state_transfer && !cfg->self_delivery)
+        return "state_transfer: needs self_delivery";
+    if (cfg->state_provider != 0 && cfg->state_provider != 1)
+        return "state_provider: must be 0 or 1";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
     if (cfg->tx_queue_len > 65536)

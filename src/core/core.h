@@ -83,6 +83,9 @@ typedef struct co_core_config {
 
     size_t expected_members;   /* primary rule (cohort_config); 0: all */
     int self_delivery;         /* deliver own FIFO messages (default 1) */
+    int state_transfer;        /* ask for the state at the first view with
+                                  others (default 0; needs self_delivery) */
+    int state_provider;        /* may provide the state (default 1) */
 
     uint64_t seed;             /* drives every random choice in the core */
     /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
@@ -155,6 +158,13 @@ void co_core_flush(co_core_t *core, uint64_t now_ns);
 /* Run every timer due at now_ns (heartbeats, NACKs, acks, member timeouts,
  * bundling deadline). Calling it early is harmless. */
 void co_core_tick(co_core_t *core, uint64_t now_ns);
+
+/* State transfer (cohort.h, "State transfer"; state.h). Errors as the
+ * public calls: STATE, NOTSUP, CLOSED; AGAIN, TOOBIG, NOMEM for send. */
+int co_core_state_request(co_core_t *core, uint64_t now_ns);
+int co_core_state_send(co_core_t *core, uint64_t now_ns, uint32_t transfer,
+                       const uint8_t *data, size_t len);
+int co_core_state_end(co_core_t *core, uint64_t now_ns, uint32_t transfer);
 
 /* The earliest time co_core_tick() has work; UINT64_MAX if none. */
 uint64_t co_core_deadline(const co_core_t *core);

@@ -223,7 +223,7 @@ COHORT_API const char *cohort_last_error_text(void)
     X(nack_retry_ns) X(bundle_delay_ns) X(max_datagram) X(max_message)      \
     X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
     X(event_queue_len) X(security) X(expected_members)         \
-    X(self_delivery)
+    X(self_delivery) X(state_transfer) X(state_provider)
 
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
