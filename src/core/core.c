@@ -182,7 +182,7 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
                     cfg->recv_buffer_bytes, mem) != 0 ||
         !(core->flush_entries = co_calloc(mem, cfg->max_members,
                                           sizeof *core->flush_entries)) ||
-        co_total_init(core) != 0 ||
+        co_total_init(core) != 0 || co_state_init(core) != 0 ||
         co_membership_init(core, now_ns) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
@@ -212,6 +212,7 @@ void co_core_free(co_core_t *core)
     co_evq_free(&core->evq);
     co_membership_free(core);
     co_total_free(core);
+    co_state_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
     co_free(core->mem, core);
@@ -300,7 +301,7 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
         /* A whole message, or an ORDER record, is out: its place in this
          * member's own stream is known (self-delivery from the copy taken
          * at send time, which cannot fail now; the total order). */
-        uint8_t cls = co_record_class(t->flags);
+        uint8_t cls = co_record_class(t->flags) | (t->flags & CO_REC_CONTROL);
         if (cls == CO_CLASS_ORDER) {
             co_total_own(core, seq, cls, t->data, t->len);
         } else if (t->flags & CO_REC_LAST) {
@@ -465,6 +466,38 @@ int co_core_send(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
     if (rc == 0 && mode != COHORT_UNRELIABLE)
         co_total_run(core, now_ns);
     return rc;
+}
+
+int co_core_send_control(co_core_t *core, uint64_t now_ns,
+                         const uint8_t *data, size_t len)
+{
+    if (core->left)
+        return COHORT_ERR_CLOSED;
+    if (co_vs_holding(core))
+        return COHORT_ERR_AGAIN; /* its place is in the view it asks in */
+    return send_fifo(core, now_ns, CO_CLASS_TOTAL | CO_REC_CONTROL, data,
+                     len);
+}
+
+int co_core_state_request(co_core_t *core, uint64_t now_ns)
+{
+    release_handed_out(core);
+    int rc = co_state_request(core, now_ns);
+    co_total_run(core, now_ns);
+    return rc;
+}
+
+int co_core_state_send(co_core_t *core, uint64_t now_ns, uint32_t transfer,
+                       const uint8_t *data, size_t len)
+{
+    release_handed_out(core);
+    return co_state_send(core, now_ns, transfer, data, len);
+}
+
+int co_core_state_end(co_core_t *core, uint64_t now_ns, uint32_t transfer)
+{
+    release_handed_out(core);
+    return co_state_end(core, now_ns, transfer);
 }
 
 int co_core_push_order(co_core_t *core, uint64_t now_ns, const uint8_t *data,
@@ -671,6 +704,7 @@ typedef union co_body {
     co_nack_t nack;
     uint64_t trail;
     co_forward_t fwd;
+    co_xfer_t xfer;
     co_mbody_t m;
 } co_body_t;
 
@@ -698,6 +732,8 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
         return h->body_len == 0 ? 0 : CO_DROP(COHORT_DROP_BAD_FIELD);
     case CO_TYPE_FORWARD:
         return co_forward_decode(body, h->body_len, &out->fwd);
+    case CO_TYPE_XFER:
+        return co_xfer_decode(body, h->body_len, &out->xfer);
     default:
         return co_membership_decode(h, body, &out->m);
     }
@@ -1037,6 +1073,9 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     case CO_TYPE_HEARTBEAT:
         on_heartbeat(core, peer, &b.hb, h.view_id, now_ns);
         break;
+    case CO_TYPE_XFER:
+        co_state_recv(core, peer, h.view_id, &b.xfer, now_ns);
+        break;
     case CO_TYPE_ACK:
         note_stability(core, peer, b.ack.entries, b.ack.count, h.view_id);
         stability_advance(core, now_ns);
@@ -1134,6 +1173,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
         return;
     co_membership_tick(core, now_ns);
     co_vs_poll(core, now_ns);
+    co_state_tick(core, now_ns);
     co_total_sequence(core, now_ns);
     co_total_run(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
@@ -1162,6 +1202,7 @@ uint64_t co_core_deadline(const co_core_t *core)
         at = earliest(co_membership_deadline(core), at);
         if (core->vs_flushing)
             at = earliest(core->vs_flush_deadline_ns, at);
+        at = earliest(co_state_deadline(core), at);
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);
@@ -1239,7 +1280,8 @@ size_t co_core_memory_bytes(const co_core_t *core)
 {
     return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
            co_peers_store_bytes(&core->peers) + core->evq.bytes +
-           core->pending.len + co_total_memory_bytes(core);
+           core->pending.len + co_total_memory_bytes(core) +
+           co_state_memory_bytes(core);
 }
 
 void co_core_secret_region(co_core_t *core, void **ptr, size_t *len)

@@ -10,6 +10,7 @@
 #include "gms.h"
 #include "peers.h"
 #include "rng.h"
+#include "state.h"
 #include "total.h"
 #include "txbuf.h"
 #include "wire.h"
@@ -56,6 +57,7 @@ typedef struct co_evslot {
     bool primary;
     uint64_t order;          /* MESSAGE: TOTAL and SAFE position */
     uint32_t mflags;         /* MESSAGE: COHORT_MESSAGE_* */
+    uint32_t transfer;       /* STATE_*: the transfer id */
 } co_evslot_t;
 
 /* Slots only VIEW events may take, so that a flood of other events never
@@ -137,6 +139,7 @@ struct co_core {
 
     co_gms_t gms;                /* agreed views (membership.c) */
     co_total_t total;            /* TOTAL and SAFE delivery (total.c) */
+    co_state_t state;            /* state transfer (state.c) */
     co_flush_entry_t *flush_entries; /* max_members: a FLUSH_OK vector */
     uint64_t leave_spacing_ns;   /* between copies of LEAVE */
     uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
@@ -256,6 +259,16 @@ void co_event_self(co_core_t *core, uint8_t *data, size_t len);
 void co_event_ordered(co_core_t *core, cohort_member_t who, const char *name,
                       cohort_mode_t mode, uint8_t *data, size_t len,
                       uint64_t order, uint32_t flags);
+/* A STATE_* event (state.c); takes data (CHUNK). REQUEST and DONE use
+ * the slots kept for views: they are never dropped. */
+void co_event_state(co_core_t *core, cohort_event_type_t type,
+                    uint32_t transfer, cohort_member_t peer, uint8_t *data,
+                    size_t len, uint64_t offset, int result,
+                    uint64_t view_id);
+/* The state-transfer request record into this member's stream (a TOTAL
+ * record the library reads itself). 0 or AGAIN, NOMEM. */
+int co_core_send_control(co_core_t *core, uint64_t now_ns,
+                         const uint8_t *data, size_t len);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
 /* about: the member concerned ({0, 0}: none); count: see warning.count. */

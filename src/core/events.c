@@ -198,6 +198,27 @@ void co_event_ordered(co_core_t *core, cohort_member_t who, const char *name,
     }
 }
 
+void co_event_state(co_core_t *core, cohort_event_type_t type,
+                    uint32_t transfer, cohort_member_t peer, uint8_t *data,
+                    size_t len, uint64_t offset, int result,
+                    uint64_t view_id)
+{
+    co_evslot_t *e = evq_push_kind(core, type != COHORT_EVENT_STATE_CHUNK);
+    if (!e) {
+        co_free(core->mem, data); /* state.c checked the room first */
+        return;
+    }
+    e->type = type;
+    e->transfer = transfer;
+    e->who = peer;
+    e->data = data;
+    e->len = len;
+    e->count = offset;
+    e->code = result;
+    e->view_id = view_id;
+    core->evq.bytes += len;
+}
+
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason)
 {
@@ -284,6 +305,19 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.view.primary = e->primary;
         break;
     }
+    case COHORT_EVENT_STATE_REQUEST:
+    case COHORT_EVENT_STATE_CHUNK:
+    case COHORT_EVENT_STATE_DONE:
+        q->bytes -= e->len;
+        q->handed_out = e->data; /* freed on the next call */
+        ev->u.state.transfer = e->transfer;
+        ev->u.state.peer = e->who;
+        ev->u.state.data = e->data;
+        ev->u.state.len = e->len;
+        ev->u.state.offset = e->count;
+        ev->u.state.result = e->code;
+        ev->u.state.view_id = e->view_id;
+        break;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
         ev->u.member.member = e->who;
@@ -325,7 +359,7 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
     }
     if (st != CO_STORE_OK)
         return false;
-    uint8_t cls = co_record_class(flags);
+    uint8_t cls = co_record_class(flags) | (flags & CO_REC_CONTROL);
     if (cls == CO_CLASS_ORDER) { /* whole (wire.c); not for the application */
         co_total_order_record(core, peer, seq, data, len);
         co_free(core->mem, owned); /* the window's copy: read, done */

@@ -88,6 +88,11 @@ static bool list_add(co_total_t *t, uint32_t id, uint32_t inc,
     return true;
 }
 
+static void t_list_clear(co_total_t *t)
+{
+    t->head = t->count = 0;
+}
+
 static void list_pop(co_total_t *t)
 {
     COHORT_ASSERT(t->count > 0);
@@ -276,7 +281,7 @@ static co_hold_t *hold_of(co_core_t *core, uint32_t id, uint32_t inc,
  * queue. False when the queue has no room (noted: retried as events are
  * taken). */
 static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
-                         uint32_t flags)
+                         uint32_t flags, uint64_t now_ns)
 {
     co_total_t *t = &core->total;
     if (!co_evq_has_room(&core->evq, h->head->len)) {
@@ -289,6 +294,13 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
     co_hold_pop(h, core->mem, &data, &len);
     if (t->held > 0)
         t->held--;
+    if (cls & CO_REC_CONTROL) {
+        /* The library's own record at its place in the order (a
+         * state-transfer request): read here, never given out. */
+        co_state_ordered(core, peer, data, len, now_ns);
+        t->delivered++;
+        return true;
+    }
     cohort_member_t who = peer ? (cohort_member_t){peer->id, peer->incarnation}
                                : co_core_self(core);
     const char *name = peer ? peer->name : core->cfg.name;
@@ -312,10 +324,11 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
 }
 
 /* Deliver h's FIFO messages at its head. False when the queue is full. */
-static bool drain_fifo(co_core_t *core, co_hold_t *h, co_peer_t *peer)
+static bool drain_fifo(co_core_t *core, co_hold_t *h, co_peer_t *peer,
+                       uint64_t now_ns)
 {
     while (h->head && h->head->cls == CO_CLASS_FIFO)
-        if (!deliver_head(core, h, peer, 0))
+        if (!deliver_head(core, h, peer, 0, now_ns))
             return false;
     return true;
 }
@@ -362,7 +375,7 @@ static bool taken_through(const co_core_t *core, const co_peer_t *peer,
  * nothing more will be taken, so an entry is done once its holder's head
  * is past it, and an unconfirmed SAFE message goes transitional. False
  * when the event queue is full. */
-static bool follow_list(co_core_t *core, bool ending)
+static bool follow_list(co_core_t *core, bool ending, uint64_t now_ns)
 {
     co_total_t *t = &core->total;
     while (t->count > 0) {
@@ -378,18 +391,22 @@ static bool follow_list(co_core_t *core, bool ending)
             list_pop(t);
             continue;
         }
-        if (!drain_fifo(core, h, peer))
+        if (!drain_fifo(core, h, peer, now_ns))
             return false;
         co_held_t *m = h->head;
         if (m && co_class_ordered(m->cls) && m->seq <= e->through) {
             uint32_t flags = 0;
+            /* Stopped at a state request's place (state.h); at the end
+             * of the view the flush goes on (co_total_end_view). */
+            if (!ending && co_state_frozen(core))
+                return true;
             if (m->cls == CO_CLASS_SAFE &&
                 !safe_ready(core, peer, m->seq, e->carrier)) {
                 if (!ending)
                     return true; /* waits for stability */
                 flags = COHORT_MESSAGE_TRANSITIONAL;
             }
-            if (!deliver_head(core, h, peer, flags))
+            if (!deliver_head(core, h, peer, flags, now_ns))
                 return false;
             continue;
         }
@@ -407,13 +424,13 @@ static bool follow_list(co_core_t *core, bool ending)
 }
 
 /* The FIFO messages at the head of every hold. */
-static bool drain_all_fifo(co_core_t *core)
+static bool drain_all_fifo(co_core_t *core, uint64_t now_ns)
 {
-    if (!drain_fifo(core, &core->total.self_hold, NULL))
+    if (!drain_fifo(core, &core->total.self_hold, NULL, now_ns))
         return false;
     for (size_t i = 0; i < core->peers.cap; i++) {
         co_peer_t *p = &core->peers.slots[i];
-        if (p->in_use && !drain_fifo(core, &p->hold, p))
+        if (p->in_use && !drain_fifo(core, &p->hold, p, now_ns))
             return false;
     }
     return true;
@@ -425,14 +442,15 @@ void co_total_run(co_core_t *core, uint64_t now_ns)
     /* Frozen between the answer to a view change and its COMMIT. */
     if (co_vs_holding(core) && !core->vs_flushing)
         return;
+    co_state_run(core, now_ns);
     /* Streams that waited for room in a hold or the list move on as
      * messages leave; what they bring may let more go (bounded: each
      * round either delivers or stops). */
     for (int round = 0; round < 8; round++) {
         uint64_t before = t->delivered;
         /* Nothing held (FIFO traffic alone): nothing to walk. */
-        if (t->held == 0 || drain_all_fifo(core))
-            (void)follow_list(core, false);
+        if (t->held == 0 || drain_all_fifo(core, now_ns))
+            (void)follow_list(core, false, now_ns);
         if (!t->stalled || t->delivered == before)
             return;
         t->stalled = false;
@@ -442,10 +460,44 @@ void co_total_run(co_core_t *core, uint64_t now_ns)
     }
 }
 
+/* The view ends while this member waits for its state: its TOTAL and
+ * SAFE messages are dropped (the next snapshot covers them), its FIFO
+ * ones delivered as always. */
+static bool supersede(co_core_t *core, co_hold_t *h, co_peer_t *peer,
+                      uint64_t now_ns)
+{
+    co_total_t *t = &core->total;
+    while (h->head) {
+        if (h->head->cls == CO_CLASS_FIFO) {
+            if (!deliver_head(core, h, peer, 0, now_ns))
+                return false;
+            continue;
+        }
+        uint8_t *data;
+        size_t len;
+        co_hold_pop(h, core->mem, &data, &len);
+        co_free(core->mem, data);
+        if (t->held > 0)
+            t->held--;
+        core->stats.messages_superseded++;
+    }
+    return true;
+}
+
 bool co_total_end_view(co_core_t *core, uint64_t now_ns)
 {
-    (void)now_ns;
-    if (!follow_list(core, true))
+    if (co_state_view_ending(core)) {
+        t_list_clear(&core->total);
+        if (!supersede(core, &core->total.self_hold, NULL, now_ns))
+            return false;
+        for (size_t i = 0; i < core->peers.cap; i++) {
+            co_peer_t *p = &core->peers.slots[i];
+            if (p->in_use && !supersede(core, &p->hold, p, now_ns))
+                return false;
+        }
+        return true;
+    }
+    if (!follow_list(core, true, now_ns))
         return false;
     /* What no entry ordered: members in view order, each in its order. */
     const co_gms_t *g = &core->gms;
@@ -456,7 +508,7 @@ bool co_total_end_view(co_core_t *core, uint64_t now_ns)
             co_hold_t *h = hold_of(core, v->members[i].id,
                                    v->members[i].incarnation, &peer);
             while (h && h->head)
-                if (!deliver_head(core, h, peer, COHORT_MESSAGE_TRANSITIONAL))
+                if (!deliver_head(core, h, peer, COHORT_MESSAGE_TRANSITIONAL, now_ns))
                     return false;
         }
     }

@@ -11,6 +11,7 @@
  */
 #include "wire.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -44,7 +45,8 @@ void co_header_encode(const co_header_t *h, uint8_t *out)
 static int co_type_known(uint8_t type)
 {
     return (type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE) ||
-           co_type_is_membership(type) || type == CO_TYPE_FORWARD;
+           co_type_is_membership(type) || type == CO_TYPE_FORWARD ||
+           type == CO_TYPE_XFER;
 }
 
 /* The fields whose meaning does not depend on any other datagram. */
@@ -180,6 +182,11 @@ static int co_record_check(const co_record_t *r)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     if (co_record_has_total(r->flags) &&
         (r->total_len <= r->len || r->total_len > CO_TOTAL_LEN_MAX))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* A control record is a whole TOTAL record of its fixed size. */
+    if ((r->flags & CO_REC_CONTROL) &&
+        (cls != CO_CLASS_TOTAL || !co_record_whole(r->flags) ||
+         r->len != CO_CTL_BYTES))
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }
@@ -565,5 +572,93 @@ int co_order_decode(const uint8_t *p, size_t len, size_t *count)
             return CO_DROP(COHORT_DROP_BAD_FIELD);
     }
     *count = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Control records and XFER                                          */
+/* ---------------------------------------------------------------- */
+
+void co_ctl_encode(uint8_t out[CO_CTL_BYTES], uint8_t kind, uint32_t transfer)
+{
+    memset(out, 0, CO_CTL_BYTES);
+    out[0] = kind;
+    co_put32(out + 4, transfer);
+}
+
+int co_ctl_decode(const uint8_t *p, size_t len, uint8_t *kind,
+                  uint32_t *transfer)
+{
+    if (len < CO_CTL_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    if (len != CO_CTL_BYTES || p[0] != CO_CTL_STATE_REQUEST || p[1] || p[2] ||
+        p[3] || co_get32(p + 4) == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    *kind = p[0];
+    *transfer = co_get32(p + 4);
+    return 0;
+}
+
+size_t co_xfer_encode(const co_xfer_t *x, uint8_t *out)
+{
+    COHORT_ASSERT(x && out && x->kind >= CO_XFER_STATUS &&
+                  x->kind <= CO_XFER_ACK);
+    out[0] = x->kind;
+    out[1] = x->flags;
+    out[2] = out[3] = 0;
+    co_put32(out + 4, x->transfer);
+    co_put32(out + 8, x->target_id);
+    co_put32(out + 12, x->target_inc);
+    if (x->kind == CO_XFER_ACK) {
+        co_put64(out + 16, x->seq);
+        return CO_XFER_ACK_BYTES;
+    }
+    if (x->kind != CO_XFER_DATA)
+        return CO_XFER_FIXED_BYTES;
+    co_put64(out + 16, x->seq);
+    co_put64(out + 24, x->offset);
+    if (x->len)
+        memcpy(out + CO_XFER_DATA_BYTES, x->payload, x->len);
+    return CO_XFER_DATA_BYTES + x->len;
+}
+
+int co_xfer_decode(const uint8_t *body, size_t len, co_xfer_t *out)
+{
+    COHORT_ASSERT(out != NULL);
+    if (len < CO_XFER_FIXED_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    memset(out, 0, sizeof *out);
+    out->kind = body[0];
+    out->flags = body[1];
+    out->transfer = co_get32(body + 4);
+    out->target_id = co_get32(body + 8);
+    out->target_inc = co_get32(body + 12);
+    if (out->kind < CO_XFER_STATUS || out->kind > CO_XFER_ACK)
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    if (body[2] || body[3] || out->transfer == 0 || out->target_id == 0 ||
+        out->target_inc == 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    bool flagged = out->kind == CO_XFER_STATUS || out->kind == CO_XFER_DATA;
+    if (out->flags & ~(flagged ? 1u : 0u))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    size_t need = out->kind == CO_XFER_DATA  ? CO_XFER_DATA_BYTES
+                  : out->kind == CO_XFER_ACK ? CO_XFER_ACK_BYTES
+                                             : CO_XFER_FIXED_BYTES;
+    if (len < need)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    if (out->kind != CO_XFER_DATA && len != need)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (need > CO_XFER_FIXED_BYTES) {
+        out->seq = co_get64(body + 16);
+        if (out->seq == 0 || out->seq >= CO_SEQ_LIMIT)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+    }
+    if (out->kind == CO_XFER_DATA) {
+        out->offset = co_get64(body + 24);
+        if (out->offset >= CO_SEQ_LIMIT)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+        out->payload = body + CO_XFER_DATA_BYTES;
+        out->len = len - CO_XFER_DATA_BYTES;
+    }
     return 0;
 }

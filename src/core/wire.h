@@ -61,6 +61,8 @@ enum co_type {
     CO_TYPE_PROBE = 20,     /* "are you there?"; empty body */
     CO_TYPE_FORWARD = 21,   /* another member's FIFO records (repair);
                                not accepted by co_header_decode yet */
+    CO_TYPE_XFER = 32,      /* state transfer, one member to another
+                               (co_xfer; state.h) */
 };
 
 /* Whether a type is one of the membership types above. */
@@ -136,7 +138,11 @@ enum co_record_flag {
      * order the view's sequencer gives), or an ORDER record of the
      * sequencer's (whole, never given to the application). */
     CO_REC_CLASS_MASK = 0x18,
-    CO_REC__KNOWN = 0x1f,
+    /* A TOTAL record the library reads itself, never given to the
+     * application: a state-transfer request at its place in the order
+     * (whole; payload co_ctl, state.h). */
+    CO_REC_CONTROL = 0x20,
+    CO_REC__KNOWN = 0x3f,
 };
 
 enum co_record_class {
@@ -151,11 +157,68 @@ static inline uint8_t co_record_class(uint8_t flags)
     return (uint8_t)(flags & CO_REC_CLASS_MASK);
 }
 
-/* A class the total order delivers (TOTAL or SAFE). */
+/* A class the total order delivers (TOTAL or SAFE); CO_REC_CONTROL may
+ * be set beside it. */
 static inline int co_class_ordered(uint8_t cls)
 {
+    cls &= CO_REC_CLASS_MASK;
     return cls == CO_CLASS_TOTAL || cls == CO_CLASS_SAFE;
 }
+
+/* ---------------------------------------------------------------- */
+/* Control record payload (CO_REC_CONTROL, class TOTAL, whole):         */
+/*  off len field                                                      */
+/*   0   1  kind         1: state request                              */
+/*   1   3  reserved     0                                             */
+/*   4   4  transfer     the requester's transfer id, nonzero          */
+#define CO_CTL_BYTES 8
+enum co_ctl_kind { CO_CTL_STATE_REQUEST = 1 };
+void co_ctl_encode(uint8_t out[CO_CTL_BYTES], uint8_t kind,
+                   uint32_t transfer);
+/* 0, or BAD_FIELD / TRUNCATED as a negative drop code. */
+int co_ctl_decode(const uint8_t *p, size_t len, uint8_t *kind,
+                  uint32_t *transfer);
+
+/* ---------------------------------------------------------------- */
+/* XFER body (state transfer between two members, unicast):            */
+/*  off len field                                                      */
+/*   0   1  kind         enum co_xfer_kind                             */
+/*   1   1  flags        STATUS: 1 = can provide; DATA: 1 = last       */
+/*   2   2  reserved     0                                             */
+/*   4   4  transfer     the requester's transfer id, nonzero          */
+/*   8   4  target_id    the member it is for (nonzero)                */
+/*  12   4  target_inc   and its incarnation (nonzero)                 */
+/*  16   8  seq          DATA: from 1; ACK: next seq expected          */
+/*  24   8  offset       DATA only: byte offset of the payload         */
+/*  32   .  payload      DATA only                                     */
+/* STATUS, GO and CANCEL end at 16 bytes, ACK at 24.                   */
+enum co_xfer_kind {
+    CO_XFER_STATUS = 1, /* provider candidate -> requester: can / cannot */
+    CO_XFER_GO = 2,     /* requester -> the candidate it chose */
+    CO_XFER_CANCEL = 3, /* requester -> a candidate it does not need */
+    CO_XFER_DATA = 4,   /* provider -> requester: a piece of the state */
+    CO_XFER_ACK = 5,    /* requester -> provider: next seq expected */
+};
+#define CO_XFER_FIXED_BYTES 16
+#define CO_XFER_DATA_BYTES 32
+#define CO_XFER_ACK_BYTES 24
+#define CO_XFER_FLAG_YES 0x01
+#define CO_XFER_FLAG_LAST 0x01
+
+typedef struct co_xfer {
+    uint8_t kind, flags;
+    uint32_t transfer;
+    uint32_t target_id, target_inc;
+    uint64_t seq, offset;
+    const uint8_t *payload; /* DATA: into the decoded buffer */
+    size_t len;
+} co_xfer_t;
+
+/* Encode x into out (room for its fixed part plus x->len); returns the
+ * body length. */
+size_t co_xfer_encode(const co_xfer_t *x, uint8_t *out);
+/* 0, or a negative drop code (TRUNCATED, BAD_FIELD, BAD_TYPE). */
+int co_xfer_decode(const uint8_t *body, size_t len, co_xfer_t *out);
 
 #define CO_RECORD_HEADER_BYTES 12
 #define CO_RECORD_TOTAL_BYTES 4

@@ -966,6 +966,60 @@ COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
     }
 }
 
+COHORT_API int cohort_state_request(cohort_t *c)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t now = co_now_ns();
+    int rc = co_core_state_request(c->core, now);
+    (void)co_pump_tx(c, now, false);
+    return rc;
+}
+
+COHORT_API int cohort_state_send(cohort_t *c, uint32_t transfer,
+                                 const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0))
+        return COHORT_ERR_INVAL;
+    uint64_t now = co_now_ns();
+    int rc = co_core_state_send(c->core, now, transfer, data, len);
+    if (rc == 0)
+        (void)co_pump_tx(c, now, false);
+    return rc;
+}
+
+COHORT_API int cohort_state_send_wait(cohort_t *c, uint32_t transfer,
+                                      const void *data, size_t len,
+                                      int timeout_ms)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
+    for (;;) {
+        int rc = cohort_state_send(c, transfer, data, len);
+        if (rc != COHORT_ERR_AGAIN)
+            return rc;
+        if (co_now_ns() >= deadline)
+            return COHORT_ERR_TIMEDOUT;
+        rc = co_block(c, deadline);
+        if (rc == 0)
+            rc = cohort_process(c);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    uint64_t now = co_now_ns();
+    int rc = co_core_state_end(c->core, now, transfer);
+    if (rc == 0)
+        (void)co_pump_tx(c, now, false);
+    return rc;
+}
+
 COHORT_API int cohort_add_key(cohort_t *c, const uint8_t key[COHORT_KEY_BYTES],
                               uint8_t key_id, int use_for_send)
 {

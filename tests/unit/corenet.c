@@ -99,8 +99,11 @@ void log_event(net_t *n, int node, const cohort_event_t *ev)
 void pull_events(net_t *n, int node)
 {
     cohort_event_t ev;
-    while (co_core_next_event(n->cores[node], n->now_ns, &ev))
+    while (co_core_next_event(n->cores[node], n->now_ns, &ev)) {
+        if (n->hook)
+            n->hook(n, node, &ev);
         log_event(n, node, &ev);
+    }
     drain_tx(n, node);
 }
 
@@ -154,6 +157,7 @@ void spawn(net_t *n, int i)
     co_core_config_t cfg;
     assert_null(n->cores[i]);
     config_for(&cfg, i, n->self_delivery[i]);
+    cfg.state_transfer = n->state_transfer[i];
     assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     drain_tx(n, i);
 }

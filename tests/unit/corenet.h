@@ -39,10 +39,17 @@ typedef struct entry {
     uint32_t flags;   /* MESSAGE: COHORT_MESSAGE_* */
 } entry_t;
 
-typedef struct net {
+typedef struct net net_t;
+/* Called for every event a node takes, before it is logged. */
+typedef void net_hook_t(net_t *n, int node, const cohort_event_t *ev);
+
+struct net {
     int nodes;
     co_core_t *cores[MAXN];
     int self_delivery[MAXN]; /* for nodes spawned from now on */
+    int state_transfer[MAXN]; /* likewise (config.state_transfer) */
+    net_hook_t *hook;        /* NULL: events are only logged */
+    void *app;               /* the hook's */
     pkt_t *q;
     size_t head, count;
     uint64_t now_ns;
@@ -53,7 +60,7 @@ typedef struct net {
     uint32_t sent[MAXN];           /* messages each node sent */
     entry_t *log[MAXN];
     size_t nlog[MAXN];
-} net_t;
+};
 
 
 co_addr_t addr_of(int node);
