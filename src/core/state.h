@@ -89,9 +89,10 @@ typedef struct co_xfer_owed {
 typedef enum co_state_phase {
     CO_STATE_IDLE = 0,      /* holds a state (or never asked) */
     CO_STATE_WANTED,        /* asked: the request record is not out yet */
-    CO_STATE_SENT,          /* the record is out: waiting for its place */
+    CO_STATE_SENT,          /* the record is out: waiting for its place
+                               (answers and pieces are taken already) */
     CO_STATE_ASKING,        /* at its place: collecting answers */
-    CO_STATE_RECEIVING,     /* a provider is sending */
+    CO_STATE_RECEIVING,     /* at its place, a provider chosen */
 } co_state_phase_t;
 
 typedef struct co_state {
@@ -102,6 +103,8 @@ typedef struct co_state {
     bool ending;            /* the view's flush is delivering its end */
     bool superseding;       /* the view ends without the state: drop
                                what was held (until the next install) */
+    bool placed;            /* its request reached its place here:
+                               TOTAL and SAFE delivery waits */
     uint32_t prov_id, prov_inc; /* the chosen provider, 0 before */
     uint64_t go_at_ns;      /* next GO repeat */
     uint64_t rx_next;       /* next piece expected */
