@@ -491,11 +491,14 @@ static void on_ack(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
         o->idle_rounds = 0;
         o->resend_at_ns = o->acked < o->next_seq ? now_ns + resend_ns(core)
                                                  : 0;
-    } else if (o->acked < o->next_seq) {
-        /* Asked for a piece again (one was lost): from there on. */
+    } else if (o->acked < o->next_seq && now_ns >= o->fast_ok_ns) {
+        /* Asked for a piece again (one was lost): from there on, once a
+         * round trip at most (every piece after the lost one brings the
+         * same ACK, and each must not send the window again). */
         for (uint64_t q = o->acked; q < o->next_seq; q++)
             send_piece(core, o, &o->ring[q % CO_XFER_WINDOW], now_ns);
         o->resend_at_ns = now_ns + resend_ns(core);
+        o->fast_ok_ns = now_ns + resend_ns(core) / 4;
     }
     if (o->ended && o->acked == o->next_seq)
         out_free(core, o); /* all there, the last piece too */

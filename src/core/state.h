@@ -73,6 +73,7 @@ typedef struct co_xfer_out {
     uint64_t acked;         /* pieces below this one are held there */
     uint64_t offset;        /* bytes given so far */
     uint64_t resend_at_ns;  /* 0: nothing unacknowledged */
+    uint64_t fast_ok_ns;    /* no resend on a repeated ACK before this */
     unsigned idle_rounds;   /* resends with no progress */
     co_xfer_piece_t *ring;  /* CO_XFER_WINDOW pieces, by seq % window */
     uint8_t *store;         /* their data */
