@@ -112,13 +112,22 @@ static void request_out(co_core_t *core, uint64_t now_ns)
         return;
     const co_view_t *v = co_gms_view(&core->gms);
     if (v->count <= 1) {
-        /* Alone: no one else holds a state. */
+        /* Alone. A member that starts while the group's members are
+         * busy may see a view of itself first and merge a moment later:
+         * wait a member timeout for others before deciding that no one
+         * holds a state. */
+        if (s->alone_since_ns == 0)
+            s->alone_since_ns = now_ns;
+        if (now_ns - s->alone_since_ns < core->cfg.member_timeout_ns)
+            return; /* the tick comes back at the deadline */
+        s->alone_since_ns = 0;
         s->phase = CO_STATE_IDLE;
         co_event_state(core, COHORT_EVENT_STATE_DONE, s->transfer,
                        (cohort_member_t){0, 0}, NULL, 0, 0,
                        COHORT_STATE_NONE, v->id);
         return;
     }
+    s->alone_since_ns = 0;
     if (s->transfer == 0)
         s->transfer = s->next_transfer++;
     uint8_t ctl[CO_CTL_BYTES];
@@ -280,8 +289,9 @@ static void on_data(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
         memcpy(copy, x->payload, x->len);
     }
     cohort_member_t who = {from->id, from->incarnation};
-    co_event_state(core, COHORT_EVENT_STATE_CHUNK, s->transfer, who, copy,
-                   x->len, s->rx_bytes, 0, s->view_id);
+    if (x->len) /* the last piece may be empty: no chunk for it */
+        co_event_state(core, COHORT_EVENT_STATE_CHUNK, s->transfer, who,
+                       copy, x->len, s->rx_bytes, 0, s->view_id);
     s->rx_next++;
     s->rx_bytes += x->len;
     core->stats.state_bytes_received += x->len;
@@ -692,6 +702,8 @@ uint64_t co_state_deadline(const co_core_t *core)
         t = earliest(t, s->owed[i].at_ns);
     if (s->offering)
         t = earliest(t, s->off_until_ns);
+    if (s->phase == CO_STATE_WANTED && s->alone_since_ns)
+        t = earliest(t, s->alone_since_ns + core->cfg.member_timeout_ns);
     if (asking(s) && s->prov_id && s->rx_next == 1)
         t = earliest(t, s->go_at_ns);
     for (size_t i = 0; i < CO_XFER_SLOTS; i++)

@@ -101,6 +101,7 @@ typedef struct co_state {
     co_state_phase_t phase;
     uint32_t transfer;      /* the current request's id */
     uint32_t next_transfer; /* ids, from 1 */
+    uint64_t alone_since_ns;/* wanted while alone in the view: since */
     bool ending;            /* the view's flush is delivering its end */
     bool superseding;       /* the view ends without the state: drop
                                what was held (until the next install) */

@@ -108,6 +108,7 @@ static void hook(net_t *n, int node, const cohort_event_t *ev)
         }
         assert_int_equal(ev->u.state.offset, a->rx_len[node]);
         assert_true(a->rx_len[node] + ev->u.state.len <= SNAP_MAX);
+        assert_true(ev->u.state.len > 0 && ev->u.state.data != NULL);
         memcpy(a->rx[node] + a->rx_len[node], ev->u.state.data,
                ev->u.state.len);
         a->rx_len[node] += ev->u.state.len;
@@ -248,14 +249,19 @@ static void test_lone_member_is_told_none(void **state)
     net_t *n = net_app(1, 0, 0);
     spawn_joiner(n, 0);
     settle(n, ALL(1), 5000 * MS);
-    run_app(n, 10 * MS);
     app_t *a = n->app;
+    /* It waits a member timeout (150 ms here) for others first. */
+    run_app(n, 100 * MS);
+    assert_int_equal(a->none[0], 0);
+    run_app(n, 100 * MS);
     assert_int_equal(a->none[0], 1);
     assert_int_equal(a->done[0], 0);
     /* A second request, alone again: NONE again; while one is in
      * progress another is refused. */
     assert_int_equal(co_core_state_request(n->cores[0], n->now_ns), 0);
-    run_app(n, 10 * MS);
+    assert_int_equal(co_core_state_request(n->cores[0], n->now_ns),
+                     COHORT_ERR_STATE);
+    run_app(n, 200 * MS);
     assert_int_equal(a->none[0], 2);
     net_app_free(n);
 }
