@@ -693,9 +693,9 @@ struct recv_state {
     int got_end;                 /* every sender's */
 };
 
-/* Fold one delivery into the order hash (FNV-1a over the two numbers). */
-#define PERF_ORDER_SEED 14695981039346656037ull
+#define PERF_ORDER_SEED 14695981039346656037ull   /* FNV-1a's basis */
 
+/* Fold one delivery into the order hash (FNV-1a over the two numbers). */
 static uint64_t order_fold(uint64_t hash, uint32_t from, uint64_t seq)
 {
     uint64_t v[2] = { from, seq };
