@@ -252,8 +252,9 @@ static void io_close(struct perf_io *io, int drain_ms)
     }
     if (io->c != NULL && drain_ms > 0 && reliable(io->mode)) {
         int r = cohort_drain(io->c, drain_ms);
-        if (r != 0)
-            tool_err("drain: %s", cohort_strerror(r));
+        if (r != 0)   /* which process: senders wait longer than receivers */
+            tool_err("drain (%s, %d ms): %s", tool_mode_name(io->mode),
+                     drain_ms, cohort_strerror(r));
     }
     cohort_close(io->c);
     io->c = NULL;
