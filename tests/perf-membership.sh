@@ -6,6 +6,9 @@
 # output has the figures; the figures themselves are not judged here
 # (docs/performance.md, "Membership"). Then the same for --dip (a FIFO
 # stream across a join, a leave and a crash; 3 members, about 10 s).
+# Last, ordered delivery (a few seconds): total and safe throughput with
+# three concurrent senders beside raw, whose receivers must agree on the
+# order, and their ping-pong latency.
 
 set -u
 
@@ -61,4 +64,30 @@ for key in '"test":"membership-dip"' '"members":3' '"failed":0' '"join":{' \
     fi
 done
 echo "perf-membership.sh: the stream's dip across join, leave and crash measured"
+
+sh "$NETNS" timeout -k 2 60 "$PERF" table --modes total,safe --senders 3 \
+    --size 1000 --count 2000 --latency --round-trips 100 --quiet --json >"$out"
+rc=$?
+cat "$out"
+case $rc in
+    0) ;;
+    124|137) echo "perf-membership.sh: FAILED: ordered cells did not finish within 60 s"
+             exit 1 ;;
+    *) echo "perf-membership.sh: FAILED: ordered cells (exit $rc)"
+       exit 1 ;;
+esac
+for key in '"mode":"total","security":"none","size":1000,"datagram":1400,"test":"throughput","senders":3' \
+           '"mode":"safe","security":"none","size":1000,"datagram":1400,"test":"latency"' \
+           '"mode":"raw","security":"none","size":1000,"datagram":1400,"test":"throughput","senders":3' \
+           '"order_agreed":true' '"p50_ratio"'; do
+    if ! grep -q "$key" "$out"; then
+        echo "perf-membership.sh: FAILED: no $key in the ordered cells' JSON"
+        exit 1
+    fi
+done
+if grep -q '"order_agreed":false\|"error"' "$out"; then
+    echo "perf-membership.sh: FAILED: a cell failed or receivers disagreed"
+    exit 1
+fi
+echo "perf-membership.sh: total and safe with 3 senders (order agreed) and latency measured"
 exit 0

@@ -2,8 +2,9 @@
  * cohort-perf - throughput and latency of cohort, against bare UDP
  * multicast as the baseline.
  *
- *   cohort-perf run [--receivers N] ...   start a sender and N receivers
- *                                          as processes, print results
+ *   cohort-perf run [--receivers N] ...   start a sender (--senders: several)
+ *                                          and N receivers as processes,
+ *                                          print results
  *   cohort-perf table ...                  the whole matrix: sizes x
  *                                {raw, unreliable, fifo, total, safe}
  *   cohort-perf security ...               fifo at sizes x {none, auth,
@@ -13,10 +14,14 @@
  *                                          (perf_members.c)
  *   cohort-perf send ... / recv ...        one role, for use by hand
  *
- * Every message starts with a 32-byte header (magic, type, run id, sequence
- * number, a value); the rest is filler. Receivers count DATA until END; for
- * fifo END is reliable, for unreliable and raw it is repeated and backed by
- * an idle timeout.
+ * Every message starts with a 32-byte header (magic, type, run id, sender,
+ * sequence number, a value); the rest is filler. Receivers count DATA until
+ * an END from every sender; for the reliable modes END is reliable, for
+ * unreliable and raw it is repeated and backed by an idle timeout. With
+ * several senders, receivers also check each sender's sequence (reliable
+ * modes: no gap, no reordering) and fold (sender, sequence) in delivery
+ * order into a hash, which for total and safe must agree at every
+ * receiver: the benchmark checks the order it measures.
  *
  * Raw and cohort obey one datagram limit (perf_raw.h says how raw cuts a
  * message), and both sides are driven alike: the sender never waits
@@ -27,6 +32,7 @@
 #include <config.h>
 #endif
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +48,8 @@
 #define PERF_MAGIC 0x46525043u        /* "CPRF" */
 #define PERF_MAX_SIZES 8
 #define PERF_MAX_RECEIVERS 16
+#define PERF_MAX_SENDERS 8            /* <= PERF_RAW_MAX_SOURCES */
+#define PERF_MAX_SENDER_LISTS 4       /* --senders 1,3: up to 4 counts */
 #define PERF_MAX_REPEAT 15
 #define PERF_MAX_LAT_COUNT 1000000u
 #define PERF_DEFAULT_RTTS 10000u
@@ -109,6 +117,8 @@ enum perf_opt {
     OPT_DIP,
     OPT_DIP_ROLE,
     OPT_DIP_FILE,
+    OPT_SENDERS,
+    OPT_MODES,
 };
 
 struct perf_opts {
@@ -120,6 +130,9 @@ struct perf_opts {
     uint64_t count;
     double seconds;
     uint64_t repeat, receivers, index, run_id, rtts;
+    uint64_t senders[PERF_MAX_SENDER_LISTS];   /* throughput cells */
+    size_t nsenders;
+    unsigned kinds;              /* --modes: 1 << KIND_*; 0: not given */
     double timeout_s;
     uint64_t members[PERF_MEMBERS_MAX_SIZES];  /* membership: group sizes */
     size_t nmembers;
@@ -208,13 +221,19 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     if (io->raw) {
         char addr[64];
         size_t largest = (size_t)o->sizes[0];
+        int r;
         raw_address(o, addr, sizeof addr);
-        return perf_raw_open(&io->sock, o->net.interface, addr,
-                             o->net.port ? o->net.port : 47100,
-                             o->net.ipv6, PERF_BUFFER_BYTES,
-                             datagram_limit(&o->net),
-                             largest > PERF_HDR_BYTES ? largest
-                                                      : PERF_HDR_BYTES);
+        r = perf_raw_open(&io->sock, o->net.interface, addr,
+                          o->net.port ? o->net.port : 47100, o->net.ipv6,
+                          PERF_BUFFER_BYTES, datagram_limit(&o->net),
+                          largest > PERF_HDR_BYTES ? largest
+                                                   : PERF_HDR_BYTES);
+        /* Each sender's chunks are put together apart from the others'
+         * (a receiver's pongs too). */
+        io->sock.source = (uint8_t)(strcmp(o->role, "send") == 0
+                                        ? o->index
+                                        : PERF_MAX_SENDERS + o->index);
+        return r;
     }
     /* The path measured is between members: a sender's own copy of each
      * message (self-delivery, the library's default) would cost it a
@@ -233,8 +252,9 @@ static void io_close(struct perf_io *io, int drain_ms)
     }
     if (io->c != NULL && drain_ms > 0 && reliable(io->mode)) {
         int r = cohort_drain(io->c, drain_ms);
-        if (r != 0)
-            tool_err("drain: %s", cohort_strerror(r));
+        if (r != 0)   /* which process: senders wait longer than receivers */
+            tool_err("drain (%s, %d ms): %s", tool_mode_name(io->mode),
+                     drain_ms, cohort_strerror(r));
     }
     cohort_close(io->c);
     io->c = NULL;
@@ -397,7 +417,8 @@ static int send_failed(const struct perf_opts *o, int err, size_t size)
 static void send_end_markers(struct perf_io *io, const struct perf_opts *o,
                              uint8_t *buf, uint64_t total)
 {
-    struct perf_hdr h = { MSG_END, (uint32_t)o->run_id, 0, total, total };
+    struct perf_hdr h = { MSG_END, (uint32_t)o->run_id, (uint32_t)o->index,
+                          total, total };
     int repeats = reliable(io->mode) && !io->raw ? 1 : PERF_END_REPEATS;
     hdr_put(buf, &h);
     for (int i = 0; i < repeats; i++) {
@@ -441,7 +462,8 @@ static int send_done(const struct perf_opts *o, struct send_state *s)
 static int send_loop(struct perf_io *io, const struct perf_opts *o,
                      uint8_t *buf, size_t size, struct send_state *s)
 {
-    struct perf_hdr h = { MSG_DATA, (uint32_t)o->run_id, 0, 0, 0 };
+    struct perf_hdr h = { MSG_DATA, (uint32_t)o->run_id, (uint32_t)o->index,
+                          0, 0 };
     while (!send_done(o, s)) {
         int r;
         h.seq = s->seq;
@@ -506,7 +528,9 @@ static int role_send_throughput(const struct perf_opts *o)
         return TOOL_EXIT_FAIL;
     }
     memset(buf, 0xa5, size);
-    if (io_wait_members(&io, (size_t)o->receivers) != 0) {
+    /* The other senders are members too, and receive this stream. */
+    if (io_wait_members(&io, (size_t)(o->receivers + o->senders[0] - 1))
+        != 0) {
         io_close(&io, 0);
         free(buf);
         report_error(o, "members");
@@ -660,11 +684,46 @@ static int role_send_latency(const struct perf_opts *o)
 
 struct recv_state {
     uint64_t msgs, bytes, first_ns, last_ns;
-    uint64_t sent;               /* from the END marker */
+    uint64_t sent;               /* from the END markers, summed */
     uint64_t pongs;
     uint64_t partial;            /* raw: messages missing a chunk */
-    int got_end;
+    uint64_t next_seq[PERF_MAX_SENDERS];
+    uint64_t disorder;           /* DATA not next in its sender's sequence */
+    uint64_t order;              /* hash of (sender, seq) in delivery order */
+    unsigned ends;               /* senders whose END came (bits) */
+    int got_end;                 /* every sender's */
 };
+
+#define PERF_ORDER_SEED 14695981039346656037ull   /* FNV-1a's basis */
+
+/* Fold one delivery into the order hash (FNV-1a over the two numbers). */
+static uint64_t order_fold(uint64_t hash, uint32_t from, uint64_t seq)
+{
+    uint64_t v[2] = { from, seq };
+    for (int i = 0; i < 2; i++)
+        for (int b = 0; b < 64; b += 8)
+            hash = (hash ^ ((v[i] >> b) & 0xffu)) * 1099511628211ull;
+    return hash;
+}
+
+static void recv_data(struct perf_io *io, const struct perf_hdr *h,
+                      struct recv_state *s)
+{
+    uint64_t now = tool_now_ns();
+    if (s->msgs == 0)
+        s->first_ns = now;
+    s->last_ns = now;
+    s->msgs++;
+    s->bytes += io->msg_len;
+    if (h->from >= PERF_MAX_SENDERS) {
+        s->disorder++;
+        return;
+    }
+    if (h->seq != s->next_seq[h->from])
+        s->disorder++;
+    s->next_seq[h->from] = h->seq + 1;
+    s->order = order_fold(s->order, h->from, h->seq);
+}
 
 static void recv_one(struct perf_io *io, const struct perf_opts *o,
                      struct recv_state *s)
@@ -673,15 +732,14 @@ static void recv_one(struct perf_io *io, const struct perf_opts *o,
     if (hdr_get(io->msg, io->msg_len, (uint32_t)o->run_id, &h) != 0)
         return;
     if (h.type == MSG_DATA) {
-        uint64_t now = tool_now_ns();
-        if (s->msgs == 0)
-            s->first_ns = now;
-        s->last_ns = now;
-        s->msgs++;
-        s->bytes += io->msg_len;
+        recv_data(io, &h, s);
     } else if (h.type == MSG_END) {
-        s->got_end = 1;
-        s->sent = h.value;
+        /* Raw and unreliable repeat it: count each sender's once. */
+        if (h.from < PERF_MAX_SENDERS && !(s->ends & 1u << h.from)) {
+            s->ends |= 1u << h.from;
+            s->sent += h.value;
+        }
+        s->got_end = (uint64_t)__builtin_popcount(s->ends) >= o->senders[0];
     } else if (h.type == MSG_PING && o->latency && o->index == 0) {
         uint8_t pong[PERF_HDR_BYTES];
         size_t len = io->msg_len;
@@ -718,12 +776,15 @@ static void print_recv_result(const struct perf_opts *o,
     double span = (double)(s->last_ns - s->first_ns);
     if (o->machine) {
         printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
-               " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu\n",
+               " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu"
+               " disorder=%llu order=%llu\n",
                (unsigned long long)o->index, (unsigned long long)s->msgs,
                (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
                (unsigned long long)s->last_ns, s->got_end,
                (unsigned long long)s->sent, (unsigned long long)s->pongs,
-               (unsigned long long)s->partial);
+               (unsigned long long)s->partial,
+               (unsigned long long)s->disorder,
+               (unsigned long long)s->order);
         return;
     }
     printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, %.2f MB/s\n",
@@ -736,6 +797,10 @@ static void print_recv_result(const struct perf_opts *o,
                (unsigned long long)(s->sent - s->msgs),
                (unsigned long long)s->sent,
                100.0 * (double)(s->sent - s->msgs) / (double)s->sent);
+    if (s->msgs > 0)
+        printf("order hash %016llx (compare it across receivers), %llu out "
+               "of sequence\n", (unsigned long long)s->order,
+               (unsigned long long)s->disorder);
 }
 
 static int role_recv(const struct perf_opts *o)
@@ -749,6 +814,7 @@ static int role_recv(const struct perf_opts *o)
         return TOOL_EXIT_FAIL;
     }
     memset(&s, 0, sizeof s);
+    s.order = PERF_ORDER_SEED;
     deadline = tool_now_ns() + (uint64_t)(o->timeout_s * 1e9);
     if (o->machine) {
         printf("READY\n");
@@ -779,7 +845,7 @@ static int role_recv(const struct perf_opts *o)
 /* ------------------------------------------------------------------ */
 
 struct rx_result {
-    uint64_t msgs, bytes, partial;
+    uint64_t msgs, bytes, partial, disorder, order;
     double msgs_per_s, mb_per_s, loss;
     int got_end;
 };
@@ -790,6 +856,9 @@ struct cell {
     size_t datagram;             /* the limit cohort and raw both obey */
     cohort_security_t security;
     int latency;
+    size_t senders;              /* sender processes (latency: 1) */
+    int order_agreed;            /* total, safe: every receiver's order
+                                    hash and count were the same */
     const char *error;           /* NULL: ok */
     int expected;                /* the error is a known limit, not a fault */
     uint64_t sent, start_ns, sent_ns, would_block, retrans;
@@ -826,6 +895,7 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
     tool_argv_addf(a, "--run-id=%llu", (unsigned long long)o->run_id);
     tool_argv_addf(a, "--size=%zu", c->size);
     tool_argv_addf(a, "--receivers=%llu", (unsigned long long)o->receivers);
+    tool_argv_addf(a, "--senders=%zu", c->senders);
     tool_argv_addf(a, "--timeout=%.0f", timeout_s);
     if (cell_count(o, c) != 0)
         tool_argv_addf(a, "--count=%llu",
@@ -859,6 +929,8 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     (void)tool_field_u64(line, "first_ns", &first);
     (void)tool_field_u64(line, "last_ns", &last);
     (void)tool_field_u64(line, "end", &end);
+    (void)tool_field_u64(line, "disorder", &rx->disorder);
+    (void)tool_field_u64(line, "order", &rx->order);
     rx->got_end = end != 0;
     /* All processes share the host's monotonic clock: time a receiver from
      * the sender's first message to its own last one. Its own first to
@@ -874,13 +946,22 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
         rx->loss = (double)(c->sent - rx->msgs) / (double)c->sent;
 }
 
+/* Add one sender's RESULT line to the cell: counts are summed, the start
+ * is the earliest, the send time the longest. Latency: one sender. */
 static void parse_sender(struct cell *c, const char *line)
 {
-    (void)tool_field_u64(line, "sent", &c->sent);
-    (void)tool_field_u64(line, "start_ns", &c->start_ns);
-    (void)tool_field_u64(line, "ns", &c->sent_ns);
-    (void)tool_field_u64(line, "would_block", &c->would_block);
-    (void)tool_field_u64(line, "retrans", &c->retrans);
+    uint64_t sent = 0, start = 0, ns = 0, wb = 0, rt = 0;
+    (void)tool_field_u64(line, "sent", &sent);
+    (void)tool_field_u64(line, "start_ns", &start);
+    (void)tool_field_u64(line, "ns", &ns);
+    (void)tool_field_u64(line, "would_block", &wb);
+    (void)tool_field_u64(line, "retrans", &rt);
+    c->sent += sent;
+    if (c->start_ns == 0 || (start != 0 && start < c->start_ns))
+        c->start_ns = start;
+    c->sent_ns = ns > c->sent_ns ? ns : c->sent_ns;
+    c->would_block += wb;
+    c->retrans += rt;
     (void)tool_field_u64(line, "samples", &c->samples);
     (void)tool_field_u64(line, "lost", &c->lat_lost);
     (void)tool_field_u64(line, "min_ns", &c->min_ns);
@@ -910,14 +991,36 @@ static const char *sender_error(const struct tool_child *snd, int *expected)
     return NULL;
 }
 
-static void collect(struct cell *c, struct tool_child *ch, size_t nrx)
+/* Reliable modes: every receiver saw each sender's messages in sequence.
+ * total, safe: and all of them in one order (same count, same hash). */
+static void check_order(struct cell *c)
+{
+    int ordered = c->kind == KIND_TOTAL || c->kind == KIND_SAFE;
+    if (c->latency || c->kind == KIND_RAW || c->kind == KIND_UNRELIABLE)
+        return;
+    for (size_t i = 0; i < c->nrx; i++) {
+        if (c->rx[i].disorder != 0)
+            c->error = "a sender's messages were delivered out of sequence";
+        if (ordered && (c->rx[i].order != c->rx[0].order ||
+                        c->rx[i].msgs != c->rx[0].msgs))
+            c->error = "receivers disagree on the total order";
+    }
+    c->order_agreed = ordered && c->error == NULL;
+}
+
+/* ch: nrx receivers, then nsnd senders. */
+static void collect(struct cell *c, struct tool_child *ch, size_t nrx,
+                    size_t nsnd)
 {
     char line[512];
-    struct tool_child *snd = &ch[nrx];
-    c->error = sender_error(snd, &c->expected);
-    if (c->error != NULL)
-        return;
-    parse_sender(c, tool_child_line(snd, "RESULT role=", line, sizeof line));
+    for (size_t k = 0; k < nsnd; k++) {
+        c->error = sender_error(&ch[nrx + k], &c->expected);
+        if (c->error != NULL)
+            return;
+    }
+    for (size_t k = 0; k < nsnd; k++)
+        parse_sender(c, tool_child_line(&ch[nrx + k], "RESULT role=", line,
+                                        sizeof line));
     c->nrx = nrx;
     for (size_t i = 0; i < nrx; i++) {
         if (tool_child_line(&ch[i], "RESULT role=recv", line, sizeof line))
@@ -925,6 +1028,8 @@ static void collect(struct cell *c, struct tool_child *ch, size_t nrx)
         else
             c->error = "a receiver failed (see its messages above)";
     }
+    if (c->error == NULL)
+        check_order(c);
 }
 
 /* Wait until every receiver printed READY (it has its socket or joined). */
@@ -964,27 +1069,29 @@ static void cell_net(const struct perf_opts *o, const struct cell *c,
         net->key_file = NULL;
 }
 
-/* The sender decides: once it is gone, receivers get a short while to see
- * the end (none if the sender failed) before they are stopped. */
-static void reap_cell(struct tool_child *ch, size_t nrx, double timeout_s)
+/* The senders decide: once they are gone, receivers get a short while to
+ * see the end (none if a sender failed) before they are stopped. */
+static void reap_cell(struct tool_child *ch, size_t nrx, size_t nsnd,
+                      double timeout_s)
 {
     char line[64];
     uint64_t grace_ns = 15000000000ull;
-    (void)tool_children_reap(&ch[nrx], 1, tool_now_ns() +
+    (void)tool_children_reap(&ch[nrx], nsnd, tool_now_ns() +
                              (uint64_t)((timeout_s + 5) * 1e9));
-    if (tool_child_line(&ch[nrx], "RESULT error", line, sizeof line) ||
-        !tool_child_line(&ch[nrx], "RESULT", line, sizeof line))
-        grace_ns = 0;
+    for (size_t k = nrx; k < nrx + nsnd; k++)
+        if (tool_child_line(&ch[k], "RESULT error", line, sizeof line) ||
+            !tool_child_line(&ch[k], "RESULT", line, sizeof line))
+            grace_ns = 0;
     (void)tool_children_reap(ch, nrx, tool_now_ns() + grace_ns);
 }
 
 static void run_cell_once(struct perf_opts *o, struct cell *c)
 {
-    struct tool_child ch[PERF_MAX_RECEIVERS + 1];
+    static struct tool_child ch[PERF_MAX_RECEIVERS + PERF_MAX_SENDERS];
     struct tool_argv a;
     struct tool_net net;
     char group[32];
-    size_t nrx = (size_t)o->receivers, started = 0;
+    size_t nrx = (size_t)o->receivers, nsnd = c->senders, started = 0;
     double timeout_s = cell_timeout_s(o, c);
     o->run_id = tool_random_u32();
     cell_net(o, c, &net, group, sizeof group);
@@ -995,10 +1102,14 @@ static void run_cell_once(struct perf_opts *o, struct cell *c)
             break;
     }
     if (started == nrx && await_ready(ch, nrx) == 0) {
-        child_argv(&a, o, c, "send", 0, &net, timeout_s);
-        if (tool_spawn(&ch[nrx], &a, NULL, 1) == 0) {
-            reap_cell(ch, nrx, timeout_s);
-            collect(c, ch, nrx);
+        for (; started < nrx + nsnd; started++) {
+            child_argv(&a, o, c, "send", started - nrx, &net, timeout_s);
+            if (tool_spawn(&ch[started], &a, NULL, 1) != 0)
+                break;
+        }
+        if (started == nrx + nsnd) {
+            reap_cell(ch, nrx, nsnd, timeout_s);
+            collect(c, ch, nrx, nsnd);
             return;
         }
     }
@@ -1091,6 +1202,7 @@ static const struct cell *twin_of(const struct perf_opts *o,
     for (size_t i = 0; i < n; i++) {
         const struct cell *t = &cells[i];
         int match = t->size == c->size && t->latency == c->latency &&
+                    t->senders == c->senders &&
                     t->datagram == c->datagram && t->error == NULL;
         if (match && o->secmatrix && t->kind == c->kind &&
             t->security == COHORT_SECURITY_NONE)
@@ -1127,11 +1239,11 @@ static void print_tput_row(const struct perf_opts *o, const struct cell *cells,
 {
     const struct cell *twin = twin_of(o, cells, n, c);
     struct tput_sum t = tput_sum(c);
-    printf("%6zu  %-10s %12.0f %9.2f %12.0f %7.2f%%", c->size,
-           cell_label(o, c), t.msgs_per_s, t.mb_per_s, t.slowest,
+    printf("%6zu  %-10s %3zu %12.0f %9.2f %12.0f %7.2f%%", c->size,
+           cell_label(o, c), c->senders, t.msgs_per_s, t.mb_per_s, t.slowest,
            100.0 * t.loss);
     print_ratio(o, c->score, twin != NULL ? twin->score : 0.0);
-    putchar('\n');
+    printf("%s\n", c->order_agreed ? "  agreed" : "");
 }
 
 static void print_lat_row(const struct perf_opts *o, const struct cell *cells,
@@ -1149,7 +1261,17 @@ static void print_lat_row(const struct perf_opts *o, const struct cell *cells,
 
 static void print_heading(const struct perf_opts *o, size_t datagram)
 {
-    printf("cohort-perf: 1 sender -> %llu receiver%s on %s, ",
+    printf("cohort-perf: ");
+    for (size_t i = 0; i < o->nsenders && (!o->latency || o->matrix); i++)
+        printf("%s%llu", i == 0 ? "" : i + 1 < o->nsenders ? ", " : " or ",
+               (unsigned long long)o->senders[i]);
+    if (!o->latency || o->matrix)
+        printf(" sender%s%s",
+               o->nsenders == 1 && o->senders[0] == 1 ? "" : "s",
+               o->latency ? " (latency: 1)" : "");
+    else
+        printf("1 sender");
+    printf(" -> %llu receiver%s on %s, ",
            (unsigned long long)o->receivers, o->receivers == 1 ? "" : "s",
            o->net.interface);
     if (!o->latency || o->matrix) {
@@ -1176,8 +1298,10 @@ static void print_heading(const struct perf_opts *o, size_t datagram)
                                       ? o->net.security
                                       : COHORT_SECURITY_ENCRYPT));
     if (!o->latency || o->matrix)
-        printf("msgs/s and MB/s: mean of the receivers (MB = 10^6 bytes of "
-               "payload); loss: worst receiver\n");
+        printf("msgs/s and MB/s: mean of the receivers over all senders' "
+               "messages (MB = 10^6 bytes\nof payload); loss: worst "
+               "receiver; snd: senders; agreed: every receiver delivered\n"
+               "the same messages in the same order (total, safe)\n");
 }
 
 static void print_human(const struct perf_opts *o, const struct cell *cells,
@@ -1190,13 +1314,14 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
     for (size_t i = 0; i < n; i++) {
         const struct cell *c = &cells[i];
         if (c->error != NULL) {
-            printf("%6zu  %-10s  %s: %s\n", c->size, cell_label(o, c),
-                   c->latency ? "latency" : "throughput", c->error);
+            printf("%6zu  %-10s %3zu  %s: %s\n", c->size, cell_label(o, c),
+                   c->senders, c->latency ? "latency" : "throughput",
+                   c->error);
             continue;
         }
         if (!c->latency && !header_t++)
-            printf("\n%6s  %-10s %12s %9s %12s %8s %7s\n", "size", mode,
-                   "msgs/s", "MB/s", "slowest rx", "loss", vs);
+            printf("\n%6s  %-10s %3s %12s %9s %12s %8s %7s\n", "size", mode,
+                   "snd", "msgs/s", "MB/s", "slowest rx", "loss", vs);
         if (c->latency && !header_l++)
             printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s\n", "size", mode,
                    "rtts", "lost", "p50 us", "p99 us", "p99.9 us", vs);
@@ -1211,9 +1336,11 @@ static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
 {
     const struct rx_result *rx = &c->rx[i];
     printf("%s{\"msgs\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.3f,"
-           "\"loss\":%.6f,\"end_marker\":%s", i ? "," : "",
+           "\"loss\":%.6f,\"end_marker\":%s,\"out_of_sequence\":%llu,"
+           "\"order_hash\":\"%016llx\"", i ? "," : "",
            (unsigned long long)rx->msgs, rx->msgs_per_s, rx->mb_per_s,
-           rx->loss, rx->got_end ? "true" : "false");
+           rx->loss, rx->got_end ? "true" : "false",
+           (unsigned long long)rx->disorder, (unsigned long long)rx->order);
     if (c->kind == KIND_RAW)
         printf(",\"partial\":%llu", (unsigned long long)rx->partial);
     if (twin != NULL && i < twin->nrx && twin->rx[i].msgs_per_s > 0)
@@ -1226,9 +1353,10 @@ static void json_cell(const struct perf_opts *o, const struct cell *cells,
 {
     const struct cell *twin = twin_of(o, cells, n, c);
     printf("{\"mode\":\"%s\",\"security\":\"%s\",\"size\":%zu,"
-           "\"datagram\":%zu,\"test\":\"%s\",\"runs\":%zu",
-           kind_names[c->kind], tool_security_name(c->security), c->size,
-           c->datagram, c->latency ? "latency" : "throughput", c->runs);
+           "\"datagram\":%zu,\"test\":\"%s\",\"senders\":%zu,"
+           "\"runs\":%zu", kind_names[c->kind],
+           tool_security_name(c->security), c->size, c->datagram,
+           c->latency ? "latency" : "throughput", c->senders, c->runs);
     if (c->error != NULL) {
         printf(",\"error\":\"%s\"}", c->error);
         return;
@@ -1254,6 +1382,8 @@ static void json_cell(const struct perf_opts *o, const struct cell *cells,
            (unsigned long long)c->retrans);
     if (twin != NULL && twin->score > 0)
         printf(",\"ratio\":%.3f", c->score / twin->score);
+    if (c->kind == KIND_TOTAL || c->kind == KIND_SAFE)
+        printf(",\"order_agreed\":%s", c->order_agreed ? "true" : "false");
     printf(",\"receivers\":[");
     for (size_t i = 0; i < c->nrx; i++)
         json_rx(c, twin, i);
@@ -1281,15 +1411,20 @@ static void print_json(const struct perf_opts *o, const struct cell *cells,
 /* Plans: which cells run / table / security measure                   */
 /* ------------------------------------------------------------------ */
 
-#define PERF_MAX_CELLS (PERF_MAX_SIZES * 3 * 2)
+/* Sizes x kinds x (each sender count, and latency). */
+#define PERF_MAX_CELLS \
+    (PERF_MAX_SIZES * KIND__COUNT * (PERF_MAX_SENDER_LISTS + 1))
 
 static size_t add_cell(const struct perf_opts *o, struct cell *cells,
-                       size_t n, int kind, size_t size, int latency)
+                       size_t n, int kind, size_t size, int latency,
+                       size_t senders)
 {
+    assert(n < PERF_MAX_CELLS);
     memset(&cells[n], 0, sizeof cells[n]);
     cells[n].kind = kind;
     cells[n].size = size;
     cells[n].latency = latency;
+    cells[n].senders = latency ? 1 : senders;
     cells[n].datagram = datagram_limit(&o->net);
     /* A key without --security means encrypt, as for every tool. */
     cells[n].security = o->net.security;
@@ -1298,9 +1433,21 @@ static size_t add_cell(const struct perf_opts *o, struct cell *cells,
     return n + 1;
 }
 
-/* The cells of one size and one test (throughput or latency). */
+/* Does a plan without --security-matrix measure this kind? --modes names
+ * them (raw, the baseline, always comes too); else table takes all, run
+ * the chosen one (and raw for latency). */
+static int kind_planned(const struct perf_opts *o, int k, int lat)
+{
+    int chosen = o->raw ? KIND_RAW : mode_kind(o->net.mode);
+    if (o->kinds != 0)
+        return k == KIND_RAW || (o->kinds & 1u << k) != 0;
+    return o->matrix || k == chosen || (lat && k == KIND_RAW);
+}
+
+/* The cells of one size and one test (throughput with `senders` senders,
+ * or latency). */
 static size_t plan_size(const struct perf_opts *o, struct cell *cells,
-                        size_t n, size_t size, int lat)
+                        size_t n, size_t size, int lat, size_t senders)
 {
     static const cohort_security_t secs[] = {
         COHORT_SECURITY_NONE, COHORT_SECURITY_AUTH, COHORT_SECURITY_ENCRYPT
@@ -1310,10 +1457,10 @@ static size_t plan_size(const struct perf_opts *o, struct cell *cells,
         if (o->secmatrix && k >= 3)
             break; /* one cell per security mode */
         if (o->secmatrix) {
-            n = add_cell(o, cells, n, chosen, size, lat);
+            n = add_cell(o, cells, n, chosen, size, lat, senders);
             cells[n - 1].security = secs[k];
-        } else if (o->matrix || k == chosen || (lat && k == KIND_RAW)) {
-            n = add_cell(o, cells, n, k, size, lat);
+        } else if (kind_planned(o, k, lat)) {
+            n = add_cell(o, cells, n, k, size, lat, senders);
         }
     }
     return n;
@@ -1328,8 +1475,12 @@ static size_t plan(const struct perf_opts *o, struct cell *cells)
     for (int lat = 0; lat < 2; lat++) {
         /* run --latency measures only latency; table adds it. */
         int skip = lat ? !o->latency : (o->latency && !o->matrix);
-        for (size_t s = 0; s < o->nsizes && !skip; s++)
-            n = plan_size(o, cells, n, (size_t)o->sizes[s], lat);
+        /* Throughput for each sender count; latency is one ping-pong. */
+        size_t counts = lat ? 1 : o->nsenders;
+        for (size_t j = 0; j < counts && !skip; j++)
+            for (size_t s = 0; s < o->nsizes; s++)
+                n = plan_size(o, cells, n, (size_t)o->sizes[s], lat,
+                              (size_t)o->senders[j]);
     }
     return n;
 }
@@ -1440,6 +1591,12 @@ static void usage(FILE *f)
 "                        else 10000)\n"
 "  --receivers N         receiver processes (default: 2; send: waits\n"
 "                        for N)\n"
+"  --senders LIST        throughput with that many concurrent senders,\n"
+"                        each count a cell, e.g. 1,3 (default: 1; 1..%d;\n"
+"                        send, recv: one count, the same for all)\n"
+"  --modes LIST          run, table: cells of these modes, e.g.\n"
+"                        fifo,total,safe; raw, the baseline, always\n"
+"                        comes too\n"
 "  --repeat K            run each cell K times (round robin over the\n"
 "                        cells), report the median (membership:\n"
 "                        default 3)\n"
@@ -1461,7 +1618,7 @@ static void usage(FILE *f)
 "  --quiet               no progress lines on stderr\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
 "  --faults SPEC: as cohort-chat\n"
-"  --help, --version\n", PERF_MEMBERS_MAX);
+"  --help, --version\n", PERF_MAX_SENDERS, PERF_MEMBERS_MAX);
 }
 
 static const struct option long_opts[] = {
@@ -1487,8 +1644,39 @@ static const struct option long_opts[] = {
     { "dip", no_argument, NULL, OPT_DIP },
     { "dip-role", required_argument, NULL, OPT_DIP_ROLE },
     { "dip-file", required_argument, NULL, OPT_DIP_FILE },
+    { "senders", required_argument, NULL, OPT_SENDERS },
+    { "modes", required_argument, NULL, OPT_MODES },
     { NULL, 0, NULL, 0 },
 };
+
+/* --modes: names of kinds, comma-separated, into a mask. */
+static int parse_modes(const char *arg, unsigned *kinds)
+{
+    const char *p = arg;
+    *kinds = 0;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        int k = KIND__COUNT;
+        for (int i = 0; i < KIND__COUNT; i++)
+            if (strlen(kind_names[i]) == len &&
+                strncmp(p, kind_names[i], len) == 0)
+                k = i;
+        if (k == KIND__COUNT) {
+            tool_err("--modes: expected names from raw, unreliable, fifo, "
+                     "total, safe, got '%s'", arg);
+            return -1;
+        }
+        *kinds |= 1u << k;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (*kinds == 0) {
+        tool_err("--modes: empty list");
+        return -1;
+    }
+    return 0;
+}
 
 static int perf_option(void *ctx, int opt, const char *arg)
 {
@@ -1509,6 +1697,12 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_RECEIVERS:
         return tool_parse_u64("receivers", arg, 1, PERF_MAX_RECEIVERS,
                               &o->receivers);
+    case OPT_SENDERS:
+        return tool_parse_list("senders", arg, 1, PERF_MAX_SENDERS,
+                               o->senders, PERF_MAX_SENDER_LISTS,
+                               &o->nsenders);
+    case OPT_MODES:
+        return parse_modes(arg, &o->kinds);
     case OPT_INDEX:
         return tool_parse_u64("index", arg, 0, PERF_MAX_RECEIVERS, &o->index);
     case OPT_RUN_ID:
@@ -1570,6 +1764,24 @@ static int finish_options(struct perf_opts *o)
     if (o->secmatrix && o->raw) {
         tool_err("security: measures cohort with and without security; "
                  "--raw has none");
+        return -1;
+    }
+    if (o->secmatrix && o->kinds != 0) {
+        tool_err("security: one mode (--mode), not --modes");
+        return -1;
+    }
+    if (o->nsenders == 0) {
+        o->nsenders = 1;
+        o->senders[0] = 1;
+    }
+    if (o->nsenders > 1 && (strcmp(o->role, "send") == 0 ||
+                            strcmp(o->role, "recv") == 0)) {
+        tool_err("--senders: %s takes one count", o->role);
+        return -1;
+    }
+    if (o->latency && o->senders[0] != 1 && (strcmp(o->role, "send") == 0 ||
+                                             strcmp(o->role, "recv") == 0)) {
+        tool_err("--latency: one sender plays ping-pong");
         return -1;
     }
     if (o->nsizes == 0) {

@@ -126,8 +126,7 @@ int perf_raw_open(struct perf_raw *r, const char *ifname, const char *address,
     r->max_datagram = max_datagram;
     r->max_message = max_message;
     r->dgram = malloc(max_datagram);
-    r->msg = malloc(max_message);
-    if (r->dgram == NULL || r->msg == NULL)
+    if (r->dgram == NULL)
         return fail(r, "buffers");
     r->fd = socket(ipv6 ? AF_INET6 : AF_INET,
                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -163,7 +162,8 @@ static int send_chunk(struct perf_raw *r, const uint8_t *data, size_t len,
     struct iovec iov[2];
     struct msghdr mh;
     ssize_t sent;
-    put_hdr(hdr, r->tx_index, chunk, chunks);
+    put_hdr(hdr, (uint32_t)r->source << 24 | (r->tx_index & 0xffffffu), chunk,
+            chunks);
     iov[0].iov_base = hdr;
     iov[0].iov_len = sizeof hdr;
     iov[1].iov_base = (void *)(uintptr_t)(data + off);
@@ -207,21 +207,22 @@ int perf_raw_send(struct perf_raw *r, const void *data, size_t len)
 }
 
 /* Close the message being put together, counting it lost if it was. */
-static void abandon(struct perf_raw *r)
+static void abandon(struct perf_raw *r, struct perf_raw_rx *x)
 {
-    if (r->rx_next != 0)
+    if (x->next != 0)
         r->partial++;
-    r->rx_next = 0;
-    r->rx_len = 0;
+    x->next = 0;
+    x->len = 0;
 }
 
-/* Add one datagram (already past the size check) to the reassembly.
- * Returns the message length when it completes one, else 0. */
+/* Add one datagram (already past the size check) to its source's
+ * reassembly. Returns the message length when it completes one, else 0. */
 static size_t take_chunk(struct perf_raw *r, const uint8_t *p, size_t n,
                          const uint8_t **msg)
 {
     uint32_t index = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
                      (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    struct perf_raw_rx *x = &r->rx[(index >> 24) % PERF_RAW_MAX_SOURCES];
     size_t chunk = (size_t)p[4] | (size_t)p[5] << 8;
     size_t chunks = (size_t)p[6] | (size_t)p[7] << 8;
     size_t len = n - PERF_RAW_HDR_BYTES;
@@ -230,30 +231,34 @@ static size_t take_chunk(struct perf_raw *r, const uint8_t *p, size_t n,
         return 0;
     }
     if (chunk == 0)
-        abandon(r);
-    else if (r->rx_next == 0 || index != r->rx_index || chunk != r->rx_next) {
-        abandon(r);              /* a chunk before this one went missing */
+        abandon(r, x);
+    else if (x->next == 0 || index != x->index || chunk != x->next) {
+        abandon(r, x);           /* a chunk before this one went missing */
         return 0;
     }
     if (chunks == 1 && len > 0) {
         *msg = p + PERF_RAW_HDR_BYTES;   /* the common case: no copy */
         return len;
     }
-    if (len > r->max_message - r->rx_len) {
-        r->malformed++;
-        abandon(r);
+    if (x->msg == NULL && (x->msg = malloc(r->max_message)) == NULL) {
+        tool_err("raw socket: out of memory");
         return 0;
     }
-    memcpy(r->msg + r->rx_len, p + PERF_RAW_HDR_BYTES, len);
-    r->rx_index = index;
-    r->rx_len += len;
-    r->rx_next = chunk + 1;
-    if (r->rx_next < chunks || r->rx_len == 0)
+    if (len > r->max_message - x->len) {
+        r->malformed++;
+        abandon(r, x);
         return 0;
-    len = r->rx_len;
-    r->rx_next = 0;
-    r->rx_len = 0;
-    *msg = r->msg;
+    }
+    memcpy(x->msg + x->len, p + PERF_RAW_HDR_BYTES, len);
+    x->index = index;
+    x->len += len;
+    x->next = chunk + 1;
+    if (x->next < chunks || x->len == 0)
+        return 0;
+    len = x->len;
+    x->next = 0;
+    x->len = 0;
+    *msg = x->msg;
     return len;
 }
 
@@ -297,7 +302,9 @@ void perf_raw_close(struct perf_raw *r)
         close(r->fd);
     r->fd = -1;
     free(r->dgram);
-    free(r->msg);
     r->dgram = NULL;
-    r->msg = NULL;
+    for (size_t i = 0; i < PERF_RAW_MAX_SOURCES; i++) {
+        free(r->rx[i].msg);
+        r->rx[i].msg = NULL;
+    }
 }

@@ -11,6 +11,9 @@
  * sendmsg() call: no batching, no acknowledgement, no retransmission. The
  * receiver delivers a message when its last chunk arrives after all the
  * others in order; a message missing any chunk is lost, not half-counted.
+ * Several senders may share the group: the top byte of the message index
+ * names the sender (perf_raw.source), and chunks are put together per
+ * sender, for PERF_RAW_MAX_SOURCES of them.
  */
 #ifndef COHORT_TOOLS_PERF_RAW_H
 #define COHORT_TOOLS_PERF_RAW_H
@@ -20,25 +23,34 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-/* u32 message index, u16 chunk index, u16 chunk count (little-endian). */
+/* u32 message index (top byte: the sender), u16 chunk index, u16 chunk
+ * count (little-endian). */
 #define PERF_RAW_HDR_BYTES 8u
 #define PERF_RAW_MAX_CHUNKS 65535u
+#define PERF_RAW_MAX_SOURCES 16u
+
+/* One sender's message being put together. */
+struct perf_raw_rx {
+    uint8_t *msg;                /* max_message bytes, allocated on need */
+    uint32_t index;
+    size_t next;                 /* next chunk expected; 0: none open */
+    size_t len;
+};
 
 struct perf_raw {
     int fd;
     struct sockaddr_storage group;
     socklen_t group_len;
     size_t max_datagram;         /* the limit, header included */
+    uint8_t source;              /* this sender's number (set after open;
+                                    distinct per sender of one group) */
     /* sending: where a message interrupted by a full buffer resumes */
     uint32_t tx_index;
     size_t tx_chunk;
     /* receiving */
     uint8_t *dgram;              /* one datagram, max_datagram bytes */
-    uint8_t *msg;                /* reassembly, max_message bytes */
     size_t max_message;
-    uint32_t rx_index;
-    size_t rx_next;              /* next chunk expected; 0: none open */
-    size_t rx_len;
+    struct perf_raw_rx rx[PERF_RAW_MAX_SOURCES];   /* by sender % 16 */
     uint64_t partial;            /* messages abandoned for a lost chunk */
     uint64_t malformed;          /* datagrams dropped as nonsense */
 };
