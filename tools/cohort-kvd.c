@@ -113,6 +113,7 @@ struct counters {
     uint64_t state_requests, state_loaded, state_none, state_failed;
     uint64_t state_provided, state_cancelled, refused_loading;
     uint64_t state_bytes_sent, state_bytes_received;
+    uint64_t catchup_sent, catchup_taken, uncertain;
 };
 
 /* Loading a snapshot (the requester's side of a state transfer). */
@@ -122,6 +123,11 @@ struct kvd_loading {
     int active, failed;         /* a load is under way; it went wrong */
     uint64_t fed;               /* bytes given to the loader */
     int ever_ready;             /* it has served since it started */
+    uint64_t ready_view;        /* the view it became ready in */
+    uint64_t catchup_view;      /* the view it was last told to catch up
+                                   in (one request per view) */
+    cohort_member_t tell[KVD_MEMBERS_MAX]; /* catch-up messages to send */
+    size_t n_tell;
     unsigned failures;          /* snapshots in a row that failed */
     struct kvd_store staging;   /* the snapshot being loaded (buckets
                                    NULL while none is) */
@@ -493,7 +499,9 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                       "state_provided:%llu\r\nstate_cancelled:%llu\r\n"
                       "state_bytes_sent:%llu\r\n"
                       "state_bytes_received:%llu\r\n"
-                      "refused_loading:%llu\r\n\r\n",
+                      "refused_loading:%llu\r\ncatchup_sent:%llu\r\n"
+                      "catchup_taken:%llu\r\nwrites_uncertain:%llu\r\n"
+                      "\r\n",
                    !k->o.no_state_transfer, k->st.loading,
                    (unsigned long long)k->n.state_requests,
                    (unsigned long long)k->n.state_loaded,
@@ -503,7 +511,10 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                    (unsigned long long)k->n.state_cancelled,
                    (unsigned long long)k->n.state_bytes_sent,
                    (unsigned long long)k->n.state_bytes_received,
-                   (unsigned long long)k->n.refused_loading);
+                   (unsigned long long)k->n.refused_loading,
+                   (unsigned long long)k->n.catchup_sent,
+                   (unsigned long long)k->n.catchup_taken,
+                   (unsigned long long)k->n.uncertain);
 }
 
 static void cmd_info(struct kvd *k, struct conn *cn, size_t argc,
@@ -816,6 +827,27 @@ static struct conn *take_own(struct kvd *k, uint64_t rid)
     return NULL;
 }
 
+static void on_catchup(struct kvd *k, const struct kvd_msg *m);
+
+/* A write or ordered read delivered as its view ended, ordered by no
+ * sequencer record this replica holds (COHORT_MESSAGE_TRANSITIONAL): the
+ * replicas that move on with this one apply it at the same place, but if
+ * this one was cut off, the primary component went on without it and the
+ * write is not there (the catch-up then replaces this store). It is
+ * applied, but not acknowledged as done. */
+static int uncertain(const cohort_event_t *ev)
+{
+    return ev->abi >= 2 &&
+           (ev->u.message.flags & COHORT_MESSAGE_TRANSITIONAL) != 0;
+}
+
+static void answer_uncertain(struct kvd *k, struct conn *cn)
+{
+    k->n.uncertain++;
+    kvd_resp_error(&cn->out, "ERR delivered as the view changed: the "
+                             "outcome is unknown (it may be lost)");
+}
+
 static void on_message(struct kvd *k, const cohort_event_t *ev)
 {
     struct kvd_msg m;
@@ -830,6 +862,10 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
     if (m.type == KVD_MSG_TIME) {
         k->n.expired += kvd_store_advance(&k->store, m.time_ms);
         k->n.time_applied++;
+        return;
+    }
+    if (m.type == KVD_MSG_CATCHUP) {
+        on_catchup(k, &m);
         return;
     }
     own = ev->u.message.sender.id == k->self.id &&
@@ -847,7 +883,9 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
     }
     if (!(d->flags & KVD_CMD_WRITE)) {
         /* An ordered read: only its origin needs to run it. */
-        if (cn != NULL) {
+        if (cn != NULL && uncertain(ev)) {
+            answer_uncertain(k, cn);
+        } else if (cn != NULL) {
             struct kvd_exec x = { &k->store, m.time_ms, &cn->out };
             kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
         }
@@ -855,11 +893,14 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
         return;
     }
     {
+        int sure = cn != NULL && !uncertain(ev);
         struct kvd_exec x = { &k->store, m.time_ms,
-                              cn != NULL ? &cn->out : &k->scratch };
+                              sure ? &cn->out : &k->scratch };
         kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
         k->scratch.len = 0;
         k->scratch.failed = 0;
+        if (cn != NULL && !sure)
+            answer_uncertain(k, cn);
     }
     if (own)
         k->n.own_applied++;
@@ -870,6 +911,28 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
 /* ------------------------------------------------------------------ */
 /* State transfer                                                      */
 /* ------------------------------------------------------------------ */
+
+/* Multicast a message without arguments (time, catch-up) in the order.
+ * 0, or -1 if the window is full (try again next round). */
+static int send_control(struct kvd *k, enum kvd_msg_type type,
+                        uint64_t request_id)
+{
+    struct kvd_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.origin_id = k->self.id;
+    m.origin_incarnation = k->self.incarnation;
+    m.request_id = request_id;
+    m.time_ms = wall_ms();
+    k->msg.len = 0;
+    k->msg.failed = 0;
+    kvd_msg_encode(&k->msg, &m, 0, NULL);
+    if (k->msg.failed ||
+        cohort_send(k->c, k->mode, k->msg.data, k->msg.len) != 0)
+        return -1;
+    k->sent = 1;
+    return 0;
+}
 
 /* Ask the group for its state; until it comes the replica is LOADING.
  * STATE (a request of this member is already under way, such as the one
@@ -893,20 +956,64 @@ static void state_ready(struct kvd *k)
     k->st.loading = 0;
     k->st.ever_ready = 1;
     k->st.failures = 0;
+    k->st.ready_view = k->view_id;
+}
+
+/* A replica that moved from the previous primary view to this one tells
+ * each member it did not have there (k->st.tell, from the VIEW event's
+ * joined list) that it may lack that view's writes. Sent from the main
+ * loop, as many as the window takes; the rest next round. */
+static void send_catchups(struct kvd *k)
+{
+    while (k->st.n_tell > 0) {
+        cohort_member_t to = k->st.tell[k->st.n_tell - 1];
+        if (send_control(k, KVD_MSG_CATCHUP,
+                         (uint64_t)to.id << 32 | to.incarnation) != 0)
+            return;                /* window full: next round */
+        k->n.catchup_sent++;
+        k->st.n_tell--;
+    }
+}
+
+/* Told (in the order) that this replica was not in the previous primary
+ * view: unless it is loading already, or took its state in this view,
+ * it asks for the state, once per view. */
+static void on_catchup(struct kvd *k, const struct kvd_msg *m)
+{
+    uint64_t me = (uint64_t)k->self.id << 32 | k->self.incarnation;
+    if (m->request_id != me || k->o.no_state_transfer || k->st.loading ||
+        k->st.ready_view == k->view_id || k->st.catchup_view == k->view_id)
+        return;
+    k->st.catchup_view = k->view_id;
+    k->n.catchup_taken++;
+    if (!k->o.quiet)
+        printf("* state: %08x says this replica missed a primary view\n",
+               (unsigned)m->origin_id);
+    state_request(k, "missed a primary view");
 }
 
 /* A view. The catch-up rule: a replica that enters a primary view from
  * a non-primary one (or that has no state yet) may lack the writes of a
  * primary component it was not in (virtual synchrony carries no message
- * across a merge), so it asks for the state; one that moves from a
- * primary view to the next delivered all of the old one and stays as it
- * is (it may provide). A request under way is made again by the library
- * in the new view (STATE here). Alone in a primary view, the replica is
- * the group and its own store is the state. */
-static void state_on_view(struct kvd *k, int was_primary)
+ * across a merge), so it asks for the state. One that moves from a
+ * primary view to the next delivered all of the old one: it stays as it
+ * is (it may provide), and tells the members it did not have there that
+ * they may have missed it (a replica paused past the member timeout
+ * comes back from its old primary view straight into a new one, and only
+ * the others know). A request under way is made again by the library in
+ * the new view (STATE here). Alone in a primary view, the replica is the
+ * group and its own store is the state. */
+static void state_on_view(struct kvd *k, const cohort_event_t *ev,
+                          int was_primary)
 {
+    k->st.n_tell = 0;              /* those of an older view are moot */
     if (k->o.no_state_transfer || !k->primary)
         return;
+    if (was_primary && !k->st.loading) {
+        for (size_t i = 0; i < ev->u.view.joined_count &&
+                           k->st.n_tell < KVD_MEMBERS_MAX; i++)
+            k->st.tell[k->st.n_tell++] = ev->u.view.joined[i];
+    }
     if (k->n_members == 1) {
         if (k->st.loading && !k->o.quiet)
             printf("* state: alone in a primary view; serving\n");
@@ -1083,7 +1190,7 @@ static void on_view(struct kvd *k, const cohort_event_t *ev)
                k->primary ? "" : " (not primary: writes refused)",
                k->coordinator ? " (coordinator)" : "");
     }
-    state_on_view(k, was_primary);
+    state_on_view(k, ev, was_primary);
 }
 
 static void on_event(void *ctx, const cohort_event_t *ev)
@@ -1103,21 +1210,10 @@ static void on_event(void *ctx, const cohort_event_t *ev)
 /* The coordinator of a primary view tells the time through the order. */
 static void tick(struct kvd *k, uint64_t now_ns)
 {
-    struct kvd_msg m;
     if (!k->coordinator || !k->primary || now_ns < k->next_tick_ns)
         return;
-    memset(&m, 0, sizeof m);
-    m.type = KVD_MSG_TIME;
-    m.origin_id = k->self.id;
-    m.origin_incarnation = k->self.incarnation;
-    m.time_ms = wall_ms();
-    k->msg.len = 0;
-    k->msg.failed = 0;
-    kvd_msg_encode(&k->msg, &m, 0, NULL);
-    if (k->msg.failed ||
-        cohort_send(k->c, k->mode, k->msg.data, k->msg.len) != 0)
+    if (send_control(k, KVD_MSG_TIME, 0) != 0)
         return;                   /* window full: next round */
-    k->sent = 1;
     k->n.time_sent++;
     k->next_tick_ns = now_ns + (kvd_store_expires(&k->store) > 0
                                     ? KVD_TICK_NS : KVD_IDLE_TICK_NS);
@@ -1184,7 +1280,8 @@ static int kvd_alloc(struct kvd *k)
     k->ring = calloc(KVD_PENDING_MAX, sizeof *k->ring);
     k->snap_buf = malloc(COHORT_STATE_CHUNK_MAX);
     if (!k->conns || !k->free_slots || !k->runq || !k->runq_next ||
-        !k->ring || !k->snap_buf || kvd_store_init(&k->store, tool_random_u32()) != 0) {
+        !k->ring || !k->snap_buf ||
+        kvd_store_init(&k->store, tool_random_u32()) != 0) {
         tool_err("out of memory");
         return -1;
     }
@@ -1212,9 +1309,9 @@ static int kvd_start(struct kvd *k)
     tool_config(&k->o.net, &cfg);
     cfg.expected_members = (size_t)k->o.expected;
     cfg.self_delivery = 1;         /* a client's reply waits for it */
-    /* The library asks for the state at the first view with others; a
-     * replica that takes none gives none either (its store may lack
-     * writes). */
+    /* The library asks for the state at the first view (NONE if it is
+     * alone there); a replica that takes none gives none either (its
+     * store may lack writes). */
     cfg.state_transfer = !k->o.no_state_transfer;
     cfg.state_provider = !k->o.no_state_transfer;
     k->st.loading = !k->o.no_state_transfer;
@@ -1328,6 +1425,7 @@ static int kvd_loop(struct kvd *k)
         run_clients(k);
         now = tool_now_ns();
         tick(k, now);
+        send_catchups(k);
         if (k->accept_paused_until_ns != 0 &&
             now >= k->accept_paused_until_ns) {
             k->accept_paused_until_ns = 0;
