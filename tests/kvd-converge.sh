@@ -127,7 +127,10 @@ if ! wait_for 20 all_ready; then
             [ $rc -eq 77 ] && skip "$(tail -n 1 "$work/kvd$i.log")"
         fi
     done
-    bad "three replicas never formed a primary view with their state"
+    bad "three replicas never formed a primary view with their state:$(
+        for i in 1 2 3; do cli $((base + i)) info cohort | tr -d '\r' |
+            grep -E '^(members|primary|loading):' | tr '\n' ' ' |
+            sed "s/^/ [replica $i: /; s/ \$/]/"; done)"
     verdict
 fi
 pass "three replicas ready"

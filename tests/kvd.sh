@@ -116,6 +116,7 @@ cli $p2 mset a 1 b 2 c 3 >/dev/null
 cli $p3 append greeting ", world" >/dev/null
 cli $p2 set doomed x px 300 >/dev/null
 cli $p3 set keep x ex 1000 >/dev/null
+keep_at=$SECONDS
 cli $p1 del c >/dev/null
 # A pipeline of many writes through one replica.
 for n in $(seq 1 200); do printf 'SET pipe:%d %d\r\n' "$n" "$n"; done |
@@ -152,7 +153,8 @@ for p in $p1 $p2 $p3; do
 done
 [ "$(cli $p2 get greeting)" = "hello, world" ] || bad "APPEND result"
 ttl=$(cli $p1 ttl keep)
-[ "$ttl" -gt 900 ] 2>/dev/null && [ "$ttl" -le 1000 ] && pass "TTL from ordered time ($ttl)" \
+# The SCAN + GET dump above takes long on a loaded machine: allow for it.
+[ "$ttl" -ge $((1000 - (SECONDS - keep_at) - 3)) ] 2>/dev/null && [ "$ttl" -le 1000 ] && pass "TTL from ordered time ($ttl)" \
     || bad "TTL keep = $ttl"
 
 # --- errors --------------------------------------------------------------
