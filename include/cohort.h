@@ -372,9 +372,10 @@ enum cohort_state_result {
      * TOTAL and SAFE messages after this event are exactly those ordered
      * after that point. */
     COHORT_STATE_RECEIVED = 0,
-    /* No other member could provide a state (this member is alone, or
-     * every other one is still waiting for its own): keep your own. The
-     * TOTAL and SAFE messages go on where they stopped. */
+    /* No other member could provide a state (this member was alone in
+     * its view for a member timeout, or every other one is still waiting
+     * for its own): keep your own. The TOTAL and SAFE messages go on
+     * where they stopped. */
     COHORT_STATE_NONE = 1,
 };
 

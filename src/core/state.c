@@ -54,11 +54,19 @@ void co_state_free(co_core_t *core)
     s->answered = NULL;
 }
 
+/* A request out and not yet resolved (answers and pieces are taken
+ * from the moment it is out: unicast may overtake the multicast that
+ * gives the request its place). */
+static bool asking(const co_state_t *s)
+{
+    return s->phase == CO_STATE_SENT || s->phase == CO_STATE_ASKING ||
+           s->phase == CO_STATE_RECEIVING;
+}
+
 bool co_state_frozen(const co_core_t *core)
 {
     const co_state_t *s = &core->state;
-    return s->offering || s->phase == CO_STATE_ASKING ||
-           s->phase == CO_STATE_RECEIVING;
+    return s->offering || (asking(s) && s->placed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -104,13 +112,22 @@ static void request_out(co_core_t *core, uint64_t now_ns)
         return;
     const co_view_t *v = co_gms_view(&core->gms);
     if (v->count <= 1) {
-        /* Alone: no one else holds a state. */
+        /* Alone. A member that starts while the group's members are
+         * busy may see a view of itself first and merge a moment later:
+         * wait a member timeout for others before deciding that no one
+         * holds a state. */
+        if (s->alone_since_ns == 0)
+            s->alone_since_ns = now_ns;
+        if (now_ns - s->alone_since_ns < core->cfg.member_timeout_ns)
+            return; /* the tick comes back at the deadline */
+        s->alone_since_ns = 0;
         s->phase = CO_STATE_IDLE;
         co_event_state(core, COHORT_EVENT_STATE_DONE, s->transfer,
                        (cohort_member_t){0, 0}, NULL, 0, 0,
                        COHORT_STATE_NONE, v->id);
         return;
     }
+    s->alone_since_ns = 0;
     if (s->transfer == 0)
         s->transfer = s->next_transfer++;
     uint8_t ctl[CO_CTL_BYTES];
@@ -118,7 +135,14 @@ static void request_out(co_core_t *core, uint64_t now_ns)
     if (co_core_send_control(core, now_ns, ctl, sizeof ctl) != 0)
         return; /* no room: the next tick tries again */
     s->phase = CO_STATE_SENT;
+    s->placed = false;
     s->view_id = v->id;
+    s->prov_id = s->prov_inc = 0;
+    s->rx_next = 1;
+    s->rx_bytes = 0;
+    s->n_answered = 0;
+    s->n_candidates = v->count - 1;
+    memset(s->answered, 0, core->cfg.max_members);
 }
 
 int co_state_request(co_core_t *core, uint64_t now_ns)
@@ -144,6 +168,7 @@ static void requester_done(co_core_t *core, int result, cohort_member_t from)
     co_event_state(core, COHORT_EVENT_STATE_DONE, s->transfer, from, NULL, 0,
                    s->rx_bytes, result, s->view_id);
     s->phase = CO_STATE_IDLE;
+    s->placed = false;
     s->prov_id = s->prov_inc = 0;
     s->transfer = 0;
 }
@@ -152,8 +177,7 @@ static void requester_done(co_core_t *core, int result, cohort_member_t from)
 static void check_none(co_core_t *core)
 {
     co_state_t *s = &core->state;
-    if (s->phase == CO_STATE_ASKING && s->prov_id == 0 &&
-        s->n_answered >= s->n_candidates)
+    if (asking(s) && s->prov_id == 0 && s->n_answered >= s->n_candidates)
         requester_done(core, COHORT_STATE_NONE, (cohort_member_t){0, 0});
 }
 
@@ -161,16 +185,12 @@ static void check_none(co_core_t *core)
 static void own_request_placed(co_core_t *core, uint32_t transfer)
 {
     co_state_t *s = &core->state;
-    if (s->phase != CO_STATE_SENT || transfer != s->transfer)
+    if (!asking(s) || s->placed || transfer != s->transfer)
         return; /* an older request's record, made again since */
-    const co_view_t *v = co_gms_view(&core->gms);
-    s->phase = CO_STATE_ASKING;
-    s->prov_id = s->prov_inc = 0;
-    s->rx_next = 1;
-    s->rx_bytes = 0;
-    s->n_answered = 0;
-    s->n_candidates = v->count > 0 ? v->count - 1 : 0;
-    memset(s->answered, 0, core->cfg.max_members);
+    /* From here TOTAL and SAFE delivery waits for the state; answers and
+     * pieces may have come before (a provider may even be sending). */
+    s->placed = true;
+    s->phase = s->prov_id ? CO_STATE_RECEIVING : CO_STATE_ASKING;
     check_none(core);
 }
 
@@ -187,9 +207,7 @@ static void on_status(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
                       uint64_t now_ns)
 {
     co_state_t *s = &core->state;
-    bool current = s->phase == CO_STATE_ASKING ||
-                   s->phase == CO_STATE_RECEIVING;
-    if (!current || x->transfer != s->transfer) {
+    if (!asking(s) || x->transfer != s->transfer) {
         /* Not (or no longer) asked: let it stop repeating. */
         send_simple(core, from, CO_XFER_CANCEL, 0, x->transfer, now_ns);
         return;
@@ -217,7 +235,8 @@ static void on_status(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
     if ((x->flags & CO_XFER_FLAG_YES) && s->prov_id == 0) {
         s->prov_id = from->id;
         s->prov_inc = from->incarnation;
-        s->phase = CO_STATE_RECEIVING;
+        if (s->placed)
+            s->phase = CO_STATE_RECEIVING;
         s->go_at_ns = now_ns + resend_ns(core);
         send_simple(core, from, CO_XFER_GO, 0, s->transfer, now_ns);
         return;
@@ -239,7 +258,7 @@ static void on_data(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
                     uint64_t now_ns)
 {
     co_state_t *s = &core->state;
-    if (s->phase != CO_STATE_RECEIVING || x->transfer != s->transfer ||
+    if (!asking(s) || x->transfer != s->transfer || s->prov_id == 0 ||
         from->id != s->prov_id || from->incarnation != s->prov_inc) {
         /* A finished transfer's last piece again: its ACK was lost. */
         if (s->phase == CO_STATE_IDLE || x->transfer != s->transfer)
@@ -253,6 +272,11 @@ static void on_data(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
             send_ack(core, from, s->transfer, s->rx_next, now_ns);
         return; /* go-back-N: only the next piece is taken */
     }
+    /* The end waits for this member's own place in the order: until
+     * then it delivers what was ordered before its request, which the
+     * snapshot covers, and STATE_DONE must come after all of that. */
+    if ((x->flags & CO_XFER_FLAG_LAST) && !s->placed)
+        return; /* not taken: sent again */
     if (!co_evq_has_room(&core->evq, x->len)) {
         core->evq.stalled = true;
         return; /* not taken, not acknowledged: sent again */
@@ -265,8 +289,9 @@ static void on_data(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
         memcpy(copy, x->payload, x->len);
     }
     cohort_member_t who = {from->id, from->incarnation};
-    co_event_state(core, COHORT_EVENT_STATE_CHUNK, s->transfer, who, copy,
-                   x->len, s->rx_bytes, 0, s->view_id);
+    if (x->len) /* the last piece may be empty: no chunk for it */
+        co_event_state(core, COHORT_EVENT_STATE_CHUNK, s->transfer, who,
+                       copy, x->len, s->rx_bytes, 0, s->view_id);
     s->rx_next++;
     s->rx_bytes += x->len;
     core->stats.state_bytes_received += x->len;
@@ -330,13 +355,14 @@ bool co_state_view_ending(co_core_t *core)
     co_state_t *s = &core->state;
     withdraw(core); /* the flush delivers the old view to its end */
     s->ending = true;
-    if (s->phase == CO_STATE_ASKING || s->phase == CO_STATE_RECEIVING) {
+    if (asking(s)) {
         /* What this member held after its request is dropped (a new
          * snapshot covers it); pieces still on their way are refused. */
+        s->superseding = s->superseding || s->placed;
         s->phase = CO_STATE_WANTED;
         s->transfer = 0;
+        s->placed = false;
         s->prov_id = s->prov_inc = 0;
-        s->superseding = true;
         core->stats.state_transfers_restarted++;
     }
     return s->superseding;
@@ -475,11 +501,14 @@ static void on_ack(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
         o->idle_rounds = 0;
         o->resend_at_ns = o->acked < o->next_seq ? now_ns + resend_ns(core)
                                                  : 0;
-    } else if (o->acked < o->next_seq) {
-        /* Asked for a piece again (one was lost): from there on. */
+    } else if (o->acked < o->next_seq && now_ns >= o->fast_ok_ns) {
+        /* Asked for a piece again (one was lost): from there on, once a
+         * round trip at most (every piece after the lost one brings the
+         * same ACK, and each must not send the window again). */
         for (uint64_t q = o->acked; q < o->next_seq; q++)
             send_piece(core, o, &o->ring[q % CO_XFER_WINDOW], now_ns);
         o->resend_at_ns = now_ns + resend_ns(core);
+        o->fast_ok_ns = now_ns + resend_ns(core) / 4;
     }
     if (o->ended && o->acked == o->next_seq)
         out_free(core, o); /* all there, the last piece too */
@@ -605,6 +634,7 @@ void co_state_installed(co_core_t *core, uint64_t now_ns)
         core->stats.state_transfers_restarted++;
         s->phase = CO_STATE_WANTED;
         s->transfer = 0;
+        s->placed = false;
         s->prov_id = s->prov_inc = 0;
     }
     request_out(core, now_ns);
@@ -650,7 +680,7 @@ void co_state_tick(co_core_t *core, uint64_t now_ns)
     }
     if (s->offering && now_ns >= s->off_until_ns)
         withdraw(core); /* the requester never chose */
-    if (s->phase == CO_STATE_RECEIVING && s->rx_next == 1 &&
+    if (asking(s) && s->prov_id && s->rx_next == 1 &&
         now_ns >= s->go_at_ns) {
         co_peer_t *p = view_peer(core, s->prov_id, s->prov_inc);
         if (p)
@@ -672,7 +702,9 @@ uint64_t co_state_deadline(const co_core_t *core)
         t = earliest(t, s->owed[i].at_ns);
     if (s->offering)
         t = earliest(t, s->off_until_ns);
-    if (s->phase == CO_STATE_RECEIVING && s->rx_next == 1)
+    if (s->phase == CO_STATE_WANTED && s->alone_since_ns)
+        t = earliest(t, s->alone_since_ns + core->cfg.member_timeout_ns);
+    if (asking(s) && s->prov_id && s->rx_next == 1)
         t = earliest(t, s->go_at_ns);
     for (size_t i = 0; i < CO_XFER_SLOTS; i++)
         if (s->out[i].in_use && s->out[i].resend_at_ns)

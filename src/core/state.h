@@ -73,6 +73,7 @@ typedef struct co_xfer_out {
     uint64_t acked;         /* pieces below this one are held there */
     uint64_t offset;        /* bytes given so far */
     uint64_t resend_at_ns;  /* 0: nothing unacknowledged */
+    uint64_t fast_ok_ns;    /* no resend on a repeated ACK before this */
     unsigned idle_rounds;   /* resends with no progress */
     co_xfer_piece_t *ring;  /* CO_XFER_WINDOW pieces, by seq % window */
     uint8_t *store;         /* their data */
@@ -89,9 +90,10 @@ typedef struct co_xfer_owed {
 typedef enum co_state_phase {
     CO_STATE_IDLE = 0,      /* holds a state (or never asked) */
     CO_STATE_WANTED,        /* asked: the request record is not out yet */
-    CO_STATE_SENT,          /* the record is out: waiting for its place */
+    CO_STATE_SENT,          /* the record is out: waiting for its place
+                               (answers and pieces are taken already) */
     CO_STATE_ASKING,        /* at its place: collecting answers */
-    CO_STATE_RECEIVING,     /* a provider is sending */
+    CO_STATE_RECEIVING,     /* at its place, a provider chosen */
 } co_state_phase_t;
 
 typedef struct co_state {
@@ -99,9 +101,12 @@ typedef struct co_state {
     co_state_phase_t phase;
     uint32_t transfer;      /* the current request's id */
     uint32_t next_transfer; /* ids, from 1 */
+    uint64_t alone_since_ns;/* wanted while alone in the view: since */
     bool ending;            /* the view's flush is delivering its end */
     bool superseding;       /* the view ends without the state: drop
                                what was held (until the next install) */
+    bool placed;            /* its request reached its place here:
+                               TOTAL and SAFE delivery waits */
     uint32_t prov_id, prov_inc; /* the chosen provider, 0 before */
     uint64_t go_at_ns;      /* next GO repeat */
     uint64_t rx_next;       /* next piece expected */

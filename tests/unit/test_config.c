@@ -851,6 +851,87 @@ static void test_documented_answers(void **state)
     cohort_close(a);
 }
 
+/* State transfer through the public calls, over real sockets: b joins a
+ * asking for the state; a provides 100 kB; b gets it whole, then DONE.
+ * Also the calls' documented refusals. */
+static void test_state_transfer_public(void **state)
+{
+    (void)state;
+    assert_int_equal(cohort_state_request(NULL), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_state_send(NULL, 1, "x", 1), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_state_end(NULL, 1), COHORT_ERR_INVAL);
+    struct cohort_config cfg;
+    group_config(&cfg, "test-config-state", 11);
+    cohort_t *a = NULL, *b = NULL;
+    cfg.state_transfer = 1;
+    cfg.self_delivery = 0;
+    assert_int_equal(cohort_open(&a, &cfg), COHORT_ERR_INVAL);
+    cfg.self_delivery = 1;
+    cfg.state_transfer = 0;
+    assert_int_equal(cohort_open(&a, &cfg), 0);
+    cohort_event_t ev;
+    for (int i = 0; i < 300 && cohort_view(a, NULL, NULL, 0) == 0; i++)
+        (void)cohort_wait(a, &ev, 10);
+    assert_int_equal(cohort_state_send(a, 77, "x", 1), COHORT_ERR_STATE);
+    assert_int_equal(cohort_state_end(a, 77), COHORT_ERR_STATE);
+    cfg.state_transfer = 1;
+    assert_int_equal(cohort_open(&b, &cfg), 0);
+    assert_int_equal(cohort_state_request(b), COHORT_ERR_STATE);
+    static uint8_t snap[100000], got[100000];
+    for (size_t i = 0; i < sizeof snap; i++)
+        snap[i] = (uint8_t)(i * 7 + 3);
+    uint32_t serving = 0;
+    size_t sent = 0, received = 0;
+    int done = -1;
+    for (int round = 0; round < 20000 && done < 0; round++) {
+        while (cohort_next_event(a, &ev) == 1)
+            if (ev.type == COHORT_EVENT_STATE_REQUEST) {
+                assert_int_equal(ev.abi, COHORT_EVENT_ABI);
+                assert_int_equal(ev.u.state.peer.id, cohort_self(b).id);
+                serving = ev.u.state.transfer;
+            }
+        while (cohort_next_event(b, &ev) == 1) {
+            if (ev.type == COHORT_EVENT_STATE_CHUNK) {
+                assert_int_equal(ev.u.state.offset, received);
+                assert_true(received + ev.u.state.len <= sizeof got);
+                memcpy(got + received, ev.u.state.data, ev.u.state.len);
+                received += ev.u.state.len;
+            } else if (ev.type == COHORT_EVENT_STATE_DONE) {
+                done = ev.u.state.result;
+                assert_int_equal(ev.u.state.offset, received);
+                assert_int_equal(ev.u.state.peer.id, cohort_self(a).id);
+            }
+        }
+        while (serving && sent < sizeof snap) {
+            size_t n = sizeof snap - sent < 5000 ? sizeof snap - sent : 5000;
+            int rc = cohort_state_send(a, serving, snap + sent, n);
+            if (rc == COHORT_ERR_AGAIN)
+                break;
+            assert_int_equal(rc, 0);
+            sent += n;
+        }
+        if (serving && sent == sizeof snap) {
+            assert_int_equal(cohort_state_end(a, serving), 0);
+            assert_int_equal(cohort_state_end(a, serving), COHORT_ERR_STATE);
+            serving = 0;
+        }
+        assert_true(cohort_process(a) >= 0);
+        assert_true(cohort_process(b) >= 0);
+        usleep(200);
+    }
+    assert_int_equal(done, COHORT_STATE_RECEIVED);
+    assert_int_equal(received, sizeof snap);
+    assert_memory_equal(got, snap, sizeof snap);
+    struct cohort_stats st = {.struct_size = sizeof st};
+    assert_int_equal(cohort_stats(b, &st), 0);
+    assert_int_equal(st.state_transfers_received, 1);
+    assert_int_equal(st.state_bytes_received, sizeof snap);
+    assert_int_equal(cohort_stats(a, &st), 0);
+    assert_int_equal(st.state_transfers_provided, 1);
+    cohort_close(b);
+    cohort_close(a);
+}
+
 /* Issue 7, point 12: keygen never overwrites, and says so with SYSTEM
  * and errno EEXIST. */
 static void test_keygen_refuses_existing(void **state)
@@ -923,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_injected_drops_counted),
         cmocka_unit_test(test_max_payload),
         cmocka_unit_test(test_documented_answers),
+        cmocka_unit_test(test_state_transfer_public),
         cmocka_unit_test(test_keygen_refuses_existing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
