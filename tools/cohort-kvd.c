@@ -1001,8 +1001,8 @@ static void on_catchup(struct kvd *k, const struct kvd_msg *m)
  * they may have missed it (a replica paused past the member timeout
  * comes back from its old primary view straight into a new one, and only
  * the others know). A request under way is made again by the library in
- * the new view (STATE here). Alone in a primary view, the replica is the
- * group and its own store is the state. */
+ * the new view (STATE here). Alone, there is no one to ask: the library
+ * waits a while for others and then answers NONE. */
 static void state_on_view(struct kvd *k, const cohort_event_t *ev,
                           int was_primary)
 {
@@ -1014,13 +1014,9 @@ static void state_on_view(struct kvd *k, const cohort_event_t *ev,
                            k->st.n_tell < KVD_MEMBERS_MAX; i++)
             k->st.tell[k->st.n_tell++] = ev->u.view.joined[i];
     }
-    if (k->n_members == 1) {
-        if (k->st.loading && !k->o.quiet)
-            printf("* state: alone in a primary view; serving\n");
-        if (k->st.loading)
-            state_ready(k);
-        return;
-    }
+    if (k->n_members == 1)
+        return;                    /* a request waits for others, then
+                                      NONE: the own store is the state */
     if (k->st.loading || !was_primary)
         state_request(k, k->st.loading ? "joining"
                                        : "back in the primary component");
@@ -1309,9 +1305,9 @@ static int kvd_start(struct kvd *k)
     tool_config(&k->o.net, &cfg);
     cfg.expected_members = (size_t)k->o.expected;
     cfg.self_delivery = 1;         /* a client's reply waits for it */
-    /* The library asks for the state at the first view (NONE if it is
-     * alone there); a replica that takes none gives none either (its
-     * store may lack writes). */
+    /* The library asks for the state at the first view (NONE when no
+     * one else holds one); a replica that takes none gives none either
+     * (its store may lack writes). */
     cfg.state_transfer = !k->o.no_state_transfer;
     cfg.state_provider = !k->o.no_state_transfer;
     k->st.loading = !k->o.no_state_transfer;
