@@ -94,8 +94,10 @@ wait_for() {
     done
 }
 view_of() { cli "$1" info cohort 2>/dev/null | tr -d '\r' | grep -q "^members:$2\$"; }
-all_views() { for i in 1 2 3; do view_of $((base + i)) 3 || return 1; done; }
-if wait_for 20 all_views; then pass "three replicas in one view"; else
+# A replica serves once it has the group's state (state transfer).
+loaded() { cli "$1" info cohort 2>/dev/null | tr -d '\r' | grep -q '^loading:0$'; }
+all_views() { for i in 1 2 3; do view_of $((base + i)) 3 && loaded $((base + i)) || return 1; done; }
+if wait_for 20 all_views; then pass "three replicas in one view, loaded"; else
     bad "no common view of 3"; for i in 1 2 3; do tail -n 5 "$work/kvd$i.log"; done; exit 1
 fi
 primary=$(cli $((base + 1)) info cohort | tr -d '\r' | sed -n 's/^primary://p')
@@ -115,6 +117,7 @@ cli $p3 append greeting ", world" >/dev/null
 cli $p2 set doomed x px 300 >/dev/null
 keep_set_at=$(date +%s)
 cli $p3 set keep x ex 1000 >/dev/null
+keep_at=$SECONDS
 cli $p1 del c >/dev/null
 # A pipeline of many writes through one replica.
 for n in $(seq 1 200); do printf 'SET pipe:%d %d\r\n' "$n" "$n"; done |

@@ -11,6 +11,9 @@
  *        when the write is this replica's own
  *     -> the view's coordinator multicasts the time, so keys expire at
  *        the same point of the order everywhere
+ *     -> a replica that joins (or comes back into the primary component)
+ *        takes the store by state transfer and answers -LOADING until it
+ *        has it; a replica asked for its state streams a snapshot
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -54,6 +57,9 @@
 #define KVD_POLL_CAP_MS 1000
 #define KVD_DRAIN_MS 2000
 #define KVD_NAME_MAX 64
+#define KVD_STATE_SEND_WAIT_MS 1000     /* one wait for window room */
+#define KVD_STATE_RETRIES 3             /* snapshots that fail their check
+                                           in a row before giving up */
 
 #define TAG_LISTEN UINT64_MAX
 #define TAG_COHORT (UINT64_MAX - 1)
@@ -68,6 +74,7 @@ enum kvd_opt {
     OPT_MAX_QUERY,
     OPT_MAX_OUTPUT,
     OPT_QUIET,
+    OPT_NO_STATE_TRANSFER,
 };
 
 struct kvd_opts {
@@ -75,7 +82,7 @@ struct kvd_opts {
     uint16_t tcp_port;
     const char *bind;
     uint64_t expected;
-    int safe, linearizable, quiet;
+    int safe, linearizable, quiet, no_state_transfer;
     uint64_t max_clients, max_query, max_output;
 };
 
@@ -103,6 +110,28 @@ struct counters {
     uint64_t writes_sent, own_applied, remote_applied, ordered_reads;
     uint64_t time_sent, time_applied, expired, refused_noquorum;
     uint64_t send_again, malformed, lost, clients_total, clients_rejected;
+    uint64_t state_requests, state_loaded, state_none, state_failed;
+    uint64_t state_provided, state_cancelled, refused_loading;
+    uint64_t state_bytes_sent, state_bytes_received;
+    uint64_t catchup_sent, catchup_taken, uncertain;
+};
+
+/* Loading a snapshot (the requester's side of a state transfer). */
+struct kvd_loading {
+    int loading;                /* 1: the store is not known to be the
+                                   group's: reads and writes -LOADING */
+    int active, failed;         /* a load is under way; it went wrong */
+    uint64_t fed;               /* bytes given to the loader */
+    int ever_ready;             /* it has served since it started */
+    uint64_t ready_view;        /* the view it became ready in */
+    uint64_t catchup_view;      /* the view it was last told to catch up
+                                   in (one request per view) */
+    cohort_member_t tell[KVD_MEMBERS_MAX]; /* catch-up messages to send */
+    size_t n_tell;
+    unsigned failures;          /* snapshots in a row that failed */
+    struct kvd_store staging;   /* the snapshot being loaded (buckets
+                                   NULL while none is) */
+    struct kvd_snap_loader loader;
 };
 
 struct kvd {
@@ -121,6 +150,8 @@ struct kvd {
     struct pending *ring;       /* own writes in flight, in sending order */
     size_t ring_head, ring_len;
     struct kvd_store store;
+    struct kvd_loading st;
+    uint8_t *snap_buf;          /* COHORT_STATE_CHUNK_MAX: one chunk out */
     struct kvd_buf msg, scratch;
     struct kvd_args margs;
     int have_view, primary, coordinator;
@@ -154,6 +185,8 @@ static void usage(FILE *f)
 "  --safe                writes in SAFE order (held by every replica\n"
 "                        before they apply) instead of TOTAL\n"
 "  --linearizable-reads  reads go through the total order too\n"
+"  --no-state-transfer   start with an empty store and never take (or\n"
+"                        give) the group's state\n"
 "  --max-clients N       client connections (default 10000)\n"
 "  --max-query-bytes N   unparsed input a client may send ahead\n"
 "                        (default 64 MiB)\n"
@@ -185,6 +218,7 @@ static const struct option long_opts[] = {
     { "max-query-bytes", required_argument, NULL, OPT_MAX_QUERY },
     { "max-output-bytes", required_argument, NULL, OPT_MAX_OUTPUT },
     { "quiet", no_argument, NULL, OPT_QUIET },
+    { "no-state-transfer", no_argument, NULL, OPT_NO_STATE_TRANSFER },
     { NULL, 0, NULL, 0 },
 };
 
@@ -202,6 +236,7 @@ static int kvd_option(void *ctx, int opt, const char *arg)
     case OPT_SAFE: o->safe = 1; return 0;
     case OPT_LINEARIZABLE: o->linearizable = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
+    case OPT_NO_STATE_TRANSFER: o->no_state_transfer = 1; return 0;
     case OPT_EXPECTED:
         return tool_parse_u64("expected", arg, 0, 1000, &o->expected);
     case OPT_MAX_CLIENTS:
@@ -449,7 +484,7 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
     kvd_buf_printf(b, "time_sent:%llu\r\ntime_applied:%llu\r\n"
                       "ordered_time_ms:%llu\r\nkeys_expired:%llu\r\n"
                       "refused_noquorum:%llu\r\nsend_would_block:%llu\r\n"
-                      "messages_malformed:%llu\r\nwrites_lost:%llu\r\n\r\n",
+                      "messages_malformed:%llu\r\nwrites_lost:%llu\r\n",
                    (unsigned long long)k->n.time_sent,
                    (unsigned long long)k->n.time_applied,
                    (unsigned long long)k->store.now_ms,
@@ -458,6 +493,28 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                    (unsigned long long)k->n.send_again,
                    (unsigned long long)k->n.malformed,
                    (unsigned long long)k->n.lost);
+    kvd_buf_printf(b, "state_transfer:%d\r\nloading:%d\r\n"
+                      "state_requests:%llu\r\nstate_loaded:%llu\r\n"
+                      "state_none:%llu\r\nstate_failed:%llu\r\n"
+                      "state_provided:%llu\r\nstate_cancelled:%llu\r\n"
+                      "state_bytes_sent:%llu\r\n"
+                      "state_bytes_received:%llu\r\n"
+                      "refused_loading:%llu\r\ncatchup_sent:%llu\r\n"
+                      "catchup_taken:%llu\r\nwrites_uncertain:%llu\r\n"
+                      "\r\n",
+                   !k->o.no_state_transfer, k->st.loading,
+                   (unsigned long long)k->n.state_requests,
+                   (unsigned long long)k->n.state_loaded,
+                   (unsigned long long)k->n.state_none,
+                   (unsigned long long)k->n.state_failed,
+                   (unsigned long long)k->n.state_provided,
+                   (unsigned long long)k->n.state_cancelled,
+                   (unsigned long long)k->n.state_bytes_sent,
+                   (unsigned long long)k->n.state_bytes_received,
+                   (unsigned long long)k->n.refused_loading,
+                   (unsigned long long)k->n.catchup_sent,
+                   (unsigned long long)k->n.catchup_taken,
+                   (unsigned long long)k->n.uncertain);
 }
 
 static void cmd_info(struct kvd *k, struct conn *cn, size_t argc,
@@ -483,6 +540,9 @@ static void cmd_info(struct kvd *k, struct conn *cn, size_t argc,
                        k->n_conns, (unsigned long long)k->o.max_clients,
                        (unsigned long long)k->n.clients_total,
                        (unsigned long long)k->n.clients_rejected);
+    if (info_section(want, "persistence"))
+        kvd_buf_printf(&b, "# Persistence\r\nloading:%d\r\n\r\n",
+                       k->st.loading);
     if (info_section(want, "cohort") || info_section(want, "replication"))
         info_cohort(k, &b);
     if (info_section(want, "keyspace")) {
@@ -647,6 +707,16 @@ static enum dispatch dispatch(struct kvd *k, struct conn *cn, size_t argc,
         kvd_cmd_unknown(&cn->out, argc, v);
         return DISPATCH_DONE;
     }
+    if (k->st.loading && (d->flags & (KVD_CMD_WRITE | KVD_CMD_READ))) {
+        /* The store may lack writes the group has: neither read it nor
+         * answer a write from it (INCR's result) until it is loaded. */
+        if (cn->pending > 0)
+            return DISPATCH_WAIT;  /* answer it in its turn */
+        k->n.refused_loading++;
+        kvd_resp_error(&cn->out, "LOADING kvd is loading the group's "
+                                 "state");
+        return DISPATCH_DONE;
+    }
     if (kvd_cmd_arity(d, argc, &cn->out) != 0 ||
         (ordered && kvd_cmd_check(d, argc, v, &cn->out) != 0)) {
         if (cn->pending > 0) {     /* answer it in its turn */
@@ -757,6 +827,27 @@ static struct conn *take_own(struct kvd *k, uint64_t rid)
     return NULL;
 }
 
+static void on_catchup(struct kvd *k, const struct kvd_msg *m);
+
+/* A write or ordered read delivered as its view ended, ordered by no
+ * sequencer record this replica holds (COHORT_MESSAGE_TRANSITIONAL): the
+ * replicas that move on with this one apply it at the same place, but if
+ * this one was cut off, the primary component went on without it and the
+ * write is not there (the catch-up then replaces this store). It is
+ * applied, but not acknowledged as done. */
+static int uncertain(const cohort_event_t *ev)
+{
+    return ev->abi >= 2 &&
+           (ev->u.message.flags & COHORT_MESSAGE_TRANSITIONAL) != 0;
+}
+
+static void answer_uncertain(struct kvd *k, struct conn *cn)
+{
+    k->n.uncertain++;
+    kvd_resp_error(&cn->out, "ERR delivered as the view changed: the "
+                             "outcome is unknown (it may be lost)");
+}
+
 static void on_message(struct kvd *k, const cohort_event_t *ev)
 {
     struct kvd_msg m;
@@ -771,6 +862,10 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
     if (m.type == KVD_MSG_TIME) {
         k->n.expired += kvd_store_advance(&k->store, m.time_ms);
         k->n.time_applied++;
+        return;
+    }
+    if (m.type == KVD_MSG_CATCHUP) {
+        on_catchup(k, &m);
         return;
     }
     own = ev->u.message.sender.id == k->self.id &&
@@ -788,7 +883,9 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
     }
     if (!(d->flags & KVD_CMD_WRITE)) {
         /* An ordered read: only its origin needs to run it. */
-        if (cn != NULL) {
+        if (cn != NULL && uncertain(ev)) {
+            answer_uncertain(k, cn);
+        } else if (cn != NULL) {
             struct kvd_exec x = { &k->store, m.time_ms, &cn->out };
             kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
         }
@@ -796,11 +893,14 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
         return;
     }
     {
+        int sure = cn != NULL && !uncertain(ev);
         struct kvd_exec x = { &k->store, m.time_ms,
-                              cn != NULL ? &cn->out : &k->scratch };
+                              sure ? &cn->out : &k->scratch };
         kvd_cmd_run(d, &x, k->margs.n, k->margs.v);
         k->scratch.len = 0;
         k->scratch.failed = 0;
+        if (cn != NULL && !sure)
+            answer_uncertain(k, cn);
     }
     if (own)
         k->n.own_applied++;
@@ -808,10 +908,267 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
         k->n.remote_applied++;
 }
 
+/* ------------------------------------------------------------------ */
+/* State transfer                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Multicast a message without arguments (time, catch-up) in the order.
+ * 0, or -1 if the window is full (try again next round). */
+static int send_control(struct kvd *k, enum kvd_msg_type type,
+                        uint64_t request_id)
+{
+    struct kvd_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.origin_id = k->self.id;
+    m.origin_incarnation = k->self.incarnation;
+    m.request_id = request_id;
+    m.time_ms = wall_ms();
+    k->msg.len = 0;
+    k->msg.failed = 0;
+    kvd_msg_encode(&k->msg, &m, 0, NULL);
+    if (k->msg.failed ||
+        cohort_send(k->c, k->mode, k->msg.data, k->msg.len) != 0)
+        return -1;
+    k->sent = 1;
+    return 0;
+}
+
+/* Ask the group for its state; until it comes the replica is LOADING.
+ * STATE (a request of this member is already under way, such as the one
+ * config.state_transfer makes at the first view with others) is as good
+ * as a new one: its STATE_DONE ends the loading. */
+static void state_request(struct kvd *k, const char *why)
+{
+    int r = cohort_state_request(k->c);
+    if (r != 0 && r != COHORT_ERR_STATE) {
+        tool_err_cohort("state request", r);
+        return;
+    }
+    k->st.loading = 1;
+    k->n.state_requests += r == 0;
+    if (!k->o.quiet && r == 0)
+        printf("* state: asking the group for its state (%s)\n", why);
+}
+
+static void state_ready(struct kvd *k)
+{
+    k->st.loading = 0;
+    k->st.ever_ready = 1;
+    k->st.failures = 0;
+    k->st.ready_view = k->view_id;
+}
+
+/* A replica that moved from the previous primary view to this one tells
+ * each member it did not have there (k->st.tell, from the VIEW event's
+ * joined list) that it may lack that view's writes. Sent from the main
+ * loop, as many as the window takes; the rest next round. */
+static void send_catchups(struct kvd *k)
+{
+    while (k->st.n_tell > 0) {
+        cohort_member_t to = k->st.tell[k->st.n_tell - 1];
+        if (send_control(k, KVD_MSG_CATCHUP,
+                         (uint64_t)to.id << 32 | to.incarnation) != 0)
+            return;                /* window full: next round */
+        k->n.catchup_sent++;
+        k->st.n_tell--;
+    }
+}
+
+/* Told (in the order) that this replica was not in the previous primary
+ * view: unless it is loading already, or took its state in this view,
+ * it asks for the state, once per view. */
+static void on_catchup(struct kvd *k, const struct kvd_msg *m)
+{
+    uint64_t me = (uint64_t)k->self.id << 32 | k->self.incarnation;
+    if (m->request_id != me || k->o.no_state_transfer || k->st.loading ||
+        k->st.ready_view == k->view_id || k->st.catchup_view == k->view_id)
+        return;
+    k->st.catchup_view = k->view_id;
+    k->n.catchup_taken++;
+    if (!k->o.quiet)
+        printf("* state: %08x says this replica missed a primary view\n",
+               (unsigned)m->origin_id);
+    state_request(k, "missed a primary view");
+}
+
+/* A view. The catch-up rule: a replica that enters a primary view from
+ * a non-primary one (or that has no state yet) may lack the writes of a
+ * primary component it was not in (virtual synchrony carries no message
+ * across a merge), so it asks for the state. One that moves from a
+ * primary view to the next delivered all of the old one: it stays as it
+ * is (it may provide), and tells the members it did not have there that
+ * they may have missed it (a replica paused past the member timeout
+ * comes back from its old primary view straight into a new one, and only
+ * the others know). A request under way is made again by the library in
+ * the new view (STATE here). Alone, there is no one to ask: the library
+ * waits a while for others and then answers NONE. */
+static void state_on_view(struct kvd *k, const cohort_event_t *ev,
+                          int was_primary)
+{
+    k->st.n_tell = 0;              /* those of an older view are moot */
+    if (k->o.no_state_transfer || !k->primary)
+        return;
+    if (was_primary && !k->st.loading) {
+        for (size_t i = 0; i < ev->u.view.joined_count &&
+                           k->st.n_tell < KVD_MEMBERS_MAX; i++)
+            k->st.tell[k->st.n_tell++] = ev->u.view.joined[i];
+    }
+    if (k->n_members == 1)
+        return;                    /* a request waits for others, then
+                                      NONE: the own store is the state */
+    if (k->st.loading || !was_primary)
+        state_request(k, k->st.loading ? "joining"
+                                       : "back in the primary component");
+}
+
+/* Send one chunk, waiting for window room as long as it takes (the
+ * library ends the wait with STATE when the requester goes away). */
+static int state_send_chunk(struct kvd *k, uint32_t transfer, size_t len)
+{
+    int r;
+    do {
+        r = cohort_state_send_wait(k->c, transfer, k->snap_buf, len,
+                                   KVD_STATE_SEND_WAIT_MS);
+    } while (r == COHORT_ERR_TIMEDOUT && !tool_stop_requested());
+    return r;
+}
+
+/* Provider: stream the store as it is at this event. send_wait
+ * processes the group without handing out events, so nothing is applied
+ * (and the writer's check cannot fail) until the snapshot is out. */
+static void on_state_request(struct kvd *k, const cohort_event_t *ev)
+{
+    uint32_t transfer = ev->u.state.transfer;
+    cohort_member_t peer = ev->u.state.peer;
+    struct kvd_snap_writer w;
+    uint64_t sent = 0;
+    int r;
+    kvd_snap_writer_init(&w, &k->store);
+    for (;;) {
+        long n = kvd_snap_write(&w, k->snap_buf, COHORT_STATE_CHUNK_MAX);
+        if (n <= 0) {
+            /* n < 0 (the store changed) cannot happen here; the
+             * requester's digest check would refuse the stream. */
+            if (n < 0)
+                tool_err("state: the store changed under the snapshot");
+            break;
+        }
+        r = state_send_chunk(k, transfer, (size_t)n);
+        if (r == COHORT_ERR_STATE) {
+            k->n.state_cancelled++;   /* the view changed: asked again */
+            if (!k->o.quiet)
+                printf("* state: transfer to %08x cancelled\n",
+                       (unsigned)peer.id);
+            return;
+        }
+        if (r != 0) {
+            tool_err_cohort("state send", r);
+            return;
+        }
+        sent += (uint64_t)n;
+        k->n.state_bytes_sent += (uint64_t)n;
+    }
+    r = cohort_state_end(k->c, transfer);
+    k->sent = 1;                    /* the library has datagrams to send */
+    if (r != 0) {
+        if (r == COHORT_ERR_STATE)
+            k->n.state_cancelled++;
+        else
+            tool_err_cohort("state end", r);
+        return;
+    }
+    k->n.state_provided++;
+    if (!k->o.quiet)
+        printf("* state: sent %zu keys (%llu bytes) to %08x\n",
+               k->store.count, (unsigned long long)sent, (unsigned)peer.id);
+}
+
+/* Requester: a chunk at offset 0 starts the snapshot over (an earlier
+ * transfer was interrupted); the others continue it. */
+static void on_state_chunk(struct kvd *k, const cohort_event_t *ev)
+{
+    struct kvd_loading *st = &k->st;
+    if (ev->u.state.offset == 0) {
+        if (st->active)
+            (void)kvd_snap_load_end(&st->loader);
+        st->active = 1;
+        st->failed = 0;
+        st->fed = 0;
+        if (st->staging.buckets == NULL &&
+            kvd_store_init(&st->staging, tool_random_u32()) != 0) {
+            st->failed = 1;
+            return;
+        }
+        kvd_snap_loader_init(&st->loader, &st->staging);
+    }
+    if (!st->active || st->failed)
+        return;
+    if (ev->u.state.offset != st->fed ||
+        kvd_snap_load(&st->loader, ev->u.state.data, ev->u.state.len) != 0) {
+        st->failed = 1;
+        return;
+    }
+    st->fed += ev->u.state.len;
+    k->n.state_bytes_received += ev->u.state.len;
+}
+
+/* Requester: the transfer ended. RECEIVED: the loaded snapshot replaces
+ * the store, and the deliveries after this event are exactly those
+ * ordered after it. NONE: nobody could provide; the own store stays. */
+static void on_state_done(struct kvd *k, const cohort_event_t *ev)
+{
+    struct kvd_loading *st = &k->st;
+    int ok = st->active && !st->failed && st->fed == ev->u.state.offset;
+    if (st->active && kvd_snap_load_end(&st->loader) != 0)
+        ok = 0;
+    st->active = 0;
+    if (ev->u.state.result != COHORT_STATE_RECEIVED) {
+        /* No one holds a state here. In a primary view (or for a replica
+         * that had one), the own store is as good as any; a fresh replica
+         * outside the primary has none and asks again when it enters it. */
+        k->n.state_none++;
+        kvd_store_free(&st->staging);
+        if (k->primary || st->ever_ready)
+            state_ready(k);
+        if (!k->o.quiet)
+            printf("* state: no replica could provide one; %s (%zu "
+                   "keys)\n", st->loading ? "still loading" : "serving own",
+                   k->store.count);
+        return;
+    }
+    if (!ok) {
+        k->n.state_failed++;
+        kvd_store_free(&st->staging);
+        tool_err("state from %08x failed its check (%llu of %llu bytes)",
+                 (unsigned)ev->u.state.peer.id, (unsigned long long)st->fed,
+                 (unsigned long long)ev->u.state.offset);
+        if (++st->failures < KVD_STATE_RETRIES)
+            state_request(k, "the last one failed its check");
+        else
+            tool_err("state: %u snapshots failed; staying LOADING",
+                     st->failures);
+        return;
+    }
+    {
+        struct kvd_store old = k->store;
+        k->store = st->staging;
+        st->staging = old;
+        kvd_store_free(&st->staging);
+    }
+    state_ready(k);
+    k->n.state_loaded++;
+    if (!k->o.quiet)
+        printf("* state: loaded %zu keys (%llu bytes) from %08x\n",
+               k->store.count, (unsigned long long)st->fed,
+               (unsigned)ev->u.state.peer.id);
+}
+
 static void on_view(struct kvd *k, const cohort_event_t *ev)
 {
     size_t n = ev->u.view.count;
     int was = k->coordinator;
+    int was_primary = k->have_view && k->primary;
     k->have_view = 1;
     k->view_id = ev->u.view.view_id;
     k->primary = ev->u.view.primary;
@@ -829,6 +1186,7 @@ static void on_view(struct kvd *k, const cohort_event_t *ev)
                k->primary ? "" : " (not primary: writes refused)",
                k->coordinator ? " (coordinator)" : "");
     }
+    state_on_view(k, ev, was_primary);
 }
 
 static void on_event(void *ctx, const cohort_event_t *ev)
@@ -837,6 +1195,9 @@ static void on_event(void *ctx, const cohort_event_t *ev)
     switch (ev->type) {
     case COHORT_EVENT_MESSAGE: on_message(k, ev); return;
     case COHORT_EVENT_VIEW: on_view(k, ev); return;
+    case COHORT_EVENT_STATE_REQUEST: on_state_request(k, ev); return;
+    case COHORT_EVENT_STATE_CHUNK: on_state_chunk(k, ev); return;
+    case COHORT_EVENT_STATE_DONE: on_state_done(k, ev); return;
     case COHORT_EVENT_WARNING: tool_print_warning(ev); return;
     default: return;
     }
@@ -845,21 +1206,10 @@ static void on_event(void *ctx, const cohort_event_t *ev)
 /* The coordinator of a primary view tells the time through the order. */
 static void tick(struct kvd *k, uint64_t now_ns)
 {
-    struct kvd_msg m;
     if (!k->coordinator || !k->primary || now_ns < k->next_tick_ns)
         return;
-    memset(&m, 0, sizeof m);
-    m.type = KVD_MSG_TIME;
-    m.origin_id = k->self.id;
-    m.origin_incarnation = k->self.incarnation;
-    m.time_ms = wall_ms();
-    k->msg.len = 0;
-    k->msg.failed = 0;
-    kvd_msg_encode(&k->msg, &m, 0, NULL);
-    if (k->msg.failed ||
-        cohort_send(k->c, k->mode, k->msg.data, k->msg.len) != 0)
+    if (send_control(k, KVD_MSG_TIME, 0) != 0)
         return;                   /* window full: next round */
-    k->sent = 1;
     k->n.time_sent++;
     k->next_tick_ns = now_ns + (kvd_store_expires(&k->store) > 0
                                     ? KVD_TICK_NS : KVD_IDLE_TICK_NS);
@@ -924,8 +1274,10 @@ static int kvd_alloc(struct kvd *k)
     k->runq = calloc(2 * n, sizeof *k->runq);
     k->runq_next = calloc(2 * n, sizeof *k->runq_next);
     k->ring = calloc(KVD_PENDING_MAX, sizeof *k->ring);
+    k->snap_buf = malloc(COHORT_STATE_CHUNK_MAX);
     if (!k->conns || !k->free_slots || !k->runq || !k->runq_next ||
-        !k->ring || kvd_store_init(&k->store, tool_random_u32()) != 0) {
+        !k->ring || !k->snap_buf ||
+        kvd_store_init(&k->store, tool_random_u32()) != 0) {
         tool_err("out of memory");
         return -1;
     }
@@ -953,6 +1305,13 @@ static int kvd_start(struct kvd *k)
     tool_config(&k->o.net, &cfg);
     cfg.expected_members = (size_t)k->o.expected;
     cfg.self_delivery = 1;         /* a client's reply waits for it */
+    /* The library asks for the state at the first view (NONE when no
+     * one else holds one); a replica that takes none gives none either
+     * (its store may lack writes). */
+    cfg.state_transfer = !k->o.no_state_transfer;
+    cfg.state_provider = !k->o.no_state_transfer;
+    k->st.loading = !k->o.no_state_transfer;
+    k->st.ever_ready = k->o.no_state_transfer;
     if (tool_open(&cfg, &k->c) != 0)
         return TOOL_EXIT_FAIL;
     if (cohort_max_payload(k->c, k->mode) == 0) {
@@ -1062,6 +1421,7 @@ static int kvd_loop(struct kvd *k)
         run_clients(k);
         now = tool_now_ns();
         tick(k, now);
+        send_catchups(k);
         if (k->accept_paused_until_ns != 0 &&
             now >= k->accept_paused_until_ns) {
             k->accept_paused_until_ns = 0;
@@ -1092,6 +1452,10 @@ static void kvd_stop(struct kvd *k)
     if (k->ep > 0)
         close(k->ep);
     kvd_store_free(&k->store);
+    if (k->st.active)
+        (void)kvd_snap_load_end(&k->st.loader);
+    kvd_store_free(&k->st.staging);
+    free(k->snap_buf);
     kvd_buf_free(&k->msg);
     kvd_buf_free(&k->scratch);
     kvd_args_free(&k->margs);

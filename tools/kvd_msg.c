@@ -61,9 +61,10 @@ int kvd_msg_decode(const void *data, size_t len, struct kvd_msg *m,
     m->request_id = tool_get_le(p + 12, 8);
     m->time_ms = tool_get_le(p + 20, 8);
     argc = tool_get_le(p + 28, 4);
-    if (m->type != KVD_MSG_COMMAND && m->type != KVD_MSG_TIME)
+    if (m->type != KVD_MSG_COMMAND && m->type != KVD_MSG_TIME &&
+        m->type != KVD_MSG_CATCHUP)
         return -1;
-    if ((m->type == KVD_MSG_TIME) != (argc == 0) ||
+    if ((m->type == KVD_MSG_COMMAND) != (argc > 0) ||
         argc > (len - at) / 4)
         return -1;
     for (uint64_t i = 0; i < argc; i++) {

@@ -6,16 +6,22 @@
  *
  *   offset size field
  *        0    1 magic 'K'
- *        1    1 type: 1 command, 2 time
+ *        1    1 type: 1 command, 2 time, 3 catch-up
  *        2    2 format version (1)
  *        4    4 origin member id          } who answers the client: the
  *        8    4 origin incarnation        } replica that sent it
- *       12    8 request id (per origin, from 1, in sending order)
+ *       12    8 request id (per origin, from 1, in sending order);
+ *                catch-up: the member told, id << 32 | incarnation
  *       20    8 time: the origin's clock (UTC ms) when it sent; relative
  *                expiries (SET EX, EXPIRE) count from it; a time message
  *                moves every replica's ordered time to it
- *       28    4 argc (0 for time)
+ *       28    4 argc (0 for time and catch-up)
  *       32      argc x (u32 length, bytes): the command and its arguments
+ *
+ * A catch-up message is sent by a replica that moved from one primary
+ * view to the next, naming a member of the new view that was not in the
+ * old one: it may lack the old view's writes, and asks for the state
+ * (docs/replicated-server.md, "The catch-up rule").
  */
 #ifndef COHORT_TOOLS_KVD_MSG_H
 #define COHORT_TOOLS_KVD_MSG_H
@@ -32,6 +38,7 @@
 enum kvd_msg_type {
     KVD_MSG_COMMAND = 1,
     KVD_MSG_TIME = 2,
+    KVD_MSG_CATCHUP = 3,
 };
 
 struct kvd_msg {
@@ -41,8 +48,8 @@ struct kvd_msg {
     uint64_t time_ms;
 };
 
-/* Append m and its arguments (none for TIME) to out. out->failed is set
- * if it could not grow. */
+/* Append m and its arguments (none for TIME and CATCHUP) to out.
+ * out->failed is set if it could not grow. */
 void kvd_msg_encode(struct kvd_buf *out, const struct kvd_msg *m, size_t argc,
                     const struct kvd_arg *argv);
 

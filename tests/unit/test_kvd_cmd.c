@@ -257,7 +257,12 @@ static void test_msg_round_trip(void **state)
     kvd_msg_encode(&b, &m, 0, NULL);
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
     assert_int_equal(got.type, KVD_MSG_TIME);
-    b.data[1] = 3;
+    /* So has a catch-up message; no other type decodes. */
+    b.data[1] = KVD_MSG_CATCHUP;
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
+    assert_int_equal(got.type, KVD_MSG_CATCHUP);
+    assert_int_equal(got.request_id, 99);
+    b.data[1] = 4;
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
     /* A huge argc in a short message is refused before any push. */
     b.data[1] = KVD_MSG_COMMAND;
