@@ -266,11 +266,10 @@ static void on_data(co_core_t *core, co_peer_t *from, const co_xfer_t *x,
         return;
     }
     if (x->seq != s->rx_next || x->offset != s->rx_bytes) {
-        if (x->seq > s->rx_next)
+        /* go-back-N: only the next piece is taken; say which it is */
+        if (x->seq != s->rx_next)
             send_ack(core, from, s->transfer, s->rx_next, now_ns);
-        else if (x->seq < s->rx_next)
-            send_ack(core, from, s->transfer, s->rx_next, now_ns);
-        return; /* go-back-N: only the next piece is taken */
+        return;
     }
     /* The end waits for this member's own place in the order: until
      * then it delivers what was ordered before its request, which the

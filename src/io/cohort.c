@@ -946,14 +946,21 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
     return 0;
 }
 
-COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
-                                const void *data, size_t len, int timeout_ms)
+/* The blocking forms: try, and while the answer is AGAIN, wait for the
+ * sockets or a timer and process, until deadline_ms passes. */
+typedef struct co_attempt {
+    int (*fn)(cohort_t *c, const struct co_attempt *a);
+    cohort_mode_t mode;
+    uint32_t transfer;
+    const void *data;
+    size_t len;
+} co_attempt_t;
+
+static int co_retry_until(cohort_t *c, const co_attempt_t *a, int timeout_ms)
 {
-    if (c == NULL)
-        return COHORT_ERR_INVAL;
     uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
     for (;;) {
-        int rc = cohort_send(c, mode, data, len);
+        int rc = a->fn(c, a);
         if (rc != COHORT_ERR_AGAIN)
             return rc;
         if (co_now_ns() >= deadline)
@@ -964,6 +971,21 @@ COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
         if (rc < 0)
             return rc;
     }
+}
+
+static int co_try_send(cohort_t *c, const co_attempt_t *a)
+{
+    return cohort_send(c, a->mode, a->data, a->len);
+}
+
+COHORT_API int cohort_send_wait(cohort_t *c, cohort_mode_t mode,
+                                const void *data, size_t len, int timeout_ms)
+{
+    if (c == NULL)
+        return COHORT_ERR_INVAL;
+    co_attempt_t a = {.fn = co_try_send, .mode = mode, .data = data,
+                      .len = len};
+    return co_retry_until(c, &a, timeout_ms);
 }
 
 COHORT_API int cohort_state_request(cohort_t *c)
@@ -988,25 +1010,20 @@ COHORT_API int cohort_state_send(cohort_t *c, uint32_t transfer,
     return rc;
 }
 
+static int co_try_state_send(cohort_t *c, const co_attempt_t *a)
+{
+    return cohort_state_send(c, a->transfer, a->data, a->len);
+}
+
 COHORT_API int cohort_state_send_wait(cohort_t *c, uint32_t transfer,
                                       const void *data, size_t len,
                                       int timeout_ms)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
-    uint64_t deadline = co_deadline_after_ms(co_now_ns(), timeout_ms);
-    for (;;) {
-        int rc = cohort_state_send(c, transfer, data, len);
-        if (rc != COHORT_ERR_AGAIN)
-            return rc;
-        if (co_now_ns() >= deadline)
-            return COHORT_ERR_TIMEDOUT;
-        rc = co_block(c, deadline);
-        if (rc == 0)
-            rc = cohort_process(c);
-        if (rc < 0)
-            return rc;
-    }
+    co_attempt_t a = {.fn = co_try_state_send, .transfer = transfer,
+                      .data = data, .len = len};
+    return co_retry_until(c, &a, timeout_ms);
 }
 
 COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer)
