@@ -330,8 +330,12 @@ typedef struct cohort_event {
             const cohort_member_t *members; /* oldest first; members[0]
                                                coordinates */
             size_t count;              /* >= 1; this member is one */
-            const cohort_member_t *joined;  /* new in this member's view:
-                                               fresh or from another side */
+            const cohort_member_t *joined;  /* did not come from this
+                                               member's previous view
+                                               with it: fresh, or from
+                                               another side (even one its
+                                               previous view listed); the
+                                               rest came along with it */
             size_t joined_count;
             const cohort_member_t *left;    /* said LEAVE */
             size_t left_count;

@@ -350,6 +350,14 @@ static void on_event(void *ctx, const cohort_event_t *ev)
         for (size_t i = 0; i < ev->u.view.count; i++)
             fprintf(m->log, " %08x.%u", (unsigned)ev->u.view.members[i].id,
                     (unsigned)ev->u.view.members[i].incarnation);
+        /* "G id count id.inc ...": who did not come along (transitional
+         * set) */
+        fprintf(m->log, "\nG %016llx %zu",
+                (unsigned long long)ev->u.view.view_id,
+                ev->u.view.joined_count);
+        for (size_t i = 0; i < ev->u.view.joined_count; i++)
+            fprintf(m->log, " %08x.%u", (unsigned)ev->u.view.joined[i].id,
+                    (unsigned)ev->u.view.joined[i].incarnation);
         fputc('\n', m->log);
         /* a killed member's log must still hold its views */
         fflush(m->log);

@@ -164,6 +164,16 @@ uint64_t hl_range_end(const struct hl_life *l, size_t k)
     return end > l->range[k].from ? end : l->range[k].from;
 }
 
+long hl_member_line(const char *line, unsigned long long *id,
+                    cohort_member_t out[HL_MAX_MEMBERS])
+{
+    unsigned long count;
+    const char *list = hl_view_members(line, id, &count);
+    if (list == NULL)
+        return -1;
+    return (long)hl_parse_members(list, out, HL_MAX_MEMBERS);
+}
+
 size_t hl_parse_members(const char *list, cohort_member_t *out,
                         size_t max)
 {

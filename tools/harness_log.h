@@ -76,6 +76,12 @@ const char *hl_view_members(const char *line, unsigned long long *id,
  * into out, at most max; returns how many. */
 size_t hl_parse_members(const char *list, cohort_member_t *out, size_t max);
 
+/* A "V id count members..." line (or a "G" line, same shape: the members
+ * of view id that did not come along): id into *id and the members into
+ * out (at most HL_MAX_MEMBERS); how many, or -1 if malformed. */
+long hl_member_line(const char *line, unsigned long long *id,
+                    cohort_member_t out[HL_MAX_MEMBERS]);
+
 /* Whether the list " a b c" holds the token " b" as a whole word. */
 int hl_has_token(const char *list, const char *tok);
 

@@ -21,11 +21,9 @@ static void feed_line(total_check_t *c, const struct hl_life *l,
     int mode = 0;
     if (t[0] == 'V' && t[1] == ' ') {
         cohort_member_t m[HL_MAX_MEMBERS];
-        unsigned long count;
-        const char *list = hl_view_members(t, &view, &count);
-        if (list != NULL)
-            total_check_install(c, l->me, view, m,
-                                hl_parse_members(list, m, HL_MAX_MEMBERS));
+        long n = hl_member_line(t, &view, m);
+        if (n >= 0)
+            total_check_install(c, l->me, view, m, (size_t)n);
     } else if (t[0] == 'O' &&
                sscanf(t, "O %llx %llu %u %d %x.%u %llu", &view, &order,
                       &flags, &mode, &sid, &sinc, &key) == 7) {

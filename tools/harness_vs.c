@@ -41,13 +41,13 @@ static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
     unsigned long long a = 0, b = 0;
     if (!l->have_me)
         return 1;
-    if (t[0] == 'V' && t[1] == ' ') {
+    if ((t[0] == 'V' || t[0] == 'G') && t[1] == ' ') {
         cohort_member_t m[HL_MAX_MEMBERS];
-        unsigned long count;
-        const char *list = hl_view_members(t, &a, &count);
-        if (list != NULL)
-            vs_check_install(c, l->me, a, m,
-                             hl_parse_members(list, m, HL_MAX_MEMBERS), false);
+        long n = hl_member_line(t, &a, m);
+        if (n >= 0 && t[0] == 'V')
+            vs_check_install(c, l->me, a, m, (size_t)n, false);
+        else if (n >= 0)
+            vs_check_joined(c, l->me, a, m, (size_t)n);
     } else if (t[0] == 'P' && sscanf(t, "P %llu %llx", &a, &b) == 2) {
         if (cu->range < l->nranges) {
             uint64_t end = hl_range_end(l, cu->range);

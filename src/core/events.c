@@ -118,6 +118,38 @@ static uint32_t put_minus(const co_view_t *a, const co_view_t *b,
     return n;
 }
 
+/* Whether member m of the view just installed came into it from prev,
+ * this member's previous view, as this member did. Being in prev is not
+ * enough: a member excluded while it was unreachable (stopped, or cut off
+ * one way) still has the others in its old view, which they left for one
+ * without it. The cut table says who answered from where: each member
+ * reports itself as a sender of the view it answers from, and the row of
+ * a sender that answered names it as the holder (flush.c, better()). */
+static bool came_along(const co_gms_t *g, const co_view_t *prev,
+                       const co_vmember_t *m)
+{
+    if (co_view_find(prev, m->id, m->incarnation) < 0)
+        return false;
+    const co_cut_t *row = co_cut_table_find(
+        co_gms_commit_cuts(g), prev->id, co_view_proposer_inc(prev), m->id,
+        m->incarnation);
+    return row != NULL && row->holder_id == m->id;
+}
+
+/* Members of the new view v that did not come along from prev: fresh, or
+ * from another view (a merge), appended at out. */
+static uint32_t put_joined(const co_gms_t *g, const co_view_t *v,
+                           const co_view_t *prev, cohort_member_t *out)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < v->count; i++) {
+        const co_vmember_t *m = &v->members[i];
+        if (prev->count == 0 || !came_along(g, prev, m))
+            out[n++] = (cohort_member_t){m->id, m->incarnation};
+    }
+    return n;
+}
+
 /* The view gms just installed, with what changed since the one before. */
 void co_event_view(co_core_t *core)
 {
@@ -141,7 +173,7 @@ void co_event_view(co_core_t *core)
         p[i] = (cohort_member_t){v->members[i].id, v->members[i].incarnation};
     e->n_members = (uint32_t)v->count;
     p += v->count;
-    e->n_joined = put_minus(v, prev, p, g, -1);
+    e->n_joined = put_joined(g, v, prev, p);
     p += e->n_joined;
     e->n_left = put_minus(prev, v, p, g, CO_GMS_LEFT);
     p += e->n_left;

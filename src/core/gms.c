@@ -480,6 +480,8 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     /* The same id from another life of its proposer (restarted under the
      * same member id, its counters forgotten) is another proposal: never
      * taken for the one answered. */
+    if (pid == g->given_up_id && from_inc == g->given_up_inc)
+        return; /* not an attack: an old copy, or a resend to others */
     if (pid == g->answered_id &&
         co_view_proposer_inc(&g->answered_view) != from_inc) {
         g->dropped++;
@@ -812,8 +814,17 @@ void co_gms_tick(co_gms_t *g, uint64_t now_ns)
          * whose cut it may have delivered past; if the others installed
          * it, they see this member lagging and take it in again. */
         if (!g->installing && g->answered_id > my_view_id(g) &&
-            !self_id(g, g->answered_to))
+            !self_id(g, g->answered_to)) {
+            /* Given up for good: this member may now send in its view
+             * past what its answer said, so answering the same proposal
+             * again (a PREPARE resent to another member, or one that
+             * waited in a socket while this process was stopped) would
+             * let in its COMMIT, whose cut was taken from the first
+             * answer. */
+            g->given_up_id = g->answered_id;
+            g->given_up_inc = co_view_proposer_inc(&g->answered_view);
             g->answered_id = my_view_id(g);
+        }
     }
     if (g->has_view)
         tick_suspicion(g, now_ns);

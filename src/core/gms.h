@@ -129,6 +129,9 @@ typedef struct co_gms {
     uint32_t answered_to;
     uint64_t answer_expires_ns;  /* the answer stops binding (no COMMIT
                                     came); 0: passed or none */
+    uint64_t given_up_id;        /* the last answer that expired: its
+                                    proposal is never answered again */
+    uint32_t given_up_inc;       /* ... from that life of its proposer */
     co_vasm_t proposal_in;       /* a proposal being assembled */
     co_view_t answered_view;     /* the proposal answered (answered_id) */
     co_cut_table_t commit_cuts;  /* the cut table of a COMMIT received */

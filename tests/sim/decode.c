@@ -109,6 +109,9 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
 {
     static const char *const types[] = {"?",    "DATA", "HB",
                                         "NACK", "ACK",  "LEAVE"};
+    static const char *const gms_types[] = {"PREPARE",   "FLUSH_OK",
+                                            "COMMIT",    "INSTALLED",
+                                            "PROBE",     "FORWARD"};
     out_t o = {buf, room};
     co_header_t h;
     buf[0] = '\0';
@@ -116,9 +119,22 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
         put(&o, "undecodable %zuB", len);
         return;
     }
-    put(&o, "%s %zuB from %08x/%u #%llu", types[h.type < 6 ? h.type : 0], len,
+    const char *name = h.type < 6 ? types[h.type] : "?";
+    if (h.type >= CO_TYPE_PREPARE && h.type <= CO_TYPE_FORWARD)
+        name = gms_types[h.type - CO_TYPE_PREPARE];
+    else if (h.type == CO_TYPE_XFER)
+        name = "XFER";
+    put(&o, "%s %zuB from %08x/%u #%llu", name, len,
         h.sender_id, h.incarnation, (unsigned long long)h.packet_seq);
     if (h.flags & CO_FLAG_ENCRYPTED)
         return;
+    if (h.type >= CO_TYPE_PREPARE && h.type <= CO_TYPE_INSTALLED &&
+        len >= CO_HEADER_BYTES + 8) {
+        uint64_t pid = 0; /* every body starts with the proposal's id */
+        for (int i = 0; i < 8; i++)
+            pid = pid << 8 | data[CO_HEADER_BYTES + i];
+        put(&o, " view %016llx", (unsigned long long)pid);
+        return;
+    }
     describe_body(&o, &h, data + CO_HEADER_BYTES);
 }

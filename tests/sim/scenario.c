@@ -176,6 +176,33 @@ static void draw_crashes(sim_scn_t *s, co_rng_t *r, size_t n)
     }
 }
 
+/* Pauses, as SIGSTOP or a long stall makes them: a node that stops for
+ * longer than the member timeout is excluded while it is alive, then
+ * resumes with its old view and every timer overdue, and must be merged
+ * back. Drawn from a stream of their own, after everything else, so the
+ * other parameters of a seed stay as they were. */
+static void draw_pauses(sim_scn_t *s, const sim_opts_t *o, size_t max)
+{
+    co_rng_t r;
+    co_rng_seed(&r, o->seed ^ name_hash(o->scenario) ^ 0x9a05e5ULL);
+    size_t n = co_rng_below(&r, max + 1);
+    uint64_t t = s->fault_ns / 10;
+    uint64_t to = s->cfg.member_timeout_ns;
+    for (size_t i = 0; i < n && i < SIM_MAX_EPISODES; i++) {
+        sim_episode_t *e = &s->pause[s->n_pauses];
+        e->start_ns = t + between(&r, 0, s->fault_ns / 4);
+        /* Short ones must pass unnoticed; long ones exclude it. */
+        uint64_t d = co_rng_below(&r, 3) == 0 ? between(&r, to / 5, to / 2)
+                                              : between(&r, to * 3 / 2, to * 3);
+        e->end_ns = e->start_ns + d;
+        if (e->end_ns > s->fault_ns * 19 / 20)
+            break;
+        e->arg = (uint32_t)co_rng_below(&r, s->members);
+        s->n_pauses++;
+        t = e->end_ns + between(&r, 1, 200) * MS;
+    }
+}
+
 /* A slow receiver fills its event queue, delivery pauses, its acks stop
  * and the senders' windows fill: flow control must hold them back (AGAIN)
  * without losing anything. Small windows make that happen often. */
@@ -342,6 +369,8 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
         draw_scenario(s, &r, fifo);
     s->heal_max_ns = 4 * s->cfg.member_timeout_ns + 4000 * MS;
     draw_attack(s, opts);
+    if (strcmp(s->name, "crash") == 0 || strcmp(s->name, "heavy") == 0)
+        draw_pauses(s, opts, strcmp(s->name, "crash") == 0 ? 2 : 1);
     /* Not drawn: the seed's run is the same with and without --vs, except
      * that members are told to deliver their own messages. Without --vs
      * they are told not to, which check.c holds them to. */

@@ -308,6 +308,16 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         sim_check_event(w, r, &bad);
         return;
     }
+    if (k == SIM_INJECT_TRANSITIONAL && ev->type == COHORT_EVENT_VIEW &&
+        w->node[r].app_view_id != 0 && ev->u.view.joined_count > 0) {
+        cohort_event_t bad = *ev;
+        bad.u.view.joined_count = 0;
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu's view %016llx names no one joined",
+                  r, (unsigned long long)ev->u.view.view_id);
+        sim_check_event(w, r, &bad);
+        return;
+    }
     sim_check_event(w, r, ev);
     if (k == SIM_INJECT_EVICT && !w->injected && !w->failed &&
         ev->type == COHORT_EVENT_MEMBER_JOINED) {
@@ -605,6 +615,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     co_core_free(n->core);
     n->core = NULL;
     n->up = false;
+    n->paused_until_ns = 0;
     n->pending = false;
     n->next_send_ns = UINT64_MAX;
     sim_trace(w, "node n%zu %s", i, graceful ? "left" : "crashed");
@@ -624,10 +635,25 @@ static void node_restart(sim_world_t *w, size_t i)
     node_start(w, i);
 }
 
+/* A paused node whose pause is over runs again. */
+static void resume_if_due(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    if (n->paused_until_ns == 0 || n->paused_until_ns > w->now_ns)
+        return;
+    n->paused_until_ns = 0;
+    sim_trace(w, "node n%zu resumes (%zu datagrams waited)", i,
+              n->paused_queued);
+    sim_hash_u64(w, (uint64_t)i << 32 | 0x9a05e);
+    n->paused_queued = 0;
+}
+
 static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
 {
     if (!n->up)
         return UINT64_MAX;
+    if (n->paused_until_ns != 0)
+        return n->paused_until_ns; /* it resumes, every timer overdue */
     uint64_t t = deadline_ns(n);
     if (n->next_send_ns < t)
         t = n->next_send_ns;
@@ -639,6 +665,8 @@ static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
 static void node_step(sim_world_t *w, size_t i)
 {
     sim_node_t *n = &w->node[i];
+    resume_if_due(w, i);
+    COHORT_ASSERT(n->paused_until_ns == 0);
     if (deadline_ns(n) <= w->now_ns)
         tick(w, i);
     if (n->up && !w->failed && n->next_send_ns <= w->now_ns)
@@ -719,9 +747,47 @@ static void heal(sim_world_t *w)
     }
 }
 
+/* A stopped process's socket buffer: what reaches a paused node waits
+ * until it resumes (then arrives in the order it came), up to a bound
+ * past which the kernel would drop it. True when it was kept. */
+#define SIM_PAUSE_QUEUE 256
+static bool hold_for_pause(sim_world_t *w, sim_item_t *it)
+{
+    if (it->kind != SIM_ITEM_DGRAM && it->kind != SIM_ITEM_ATK_DGRAM)
+        return false;
+    sim_node_t *d = &w->node[it->dst];
+    resume_if_due(w, it->dst);
+    if (d->paused_until_ns == 0)
+        return false;
+    if (d->paused_queued >= SIM_PAUSE_QUEUE) {
+        w->tot.cut++;
+        free(it->data);
+        return true;
+    }
+    d->paused_queued++;
+    sim_item_t later = *it;
+    later.at_ns = d->paused_until_ns;
+    bool ok = sim_queue_push(&w->q, &later);
+    COHORT_ASSERT(ok);
+    return true;
+}
+
+static void pause_node(sim_world_t *w, size_t i, const sim_episode_t *e)
+{
+    sim_node_t *n = &w->node[i];
+    if (!n->up || w->healed)
+        return;
+    n->paused_until_ns = e->end_ns;
+    n->paused_queued = 0;
+    sim_trace(w, "node n%zu paused until %.3fs", i, (double)e->end_ns / 1e9);
+    sim_hash_u64(w, (uint64_t)i << 32 | 0x9a05);
+}
+
 static void handle_item(sim_world_t *w, sim_item_t *it)
 {
     const sim_scn_t *s = &w->scn;
+    if (hold_for_pause(w, it))
+        return;
     switch (it->kind) {
     case SIM_ITEM_DGRAM:
         arrive(w, it);
@@ -746,6 +812,9 @@ static void handle_item(sim_world_t *w, sim_item_t *it)
         break;
     case SIM_ITEM_HEAL:
         heal(w);
+        break;
+    case SIM_ITEM_PAUSE:
+        pause_node(w, it->dst, &s->pause[it->arg]);
         break;
     case SIM_ITEM_ATTACK:
     case SIM_ITEM_ATK_DGRAM:
@@ -784,6 +853,8 @@ static void schedule_all(sim_world_t *w, co_rng_t *r)
         schedule(w, SIM_ITEM_CRASH, s->crash[k].start_ns, node, k);
         schedule(w, SIM_ITEM_RESTART, s->crash[k].end_ns, node, k);
     }
+    for (uint32_t k = 0; k < s->n_pauses; k++)
+        schedule(w, SIM_ITEM_PAUSE, s->pause[k].start_ns, s->pause[k].arg, k);
     schedule(w, SIM_ITEM_HEAL, s->fault_ns, 0, 0);
 }
 

@@ -69,6 +69,9 @@ typedef enum sim_inject {
     SIM_INJECT_TOTAL_DROP,     /* a member's last ordered delivery of a
                                   view vanishes before it moves on */
     SIM_INJECT_SAFE_DROP,      /* ... a SAFE one that someone delivered */
+    SIM_INJECT_TRANSITIONAL,   /* view events name no one as joined after
+                                  the first: members that come from
+                                  another view are claimed to come along */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -117,7 +120,8 @@ typedef struct sim_opts {
 typedef struct sim_episode {
     uint64_t start_ns;
     uint64_t end_ns;
-    uint32_t arg;   /* partition: bit mask of side 1; crash: node index */
+    uint32_t arg;   /* partition: bit mask of side 1; crash, pause: node
+                       index */
     bool graceful;  /* crash: leave with co_core_leave() first */
     bool oneway;    /* partition: only side 0 -> side 1 is cut */
 } sim_episode_t;
@@ -150,6 +154,10 @@ typedef struct sim_scn {
     sim_episode_t partition[SIM_MAX_EPISODES];
     size_t n_crashes;
     sim_episode_t crash[SIM_MAX_EPISODES];
+    size_t n_pauses;           /* a node stopped as by SIGSTOP: no timer, no
+                                  receive; what reaches it waits in a
+                                  bounded socket buffer until it resumes */
+    sim_episode_t pause[SIM_MAX_EPISODES];
     uint32_t slow_mask;        /* nodes that pull events at a limited rate */
     uint64_t slow_pull_ns[SIM_MAX_NODES];
 
@@ -204,6 +212,7 @@ typedef enum sim_item_kind {
     SIM_ITEM_CRASH,
     SIM_ITEM_RESTART,
     SIM_ITEM_HEAL,
+    SIM_ITEM_PAUSE,      /* dst stops until its pause episode ends */
     SIM_ITEM_ATTACK,     /* the attacker acts */
     SIM_ITEM_ATK_DGRAM,  /* an attacker datagram arrives at dst */
 } sim_item_kind_t;
@@ -275,6 +284,8 @@ typedef struct sim_node {
     bool up;
     uint32_t gen;          /* 0 first, +1 per restart */
     uint32_t life;         /* +1 per crash or restart: kills in-flight */
+    uint64_t paused_until_ns; /* 0: running; else stopped until then */
+    size_t paused_queued;  /* datagrams waiting for it meanwhile */
     uint32_t member_id;
     uint32_t incarnation[SIM_MAX_GENS]; /* set when that gen starts */
     uint64_t realtime_ns;  /* origin of its real-time clock: now + this */

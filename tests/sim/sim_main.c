@@ -61,7 +61,8 @@ static void usage(FILE *f)
             "                   synchrony|sending-view|self-delivery|"
             "self-delivery-off|\n"
             "                   total-swap|total-renumber|total-drop|"
-            "safe-drop]\n"
+            "safe-drop|\n"
+            "                   transitional]\n"
             "                  [--modes LIST]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one);\n"
@@ -126,7 +127,7 @@ static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
-    "safe-drop"};
+    "safe-drop", "transitional"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)
@@ -298,7 +299,7 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
     const sim_scn_t *s = &w->scn;
     const sim_totals_t *t = &w->tot;
     printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s fifo=%s "
-           "loss<=%.2f dup=%.2f reorder=%.2f part=%zu crash=%zu slow=%u "
+           "loss<=%.2f dup=%.2f reorder=%.2f part=%zu crash=%zu pause=%zu slow=%u "
            "sent=u%llu/f%llu delivered=u%llu/f%llu again=%llu retx=%llu "
            "nacks=%llu drops=%llu dgrams=%llu owed=%llu mem=%zu/%zu "
            "vt=%.2fs",
@@ -306,7 +307,7 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            s->outsider ? (s->intruder ? "+intruder" : "+outsider") : "",
            security_name(s->cfg.security), w->fifo ? "yes" : "no",
            s->loss_max, s->dup, s->reorder, s->n_partitions, s->n_crashes,
-           (unsigned)__builtin_popcount(s->slow_mask),
+           s->n_pauses, (unsigned)__builtin_popcount(s->slow_mask),
            (unsigned long long)t->sent[0], (unsigned long long)t->sent[1],
            (unsigned long long)t->delivered[0],
            (unsigned long long)t->delivered[1], (unsigned long long)t->again,

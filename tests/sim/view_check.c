@@ -112,6 +112,8 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     }
     vs_check_install(w->vs, identity(rn), ev->u.view.view_id, m, count,
                      ev->u.view.primary != 0);
+    vs_check_joined(w->vs, identity(rn), ev->u.view.view_id,
+                    ev->u.view.joined, ev->u.view.joined_count);
     if (w->twin.vs)
         sim_twin_install(w, r, ev->u.view.view_id, m, count,
                          ev->u.view.primary != 0);

@@ -50,6 +50,8 @@ typedef struct vs_rec {
 typedef struct vs_inst {
     uint32_t view; /* index in views */
     uint32_t next; /* next install of the same view entry, NONE */
+    bool claims;   /* vs_check_joined told which members came along (in
+                      `along`, by position in the view) */
 } vs_inst_t;
 
 typedef struct vs_view {
@@ -86,6 +88,8 @@ struct vs_check {
     size_t index_mask;
     uint32_t *peers; /* scratch: records moving V->W with the installer */
     uint32_t *peer_slots;
+    uint8_t *along; /* per install, max_members flags: position k of its
+                       view came along from the installer's previous view */
     bool full; /* capacity exceeded: checking stopped */
     size_t count;
     size_t counts[VS_PROP_COUNT_];
@@ -104,6 +108,7 @@ static const char *const prop_names[VS_PROP_COUNT_] = {
     [VS_PROP_SELF_DELIVERY] = "self-delivery",
     [VS_PROP_LIVENESS] = "liveness",
     [VS_PROP_FORGERY] = "forgery",
+    [VS_PROP_TRANSITIONAL] = "transitional set",
     [VS_PROP_INPUT] = "input",
     [VS_PROP_CAPACITY] = "checker capacity exceeded",
 };
@@ -173,7 +178,8 @@ int vs_check_new(vs_check_t **out, const vs_check_config_t *cfg)
     c->peers = alloc(cfg->max_members, sizeof *c->peers);
     c->peer_slots = alloc(cfg->max_members, sizeof *c->peer_slots);
     c->texts = alloc(mul(cfg->max_texts, TEXT_LEN), 1);
-    if (c->recs == NULL || c->insts == NULL || c->views == NULL ||
+    c->along = alloc(mul(installs, cfg->max_members), 1);
+    if (c->along == NULL || c->recs == NULL || c->insts == NULL || c->views == NULL ||
         c->pool == NULL || c->msgs == NULL || c->dv == NULL ||
         c->index == NULL || c->peers == NULL || c->peer_slots == NULL ||
         c->texts == NULL) {
@@ -198,6 +204,7 @@ void vs_check_free(vs_check_t *c)
     free(c->index);
     free(c->peers);
     free(c->peer_slots);
+    free(c->along);
     free(c->texts);
     free(c);
 }
@@ -509,6 +516,66 @@ static void check_self_sent(vs_check_t *c, uint32_t rec, uint32_t slot)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Transitional sets                                                   */
+/* ------------------------------------------------------------------ */
+static uint8_t *along_of(const vs_check_t *c, uint32_t rec, uint32_t slot)
+{
+    VS_ASSERT(rec < c->nrecs && slot < c->recs[rec].nviews);
+    return c->along + ((size_t)rec * c->cfg.max_views + slot) *
+                          c->cfg.max_members;
+}
+
+/* The slot in which rec installed view entry vi, or NONE. */
+static uint32_t slot_of(const vs_check_t *c, uint32_t rec, uint32_t vi)
+{
+    for (uint32_t s = 0; s < c->recs[rec].nviews; s++)
+        if (inst_at(c, rec, s)->view == vi)
+            return s;
+    return NONE;
+}
+
+/* rec (install slot) said q came along from its previous view into the
+ * view of that slot; q installed it in slot qs. */
+static void check_claim(vs_check_t *c, uint32_t rec, uint32_t slot,
+                        uint32_t q, uint32_t qs)
+{
+    uint32_t from = inst_at(c, rec, slot - 1)->view;
+    if (qs > 0 && inst_at(c, q, qs - 1)->view == from)
+        return;
+    const vs_view_t *w = &c->views[inst_at(c, rec, slot)->view];
+    char other[48];
+    if (qs == 0)
+        snprintf(other, sizeof other, "no view (its first)");
+    else
+        snprintf(other, sizeof other, "view %" PRIu64,
+                 c->views[inst_at(c, q, qs - 1)->view].id);
+    report(c, VS_PROP_TRANSITIONAL,
+           M_FMT " reported " M_FMT " as coming along from view %" PRIu64
+           " into view %" PRIu64 ", but it came from %s",
+           M_ARG(c->recs[rec].who), M_ARG(c->recs[q].who),
+           c->views[from].id, w->id, other);
+}
+
+/* rec just installed slot: check what those who installed the same view
+ * before it said of it. */
+static void check_claims_about(vs_check_t *c, uint32_t rec, uint32_t slot)
+{
+    uint32_t wi = inst_at(c, rec, slot)->view;
+    const vs_view_t *w = &c->views[wi];
+    uint32_t k = 0;
+    while (k < w->n && !same_member(members_of(c, w)[k], c->recs[rec].who))
+        k++;
+    if (k == w->n)
+        return; /* not in it: self-inclusion's report */
+    for (uint32_t i = w->inst_head; i != NONE; i = c->insts[i].next) {
+        uint32_t p = (uint32_t)(i / c->cfg.max_views);
+        uint32_t ps = (uint32_t)(i % c->cfg.max_views);
+        if (p != rec && c->insts[i].claims && along_of(c, p, ps)[k])
+            check_claim(c, p, ps, rec, slot);
+    }
+}
+
 void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                       const cohort_member_t *members, size_t n, bool primary)
 {
@@ -552,6 +619,7 @@ void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
     uint32_t ii = (uint32_t)((size_t)rec * c->cfg.max_views + slot);
     c->insts[ii].view = vi;
     c->insts[ii].next = NONE;
+    c->insts[ii].claims = false;
     vs_view_t *v = &c->views[vi];
     if (v->inst_tail == NONE)
         v->inst_head = ii;
@@ -561,6 +629,42 @@ void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
     if (slot > 0) {
         check_synchrony(c, rec, slot);
         check_self_sent(c, rec, slot);
+    }
+    check_claims_about(c, rec, slot);
+}
+
+void vs_check_joined(vs_check_t *c, cohort_member_t who, uint64_t view_id,
+                     const cohort_member_t *joined, size_t n)
+{
+    VS_ASSERT(c != NULL && (joined != NULL || n == 0));
+    if (c->full)
+        return;
+    uint32_t rec = find_rec(c, who);
+    if (rec == NONE || c->recs[rec].nviews == 0 ||
+        cur_view(c, rec)->id != view_id) {
+        report(c, VS_PROP_INPUT,
+               M_FMT " reported who joined view %" PRIu64
+               ", which is not its latest install", M_ARG(who), view_id);
+        return;
+    }
+    uint32_t slot = c->recs[rec].nviews - 1;
+    vs_inst_t *in = inst_at(c, rec, slot);
+    if (slot == 0 || in->claims)
+        return; /* a first view comes from nowhere: it claims nothing */
+    const vs_view_t *v = &c->views[inst_at(c, rec, slot - 1)->view];
+    const vs_view_t *w = &c->views[in->view];
+    uint8_t *along = along_of(c, rec, slot);
+    const cohort_member_t *wm = members_of(c, w);
+    for (uint32_t k = 0; k < w->n; k++)
+        along[k] = !same_member(wm[k], who) &&
+                   contains(members_of(c, v), v->n, wm[k]) &&
+                   !contains(joined, n, wm[k]);
+    in->claims = true;
+    for (uint32_t k = 0; k < w->n; k++) {
+        uint32_t q = along[k] ? find_rec(c, wm[k]) : NONE;
+        uint32_t qs = q == NONE ? NONE : slot_of(c, q, in->view);
+        if (qs != NONE)
+            check_claim(c, rec, slot, q, qs);
     }
 }
 

@@ -52,6 +52,10 @@ typedef enum vs_prop {
     VS_PROP_LIVENESS,        /* at the end a component shares one view of
                                 exactly its members, all of it delivered */
     VS_PROP_FORGERY,         /* a delivered message that was never sent */
+    VS_PROP_TRANSITIONAL,    /* a member a view event reports as coming
+                                along (in the installer's previous view
+                                and not among those joined) moved to the
+                                new view from that same previous view */
     VS_PROP_INPUT,           /* the history itself is malformed: a key sent
                                 twice by one incarnation */
     VS_PROP_CAPACITY,        /* the configured bounds were exceeded */
@@ -92,6 +96,15 @@ void vs_check_free(vs_check_t *c); /* NULL is fine */
  * moved from V to this view, and that who delivered what it sent in V. */
 void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                       const cohort_member_t *members, size_t n, bool primary);
+
+/* who's view event for view_id (its latest install) named these members
+ * as joined (n of them, caller's array). Every other member of view_id
+ * that was in who's previous view is thereby reported as coming along
+ * from that view; each such member must install view_id with that same
+ * previous view (checked now for those that installed it already, and at
+ * their install for the others). Not calling it claims nothing. */
+void vs_check_joined(vs_check_t *c, cohort_member_t who, uint64_t view_id,
+                     const cohort_member_t *joined, size_t n);
 
 /* sender sent message key (unique per sender incarnation) while its view
  * was view_id. view_id 0: a held send (a library that holds sends during

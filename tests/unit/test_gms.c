@@ -958,6 +958,98 @@ static void test_install_ends_unheeded_suspicion(void **state)
     co_gms_free(&g);
 }
 
+/* A stopped process (SIGSTOP, a long stall) wakes with its answer to a
+ * proposal expired and, in its socket, a copy of that proposal's PREPARE
+ * that its proposer resent meanwhile. Its answer expired, so it went back
+ * to its view, free to send past what the answer said: answering the same
+ * proposal again would let in its COMMIT, whose cut came from the first
+ * answer (the simulator's pause, heavy seed 157). A given-up proposal is
+ * never answered again; a newer one is. */
+static int count_kind(co_gms_t *g, uint64_t now, int kind)
+{
+    (void)now;
+    int n = 0;
+    co_gms_action_t a;
+    for (int guard = 0; guard < 64 && co_gms_next_action(g, &a); guard++)
+        n += (int)a.kind == kind;
+    return n;
+}
+
+static size_t prepare_of(uint8_t *body, co_view_t *v, co_vmember_t *st,
+                         uint32_t counter, uint32_t since)
+{
+    co_view_init(v, st, 2);
+    assert_int_equal(co_view_add(v, (co_vmember_t){2, 2, 1}), 0);
+    assert_int_equal(co_view_add(v, (co_vmember_t){1, 1, since}), 0);
+    co_view_sort(v);
+    v->id = co_view_make_id(counter, 2);
+    return co_vchunk_encode(body, v, 0, 0, v->count);
+}
+
+static void test_given_up_answer_not_renewed(void **state)
+{
+    (void)state;
+    co_gms_t g;
+    co_gms_config_t c = gcfg(1, 1);
+    uint64_t now = 0;
+    assert_int_equal(co_gms_init(&g, &c, now), 0);
+    for (now = 10 * MS; now <= 500 * MS && !g.has_view; now += 10 * MS) {
+        co_gms_tick(&g, now);
+        (void)drain_actions(&g, now);
+    }
+    assert_true(g.has_view);
+    uint64_t alone = g.view.id;
+    uint32_t since = co_view_counter(alone);
+
+    uint8_t body[BODY_MAX];
+    co_vmember_t st[2];
+    co_view_t v;
+    co_vchunk_t vc;
+    size_t len = prepare_of(body, &v, st, since + 1, since);
+    assert_int_equal(co_vchunk_decode(body, len, &vc), 0);
+    co_gms_heard(&g, now, 2, 2, 0);
+    co_gms_on_prepare(&g, now, 2, 2, &vc);
+    assert_int_equal(g.answered_id, v.id);
+    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
+    /* a copy of the PREPARE while the answer binds: answered again (the
+     * first FLUSH_OK may have been lost) */
+    co_gms_on_prepare(&g, now, 2, 2, &vc);
+    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
+
+    /* no COMMIT: the answer expires, 1 is back in its view */
+    uint64_t end = now + 3 * c.flush_timeout_ns;
+    for (; now <= end; now += 10 * MS) {
+        co_gms_heard(&g, now, 2, 2, alone + 1);
+        co_gms_tick(&g, now);
+        (void)count_kind(&g, now, -1);
+    }
+    assert_int_equal(g.answered_id, alone);
+    /* the same PREPARE again: not answered, and its COMMIT not taken */
+    co_gms_on_prepare(&g, now, 2, 2, &vc);
+    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 0);
+    assert_int_equal(g.answered_id, alone);
+    co_cut_t rows[1] = {{alone, 1, 1, 1, 0, 1}};
+    co_cut_table_t t;
+    co_cut_table_init(&t, rows, 1);
+    t.count = 1;
+    co_cut_chunk_t cc;
+    len = co_cut_chunk_encode(body, v.id, &t, 0, t.count);
+    assert_int_equal(co_cut_chunk_decode(body, len, &cc), 0);
+    co_gms_on_commit(&g, now, 2, 2, &cc);
+    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_INSTALL), 0);
+    assert_int_equal(g.view.id, alone);
+
+    /* a newer proposal is answered */
+    co_vmember_t st2[2];
+    co_view_t v2;
+    len = prepare_of(body, &v2, st2, since + 2, since);
+    assert_int_equal(co_vchunk_decode(body, len, &vc), 0);
+    co_gms_on_prepare(&g, now, 2, 2, &vc);
+    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
+    assert_int_equal(g.answered_id, v2.id);
+    co_gms_free(&g);
+}
+
 static void test_init_out_of_memory(void **state)
 {
     (void)state;
@@ -993,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_partition_and_merge),
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_install_ends_unheeded_suspicion),
+        cmocka_unit_test(test_given_up_answer_not_renewed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

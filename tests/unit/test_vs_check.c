@@ -29,6 +29,7 @@
 
 static const cohort_member_t P = {1, 1}, Q = {2, 1}, R = {3, 1}, S = {4, 1};
 static const cohort_member_t P2 = {1, 2}; /* P restarted */
+static const cohort_member_t Q2 = {2, 2}; /* Q restarted */
 
 static void dump(const vs_check_t *c)
 {
@@ -229,6 +230,78 @@ static void test_good_sent_before_change(void **state)
     deliver_to(c, g2, 2, Q, 1, 2);
     vs_check_final(c, g2, 2);
     expect_clean(c);
+}
+
+/* The excluded-while-alive story: P, Q, R in view 1; Q and R go on to
+ * view 2 without P (P was stopped); view 3 merges them. P must report Q
+ * and R as joined (they come from view 2, not from its view 1); Q reports
+ * R as coming along and P as joined. */
+static void merge_history(vs_check_t *c, bool p_claims_along, bool p_first)
+{
+    const cohort_member_t g1[] = {P, Q, R}, g2[] = {Q, R}, g3[] = {P, Q, R};
+    const cohort_member_t qr[] = {Q, R}, p[] = {P};
+    install_all(c, 1, g1, 3);
+    install_all(c, 2, g2, 2);
+    if (p_first) {
+        vs_check_install(c, P, 3, g3, 3, true);
+        vs_check_joined(c, P, 3, qr, p_claims_along ? 0 : 2);
+    }
+    vs_check_install(c, Q, 3, g3, 3, true);
+    vs_check_joined(c, Q, 3, p, 1);
+    vs_check_install(c, R, 3, g3, 3, true);
+    vs_check_joined(c, R, 3, p, 1);
+    if (!p_first) {
+        vs_check_install(c, P, 3, g3, 3, true);
+        vs_check_joined(c, P, 3, qr, p_claims_along ? 0 : 2);
+    }
+}
+
+static void test_good_transitional(void **state)
+{
+    (void)state;
+    vs_check_t *c = mk(true);
+    merge_history(c, false, true);
+    expect_clean(c);
+    c = mk(true);
+    merge_history(c, false, false);
+    expect_clean(c);
+}
+
+/* P says Q and R came along from view 1: caught whether they install the
+ * merged view before P reports it or after. */
+static void test_bad_transitional(void **state)
+{
+    (void)state;
+    vs_check_t *c = mk(true);
+    merge_history(c, true, true);
+    expect_only_n(c, VS_PROP_TRANSITIONAL, 2, "reported 2.1 as coming along",
+                  "came from view 2");
+    c = mk(true);
+    merge_history(c, true, false);
+    expect_only_n(c, VS_PROP_TRANSITIONAL, 2, "reported 2.1 as coming along",
+                  "came from view 2");
+}
+
+/* A member claimed to come along whose merged view is its first. */
+static void test_bad_transitional_fresh(void **state)
+{
+    (void)state;
+    vs_check_t *c = mk(true);
+    const cohort_member_t g1[] = {P, Q}, g2[] = {P, Q2};
+    install_all(c, 1, g1, 2);
+    vs_check_stopped(c, Q);
+    vs_check_install(c, P, 2, g2, 2, true);
+    vs_check_joined(c, P, 2, NULL, 0); /* Q2 is not Q: not in view 1 */
+    vs_check_install(c, Q2, 2, g2, 2, true);
+    vs_check_joined(c, Q2, 2, NULL, 0);
+    expect_clean(c);
+    c = mk(true);
+    const cohort_member_t h1[] = {P, R}, h2[] = {P, R};
+    vs_check_install(c, P, 1, h1, 2, true);
+    vs_check_install(c, P, 2, h2, 2, true);
+    vs_check_joined(c, P, 2, NULL, 0);
+    vs_check_install(c, R, 2, h2, 2, true); /* R never installed view 1 */
+    expect_only_n(c, VS_PROP_TRANSITIONAL, 1, "reported 3.1", "no view");
 }
 
 static void test_good_self_delivery_off(void **state)
@@ -1390,6 +1463,9 @@ int main(void)
         cmocka_unit_test(test_bad_liveness_never_joined),
         cmocka_unit_test(test_bad_forgery),
         cmocka_unit_test(test_bad_input_key_twice),
+        cmocka_unit_test(test_good_transitional),
+        cmocka_unit_test(test_bad_transitional),
+        cmocka_unit_test(test_bad_transitional_fresh),
         cmocka_unit_test(test_capacity_members),
         cmocka_unit_test(test_capacity_views_msgs),
         cmocka_unit_test(test_new_fails),
