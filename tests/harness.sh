@@ -146,6 +146,33 @@ run "steps: SIGKILL member 1 under load, restart it" 60 $steps \
     --step 1s:kill=1 --step 3s:restart=1 --keep-logs "$keydir/kill"
 # shellcheck disable=SC2086
 run "steps: member 3 leaves under load" 60 $steps --step 1s:leave=3
+# Excluded while alive: member 2 stopped (SIGSTOP) for 2.5 member
+# timeouts, the others go on without it, then SIGCONT: it must be merged
+# back, told by its view event that the others come from another view
+# (the G lines, checked by --check-vs as the transitional set).
+# shellcheck disable=SC2086
+run "steps: member 2 stopped (SIGSTOP) past the member timeout, then continued" \
+    60 $steps --step 1s:stop=2 --step 3.5s:cont=2 --keep-logs "$keydir/stop"
+echo "=== steps: the transitional set is checked from the logs (and can fail)"
+stop2=$keydir/stop/member-2.log
+merged=$(awk '$1 == "G" && $3 == 3 { print $2 }' "$stop2" 2>/dev/null | tail -n 1)
+if [ -n "$merged" ]; then
+    # member 2 claims the others came along from its old view
+    cp -r "$keydir/stop" "$keydir/stop-bad"
+    sed -i "s/^G $merged 3 .*/G $merged 0/" "$keydir/stop-bad/member-2.log"
+    if "$HARNESS" check --keep-logs "$keydir/stop-bad" --members 4 \
+           --messages 4000 --mode fifo --check-vs 2>&1 |
+           grep -q 'transitional set'; then
+        echo "--- transitional set: a false claim fails the check, as it must"
+    else
+        echo "--- transitional set: FAILED: a false claim went unnoticed"
+        failed=$((failed + 1))
+    fi
+else
+    echo "--- transitional set: FAILED: the stopped member logged no merge" \
+         "naming the other three as joined"
+    failed=$((failed + 1))
+fi
 if command -v nft >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     run "steps: 2|2 partition then heal, 5% kernel loss (nft)" 60 $steps \

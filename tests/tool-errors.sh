@@ -80,6 +80,13 @@ expect 2 "^$h: --step '90s:kill=1': not before --timeout 60 s" $h --step 90s:kil
 expect 2 "^$h: --step: the script ends partitioned" $h --step 1s:partition=0/1,2
 expect 2 "^$h: --step: no member is running at the end" \
     $h --members 2 --step 1s:kill=0,1
+expect 2 "^$h: --step '2s:cont=1': a member named is not stopped then" \
+    $h --step 2s:cont=1
+expect 2 "^$h: --step '2s:stop=1': a member named is not running \\(and not stopped\\) then" \
+    $h --step 1s:stop=1 --step 2s:stop=1
+expect 2 "^$h: --step '2s:leave=1': a stopped member cannot leave" \
+    $h --step 1s:stop=1 --step 2s:leave=1
+expect 2 "^$h: --step: the script ends with a member stopped" $h --step 1s:stop=1
 expect 2 "^$h: --netns, --nft-drop and partition steps are IPv4 only" \
     $h --ipv6 --nft-drop 5
 expect 2 "^$h: --nft-drop: expected a number from 0 to 100" $h --nft-drop 101

@@ -1597,6 +1597,9 @@ static int run_step(const struct h_opts *o, struct h_procs *p,
         } else if (st->kind == HS_LEAVE && k != SIZE_MAX) {
             kill(p->ch[k].pid, SIGTERM);
             p->current[i] = SIZE_MAX;
+        } else if ((st->kind == HS_STOP || st->kind == HS_CONT) &&
+                   k != SIZE_MAX) {
+            kill(p->ch[k].pid, st->kind == HS_STOP ? SIGSTOP : SIGCONT);
         } else if (st->kind == HS_RESTART && p->lives[i] > 0) {
             /* the left process first finishes leaving (bounded) */
             size_t prev = p->n;
@@ -1770,6 +1773,8 @@ static void usage(FILE *f)
 "                          kill=LIST      SIGKILL those members\n"
 "                          restart=LIST   start them again (same id)\n"
 "                          leave=LIST     they leave (cohort_close)\n"
+"                          stop=LIST      SIGSTOP them (alive, silent)\n"
+"                          cont=LIST      SIGCONT them (needed at the end)\n"
 "                          partition=LIST/LIST[/...]  cut the network\n"
 "                                         between the groups\n"
 "                          heal           restore it (needed at the end)\n"

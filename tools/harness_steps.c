@@ -113,6 +113,19 @@ static int parse_groups(struct hs_step *st, const char *p, uint32_t members,
     return 0;
 }
 
+/* The kind of a "NAME=LIST" action named by act[0..len), or -1. */
+static int kind_of(const char *act, size_t len)
+{
+    static const struct { const char *name; enum hs_kind kind; } k[] = {
+        {"kill", HS_KILL}, {"restart", HS_RESTART}, {"leave", HS_LEAVE},
+        {"stop", HS_STOP}, {"cont", HS_CONT},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (strlen(k[i].name) == len && strncmp(act, k[i].name, len) == 0)
+            return (int)k[i].kind;
+    return -1;
+}
+
 int hs_add(struct hs_script *s, const char *arg, uint32_t members)
 {
     const char *colon = strchr(arg, ':');
@@ -140,16 +153,13 @@ int hs_add(struct hs_script *s, const char *arg, uint32_t members)
         s->partitions = 1;
         if (parse_groups(st, eq + 1, members, &why) != 0)
             goto bad;
-    } else if (eq != NULL && (strncmp(act, "kill=", 5) == 0 ||
-                              strncmp(act, "restart=", 8) == 0 ||
-                              strncmp(act, "leave=", 6) == 0)) {
-        st->kind = act[0] == 'k' ? HS_KILL
-                   : act[0] == 'r' ? HS_RESTART : HS_LEAVE;
+    } else if (eq != NULL && (kind_of(act, (size_t)(eq - act)) >= 0)) {
+        st->kind = (enum hs_kind)kind_of(act, (size_t)(eq - act));
         if (parse_list(eq + 1, eq + strlen(eq), members, &st->who, &why) != 0)
             goto bad;
     } else {
         why = "the action is one of kill=LIST, restart=LIST, leave=LIST, "
-              "partition=LIST/LIST[/...], heal";
+              "stop=LIST, cont=LIST, partition=LIST/LIST[/...], heal";
         goto bad;
     }
     s->n++;
@@ -162,6 +172,7 @@ bad:
 int hs_check(const struct hs_script *s, uint32_t members, double timeout_s)
 {
     uint32_t running = members >= 32 ? UINT32_MAX : (1u << members) - 1;
+    uint32_t stopped = 0;
     unsigned lives[HS_MAX_MEMBERS];
     int cut = 0;
     uint64_t last = 0;
@@ -188,7 +199,26 @@ int hs_check(const struct hs_script *s, uint32_t members, double timeout_s)
                          st->text);
                 return -1;
             }
+            if (st->kind == HS_LEAVE && (st->who & stopped)) {
+                tool_err("--step '%s': a stopped member cannot leave "
+                         "(cont it first)", st->text);
+                return -1;
+            }
             running &= ~st->who;
+            stopped &= ~st->who;
+            break;
+        case HS_STOP:
+        case HS_CONT:
+            if ((st->who & running) != st->who ||
+                (st->kind == HS_STOP ? (st->who & stopped) != 0
+                                     : (st->who & stopped) != st->who)) {
+                tool_err("--step '%s': a member named is not %s then",
+                         st->text,
+                         st->kind == HS_STOP ? "running (and not stopped)"
+                                             : "stopped");
+                return -1;
+            }
+            stopped ^= st->who;
             break;
         case HS_RESTART:
             if (st->who & running) {
@@ -223,6 +253,11 @@ int hs_check(const struct hs_script *s, uint32_t members, double timeout_s)
     if (cut) {
         tool_err("--step: the script ends partitioned; end with a heal "
                  "step (the run ends with a liveness check on one view)");
+        return -1;
+    }
+    if (stopped != 0) {
+        tool_err("--step: the script ends with a member stopped; end with "
+                 "a cont step (the run ends with a liveness check)");
         return -1;
     }
     if (running == 0) {
