@@ -78,6 +78,13 @@ enum cohort_error {
                                      member does not hold */
     COHORT_ERR_SECURITY_MODE = -18, /* datagrams from a member using
                                        another security mode */
+    COHORT_ERR_EXCLUDED = -19,   /* members of this member's view are heard
+                                    in a view without it: it was excluded
+                                    while alive (stopped, or cut off one
+                                    way); the event names one of them. Its
+                                    view goes on until the merge that
+                                    takes it back (a VIEW event whose
+                                    joined list names them) */
 };
 
 /* A short, static, human-readable description of an error code. Never NULL;
@@ -691,6 +698,10 @@ struct cohort_stats {
     uint64_t messages_superseded;     /* TOTAL or SAFE messages a
                                          requester dropped because a
                                          snapshot covers them */
+    /* --- since 0.3: exclusion --- */
+    uint64_t exclusions_seen;         /* times this member learned that
+                                         the others went on in a view
+                                         without it (COHORT_ERR_EXCLUDED) */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

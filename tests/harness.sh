@@ -153,6 +153,12 @@ run "steps: member 3 leaves under load" 60 $steps --step 1s:leave=3
 # shellcheck disable=SC2086
 run "steps: member 2 stopped (SIGSTOP) past the member timeout, then continued" \
     60 $steps --step 1s:stop=2 --step 3.5s:cont=2 --keep-logs "$keydir/stop"
+if grep -q '^W -19 ' "$keydir/stop/member-2.log" 2>/dev/null; then
+    echo "--- stopped member: told COHORT_ERR_EXCLUDED when it heard the others"
+else
+    echo "--- stopped member: FAILED: no COHORT_ERR_EXCLUDED warning in its log"
+    failed=$((failed + 1))
+fi
 echo "=== steps: the transitional set is checked from the logs (and can fail)"
 stop2=$keydir/stop/member-2.log
 merged=$(awk '$1 == "G" && $3 == 3 { print $2 }' "$stop2" 2>/dev/null | tail -n 1)

@@ -420,6 +420,28 @@ static void maybe_schedule(co_gms_t *g, uint64_t now_ns)
 /* Inputs                                                              */
 /* ------------------------------------------------------------------ */
 
+const co_gms_peer_t *co_gms_peer(const co_gms_t *g, uint32_t id)
+{
+    return peer_find((co_gms_t *)(uintptr_t)g, id);
+}
+
+/* p, of this member's view, says it is in a view above every proposal
+ * this member ever answered. A view is installed only once every member
+ * of it answered its proposal, so that view cannot hold this member: p
+ * went on without it (it was excluded while alive: stopped, or cut off
+ * one way). True once a view of ours; the merge that follows says who
+ * came from where (the view event's joined list). */
+static bool excluded_by(co_gms_t *g, const co_gms_peer_t *p)
+{
+    uint64_t v = p->view_id;
+    if (!g->has_view || g->installing || g->excluded_in == g->view.id ||
+        v <= g->view.id || v <= g->answered_id || v <= g->given_up_id ||
+        co_view_find(&g->view, p->id, p->incarnation) < 0)
+        return false;
+    g->excluded_in = g->view.id;
+    return true;
+}
+
 void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
                   uint32_t incarnation, uint64_t view_id)
 {
@@ -446,6 +468,8 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
         g->max_counter = co_view_counter(view_id);
     if (news)
         maybe_schedule(g, now_ns);
+    if (news && excluded_by(g, p))
+        emit(g, CO_GMS_ACT_EXCLUDED, view_id, id);
 }
 
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,

@@ -79,6 +79,10 @@ typedef enum co_gms_action_kind {
     CO_GMS_ACT_INSTALLED,        /* tell `to` that proposal_id is installed */
     CO_GMS_ACT_PROBE,            /* ask `to` for a unicast heartbeat */
     CO_GMS_ACT_VIEW,             /* a view was installed: report it */
+    CO_GMS_ACT_EXCLUDED,         /* `to`, of this member's view, is heard
+                                    in view proposal_id, which cannot hold
+                                    this member (it never answered it):
+                                    tell the application, once a view */
 } co_gms_action_kind_t;
 
 typedef struct co_gms_action {
@@ -132,6 +136,7 @@ typedef struct co_gms {
     uint64_t given_up_id;        /* the last answer that expired: its
                                     proposal is never answered again */
     uint32_t given_up_inc;       /* ... from that life of its proposer */
+    uint64_t excluded_in;        /* the view in which EXCLUDED was told */
     co_vasm_t proposal_in;       /* a proposal being assembled */
     co_view_t answered_view;     /* the proposal answered (answered_id) */
     co_cut_table_t commit_cuts;  /* the cut table of a COMMIT received */
@@ -245,6 +250,9 @@ static inline const co_cut_table_t *co_gms_cuts(const co_gms_t *g)
 {
     return &g->cuts;
 }
+/* The sender id as last heard, or NULL. */
+const co_gms_peer_t *co_gms_peer(const co_gms_t *g, uint32_t id);
+
 static inline const co_cut_table_t *co_gms_commit_cuts(const co_gms_t *g)
 {
     return &g->commit_cuts;

@@ -12,6 +12,8 @@
  */
 #include "core_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -182,6 +184,20 @@ static void send_probe(co_core_t *core, uint32_t to, uint64_t now_ns)
 
 /* Carry out what gms asked for. Installing may ask for more (the view
  * report, the INSTALLED answer): the loop takes those too. */
+/* Told once a view: the others went on without this member. */
+static void excluded(co_core_t *core, const co_gms_action_t *a)
+{
+    const co_gms_peer_t *p = co_gms_peer(&core->gms, a->to);
+    COHORT_ASSERT(p != NULL);
+    core->stats.exclusions_seen++;
+    char text[160];
+    snprintf(text, sizeof text,
+             "member %" PRIu32 " is in view %016" PRIx64 ", which does "
+             "not hold this member", a->to, a->proposal_id);
+    co_event_warning(core, COHORT_ERR_EXCLUDED, text,
+                     (cohort_member_t){p->id, p->incarnation}, 0);
+}
+
 static void run_actions(co_core_t *core, uint64_t now_ns)
 {
     co_gms_action_t a;
@@ -210,6 +226,9 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
         case CO_GMS_ACT_VIEW:
             co_event_view(core);
             co_vs_installed(core, now_ns);
+            break;
+        case CO_GMS_ACT_EXCLUDED:
+            excluded(core, &a);
             break;
         default:
             COHORT_ASSERT(false);

@@ -163,6 +163,9 @@ COHORT_API const char *cohort_strerror(int err)
         return "datagrams sealed with a key id this member does not hold";
     case COHORT_ERR_SECURITY_MODE:
         return "datagrams from a member using another security mode";
+    case COHORT_ERR_EXCLUDED:
+        return "the others went on in a view without this member (it was "
+               "excluded while alive); a merge takes it back";
     default: return "unknown error";
     }
 }

@@ -381,6 +381,8 @@ void sim_check_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     case COHORT_EVENT_WARNING:
         sim_trace(w, "app  n%zu: warning %d %s", r, ev->u.warning.code,
                   ev->u.warning.text ? ev->u.warning.text : "(null)");
+        if (ev->u.warning.code == COHORT_ERR_EXCLUDED)
+            sim_view_excluded(w, r, ev);
         return;
     default:
         sim_fail(w, "n%zu: event of unknown type %d", r, (int)ev->type);

@@ -319,6 +319,25 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     }
     sim_check_event(w, r, ev);
+    if (k == SIM_INJECT_EXCLUDED && !w->injected && !w->failed &&
+        ev->type == COHORT_EVENT_VIEW && ev->u.view.count >= 2) {
+        /* "the first other member is in this very view, without me" */
+        const cohort_member_t *m = ev->u.view.members;
+        cohort_member_t other = m[0].id == w->node[r].member_id ? m[1] : m[0];
+        char text[128];
+        snprintf(text, sizeof text, "member %u is in view %016llx, which "
+                 "does not hold this member", (unsigned)other.id,
+                 (unsigned long long)ev->u.view.view_id);
+        cohort_event_t bad;
+        memset(&bad, 0, sizeof bad);
+        bad.type = COHORT_EVENT_WARNING;
+        bad.u.warning.code = COHORT_ERR_EXCLUDED;
+        bad.u.warning.text = text;
+        bad.u.warning.member = other;
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu told EXCLUDED by its own view", r);
+        sim_check_event(w, r, &bad);
+    }
     if (k == SIM_INJECT_EVICT && !w->injected && !w->failed &&
         ev->type == COHORT_EVENT_MEMBER_JOINED) {
         cohort_event_t left = *ev;

@@ -35,6 +35,7 @@
 #define SIM_DRAW_MEMBERS 8    /* largest group a seed draws */
 #define SIM_MASK_MEMBERS 31   /* largest group with partitions or slow
                                  receivers (nodes are bits of a mask) */
+#define SIM_MAX_EXCLUDED 64   /* EXCLUDED warnings checked per run */
 #define SIM_MAX_GENS 24       /* incarnations per node (1 + restarts) */
 #define SIM_MAX_EPISODES 6    /* partitions or crashes per run */
 #define SIM_NAME_MAX 16
@@ -72,6 +73,8 @@ typedef enum sim_inject {
     SIM_INJECT_TRANSITIONAL,   /* view events name no one as joined after
                                   the first: members that come from
                                   another view are claimed to come along */
+    SIM_INJECT_EXCLUDED,       /* a member is warned EXCLUDED by a view
+                                  that holds it */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -480,6 +483,13 @@ typedef struct sim_world {
     vs_check_t *vs;          /* views: agreement, self-inclusion, growth,
                                 liveness (view_check.c) */
     size_t vs_reported;      /* violations already turned into failures */
+    /* COHORT_ERR_EXCLUDED warnings, checked at the end: the member named
+     * did install that view, without the warned member */
+    struct {
+        cohort_member_t warned, named;
+        uint64_t view_id;
+    } excluded[SIM_MAX_EXCLUDED];
+    size_t n_excluded;
     sim_twin_t twin;
     bool total, safe;        /* the core supports TOTAL, SAFE */
     sim_total_t ord;         /* total order (total_sim.c) */
@@ -600,6 +610,8 @@ void sim_vs_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                       const sim_payload_t *p);
 bool sim_views_converged(sim_world_t *w, char *why, size_t len);
 void sim_view_final(sim_world_t *w);
+/* A COHORT_ERR_EXCLUDED warning at node r (judged by sim_view_final). */
+void sim_view_excluded(sim_world_t *w, size_t r, const cohort_event_t *ev);
 
 /* vs_twin.c: the same calls as vs_check's, to the twin */
 bool sim_twin_test(sim_inject_t k);

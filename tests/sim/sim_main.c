@@ -62,7 +62,7 @@ static void usage(FILE *f)
             "self-delivery-off|\n"
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
-            "                   transitional]\n"
+            "                   transitional|excluded]\n"
             "                  [--modes LIST]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one);\n"
@@ -127,7 +127,7 @@ static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
-    "safe-drop", "transitional"};
+    "safe-drop", "transitional", "excluded"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)

@@ -23,6 +23,7 @@
  * crash, since a crashed node comes back once), VIEWS_PER_LIFE installs
  * each, and every message any node can draw.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,9 +241,49 @@ bool sim_views_converged(sim_world_t *w, char *why, size_t len)
     return true;
 }
 
+/* "n was excluded by `named`, now in view V": recorded, judged at the
+ * end, when every app has pulled its views. */
+void sim_view_excluded(sim_world_t *w, size_t r, const cohort_event_t *ev)
+{
+    uint64_t view_id = 0;
+    const char *t = ev->u.warning.text ? strstr(ev->u.warning.text, "view ")
+                                       : NULL;
+    if (t == NULL || sscanf(t, "view %" SCNx64, &view_id) != 1) {
+        sim_fail(w, "views: n%zu's EXCLUDED warning names no view: %s", r,
+                 ev->u.warning.text ? ev->u.warning.text : "(null)");
+        return;
+    }
+    if (w->n_excluded == SIM_MAX_EXCLUDED)
+        return; /* enough to judge */
+    w->excluded[w->n_excluded].warned = identity(&w->node[r]);
+    w->excluded[w->n_excluded].named = ev->u.warning.member;
+    w->excluded[w->n_excluded].view_id = view_id;
+    w->n_excluded++;
+}
+
+/* Each EXCLUDED warning was true: the member it named installed that
+ * view, and the view does not hold the warned member. (Unknown when the
+ * named one crashed before its app took the view: not judged.) */
+static void check_excluded(sim_world_t *w)
+{
+    for (size_t i = 0; i < w->n_excluded && !w->failed; i++) {
+        int rc = vs_check_installed_without(w->vs, w->excluded[i].named,
+                                            w->excluded[i].view_id,
+                                            w->excluded[i].warned);
+        if (rc == 0)
+            sim_fail(w, "views: %08x.%u was told it is not in view %016"
+                        PRIx64 " of %08x.%u, which holds it",
+                     w->excluded[i].warned.id,
+                     w->excluded[i].warned.incarnation,
+                     w->excluded[i].view_id, w->excluded[i].named.id,
+                     w->excluded[i].named.incarnation);
+    }
+}
+
 void sim_view_final(sim_world_t *w)
 {
     cohort_member_t live[SIM_MAX_NODES];
+    check_excluded(w);
     for (int group = 0; group < 2 && !w->failed; group++) {
         size_t n = live_of(w, group == 0, live);
         if (n) {

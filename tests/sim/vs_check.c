@@ -633,6 +633,19 @@ void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
     check_claims_about(c, rec, slot);
 }
 
+int vs_check_installed_without(const vs_check_t *c, cohort_member_t who,
+                               uint64_t view_id, cohort_member_t other)
+{
+    VS_ASSERT(c != NULL);
+    uint32_t rec = find_rec(c, who);
+    for (uint32_t s = 0; rec != NONE && s < c->recs[rec].nviews; s++) {
+        const vs_view_t *v = &c->views[inst_at(c, rec, s)->view];
+        if (v->id == view_id)
+            return contains(members_of(c, v), v->n, other) ? 0 : 1;
+    }
+    return -1;
+}
+
 void vs_check_joined(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                      const cohort_member_t *joined, size_t n)
 {

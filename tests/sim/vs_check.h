@@ -106,6 +106,12 @@ void vs_check_install(vs_check_t *c, cohort_member_t who, uint64_t view_id,
 void vs_check_joined(vs_check_t *c, cohort_member_t who, uint64_t view_id,
                      const cohort_member_t *joined, size_t n);
 
+/* Whether who installed view view_id: 1 with `other` not among its
+ * members, 0 with it, -1 when who never installed it (as far as the
+ * history goes). For claims like "other's view does not hold me". */
+int vs_check_installed_without(const vs_check_t *c, cohort_member_t who,
+                               uint64_t view_id, cohort_member_t other);
+
 /* sender sent message key (unique per sender incarnation) while its view
  * was view_id. view_id 0: a held send (a library that holds sends during
  * a view change sends them in the next view): the message belongs to the

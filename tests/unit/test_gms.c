@@ -986,68 +986,130 @@ static size_t prepare_of(uint8_t *body, co_view_t *v, co_vmember_t *st,
     return co_vchunk_encode(body, v, 0, 0, v->count);
 }
 
-static void test_given_up_answer_not_renewed(void **state)
-{
-    (void)state;
+/* Member 1 alone in a view of its own, then asked by 2 to join {1, 2}
+ * (PREPARE v, answered). */
+typedef struct asked {
     co_gms_t g;
-    co_gms_config_t c = gcfg(1, 1);
-    uint64_t now = 0;
-    assert_int_equal(co_gms_init(&g, &c, now), 0);
-    for (now = 10 * MS; now <= 500 * MS && !g.has_view; now += 10 * MS) {
-        co_gms_tick(&g, now);
-        (void)drain_actions(&g, now);
-    }
-    assert_true(g.has_view);
-    uint64_t alone = g.view.id;
-    uint32_t since = co_view_counter(alone);
-
+    co_gms_config_t c;
+    uint64_t now, alone;
+    uint32_t since;
     uint8_t body[BODY_MAX];
     co_vmember_t st[2];
     co_view_t v;
     co_vchunk_t vc;
-    size_t len = prepare_of(body, &v, st, since + 1, since);
-    assert_int_equal(co_vchunk_decode(body, len, &vc), 0);
-    co_gms_heard(&g, now, 2, 2, 0);
-    co_gms_on_prepare(&g, now, 2, 2, &vc);
-    assert_int_equal(g.answered_id, v.id);
-    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
+} asked_t;
+
+static void alone_then_asked(asked_t *f)
+{
+    f->c = gcfg(1, 1);
+    f->now = 0;
+    assert_int_equal(co_gms_init(&f->g, &f->c, f->now), 0);
+    for (f->now = 10 * MS; f->now <= 500 * MS && !f->g.has_view;
+         f->now += 10 * MS) {
+        co_gms_tick(&f->g, f->now);
+        (void)drain_actions(&f->g, f->now);
+    }
+    assert_true(f->g.has_view);
+    co_gms_heard(&f->g, f->now, 2, 2, 0);
+    f->alone = f->g.view.id;
+    f->since = co_view_counter(f->alone);
+    size_t len = prepare_of(f->body, &f->v, f->st, f->since + 1, f->since);
+    assert_int_equal(co_vchunk_decode(f->body, len, &f->vc), 0);
+    co_gms_on_prepare(&f->g, f->now, 2, 2, &f->vc);
+}
+
+/* COMMIT of f's proposal with the cut rows given, from 2: INSTALLs told */
+static int commit_rows(asked_t *f, co_cut_t *rows, size_t n)
+{
+    co_cut_table_t t;
+    co_cut_table_init(&t, rows, n);
+    t.count = n;
+    co_cut_chunk_t cc;
+    size_t len = co_cut_chunk_encode(f->body, f->v.id, &t, 0, t.count);
+    assert_int_equal(co_cut_chunk_decode(f->body, len, &cc), 0);
+    co_gms_on_commit(&f->g, f->now, 2, 2, &cc);
+    return count_kind(&f->g, f->now, CO_GMS_ACT_INSTALL);
+}
+
+static void test_given_up_answer_not_renewed(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked(&f);
+    co_gms_t *gp = &f.g;
+    size_t len;
+    assert_int_equal(gp->answered_id, f.v.id);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
     /* a copy of the PREPARE while the answer binds: answered again (the
      * first FLUSH_OK may have been lost) */
-    co_gms_on_prepare(&g, now, 2, 2, &vc);
-    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
+    co_gms_on_prepare(gp, f.now, 2, 2, &f.vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
 
     /* no COMMIT: the answer expires, 1 is back in its view */
-    uint64_t end = now + 3 * c.flush_timeout_ns;
-    for (; now <= end; now += 10 * MS) {
-        co_gms_heard(&g, now, 2, 2, alone + 1);
-        co_gms_tick(&g, now);
-        (void)count_kind(&g, now, -1);
+    uint64_t end = f.now + 3 * f.c.flush_timeout_ns;
+    for (; f.now <= end; f.now += 10 * MS) {
+        co_gms_heard(gp, f.now, 2, 2, f.alone + 1);
+        co_gms_tick(gp, f.now);
+        (void)count_kind(gp, f.now, -1);
     }
-    assert_int_equal(g.answered_id, alone);
+    assert_int_equal(gp->answered_id, f.alone);
     /* the same PREPARE again: not answered, and its COMMIT not taken */
-    co_gms_on_prepare(&g, now, 2, 2, &vc);
-    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 0);
-    assert_int_equal(g.answered_id, alone);
-    co_cut_t rows[1] = {{alone, 1, 1, 1, 0, 1}};
-    co_cut_table_t t;
-    co_cut_table_init(&t, rows, 1);
-    t.count = 1;
-    co_cut_chunk_t cc;
-    len = co_cut_chunk_encode(body, v.id, &t, 0, t.count);
-    assert_int_equal(co_cut_chunk_decode(body, len, &cc), 0);
-    co_gms_on_commit(&g, now, 2, 2, &cc);
-    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_INSTALL), 0);
-    assert_int_equal(g.view.id, alone);
+    co_gms_on_prepare(gp, f.now, 2, 2, &f.vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 0);
+    assert_int_equal(gp->answered_id, f.alone);
+    co_cut_t rows[1] = {{f.alone, 1, 1, 1, 0, 1}};
+    assert_int_equal(commit_rows(&f, rows, 1), 0);
+    assert_int_equal(gp->view.id, f.alone);
 
     /* a newer proposal is answered */
     co_vmember_t st2[2];
     co_view_t v2;
-    len = prepare_of(body, &v2, st2, since + 2, since);
-    assert_int_equal(co_vchunk_decode(body, len, &vc), 0);
-    co_gms_on_prepare(&g, now, 2, 2, &vc);
-    assert_int_equal(count_kind(&g, now, CO_GMS_ACT_FLUSH_OK), 1);
-    assert_int_equal(g.answered_id, v2.id);
-    co_gms_free(&g);
+    len = prepare_of(f.body, &v2, st2, f.since + 2, f.since);
+    assert_int_equal(co_vchunk_decode(f.body, len, &f.vc), 0);
+    co_gms_on_prepare(gp, f.now, 2, 2, &f.vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
+    assert_int_equal(gp->answered_id, v2.id);
+    co_gms_free(gp);
+}
+
+/* A member of this member's view heard in a view above every proposal it
+ * answered: that view cannot hold this member (each member of a view
+ * answered its proposal), so it was excluded while alive: EXCLUDED, once
+ * a view. A view it answered, or its own, tells nothing. */
+static void test_excluded_told_once(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked(&f);
+    co_gms_t *gp = &f.g;
+    (void)count_kind(gp, f.now, -1);
+    co_cut_t rows[2] = {{0, 0, 2, 2, 0, 2}, {f.alone, 1, 1, 1, 0, 1}};
+    assert_int_equal(commit_rows(&f, rows, 2), 1);
+    co_gms_installed(gp, f.now);
+    (void)count_kind(gp, f.now, -1);
+    assert_int_equal(gp->view.id, f.v.id);
+
+    /* 2 in our view, then in one we never answered: told, once */
+    co_gms_heard(gp, f.now, 2, 2, f.v.id);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    uint64_t without = co_view_make_id(f.since + 3, 2);
+    co_gms_heard(gp, f.now, 2, 2, without);
+    co_gms_action_t a;
+    int told = 0;
+    while (co_gms_next_action(gp, &a))
+        if (a.kind == CO_GMS_ACT_EXCLUDED) {
+            told++;
+            assert_int_equal(a.to, 2);
+            assert_int_equal(a.proposal_id, without);
+        }
+    assert_int_equal(told, 1);
+    co_gms_heard(gp, f.now, 2, 2, f.v.id);
+    co_gms_heard(gp, f.now, 2, 2, without + (1ull << 32));
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    /* a stranger in a newer view tells nothing about us */
+    co_gms_heard(gp, f.now, 5, 5, without + (2ull << 32));
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    co_gms_free(gp);
 }
 
 static void test_init_out_of_memory(void **state)
@@ -1086,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_install_ends_unheeded_suspicion),
         cmocka_unit_test(test_given_up_answer_not_renewed),
+        cmocka_unit_test(test_excluded_told_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
