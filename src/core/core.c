@@ -1200,7 +1200,7 @@ uint64_t co_core_deadline(const co_core_t *core)
         at = core->heartbeat_at_ns;
         at = earliest(core->probe_at_ns, at);
         at = earliest(co_membership_deadline(core), at);
-        if (core->vs_flushing)
+        if (core->vs_flushing && !core->vs_ending)
             at = earliest(core->vs_flush_deadline_ns, at);
         at = earliest(co_state_deadline(core), at);
     }

@@ -124,6 +124,12 @@ struct co_core {
     size_t held_messages;        /* whole messages among them */
     bool vs_flushing;            /* delivering the old view through the
                                     cuts of a COMMIT (vsync.c) */
+    bool vs_ending;              /* the old view's end is being given
+                                    out (co_total_end_view began): from
+                                    then on the install is never given
+                                    up, since what went out of the old
+                                    view's end in a fixed order matches
+                                    only a member that installs too */
     uint64_t vs_flush_deadline_ns;
     uint64_t vs_flush_ns;        /* the longest a flush may take while the
                                     network, not the application, holds

@@ -253,6 +253,12 @@ static bool acting_coordinator(co_gms_t *g, uint64_t now_ns)
         return false;
     if (!g->has_view)
         return discovery_over(g, now_ns);
+    /* Its own proposal committed, then its install given up (the flush
+     * ran out of time): it cannot go back to its view, since others may
+     * have installed the proposal, and no one else knows it waits (it
+     * still names its view), so it proposes again whoever coordinates. */
+    if (g->answered_id > g->view.id && self_id(g, g->answered_to))
+        return true;
     for (size_t i = 0; i < g->view.count; i++) {
         const co_vmember_t *m = &g->view.members[i];
         if (self_id(g, m->id))
@@ -855,7 +861,10 @@ void co_gms_tick(co_gms_t *g, uint64_t now_ns)
     tick_proposal(g, now_ns);
     maybe_schedule(g, now_ns);
     if (g->propose_at_ns && now_ns >= g->propose_at_ns) {
-        if (acting_coordinator(g, now_ns) && g->proposal_id == 0)
+        /* Looked at again: what called for the change (a fresh member
+         * heard before a PREPARE took it in, say) may be over. */
+        if (acting_coordinator(g, now_ns) && g->proposal_id == 0 &&
+            change_needed(g, now_ns))
             start_proposal(g, now_ns);
         else
             g->propose_at_ns = 0;

@@ -114,6 +114,13 @@ bool co_total_room(co_core_t *core, co_peer_t *peer, uint8_t flags,
             return true;
         core->evq.stalled = true;
         return false;
+    } else if (core->vs_flushing && peer->rx.next <= peer->cut_limit) {
+        /* Through the cut every record must come in or the flush never
+         * ends: no ORDER comes for the held ones in this view any more
+         * (the sequencer is in the change too), and co_total_end_view
+         * orders them only once every sender is through its cut. They
+         * are held already, in the receive window, whose bound holds. */
+        ok = true;
     } else {
         ok = co_hold_fits(&peer->hold, 0, t->hold_max);
         /* The sequencer's own ordered messages are entries too. */

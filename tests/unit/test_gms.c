@@ -999,7 +999,7 @@ typedef struct asked {
     co_vchunk_t vc;
 } asked_t;
 
-static void alone_then_asked(asked_t *f)
+static void alone_then_asked_since(asked_t *f, uint32_t join_later)
 {
     f->c = gcfg(1, 1);
     f->now = 0;
@@ -1013,9 +1013,15 @@ static void alone_then_asked(asked_t *f)
     co_gms_heard(&f->g, f->now, 2, 2, 0);
     f->alone = f->g.view.id;
     f->since = co_view_counter(f->alone);
-    size_t len = prepare_of(f->body, &f->v, f->st, f->since + 1, f->since);
+    size_t len = prepare_of(f->body, &f->v, f->st, f->since + 1,
+                            f->since + join_later);
     assert_int_equal(co_vchunk_decode(f->body, len, &f->vc), 0);
     co_gms_on_prepare(&f->g, f->now, 2, 2, &f->vc);
+}
+
+static void alone_then_asked(asked_t *f)
+{
+    alone_then_asked_since(f, 0);
 }
 
 /* COMMIT of f's proposal with the cut rows given, from 2: INSTALLs told */
@@ -1029,6 +1035,16 @@ static int commit_rows(asked_t *f, co_cut_t *rows, size_t n)
     assert_int_equal(co_cut_chunk_decode(f->body, len, &cc), 0);
     co_gms_on_commit(&f->g, f->now, 2, 2, &cc);
     return count_kind(&f->g, f->now, CO_GMS_ACT_INSTALL);
+}
+
+/* The COMMIT of f's proposal {1, 2} comes: 1 installs it. */
+static void install_asked(asked_t *f)
+{
+    (void)count_kind(&f->g, f->now, -1);
+    co_cut_t rows[2] = {{0, 0, 2, 2, 0, 2}, {f->alone, 1, 1, 1, 0, 1}};
+    assert_int_equal(commit_rows(f, rows, 2), 1);
+    co_gms_installed(&f->g, f->now);
+    (void)count_kind(&f->g, f->now, -1);
 }
 
 static void test_given_up_answer_not_renewed(void **state)
@@ -1082,11 +1098,7 @@ static void test_excluded_told_once(void **state)
     asked_t f;
     alone_then_asked(&f);
     co_gms_t *gp = &f.g;
-    (void)count_kind(gp, f.now, -1);
-    co_cut_t rows[2] = {{0, 0, 2, 2, 0, 2}, {f.alone, 1, 1, 1, 0, 1}};
-    assert_int_equal(commit_rows(&f, rows, 2), 1);
-    co_gms_installed(gp, f.now);
-    (void)count_kind(gp, f.now, -1);
+    install_asked(&f);
     assert_int_equal(gp->view.id, f.v.id);
 
     /* 2 in our view, then in one we never answered: told, once */
@@ -1109,6 +1121,64 @@ static void test_excluded_told_once(void **state)
     /* a stranger in a newer view tells nothing about us */
     co_gms_heard(gp, f.now, 5, 5, without + (2ull << 32));
     assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    co_gms_free(gp);
+}
+
+/* Its own proposal committed, then the install given up (the flush ran
+ * out of time: a slow application, the simulator's heavy seed 605): the
+ * member cannot go back to its view, and the older member of that view,
+ * heard again in it, sees nothing to change. The member proposes again
+ * itself; before, it waited for that coordinator for good, blocked. */
+static void test_abandoned_own_install_proposes_again(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked_since(&f, 1); /* 2 is the older: it coordinates */
+    co_gms_t *gp = &f.g;
+    install_asked(&f);
+    assert_int_equal(gp->view.members[0].id, 2);
+    uint64_t end = f.now + 2 * f.c.flush_timeout_ns;
+    for (; f.now <= end; f.now += 10 * MS) {
+        co_gms_heard(gp, f.now, 2, 2, f.v.id);
+        co_gms_tick(gp, f.now);
+        assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_PREPARE), 0);
+    }
+    /* 2, older, falls silent: 1 proposes {1}, commits it, and gives its
+     * install up */
+    end = f.now + 3 * f.c.suspect_ns;
+    bool abandoned = false;
+    for (; f.now <= end && !abandoned; f.now += 10 * MS) {
+        co_gms_tick(gp, f.now);
+        co_gms_action_t a;
+        while (co_gms_next_action(gp, &a)) {
+            if (a.kind == CO_GMS_ACT_FLUSH_OK && a.to == 1) {
+                co_flush_entry_t e = {1, 1, 0};
+                co_gms_on_flush_ok(gp, f.now, 1, a.proposal_id, f.v.id,
+                                   co_view_proposer_inc(&f.v), &e, 1);
+            }
+            if (a.kind == CO_GMS_ACT_INSTALL) {
+                co_gms_install_abandon(gp, f.now);
+                abandoned = true;
+            }
+        }
+    }
+    assert_true(abandoned);
+    assert_int_equal(gp->view.id, f.v.id);
+    assert_true(co_gms_blocked(gp));
+    /* 2 is heard again, in the old view: 1 proposes again */
+    int prepares = 0;
+    size_t first_count = 0;
+    for (end = f.now + 2 * f.c.flush_timeout_ns; f.now <= end;
+         f.now += 10 * MS) {
+        co_gms_heard(gp, f.now, 2, 2, f.v.id);
+        co_gms_tick(gp, f.now);
+        int n = count_kind(gp, f.now, CO_GMS_ACT_PREPARE);
+        if (n > 0 && prepares == 0)
+            first_count = gp->proposal.count;
+        prepares += n;
+    }
+    assert_true(prepares >= 1);
+    assert_int_equal(first_count, 2); /* with 2, heard again */
     co_gms_free(gp);
 }
 
@@ -1149,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_install_ends_unheeded_suspicion),
         cmocka_unit_test(test_given_up_answer_not_renewed),
         cmocka_unit_test(test_excluded_told_once),
+        cmocka_unit_test(test_abandoned_own_install_proposes_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
