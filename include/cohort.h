@@ -561,6 +561,13 @@ COHORT_API int cohort_fd(const cohort_t *c);
  * means no timer is pending (or c is NULL). Never fails. */
 COHORT_API int cohort_timeout_ms(const cohort_t *c);
 
+/* The same in nanoseconds (since 0.3), for loops that can wait that
+ * finely (ppoll, epoll_pwait2, timerfd): some timers are far shorter than
+ * a millisecond (an ACK 200 µs after a SAFE message arrives, the bundling
+ * delay), and cohort_timeout_ms() rounds them up to 1 ms. 0 means now;
+ * -1 means no timer is pending (or c is NULL). Never fails. */
+COHORT_API int64_t cohort_timeout_ns(const cohort_t *c);
+
 /* Read every datagram waiting on the sockets, run due timers, send what the
  * protocol produced. Returns the number of events ready (>= 0).
  * Errors: INVAL (c NULL), SYSTEM (a socket error that is not transient). */

@@ -510,7 +510,8 @@ int tool_poll_process(cohort_t *c, int extra_fd, int max_ms,
 {
     struct pollfd p[2];
     nfds_t nfds = 1;
-    int t = cohort_timeout_ms(c);
+    int64_t t = cohort_timeout_ns(c);
+    int64_t max_ns = max_ms < 0 ? -1 : (int64_t)max_ms * 1000000;
     p[0].fd = cohort_fd(c);
     p[0].events = POLLIN;
     p[0].revents = 0;
@@ -520,9 +521,11 @@ int tool_poll_process(cohort_t *c, int extra_fd, int max_ms,
         p[1].revents = 0;
         nfds = 2;
     }
-    if (t < 0 || t > max_ms)
-        t = max_ms;
-    if (poll(p, nfds, t) < 0 && errno != EINTR)
+    if (t < 0 || (max_ns >= 0 && t > max_ns))
+        t = max_ns;
+    /* ppoll: the library's sub-millisecond timers stay that short */
+    struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
+    if (ppoll(p, nfds, t < 0 ? NULL : &ts, NULL) < 0 && errno != EINTR)
         return COHORT_ERR_SYSTEM;
     if (extra_revents != NULL)
         *extra_revents = nfds > 1 ? p[1].revents : 0;

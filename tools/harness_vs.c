@@ -74,6 +74,23 @@ static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
     return 1;
 }
 
+/* The end of process k's log. A process killed before it took its own
+ * latest messages back (self-delivery, which writes the "P" lines) left
+ * no word of their view, and no summary: what others delivered of it
+ * beyond its last range was sent all the same, in a view the checker
+ * learns from their first delivery (vs_check_sent's view 0). */
+static void vs_log_ended(vs_check_t *c, const struct hl_life *l,
+                         struct vs_cursor *cu)
+{
+    cu->done = 1;
+    if (!l->have_me || l->have_sent)
+        return;
+    for (uint64_t i = cu->fed_upto; i < l->seen_max; i++)
+        vs_check_sent(c, l->me, i, 0);
+    if (l->seen_max > cu->fed_upto)
+        cu->fed_upto = l->seen_max;
+}
+
 /* Feed process k's lines until one must wait; how many were fed. */
 static size_t vs_advance(vs_check_t *c, const struct hl_run *run, size_t k,
                          struct vs_cursor *cur, int force)
@@ -84,7 +101,7 @@ static size_t vs_advance(vs_check_t *c, const struct hl_run *run, size_t k,
         if (!cu->pending) {
             if (cu->line >= cu->stop_at ||
                 !hl_next_line(cu->f, cu->text, sizeof cu->text)) {
-                cu->done = 1;
+                vs_log_ended(c, &run->life[k], cu);
                 break;
             }
             cu->line++;
@@ -133,6 +150,8 @@ vs_check_t *hv_replay(const struct hl_run *run, size_t max_texts)
             views = l->nviews + 1;
         for (size_t g = 0; g < l->nranges; g++)
             msgs += hl_range_end(l, g) - l->range[g].from;
+        if (l->nranges == 0 && !l->have_sent)
+            msgs += l->seen_max; /* vs_log_ended */
     }
     vs_check_config_init(&cfg);
     cfg.max_members = run->n > HL_MAX_MEMBERS ? run->n : HL_MAX_MEMBERS;

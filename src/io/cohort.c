@@ -824,10 +824,9 @@ static uint64_t co_next_deadline(const cohort_t *c)
     return t;
 }
 
-COHORT_API int cohort_timeout_ms(const cohort_t *c)
+/* How long until something is due: -1 none, 0 now, else nanoseconds. */
+static int64_t co_timeout_ns(const cohort_t *c)
 {
-    if (c == NULL)
-        return -1;
     if (c->tx_backlog || co_core_tx_ready(c->core) > 0)
         return 0;
     uint64_t deadline = co_next_deadline(c);
@@ -836,8 +835,22 @@ COHORT_API int cohort_timeout_ms(const cohort_t *c)
     uint64_t now = co_now_ns();
     if (deadline <= now)
         return 0;
+    uint64_t left = deadline - now;
+    return left > INT64_MAX ? INT64_MAX : (int64_t)left;
+}
+
+COHORT_API int64_t cohort_timeout_ns(const cohort_t *c)
+{
+    return c == NULL ? -1 : co_timeout_ns(c);
+}
+
+COHORT_API int cohort_timeout_ms(const cohort_t *c)
+{
+    if (c == NULL)
+        return -1;
+    int64_t ns = co_timeout_ns(c);
     /* Rounded up: waking a little early would find nothing due and spin. */
-    return co_ms_of_ns(deadline - now);
+    return ns <= 0 ? (int)ns : co_ms_of_ns((uint64_t)ns);
 }
 
 /* One turn of the loop. look: find out which sockets are readable if no
@@ -875,13 +888,15 @@ COHORT_API int cohort_process(cohort_t *c)
  * the transport remembers which sockets woke it. */
 static int co_block(cohort_t *c, uint64_t deadline_ns)
 {
-    int ms = cohort_timeout_ms(c);
+    int64_t ns = co_timeout_ns(c);
     if (deadline_ns != UINT64_MAX) {
         uint64_t now = co_now_ns();
-        int left = deadline_ns > now ? co_ms_of_ns(deadline_ns - now) : 0;
-        ms = (ms < 0 || left < ms) ? left : ms;
+        uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
+        if (left > INT64_MAX)
+            left = INT64_MAX;
+        ns = (ns < 0 || (int64_t)left < ns) ? (int64_t)left : ns;
     }
-    int rc = co_transport_wait(c->tp, ms);
+    int rc = co_transport_wait_ns(c->tp, ns);
     return rc < 0 ? rc : 0;
 }
 

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "co_assert.h"
@@ -859,6 +861,34 @@ int co_transport_wait(co_transport_t *t, int timeout_ms)
         return errno == EINTR ? 0 : COHORT_ERR_SYSTEM;
     co_note_ready(t, evs, n);
     return n;
+}
+
+int co_transport_wait_ns(co_transport_t *t, int64_t timeout_ns)
+{
+    COHORT_ASSERT(t != NULL);
+#ifdef HAVE_EPOLL_PWAIT2
+    static bool no_pwait2; /* the kernel predates it (Linux < 5.11) */
+    if (!no_pwait2) {
+        struct epoll_event evs[2];
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000),
+                              (long)(timeout_ns % 1000000000)};
+        int n = epoll_pwait2(t->ep_fd, evs, 2, timeout_ns < 0 ? NULL : &ts,
+                             NULL);
+        if (n >= 0) {
+            co_note_ready(t, evs, n);
+            return n;
+        }
+        if (errno == EINTR)
+            return 0;
+        if (errno != ENOSYS)
+            return COHORT_ERR_SYSTEM;
+        no_pwait2 = true;
+    }
+#endif
+    if (timeout_ns < 0)
+        return co_transport_wait(t, -1);
+    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+    return co_transport_wait(t, ms > INT_MAX ? INT_MAX : (int)ms);
 }
 
 bool co_transport_more(const co_transport_t *t)

@@ -92,6 +92,11 @@ int co_transport_recv(co_transport_t *t, const co_rx_dgram_t **out);
  * those. Returns how many are readable (0 on timeout or EINTR) or
  * COHORT_ERR_SYSTEM. */
 int co_transport_wait(co_transport_t *t, int timeout_ms);
+/* The same with a timeout in nanoseconds (< 0: none), kept to the
+ * microsecond where the kernel can (epoll_pwait2), else rounded up to
+ * the millisecond: the core's short timers (a 200 µs ACK while SAFE
+ * messages wait, the bundling delay) must not become 1 ms waits. */
+int co_transport_wait_ns(co_transport_t *t, int64_t timeout_ns);
 
 /* True when a socket read last time may still hold datagrams (its batch
  * came back full). */

@@ -375,6 +375,7 @@ static void test_null_handles(void **state)
     memset(&st, 0, sizeof st);
     assert_int_equal(cohort_fd(NULL), COHORT_ERR_INVAL);
     assert_int_equal(cohort_timeout_ms(NULL), -1);
+    assert_int_equal(cohort_timeout_ns(NULL), -1);
     assert_int_equal(cohort_process(NULL), COHORT_ERR_INVAL);
     assert_int_equal(cohort_next_event(NULL, &ev), COHORT_ERR_INVAL);
     assert_int_equal(cohort_wait(NULL, &ev, 0), COHORT_ERR_INVAL);
@@ -413,6 +414,10 @@ static void test_open_close_alone(void **state)
     int ms = cohort_timeout_ms(c);
     if (ms < 0 || ms > 200)
         fail_msg("timeout_ms %d with a 100 ms heartbeat", ms);
+    /* the same deadline, finer: never past the millisecond form */
+    int64_t ns = cohort_timeout_ns(c);
+    if (ns < 0 || ns > (int64_t)ms * 1000000)
+        fail_msg("timeout_ns %lld against timeout_ms %d", (long long)ns, ms);
     assert_true(cohort_process(c) >= 0);
 
     char big[64];
