@@ -55,10 +55,13 @@ struct pub_opts {
 struct pub {
     struct pub_opts o;
     cohort_t *c;
+    FILE *in;                    /* -f: opened before joining */
     uint8_t *buf;                /* header + one event's payload */
     size_t buf_cap;
     size_t header_len;
     uint64_t sent;               /* events accepted by cohort_send */
+    size_t others_max;           /* most other members seen in the view
+                                    while publishing */
     char line[PUB_LINE_MAX + 1];
     size_t line_len;
     uint64_t line_no;
@@ -181,7 +184,11 @@ static void on_event(void *ctx, const cohort_event_t *ev)
 
 static void take_events(struct pub *p)
 {
+    size_t others;
     (void)tool_drain_events(p->c, PUB_EVENTS_PER_TURN, on_event, p);
+    others = tool_others(p->c);
+    if (p->sent > 0 && others > p->others_max)
+        p->others_max = others;
 }
 
 static int in_view(const struct pub *p)
@@ -271,7 +278,8 @@ static int publish(struct pub *p, size_t payload_len)
         r = cohort_flush(p->c);
     take_events(p);
     if (r == 0) {
-        p->sent++;
+        if (p->sent++ == 0)
+            p->others_max = tool_others(p->c);
         return TOOL_EXIT_OK;
     }
     if (r == COHORT_ERR_TIMEDOUT) {
@@ -305,14 +313,9 @@ static int publish_bytes(struct pub *p, const void *data, size_t len)
 /* -f: the whole file (or stdin) as one event, read straight into buf. */
 static int publish_file(struct pub *p)
 {
-    int is_stdin = strcmp(p->o.file, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(p->o.file, "rb");
+    FILE *f = p->in;
     size_t room = p->buf_cap - p->header_len, n;
     int extra;
-    if (f == NULL) {
-        tool_err("-f %s: %s", p->o.file, strerror(errno));
-        return TOOL_EXIT_FAIL;
-    }
     n = fread(p->buf + p->header_len, 1, room, f);
     extra = n == room ? getc(f) : EOF;
     if (ferror(f)) {
@@ -324,8 +327,6 @@ static int publish_file(struct pub *p)
                  room);
         n = SIZE_MAX;
     }
-    if (!is_stdin)
-        fclose(f);
     return n == SIZE_MAX ? TOOL_EXIT_FAIL : publish(p, n);
 }
 
@@ -468,26 +469,49 @@ static int publish_all(struct pub *p)
     }
 }
 
+/* -f: a missing file is said before joining the group. */
+static int open_input(struct pub *p)
+{
+    p->in = strcmp(p->o.file, "-") == 0 ? stdin : fopen(p->o.file, "rb");
+    if (p->in == NULL) {
+        tool_err("-f %s: %s", p->o.file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void close_input(struct pub *p)
+{
+    if (p->in != NULL && p->in != stdin)
+        fclose(p->in);
+    p->in = NULL;
+}
+
 static int run(void *opts)
 {
     struct pub *p = opts;
     struct cohort_config cfg;
     int rc;
+    if (p->o.source == SRC_FILE && open_input(p) != 0)
+        return TOOL_EXIT_FAIL;
     tool_config(&p->o.net, &cfg);
     cfg.self_delivery = 0;       /* a publisher does not read its events */
-    if (tool_open(&cfg, &p->c) != 0)
+    if (tool_open(&cfg, &p->c) != 0) {
+        close_input(p);
         return TOOL_EXIT_FAIL;
+    }
     rc = buf_init(p) == 0 ? wait_for_group(p) : TOOL_EXIT_FAIL;
     if (rc == TOOL_EXIT_OK)
         rc = publish_all(p);
     if (rc == TOOL_EXIT_OK)
         rc = wait_stable(p);
     if (rc == TOOL_EXIT_OK && p->o.verbose)
-        tool_err("%llu event%s held by every member of the view (%zu "
-                 "other%s)", (unsigned long long)p->sent,
-                 p->sent == 1 ? "" : "s", tool_others(p->c),
-                 tool_others(p->c) == 1 ? "" : "s");
+        tool_err("%llu event%s held by every member of the view (up to "
+                 "%zu other%s while publishing)", (unsigned long long)p->sent,
+                 p->sent == 1 ? "" : "s", p->others_max,
+                 p->others_max == 1 ? "" : "s");
     cohort_close(p->c);
+    close_input(p);
     free(p->buf);
     return rc;
 }

@@ -268,8 +268,9 @@ static void on_event(void *ctx, const cohort_event_t *ev)
     case COHORT_EVENT_WARNING:
         tool_print_warning(ev);
         if (refused_code(ev->u.warning.code) && s->refused_warnings++ == 0)
-            tool_err("hint: the group's events are refused here: check "
-                     "--key and --security against the publisher's");
+            tool_err("hint: traffic of this group is refused here; if "
+                     "events are missing, check --key and --security "
+                     "against the publisher's");
         return;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
