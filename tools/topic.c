@@ -44,7 +44,10 @@ static int check_level(const char *t, size_t len, int pattern, int last)
     if (pattern && len == 1 && (t[0] == '*' || (t[0] == '#' && last)))
         return TOPIC_OK;
     for (size_t i = 0; i < len; i++) {
-        if (u[i] <= 0x20 || u[i] == 0x7f)
+        /* C1 controls (U+0080..U+009F, C2 80..C2 9F) drive terminals as
+         * C0 ones do: a topic is printed as it is. */
+        int c1 = u[i] == 0xC2 && i + 1 < len && u[i + 1] <= 0x9F;
+        if (u[i] <= 0x20 || u[i] == 0x7f || c1)
             return TOPIC_ERR_BYTE;
         if (u[i] == '*' || u[i] == '#')
             return TOPIC_ERR_WILDCARD;

@@ -15,8 +15,9 @@
  *      5+T      the event's payload: any bytes, possibly none
  *
  * A topic is 1..TOPIC_MAX bytes of UTF-8 made of levels separated by '/':
- * every level is non-empty, and no byte is a control byte (< 0x20, 0x7f),
- * a space, '*' or '#' (those two are the filter's wildcards).
+ * every level is non-empty, and it holds no control character (bytes
+ * < 0x20, 0x7f, or a C1 control U+0080..U+009F), no space, and no '*' or
+ * '#' (those two are the filter's wildcards).
  *
  * A pattern is a topic whose levels may also be exactly "*" (matches
  * exactly one level, whatever it holds) or, as the last level only,

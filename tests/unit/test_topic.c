@@ -44,6 +44,8 @@ static void test_topics(void **state)
     assert_int_equal(check("a b", 0), TOPIC_ERR_BYTE);
     assert_int_equal(check("a\nb", 0), TOPIC_ERR_BYTE);
     assert_int_equal(check("a\x7f", 0), TOPIC_ERR_BYTE);
+    assert_int_equal(check("a\xc2\x9b" "b", 0), TOPIC_ERR_BYTE); /* C1 CSI */
+    assert_int_equal(check("a\xc2\xa0", 0), TOPIC_OK);        /* U+00A0 */
     assert_int_equal(check("a\xff", 0), TOPIC_ERR_UTF8);
     assert_int_equal(check("a\xc3", 0), TOPIC_ERR_UTF8);
     assert_int_equal(check("*", 0), TOPIC_ERR_WILDCARD);
