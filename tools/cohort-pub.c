@@ -55,8 +55,8 @@ struct pub_opts {
 struct pub {
     struct pub_opts o;
     cohort_t *c;
-    FILE *in;                    /* -f: opened before joining */
     uint8_t *buf;                /* header + one event's payload */
+    size_t file_len;             /* -f: the payload's length */
     size_t buf_cap;
     size_t header_len;
     uint64_t sent;               /* events accepted by cohort_send */
@@ -236,36 +236,72 @@ static int set_topic(struct pub *p, const char *topic, size_t len)
 {
     p->header_len = topic_header_encode(p->buf, p->buf_cap, topic, len);
     if (p->header_len == 0) {
-        tool_err("no room for the topic in a %s event of %zu bytes",
-                 tool_mode_name(p->o.net.mode), p->buf_cap);
+        tool_err("internal: no room for the topic");
         return -1;
     }
     return 0;
 }
 
-static int buf_init(struct pub *p)
+/* Room for the header and payload_max bytes, with the header of --topic
+ * in place. */
+static int buf_init(struct pub *p, size_t payload_max)
 {
-    size_t max = cohort_max_payload(p->c, p->o.net.mode);
-    size_t tlen = strlen(p->o.topic);
-    /* -m and -l events are small; a file may be up to PUB_FILE_MAX. */
-    p->buf_cap = TOPIC_HEADER_MAX + PUB_LINE_MAX;
-    if (p->o.source == SRC_FILE)
-        p->buf_cap = PUB_FILE_MAX;
-    if (p->o.source == SRC_MESSAGE)
-        p->buf_cap = TOPIC_HEADER_MAX + strlen(p->o.message);
-    if (max == 0) {
-        tool_err("--mode %s: not supported by this library",
-                 tool_mode_name(p->o.net.mode));
-        return -1;
-    }
-    if (p->buf_cap > max)
-        p->buf_cap = max;
+    p->buf_cap = TOPIC_HEADER_MAX + payload_max;
     p->buf = malloc(p->buf_cap);
     if (p->buf == NULL) {
         tool_err("out of memory");
         return -1;
     }
-    return set_topic(p, p->o.topic, tlen);
+    return set_topic(p, p->o.topic, strlen(p->o.topic));
+}
+
+/* -f: read the whole file (or stdin) after the header before joining, so
+ * a slow producer cannot keep the member silent (and dropped from the
+ * view) while it waits. Grows buf up to PUB_FILE_MAX. */
+static int load_file(struct pub *p)
+{
+    int is_stdin = strcmp(p->o.file, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(p->o.file, "rb");
+    int rc = 0;
+    if (f == NULL) {
+        tool_err("-f %s: %s", p->o.file, strerror(errno));
+        return -1;
+    }
+    if (buf_init(p, 65536) != 0)
+        rc = -1;
+    p->file_len = 0;
+    while (rc == 0) {
+        size_t room = p->buf_cap - p->header_len - p->file_len;
+        size_t n = fread(p->buf + p->header_len + p->file_len, 1, room, f);
+        p->file_len += n;
+        if (n < room)
+            break;
+        if (p->buf_cap == PUB_FILE_MAX) {
+            if (getc(f) == EOF)
+                break;           /* it fits exactly */
+            tool_err("-f %s: larger than %u bytes with its header",
+                     p->o.file, PUB_FILE_MAX);
+            rc = -1;
+        } else {
+            size_t cap = p->buf_cap * 2 > PUB_FILE_MAX ? PUB_FILE_MAX
+                                                       : p->buf_cap * 2;
+            uint8_t *grown = realloc(p->buf, cap);
+            if (grown == NULL) {
+                tool_err("out of memory");
+                rc = -1;
+            } else {
+                p->buf = grown;
+                p->buf_cap = cap;
+            }
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        tool_err("-f %s: %s", p->o.file, strerror(errno));
+        rc = -1;
+    }
+    if (!is_stdin)
+        fclose(f);
+    return rc;
 }
 
 /* Send the event whose payload is in buf after the header. */
@@ -289,7 +325,7 @@ static int publish(struct pub *p, size_t payload_len)
         return TOOL_EXIT_TIMEOUT;
     }
     if (r == COHORT_ERR_TOOBIG)
-        tool_err("event %llu: %zu bytes with its header; a %s event holds "
+        tool_err("event %llu: %zu bytes with its header; %s events hold "
                  "at most %zu", (unsigned long long)p->sent + 1, len,
                  tool_mode_name(p->o.net.mode),
                  cohort_max_payload(p->c, p->o.net.mode));
@@ -300,34 +336,13 @@ static int publish(struct pub *p, size_t payload_len)
 
 static int publish_bytes(struct pub *p, const void *data, size_t len)
 {
+    /* buf holds the longest -m or -l payload (buf_init). */
     if (len > p->buf_cap - p->header_len) {
-        tool_err("event: %zu bytes; a %s event holds at most %zu after its "
-                 "%zu-byte header", len, tool_mode_name(p->o.net.mode),
-                 p->buf_cap - p->header_len, p->header_len);
+        tool_err("internal: event larger than its buffer");
         return TOOL_EXIT_FAIL;
     }
     memcpy(p->buf + p->header_len, data, len);
     return publish(p, len);
-}
-
-/* -f: the whole file (or stdin) as one event, read straight into buf. */
-static int publish_file(struct pub *p)
-{
-    FILE *f = p->in;
-    size_t room = p->buf_cap - p->header_len, n;
-    int extra;
-    n = fread(p->buf + p->header_len, 1, room, f);
-    extra = n == room ? getc(f) : EOF;
-    if (ferror(f)) {
-        tool_err("-f %s: %s", p->o.file, strerror(errno));
-        n = SIZE_MAX;
-    } else if (extra != EOF) {
-        tool_err("-f %s: larger than a %s event holds (%zu bytes after "
-                 "its header)", p->o.file, tool_mode_name(p->o.net.mode),
-                 room);
-        n = SIZE_MAX;
-    }
-    return n == SIZE_MAX ? TOOL_EXIT_FAIL : publish(p, n);
 }
 
 /* -l: one line (without its newline) as an event; empty lines are
@@ -461,7 +476,7 @@ static int publish_all(struct pub *p)
     case SRC_MESSAGE:
         return publish_bytes(p, p->o.message, strlen(p->o.message));
     case SRC_FILE:
-        return publish_file(p);
+        return publish(p, p->file_len);
     case SRC_LINES:
         return publish_stdin_lines(p);
     default:
@@ -469,22 +484,13 @@ static int publish_all(struct pub *p)
     }
 }
 
-/* -f: a missing file is said before joining the group. */
-static int open_input(struct pub *p)
+/* What -m, -f or -l need before joining: the buffer, and -f's bytes. */
+static int prepare(struct pub *p)
 {
-    p->in = strcmp(p->o.file, "-") == 0 ? stdin : fopen(p->o.file, "rb");
-    if (p->in == NULL) {
-        tool_err("-f %s: %s", p->o.file, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void close_input(struct pub *p)
-{
-    if (p->in != NULL && p->in != stdin)
-        fclose(p->in);
-    p->in = NULL;
+    if (p->o.source == SRC_FILE)
+        return load_file(p);
+    return buf_init(p, p->o.source == SRC_MESSAGE ? strlen(p->o.message)
+                                                   : PUB_LINE_MAX);
 }
 
 static int run(void *opts)
@@ -492,26 +498,30 @@ static int run(void *opts)
     struct pub *p = opts;
     struct cohort_config cfg;
     int rc;
-    if (p->o.source == SRC_FILE && open_input(p) != 0)
+    if (prepare(p) != 0) {
+        free(p->buf);
         return TOOL_EXIT_FAIL;
+    }
     tool_config(&p->o.net, &cfg);
     cfg.self_delivery = 0;       /* a publisher does not read its events */
     if (tool_open(&cfg, &p->c) != 0) {
-        close_input(p);
+        free(p->buf);
         return TOOL_EXIT_FAIL;
     }
-    rc = buf_init(p) == 0 ? wait_for_group(p) : TOOL_EXIT_FAIL;
+    rc = wait_for_group(p);
     if (rc == TOOL_EXIT_OK)
         rc = publish_all(p);
     if (rc == TOOL_EXIT_OK)
         rc = wait_stable(p);
-    if (rc == TOOL_EXIT_OK && p->o.verbose)
+    if (rc == TOOL_EXIT_OK && p->sent > 0 && p->others_max == 0)
+        tool_err("note: no other member was in the view: nobody received "
+                 "the events (--wait-members N waits for subscribers)");
+    else if (rc == TOOL_EXIT_OK && p->o.verbose)
         tool_err("%llu event%s held by every member of the view (up to "
                  "%zu other%s while publishing)", (unsigned long long)p->sent,
                  p->sent == 1 ? "" : "s", p->others_max,
                  p->others_max == 1 ? "" : "s");
     cohort_close(p->c);
-    close_input(p);
     free(p->buf);
     return rc;
 }
