@@ -89,12 +89,16 @@ pass "nftables drops 10% of the UDP datagrams arriving"
 
 # --- the events: "TOPIC PAYLOAD", seven topics ----------------------------
 topics=(svc/db/state svc/db/query/slow svc/web/state log svc/web svc/db other/x/state)
+# Padding of 0 to 360 bytes spreads the events over many datagrams, so
+# the loss hits events (the subscribers' NACK counts show it).
+pad=$(printf '%0360d' 0)
 for i in $(seq 1 240); do
     t=${topics[$((i % ${#topics[@]}))]}
+    p=${pad:0:$((i * 37 % 361))}
     case $((i % 5)) in
-        0) echo "$t event $i: \"quoted\" and \\backslash" ;;
-        1) echo "$t event $i: caf$(printf '\303\251') $(printf '\342\202\254')" ;;
-        *) echo "$t event $i" ;;
+        0) echo "$t event $i: \"quoted\" and \\backslash $p" ;;
+        1) echo "$t event $i: caf$(printf '\303\251') $(printf '\342\202\254') $p" ;;
+        *) echo "$t event $i $p" ;;
     esac
 done >"$work/events"
 # What each filter must select, written independently of tools/topic.c.
@@ -115,9 +119,9 @@ start_sub() {
     pids+=($!)
     eval "pid_$name=\$!"
 }
-start_sub s1 "${good[@]}" -t 'svc/db/#' -C "$(wc -l <"$work/want1")" --timeout 90
-start_sub s2 "${good[@]}" -t 'svc/*/state' -C "$(wc -l <"$work/want2")" --timeout 90
-start_sub s3 "${good[@]}" -t log -t 'svc/web/#' --format json \
+start_sub s1 "${good[@]}" -v -t 'svc/db/#' -C "$(wc -l <"$work/want1")" --timeout 90
+start_sub s2 "${good[@]}" -v -t 'svc/*/state' -C "$(wc -l <"$work/want2")" --timeout 90
+start_sub s3 "${good[@]}" -v -t log -t 'svc/web/#' --format json \
     -C "$(wc -l <"$work/want3")" --timeout 90
 start_sub wrong --key "$work/other.key" --security auth -t '#' -C 1 --timeout 20
 
@@ -156,6 +160,15 @@ if jq -e 'select(.sender != "pub" or .encoding != "text" or
         "$work/s3.out" >/dev/null; then
     bad "s3: a JSON event with a wrong sender, id, time or encoding"
 fi
+
+# The loss reached the events: the subscribers asked for repairs.
+nacks=0
+for s in s1 s2 s3; do
+    n=$(sed -n 's/.* \([0-9]*\) NACKs sent.*/\1/p' "$work/$s.err" | tail -n 1)
+    nacks=$((nacks + ${n:-0}))
+done
+[ $nacks -gt 0 ] && pass "the subscribers repaired loss: $nacks NACKs sent" ||
+    bad "no subscriber sent a NACK: the loss never hit an event"
 
 wait_rc wrong; rc=$?
 if [ $rc -eq 4 ] && [ ! -s "$work/wrong.out" ] &&

@@ -74,7 +74,8 @@ static void usage(FILE *f)
 "                        incarnation, topic, received, encoding, payload)\n"
 "  -C, --count COUNT     exit after COUNT events printed\n"
 "  --timeout SECONDS     exit after this long\n"
-"  -v, --verbose         say on stderr who joins and leaves\n");
+"  -v, --verbose         say on stderr who joins and leaves, and at the\n"
+"                        end what was received and repaired\n");
     tool_usage_net(f, "events", "accepted for symmetry with cohort-pub:\n"
                    "                        events of either mode are printed");
     fprintf(f,
@@ -302,9 +303,10 @@ static int ending(const struct sub *s, int timed_out)
 {
     struct cohort_stats st;
     uint64_t auth, key_id, mode;
+    int plain = timed_out && s->o.count != 0 ? TOOL_EXIT_TIMEOUT
+                                             : TOOL_EXIT_OK;
     if (s->printed > 0 || s->output_closed)
-        return timed_out && s->o.count != 0 ? TOOL_EXIT_TIMEOUT
-                                            : TOOL_EXIT_OK;
+        return plain;
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     (void)cohort_stats(s->c, &st);
@@ -320,7 +322,7 @@ static int ending(const struct sub *s, int timed_out)
                  (unsigned long long)mode);
         return SUB_EXIT_REFUSED;
     }
-    return timed_out && s->o.count != 0 ? TOOL_EXIT_TIMEOUT : TOOL_EXIT_OK;
+    return plain;
 }
 
 static int run_loop(struct sub *s)
@@ -353,6 +355,24 @@ static int run_loop(struct sub *s)
     }
 }
 
+/* -v: what this subscriber received and how much loss it repaired. */
+static void print_summary(const struct sub *s)
+{
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    if (cohort_stats(s->c, &st) != 0)
+        return;
+    tool_err("%llu event%s printed, %llu other message%s skipped; %llu "
+             "datagrams received, %llu NACKs sent, %llu datagrams dropped",
+             (unsigned long long)s->printed, s->printed == 1 ? "" : "s",
+             (unsigned long long)s->not_events,
+             s->not_events == 1 ? "" : "s",
+             (unsigned long long)st.datagrams_received,
+             (unsigned long long)st.nacks_sent,
+             (unsigned long long)st.drops_total);
+}
+
 static int run(void *opts)
 {
     struct sub *s = opts;
@@ -362,6 +382,8 @@ static int run(void *opts)
     if (tool_open(&cfg, &s->c) != 0)
         return TOOL_EXIT_FAIL;
     rc = run_loop(s);
+    if (s->o.verbose)
+        print_summary(s);
     cohort_close(s->c);
     return rc;
 }
