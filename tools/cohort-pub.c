@@ -441,6 +441,8 @@ static int publish_stdin_lines(struct pub *p)
 static int wait_stable(struct pub *p)
 {
     uint64_t deadline = tool_now_ns() + timeout_ns(p);
+    /* A signal that ended -l's input is its EOF: still wait (bounded). */
+    int stopped_before = tool_stop_requested();
     for (;;) {
         int r = cohort_drain(p->c, tool_ms_until(deadline, PUB_POLL_CAP_MS));
         take_events(p);
@@ -450,7 +452,7 @@ static int wait_stable(struct pub *p)
             tool_err_cohort("drain", r);
             return TOOL_EXIT_FAIL;
         }
-        if (tool_stop_requested()) {
+        if (!stopped_before && tool_stop_requested()) {
             tool_err("interrupted before every member held the events");
             return TOOL_EXIT_FAIL;
         }
