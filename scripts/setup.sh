@@ -27,6 +27,7 @@ PACKAGES=(
     iproute2 nftables util-linux procps coreutils
     tar gzip
     redis-tools     # redis-cli: tests/kvd.sh talks to cohort-kvd with it
+    jq              # tests/pubsub.sh parses cohort-sub's JSON lines
 )
 
 cd "$(dirname "$0")/.."

@@ -113,8 +113,33 @@ else
     echo "FAIL: cohort-keygen $tmp/key:"; cat "$tmp/err"; fail=1
 fi
 
+# cohort-pub and cohort-sub: sources, topics, patterns, formats.
+p=cohort-pub
+expect 2 "^$p: nothing to publish: give -m TEXT, -f FILE or -l" $p
+expect 2 "^$p: give only one of -m, -f and -l" $p -m x -l
+expect 2 "^$p: -m needs a value" $p -m
+expect 2 "^$p: --line-topics goes with -l" $p --line-topics -m x
+expect 2 "^$p: --topic 'a/#': '\\*' and '#' are wildcards" $p -t 'a/#' -m x
+expect 2 "^$p: --topic 'a//b': a topic level is empty" $p -t a//b -m x
+expect 2 "^$p: --topic 'a b': a topic holds no space" $p --topic 'a b' -m x
+expect 2 "^$p: --mode total is not supported yet" $p --mode total -m x
+expect 2 "^$p: --timeout: expected seconds" $p --timeout 0 -m x
+expect 2 "^$p: --security auth needs --key FILE" $p --security auth -m x
+expect 2 "^$p: unexpected argument 'x'" $p -l x
+expect 1 "^$p: -f $tmp/none: No such file or directory" $p -f "$tmp/none"
+s=cohort-sub
+expect 2 "^$s: --format: expected text or json, got 'xml'" $s --format xml
+expect 2 "^$s: --topic 'a\\*': '\\*' and '#' are wildcards" $s -t 'a*'
+expect 2 "^$s: --topic '#/a': '\\*' and '#' are wildcards" $s -t '#/a'
+expect 2 "^$s: --topic '': a topic is 1 to 200 bytes" $s -t ''
+expect 2 "^$s: --count: expected a number from 1" $s -C 0
+expect 2 "^$s: -C needs a value" $s -C
+expect 2 "^$s: unknown option '--bogus'" $s --bogus
+expect 1 "^$s: key file '$tmp/none': No such file or directory" \
+    $s --key "$tmp/none" --timeout 0.1
+
 # --help and --version still succeed on stdout.
-for t in cohort-chat cohort-perf cohort-harness cohort-keygen; do
+for t in cohort-chat cohort-perf cohort-harness cohort-keygen cohort-pub cohort-sub; do
     if "$top_builddir/$t" --help >"$tmp/out" 2>&1 && grep -q '^usage: ' "$tmp/out" &&
        "$top_builddir/$t" --version >"$tmp/out" 2>&1 && grep -q "^$t " "$tmp/out"; then
         echo "PASS: $t --help, --version"

@@ -77,6 +77,26 @@ void tool_print_version(void)
            cohort_version());
 }
 
+void tool_usage_net(FILE *f, const char *default_group,
+                    const char *mode_help)
+{
+    fprintf(f,
+"  --group NAME          group to join (default: %s)\n"
+"  --name NAME           name shown to others (default: host:pid)\n"
+"  --interface IF        interface or local address (default: lo)\n"
+"  --address ADDR        multicast address (default: derived from group)\n"
+"  --port P              UDP port (default: the library's, 47100)\n"
+"  --ipv6                use IPv6\n"
+"  --mode unreliable|fifo  %s\n"
+"  --key FILE            key from cohort-keygen\n"
+"  --security auth|encrypt  protection (needs --key; default with --key:\n"
+"                        encrypt)\n"
+"  --datagram BYTES      largest UDP payload\n"
+"  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n",
+            default_group,
+            mode_help ? mode_help : "delivery mode (default: fifo)");
+}
+
 /* ------------------------------------------------------------------ */
 /* Shared options                                                      */
 /* ------------------------------------------------------------------ */
@@ -207,12 +227,27 @@ int tool_parse_options(struct tool_net *n, int argc, char **argv,
                        const struct option *longopts, void (*usage)(FILE *),
                        tool_own_option_fn own, void *ctx)
 {
+    return tool_parse_options_short(n, argc, argv, "", longopts, usage, own,
+                                    ctx);
+}
+
+int tool_parse_options_short(struct tool_net *n, int argc, char **argv,
+                             const char *shortopts,
+                             const struct option *longopts,
+                             void (*usage)(FILE *), tool_own_option_fn own,
+                             void *ctx)
+{
+    char spec[64];
     int opt;
     /* ':' first: a missing value comes back as ':', not as '?', so it is
      * not reported as an unknown option. */
+    if (snprintf(spec, sizeof spec, ":hV%s", shortopts) >= (int)sizeof spec) {
+        tool_err("internal: too many short options");
+        return TOOL_EXIT_FAIL;
+    }
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, spec, longopts, NULL)) != -1) {
         int r = tool_common_option(n, opt, optarg, argv, usage);
         if (r == TOOL_OPT_NEXT)
             continue;

@@ -101,6 +101,12 @@ void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * cohort_open(), the library's own explanation. */
 void tool_err_cohort(const char *what, int err);
 
+/* The --help lines of the shared options, --group to --faults, for a tool
+ * whose group defaults to default_group; mode_help is the text after
+ * "--mode unreliable|fifo" (NULL: "delivery mode (default: fifo)"). */
+void tool_usage_net(FILE *f, const char *default_group,
+                    const char *mode_help);
+
 /* "cohort-chat (cohort 0.2.0), library 0.2.0" on stdout. */
 void tool_print_version(void);
 
@@ -139,6 +145,14 @@ typedef int (*tool_own_option_fn)(void *ctx, int opt, const char *arg);
 int tool_parse_options(struct tool_net *n, int argc, char **argv,
                        const struct option *longopts, void (*usage)(FILE *),
                        tool_own_option_fn own, void *ctx);
+/* The same with the tool's own short options as getopt spells them
+ * ("m:f:l"; -h and -V are always there); own() gets them as their
+ * letter. */
+int tool_parse_options_short(struct tool_net *n, int argc, char **argv,
+                             const char *shortopts,
+                             const struct option *longopts,
+                             void (*usage)(FILE *), tool_own_option_fn own,
+                             void *ctx);
 
 /* Fill cfg (already initialised by cohort_config_init) from n. */
 void tool_net_config(const struct tool_net *n, struct cohort_config *cfg);
