@@ -643,8 +643,11 @@ static uint32_t take_rid(co_rpc_t *r)
 }
 
 /* The parties of a request: the target, or the view (this member only
- * with self-delivery, as only then does it deliver its own request). */
-static co_rpc_party_t *parties(co_core_t *core, uint32_t to, size_t *n)
+ * with self-delivery, as only then does it deliver its own request, and
+ * not when the caller blocks for the replies: its own REQUEST event
+ * waits in the queue meanwhile). */
+static co_rpc_party_t *parties(co_core_t *core, uint32_t to, bool sink,
+                               size_t *n)
 {
     const co_view_t *v = co_gms_view(&core->gms);
     co_rpc_party_t *p = co_calloc(core->mem, to ? 1 : v->count,
@@ -655,7 +658,8 @@ static co_rpc_party_t *parties(co_core_t *core, uint32_t to, size_t *n)
     for (size_t i = 0; i < v->count; i++) {
         const co_vmember_t *m = &v->members[i];
         bool self = is_self(core, m->id, m->incarnation);
-        if ((to && m->id != to) || (!to && self && !core->cfg.self_delivery))
+        if ((to && m->id != to) ||
+            (!to && self && (!core->cfg.self_delivery || sink)))
             continue;
         p[(*n)++] = (co_rpc_party_t){.id = m->id, .inc = m->incarnation};
     }
@@ -694,6 +698,13 @@ static int request_check(co_core_t *core, uint32_t to, cohort_mode_t mode,
     return 0;
 }
 
+/* A blocking caller cannot answer itself. */
+static bool sink_ok(const co_core_t *core, uint32_t to,
+                    const co_rpc_sink_t *sink)
+{
+    return !sink || to != core->cfg.member_id;
+}
+
 /* A request to the group: a message in mode marked CO_REC_REQUEST. */
 static int send_group(co_core_t *core, uint64_t now_ns, cohort_mode_t mode,
                       uint32_t rid, uint8_t flags, const void *data,
@@ -718,13 +729,15 @@ int co_rpc_request(co_core_t *core, uint64_t now_ns, uint32_t to,
     int rc = request_check(core, to, mode, want, data, len);
     if (rc != 0)
         return rc;
+    if (!sink_ok(core, to, sink))
+        return COHORT_ERR_INVAL;
     co_rpc_t *r = &core->rpc;
     co_rpc_req_t *q = req_slot(core);
     if (!q)
         return COHORT_ERR_AGAIN;
     uint8_t flags = want == COHORT_WANT_NONE ? CO_RPC_F_NOREPLY : 0;
     size_t n;
-    co_rpc_party_t *party = parties(core, to, &n);
+    co_rpc_party_t *party = parties(core, to, sink != NULL, &n);
     uint8_t *copy = NULL;
     bool local = to && to == core->cfg.member_id;
     if (party && to && !local && !(copy = co_malloc(core->mem, len ? len : 1)))
