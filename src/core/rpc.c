@@ -188,6 +188,15 @@ static void evict_tombstone(co_rpc_history_t *h, co_rpc_hist_t *e)
     h->evictions++;
 }
 
+/* The reply of e goes; an empty UNANSWERED one takes its place. */
+static void drop_reply(co_rpc_history_t *h, co_rpc_hist_t *e)
+{
+    h->bytes -= e->out.len;
+    out_free(&e->out, h->mem);
+    e->out.flags = CO_RPC_F_UNANSWERED;
+    h->evictions++;
+}
+
 bool co_rpc_history_room(co_rpc_history_t *h, const co_rpc_hist_t *keep,
                          size_t need)
 {
@@ -198,10 +207,7 @@ bool co_rpc_history_room(co_rpc_history_t *h, const co_rpc_hist_t *keep,
         if (e) {
             /* The reply goes; the requester is told it will not get one
              * (an empty UNANSWERED reply in its place). */
-            h->bytes -= e->out.len;
-            out_free(&e->out, h->mem);
-            e->out.flags = CO_RPC_F_UNANSWERED;
-            h->evictions++;
+            drop_reply(h, e);
             continue;
         }
         e = oldest(h, CO_HIST_ASSEMBLING, keep);
@@ -274,21 +280,44 @@ void co_rpc_history_remove(co_rpc_history_t *h, co_rpc_hist_t *e)
     entry_clear(h, e);
 }
 
+void co_rpc_history_release(co_rpc_history_t *h,
+                            bool (*keep)(void *arg, uint32_t id, uint32_t inc),
+                            void *arg)
+{
+    for (size_t i = 0; i < h->cap; i++) {
+        co_rpc_hist_t *e = &h->slots[i];
+        if (!e->state || keep(arg, e->req_id, e->req_inc))
+            continue;
+        if (e->state == CO_HIST_ASSEMBLING)
+            entry_clear(h, e);
+        else if (e->state == CO_HIST_REPLIED && e->out.len > 0)
+            drop_reply(h, e);
+    }
+}
+
 void co_rpc_history_prune(co_rpc_history_t *h,
                           bool (*keep)(void *arg, uint32_t id, uint32_t inc),
                           void *arg)
 {
-    for (size_t i = 0; i < h->cap; i++) {
-        co_rpc_hist_t *e = &h->slots[i];
-        if (e->state && e->state != CO_HIST_PENDING &&
-            !keep(arg, e->req_id, e->req_inc))
-            entry_clear(h, e);
-    }
-    for (size_t i = 0; i < h->n_floors;) {
-        if (!keep(arg, h->floors[i].id, h->floors[i].inc))
-            h->floors[i] = h->floors[--h->n_floors];
-        else
+    /* A requester out of the view may come back (a partition heals, or
+     * it was only cut off one way) and repeat a request: its record and
+     * entries are what keep that from running twice, so they go only
+     * when the table is more than half full, the earliest first. */
+    for (size_t i = 0; i < h->n_floors && h->n_floors > h->floors_cap / 2;) {
+        co_rpc_floor_t f = h->floors[i];
+        if (keep(arg, f.id, f.inc)) {
             i++;
+            continue;
+        }
+        for (size_t k = 0; k < h->cap; k++) {
+            co_rpc_hist_t *e = &h->slots[k];
+            if (e->state && e->state != CO_HIST_PENDING && e->req_id == f.id &&
+                e->req_inc == f.inc)
+                entry_clear(h, e);
+        }
+        memmove(&h->floors[i], &h->floors[i + 1],
+                (h->n_floors - i - 1) * sizeof h->floors[0]);
+        h->n_floors--;
     }
 }
 
@@ -308,7 +337,7 @@ int co_rpc_init(co_core_t *core)
         return -1;
     return co_rpc_history_init(&r->hist, core->cfg.rpc_history_len,
                                core->cfg.rpc_history_bytes,
-                               core->cfg.max_members, core->mem);
+                               2 * core->cfg.max_members, core->mem);
 }
 
 static void req_free(co_core_t *core, co_rpc_req_t *q)
@@ -1034,7 +1063,11 @@ int co_rpc_reply(co_core_t *core, uint64_t now_ns, cohort_member_t requester,
                          : view_peer(core, requester.id,
                                      requester.incarnation);
     if (!self && !to) {
-        co_rpc_history_remove(h, e); /* the requester is gone */
+        /* The requester left the view. It may come back and repeat the
+         * request: the entry stays (never executed again), with an empty
+         * UNANSWERED reply for it then. */
+        e->state = CO_HIST_REPLIED;
+        e->out = (co_rpc_out_t){.flags = CO_RPC_F_UNANSWERED};
         return COHORT_ERR_STATE;
     }
     uint8_t *copy = co_malloc(core->mem, len ? len : 1);
@@ -1073,12 +1106,13 @@ void co_rpc_recv(co_core_t *core, co_peer_t *peer, const uint8_t *body,
         co_count_drop(core, co_drop_of(rc));
         return;
     }
-    /* Only between members of this view, for this life of this member. */
+    /* Only between members of this view, for this life of this member.
+     * Others are authentic datagrams that are not for it (a member that
+     * just left the view, a previous life's, or a copy of another
+     * member's): ignored, not counted as bad. */
     if (!peer->in_view || w.target_id != core->cfg.member_id ||
-        w.target_inc != core->cfg.incarnation || core->left) {
-        co_count_drop(core, COHORT_DROP_BAD_FIELD);
+        w.target_inc != core->cfg.incarnation || core->left)
         return;
-    }
     switch (w.kind) {
     case CO_RPCW_REQ: on_req(core, peer, &w, now_ns); break;
     case CO_RPCW_REQ_ACK: on_req_ack(core, peer, &w, now_ns); break;
@@ -1107,6 +1141,7 @@ void co_rpc_installed(co_core_t *core, uint64_t now_ns)
                 party_gone(core, q, &q->party[k]);
         req_check(core, q);
     }
+    co_rpc_history_release(&r->hist, keep_member, core);
     co_rpc_history_prune(&r->hist, keep_member, core);
 }
 
@@ -1150,10 +1185,15 @@ void co_rpc_tick(co_core_t *core, uint64_t now_ns)
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state != CO_HIST_REPLIED)
             continue;
-        if (!e->out.started || out_due(&e->out, now_ns)) {
+        if ((!e->out.started && now_ns >= e->out.resend_at_ns) ||
+            out_due(&e->out, now_ns)) {
             co_peer_t *p = view_peer(core, e->req_id, e->req_inc);
-            if (!p)
-                continue; /* pruned at the next install */
+            if (!p) {
+                /* Out of the view: it may come back (and then takes the
+                 * reply); until then, look again now and then. */
+                e->out.resend_at_ns = now_ns + resend_ns(core, 6);
+                continue;
+            }
             if (e->out.started)
                 e->out.idle_rounds++;
             out_pump(core, p, CO_RPCW_REPLY, e->rid, 0, &e->out, true,
@@ -1180,7 +1220,7 @@ uint64_t co_rpc_deadline(const co_core_t *core)
     for (size_t i = 0; i < h->cap; i++) {
         const co_rpc_hist_t *e = &h->slots[i];
         if (e->state == CO_HIST_REPLIED && !e->out.complete)
-            t = earliest(t, e->out.started ? e->out.resend_at_ns : 1);
+            t = earliest(t, e->out.resend_at_ns ? e->out.resend_at_ns : 1);
     }
     return t;
 }

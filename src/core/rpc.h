@@ -181,7 +181,7 @@ typedef struct co_rpc_history {
     size_t count;
     size_t bytes, max_bytes;/* replies and assemblies held */
     uint64_t next_age;
-    co_rpc_floor_t *floors;
+    co_rpc_floor_t *floors;     /* in the order they came */
     size_t n_floors, floors_cap;
     uint64_t evictions;     /* replies or entries dropped for the bounds */
     const co_mem_t *mem;
@@ -217,8 +217,17 @@ void co_rpc_history_floor(co_rpc_history_t *h, uint32_t id, uint32_t inc,
  * a tombstone, one to the group nothing. */
 void co_rpc_history_settle(co_rpc_history_t *h, co_rpc_hist_t *e);
 void co_rpc_history_remove(co_rpc_history_t *h, co_rpc_hist_t *e);
-/* Forget every entry of requesters that fails to keep (not in the view);
- * PENDING ones stay until answered. */
+/* Requesters that fail keep (not in the view) hold no bytes: a reply
+ * waiting for them becomes an empty UNANSWERED one (should one come
+ * back, it learns that this member will not reply), a request in
+ * assembly goes (it sends it again). */
+void co_rpc_history_release(co_rpc_history_t *h,
+                            bool (*keep)(void *arg, uint32_t id, uint32_t inc),
+                            void *arg);
+/* Forget requesters that fail keep (not in the view), and their entries
+ * (PENDING ones stay until answered), only while more than half of the
+ * requester table (2 * max_members) is in use: one that comes back may
+ * repeat a request, and only its record keeps that from running twice. */
 void co_rpc_history_prune(co_rpc_history_t *h,
                           bool (*keep)(void *arg, uint32_t id, uint32_t inc),
                           void *arg);

@@ -276,13 +276,24 @@ static void test_history_prune_and_oom(void **state)
     assert_int_equal(co_rpc_in_take(&e->in, &fm.mem, 100, 50, piece, 10), 0);
     assert_int_equal(co_rpc_in_take(&e->in, &fm.mem, 99, 10, piece, 10), -2);
     assert_int_equal(e->in.have, 10);
-    /* Pending entries survive a prune; the rest go. */
+    /* A prune forgets departed requesters only while more than half of
+     * the requester table (4 here) is in use: with one requester, none. */
     co_rpc_hist_t *p = co_rpc_history_add(&h, 9, 1, 2, CO_HIST_PENDING, 0);
     assert_non_null(p);
     co_rpc_history_prune(&h, keep_none, NULL);
-    assert_int_equal(h.count, 1);
+    assert_int_equal(h.count, 2);
+    /* Three: the earliest goes, its pending entry stays. */
+    assert_non_null(co_rpc_history_add(&h, 10, 1, 1, CO_HIST_PENDING, 0));
+    co_rpc_hist_t *t = co_rpc_history_add(&h, 11, 1, 1, CO_HIST_PENDING, 0);
+    assert_non_null(t);
+    co_rpc_history_settle(&h, t);
+    assert_int_equal(h.n_floors, 3);
+    co_rpc_history_prune(&h, keep_none, NULL);
+    assert_int_equal(h.n_floors, 2);
+    assert_int_equal(h.count, 3); /* 9's assembly gone, its pending kept */
     assert_int_equal(h.bytes, 0);
     assert_non_null(co_rpc_history_find(&h, 9, 1, 2));
+    assert_non_null(co_rpc_history_find(&h, 11, 1, 1));
     co_rpc_history_free(&h);
     assert_int_equal(fm.live, 0);
 }
