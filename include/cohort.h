@@ -715,8 +715,10 @@ struct cohort_replies {
 };
 
 /* cohort_request() and process until it ends; replies go to *out and not
- * to the event queue (other events wait there). Returns enum
- * cohort_request_result (>= 0).
+ * to the event queue (other events wait there). A blocking caller cannot
+ * answer itself: it is not one of the members asked (a request to the
+ * group asks the others, and this member gets no REQUEST event for it;
+ * to = this member is INVAL). Returns enum cohort_request_result (>= 0).
  * Errors: as cohort_request() (AGAIN included), INVAL (out NULL, or a
  * NULL array with room), SYSTEM (from cohort_process(); the request goes
  * on, reported by events). */

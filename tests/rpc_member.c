@@ -58,6 +58,7 @@ typedef struct member {
     uint32_t complete, left, timedout, closed, bad, mismatch;
     uint32_t members;      /* the view it waited for */
     uint32_t shrunk_at;    /* requests sent when the view first shrank */
+    bool full;             /* a view held all members */
 } member_t;
 
 #define SEEN_IDS 64
@@ -179,9 +180,11 @@ static void pump(member_t *m, int ms)
         die("cohort_wait", rc);
     while (rc == 1) {
         handle(m, &ev);
-        if (ev.type == COHORT_EVENT_VIEW && ev.u.view.count < m->members &&
-            m->shrunk_at == UINT32_MAX)
-            m->shrunk_at = m->n_asks;
+        if (ev.type == COHORT_EVENT_VIEW && ev.u.view.count >= m->members)
+            m->full = true;
+        else if (ev.type == COHORT_EVENT_VIEW && m->full &&
+                 m->shrunk_at == UINT32_MAX)
+            m->shrunk_at = m->n_asks; /* after the whole group was in */
         rc = cohort_next_event(m->c, &ev);
     }
 }

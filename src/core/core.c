@@ -514,6 +514,11 @@ int co_core_request(co_core_t *core, uint64_t now_ns, uint32_t to,
     release_handed_out(core);
     int rc = co_rpc_request(core, now_ns, to, mode, want, data, len,
                             timeout_ns, sink);
+    if (rc > 0 && to == COHORT_TO_GROUP) {
+        /* A request waits for its answers: it does not wait to share a
+         * datagram with what may come after it. */
+        co_core_flush(core, now_ns);
+    }
     if (rc > 0)
         co_total_run(core, now_ns);
     return rc;

@@ -611,6 +611,9 @@ static void on_reply(co_core_t *core, co_peer_t *from, const co_rpcw_t *w,
         reply_in(core, q, p, NULL, 0, COHORT_REQUEST_UNANSWERED);
         return;
     }
+    /* A reply holds its request: no need to send that again. */
+    q->out.complete = true;
+    q->out.resend_at_ns = 0;
     bool last = w->offset + w->len == w->total && w->offset == p->in.have;
     if (last && !q->sink && !co_evq_has_room(&core->evq, w->total)) {
         core->evq.stalled = true;
@@ -775,7 +778,8 @@ int co_rpc_request(co_core_t *core, uint64_t now_ns, uint32_t to,
         return COHORT_ERR_NOMEM;
     uint32_t rid = r->next_rid;
     if (!to) {
-        rc = send_group(core, now_ns, mode, rid, flags, data, len);
+        rc = send_group(core, now_ns, mode, rid,
+                        flags | (sink ? CO_RPC_F_NOSELF : 0), data, len);
         if (rc != 0) {
             co_free(core->mem, party);
             return rc;
@@ -921,7 +925,10 @@ void co_rpc_delivered(co_core_t *core, cohort_member_t who,
         return;
     }
     if (is_self(core, who.id, who.incarnation)) {
-        serve_local(core, rid, mode, flags, true, data, len);
+        if (flags & CO_RPC_F_NOSELF)
+            co_free(core->mem, data); /* not asked: it blocks */
+        else
+            serve_local(core, rid, mode, flags, true, data, len);
         return;
     }
     co_rpc_history_t *h = &core->rpc.hist;
@@ -1013,7 +1020,11 @@ static void on_req(co_core_t *core, co_peer_t *from, const co_rpcw_t *w,
         return;
     }
     bool took = rc == 1 || w->offset + w->len == e->in.have;
-    if (ack_due(core, rc, took, &e->in))
+    /* Whole, it is acknowledged by its reply (a round trip saved, and
+     * the requester woken once); only a request that wants none, or a
+     * repeat, is told "held" at once. */
+    bool answered_later = rc == 1 && !(w->flags & CO_RPC_F_NOREPLY);
+    if (!answered_later && ack_due(core, rc, took, &e->in))
         send_ack(core, from, CO_RPCW_REQ_ACK, w->rid, e->in.have, 0, now_ns);
     if (rc == 1) {
         uint8_t *data = e->in.buf;

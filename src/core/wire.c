@@ -722,7 +722,8 @@ int co_rpc_group_decode(const uint8_t *p, size_t len, uint32_t *rid,
     *floor = co_get32(p + 4);
     *flags = p[8];
     if (!co_rpc_id_ok(*rid) || *floor > CO_RPC_ID_MAX + 1u ||
-        (*flags & ~CO_RPC_F_NOREPLY) || p[9] || p[10] || p[11])
+        (*flags & ~(CO_RPC_F_NOREPLY | CO_RPC_F_NOSELF)) || p[9] || p[10] ||
+        p[11])
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }

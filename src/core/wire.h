@@ -242,6 +242,9 @@ enum co_rpc_flag {
     CO_RPC_F_UNANSWERED = 0x02, /* REPLY: this member will not reply
                                    (reply lost to the history bound, or
                                    no room); empty */
+    CO_RPC_F_NOSELF = 0x04,  /* group header: the requester does not
+                                serve it (it blocks in
+                                cohort_request_wait) */
 };
 void co_rpc_group_encode(uint8_t out[CO_RPC_GROUP_BYTES], uint32_t rid,
                          uint32_t floor, uint8_t flags);
