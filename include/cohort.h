@@ -228,6 +228,17 @@ struct cohort_config {
                                     to provide its state
                                     (COHORT_EVENT_STATE_REQUEST); 0: it
                                     always declines */
+    /* --- since 0.6: request-reply --- */
+    size_t rpc_max_requests;     /* this member's requests in flight at
+                                    once (cohort_request() answers AGAIN
+                                    beyond); default 256, 1..65536 */
+    size_t rpc_history_len;      /* requests of others remembered (reply
+                                    history, tombstones included), so a
+                                    repeat is never executed twice;
+                                    default 4096, 16..1048576 */
+    size_t rpc_history_bytes;    /* bytes of replies held for repeats
+                                    and of requests in assembly; default
+                                    8 MiB, max_datagram..1 GiB */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -266,6 +277,14 @@ typedef enum cohort_event_type {
     COHORT_EVENT_STATE_DONE = 8,    /* abi >= 3: the state transfer this
                                        member asked for ended
                                        (u.state.result) */
+    COHORT_EVENT_REQUEST = 9,       /* abi >= 4: a request to this member
+                                       (u.request; answer with
+                                       cohort_reply()) */
+    COHORT_EVENT_REPLY = 10,        /* abi >= 4: a reply to a request of
+                                       this member's (u.request) */
+    COHORT_EVENT_REQUEST_DONE = 11, /* abi >= 4: a request of this
+                                       member's ended (u.request.result);
+                                       no REPLY of it follows */
 } cohort_event_type_t;
 
 enum cohort_leave_reason {
@@ -276,7 +295,7 @@ enum cohort_leave_reason {
 
 /* Layout version of cohort_event_t filled by this library (ev->abi). A
  * field documented "abi >= N" is valid only when ev->abi >= N. */
-#define COHORT_EVENT_ABI 3
+#define COHORT_EVENT_ABI 4
 
 /*
  * A tagged event. Pointers in it are owned by the library and stay valid
@@ -371,6 +390,29 @@ typedef struct cohort_event {
             uint64_t view_id;          /* the view the snapshot was
                                           taken in */
         } state;
+        struct {                       /* abi >= 4: REQUEST, REPLY,
+                                          REQUEST_DONE */
+            uint32_t request;          /* the id cohort_request()
+                                          returned at the requester */
+            cohort_member_t peer;      /* REQUEST: the requester (pass
+                                          it to cohort_reply); REPLY: the
+                                          member that replied; DONE:
+                                          {0, 0} */
+            const void *data;          /* REQUEST, REPLY: the payload */
+            size_t len;
+            cohort_mode_t mode;        /* REQUEST: FIFO, TOTAL or SAFE
+                                          for a request to the group (its
+                                          order among the messages), FIFO
+                                          for one to this member alone */
+            uint32_t flags;            /* COHORT_REQUEST_* */
+            int result;                /* DONE: enum
+                                          cohort_request_result */
+            uint32_t replies;          /* DONE: replies received */
+            uint32_t wanted;           /* DONE: replies it waited for */
+            uint64_t view_id;          /* REQUEST, REPLY: this member's
+                                          view when it came; DONE: the
+                                          view at the call */
+        } request;
         unsigned char reserved_[240];  /* room to grow; keep zero */
     } u;
 } cohort_event_t;
@@ -388,6 +430,32 @@ enum cohort_state_result {
      * for its own): keep your own. The TOTAL and SAFE messages go on
      * where they stopped. */
     COHORT_STATE_NONE = 1,
+};
+
+/* How a request ends (COHORT_EVENT_REQUEST_DONE, u.request.result; the
+ * value cohort_request_wait() returns). */
+enum cohort_request_result {
+    COHORT_REQUEST_COMPLETE = 0,     /* the replies wanted came */
+    COHORT_REQUEST_TIMEDOUT = 1,     /* its timeout passed first */
+    COHORT_REQUEST_MEMBERS_LEFT = 2, /* it can no longer complete: members
+                                        it waited for left the view (or
+                                        said they will not reply) */
+    COHORT_REQUEST_CLOSED = 3,       /* this member left the group */
+};
+
+/* Flags of REQUEST and REPLY events (u.request.flags). */
+enum cohort_request_flag {
+    COHORT_REQUEST_NOREPLY = 0x1,    /* REQUEST: the requester wants no
+                                        reply (COHORT_WANT_NONE):
+                                        cohort_reply() is not needed */
+    COHORT_REQUEST_GROUP = 0x2,      /* REQUEST: sent to the whole group */
+    COHORT_REQUEST_UNANSWERED = 0x4, /* REPLY (no data): this member will
+                                        not reply: it no longer holds
+                                        the reply (history bound) or had
+                                        no room for the request; it
+                                        counts as a member that left */
+    COHORT_REQUEST_TRUNCATED = 0x8,  /* cohort_reply_t: the caller's
+                                        buffer held only len bytes */
 };
 
 /* Largest data one cohort_state_send() call takes. */
@@ -547,6 +615,120 @@ COHORT_API COHORT_NODISCARD int cohort_state_send_wait(cohort_t *c,
  * sending it (the requester's STATE_DONE follows its delivery).
  * Errors: INVAL (c NULL), STATE (no such transfer here). */
 COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer);
+
+/* ------------------------------------------------------------------ */
+/* Request-reply (docs/api.md, "Request-reply")                        */
+/* ------------------------------------------------------------------ */
+/*
+ * A member asks one member or the whole group something and collects
+ * answers: cohort_request() returns a request id; each member asked gets
+ * COHORT_EVENT_REQUEST and answers with cohort_reply(); the requester
+ * gets COHORT_EVENT_REPLY for each reply, then one
+ * COHORT_EVENT_REQUEST_DONE saying why it ended. cohort_request_wait()
+ * does all of it in one blocking call.
+ *
+ * "The group" is the view current at the call: its members, this one
+ * too when config.self_delivery is on (it serves its own request like
+ * any member). A request to the group travels as a message in the mode
+ * chosen (FIFO, TOTAL or SAFE: a member's REQUEST event takes that
+ * message's place among its messages) and follows the virtual-synchrony
+ * rules of messages; a request to one member, and every reply, travel by
+ * reliable unicast, cut in pieces when large.
+ *
+ * Exactly once: a member executes (gets a REQUEST event for) each request
+ * at most once. Repeats of a request are answered from its reply history
+ * (bounded by config.rpc_history_len and rpc_history_bytes); the
+ * requester's acknowledgement of a reply frees it there. A member whose
+ * history no longer holds a reply answers a repeat "unanswered" rather
+ * than execute the request again.
+ *
+ * A member the request waits for that leaves the view (crashed, left, or
+ * cut off) counts as "will not reply": once the replies wanted can no
+ * longer come, the request ends with COHORT_REQUEST_MEMBERS_LEFT at once,
+ * without waiting for the timeout.
+ */
+
+/* How many replies a request waits for (n: the members asked). */
+typedef enum cohort_want {
+    COHORT_WANT_NONE = 0,     /* none (R): DONE as soon as it is sent to
+                                 the group, or accepted by the member */
+    COHORT_WANT_FIRST = 1,    /* the first reply */
+    COHORT_WANT_MAJORITY = 2, /* n / 2 + 1 replies */
+    COHORT_WANT_ALL = 3,      /* every member asked */
+} cohort_want_t;
+
+/* cohort_request()'s to: the whole group. */
+#define COHORT_TO_GROUP 0u
+
+/* Send a request to member id `to` (a member of the current view; this
+ * member itself too) or to COHORT_TO_GROUP, in mode (COHORT_FIFO,
+ * COHORT_TOTAL or COHORT_SAFE for the group; COHORT_FIFO for one
+ * member), waiting for want replies at most timeout_ms (-1: no limit;
+ * the request still ends when the members it waits for leave). The data
+ * is copied. Never blocks.
+ * Returns the request id (1..2^31-1, never reused by this handle), which
+ * the REPLY and REQUEST_DONE events name.
+ * Errors (nothing was sent): INVAL (c NULL, NULL data with len > 0, bad
+ * mode or want, timeout_ms < -1, to not in the current view, TOTAL or
+ * SAFE to one member), TOOBIG (len > cohort_max_payload(c, COHORT_FIFO)
+ * less 12 bytes), STATE (before the first view), AGAIN (rpc_max_requests
+ * requests in flight, or a request to the group met the flow control of
+ * cohort_send(): take events, process and retry), NOMEM, CLOSED. */
+COHORT_API COHORT_NODISCARD int cohort_request(cohort_t *c, uint32_t to,
+                                               cohort_mode_t mode,
+                                               cohort_want_t want,
+                                               const void *data, size_t len,
+                                               int timeout_ms);
+
+/* Answer request `request` of `requester` (u.request.request and
+ * u.request.peer of a COHORT_EVENT_REQUEST). The data is copied and kept
+ * in the reply history until the requester acknowledges it. Never
+ * blocks; at most one reply per request.
+ * Errors: INVAL (c NULL, NULL data with len > 0), TOOBIG (len larger
+ * than rpc_history_bytes or cohort_max_payload(c, COHORT_FIFO)), STATE
+ * (no such request waits for a reply here: answered already, it wanted
+ * none, or the requester left the view), NOMEM, CLOSED. */
+COHORT_API COHORT_NODISCARD int cohort_reply(cohort_t *c,
+                                             cohort_member_t requester,
+                                             uint32_t request,
+                                             const void *data, size_t len);
+
+/* One reply as cohort_request_wait() collects it. */
+typedef struct cohort_reply {
+    cohort_member_t member;  /* who replied */
+    const void *data;        /* into the caller's buf */
+    size_t len;
+    uint32_t flags;          /* COHORT_REQUEST_UNANSWERED, _TRUNCATED */
+} cohort_reply_t;
+
+/* Where cohort_request_wait() puts the replies: the caller's arrays. */
+struct cohort_replies {
+    cohort_reply_t *replies; /* room for max entries (may be NULL if 0) */
+    size_t max;
+    void *buf;               /* reply bytes, back to back (may be NULL
+                                if buf_len is 0) */
+    size_t buf_len;
+    /* filled by the call: */
+    size_t count;            /* entries filled (<= max) */
+    size_t received;         /* replies received (may exceed max) */
+    uint32_t request;        /* the request's id */
+};
+
+/* cohort_request() and process until it ends; replies go to *out and not
+ * to the event queue (other events wait there). A blocking caller cannot
+ * answer itself: it is not one of the members asked (a request to the
+ * group asks the others, and this member gets no REQUEST event for it;
+ * to = this member is INVAL). Returns enum cohort_request_result (>= 0).
+ * Errors: as cohort_request() (AGAIN included), INVAL (out NULL, or a
+ * NULL array with room), SYSTEM (from cohort_process(); the request goes
+ * on, reported by events). */
+COHORT_API COHORT_NODISCARD int cohort_request_wait(cohort_t *c, uint32_t to,
+                                                    cohort_mode_t mode,
+                                                    cohort_want_t want,
+                                                    const void *data,
+                                                    size_t len,
+                                                    int timeout_ms,
+                                                    struct cohort_replies *out);
 
 /* ------------------------------------------------------------------ */
 /* Event-loop integration                                              */
@@ -709,6 +891,23 @@ struct cohort_stats {
     uint64_t exclusions_seen;         /* times this member learned that
                                          the others went on in a view
                                          without it (COHORT_ERR_EXCLUDED) */
+    /* --- since 0.6: request-reply --- */
+    uint64_t requests_sent;           /* cohort_request() calls accepted */
+    uint64_t requests_completed;      /* DONE: COMPLETE */
+    uint64_t requests_timed_out;      /* DONE: TIMEDOUT */
+    uint64_t requests_failed;         /* DONE: MEMBERS_LEFT or CLOSED */
+    uint64_t replies_received;        /* replies taken (REPLY events or
+                                         collected by cohort_request_wait) */
+    uint64_t requests_served;         /* REQUEST events given (executed) */
+    uint64_t replies_sent;            /* cohort_reply() calls accepted */
+    uint64_t requests_duplicate;      /* repeats answered from the history
+                                         (RR), never executed again */
+    uint64_t requests_refused;        /* answered "unanswered": the reply
+                                         was evicted, or no room */
+    uint64_t rpc_history_evictions;   /* replies or entries dropped from
+                                         the reply history for its bounds */
+    uint64_t rpc_history_bytes;       /* bytes it holds now */
+    uint64_t rpc_history_entries;     /* entries it holds now */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

@@ -21,6 +21,8 @@
 #     on and off).
 #  4. (run before 2) `large`: a 128-member group, and 64-member ones, must
 #     share one view within a virtual-time bound.
+#  4b. `rpc`: request-reply for the same seeds, with its three
+#     properties (rpc_sim.c) and their self-tests in 3.
 #  5. total and safe order (total_check.c): every scenario again for the
 #     same seeds with a workload of all four modes (--modes
 #     unreliable,fifo,total,safe), and the self-tests of total_check
@@ -93,6 +95,9 @@ if [ "$attacked" -eq 0 ]; then
     status=1
 fi
 
+# Request-reply (docs/testing.md, `rpc`): its own scenario, by name.
+sweep "request-reply: seeds $first-$last" --seeds "$first-$last" --scenario rpc
+
 # Large groups (docs/testing.md, `large`): 128 members must share one view
 # within 5 s of virtual time under loss. One seed costs about 25 s of CPU,
 # so one seed at 128 and three at 64.
@@ -102,7 +107,7 @@ sweep "large: 64 members, seeds $first-$((first + 2))" \
 
 echo "sim-seeds: determinism"
 for spec in "lossy 11" "crash 12" "heavy 13" "slow 14" "partition 15" \
-    "attack 16"; do
+    "attack 16" "rpc 17"; do
     set -- $spec
     a=$(run --scenario "$1" --seed "$2" --trace-hash | sed -n 's/.*hash=\([0-9a-f]*\).*/\1/p')
     b=$(run --scenario "$1" --seed "$2" --trace-hash | sed -n 's/.*hash=\([0-9a-f]*\).*/\1/p')
@@ -158,6 +163,11 @@ selftest total-swap 'order: total agreement: .*self-test twin' || status=1
 selftest total-renumber 'order: numbering: .*self-test twin' || status=1
 selftest total-drop 'order: total transition: .*self-test twin' crash || status=1
 selftest safe-drop 'order: safe uniform: .*self-test twin' crash || status=1
+# request-reply (rpc_sim.c): executed twice, completed with other than
+# the replies it wanted, a reply history past its bound.
+selftest rpc-twice 'rpc: .*executed request .* twice' rpc || status=1
+selftest rpc-replies 'rpc: .*completed with .* wanted' rpc || status=1
+selftest rpc-history 'rpc: .*reply history holds' rpc || status=1
 
 # Total and safe order: the same seeds, every scenario, all four modes.
 sweep "total and safe order: seeds $first-$last over every scenario, all modes" \

@@ -42,6 +42,7 @@
 #include "cohort.h"
 #include "common.h"
 #include "perf_members.h"
+#include "perf_rpc.h"
 #include "perf_raw.h"
 
 #define PERF_HDR_BYTES 32u
@@ -1564,7 +1565,7 @@ static int role_run(struct perf_opts *o)
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: cohort-perf run|table|security|membership|send|recv [options]\n"
+"usage: cohort-perf run|table|security|membership|rpc|send|recv [options]\n"
 "  run                   start 1 sender and --receivers processes here\n"
 "  table                 the full matrix: sizes x raw/unreliable/fifo/\n"
 "                        total/safe\n"
@@ -1573,6 +1574,8 @@ static void usage(FILE *f)
 "  membership            how long agreed views take, with member\n"
 "                        processes: N started together, a crash, a\n"
 "                        joiner, a graceful leave\n"
+"  rpc                   request-reply round trips to one member and\n"
+"                        to the group beside raw (cohort-perf rpc --help)\n"
 "  send, recv            one role (run them in separate terminals)\n"
 "options:\n"
 "  --mode unreliable|fifo|total|safe  delivery mode (default: fifo)\n"
@@ -1885,5 +1888,9 @@ static int run(void *opts)
 int main(int argc, char **argv)
 {
     static struct perf_opts o;
+    if (argc > 1 && strcmp(argv[1], "rpc") == 0) {
+        tool_set_progname(argv[0]);
+        return perf_rpc_main(argc, argv);
+    }
     return tool_main(argc, argv, &o, parse_args, run);
 }

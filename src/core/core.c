@@ -36,6 +36,9 @@ void co_core_config_defaults(co_core_config_t *cfg)
     cfg->tx_queue_len = 0; /* derived from max_datagram */
     cfg->self_delivery = 1;
     cfg->state_provider = 1;
+    cfg->rpc_max_requests = 256;
+    cfg->rpc_history_len = 4096;
+    cfg->rpc_history_bytes = 8 * CO_MIB;
 }
 
 /* Bytes of body that a heartbeat needs to carry a full stability vector. */
@@ -97,6 +100,12 @@ static const char *check_sizes(const co_core_config_t *cfg)
         return "state_provider: must be 0 or 1";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
+    if (!in_range(cfg->rpc_max_requests, 1, 65536))
+        return "rpc_max_requests: must be 1..65536";
+    if (!in_range(cfg->rpc_history_len, 16, (uint64_t)1 << 20))
+        return "rpc_history_len: must be 16..1048576";
+    if (!in_range(cfg->rpc_history_bytes, cfg->max_datagram, CO_GIB))
+        return "rpc_history_bytes: must be max_datagram..1 GiB";
     if (cfg->tx_queue_len > 65536)
         return "tx_queue_len: must be at most 65536";
     size_t room = cfg->max_datagram - CO_HEADER_BYTES - CO_TRAILER_BYTES;
@@ -183,6 +192,7 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         !(core->flush_entries = co_calloc(mem, cfg->max_members,
                                           sizeof *core->flush_entries)) ||
         co_total_init(core) != 0 || co_state_init(core) != 0 ||
+        co_rpc_init(core) != 0 ||
         co_membership_init(core, now_ns) != 0) {
         co_core_free(core);
         return COHORT_ERR_NOMEM;
@@ -213,6 +223,7 @@ void co_core_free(co_core_t *core)
     co_membership_free(core);
     co_total_free(core);
     co_state_free(core);
+    co_rpc_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
     co_free(core->mem, core);
@@ -301,7 +312,8 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
         /* A whole message, or an ORDER record, is out: its place in this
          * member's own stream is known (self-delivery from the copy taken
          * at send time, which cannot fail now; the total order). */
-        uint8_t cls = co_record_class(t->flags) | (t->flags & CO_REC_CONTROL);
+        uint8_t cls = co_record_class(t->flags) |
+                      (t->flags & (CO_REC_CONTROL | CO_REC_REQUEST));
         if (cls == CO_CLASS_ORDER) {
             co_total_own(core, seq, cls, t->data, t->len);
         } else if (t->flags & CO_REC_LAST) {
@@ -479,6 +491,51 @@ int co_core_send_control(co_core_t *core, uint64_t now_ns,
                      len);
 }
 
+int co_core_send_request(co_core_t *core, uint64_t now_ns,
+                         cohort_mode_t mode, const void *data, size_t len)
+{
+    static const uint8_t class_of[] = {
+        [COHORT_FIFO] = CO_CLASS_FIFO,
+        [COHORT_TOTAL] = CO_CLASS_TOTAL,
+        [COHORT_SAFE] = CO_CLASS_SAFE,
+    };
+    COHORT_ASSERT(mode >= COHORT_FIFO && mode <= COHORT_SAFE);
+    int rc = send_fifo(core, now_ns, class_of[mode] | CO_REC_REQUEST, data,
+                       len);
+    if (rc == COHORT_ERR_AGAIN)
+        core->stats.send_would_block++;
+    return rc;
+}
+
+int co_core_request(co_core_t *core, uint64_t now_ns, uint32_t to,
+                    cohort_mode_t mode, cohort_want_t want, const void *data,
+                    size_t len, uint64_t timeout_ns, co_rpc_sink_t *sink)
+{
+    release_handed_out(core);
+    int rc = co_rpc_request(core, now_ns, to, mode, want, data, len,
+                            timeout_ns, sink);
+    if (rc > 0 && to == COHORT_TO_GROUP) {
+        /* A request waits for its answers: it does not wait to share a
+         * datagram with what may come after it. */
+        co_core_flush(core, now_ns);
+    }
+    if (rc > 0)
+        co_total_run(core, now_ns);
+    return rc;
+}
+
+int co_core_reply(co_core_t *core, uint64_t now_ns, cohort_member_t requester,
+                  uint32_t request, const void *data, size_t len)
+{
+    release_handed_out(core);
+    return co_rpc_reply(core, now_ns, requester, request, data, len);
+}
+
+void co_core_unsink(co_core_t *core, uint32_t request)
+{
+    co_rpc_unsink(core, request);
+}
+
 int co_core_state_request(co_core_t *core, uint64_t now_ns)
 {
     release_handed_out(core);
@@ -549,6 +606,7 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
     co_builder_finish(core, &core->bundle, now_ns);
     co_send_leave(core, now_ns);
     co_membership_leave(core, now_ns);
+    co_rpc_closed(core);
     core->left = true;
     core->leave_copies_left = CO_LEAVE_COPIES - 1;
     core->leave_at_ns = now_ns + core->leave_spacing_ns;
@@ -734,6 +792,10 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
         return co_forward_decode(body, h->body_len, &out->fwd);
     case CO_TYPE_XFER:
         return co_xfer_decode(body, h->body_len, &out->xfer);
+    case CO_TYPE_RPC: {
+        co_rpcw_t w;
+        return co_rpcw_decode(body, h->body_len, &w);
+    }
     default:
         return co_membership_decode(h, body, &out->m);
     }
@@ -1076,6 +1138,9 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     case CO_TYPE_XFER:
         co_state_recv(core, peer, h.view_id, &b.xfer, now_ns);
         break;
+    case CO_TYPE_RPC:
+        co_rpc_recv(core, peer, body, h.body_len, now_ns);
+        break;
     case CO_TYPE_ACK:
         note_stability(core, peer, b.ack.entries, b.ack.count, h.view_id);
         stability_advance(core, now_ns);
@@ -1174,6 +1239,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     co_membership_tick(core, now_ns);
     co_vs_poll(core, now_ns);
     co_state_tick(core, now_ns);
+    co_rpc_tick(core, now_ns);
     co_total_sequence(core, now_ns);
     co_total_run(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
@@ -1203,6 +1269,7 @@ uint64_t co_core_deadline(const co_core_t *core)
         if (core->vs_flushing && !core->vs_ending)
             at = earliest(core->vs_flush_deadline_ns, at);
         at = earliest(co_state_deadline(core), at);
+        at = earliest(co_rpc_deadline(core), at);
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);
@@ -1273,6 +1340,9 @@ struct cohort_stats *co_core_stats_mut(co_core_t *core)
 {
     core->stats.send_window_used_bytes = core->tx.bytes;
     core->stats.recv_buffered_bytes = co_peers_rx_bytes(&core->peers);
+    core->stats.rpc_history_bytes = core->rpc.hist.bytes;
+    core->stats.rpc_history_entries = core->rpc.hist.count;
+    core->stats.rpc_history_evictions = core->rpc.hist.evictions;
     return &core->stats;
 }
 
@@ -1281,7 +1351,7 @@ size_t co_core_memory_bytes(const co_core_t *core)
     return core->tx.bytes + co_peers_rx_bytes(&core->peers) +
            co_peers_store_bytes(&core->peers) + core->evq.bytes +
            core->pending.len + co_total_memory_bytes(core) +
-           co_state_memory_bytes(core);
+           co_state_memory_bytes(core) + co_rpc_memory_bytes(core);
 }
 
 void co_core_secret_region(co_core_t *core, void **ptr, size_t *len)

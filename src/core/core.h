@@ -25,6 +25,7 @@
 
 #include "cohort.h"
 #include "mem.h"
+#include "rpc.h"
 
 /* An endpoint as the caller names it. The core only compares and copies the
  * bytes: the IO edge stores a sockaddr, the simulator a node number. */
@@ -86,6 +87,9 @@ typedef struct co_core_config {
     int state_transfer;        /* ask for the state at the first view with
                                   others (default 0; needs self_delivery) */
     int state_provider;        /* may provide the state (default 1) */
+    size_t rpc_max_requests;   /* requests in flight (cohort_config) */
+    size_t rpc_history_len;    /* reply history entries */
+    size_t rpc_history_bytes;  /* reply history bytes */
 
     uint64_t seed;             /* drives every random choice in the core */
     /* First packet_seq of this life, 1..CO_PACKET_SEQ_START_MAX; 0 draws
@@ -165,6 +169,17 @@ int co_core_state_request(co_core_t *core, uint64_t now_ns);
 int co_core_state_send(co_core_t *core, uint64_t now_ns, uint32_t transfer,
                        const uint8_t *data, size_t len);
 int co_core_state_end(co_core_t *core, uint64_t now_ns, uint32_t transfer);
+
+/* Request-reply (cohort.h, "Request-reply"; rpc.h). timeout_ns
+ * UINT64_MAX: none. sink: collect the replies and the result there
+ * instead of events (cohort_request_wait), until co_core_unsink. Errors
+ * as the public calls. */
+int co_core_request(co_core_t *core, uint64_t now_ns, uint32_t to,
+                    cohort_mode_t mode, cohort_want_t want, const void *data,
+                    size_t len, uint64_t timeout_ns, co_rpc_sink_t *sink);
+int co_core_reply(co_core_t *core, uint64_t now_ns, cohort_member_t requester,
+                  uint32_t request, const void *data, size_t len);
+void co_core_unsink(co_core_t *core, uint32_t request);
 
 /* The earliest time co_core_tick() has work; UINT64_MAX if none. */
 uint64_t co_core_deadline(const co_core_t *core);

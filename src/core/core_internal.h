@@ -10,6 +10,7 @@
 #include "gms.h"
 #include "peers.h"
 #include "rng.h"
+#include "rpc.h"
 #include "state.h"
 #include "total.h"
 #include "txbuf.h"
@@ -57,7 +58,9 @@ typedef struct co_evslot {
     bool primary;
     uint64_t order;          /* MESSAGE: TOTAL and SAFE position */
     uint32_t mflags;         /* MESSAGE: COHORT_MESSAGE_* */
-    uint32_t transfer;       /* STATE_*: the transfer id */
+    uint32_t transfer;       /* STATE_*: the transfer id; REQUEST, REPLY,
+                                REQUEST_DONE: the request id */
+    uint32_t replies, wanted;/* REQUEST_DONE */
 } co_evslot_t;
 
 /* Slots only VIEW events may take, so that a flood of other events never
@@ -146,6 +149,7 @@ struct co_core {
     co_gms_t gms;                /* agreed views (membership.c) */
     co_total_t total;            /* TOTAL and SAFE delivery (total.c) */
     co_state_t state;            /* state transfer (state.c) */
+    co_rpc_t rpc;                /* request-reply (rpc.c) */
     co_flush_entry_t *flush_entries; /* max_members: a FLUSH_OK vector */
     uint64_t leave_spacing_ns;   /* between copies of LEAVE */
     uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */
@@ -164,6 +168,13 @@ void co_builder_add_record(co_core_t *core, co_builder_t *b,
                            const co_record_t *r, uint64_t now_ns);
 /* Seal b and queue it; b becomes empty. */
 void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns);
+/* A unicast datagram of type to dest (state transfer, request-reply):
+ * begin returns where its body goes (core->body_room bytes), or NULL
+ * when the queue has no room for it (the caller's timer repeats it, as
+ * if the network had lost it); finish seals and queues it. */
+uint8_t *co_unicast_begin(co_core_t *core, uint8_t type,
+                          const co_addr_t *dest);
+void co_unicast_finish(co_core_t *core, size_t body_len, uint64_t now_ns);
 void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns);
 void co_send_heartbeat(co_core_t *core, uint64_t now_ns);
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
@@ -275,6 +286,17 @@ void co_event_state(co_core_t *core, cohort_event_type_t type,
  * record the library reads itself). 0 or AGAIN, NOMEM. */
 int co_core_send_control(co_core_t *core, uint64_t now_ns,
                          const uint8_t *data, size_t len);
+/* A REQUEST, REPLY or REQUEST_DONE event (rpc.c); takes data. DONE uses
+ * the slots kept for views: it is never dropped. */
+void co_event_request(co_core_t *core, cohort_event_type_t type,
+                      uint32_t rid, cohort_member_t peer, uint8_t *data,
+                      size_t len, cohort_mode_t mode, uint32_t flags,
+                      int result, uint32_t replies, uint32_t wanted,
+                      uint64_t view_id);
+/* A request to the group into this member's stream: a message of mode
+ * whose records carry CO_REC_REQUEST (rpc.c). Errors as co_core_send. */
+int co_core_send_request(co_core_t *core, uint64_t now_ns,
+                         cohort_mode_t mode, const void *data, size_t len);
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason);
 /* about: the member concerned ({0, 0}: none); count: see warning.count. */

@@ -251,6 +251,31 @@ void co_event_state(co_core_t *core, cohort_event_type_t type,
     core->evq.bytes += len;
 }
 
+void co_event_request(co_core_t *core, cohort_event_type_t type,
+                      uint32_t rid, cohort_member_t peer, uint8_t *data,
+                      size_t len, cohort_mode_t mode, uint32_t flags,
+                      int result, uint32_t replies, uint32_t wanted,
+                      uint64_t view_id)
+{
+    co_evslot_t *e = evq_push_kind(core, type == COHORT_EVENT_REQUEST_DONE);
+    if (!e) {
+        co_free(core->mem, data); /* rpc.c checked the room first */
+        return;
+    }
+    e->type = type;
+    e->transfer = rid;
+    e->who = peer;
+    e->data = data;
+    e->len = len;
+    e->mode = mode;
+    e->mflags = flags;
+    e->code = result;
+    e->replies = replies;
+    e->wanted = wanted;
+    e->view_id = view_id;
+    core->evq.bytes += len;
+}
+
 void co_event_member(co_core_t *core, const co_peer_t *peer,
                      cohort_event_type_t type, int reason)
 {
@@ -309,10 +334,13 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     ev->struct_size = sizeof *ev;
     ev->abi = COHORT_EVENT_ABI;
     ev->type = e->type;
+    /* Whatever the slot holds (payload, the view's lists) is handed out
+     * with the event and freed on the next call. */
+    COHORT_ASSERT(q->bytes >= e->len);
+    q->bytes -= e->len;
+    q->handed_out = e->data;
     switch (e->type) {
     case COHORT_EVENT_MESSAGE:
-        q->bytes -= e->len;
-        q->handed_out = e->data; /* freed on the next call */
         ev->u.message.sender = e->who;
         ev->u.message.sender_name = e->name;
         ev->u.message.mode = e->mode;
@@ -324,7 +352,6 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         break;
     case COHORT_EVENT_VIEW: {
         const cohort_member_t *p = (const cohort_member_t *)e->data;
-        q->handed_out = e->data; /* freed on the next call */
         ev->u.view.view_id = e->view_id;
         ev->u.view.members = p;
         ev->u.view.count = e->n_members;
@@ -340,8 +367,6 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     case COHORT_EVENT_STATE_REQUEST:
     case COHORT_EVENT_STATE_CHUNK:
     case COHORT_EVENT_STATE_DONE:
-        q->bytes -= e->len;
-        q->handed_out = e->data; /* freed on the next call */
         ev->u.state.transfer = e->transfer;
         ev->u.state.peer = e->who;
         ev->u.state.data = e->data;
@@ -349,6 +374,20 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
         ev->u.state.offset = e->count;
         ev->u.state.result = e->code;
         ev->u.state.view_id = e->view_id;
+        break;
+    case COHORT_EVENT_REQUEST:
+    case COHORT_EVENT_REPLY:
+    case COHORT_EVENT_REQUEST_DONE:
+        ev->u.request.request = e->transfer;
+        ev->u.request.peer = e->who;
+        ev->u.request.data = e->data;
+        ev->u.request.len = e->len;
+        ev->u.request.mode = e->mode;
+        ev->u.request.flags = e->mflags;
+        ev->u.request.result = e->code;
+        ev->u.request.replies = e->replies;
+        ev->u.request.wanted = e->wanted;
+        ev->u.request.view_id = e->view_id;
         break;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
@@ -391,7 +430,8 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
     }
     if (st != CO_STORE_OK)
         return false;
-    uint8_t cls = co_record_class(flags) | (flags & CO_REC_CONTROL);
+    uint8_t cls = co_record_class(flags) |
+                  (flags & (CO_REC_CONTROL | CO_REC_REQUEST));
     if (cls == CO_CLASS_ORDER) { /* whole (wire.c); not for the application */
         co_total_order_record(core, peer, seq, data, len);
         co_free(core->mem, owned); /* the window's copy: read, done */

@@ -109,6 +109,24 @@ void co_builder_begin(co_core_t *core, co_builder_t *b, uint8_t type,
                                        b->origin_inc);
 }
 
+uint8_t *co_unicast_begin(co_core_t *core, uint8_t type,
+                          const co_addr_t *dest)
+{
+    if (co_txq_room(&core->txq) < 2)
+        return NULL;
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, type, CO_DEST_UNICAST, dest);
+    return b->buf + CO_HEADER_BYTES;
+}
+
+void co_unicast_finish(co_core_t *core, size_t body_len, uint64_t now_ns)
+{
+    co_builder_t *b = &core->scratch;
+    COHORT_ASSERT(b->open && body_len <= core->body_room);
+    b->body_len = body_len;
+    co_builder_finish(core, b, now_ns);
+}
+
 /* Write the header, seal, and move the datagram into the queue (by
  * swapping buffers: no copy). A full queue drops it, as the network
  * might; reliable records come back through NACKs. */

@@ -76,13 +76,10 @@ bool co_state_frozen(const co_core_t *core)
 static void send_xfer(co_core_t *core, const co_peer_t *to,
                       const co_xfer_t *x, uint64_t now_ns)
 {
-    if (co_txq_room(&core->txq) < 2)
+    uint8_t *body = co_unicast_begin(core, CO_TYPE_XFER, &to->addr);
+    if (!body)
         return; /* as the network might lose it: repeated later */
-    co_builder_t *b = &core->scratch;
-    co_builder_begin(core, b, CO_TYPE_XFER, CO_DEST_UNICAST, &to->addr);
-    b->body_len = co_xfer_encode(x, b->buf + CO_HEADER_BYTES);
-    COHORT_ASSERT(b->body_len <= core->body_room);
-    co_builder_finish(core, b, now_ns);
+    co_unicast_finish(core, co_xfer_encode(x, body), now_ns);
 }
 
 static void send_simple(co_core_t *core, const co_peer_t *to, uint8_t kind,

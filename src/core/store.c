@@ -123,7 +123,10 @@ int co_store_append(co_store_t *s, const co_record_t *r)
         s->low = s->next = r->seq;
     co_srec_t *slot = slot_of(s, s->next);
     COHORT_ASSERT(!slot->used);
-    uint8_t flags = r->flags & (CO_REC_FIRST | CO_REC_LAST | CO_REC_CLASS_MASK);
+    /* Everything but RETRANSMIT: a repair must be the record itself
+     * (its class, and whether the library reads it: CONTROL, REQUEST). */
+    uint8_t flags = r->flags & (CO_REC_FIRST | CO_REC_LAST | CO_REC_CLASS_MASK |
+                                CO_REC_CONTROL | CO_REC_REQUEST);
     bool has_total = (flags & CO_REC_FIRST) && !(flags & CO_REC_LAST);
     *slot = (co_srec_t){.payload = copy, .chunk = ch, .len = r->len,
                         .flags = flags,

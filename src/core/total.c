@@ -135,11 +135,22 @@ bool co_total_room(co_core_t *core, co_peer_t *peer, uint8_t flags,
 
 static cohort_mode_t mode_of(uint8_t cls)
 {
-    switch (cls) {
+    switch (co_record_class(cls)) {
     case CO_CLASS_TOTAL: return COHORT_TOTAL;
     case CO_CLASS_SAFE: return COHORT_SAFE;
     default: return COHORT_FIFO;
     }
+}
+
+/* A FIFO message out of its sender's stream: a request to the group
+ * (CO_REC_REQUEST) goes to rpc.c, the rest to the application. */
+static void give(co_core_t *core, cohort_member_t who, const char *name,
+                 uint8_t cls, uint8_t *data, size_t len)
+{
+    if (cls & CO_REC_REQUEST)
+        co_rpc_delivered(core, who, mode_of(cls), data, len);
+    else
+        co_event_ordered(core, who, name, COHORT_FIFO, data, len, 0, 0);
 }
 
 /* A message that cannot be held (out of memory) is lost here; the count
@@ -158,13 +169,14 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
                    uint8_t cls, uint8_t *data, size_t len)
 {
     co_total_t *t = &core->total;
-    if (cls == CO_CLASS_FIFO && co_hold_empty(&peer->hold)) {
-        co_event_message(core, peer, COHORT_FIFO, data, len);
+    if (co_record_class(cls) == CO_CLASS_FIFO && co_hold_empty(&peer->hold)) {
+        give(core, (cohort_member_t){peer->id, peer->incarnation}, peer->name,
+             cls, data, len);
         return;
     }
     if (co_class_ordered(cls)) {
         peer->total_taken = seq;
-        if (cls == CO_CLASS_SAFE)
+        if (co_record_class(cls) == CO_CLASS_SAFE)
             t->safe_seen = true;
         /* The sequencer's own messages are ordered where they stand in
          * its stream. */
@@ -209,15 +221,16 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
         return;
     }
     if (co_class_ordered(cls)) {
-        if (cls == CO_CLASS_SAFE)
+        if (co_record_class(cls) == CO_CLASS_SAFE)
             t->safe_seen = true;
         if (co_total_is_sequencer(core))
             (void)list_add(t, id, inc, seq, seq);
     }
     if (!core->cfg.self_delivery)
         return;
-    if (cls == CO_CLASS_FIFO && co_hold_empty(&t->self_hold)) {
-        co_event_self(core, data, len);
+    if (co_record_class(cls) == CO_CLASS_FIFO &&
+        co_hold_empty(&t->self_hold)) {
+        give(core, co_core_self(core), core->cfg.name, cls, data, len);
         return;
     }
     if (!co_hold_push(&t->self_hold, core->mem, seq, cls, data, len))
@@ -310,6 +323,13 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
     }
     cohort_member_t who = peer ? (cohort_member_t){peer->id, peer->incarnation}
                                : co_core_self(core);
+    if (cls & CO_REC_REQUEST) {
+        /* A request to the group at its place: to rpc.c, and no place
+         * in the messages' numbering (every member skips it alike). */
+        co_rpc_delivered(core, who, mode_of(cls), data, len);
+        t->delivered++;
+        return true;
+    }
     const char *name = peer ? peer->name : core->cfg.name;
     uint64_t order = 0;
     if (co_class_ordered(cls)) {
@@ -334,7 +354,7 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
 static bool drain_fifo(co_core_t *core, co_hold_t *h, co_peer_t *peer,
                        uint64_t now_ns)
 {
-    while (h->head && h->head->cls == CO_CLASS_FIFO)
+    while (h->head && co_record_class(h->head->cls) == CO_CLASS_FIFO)
         if (!deliver_head(core, h, peer, 0, now_ns))
             return false;
     return true;
@@ -407,7 +427,7 @@ static bool follow_list(co_core_t *core, bool ending, uint64_t now_ns)
              * of the view the flush goes on (co_total_end_view). */
             if (!ending && co_state_frozen(core))
                 return true;
-            if (m->cls == CO_CLASS_SAFE &&
+            if (co_record_class(m->cls) == CO_CLASS_SAFE &&
                 !safe_ready(core, peer, m->seq, e->carrier)) {
                 if (!ending)
                     return true; /* waits for stability */
@@ -475,7 +495,7 @@ static bool supersede(co_core_t *core, co_hold_t *h, co_peer_t *peer,
 {
     co_total_t *t = &core->total;
     while (h->head) {
-        if (h->head->cls == CO_CLASS_FIFO) {
+        if (co_record_class(h->head->cls) == CO_CLASS_FIFO) {
             if (!deliver_head(core, h, peer, 0, now_ns))
                 return false;
             continue;

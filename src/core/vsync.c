@@ -400,6 +400,7 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
     co_total_installed(core);
     co_core_release_held(core, now_ns);
     co_state_installed(core, now_ns);
+    co_rpc_installed(core, now_ns);
     for (size_t i = 0; i < core->peers.cap; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (p->in_use && p->in_view)

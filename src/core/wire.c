@@ -46,7 +46,7 @@ static int co_type_known(uint8_t type)
 {
     return (type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE) ||
            co_type_is_membership(type) || type == CO_TYPE_FORWARD ||
-           type == CO_TYPE_XFER;
+           type == CO_TYPE_XFER || type == CO_TYPE_RPC;
 }
 
 /* The fields whose meaning does not depend on any other datagram. */
@@ -187,6 +187,11 @@ static int co_record_check(const co_record_t *r)
     if ((r->flags & CO_REC_CONTROL) &&
         (cls != CO_CLASS_TOTAL || !co_record_whole(r->flags) ||
          r->len != CO_CTL_BYTES))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* A request is an ordinary reliable message marked for rpc.c. */
+    if ((r->flags & CO_REC_REQUEST) &&
+        (r->type != CO_REC_FIFO || cls == CO_CLASS_ORDER ||
+         (r->flags & CO_REC_CONTROL)))
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }
@@ -599,16 +604,41 @@ int co_ctl_decode(const uint8_t *p, size_t len, uint8_t *kind,
     return 0;
 }
 
+/* XFER and RPC bodies start alike: kind(1) flags(1) reserved(2) id(4)
+ * target_id(4) target_inc(4). */
+#define CO_PAIR_HEAD_BYTES 16
+typedef struct co_pair_head {
+    uint8_t kind, flags;
+    uint32_t id, target_id, target_inc;
+} co_pair_head_t;
+
+static void co_pair_head_put(uint8_t *out, co_pair_head_t h)
+{
+    out[0] = h.kind;
+    out[1] = h.flags;
+    out[2] = out[3] = 0;
+    co_put32(out + 4, h.id);
+    co_put32(out + 8, h.target_id);
+    co_put32(out + 12, h.target_inc);
+}
+
+/* The head at body (>= CO_PAIR_HEAD_BYTES); false if the reserved bytes
+ * are set or an id or the target is 0. */
+static bool co_pair_head_get(const uint8_t *body, co_pair_head_t *h)
+{
+    *h = (co_pair_head_t){.kind = body[0], .flags = body[1],
+                          .id = co_get32(body + 4),
+                          .target_id = co_get32(body + 8),
+                          .target_inc = co_get32(body + 12)};
+    return !body[2] && !body[3] && h->id && h->target_id && h->target_inc;
+}
+
 size_t co_xfer_encode(const co_xfer_t *x, uint8_t *out)
 {
     COHORT_ASSERT(x && out && x->kind >= CO_XFER_STATUS &&
                   x->kind <= CO_XFER_ACK);
-    out[0] = x->kind;
-    out[1] = x->flags;
-    out[2] = out[3] = 0;
-    co_put32(out + 4, x->transfer);
-    co_put32(out + 8, x->target_id);
-    co_put32(out + 12, x->target_inc);
+    co_pair_head_put(out, (co_pair_head_t){x->kind, x->flags, x->transfer,
+                                           x->target_id, x->target_inc});
     if (x->kind == CO_XFER_ACK) {
         co_put64(out + 16, x->seq);
         return CO_XFER_ACK_BYTES;
@@ -628,15 +658,16 @@ int co_xfer_decode(const uint8_t *body, size_t len, co_xfer_t *out)
     if (len < CO_XFER_FIXED_BYTES)
         return CO_DROP(COHORT_DROP_TRUNCATED);
     memset(out, 0, sizeof *out);
-    out->kind = body[0];
-    out->flags = body[1];
-    out->transfer = co_get32(body + 4);
-    out->target_id = co_get32(body + 8);
-    out->target_inc = co_get32(body + 12);
+    co_pair_head_t h;
+    bool head_ok = co_pair_head_get(body, &h);
+    out->kind = h.kind;
+    out->flags = h.flags;
+    out->transfer = h.id;
+    out->target_id = h.target_id;
+    out->target_inc = h.target_inc;
     if (out->kind < CO_XFER_STATUS || out->kind > CO_XFER_ACK)
         return CO_DROP(COHORT_DROP_BAD_TYPE);
-    if (body[2] || body[3] || out->transfer == 0 || out->target_id == 0 ||
-        out->target_inc == 0)
+    if (!head_ok)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     bool flagged = out->kind == CO_XFER_STATUS || out->kind == CO_XFER_DATA;
     if (out->flags & ~(flagged ? 1u : 0u))
@@ -660,5 +691,105 @@ int co_xfer_decode(const uint8_t *body, size_t len, co_xfer_t *out)
         out->payload = body + CO_XFER_DATA_BYTES;
         out->len = len - CO_XFER_DATA_BYTES;
     }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Request-reply                                                     */
+/* ---------------------------------------------------------------- */
+
+static bool co_rpc_id_ok(uint32_t rid)
+{
+    return rid != 0 && rid <= CO_RPC_ID_MAX;
+}
+
+void co_rpc_group_encode(uint8_t out[CO_RPC_GROUP_BYTES], uint32_t rid,
+                         uint32_t floor, uint8_t flags)
+{
+    COHORT_ASSERT(co_rpc_id_ok(rid));
+    memset(out, 0, CO_RPC_GROUP_BYTES);
+    co_put32(out, rid);
+    co_put32(out + 4, floor);
+    out[8] = flags;
+}
+
+int co_rpc_group_decode(const uint8_t *p, size_t len, uint32_t *rid,
+                        uint32_t *floor, uint8_t *flags)
+{
+    if (len < CO_RPC_GROUP_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    *rid = co_get32(p);
+    *floor = co_get32(p + 4);
+    *flags = p[8];
+    if (!co_rpc_id_ok(*rid) || *floor > CO_RPC_ID_MAX + 1u ||
+        (*flags & ~(CO_RPC_F_NOREPLY | CO_RPC_F_NOSELF)) || p[9] || p[10] ||
+        p[11])
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    return 0;
+}
+
+static bool co_rpcw_has_piece(uint8_t kind)
+{
+    return kind == CO_RPCW_REQ || kind == CO_RPCW_REPLY;
+}
+
+size_t co_rpcw_encode(const co_rpcw_t *w, uint8_t *out)
+{
+    COHORT_ASSERT(w && out && w->kind >= CO_RPCW_REQ &&
+                  w->kind <= CO_RPCW_REPLY_ACK);
+    co_pair_head_put(out, (co_pair_head_t){w->kind, w->flags, w->rid,
+                                           w->target_id, w->target_inc});
+    co_put32(out + 16, w->floor);
+    co_put32(out + 20, w->total);
+    co_put32(out + 24, w->offset);
+    if (!co_rpcw_has_piece(w->kind))
+        return CO_RPCW_BYTES;
+    if (w->len)
+        memcpy(out + CO_RPCW_BYTES, w->piece, w->len);
+    return CO_RPCW_BYTES + w->len;
+}
+
+int co_rpcw_decode(const uint8_t *body, size_t len, co_rpcw_t *out)
+{
+    COHORT_ASSERT(out != NULL);
+    if (len < CO_RPCW_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    memset(out, 0, sizeof *out);
+    co_pair_head_t h;
+    bool head_ok = co_pair_head_get(body, &h);
+    out->kind = h.kind;
+    out->flags = h.flags;
+    out->rid = h.id;
+    out->target_id = h.target_id;
+    out->target_inc = h.target_inc;
+    out->floor = co_get32(body + 16);
+    out->total = co_get32(body + 20);
+    out->offset = co_get32(body + 24);
+    if (out->kind < CO_RPCW_REQ || out->kind > CO_RPCW_REPLY_ACK)
+        return CO_DROP(COHORT_DROP_BAD_TYPE);
+    uint8_t allowed = out->kind == CO_RPCW_REQ     ? CO_RPC_F_NOREPLY
+                      : out->kind == CO_RPCW_REPLY ? CO_RPC_F_UNANSWERED
+                                                   : 0;
+    if (!head_ok || !co_rpc_id_ok(out->rid) || (out->flags & ~allowed) ||
+        out->floor > CO_RPC_ID_MAX + 1u)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (!co_rpcw_has_piece(out->kind)) {
+        /* An acknowledgement: bytes held, and nothing after it. */
+        if (len != CO_RPCW_BYTES || out->total != 0 ||
+            out->offset > CO_TOTAL_LEN_MAX)
+            return CO_DROP(COHORT_DROP_BAD_FIELD);
+        return 0;
+    }
+    out->piece = body + CO_RPCW_BYTES;
+    out->len = len - CO_RPCW_BYTES;
+    /* A piece lies inside its payload; only an empty payload has an
+     * empty piece. */
+    if (out->total > CO_TOTAL_LEN_MAX ||
+        (out->total == 0 ? out->offset != 0 || out->len != 0
+                         : out->len == 0 || out->offset >= out->total ||
+                               out->len > out->total - out->offset))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if ((out->flags & CO_RPC_F_UNANSWERED) && out->total != 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
     return 0;
 }

@@ -63,6 +63,8 @@ enum co_type {
                                not accepted by co_header_decode yet */
     CO_TYPE_XFER = 32,      /* state transfer, one member to another
                                (co_xfer; state.h) */
+    CO_TYPE_RPC = 33,       /* request-reply, one member to another
+                               (co_rpcw; rpc.h) */
 };
 
 /* Whether a type is one of the membership types above. */
@@ -142,7 +144,12 @@ enum co_record_flag {
      * application: a state-transfer request at its place in the order
      * (whole; payload co_ctl, state.h). */
     CO_REC_CONTROL = 0x20,
-    CO_REC__KNOWN = 0x3f,
+    /* A message that is a request to the group (rpc.h): its payload is
+     * the request header (CO_RPC_GROUP_BYTES) then the application's
+     * data; given to rpc.c, never as a MESSAGE event. FIFO records only,
+     * in every fragment of the message, never with CONTROL or ORDER. */
+    CO_REC_REQUEST = 0x40,
+    CO_REC__KNOWN = 0x7f,
 };
 
 enum co_record_class {
@@ -219,6 +226,71 @@ typedef struct co_xfer {
 size_t co_xfer_encode(const co_xfer_t *x, uint8_t *out);
 /* 0, or a negative drop code (TRUNCATED, BAD_FIELD, BAD_TYPE). */
 int co_xfer_decode(const uint8_t *body, size_t len, co_xfer_t *out);
+
+/* ---------------------------------------------------------------- */
+/* Group request header (payload of a CO_REC_REQUEST message):         */
+/*  off len field                                                      */
+/*   0   4  request      the requester's request id, 1..2^31-1         */
+/*   4   4  floor        the requester has nothing in flight below it  */
+/*   8   1  flags        CO_RPC_F_*                                    */
+/*   9   3  reserved     0                                             */
+/*  12   .  the application's data                                     */
+#define CO_RPC_GROUP_BYTES 12
+#define CO_RPC_ID_MAX 0x7fffffffu
+enum co_rpc_flag {
+    CO_RPC_F_NOREPLY = 0x01, /* REQ, group header: no reply wanted */
+    CO_RPC_F_UNANSWERED = 0x02, /* REPLY: this member will not reply
+                                   (reply lost to the history bound, or
+                                   no room); empty */
+    CO_RPC_F_NOSELF = 0x04,  /* group header: the requester does not
+                                serve it (it blocks in
+                                cohort_request_wait) */
+};
+void co_rpc_group_encode(uint8_t out[CO_RPC_GROUP_BYTES], uint32_t rid,
+                         uint32_t floor, uint8_t flags);
+/* 0, or TRUNCATED / BAD_FIELD as a negative drop code. */
+int co_rpc_group_decode(const uint8_t *p, size_t len, uint32_t *rid,
+                        uint32_t *floor, uint8_t *flags);
+
+/* RPC body (request-reply between two members, unicast):              */
+/*  off len field                                                      */
+/*   0   1  kind         enum co_rpcw_kind                             */
+/*   1   1  flags        CO_RPC_F_* (REQ: NOREPLY; REPLY: UNANSWERED)  */
+/*   2   2  reserved     0                                             */
+/*   4   4  request      the requester's request id, 1..2^31-1         */
+/*   8   4  target_id    the member it is for (nonzero)                */
+/*  12   4  target_inc   and its incarnation (nonzero)                 */
+/*  16   4  floor        REQ, REPLY_ACK: the requester has nothing in */
+/*                       flight below this id (0..2^31); else 0        */
+/*  20   4  total        REQ, REPLY: bytes of the whole payload        */
+/*                       (<= 2^31); ACKs: 0                            */
+/*  24   4  offset       REQ, REPLY: where this piece starts (< total, */
+/*                       or 0 when total is 0); ACKs: bytes held, in   */
+/*                       order (total held = accepted / RRA)           */
+/*  28   .  piece        REQ, REPLY only                               */
+enum co_rpcw_kind {
+    CO_RPCW_REQ = 1,       /* requester -> member: a piece of a request */
+    CO_RPCW_REQ_ACK = 2,   /* member -> requester: bytes of it held */
+    CO_RPCW_REPLY = 3,     /* member -> requester: a piece of a reply */
+    CO_RPCW_REPLY_ACK = 4, /* requester -> member: bytes held (RRA) */
+};
+#define CO_RPCW_BYTES 28
+
+typedef struct co_rpcw {
+    uint8_t kind, flags;
+    uint32_t rid;
+    uint32_t target_id, target_inc;
+    uint32_t floor;
+    uint32_t total, offset;
+    const uint8_t *piece;   /* into the decoded buffer */
+    size_t len;
+} co_rpcw_t;
+
+/* Encode w into out (room for CO_RPCW_BYTES plus w->len); returns the
+ * body length. */
+size_t co_rpcw_encode(const co_rpcw_t *w, uint8_t *out);
+/* 0, or a negative drop code (TRUNCATED, BAD_FIELD, BAD_TYPE). */
+int co_rpcw_decode(const uint8_t *body, size_t len, co_rpcw_t *out);
 
 #define CO_RECORD_HEADER_BYTES 12
 #define CO_RECORD_TOTAL_BYTES 4

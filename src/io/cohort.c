@@ -226,7 +226,8 @@ COHORT_API const char *cohort_last_error_text(void)
     X(nack_retry_ns) X(bundle_delay_ns) X(max_datagram) X(max_message)      \
     X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
     X(event_queue_len) X(security) X(expected_members)         \
-    X(self_delivery) X(state_transfer) X(state_provider)
+    X(self_delivery) X(state_transfer) X(state_provider)                 \
+    X(rpc_max_requests) X(rpc_history_len) X(rpc_history_bytes)
 
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
@@ -1053,6 +1054,84 @@ COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer)
     if (rc == 0)
         (void)co_pump_tx(c, now, false);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* request-reply                                                       */
+/* ------------------------------------------------------------------ */
+
+static int co_request_now(cohort_t *c, uint32_t to, cohort_mode_t mode,
+                          cohort_want_t want, const void *data, size_t len,
+                          int timeout_ms, co_rpc_sink_t *sink)
+{
+    if (c == NULL || (data == NULL && len > 0) || timeout_ms < -1)
+        return COHORT_ERR_INVAL;
+    uint64_t now = co_now_ns();
+    uint64_t timeout_ns = timeout_ms < 0 ? UINT64_MAX
+                                         : (uint64_t)timeout_ms * CO_MS_NS;
+    int rc = co_core_request(c->core, now, to, mode, want, data, len,
+                             timeout_ns, sink);
+    if (rc > 0)
+        (void)co_pump_tx(c, now, false);
+    return rc;
+}
+
+COHORT_API int cohort_request(cohort_t *c, uint32_t to, cohort_mode_t mode,
+                              cohort_want_t want, const void *data,
+                              size_t len, int timeout_ms)
+{
+    return co_request_now(c, to, mode, want, data, len, timeout_ms, NULL);
+}
+
+COHORT_API int cohort_reply(cohort_t *c, cohort_member_t requester,
+                            uint32_t request, const void *data, size_t len)
+{
+    if (c == NULL || (data == NULL && len > 0))
+        return COHORT_ERR_INVAL;
+    uint64_t now = co_now_ns();
+    int rc = co_core_reply(c->core, now, requester, request, data, len);
+    if (rc == 0)
+        (void)co_pump_tx(c, now, false);
+    return rc;
+}
+
+COHORT_API int cohort_request_wait(cohort_t *c, uint32_t to,
+                                   cohort_mode_t mode, cohort_want_t want,
+                                   const void *data, size_t len,
+                                   int timeout_ms, struct cohort_replies *out)
+{
+    if (out == NULL || (out->max > 0 && out->replies == NULL) ||
+        (out->buf_len > 0 && out->buf == NULL))
+        return COHORT_ERR_INVAL;
+    co_rpc_sink_t sink = {.replies = out->replies, .max = out->max,
+                          .buf = out->buf, .buf_len = out->buf_len,
+                          .result = -1};
+    out->count = out->received = 0;
+    out->request = 0;
+    int rc = co_request_now(c, to, mode, want, data, len, timeout_ms, &sink);
+    if (rc < 0)
+        return rc;
+    out->request = (uint32_t)rc;
+    /* The request's own timeout ends it (or its members leaving); the
+     * loop is bounded by that, plus a margin for the last tick. */
+    uint64_t deadline = timeout_ms < 0
+                            ? UINT64_MAX
+                            : co_deadline_after_ms(co_now_ns(), timeout_ms) +
+                                  CO_S_NS;
+    while (sink.result < 0) {
+        rc = co_block(c, deadline);
+        if (rc == 0)
+            rc = co_process(c, true);
+        if (rc < 0 || (sink.result < 0 && co_now_ns() >= deadline)) {
+            co_core_unsink(c->core, out->request); /* events from now on */
+            out->count = sink.count;
+            out->received = sink.received;
+            return rc < 0 ? rc : COHORT_ERR_TIMEDOUT;
+        }
+    }
+    out->count = sink.count;
+    out->received = sink.received;
+    return sink.result;
 }
 
 COHORT_API int cohort_add_key(cohort_t *c, const uint8_t key[COHORT_KEY_BYTES],

@@ -124,6 +124,8 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
         name = gms_types[h.type - CO_TYPE_PREPARE];
     else if (h.type == CO_TYPE_XFER)
         name = "XFER";
+    else if (h.type == CO_TYPE_RPC)
+        name = "RPC";
     put(&o, "%s %zuB from %08x/%u #%llu", name, len,
         h.sender_id, h.incarnation, (unsigned long long)h.packet_seq);
     if (h.flags & CO_FLAG_ENCRYPTED)

@@ -24,7 +24,7 @@ const size_t sim_n_scenarios = sizeof sim_scenarios / sizeof sim_scenarios[0];
 
 /* Run by name only: not in "all" or "mixed" (whose seeds stay as they
  * were), since one run costs seconds rather than milliseconds. */
-static const char *const named_only[] = {"large"};
+static const char *const named_only[] = {"large", "rpc"};
 
 bool sim_scenario_known(const char *name)
 {
@@ -284,6 +284,23 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
          * or slow receiver, so every member event is known in advance. */
         draw_network(s, r, 0.05);
         draw_workload(s, r, fifo, 30, 100, 3 * dg);
+    } else if (strcmp(n, "rpc") == 0) {
+        /* Requests under loss, duplication and reordering, members that
+         * crash (before or after they reply: replies are held back at
+         * random), requesters that crash, and the view changes of all
+         * that with requests in flight; small histories and request
+         * tables, so their bounds are met. */
+        draw_chaos(s, r, 0.2);
+        draw_crashes(s, r, between(r, 1, 2));
+        draw_partitions(s, r, between(r, 0, 1));
+        draw_workload(s, r, fifo, 5, 20, 2 * dg);
+        s->rpc = true;
+        s->rpc_per_node = between(r, 20, 60);
+        s->rpc_gap_ns = s->fault_ns * 85 / 100 / s->rpc_per_node;
+        s->rpc_delay_share = between_d(r, 0.1, 0.5);
+        s->cfg.rpc_max_requests = between(r, 1, 16);
+        s->cfg.rpc_history_len = between(r, 16, 64);
+        s->cfg.rpc_history_bytes = between(r, dg, 16 * dg);
     } else {
         COHORT_ASSERT(strcmp(n, "heavy") == 0);
         draw_chaos(s, r, 0.2);

@@ -282,6 +282,11 @@ static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
 static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
 {
     sim_inject_t k = w->opts.inject;
+    if (ev->type == COHORT_EVENT_REQUEST || ev->type == COHORT_EVENT_REPLY ||
+        ev->type == COHORT_EVENT_REQUEST_DONE) {
+        sim_rpc_event(w, r, ev);
+        return;
+    }
     bool on_delivery = k == SIM_INJECT_DROP || k == SIM_INJECT_DUP ||
                        k == SIM_INJECT_CORRUPT || k == SIM_INJECT_FORGE;
     if (on_delivery && !w->injected && owed_fifo(w, r, ev) &&
@@ -377,6 +382,7 @@ void sim_after_call(sim_world_t *w, size_t i)
         drain_tx(w, i);
     }
     sim_check_node(w, i);
+    sim_rpc_check_node(w, i);
 }
 
 static void pull_one(sim_world_t *w, size_t i)
@@ -596,6 +602,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->app_views = 0;
     n->ord_cur = n->ord_prev = 0;
     sim_check_reset_node(w, i);
+    sim_rpc_started(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
         n->next_send_ns = UINT64_MAX;
@@ -630,6 +637,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
         n->life++; /* what it had in flight dies with it */
     }
     sim_view_stopped(w, i);
+    sim_rpc_stopped(w, i);
     w->roster_epoch++;
     co_core_free(n->core);
     n->core = NULL;
@@ -676,6 +684,9 @@ static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
     uint64_t t = deadline_ns(n);
     if (n->next_send_ns < t)
         t = n->next_send_ns;
+    uint64_t rpc = sim_rpc_wake(w, n->idx);
+    if (rpc < t)
+        t = rpc;
     if (slow_now(w, n) && n->maybe_events && n->next_pull_ns < t)
         t = n->next_pull_ns;
     return t;
@@ -690,6 +701,8 @@ static void node_step(sim_world_t *w, size_t i)
         tick(w, i);
     if (n->up && !w->failed && n->next_send_ns <= w->now_ns)
         app_send(w, i);
+    if (n->up && !w->failed && sim_rpc_wake(w, i) <= w->now_ns)
+        sim_rpc_step(w, i);
     if (n->up && !w->failed && slow_now(w, n) && n->maybe_events &&
         n->next_pull_ns <= w->now_ns)
         pull_one(w, i);
@@ -753,6 +766,7 @@ static void heal(sim_world_t *w)
     w->healed = true;
     w->partitioned = false;
     sim_trace(w, "heal: faults off");
+    sim_rpc_heal(w);
     for (size_t i = 0; i < w->n_nodes && !w->failed; i++) {
         sim_node_t *n = &w->node[i];
         if (!n->up) {
@@ -955,6 +969,7 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
     sim_view_init(w);
     sim_total_init(w);
+    sim_rpc_init(w);
     co_rng_t r;
     co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
     co_rng_seed(&w->net_rng, co_rng_next(&r));
@@ -1068,7 +1083,8 @@ static void run_loop(sim_world_t *w)
                 watch_views(w);
             if (w->failed)
                 return;
-            if (w->healed && sim_converged(w, why, sizeof why)) {
+            if (w->healed && sim_converged(w, why, sizeof why) &&
+                sim_rpc_idle(w, why, sizeof why)) {
                 sim_trace(w, "converged");
                 return;
             }
@@ -1090,6 +1106,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
         sim_view_final(w);
     if (!w->failed)
         sim_total_final(w);
+    if (!w->failed)
+        sim_rpc_final(w);
     if (!w->failed)
         sim_attack_finish(w);
     if (!w->failed && w->scn.attack_strict)
@@ -1122,4 +1140,5 @@ void sim_world_free(sim_world_t *w)
     sim_attack_free(w);
     sim_view_free(w);
     sim_total_free(w);
+    sim_rpc_free(w);
 }

@@ -75,6 +75,12 @@ typedef enum sim_inject {
                                   another view are claimed to come along */
     SIM_INJECT_EXCLUDED,       /* a member is warned EXCLUDED by a view
                                   that holds it */
+    /* request-reply (rpc_sim.c, scenario `rpc`) */
+    SIM_INJECT_RPC_TWICE,      /* a member executes a request twice */
+    SIM_INJECT_RPC_REPLIES,    /* the requester misses one reply of a
+                                  request that then completes */
+    SIM_INJECT_RPC_HISTORY,    /* a reply history claims one entry more
+                                  than its bound */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -185,6 +191,13 @@ typedef struct sim_scn {
      * vs_check too; off by default (not drawn, from the options) */
     bool vs;
     bool self_delivery;        /* cfg.self_delivery: only with vs */
+
+    /* request-reply (rpc_sim.c): `rpc` only */
+    bool rpc;
+    size_t rpc_per_node;       /* requests each member makes */
+    uint64_t rpc_gap_ns;       /* mean gap between two of a member's */
+    double rpc_delay_share;    /* replies held back a while (the server
+                                  may crash before it answers) */
 
     co_core_config_t cfg;      /* template for every node's core */
 } sim_scn_t;
@@ -458,6 +471,49 @@ typedef struct sim_total {
     size_t n_vmax;
 } sim_total_t;
 
+/* Request-reply (rpc_sim.c). */
+#define SIM_RPC_MAX 1024       /* requests per run */
+#define SIM_RPC_EXECS 16384    /* executions remembered */
+#define SIM_RPC_HELD 8         /* replies a member holds back */
+typedef struct sim_rpc_req {
+    uint8_t node;              /* requester */
+    uint8_t want;
+    bool group;
+    bool done, gone;           /* DONE seen; the requester stopped */
+    uint32_t gen, rid;
+    int to;                    /* target node; -1: the group */
+    uint64_t at_ns, timeout_ns;
+    uint32_t need, replies;
+    uint8_t party_gen1[SIM_MASK_MEMBERS + 1]; /* gen + 1 of each party */
+    uint32_t replied;          /* bit per party node */
+    uint32_t unanswered;       /* bit per party node that said so */
+} sim_rpc_req_t;
+
+typedef struct sim_rpc_exec {
+    uint8_t server, requester;
+    uint32_t sgen, rgen, rid;
+} sim_rpc_exec_t;
+
+typedef struct sim_rpc_held {
+    bool on;
+    cohort_member_t requester;
+    uint32_t rid;
+    uint64_t at_ns;
+} sim_rpc_held_t;
+
+typedef struct sim_rpc {
+    co_rng_t rng;
+    sim_rpc_req_t *reqs;       /* SIM_RPC_MAX */
+    size_t n_reqs;
+    sim_rpc_exec_t *execs;     /* SIM_RPC_EXECS */
+    size_t n_execs;
+    uint64_t next_ns[SIM_MAX_NODES];
+    size_t made[SIM_MAX_NODES];
+    sim_rpc_held_t held[SIM_MAX_NODES][SIM_RPC_HELD];
+    uint64_t completed, left, timed_out, refused, replies;
+    bool hid_reply;            /* self-test rpc-replies: done */
+} sim_rpc_t;
+
 typedef struct sim_world {
     sim_opts_t opts;
     sim_scn_t scn;
@@ -518,6 +574,7 @@ typedef struct sim_world {
 
     bool injected;
     sim_attack_t atk;
+    sim_rpc_t rpc;
 
     bool failed;
     char why[512];
@@ -646,6 +703,26 @@ void sim_total_twin_stopped(sim_world_t *w, size_t r);
 void sim_total_twin_final(sim_world_t *w, const cohort_member_t *live,
                           size_t n);
 void sim_total_twin_report(sim_world_t *w);
+
+/* rpc_sim.c: the request-reply workload and its checkers */
+bool sim_rpc_test(sim_inject_t k);
+void sim_rpc_init(sim_world_t *w);
+void sim_rpc_free(sim_world_t *w);
+/* Node i started (or restarted) / stops. */
+void sim_rpc_started(sim_world_t *w, size_t i);
+void sim_rpc_stopped(sim_world_t *w, size_t i);
+/* A REQUEST, REPLY or REQUEST_DONE event node r pulled. */
+void sim_rpc_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
+/* When node i's application has request-reply work, and doing it. */
+uint64_t sim_rpc_wake(const sim_world_t *w, size_t i);
+void sim_rpc_step(sim_world_t *w, size_t i);
+/* After every core call: the reply history within its bounds. */
+void sim_rpc_check_node(sim_world_t *w, size_t r);
+/* The heal: no new requests. */
+void sim_rpc_heal(sim_world_t *w);
+/* Every request of a running member ended; else *why says which not. */
+bool sim_rpc_idle(const sim_world_t *w, char *why, size_t len);
+void sim_rpc_final(sim_world_t *w);
 
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */

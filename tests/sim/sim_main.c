@@ -62,12 +62,15 @@ static void usage(FILE *f)
             "self-delivery-off|\n"
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
-            "                   transitional|excluded]\n"
+            "                   transitional|excluded|rpc-twice|rpc-replies|"
+            "rpc-history]\n"
             "                  [--modes LIST]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one);\n"
             "        large (128 members must share one view within 5 s "
-            "under loss; by name only)\n"
+            "under loss; by name only);\n"
+            "        rpc (request-reply under loss, crashes and partitions; "
+            "by name only)\n"
             "  K (--nodes or --members): group members, 2-%d, above %d "
             "only in large\n"
             "        (default: drawn from the seed, 2-%d; large: 128)\n"
@@ -127,7 +130,8 @@ static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
-    "safe-drop", "transitional", "excluded"};
+    "safe-drop", "transitional", "excluded", "rpc-twice", "rpc-replies",
+    "rpc-history"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)

@@ -58,7 +58,7 @@ void drain_tx(net_t *n, int node)
     while (co_core_next_tx(n->cores[node], &tx)) {
         assert_true(tx.len <= 1500 && tx.len > 3);
         assert_true(n->count < NET_MAX);
-        n->emitted[node][type_of(tx.data) & 31]++;
+        n->emitted[node][type_of(tx.data) & 63]++;
         pkt_t *p = &n->q[(n->head + n->count) % NET_MAX];
         p->from = node;
         p->to = tx.kind == CO_DEST_GROUP ? -1 : tx.dest.bytes[0];
@@ -110,7 +110,9 @@ void pull_events(net_t *n, int node)
 bool link_drops(const net_t *n, const pkt_t *p, int to)
 {
     uint8_t t = type_of(p->data);
-    return t < 32 && (n->drop_types[p->from][to] >> t & 1);
+    if (t < 32)
+        return n->drop_types[p->from][to] >> t & 1;
+    return t < 64 && (n->drop_types_hi[p->from][to] >> (t - 32) & 1);
 }
 
 /* Deliver one queued datagram, then run every due timer. A datagram of
@@ -128,7 +130,7 @@ void step(net_t *n)
                 continue;
             if (n->cut[to] || n->cut[p->from] || link_drops(n, p, to))
                 continue;
-            n->received[to][type_of(p->data) & 31]++;
+            n->received[to][type_of(p->data) & 63]++;
             co_addr_t from = addr_of(p->from);
             co_core_recv(n->cores[to], n->now_ns, &from, p->data, p->len);
             drain_tx(n, to);

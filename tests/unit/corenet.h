@@ -55,8 +55,9 @@ struct net {
     uint64_t now_ns;
     int cut[MAXN];                 /* 1: nothing reaches or leaves it */
     uint32_t drop_types[MAXN][MAXN]; /* [from][to]: bit per type lost */
-    size_t received[MAXN][32];     /* [to][type] datagrams taken */
-    size_t emitted[MAXN][32];      /* [from][type] datagrams put out */
+    uint32_t drop_types_hi[MAXN][MAXN]; /* the same for types 32..63 */
+    size_t received[MAXN][64];     /* [to][type] datagrams taken */
+    size_t emitted[MAXN][64];      /* [from][type] datagrams put out */
     uint32_t sent[MAXN];           /* messages each node sent */
     entry_t *log[MAXN];
     size_t nlog[MAXN];

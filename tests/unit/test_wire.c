@@ -298,9 +298,9 @@ static void header_bad_magic_version_type(void **state)
     for (size_t i = 0; i < sizeof versions; i++)
         expect_patched(&h, 2, versions[i], DROP(BAD_VERSION));
     /* 0, the first unused code, and the reserved membership and total
-     * order ranges (32 is XFER, state transfer) are all unknown to a v1
-     * decoder. */
-    static const uint8_t types[] = {0, 6, 15, 22, 31, 33, 47, 48, 0xFF};
+     * order ranges (32 is XFER, state transfer; 33 RPC, request-reply)
+     * are all unknown to a v1 decoder. */
+    static const uint8_t types[] = {0, 6, 15, 22, 31, 34, 47, 48, 0xFF};
     for (size_t i = 0; i < sizeof types; i++)
         expect_patched(&h, 3, types[i], DROP(BAD_TYPE));
 }
@@ -562,10 +562,19 @@ static void record_bad_fields(void **state)
     static const uint8_t types[] = {0, 3, 4, 0x80, 0xFF};
     for (size_t i = 0; i < sizeof types; i++)
         expect_record(rec(types[i], F | L, 1, 0, p, 4), DROP(BAD_TYPE));
-    static const uint8_t flags[] = {0x20, 0x40, 0x80, 0xFF & ~F};
+    static const uint8_t flags[] = {0x20, 0x80, 0xFF & ~F};
     for (size_t i = 0; i < sizeof flags; i++)
         expect_record(rec(CO_REC_FIFO, flags[i] | L, 1, 0, p, 4),
                       DROP(BAD_FIELD));
+    /* A request (0x40) is a FIFO record of any class but ORDER, never a
+     * control record, never unreliable. */
+    expect_record(rec(CO_REC_FIFO, F | L | CO_REC_REQUEST, 1, 0, p, 4), 1);
+    expect_record(rec(CO_REC_FIFO, F | L | CO_CLASS_SAFE | CO_REC_REQUEST, 1,
+                      0, p, 4), 1);
+    expect_record(rec(CO_REC_UNRELIABLE, F | L | CO_REC_REQUEST, 1, 0, p, 4),
+                  DROP(BAD_FIELD));
+    expect_record(rec(CO_REC_FIFO, F | L | CO_CLASS_ORDER | CO_REC_REQUEST, 1,
+                      0, p, 4), DROP(BAD_FIELD));
     /* A control record (0x20) is a whole TOTAL record of CO_CTL_BYTES. */
     static const uint8_t ctl[CO_CTL_BYTES] = {1, 0, 0, 0, 0, 0, 0, 7};
     expect_record(rec(CO_REC_FIFO, F | L | CO_CLASS_TOTAL | CO_REC_CONTROL,
