@@ -27,6 +27,8 @@ PACKAGES=(
     iproute2 nftables util-linux procps coreutils
     tar gzip
     redis-tools     # redis-cli: tests/kvd.sh talks to cohort-kvd with it
+    gnuplot-nox     # cohort-perf --plot draws its chart with it
+    libxml2-utils   # xmllint: tests/perf-plot.sh checks the SVG
 )
 
 cd "$(dirname "$0")/.."

@@ -91,12 +91,28 @@ expect 2 "^$h: --netns, --nft-drop and partition steps are IPv4 only" \
     $h --ipv6 --nft-drop 5
 expect 2 "^$h: --nft-drop: expected a number from 0 to 100" $h --nft-drop 101
 
-# check on a directory that is not there is one error, not violations.
-expect 1 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
+# check on a directory that is not there is one error, not violations:
+# exit 4, as for a run whose --keep-logs cannot be made.
+expect 4 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
     cohort-harness check --keep-logs "$tmp/none"
 : >"$tmp/file"
-expect 1 "^cohort-harness: check: --keep-logs $tmp/file: not a directory" \
+expect 4 "^cohort-harness: check: --keep-logs $tmp/file: not a directory" \
     cohort-harness check --keep-logs "$tmp/file"
+expect 4 "^cohort-harness: --keep-logs $tmp/none/logs: cannot make the log directory: No such file or directory \(its parent directory must exist\)" \
+    cohort-harness --keep-logs "$tmp/none/logs"
+expect 4 "^cohort-harness: --keep-logs $tmp/file: not a directory" \
+    cohort-harness --keep-logs "$tmp/file"
+# ... and whatever the error, the harness's last line is its verdict.
+for args in "--group" "--bogus" "check --keep-logs $tmp/none" "--keep-logs $tmp/file"; do
+    # shellcheck disable=SC2086
+    "$top_builddir/cohort-harness" $args </dev/null >"$tmp/out" 2>/dev/null
+    if tail -n 1 "$tmp/out" | grep -q '^FAIL: '; then
+        echo "PASS: cohort-harness $args -> the last line is FAIL: ..."
+    else
+        echo "FAIL: cohort-harness $args: the last line is '$(tail -n 1 "$tmp/out")'"
+        fail=1
+    fi
+done
 
 # cohort-keygen speaks like the others.
 expect 2 '^cohort-keygen: needs the FILE' cohort-keygen
