@@ -129,8 +129,25 @@ else
     echo "FAIL: cohort-keygen $tmp/key:"; cat "$tmp/err"; fail=1
 fi
 
+# cohort-stat: one PATH, its options checked; a socket that is not there.
+expect 2 '^cohort-stat: needs the PATH of a member' cohort-stat
+expect 2 "^cohort-stat: unexpected argument 'b'" cohort-stat a b
+expect 2 "^cohort-stat: unknown option '--bogus'" cohort-stat --bogus x
+expect 2 "^cohort-stat: --count: expected a number from 1" cohort-stat --count 0 x
+expect 2 '^cohort-stat: --interval' cohort-stat --interval x x
+expect 1 "^cohort-stat: $tmp/none.sock: No such file or directory \(is the member running" \
+    cohort-stat "$tmp/none.sock"
+expect 1 "^cohort-stat: $tmp/file: Connection refused|^cohort-stat: $tmp/file: .*not a stats socket" \
+    cohort-stat "$tmp/file"
+# cohort-perf --plot: a name gnuplot cannot be asked for, a role without
+# cells
+expect 2 "^cohort-perf: --plot $tmp/x.txt: the file name must end in .svg or .png" \
+    cohort-perf table --plot "$tmp/x.txt"
+expect 2 "^cohort-perf: --plot: run, table and security draw their cells" \
+    cohort-perf membership --plot "$tmp/x.svg"
+
 # --help and --version still succeed on stdout.
-for t in cohort-chat cohort-perf cohort-harness cohort-keygen; do
+for t in cohort-chat cohort-perf cohort-harness cohort-keygen cohort-stat; do
     if "$top_builddir/$t" --help >"$tmp/out" 2>&1 && grep -q '^usage: ' "$tmp/out" &&
        "$top_builddir/$t" --version >"$tmp/out" 2>&1 && grep -q "^$t " "$tmp/out"; then
         echo "PASS: $t --help, --version"
