@@ -16,7 +16,8 @@
 #     replaces it;
 #   - unsafe paths fail cohort-kvd cleanly, before joining: a directory
 #     others may write to, an existing regular file (left untouched), a
-#     missing directory.
+#     missing directory;
+#   - cohort-perf recv --stats-socket is read the same way.
 # Exit: 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -179,7 +180,15 @@ if [ $rc -eq 1 ] && grep -q 'no member listens there' "$work/err"; then
 else
     bad "a killed member's socket: exit $rc: $(cat "$work/err")"
 fi
-if start "$sock" && timeout 10 "$stat" "$sock" --count 1 >/dev/null 2>&1; then
+# the stale file is there at once: wait until the new member answers
+ok=0
+if start "$sock"; then
+    for _ in $(seq 1 50); do
+        timeout 10 "$stat" "$sock" --count 1 >/dev/null 2>&1 && { ok=1; break; }
+        sleep 0.1
+    done
+fi
+if [ $ok -eq 1 ]; then
     pass "the next member replaces a dead member's socket"
 else
     bad "the next member could not take over the stale socket"
@@ -207,6 +216,21 @@ else
     bad "the regular file was changed"
 fi
 refuse "a missing directory" 'No such file or directory' "$work/none/kvd.sock"
+
+# cohort-perf's roles by hand take --stats-socket too
+perf=$top_builddir/cohort-perf
+if [ -x "$perf" ]; then
+    "$perf" recv --group "stat-perf-$$" --stats-socket "$work/perf.sock" \
+        --seconds 3 --timeout 4 --quiet >/dev/null 2>&1 &
+    ppid=$!
+    for _ in $(seq 1 60); do [ -S "$work/perf.sock" ] && break; sleep 0.05; done
+    if timeout 10 "$stat" "$work/perf.sock" --count 1 2>&1 | grep -q "group stat-perf-$$"; then
+        pass "cohort-perf recv --stats-socket: read by cohort-stat"
+    else
+        bad "cohort-perf recv --stats-socket: no snapshot"
+    fi
+    kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+fi
 
 [ $fail -eq 0 ] || exit 1
 exit 0

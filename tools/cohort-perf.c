@@ -123,6 +123,7 @@ enum perf_opt {
     OPT_MODES,
     OPT_PROGRESS,
     OPT_PLOT,
+    OPT_STATS_SOCKET,
 };
 
 struct perf_opts {
@@ -145,6 +146,7 @@ struct perf_opts {
     const char *dip_file;        /* member --dip-role=meter */
     int progress;                /* child: PROGRESS lines for the parent */
     const char *plot;            /* --plot FILE (.svg or .png) */
+    const char *stats_socket;    /* send, recv: --stats-socket PATH */
 };
 
 /* The status line on a terminal (progress.h); off for children, --quiet
@@ -257,6 +259,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     struct cohort_config cfg;
     tool_config(&o->net, &cfg);
     cfg.self_delivery = 0;
+    cfg.stats_socket = o->stats_socket;   /* for cohort-stat, by hand */
     return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
@@ -1905,6 +1908,8 @@ static void usage(FILE *f)
 "                        with gnuplot (Debian: gnuplot-nox): throughput\n"
 "                        by message size per mode beside raw, and the\n"
 "                        round-trip latency CDF (with --latency)\n"
+"  --stats-socket PATH   send, recv: the member's counters on a Unix\n"
+"                        socket for cohort-stat(1)\n"
 "  --json                machine-readable output (no progress line)\n"
 "  --quiet               no progress line on stderr (it is drawn only\n"
 "                        when stderr is a terminal, in place)\n"
@@ -1940,6 +1945,7 @@ static const struct option long_opts[] = {
     { "modes", required_argument, NULL, OPT_MODES },
     { "progress", no_argument, NULL, OPT_PROGRESS },
     { "plot", required_argument, NULL, OPT_PLOT },
+    { "stats-socket", required_argument, NULL, OPT_STATS_SOCKET },
     { NULL, 0, NULL, 0 },
 };
 
@@ -2026,6 +2032,7 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_DIP: o->dip = 1; return 0;
     case OPT_PROGRESS: o->progress = 1; return 0;
     case OPT_PLOT: o->plot = arg; return 0;
+    case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
@@ -2065,6 +2072,11 @@ static int finish_options(struct perf_opts *o)
     }
     if (o->plot != NULL && perf_plot_check_name(o->plot) != 0)
         return -1;
+    if (o->stats_socket != NULL && strcmp(o->role, "send") != 0 &&
+        strcmp(o->role, "recv") != 0) {
+        tool_err("--stats-socket: for send and recv (one member each)");
+        return -1;
+    }
     if (o->secmatrix && o->raw) {
         tool_err("security: measures cohort with and without security; "
                  "--raw has none");
