@@ -17,7 +17,8 @@
 #   - unsafe paths fail cohort-kvd cleanly, before joining: a directory
 #     others may write to, an existing regular file (left untouched), a
 #     missing directory;
-#   - cohort-perf recv --stats-socket is read the same way.
+#   - cohort-perf recv --stats-socket and cohort-harness --stats-dir are
+#     read the same way.
 # Exit: 0 pass, 1 fail, 77 skip.
 
 set -u
@@ -230,6 +231,26 @@ if [ -x "$perf" ]; then
         bad "cohort-perf recv --stats-socket: no snapshot"
     fi
     kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+fi
+
+# cohort-harness --stats-dir: a socket per member process
+harness=$top_builddir/cohort-harness
+if [ -x "$harness" ]; then
+    mkdir -m 700 "$work/h"
+    timeout 60 "$harness" --members 2 --messages 3000 --rate 1000 --timeout 30 \
+        --stats-dir "$work/h" --quiet >"$work/hout" 2>&1 &
+    hpid=$!
+    for _ in $(seq 1 100); do [ -S "$work/h/member-1.0.sock" ] && break; sleep 0.05; done
+    timeout 10 "$stat" "$work/h/member-1.0.sock" --count 1 >"$work/out" 2>&1
+    src=$?
+    wait "$hpid"
+    hrc=$?
+    if [ $src -eq 0 ] && grep -q 'member m1 ' "$work/out" && [ $hrc -eq 0 ] &&
+       [ -z "$(ls "$work/h")" ]; then
+        pass "cohort-harness --stats-dir: member 1 read while running, sockets removed"
+    else
+        bad "cohort-harness --stats-dir: stat $src, harness $hrc: $(cat "$work/out") $(tail -n 2 "$work/hout")"
+    fi
 fi
 
 [ $fail -eq 0 ] || exit 1

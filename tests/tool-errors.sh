@@ -145,6 +145,8 @@ expect 2 "^cohort-perf: --plot $tmp/x.txt: the file name must end in .svg or .pn
     cohort-perf table --plot "$tmp/x.txt"
 expect 2 "^cohort-perf: --plot: run, table and security draw their cells" \
     cohort-perf membership --plot "$tmp/x.svg"
+expect 2 "^cohort-harness: --stats-dir $tmp/none: not a directory" \
+    cohort-harness --stats-dir "$tmp/none"
 expect 2 "^cohort-perf: --stats-socket: for send and recv" \
     cohort-perf table --stats-socket "$tmp/s.sock"
 

@@ -119,6 +119,7 @@ enum h_opt {
     OPT_HOLD_UNTIL,
     OPT_SCRIPTED,
     OPT_MEMBER_TIMEOUT,
+    OPT_STATS_DIR,
 };
 
 struct h_opts {
@@ -142,6 +143,7 @@ struct h_opts {
     /* member role, scripted runs */
     int scripted;
     uint64_t life, expect, hold_until_ns;
+    const char *stats_dir;        /* --stats-dir: member sockets there */
 };
 
 /* ------------------------------------------------------------------ */
@@ -604,7 +606,7 @@ static size_t max_size(const struct h_opts *o)
 static int member_setup(struct member *m, const struct h_opts *o)
 {
     struct cohort_config cfg;
-    char name[32];
+    char name[32], stats_path[160];
     size_t bitmap = (size_t)(o->messages + 7) / 8;
     m->o = o;
     m->self = (uint32_t)o->index;
@@ -632,6 +634,13 @@ static int member_setup(struct member *m, const struct h_opts *o)
                             : 0;
     if (o->member_timeout_ms > 0)
         cfg.member_timeout_ns = o->member_timeout_ms * 1000000u;
+    /* A socket per process (a restarted member is a new life), for
+     * cohort-stat while the run goes on. */
+    if (o->stats_dir != NULL) {
+        snprintf(stats_path, sizeof stats_path, "%s/member-%u.%llu.sock",
+                 o->stats_dir, m->self, (unsigned long long)o->life);
+        cfg.stats_socket = stats_path;
+    }
     if (tool_open(&cfg, &m->c) != 0) {
         fprintf(m->log, "# open failed: %s\n", cohort_last_error_text());
         return -1;
@@ -1155,6 +1164,10 @@ static int spawn_member(const struct h_opts *o, struct h_procs *p,
     if (o->member_timeout_ms > 0)
         tool_argv_addf(&a, "--member-timeout-ms=%llu",
                        (unsigned long long)o->member_timeout_ms);
+    if (o->stats_dir != NULL) {
+        tool_argv_add(&a, "--stats-dir");
+        tool_argv_add(&a, o->stats_dir);
+    }
     if (o->script.n > 0) {
         tool_argv_add(&a, "--scripted");
         tool_argv_addf(&a, "--life=%u", life);
@@ -1873,6 +1886,8 @@ static void usage(FILE *f)
 "  --nft-drop PCT        nftables drops PCT%% of UDP crossing the bridge\n"
 "  --member-timeout-ms N silence before a member is dropped (library\n"
 "                        default 3000)\n"
+"  --stats-dir DIR       each member's counters on a Unix socket\n"
+"                        DIR/member-I.LIFE.sock for cohort-stat(1)\n"
 "  --self-delivery       members must deliver their own messages\n"
 "  --check-vs            check virtual synchrony and sending views with\n"
 "                        vs_check (implies --self-delivery)\n"
@@ -1906,6 +1921,7 @@ static const struct option long_opts[] = {
     { "hold-until", required_argument, NULL, OPT_HOLD_UNTIL },
     { "scripted", no_argument, NULL, OPT_SCRIPTED },
     { "member-timeout-ms", required_argument, NULL, OPT_MEMBER_TIMEOUT },
+    { "stats-dir", required_argument, NULL, OPT_STATS_DIR },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1968,6 +1984,7 @@ static int h_option(void *ctx, int opt, const char *arg)
         return tool_parse_u64("hold-until", arg, 0, UINT64_MAX,
                               &o->hold_until_ns);
     case OPT_SCRIPTED: o->scripted = 1; return 0;
+    case OPT_STATS_DIR: o->stats_dir = arg; return 0;
     case OPT_MEMBER_TIMEOUT:
         return tool_parse_u64("member-timeout-ms", arg, 100, 600000,
                               &o->member_timeout_ms);
@@ -1998,6 +2015,13 @@ static int finish_options(struct h_opts *o)
     if (!o->member_role && !o->check_role &&
         hs_check(&o->script, (uint32_t)o->members, o->timeout_s) != 0)
         return -1;
+    if (o->stats_dir != NULL && !o->member_role) {
+        struct stat st;
+        if (stat(o->stats_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            tool_err("--stats-dir %s: not a directory", o->stats_dir);
+            return -1;
+        }
+    }
     o->netns |= o->script.partitions || o->nft_drop > 0;
     o->self_delivery |= o->check_vs;
     if (o->netns && !o->member_role && o->net.ipv6) {
