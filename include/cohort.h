@@ -239,6 +239,21 @@ struct cohort_config {
     size_t rpc_history_bytes;    /* bytes of replies held for repeats
                                     and of requests in assembly; default
                                     8 MiB, max_datagram..1 GiB */
+    /* --- since 0.6: stats socket --- */
+    const char *stats_socket;    /* NULL (default): off. Else the path of
+                                    a Unix socket this member makes (mode
+                                    0600, in a directory others cannot
+                                    write to, or a sticky one as /tmp) and
+                                    removes at close: each connection to
+                                    it gets one text snapshot of
+                                    cohort_stats() and the view, then is
+                                    closed (read by cohort-stat(1); format
+                                    in docs/api.md "Stats socket"). Read
+                                    only: nothing is read from a client.
+                                    Served from cohort_process() and
+                                    cohort_wait(), at most 4 a turn; only
+                                    this uid and root may connect. At most
+                                    107 bytes */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -474,10 +489,15 @@ enum cohort_request_flag {
  * the real-time tick its incarnation was drawn from is over, so a restart
  * with the same member_id is always newer (docs/protocol.md).
  * Errors: INVAL (NULL argument, or a bad field: cohort_last_error_text()
- * names it), VERSION (struct_size), NOMEM, ADDRESS (interface or group
- * address unusable), SYSTEM (socket or getrandom; errno kept), NOCRYPTO
- * (security without libsodium), KEY (key_file unreadable, malformed or
- * too open). */
+ * names it; also stats_socket empty, longer than 107 bytes, or in a
+ * directory that others can write to and is not sticky, or that belongs
+ * to another user), VERSION (struct_size), NOMEM, ADDRESS (interface or
+ * group address unusable), SYSTEM (socket or getrandom; errno kept; for
+ * stats_socket: EADDRINUSE when a running member listens at the path,
+ * EEXIST when something other than a socket of this user's is there,
+ * never replaced, or what stat, bind, chmod or listen said, e.g. ENOENT
+ * for a missing directory), NOCRYPTO (security without libsodium), KEY
+ * (key_file unreadable, malformed or too open). */
 COHORT_API COHORT_NODISCARD int cohort_open(cohort_t **out,
                                             const struct cohort_config *cfg);
 
@@ -908,6 +928,12 @@ struct cohort_stats {
                                          the reply history for its bounds */
     uint64_t rpc_history_bytes;       /* bytes it holds now */
     uint64_t rpc_history_entries;     /* entries it holds now */
+    /* --- since 0.6: stats socket --- */
+    uint64_t stats_socket_served;     /* snapshots written to clients */
+    uint64_t stats_socket_refused;    /* connections closed unserved: a
+                                         peer of another uid (not root),
+                                         or one that could not take the
+                                         snapshot at once */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

@@ -28,6 +28,8 @@ PACKAGES=(
     tar gzip
     redis-tools     # redis-cli: tests/kvd.sh talks to cohort-kvd with it
     jq              # tests/pubsub.sh parses cohort-sub's JSON lines
+    gnuplot-nox     # cohort-perf --plot draws its chart with it
+    libxml2-utils   # xmllint: tests/perf-plot.sh checks the SVG
 )
 
 cd "$(dirname "$0")/.."

@@ -61,6 +61,19 @@ in_ns() {
 
 failed=0
 ran=0
+runout=$(mktemp "${TMPDIR:-/tmp}/cohort-harness-out.XXXXXX") || exit 99
+
+# verdict_is_last NAME RC FILE: the last line of the harness's stdout is
+# its verdict, and it agrees with the exit status (PASS 0, FAIL 1, 2 or 4,
+# SKIP 77); a run killed by timeout(1) has none to give.
+verdict_is_last() {
+    last=$(tail -n 1 "$3")
+    case $2:$last in
+        0:PASS:*|1:FAIL:*|2:FAIL:*|4:FAIL:*|77:SKIP:*|124:*|137:*) return 0 ;;
+    esac
+    echo "--- $1: FAILED: exit $2 but the last line is '$last'"
+    failed=$((failed + 1))
+}
 
 # run NAME TIMEOUT_S HARNESS-ARGS...: one bounded harness run.
 run() {
@@ -68,8 +81,10 @@ run() {
     limit=$2
     shift 2
     echo "=== $name"
-    in_ns timeout -k 5 "$limit" "$HARNESS" --quiet "$@"
+    in_ns timeout -k 5 "$limit" "$HARNESS" --quiet "$@" >"$runout"
     rc=$?
+    cat "$runout"
+    verdict_is_last "$name" "$rc" "$runout"
     case $rc in
         0) ran=$((ran + 1)) ;;
         77) echo "--- $name: skipped (exit 77: see the SKIP line above)" ;;
@@ -101,7 +116,7 @@ else
 fi
 
 keydir=$(mktemp -d "${TMPDIR:-/tmp}/cohort-harness-key.XXXXXX") || exit 99
-trap 'rm -rf "$keydir"' EXIT
+trap 'rm -rf "$keydir" "$runout"' EXIT
 if [ -x "$KEYGEN" ] && "$KEYGEN" "$keydir/group.key" >/dev/null 2>&1 &&
    [ -s "$keydir/group.key" ]; then
     run "fifo, encrypted, 3 members x 2000 mixed messages, 5% loss" 60 \
@@ -356,6 +371,56 @@ else
     echo "--- order: FAILED: the whole history does not pass"
     printf '%s\n' "$out" | tail -n 8
     failed=$((failed + 1))
+fi
+
+# 8. the verdict is the last line whatever happens, and a missing log
+#    directory is an error of its own (exit 4); progress is drawn in place
+#    on a terminal (script(1) gives the run a pseudo-terminal) and never
+#    written to a pipe.
+echo "=== verdict and progress"
+expect_verdict() {   # NAME RC PATTERN HARNESS-ARGS...
+    vname=$1 want=$2 pat=$3
+    shift 3
+    in_ns timeout -k 5 60 "$HARNESS" "$@" >"$runout" 2>"$runout.err"
+    vrc=$?
+    if [ "$vrc" -eq "$want" ] && tail -n 1 "$runout" | grep -Eq "$pat"; then
+        echo "--- $vname: exit $vrc, last line '$(tail -n 1 "$runout")'"
+        ran=$((ran + 1))
+    else
+        echo "--- $vname: FAILED: exit $vrc (want $want), last lines:"
+        tail -n 3 "$runout" "$runout.err"
+        failed=$((failed + 1))
+    fi
+}
+expect_verdict "missing log directory" 4 '^FAIL: no log directory' \
+    --members 2 --messages 10 --keep-logs "$keydir/none/logs"
+expect_verdict "check without its log directory" 4 '^FAIL: no log directory' \
+    check --keep-logs "$keydir/none" --members 2 --messages 10
+expect_verdict "usage error" 2 '^FAIL: bad command line' --members 1
+expect_verdict "a run to a pipe" 0 '^PASS: 2 members x 3000' \
+    --members 2 --messages 3000 --rate 1500 --timeout 30
+if grep -q 'running' "$runout.err"; then
+    echo "--- progress: FAILED: a progress line went to a pipe"
+    failed=$((failed + 1))
+fi
+rm -f "$runout.err"
+if command -v script >/dev/null 2>&1; then
+    in_ns timeout -k 5 60 script -qec "$HARNESS --members 2 --messages 3000 \
+        --rate 1500 --timeout 30" /dev/null >"$runout" 2>&1
+    vrc=$?
+    # the line is redrawn after a carriage return and erased at the end
+    last=$(tr -d '\r' <"$runout" | grep -v '^$' | tail -n 1)
+    if [ "$vrc" -eq 0 ] && grep -q "$(printf '\r')cohort-harness: .* running" "$runout" &&
+       printf '%s\n' "$last" | grep -q '^PASS: 2 members'; then
+        echo "--- progress on a terminal, then the verdict last"
+        ran=$((ran + 1))
+    else
+        echo "--- progress: FAILED on a terminal: exit $vrc, output:"
+        cat -v "$runout" | tail -n 5
+        failed=$((failed + 1))
+    fi
+else
+    echo "--- progress on a terminal: skipped (no script(1))"
 fi
 
 echo "harness.sh: $ran runs passed, $failed failed"

@@ -91,12 +91,28 @@ expect 2 "^$h: --netns, --nft-drop and partition steps are IPv4 only" \
     $h --ipv6 --nft-drop 5
 expect 2 "^$h: --nft-drop: expected a number from 0 to 100" $h --nft-drop 101
 
-# check on a directory that is not there is one error, not violations.
-expect 1 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
+# check on a directory that is not there is one error, not violations:
+# exit 4, as for a run whose --keep-logs cannot be made.
+expect 4 "^cohort-harness: check: --keep-logs $tmp/none: No such file or directory" \
     cohort-harness check --keep-logs "$tmp/none"
 : >"$tmp/file"
-expect 1 "^cohort-harness: check: --keep-logs $tmp/file: not a directory" \
+expect 4 "^cohort-harness: check: --keep-logs $tmp/file: not a directory" \
     cohort-harness check --keep-logs "$tmp/file"
+expect 4 "^cohort-harness: --keep-logs $tmp/none/logs: cannot make the log directory: No such file or directory \(its parent directory must exist\)" \
+    cohort-harness --keep-logs "$tmp/none/logs"
+expect 4 "^cohort-harness: --keep-logs $tmp/file: not a directory" \
+    cohort-harness --keep-logs "$tmp/file"
+# ... and whatever the error, the harness's last line is its verdict.
+for args in "--group" "--bogus" "check --keep-logs $tmp/none" "--keep-logs $tmp/file"; do
+    # shellcheck disable=SC2086
+    "$top_builddir/cohort-harness" $args </dev/null >"$tmp/out" 2>/dev/null
+    if tail -n 1 "$tmp/out" | grep -q '^FAIL: '; then
+        echo "PASS: cohort-harness $args -> the last line is FAIL: ..."
+    else
+        echo "FAIL: cohort-harness $args: the last line is '$(tail -n 1 "$tmp/out")'"
+        fail=1
+    fi
+done
 
 # cohort-keygen speaks like the others.
 expect 2 '^cohort-keygen: needs the FILE' cohort-keygen
@@ -138,8 +154,29 @@ expect 2 "^$s: unknown option '--bogus'" $s --bogus
 expect 1 "^$s: key file '$tmp/none': No such file or directory" \
     $s --key "$tmp/none" --timeout 0.1
 
+# cohort-stat: one PATH, its options checked; a socket that is not there.
+expect 2 '^cohort-stat: needs the PATH of a member' cohort-stat
+expect 2 "^cohort-stat: unexpected argument 'b'" cohort-stat a b
+expect 2 "^cohort-stat: unknown option '--bogus'" cohort-stat --bogus x
+expect 2 "^cohort-stat: --count: expected a number from 1" cohort-stat --count 0 x
+expect 2 '^cohort-stat: --interval' cohort-stat --interval x x
+expect 1 "^cohort-stat: $tmp/none.sock: No such file or directory \(is the member running" \
+    cohort-stat "$tmp/none.sock"
+expect 1 "^cohort-stat: $tmp/file: Connection refused|^cohort-stat: $tmp/file: .*not a stats socket" \
+    cohort-stat "$tmp/file"
+# cohort-perf --plot: a name gnuplot cannot be asked for, a role without
+# cells
+expect 2 "^cohort-perf: --plot $tmp/x.txt: the file name must end in .svg or .png" \
+    cohort-perf table --plot "$tmp/x.txt"
+expect 2 "^cohort-perf: --plot: run, table and security draw their cells" \
+    cohort-perf membership --plot "$tmp/x.svg"
+expect 2 "^cohort-harness: --stats-dir $tmp/none: not a directory" \
+    cohort-harness --stats-dir "$tmp/none"
+expect 2 "^cohort-perf: --stats-socket: for send and recv" \
+    cohort-perf table --stats-socket "$tmp/s.sock"
+
 # --help and --version still succeed on stdout.
-for t in cohort-chat cohort-perf cohort-harness cohort-keygen cohort-pub cohort-sub; do
+for t in cohort-chat cohort-perf cohort-harness cohort-keygen cohort-pub cohort-sub cohort-stat; do
     if "$top_builddir/$t" --help >"$tmp/out" 2>&1 && grep -q '^usage: ' "$tmp/out" &&
        "$top_builddir/$t" --version >"$tmp/out" 2>&1 && grep -q "^$t " "$tmp/out"; then
         echo "PASS: $t --help, --version"

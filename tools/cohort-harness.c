@@ -45,6 +45,7 @@
 #include "harness_log.h"
 #include "harness_total.h"
 #include "harness_vs.h"
+#include "progress.h"
 
 #define H_HDR_BYTES 32u
 #define H_END_BYTES 40u                   /* an end marker: header, then
@@ -71,6 +72,31 @@
 #define H_HOLD_AFTER_STEPS_NS 1000000000ull
 #define H_LIFE_SHIFT 16                   /* payload sender: life << 16 | i */
 #define H_MAX_LIVES_ALL HL_MAX_LIVES_ALL
+#define H_EXIT_LOGDIR 4                   /* the log directory is missing,
+                                             not a directory, or cannot be
+                                             made */
+
+/* The verdict is the last line on stdout whatever happens: PASS or FAIL
+ * (or SKIP, exit 77), once. verdict_line prints it and notes that it did,
+ * so main can print a FAIL for a run that ended without one (a usage or
+ * set-up error). */
+static int g_verdict_printed;
+static struct tool_progress g_progress;
+
+static void verdict_line(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static void verdict_line(const char *fmt, ...)
+{
+    va_list ap;
+    tool_progress_clear(&g_progress);
+    fflush(stderr);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+    g_verdict_printed = 1;
+}
 
 enum h_opt {
     OPT_MEMBERS = TOOL_OPT__END,
@@ -93,6 +119,7 @@ enum h_opt {
     OPT_HOLD_UNTIL,
     OPT_SCRIPTED,
     OPT_MEMBER_TIMEOUT,
+    OPT_STATS_DIR,
 };
 
 struct h_opts {
@@ -116,6 +143,7 @@ struct h_opts {
     /* member role, scripted runs */
     int scripted;
     uint64_t life, expect, hold_until_ns;
+    const char *stats_dir;        /* --stats-dir: member sockets there */
 };
 
 /* ------------------------------------------------------------------ */
@@ -578,7 +606,7 @@ static size_t max_size(const struct h_opts *o)
 static int member_setup(struct member *m, const struct h_opts *o)
 {
     struct cohort_config cfg;
-    char name[32];
+    char name[32], stats_path[160];
     size_t bitmap = (size_t)(o->messages + 7) / 8;
     m->o = o;
     m->self = (uint32_t)o->index;
@@ -606,6 +634,13 @@ static int member_setup(struct member *m, const struct h_opts *o)
                             : 0;
     if (o->member_timeout_ms > 0)
         cfg.member_timeout_ns = o->member_timeout_ms * 1000000u;
+    /* A socket per process (a restarted member is a new life), for
+     * cohort-stat while the run goes on. */
+    if (o->stats_dir != NULL) {
+        snprintf(stats_path, sizeof stats_path, "%s/member-%u.%llu.sock",
+                 o->stats_dir, m->self, (unsigned long long)o->life);
+        cfg.stats_socket = stats_path;
+    }
     if (tool_open(&cfg, &m->c) != 0) {
         fprintf(m->log, "# open failed: %s\n", cohort_last_error_text());
         return -1;
@@ -1129,6 +1164,10 @@ static int spawn_member(const struct h_opts *o, struct h_procs *p,
     if (o->member_timeout_ms > 0)
         tool_argv_addf(&a, "--member-timeout-ms=%llu",
                        (unsigned long long)o->member_timeout_ms);
+    if (o->stats_dir != NULL) {
+        tool_argv_add(&a, "--stats-dir");
+        tool_argv_add(&a, o->stats_dir);
+    }
     if (o->script.n > 0) {
         tool_argv_add(&a, "--scripted");
         tool_argv_addf(&a, "--life=%u", life);
@@ -1226,36 +1265,55 @@ static void print_verdict(const struct h_opts *o, const struct verdict *v,
                (unsigned long long)v->process,
                (unsigned long long)v->liveness, (unsigned long long)v->vs,
                (unsigned long long)v->views, (unsigned long long)v->total);
-    printf("%s: %llu members x %llu messages, %s", v->violations ? "FAIL"
-           : "PASS", (unsigned long long)o->members,
-           (unsigned long long)o->messages, mode);
+    char line[512];
+    size_t n = 0;
+    n += (size_t)snprintf(line + n, sizeof line - n,
+                          "%s: %llu members x %llu messages, %s",
+                          v->violations ? "FAIL" : "PASS",
+                          (unsigned long long)o->members,
+                          (unsigned long long)o->messages, mode);
     if (v->lives > o->members || v->killed > 0 || v->left > 0 ||
         o->script.n > 0)
-        printf("%s%.0zu%s, %zu processes (%zu killed, %zu left)",
-               o->script.n > 0 ? ", " : "", o->script.n,
-               o->script.n == 0 ? "" : o->script.n == 1 ? " step" : " steps",
-               v->lives, v->killed, v->left);
-    if (o->check_vs)
-        printf(", vs checked");
-    if (ordered_mode(o->net.mode))
-        printf(", order checked");
-    printf(", %llu violation%s\n", (unsigned long long)v->violations,
-           v->violations == 1 ? "" : "s");
+        n += (size_t)snprintf(line + n, sizeof line - n,
+                              "%s%.0zu%s, %zu processes (%zu killed, "
+                              "%zu left)", o->script.n > 0 ? ", " : "",
+                              o->script.n, o->script.n == 0 ? ""
+                              : o->script.n == 1 ? " step" : " steps",
+                              v->lives, v->killed, v->left);
+    if (o->check_vs && n < sizeof line)
+        n += (size_t)snprintf(line + n, sizeof line - n, ", vs checked");
+    if (ordered_mode(o->net.mode) && n < sizeof line)
+        n += (size_t)snprintf(line + n, sizeof line - n, ", order checked");
+    if (n < sizeof line)
+        snprintf(line + n, sizeof line - n, ", %llu violation%s",
+                 (unsigned long long)v->violations,
+                 v->violations == 1 ? "" : "s");
+    verdict_line("%s", line);
 }
 
+/* The log directory: --keep-logs DIR (made if missing; its parent must
+ * exist) or a fresh temporary one. A directory that cannot be had is an
+ * error of its own (H_EXIT_LOGDIR), told apart from a failed run. */
 static int make_log_dir(const struct h_opts *o, char *dir, size_t len)
 {
+    struct stat st;
     if (o->keep_logs != NULL) {
         snprintf(dir, len, "%s", o->keep_logs);
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            tool_err("--keep-logs %s: %s", dir, strerror(errno));
+            tool_err("--keep-logs %s: cannot make the log directory: %s%s",
+                     dir, strerror(errno), errno == ENOENT
+                     ? " (its parent directory must exist)" : "");
+            return -1;
+        }
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            tool_err("--keep-logs %s: not a directory", dir);
             return -1;
         }
         return 0;
     }
     snprintf(dir, len, "/tmp/cohort-harness.XXXXXX");
     if (mkdtemp(dir) == NULL) {
-        tool_err("mkdtemp: %s", strerror(errno));
+        tool_err("cannot make a log directory in /tmp: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -1526,28 +1584,65 @@ static int check_main(const struct h_opts *o)
         return TOOL_EXIT_USAGE;
     }
     /* Judging a directory that is not there would count every member's
-     * log as missing: say what is wrong instead. */
+     * log as missing: say what is wrong instead, with an exit status of
+     * its own. */
     if (stat(o->keep_logs, &st) != 0) {
         tool_err("check: --keep-logs %s: %s", o->keep_logs, strerror(errno));
-        return TOOL_EXIT_FAIL;
+        verdict_line("FAIL: no log directory %s: %s", o->keep_logs,
+                     strerror(errno));
+        return H_EXIT_LOGDIR;
     }
     if (!S_ISDIR(st.st_mode)) {
         tool_err("check: --keep-logs %s: not a directory", o->keep_logs);
-        return TOOL_EXIT_FAIL;
+        verdict_line("FAIL: %s is not a log directory", o->keep_logs);
+        return H_EXIT_LOGDIR;
     }
     check_logs(o, &v, o->keep_logs);
     print_verdict(o, &v, 0.0);
     return v.violations ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }
 
-/* A long run is silent otherwise: on a terminal, say once a second how
- * far it is. The line is overwritten, then cleared. */
-static void show_progress(const struct h_opts *o, size_t running,
-                          uint64_t start)
+/* Bytes the members' delivery logs hold so far: one line per delivery,
+ * so it grows with the deliveries (stat only, the logs are not read). */
+static uint64_t log_bytes(const struct h_procs *p)
 {
-    fprintf(stderr, "\r%s: %.0f s, %zu of %llu members still running ",
-            tool_progname(), (tool_now_ns() - start) / 1e9, running,
-            (unsigned long long)o->members);
+    struct stat st;
+    uint64_t sum = 0;
+    for (size_t k = 0; k < p->n; k++)
+        if (stat(p->log[k], &st) == 0)
+            sum += (uint64_t)st.st_size;
+    return sum;
+}
+
+/* A long run is silent otherwise: on a terminal, say how far it is (time
+ * against the timeout, steps done, members still running, how much the
+ * logs hold and how fast they grow), overwritten in place. */
+static void show_progress(const struct h_opts *o, const struct h_procs *p,
+                          size_t steps_done)
+{
+    static uint64_t last_bytes, last_ns;
+    char size[16], rate[16], steps[32] = "";
+    uint64_t now = tool_now_ns(), bytes;
+    size_t running = 0;
+    if (!g_progress.on || now < g_progress.next_ns)
+        return;
+    for (size_t k = 0; k < p->n; k++)
+        running += !p->ch[k].reaped;
+    bytes = log_bytes(p);
+    tool_progress_si((double)bytes, size, sizeof size);
+    tool_progress_si(last_ns != 0 && now > last_ns && bytes >= last_bytes
+                         ? (double)(bytes - last_bytes) * 1e9 /
+                               (double)(now - last_ns)
+                         : 0.0, rate, sizeof rate);
+    last_bytes = bytes;
+    last_ns = now;
+    if (o->script.n > 0)
+        snprintf(steps, sizeof steps, ", step %zu/%zu", steps_done,
+                 o->script.n);
+    tool_progress_show(&g_progress, 0, "%s: %.1f/%.0f s, %zu/%zu running%s,"
+                       " logs %sB (%sB/s)", tool_progname(),
+                       (double)(now - p->start_ns) / 1e9, o->timeout_s,
+                       running, p->n, steps, size, rate);
 }
 
 static void await_members(const struct h_opts *o, struct h_procs *p,
@@ -1555,24 +1650,24 @@ static void await_members(const struct h_opts *o, struct h_procs *p,
 {
     uint64_t deadline = start + (uint64_t)((o->timeout_s + 20.0) * 1e9);
     size_t n = p->n, running = n;
-    if (!o->quiet && tool_progress_wanted()) {
-        while (running > 0 && tool_now_ns() < deadline) {
-            show_progress(o, running, start);
-            running = tool_children_wait(p->ch, n,
-                                         tool_now_ns() + 1000000000u);
-        }
-        fprintf(stderr, "\r%*s\r", 60, "");
+    while (g_progress.on && running > 0 && tool_now_ns() < deadline) {
+        show_progress(o, p, o->script.n);
+        running = tool_children_wait(p->ch, n, tool_now_ns() +
+                                     TOOL_PROGRESS_EVERY_NS);
     }
+    tool_progress_clear(&g_progress);
     (void)tool_children_reap(p->ch, n, deadline);
 }
 
 /* Wait (reaping whoever exits) until t_ns. */
-static void wait_until(struct h_procs *p, uint64_t t_ns)
+static void wait_until(const struct h_opts *o, struct h_procs *p,
+                       uint64_t t_ns, size_t steps_done)
 {
     for (int k = 0; k < 1000000 && !tool_stop_requested(); k++) {
         uint64_t now = tool_now_ns();
         if (now >= t_ns)
             return;
+        show_progress(o, p, steps_done);
         if (tool_children_wait(p->ch, p->n, t_ns) == 0) {
             uint64_t ns = t_ns - tool_now_ns();
             struct timespec ts = { 0, (long)(ns < 20000000 ? ns : 20000000) };
@@ -1641,7 +1736,8 @@ static int run_script(const struct h_opts *o, struct h_procs *p,
     uint64_t deadline = p->start_ns + (uint64_t)((o->timeout_s + 10.0) * 1e9);
     for (size_t s = 0; s < o->script.n && !tool_stop_requested(); s++) {
         const struct hs_step *st = &o->script.step[s];
-        wait_until(p, p->start_ns + st->at_ns);
+        wait_until(o, p, p->start_ns + st->at_ns, s);
+        tool_progress_clear(&g_progress);
         if (!o->quiet)
             printf("step %s at %.1f s\n", st->text,
                    (double)(tool_now_ns() - p->start_ns) / 1e9);
@@ -1659,6 +1755,7 @@ static int run_script(const struct h_opts *o, struct h_procs *p,
         }
         if (waiting == 0)
             break;
+        show_progress(o, p, o->script.n);
         (void)tool_children_wait(p->ch, p->n, tool_now_ns() + 100000000u);
     }
     for (uint32_t i = 0; i < o->members; i++) {
@@ -1677,9 +1774,9 @@ static int open_network(const struct h_opts *o, struct h_procs *p,
         return 0;
     if (hn_open(&p->net, (uint32_t)o->members, (unsigned)o->nft_drop, dir,
                 why, sizeof why) != 0) {
-        printf("SKIP: %s needs a network namespace per member: %s\n",
-               o->script.partitions ? "a partition step"
-               : o->nft_drop ? "--nft-drop" : "--netns", why);
+        verdict_line("SKIP: %s needs a network namespace per member: %s",
+                     o->script.partitions ? "a partition step"
+                     : o->nft_drop ? "--nft-drop" : "--netns", why);
         return -1;
     }
     if (!o->quiet)
@@ -1696,8 +1793,12 @@ static int parent_main(struct h_opts *o)
     char dir[4096];
     int r = 0;
     p.start_ns = tool_now_ns();
-    if (make_log_dir(o, dir, sizeof dir) != 0)
-        return TOOL_EXIT_FAIL;
+    tool_progress_init(&g_progress, !o->quiet);
+    if (make_log_dir(o, dir, sizeof dir) != 0) {
+        verdict_line("FAIL: no log directory (%s)", o->keep_logs != NULL
+                     ? o->keep_logs : "/tmp");
+        return H_EXIT_LOGDIR;
+    }
     for (uint32_t i = 0; i < H_MAX_MEMBERS; i++)
         p.current[i] = SIZE_MAX;
     if (!o->quiet)
@@ -1727,18 +1828,18 @@ static int parent_main(struct h_opts *o)
     hn_close(&p.net);
     check_exits(&p, &v);
     if (v.notsup) {
-        printf("SKIP: mode %s is not supported by this library yet\n",
-               tool_mode_name(o->net.mode));
+        verdict_line("SKIP: mode %s is not supported by this library yet",
+                     tool_mode_name(o->net.mode));
         if (o->keep_logs == NULL)
             remove_logs(&p, dir);
         return TOOL_EXIT_NOTSUP;
     }
     check_logs(o, &v, dir);
+    if (v.violations > 0)
+        printf("logs kept in %s\n", dir);
     print_verdict(o, &v, (tool_now_ns() - p.start_ns) / 1e9);
     if (v.violations == 0 && o->keep_logs == NULL)
         remove_logs(&p, dir);
-    else if (v.violations > 0)
-        printf("logs kept in %s\n", dir);
     return v.violations ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }
 
@@ -1785,12 +1886,17 @@ static void usage(FILE *f)
 "  --nft-drop PCT        nftables drops PCT%% of UDP crossing the bridge\n"
 "  --member-timeout-ms N silence before a member is dropped (library\n"
 "                        default 3000)\n"
+"  --stats-dir DIR       each member's counters on a Unix socket\n"
+"                        DIR/member-I.LIFE.sock for cohort-stat(1)\n"
 "  --self-delivery       members must deliver their own messages\n"
 "  --check-vs            check virtual synchrony and sending views with\n"
 "                        vs_check (implies --self-delivery)\n"
 "  --key FILE, --security auth|encrypt, --group, --interface (default\n"
 "  lo), --address, --port, --ipv6, --datagram: as cohort-chat\n"
-"  --quiet, --help, --version\n", H_MAX_MEMBERS);
+"  --quiet, --help, --version\n"
+"The last line on stdout is the verdict (PASS:, FAIL: or SKIP:); exit\n"
+"status 0 pass, 1 fail, 2 bad usage, 4 no log directory, 77 skipped.\n",
+            H_MAX_MEMBERS);
 }
 
 static const struct option long_opts[] = {
@@ -1815,6 +1921,7 @@ static const struct option long_opts[] = {
     { "hold-until", required_argument, NULL, OPT_HOLD_UNTIL },
     { "scripted", no_argument, NULL, OPT_SCRIPTED },
     { "member-timeout-ms", required_argument, NULL, OPT_MEMBER_TIMEOUT },
+    { "stats-dir", required_argument, NULL, OPT_STATS_DIR },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1877,6 +1984,7 @@ static int h_option(void *ctx, int opt, const char *arg)
         return tool_parse_u64("hold-until", arg, 0, UINT64_MAX,
                               &o->hold_until_ns);
     case OPT_SCRIPTED: o->scripted = 1; return 0;
+    case OPT_STATS_DIR: o->stats_dir = arg; return 0;
     case OPT_MEMBER_TIMEOUT:
         return tool_parse_u64("member-timeout-ms", arg, 100, 600000,
                               &o->member_timeout_ms);
@@ -1907,6 +2015,13 @@ static int finish_options(struct h_opts *o)
     if (!o->member_role && !o->check_role &&
         hs_check(&o->script, (uint32_t)o->members, o->timeout_s) != 0)
         return -1;
+    if (o->stats_dir != NULL && !o->member_role) {
+        struct stat st;
+        if (stat(o->stats_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            tool_err("--stats-dir %s: not a directory", o->stats_dir);
+            return -1;
+        }
+    }
     o->netns |= o->script.partitions || o->nft_drop > 0;
     o->self_delivery |= o->check_vs;
     if (o->netns && !o->member_role && o->net.ipv6) {
@@ -1950,8 +2065,23 @@ static int run(void *opts)
     return parent_main(o);
 }
 
+/* A run (or check) that ended without its verdict, by a usage error or
+ * one the run could not recover from, still ends with a FAIL line; the
+ * member role, --help and --version print none. */
+static const char *unjudged_reason(int rc)
+{
+    switch (rc) {
+    case TOOL_EXIT_USAGE: return "bad command line (see the message above)";
+    case H_EXIT_LOGDIR: return "no log directory";
+    default: return "the run ended with an error (see the messages above)";
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct h_opts o;
-    return tool_main(argc, argv, &o, parse_args, run);
+    int rc = tool_main(argc, argv, &o, parse_args, run);
+    if (rc != TOOL_EXIT_OK && !o.member_role && !g_verdict_printed)
+        verdict_line("FAIL: %s", unjudged_reason(rc));
+    return rc;
 }

@@ -75,6 +75,7 @@ enum kvd_opt {
     OPT_MAX_OUTPUT,
     OPT_QUIET,
     OPT_NO_STATE_TRANSFER,
+    OPT_STATS_SOCKET,
 };
 
 struct kvd_opts {
@@ -83,6 +84,7 @@ struct kvd_opts {
     const char *bind;
     uint64_t expected;
     int safe, linearizable, quiet, no_state_transfer;
+    const char *stats_socket;   /* --stats-socket PATH (cohort-stat) */
     uint64_t max_clients, max_query, max_output;
 };
 
@@ -186,7 +188,8 @@ static void usage(FILE *f)
 "                        before they apply) instead of TOTAL\n"
 "  --linearizable-reads  reads go through the total order too\n"
 "  --no-state-transfer   start with an empty store and never take (or\n"
-"                        give) the group's state\n"
+"                        give) the group's state\n""  --stats-socket PATH   serve the library's counters on a Unix socket\n"
+"                        at PATH (mode 0600) for cohort-stat(1)\n"
 "  --max-clients N       client connections (default 10000)\n"
 "  --max-query-bytes N   unparsed input a client may send ahead\n"
 "                        (default 64 MiB)\n"
@@ -219,6 +222,7 @@ static const struct option long_opts[] = {
     { "max-output-bytes", required_argument, NULL, OPT_MAX_OUTPUT },
     { "quiet", no_argument, NULL, OPT_QUIET },
     { "no-state-transfer", no_argument, NULL, OPT_NO_STATE_TRANSFER },
+    { "stats-socket", required_argument, NULL, OPT_STATS_SOCKET },
     { NULL, 0, NULL, 0 },
 };
 
@@ -237,6 +241,7 @@ static int kvd_option(void *ctx, int opt, const char *arg)
     case OPT_LINEARIZABLE: o->linearizable = 1; return 0;
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_NO_STATE_TRANSFER: o->no_state_transfer = 1; return 0;
+    case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
     case OPT_EXPECTED:
         return tool_parse_u64("expected", arg, 0, 1000, &o->expected);
     case OPT_MAX_CLIENTS:
@@ -1310,6 +1315,7 @@ static int kvd_start(struct kvd *k)
      * (its store may lack writes). */
     cfg.state_transfer = !k->o.no_state_transfer;
     cfg.state_provider = !k->o.no_state_transfer;
+    cfg.stats_socket = k->o.stats_socket;
     k->st.loading = !k->o.no_state_transfer;
     k->st.ever_ready = k->o.no_state_transfer;
     if (tool_open(&cfg, &k->c) != 0)

@@ -43,7 +43,9 @@
 #include "common.h"
 #include "perf_members.h"
 #include "perf_rpc.h"
+#include "perf_plot.h"
 #include "perf_raw.h"
+#include "progress.h"
 
 #define PERF_HDR_BYTES 32u
 #define PERF_MAGIC 0x46525043u        /* "CPRF" */
@@ -61,7 +63,7 @@
 #define PERF_SETTLE_NS 300000000ull
 #define PERF_STALL_NS 30000000000ull  /* flow control that never opens */
 #define PERF_DRAIN_MS 30000
-#define PERF_PROGRESS_NS 5000000000ull
+#define PERF_PROGRESS_NS TOOL_PROGRESS_EVERY_NS   /* a child's PROGRESS */
 #define PERF_EXIT_TOOBIG 4
 
 enum perf_type { MSG_DATA = 1, MSG_END = 2, MSG_PING = 3, MSG_PONG = 4 };
@@ -120,6 +122,9 @@ enum perf_opt {
     OPT_DIP_FILE,
     OPT_SENDERS,
     OPT_MODES,
+    OPT_PROGRESS,
+    OPT_PLOT,
+    OPT_STATS_SOCKET,
 };
 
 struct perf_opts {
@@ -140,7 +145,20 @@ struct perf_opts {
     uint64_t member_timeout_ms;  /* membership, member: 0 = default */
     int dip, dip_role;           /* membership --dip; member --dip-role */
     const char *dip_file;        /* member --dip-role=meter */
+    int progress;                /* child: PROGRESS lines for the parent */
+    const char *plot;            /* --plot FILE (.svg or .png) */
+    const char *stats_socket;    /* send, recv: --stats-socket PATH */
 };
+
+/* The status line on a terminal (progress.h); off for children, --quiet
+ * and --json. */
+static struct tool_progress g_progress;
+
+/* Which cell the parent runs, for its status line. */
+static struct {
+    size_t cell, cells;
+    char what[160];
+} g_where;
 
 /* ------------------------------------------------------------------ */
 /* Message header                                                      */
@@ -242,6 +260,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     struct cohort_config cfg;
     tool_config(&o->net, &cfg);
     cfg.self_delivery = 0;
+    cfg.stats_socket = o->stats_socket;   /* for cohort-stat, by hand */
     return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
@@ -431,6 +450,29 @@ static void send_end_markers(struct perf_io *io, const struct perf_opts *o,
     }
 }
 
+/* How far a sender is: under run (--progress) a PROGRESS line for the
+ * parent's status line; by hand, the status line itself. */
+static void report_progress(const struct perf_opts *o, uint64_t done,
+                            uint64_t ns)
+{
+    char a[16], b[16];
+    if (o->machine && o->progress) {
+        printf("PROGRESS done=%llu ns=%llu\n", (unsigned long long)done,
+               (unsigned long long)ns);
+        fflush(stdout);
+        return;
+    }
+    tool_progress_show(&g_progress, 0, "%s: %s %s, %llu bytes: %.1f s, %s "
+                       "%s, %s/s", tool_progname(),
+                       o->latency ? "ping" : "send",
+                       o->raw ? "raw" : tool_mode_name(o->net.mode),
+                       (unsigned long long)o->sizes[0], ns / 1e9,
+                       tool_progress_si((double)done, a, sizeof a),
+                       o->latency ? "round trips" : "messages",
+                       tool_progress_si(ns ? done * 1e9 / (double)ns : 0.0, b,
+                                        sizeof b));
+}
+
 struct send_state {
     uint64_t seq;
     uint64_t start_ns, end_ns;   /* end_ns 0: count decides */
@@ -448,13 +490,8 @@ static int send_done(const struct perf_opts *o, struct send_state *s)
     if ((s->seq & 31u) != 0)
         return 0;
     now = tool_now_ns();
-    if (!o->quiet && now >= s->next_progress_ns) {
-        /* Name the cell: in a table, many senders run one after the
-         * other and share the terminal. */
-        tool_err("send %s, %llu bytes: %.1f s, %llu messages",
-                 o->raw ? "raw" : tool_mode_name(o->net.mode),
-                 (unsigned long long)o->sizes[0], (now - s->start_ns) / 1e9,
-                 (unsigned long long)s->seq);
+    if (now >= s->next_progress_ns) {
+        report_progress(o, s->seq, now - s->start_ns);
         s->next_progress_ns = now + PERF_PROGRESS_NS;
     }
     return (o->count == 0 && now >= s->end_ns) || tool_stop_requested();
@@ -542,6 +579,7 @@ static int role_send_throughput(const struct perf_opts *o)
     s.end_ns = s.start_ns + (uint64_t)(o->seconds * 1e9);
     s.next_progress_ns = s.start_ns + PERF_PROGRESS_NS;
     r = send_loop(&io, o, buf, size, &s);
+    tool_progress_clear(&g_progress);
     if (r == 0) {
         uint64_t ns = tool_now_ns() - s.start_ns;
         send_end_markers(&io, o, buf, s.seq);
@@ -603,9 +641,14 @@ static int ping_loop(struct perf_io *io, const struct perf_opts *o,
     uint64_t wait_ns = reliable(io->mode) && !io->raw ? 1000000000u
                                                           : 100000000u;
     struct perf_hdr h = { MSG_PING, (uint32_t)o->run_id, 0, 0, 0 };
+    uint64_t start = tool_now_ns(), next_progress = start;
     for (uint64_t i = 0; i < o->count + warmup && !tool_stop_requested(); i++) {
         uint64_t t0 = tool_now_ns();
         int r;
+        if (t0 >= next_progress) {
+            report_progress(o, i, t0 - start);
+            next_progress = t0 + PERF_PROGRESS_NS;
+        }
         h.seq = i;
         h.value = t0;
         hdr_put(buf, &h);
@@ -638,6 +681,13 @@ static void print_ping_result(const struct perf_opts *o,
                (unsigned long long)percentile(lr->rtt_ns, lr->n, 999, 1000),
                (unsigned long long)(lr->n ? lr->rtt_ns[lr->n - 1] : 0),
                (unsigned long long)(lr->n ? sum / lr->n : 0));
+        /* The distribution for --plot: round trips at fixed shares. */
+        printf("CDF ns=");
+        for (size_t q = 0; q < PERF_PLOT_CDF_POINTS; q++)
+            printf("%s%llu", q ? "," : "",
+                   (unsigned long long)percentile(
+                       lr->rtt_ns, lr->n, perf_plot_cdf_permille(q), 1000));
+        printf("\n");
         return;
     }
     printf("%zu round trips of %zu bytes (%llu lost): p50 %.1f us, "
@@ -664,6 +714,7 @@ static int role_send_latency(const struct perf_opts *o)
     }
     if (io_wait_members(&io, (size_t)o->receivers) == 0) {
         r = ping_loop(&io, o, buf, size, &lr);
+        tool_progress_clear(&g_progress);
         if (r == 0) {
             send_end_markers(&io, o, buf, lr.n);
             print_ping_result(o, &lr, size);
@@ -820,7 +871,7 @@ static int role_recv(const struct perf_opts *o)
     if (o->machine) {
         printf("READY\n");
         fflush(stdout);
-    } else if (!o->quiet) {
+    } else if (!o->quiet && !o->json) {
         tool_err("listening (%s, group %s); Ctrl-C ends early",
                  o->raw ? "raw" : tool_mode_name(o->net.mode), o->net.group);
     }
@@ -833,7 +884,19 @@ static int role_recv(const struct perf_opts *o)
         for (; got < 100000 && io_next(&io) == 1; got++)
             recv_one(&io, o, &s);
         idle = got == 0;
+        if (!o->machine && s.msgs > 0) {
+            char a[16], b[16];
+            uint64_t span = s.last_ns - s.first_ns;
+            tool_progress_show(&g_progress, 0, "%s: recv %s: %s messages, "
+                               "%s/s", tool_progname(), o->raw ? "raw"
+                               : tool_mode_name(o->net.mode),
+                               tool_progress_si((double)s.msgs, a, sizeof a),
+                               tool_progress_si(span ? (double)(s.msgs - 1) *
+                                                1e9 / (double)span : 0.0, b,
+                                                sizeof b));
+        }
     }
+    tool_progress_clear(&g_progress);
     if (io.raw)
         s.partial = io.sock.partial;
     print_recv_result(o, &s);
@@ -866,6 +929,8 @@ struct cell {
     size_t nrx;
     struct rx_result rx[PERF_MAX_RECEIVERS];
     uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
+    uint64_t cdf_ns[PERF_PLOT_CDF_POINTS];  /* latency: for --plot */
+    size_t ncdf;
     double score;                /* what --repeat takes the median of */
     size_t runs;                 /* how many times it ran */
 };
@@ -909,6 +974,8 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
         tool_argv_add(a, "--latency");
     if (o->quiet)
         tool_argv_add(a, "--quiet");
+    if (g_progress.on && strcmp(role, "send") == 0)
+        tool_argv_add(a, "--progress");
     tool_argv_add_net(a, net);
 }
 
@@ -945,6 +1012,22 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     }
     if (c->sent > 0 && c->sent >= rx->msgs)
         rx->loss = (double)(c->sent - rx->msgs) / (double)c->sent;
+}
+
+/* A latency sender's "CDF ns=a,b,..." line into the cell. */
+static void parse_cdf(struct cell *c, const struct tool_child *snd)
+{
+    char line[PERF_PLOT_CDF_POINTS * 21 + 16];
+    const char *p;
+    c->ncdf = 0;
+    if (!tool_child_line(snd, "CDF ns=", line, sizeof line))
+        return;
+    p = line + strlen("CDF ns=");
+    while (c->ncdf < PERF_PLOT_CDF_POINTS && *p >= '0' && *p <= '9') {
+        char *end;
+        c->cdf_ns[c->ncdf++] = strtoull(p, &end, 10);
+        p = *end == ',' ? end + 1 : end;
+    }
 }
 
 /* Add one sender's RESULT line to the cell: counts are summed, the start
@@ -1022,6 +1105,8 @@ static void collect(struct cell *c, struct tool_child *ch, size_t nrx,
     for (size_t k = 0; k < nsnd; k++)
         parse_sender(c, tool_child_line(&ch[nrx + k], "RESULT role=", line,
                                         sizeof line));
+    if (c->latency)
+        parse_cdf(c, &ch[nrx]);
     c->nrx = nrx;
     for (size_t i = 0; i < nrx; i++) {
         if (tool_child_line(&ch[i], "RESULT role=recv", line, sizeof line))
@@ -1070,15 +1155,94 @@ static void cell_net(const struct perf_opts *o, const struct cell *c,
         net->key_file = NULL;
 }
 
+/* Take the senders' PROGRESS lines out of their output (so it never
+ * fills) and sum the newest of each: done (messages or round trips), the
+ * longest time. Returns how many senders reported. */
+static size_t take_progress(struct tool_child *snd, size_t nsnd,
+                            uint64_t *done, uint64_t *ns)
+{
+    static const char tag[] = "PROGRESS ";
+    size_t reported = 0;
+    *done = *ns = 0;
+    for (size_t k = 0; k < nsnd; k++) {
+        struct tool_child *c = &snd[k];
+        uint64_t d = 0, t = 0;
+        int seen = 0;
+        size_t w = 0, r = 0;
+        while (r < c->out_len) {
+            char *nl = memchr(c->out + r, '\n', c->out_len - r);
+            size_t len = nl != NULL ? (size_t)(nl - (c->out + r)) + 1
+                                    : c->out_len - r;
+            if (nl != NULL && len > sizeof tag - 1 &&
+                memcmp(c->out + r, tag, sizeof tag - 1) == 0) {
+                *nl = '\0';
+                seen |= tool_field_u64(c->out + r, "done", &d) == 0 &&
+                        tool_field_u64(c->out + r, "ns", &t) == 0;
+            } else {
+                memmove(c->out + w, c->out + r, len);
+                w += len;
+            }
+            r += len;
+        }
+        c->out_len = w;
+        c->out[w] = '\0';
+        if (seen) {
+            reported++;
+            *done += d;
+            *ns = t > *ns ? t : *ns;
+        }
+    }
+    return reported;
+}
+
+/* The parent's status line while a cell runs: which cell, how far (time
+ * or count), the senders' rate so far. */
+static void show_cell_progress(const struct perf_opts *o,
+                               const struct cell *c, struct tool_child *snd,
+                               size_t nsnd)
+{
+    static uint64_t done, ns;
+    char a[16], b[16], far[48];
+    uint64_t d, t;
+    if (take_progress(snd, nsnd, &d, &t) > 0) {
+        done = d;
+        ns = t;
+    }
+    if (cell_count(o, c) != 0)
+        snprintf(far, sizeof far, "%s/%s", tool_progress_si((double)done,
+                 a, sizeof a), tool_progress_si((double)cell_count(o, c), b,
+                 sizeof b));
+    else
+        snprintf(far, sizeof far, "%.1f/%g s, %s", ns / 1e9, o->seconds,
+                 tool_progress_si((double)done, a, sizeof a));
+    tool_progress_show(&g_progress, 0, "%s: cell %zu/%zu%s, %s: %s %s, "
+                       "%s/s", tool_progname(), g_where.cell, g_where.cells,
+                       g_where.what, c->latency ? "latency" : "throughput",
+                       far, c->latency ? "round trips" : "sent",
+                       tool_progress_si(ns ? done * 1e9 / (double)ns : 0.0,
+                                        b, sizeof b));
+    if (ns == 0)
+        done = 0;
+}
+
 /* The senders decide: once they are gone, receivers get a short while to
  * see the end (none if a sender failed) before they are stopped. */
-static void reap_cell(struct tool_child *ch, size_t nrx, size_t nsnd,
+static void reap_cell(const struct perf_opts *o, const struct cell *c,
+                      struct tool_child *ch, size_t nrx, size_t nsnd,
                       double timeout_s)
 {
     char line[64];
     uint64_t grace_ns = 15000000000ull;
-    (void)tool_children_reap(&ch[nrx], nsnd, tool_now_ns() +
-                             (uint64_t)((timeout_s + 5) * 1e9));
+    uint64_t until = tool_now_ns() + (uint64_t)((timeout_s + 5) * 1e9);
+    for (int k = 0; k < 1000000 && g_progress.on && tool_now_ns() < until;
+         k++) {
+        if (tool_children_wait(&ch[nrx], nsnd,
+                               tool_now_ns() + TOOL_PROGRESS_EVERY_NS) == 0)
+            break;
+        show_cell_progress(o, c, &ch[nrx], nsnd);
+    }
+    (void)take_progress(&ch[nrx], nsnd, &(uint64_t){ 0 }, &(uint64_t){ 0 });
+    (void)tool_children_reap(&ch[nrx], nsnd, until);
     for (size_t k = nrx; k < nrx + nsnd; k++)
         if (tool_child_line(&ch[k], "RESULT error", line, sizeof line) ||
             !tool_child_line(&ch[k], "RESULT", line, sizeof line))
@@ -1109,7 +1273,7 @@ static void run_cell_once(struct perf_opts *o, struct cell *c)
                 break;
         }
         if (started == nrx + nsnd) {
-            reap_cell(ch, nrx, nsnd, timeout_s);
+            reap_cell(o, c, ch, nrx, nsnd, timeout_s);
             collect(c, ch, nrx, nsnd);
             return;
         }
@@ -1155,6 +1319,22 @@ static void print_ratio(const struct perf_opts *o, double num, double den)
         printf(" %7.2f", num / den);
 }
 
+/* Name the cell about to run for the status line: " fifo 1000 B x3 snd
+ * (run 2/3)". */
+static void where_cell(const struct cell *c, size_t i, size_t n, size_t rep,
+                       size_t k, const struct perf_opts *o)
+{
+    char snd[32] = "", run[56] = "";
+    if (c->senders > 1)
+        snprintf(snd, sizeof snd, " x%zu snd", c->senders);
+    if (k > 1)
+        snprintf(run, sizeof run, " (run %zu/%zu)", rep + 1, k);
+    g_where.cell = i + 1;
+    g_where.cells = n;
+    snprintf(g_where.what, sizeof g_where.what, " %s %zu B%s%s",
+             cell_label(o, c), c->size, snd, run);
+}
+
 /* Run every cell --repeat times and keep, per cell, the run with the
  * median score. Repeats go round the whole plan rather than one cell K
  * times in a row, so a noisy spell on the machine hits every mode alike
@@ -1168,12 +1348,10 @@ static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
             struct cell *r = &runs[i * k + cells[i].runs];
             if (cells[i].runs > 0 && runs[i * k].expected)
                 continue;        /* a limit: no point repeating it */
-            if (!o->quiet)
-                tool_err("cell %zu of %zu: %s %s, %zu bytes (run %zu of "
-                         "%zu)...", i + 1, n,
-                         cells[i].latency ? "latency" : "throughput",
-                         cell_label(o, &cells[i]), cells[i].size, rep + 1,
-                         k);
+            where_cell(&cells[i], i, n, rep, k, o);
+            tool_progress_show(&g_progress, 1, "%s: cell %zu/%zu%s: "
+                               "starting...", tool_progname(), i + 1, n,
+                               g_where.what);
             *r = cells[i];
             run_cell_once(o, r);
             r->score = cell_score(r);
@@ -1486,6 +1664,114 @@ static size_t plan(const struct perf_opts *o, struct cell *cells)
     return n;
 }
 
+/* A series' colour: its mode (raw black), in the security table its
+ * security; dashes tell sender counts (throughput) or sizes (latency). */
+static int plot_color(const struct perf_opts *o, const struct cell *c)
+{
+    return o->secmatrix ? (int)c->security + 1 : c->kind;
+}
+
+static size_t have_senders_index(const struct perf_opts *o, size_t senders)
+{
+    for (size_t j = 0; j < o->nsenders; j++)
+        if (o->senders[j] == senders)
+            return j;
+    return 0;
+}
+
+static size_t size_index(const struct perf_opts *o, size_t size)
+{
+    for (size_t j = 0; j < o->nsizes; j++)
+        if (o->sizes[j] == size)
+            return j;
+    return 0;
+}
+
+/* --plot: a throughput series per (mode or security, senders), its
+ * points the sizes in ascending order; a latency series per latency cell,
+ * its points the CDF. Cells that failed are left out. */
+static size_t tput_series(const struct perf_opts *o, const struct cell *cells,
+                          size_t n, struct perf_plot_series *out, size_t have)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        struct perf_plot_series *s = NULL;
+        char title[64];
+        size_t k;
+        if (c->latency || c->error != NULL || c->score <= 0)
+            continue;
+        snprintf(title, sizeof title, "%s%s%.0zu%s", cell_label(o, c),
+                 o->nsenders > 1 ? ", " : "", o->nsenders > 1 ? c->senders
+                 : 0, o->nsenders > 1 ? (c->senders == 1 ? " sender"
+                                                         : " senders") : "");
+        for (k = 0; k < have && s == NULL; k++)
+            if (!out[k].latency && strcmp(out[k].title, title) == 0)
+                s = &out[k];
+        if (s == NULL) {
+            s = &out[have++];
+            snprintf(s->title, sizeof s->title, "%s", title);
+            s->color = plot_color(o, c);
+            s->dash = 1 + (int)(have_senders_index(o, c->senders) % 4);
+        }
+        /* insert by size */
+        for (k = s->n; k > 0 && s->x[k - 1] > (double)c->size; k--) {
+            s->x[k] = s->x[k - 1];
+            s->y[k] = s->y[k - 1];
+        }
+        if (s->n < PERF_PLOT_MAX_POINTS) {
+            s->x[k] = (double)c->size;
+            s->y[k] = c->score;
+            s->n++;
+        }
+    }
+    return have;
+}
+
+static int draw_plot(const struct perf_opts *o, const struct cell *cells,
+                     size_t n)
+{
+    struct perf_plot_series *series = calloc(n + 1, sizeof *series);
+    struct perf_plot p;
+    size_t ns;
+    int r;
+    if (series == NULL) {
+        tool_err("--plot: out of memory");
+        return -1;
+    }
+    ns = tput_series(o, cells, n, series, 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct cell *c = &cells[i];
+        struct perf_plot_series *s = &series[ns];
+        if (!c->latency || c->error != NULL || c->ncdf == 0 || c->samples == 0)
+            continue;
+        s->latency = 1;
+        s->color = plot_color(o, c);
+        s->dash = 1 + (int)(size_index(o, c->size) % 5);
+        snprintf(s->title, sizeof s->title, "%s %zu B", cell_label(o, c),
+                 c->size);
+        for (size_t q = 0; q < c->ncdf; q++) {
+            s->x[q] = (double)c->cdf_ns[q] / 1e3;
+            s->y[q] = perf_plot_cdf_permille(q) / 1000.0;
+        }
+        s->n = c->ncdf;
+        ns++;
+    }
+    memset(&p, 0, sizeof p);
+    p.file = o->plot;
+    p.series = series;
+    p.n = ns;
+    snprintf(p.title, sizeof p.title, "cohort-perf %s: %llu receiver%s on "
+             "%s, datagram limit %zu bytes, cohort %s", o->role,
+             (unsigned long long)o->receivers, o->receivers == 1 ? "" : "s",
+             o->net.interface, n > 0 ? cells[0].datagram : 0,
+             cohort_version());
+    r = perf_plot_draw(&p);
+    if (r == 0 && !o->quiet && !o->json)
+        tool_err("chart written to %s", o->plot);
+    free(series);
+    return r;
+}
+
 /* security without --key: a throw-away key in a private directory. */
 struct temp_key {
     char dir[64];
@@ -1533,10 +1819,14 @@ static int run_plan(struct perf_opts *o)
     for (size_t i = 0; i < n; i++)
         failed |= cells[i].runs == 0 ||
                   (cells[i].error != NULL && !cells[i].expected);
+    tool_progress_clear(&g_progress);
     if (o->json)
         print_json(o, cells, n);
     else
         print_human(o, cells, n);
+    fflush(stdout);
+    if (o->plot != NULL && draw_plot(o, cells, n) != 0)
+        failed = 1;
     return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }
 
@@ -1617,8 +1907,15 @@ static void usage(FILE *f)
 "                        security: the key to use (default: a temporary\n"
 "                        one)\n"
 "  --security auth|encrypt  with --key, as cohort-chat\n"
-"  --json                machine-readable output\n"
-"  --quiet               no progress lines on stderr\n"
+"  --plot FILE.svg|FILE.png  run, table, security: also draw the cells\n"
+"                        with gnuplot (Debian: gnuplot-nox): throughput\n"
+"                        by message size per mode beside raw, and the\n"
+"                        round-trip latency CDF (with --latency)\n"
+"  --stats-socket PATH   send, recv: the member's counters on a Unix\n"
+"                        socket for cohort-stat(1)\n"
+"  --json                machine-readable output (no progress line)\n"
+"  --quiet               no progress line on stderr (it is drawn only\n"
+"                        when stderr is a terminal, in place)\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
 "  --faults SPEC: as cohort-chat\n"
 "  --help, --version\n", PERF_MAX_SENDERS, PERF_MEMBERS_MAX);
@@ -1649,6 +1946,9 @@ static const struct option long_opts[] = {
     { "dip-file", required_argument, NULL, OPT_DIP_FILE },
     { "senders", required_argument, NULL, OPT_SENDERS },
     { "modes", required_argument, NULL, OPT_MODES },
+    { "progress", no_argument, NULL, OPT_PROGRESS },
+    { "plot", required_argument, NULL, OPT_PLOT },
+    { "stats-socket", required_argument, NULL, OPT_STATS_SOCKET },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1733,6 +2033,9 @@ static int perf_option(void *ctx, int opt, const char *arg)
         return 0;
     case OPT_DIP_FILE: o->dip_file = arg; return 0;
     case OPT_DIP: o->dip = 1; return 0;
+    case OPT_PROGRESS: o->progress = 1; return 0;
+    case OPT_PLOT: o->plot = arg; return 0;
+    case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
@@ -1764,6 +2067,19 @@ static int finish_options(struct perf_opts *o)
     }
     if (table || o->secmatrix)
         o->matrix = 1;
+    if (o->plot != NULL && strcmp(o->role, "run") != 0 && !table &&
+        !o->secmatrix) {
+        tool_err("--plot: run, table and security draw their cells; %s "
+                 "has none", o->role);
+        return -1;
+    }
+    if (o->plot != NULL && perf_plot_check_name(o->plot) != 0)
+        return -1;
+    if (o->stats_socket != NULL && strcmp(o->role, "send") != 0 &&
+        strcmp(o->role, "recv") != 0) {
+        tool_err("--stats-socket: for send and recv (one member each)");
+        return -1;
+    }
     if (o->secmatrix && o->raw) {
         tool_err("security: measures cohort with and without security; "
                  "--raw has none");
@@ -1863,6 +2179,7 @@ static int role_membership(const struct perf_opts *o, int member)
     m.dip_role = o->dip_role;
     m.dip_file = o->dip_file;
     m.dip_size = o->sizes[0];
+    m.progress = &g_progress;
     if (member)
         return perf_members_member(&m);
     return m.dip ? perf_members_dip_run(&m) : perf_members_run(&m);
@@ -1871,6 +2188,10 @@ static int role_membership(const struct perf_opts *o, int member)
 static int run(void *opts)
 {
     struct perf_opts *o = opts;
+    tool_progress_init(&g_progress, !o->quiet && !o->json && !o->machine);
+    /* Before a long run, not after it: is there a way to draw? */
+    if (o->plot != NULL && perf_plot_check_gnuplot() != 0)
+        return TOOL_EXIT_FAIL;
     if (strcmp(o->role, "membership") == 0 || strcmp(o->role, "member") == 0)
         return role_membership(o, strcmp(o->role, "member") == 0);
     if (strcmp(o->role, "send") == 0)

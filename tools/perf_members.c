@@ -647,14 +647,16 @@ int perf_members_run(const struct perf_members_opts *o)
             struct pm_row *row = &rows[i];
             struct pm_round *r = &row->rounds[row->runs];
             row->n = (size_t)o->sizes[i];
-            if (!o->quiet)
-                tool_err("membership: %zu members (run %zu of %zu)...",
-                         row->n, rep + 1, k);
+            tool_progress_show(o->progress, 1, "%s: membership, %zu members "
+                               "(size %zu of %zu, run %zu of %zu)...",
+                               tool_progname(), row->n, i + 1, o->nsizes,
+                               rep + 1, k);
             run_round(o, row->n, r);
             row->runs++;
             if (r->error != NULL) {
                 row->failed++;
                 row->error = r->error;
+                tool_progress_clear(o->progress);
                 if (!o->quiet)
                     tool_err("membership: %zu members: %s", row->n,
                              r->error);
@@ -1094,12 +1096,15 @@ int perf_members_dip_run(const struct perf_members_opts *o)
     for (size_t rep = 0; rep < k && !tool_stop_requested(); rep++) {
         for (size_t i = 0; i < o->nsizes && !tool_stop_requested(); i++) {
             struct pm_dip_round *r = &rounds[i][rep];
-            if (!o->quiet)
-                tool_err("membership --dip: %llu members (run %zu of %zu)...",
-                         (unsigned long long)o->sizes[i], rep + 1, k);
+            tool_progress_show(o->progress, 1, "%s: membership --dip, %llu "
+                               "members (size %zu of %zu, run %zu of %zu)...",
+                               tool_progname(),
+                               (unsigned long long)o->sizes[i], i + 1,
+                               o->nsizes, rep + 1, k);
             dip_round(o, (size_t)o->sizes[i], r);
             if (r->error != NULL) {
                 failed = 1;
+                tool_progress_clear(o->progress);
                 if (!o->quiet)
                     tool_err("membership --dip: %s", r->error);
             } else {

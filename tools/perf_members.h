@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "progress.h"
 
 #define PERF_MEMBERS_MAX_SIZES 8
 #define PERF_MEMBERS_MAX 48           /* processes per group; pump <= 64 */
@@ -32,6 +33,7 @@ struct perf_members_opts {
     int dip_role;                     /* member: PM_DIP_* */
     const char *dip_file;             /* member, meter: buckets go here */
     uint64_t dip_size;                /* message size, bytes */
+    struct tool_progress *progress;   /* the status line (progress.h) */
 };
 
 enum { PM_DIP_NONE, PM_DIP_SEND, PM_DIP_RECV, PM_DIP_METER };

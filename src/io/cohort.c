@@ -32,6 +32,7 @@
 #include "faults.h"
 #include "incarnation.h"
 #include "rng.h"
+#include "statsock.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -78,6 +79,10 @@ struct cohort {
     bool tx_backlog;    /* the last pump stopped at its bound */
     size_t max_message;
     bool secret_locked; /* the core's key memory is mlock()ed */
+    co_statsock_t *stats;      /* cfg.stats_socket, or NULL */
+    uint64_t stats_look_ns;    /* cohort_process(): next accept() try */
+    char group[COHORT_NAME_MAX + 1];
+    char name[COHORT_NAME_MAX + 1];
 };
 
 /* ------------------------------------------------------------------ */
@@ -555,6 +560,7 @@ static void co_free_handle(cohort_t *c)
 {
     if (c == NULL)
         return;
+    co_statsock_close(c->stats);
     co_transport_close(c->tp);
     if (c->core != NULL && c->secret_locked) {
         void *secret;
@@ -634,6 +640,20 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
     return 0;
 }
 
+/* The stats socket, before any datagram goes out: a path that cannot be
+ * used fails the open without the group ever seeing this member. */
+static int co_open_stats(cohort_t *c, const struct cohort_config *cfg,
+                         const char *name)
+{
+    char why[CO_ERROR_TEXT_MAX];
+    snprintf(c->group, sizeof c->group, "%s", cfg->group);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    if (cfg->stats_socket == NULL)
+        return 0;
+    int rc = co_statsock_open(&c->stats, cfg->stats_socket, why, sizeof why);
+    return rc == 0 ? 0 : co_fail(rc, "%s", why);
+}
+
 COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
 {
     snprintf(co_error_text, sizeof co_error_text, "no error");
@@ -658,8 +678,14 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
          * CO_TX_QUEUE_GUESS datagrams. */
         size_t q = cc.tx_queue_len != 0 ? cc.tx_queue_len : CO_TX_QUEUE_GUESS;
         c->tx_pump_max = q + 64;
-        rc = co_start(c, &cfg, &faults, &cc);
+        rc = co_open_stats(c, &cfg, cc.name);
     }
+    if (rc == 0)
+        rc = co_start(c, &cfg, &faults, &cc);
+    if (rc == 0 && c->stats != NULL &&
+        co_transport_watch(c->tp, co_statsock_fd(c->stats)) != 0)
+        rc = co_fail(COHORT_ERR_SYSTEM, "stats_socket: epoll_ctl: %s",
+                     strerror(errno));
     co_crypto_wipe_bytes(&cc, sizeof cc);
     if (rc != 0) {
         co_free_handle(c);
@@ -854,6 +880,39 @@ COHORT_API int cohort_timeout_ms(const cohort_t *c)
     return ns <= 0 ? (int)ns : co_ms_of_ns((uint64_t)ns);
 }
 
+/* A snapshot for a stats socket client (co_statsock_fill_fn). */
+static int co_fill_snapshot(void *ctx, char *buf, size_t len)
+{
+    const cohort_t *c = ctx;
+    struct cohort_stats st;
+    co_statsock_meta_t m;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    if (cohort_stats(c, &st) != 0)
+        return -1;
+    memset(&m, 0, sizeof m);
+    m.version = cohort_version();
+    m.group = c->group;
+    m.name = c->name;
+    m.self = co_core_self(c->core);
+    m.view_members = co_core_view(c->core, &m.view_id, NULL, 0);
+    m.now_ns = co_now_ns();
+    return co_statsock_encode(&st, &m, buf, len);
+}
+
+/* Serve stats socket clients: when epoll saw one, or (look: the caller
+ * polled by itself, so readiness is unknown) at most once a millisecond. */
+static void co_serve_stats(cohort_t *c, uint64_t now_ns, bool look)
+{
+    if (c->stats == NULL)
+        return;
+    bool ready = co_transport_take_extra(c->tp);
+    if (!ready && !(look && now_ns >= c->stats_look_ns))
+        return;
+    c->stats_look_ns = now_ns + CO_STATSOCK_LOOK_NS;
+    (void)co_statsock_serve(c->stats, co_fill_snapshot, c);
+}
+
 /* One turn of the loop. look: find out which sockets are readable if no
  * wait has said so yet (cohort_process); cohort_wait passes false because
  * its blocking wait tells it, and returns at once if data is waiting. */
@@ -874,6 +933,7 @@ static int co_process(cohort_t *c, bool look)
     rc = co_pump_tx(c, now, false);
     if (rc != 0)
         return rc;
+    co_serve_stats(c, now, look);
     size_t ready = co_core_events_ready(c->core);
     return ready > INT32_MAX ? INT32_MAX : (int)ready;
 }
@@ -1248,6 +1308,8 @@ static void co_count_drops(struct cohort_stats *s, int reason, uint64_t n)
 static void co_add_io_stats(const cohort_t *c, struct cohort_stats *s)
 {
     co_transport_add_stats(c->tp, s);
+    s->stats_socket_served = co_statsock_served(c->stats);
+    s->stats_socket_refused = co_statsock_refused(c->stats);
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d])
             co_count_drops(s, COHORT_DROP_INJECTED, c->lane[d].dropped);

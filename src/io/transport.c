@@ -61,6 +61,9 @@ struct co_transport {
     unsigned rx_turn; /* which socket is read first, alternating */
     unsigned ready;   /* CO_READY_* bits: sockets that may hold datagrams */
     bool ready_known; /* ready came from epoll and is still current */
+    int extra_fd;     /* another descriptor in the epoll set (the stats
+                         socket), or -1 */
+    bool extra_ready; /* epoll said it is readable */
 
     co_transport_counters_t counters;
 };
@@ -577,6 +580,7 @@ static co_transport_t *co_transport_alloc(void)
         t->mc_fd = -1;
         t->uc_fd = -1;
         t->ep_fd = -1;
+        t->extra_fd = -1;
     }
     return t;
 }
@@ -847,16 +851,42 @@ static void co_note_ready(co_transport_t *t, const struct epoll_event *evs,
                           int n)
 {
     t->ready = 0;
-    for (int i = 0; i < n; i++)
-        t->ready |= evs[i].data.fd == t->mc_fd ? CO_READY_MC : CO_READY_UC;
+    for (int i = 0; i < n; i++) {
+        if (t->extra_fd >= 0 && evs[i].data.fd == t->extra_fd)
+            t->extra_ready = true;
+        else
+            t->ready |= evs[i].data.fd == t->mc_fd ? CO_READY_MC
+                                                   : CO_READY_UC;
+    }
     t->ready_known = true;
+}
+
+int co_transport_watch(co_transport_t *t, int fd)
+{
+    COHORT_ASSERT(t != NULL && fd >= 0 && t->extra_fd < 0);
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(t->ep_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return COHORT_ERR_SYSTEM;
+    t->extra_fd = fd;
+    return 0;
+}
+
+bool co_transport_take_extra(co_transport_t *t)
+{
+    COHORT_ASSERT(t != NULL);
+    bool ready = t->extra_ready;
+    t->extra_ready = false;
+    return ready;
 }
 
 int co_transport_wait(co_transport_t *t, int timeout_ms)
 {
     COHORT_ASSERT(t != NULL);
-    struct epoll_event evs[2];
-    int n = epoll_wait(t->ep_fd, evs, 2, timeout_ms);
+    struct epoll_event evs[3];
+    int n = epoll_wait(t->ep_fd, evs, 3, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : COHORT_ERR_SYSTEM;
     co_note_ready(t, evs, n);

@@ -102,6 +102,14 @@ int co_transport_wait_ns(co_transport_t *t, int64_t timeout_ns);
  * came back full). */
 bool co_transport_more(const co_transport_t *t);
 
+/* Add fd (one, at most; the stats socket) to the epoll set behind
+ * co_transport_fd(), so a connection wakes the member's loop. Returns 0
+ * or SYSTEM (errno kept). */
+int co_transport_watch(co_transport_t *t, int fd);
+
+/* Did the last co_transport_wait() see that fd readable? Clears it. */
+bool co_transport_take_extra(co_transport_t *t);
+
 /* Put the socket-level counts into s: datagram and byte counts, send
  * refusals in send_errors (they are no receive drop), and datagrams cut
  * short on receive as COHORT_DROP_TRUNCATED. */
