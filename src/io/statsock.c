@@ -54,8 +54,13 @@ static const struct co_stat_field co_stat_fields[] = {
     CO_C(state_transfers_provided), CO_C(state_transfers_received),
     CO_C(state_transfers_restarted), CO_C(state_bytes_sent),
     CO_C(state_bytes_received), CO_C(messages_superseded),
-    CO_C(exclusions_seen), CO_C(stats_socket_served),
-    CO_C(stats_socket_refused),
+    CO_C(exclusions_seen),
+    CO_C(requests_sent), CO_C(requests_completed), CO_C(requests_timed_out),
+    CO_C(requests_failed), CO_C(replies_received), CO_C(requests_served),
+    CO_C(replies_sent), CO_C(requests_duplicate), CO_C(requests_refused),
+    CO_C(rpc_history_evictions), CO_G(rpc_history_bytes),
+    CO_G(rpc_history_entries),
+    CO_C(stats_socket_served), CO_C(stats_socket_refused),
 };
 
 struct co_out {
