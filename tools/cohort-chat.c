@@ -317,10 +317,10 @@ static void on_message(struct chat *ch, const cohort_event_t *ev)
         return;
     }
     p = chat_peers_get(&ch->peers, id);
+    if (p->name[0] == '\0' && hb != NULL)
+        chat_peers_set_name(&ch->peers, id, hb, strlen(hb));
     snprintf(old, sizeof old, "%s", p->name);
     if (m.kind == CHAT_MSG_PLAIN) {
-        if (p->name[0] == '\0' && hb != NULL)
-            chat_peers_set_name(&ch->peers, id, hb, strlen(hb));
         show_text(ch, id, CHAT_MSG_SAY, m.text, m.text_len);
         return;
     }
@@ -343,13 +343,17 @@ static void on_message(struct chat *ch, const cohort_event_t *ev)
         if (!ch->o.quiet) {
             struct chat_out o;
             chat_out_init(&o, &ch->term);
-            chat_out_str(&o, "* ");
-            if (old[0] != '\0' && !own)
-                chat_out_str(&o, old);
-            else
-                chat_out_untrusted(&o, m.text, m.text_len);
-            chat_out_str(&o, " is now known as ");
-            out_member(ch, &o, id);
+            if (own) {
+                chat_out_fmt(&o, "* you are now known as %s", ch->nick);
+            } else {
+                chat_out_str(&o, "* ");
+                if (old[0] != '\0')
+                    chat_out_str(&o, old);
+                else
+                    chat_out_untrusted(&o, m.text, m.text_len);
+                chat_out_str(&o, " is now known as ");
+                out_member(ch, &o, id);
+            }
             say(ch, &o);
         }
         return;
@@ -443,16 +447,17 @@ static void show_view(struct chat *ch, const cohort_event_t *ev)
     ch->views_seen++;
 }
 
-/* Members that just joined learn our chosen name (their heartbeat name
- * for us is the one we joined with). */
+/* Members that just joined learn our chosen name: the library's
+ * MEMBER_JOINED may come before any heartbeat told them our base name,
+ * and /nick changes it anyway. One small FIFO message per join. */
 static int send_payload(struct chat *ch, cohort_mode_t mode,
                         enum chat_msg_kind kind, const char *text,
                         size_t len);
 
-static void announce_name(struct chat *ch, const cohort_event_t *ev)
+static void announce_name(struct chat *ch, const cohort_event_t *ev,
+                          int first)
 {
-    if (ev->u.view.joined_count == 0 ||
-        strcmp(ch->nick, ch->base_name) == 0)
+    if (ev->u.view.count < 2 || (!first && ev->u.view.joined_count == 0))
         return;
     (void)send_payload(ch, COHORT_FIFO, CHAT_MSG_NAME, "", 0);
 }
@@ -484,10 +489,12 @@ static void on_event(void *ctx, const cohort_event_t *ev)
                                     strlen(ev->u.member.name));
         }
         return;
-    case COHORT_EVENT_VIEW:
+    case COHORT_EVENT_VIEW: {
+        int first = !ch->have_view;
         show_view(ch, ev);
-        announce_name(ch, ev);
+        announce_name(ch, ev, first);
         return;
+    }
     case COHORT_EVENT_WARNING:
         on_warning(ch, ev);
         return;
@@ -564,12 +571,17 @@ static void cmd_who(struct chat *ch)
            ch->primary ? "primary component"
                        : "NOT the primary component");
     for (size_t i = 0; i < n && i < CHAT_VIEW_MAX; i++) {
-        struct chat_out o;
+        struct chat_out o, name;
+        /* The name column, padded without its colour. */
+        chat_out_init(&name, &ch->term);
+        name.color = 0;
+        out_member(ch, &name, m[i].id);
         chat_out_init(&o, &ch->term);
         chat_out_str(&o, "*   ");
         out_member(ch, &o, m[i].id);
-        chat_out_fmt(&o, "  id %08x%s", (unsigned)m[i].id,
-                     i == 0 ? "  coordinator" : "");
+        chat_out_fmt(&o, "%*s  id %08x%s",
+                     name.n < 24 ? (int)(24 - name.n) : 0, "",
+                     (unsigned)m[i].id, i == 0 ? "  coordinator" : "");
         say(ch, &o);
     }
     if (n > CHAT_VIEW_MAX)
