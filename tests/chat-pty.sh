@@ -148,6 +148,20 @@ wait_for bob "alice's finished line arrives whole" -x '\[alice\] half typed line
 wait_for alice "alice's own line is marked" -x '\[alice (you)\] half typed line' &&
 pass "the finished line went out whole, marked as one's own"
 
+# ---- history: Up recalls the line, Ctrl-U clears it ----------------------
+"${T[@]}" send-keys -t alice Up
+wait_for alice "Up recalls the last line" -x 'alice> half typed line' &&
+pass "history: Up recalls the last line"
+"${T[@]}" send-keys -t alice C-u
+
+# ---- control characters from the network are neutralised ---------------
+printf 'evil \033[2J\033[31mred\a\n' |
+    timeout 30 "$chat" --group $group --name mallory --script - \
+        --wait-members 3 --delay 0 --exit-after 1 --quiet >/dev/null 2>&1 &
+wait_for alice "mallory's escape sequences shown as '?'" -x '\[mallory\] evil ?\[2J?\[31mred?' &&
+pass "control characters from the network are shown as '?'"
+wait
+
 # ---- /nick is seen by the others -----------------------------------------
 say_line bob "/nick robert"
 wait_for alice "alice sees the rename" -x '\* bob is now known as robert' &&

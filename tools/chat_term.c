@@ -175,8 +175,9 @@ static void on_readline(char *line)
         return;
     }
     if (line == NULL) {
-        /* Ctrl-D on an empty line. */
-        fputs("\n", stdout);
+        /* Ctrl-D on an empty line: libedit shows it as "^D" after the
+         * prompt; take the line away, "* leaving" follows there. */
+        erase_from_prompt(text_width(t->prompt, strlen(t->prompt)) + 2, 0);
         t->eof = 1;
         rl_callback_handler_remove();
         return;

@@ -41,6 +41,7 @@
 #define CHAT_SETTLE_NS 300000000u    /* let the others hear us, too */
 #define CHAT_POLL_CAP_MS 1000
 #define CHAT_VIEW_MAX 256            /* members listed by /who */
+#define CHAT_ROSTER_WAIT_NS 1500000000u /* first view: wait for names */
 #define CHAT_PAYLOAD_MAX (CHAT_MSG_HEADER_BYTES + CHAT_NAME_MAX + \
                           CHAT_TERM_LINE_MAX)
 
@@ -91,6 +92,7 @@ struct chat {
     int waiting_members;         /* the script waits for --wait-members */
     uint64_t members_deadline_ns;
     int have_view, primary;
+    uint64_t roster_due_ns;      /* first view shown then; 0: done */
     uint64_t view_id;
     uint64_t views_seen;
     uint64_t ignored;            /* messages refused by chat_msg_decode */
@@ -396,9 +398,8 @@ static void show_joined(struct chat *ch, const cohort_event_t *ev)
             fresh[nf++] = m;
         p->lost = 0;
     }
-    view_line(ch, "* ", fresh, nf, nf == 1 ? " joined" : " joined");
-    view_line(ch, "* ", back, nb,
-              " merged back (the group is whole again on this side)");
+    view_line(ch, "* ", fresh, nf, " joined");
+    view_line(ch, "* ", back, nb, " merged back");
 }
 
 static void mark_view(struct chat *ch, const cohort_event_t *ev)
@@ -413,33 +414,55 @@ static void mark_view(struct chat *ch, const cohort_event_t *ev)
         chat_peers_get(&ch->peers, ev->u.view.failed[i].id)->lost = 1;
 }
 
-static void show_view(struct chat *ch, const cohort_event_t *ev)
+/* The first view's members, once their names are known (they announce
+ * them as the view forms) or CHAT_ROSTER_WAIT_NS has passed. */
+static void check_roster(struct chat *ch, uint64_t now_ns)
+{
+    cohort_member_t m[CHAT_VIEW_MAX];
+    size_t n;
+    int named = 1;
+    if (ch->roster_due_ns == 0)
+        return;
+    n = cohort_view(ch->c, NULL, m, CHAT_VIEW_MAX);
+    if (n > CHAT_VIEW_MAX)
+        n = CHAT_VIEW_MAX;
+    for (size_t i = 0; i < n && named; i++) {
+        const struct chat_peer *p = chat_peers_find(&ch->peers, m[i].id);
+        named = m[i].id == ch->self.id || (p != NULL && p->name[0] != '\0');
+    }
+    if (!named && now_ns < ch->roster_due_ns)
+        return;
+    ch->roster_due_ns = 0;
+    view_line(ch, "* in the group: ", m, n, "");
+}
+
+static void show_changes(struct chat *ch, const cohort_event_t *ev)
 {
     int first = !ch->have_view;
-    size_t failed = ev->u.view.failed_count;
-    if (!ch->o.quiet) {
-        if (first && ev->u.view.count > 1)
-            view_line(ch, "* in the group: ", ev->u.view.members,
-                      ev->u.view.count, "");
-        else if (first)
-            notice(ch, "you are alone in the group so far");
-        else
-            show_joined(ch, ev);
+    if (first && ev->u.view.count > 1)
+        ch->roster_due_ns = tool_now_ns() + CHAT_ROSTER_WAIT_NS;
+    else if (first)
+        notice(ch, "you are alone in the group so far");
+    if (!first && ch->roster_due_ns == 0) {
+        /* (While the roster waits, it will show this view whole.) */
+        show_joined(ch, ev);
         view_line(ch, "* ", ev->u.view.left, ev->u.view.left_count,
-                  ev->u.view.left_count == 1 ? " left" : " left");
-        view_line(ch, "* ", ev->u.view.failed, failed,
-                  failed == 1
-                      ? " stopped answering: crashed, or cut off by a "
-                        "partition"
-                      : " stopped answering: crashed, or cut off by a "
-                        "partition");
-        if (first ? !ev->u.view.primary : ev->u.view.primary != ch->primary)
-            notice(ch, ev->u.view.primary
-                           ? "this side is the primary component again"
-                           : "this side is NOT the primary component "
-                             "(a minority: the rest may go on without "
-                             "it)");
+                  " left");
+        view_line(ch, "* ", ev->u.view.failed, ev->u.view.failed_count,
+                  " stopped answering: crashed, or cut off by a "
+                  "partition");
     }
+    if (first ? !ev->u.view.primary : ev->u.view.primary != ch->primary)
+        notice(ch, ev->u.view.primary
+                       ? "this side is the primary component again"
+                       : "this side is NOT the primary component "
+                         "(a minority: the rest may go on without it)");
+}
+
+static void show_view(struct chat *ch, const cohort_event_t *ev)
+{
+    if (!ch->o.quiet)
+        show_changes(ch, ev);
     mark_view(ch, ev);
     ch->have_view = 1;
     ch->primary = ev->u.view.primary;
@@ -821,7 +844,7 @@ static int next_timeout_ms(const struct chat *ch)
     int t = CHAT_POLL_CAP_MS;
     if (ch->o.script != NULL && !ch->script.done && !ch->waiting_members)
         t = tool_ms_until(ch->script.next_ns, t);
-    if (ch->waiting_members)
+    if (ch->waiting_members || ch->roster_due_ns != 0)
         t = t > 50 ? 50 : t;
     if (ch->exit_at_ns != 0)
         t = tool_ms_until(ch->exit_at_ns, t);
@@ -862,6 +885,7 @@ static int run_loop(struct chat *ch)
             chat_term_input(&ch->term, rev);
         now = tool_now_ns();
         check_members(ch, now);
+        check_roster(ch, now);
         if (ch->o.script != NULL)
             script_step(ch, now);
         if (should_stop(ch, now))
