@@ -146,9 +146,15 @@ static void erase_from_prompt(size_t width, int below)
     fputs("\033[J", stdout);
 }
 
-static void hide_input(const struct chat_term *t)
+static void hide_input(struct chat_term *t)
 {
     size_t w = text_width(t->prompt, strlen(t->prompt));
+    int cols = term_columns();
+    if (cols != t->columns) {
+        /* The window was resized (we keep SIGWINCH from libedit). */
+        t->columns = cols;
+        rl_resize_terminal();
+    }
     if (rl_line_buffer != NULL && rl_point > 0)
         w += text_width(rl_line_buffer, (size_t)rl_point);
     erase_from_prompt(w, 0);
@@ -213,6 +219,7 @@ static int editing_open(struct chat_term *t)
     using_history();
     stifle_history(500);
     g_term = t;
+    t->columns = term_columns();
     rl_callback_handler_install(t->prompt, on_readline);
     return 0;
 }
@@ -227,7 +234,7 @@ static void editing_prompt(const char *prompt)
     rl_set_prompt(prompt);
 }
 #else /* !HAVE_LIBEDIT: plain lines only */
-static void hide_input(const struct chat_term *t) { (void)t; }
+static void hide_input(struct chat_term *t) { (void)t; }
 static void show_input(void) {}
 static void editing_stop(void) {}
 static void editing_read(void) {}
@@ -345,6 +352,11 @@ void chat_term_input(struct chat_term *t, short revents)
     fflush(stdout);
 }
 
+static int live_input(const struct chat_term *t)
+{
+    return t->editing && !t->eof && !t->in_handler;
+}
+
 static void put_timestamp(void)
 {
     char ts[16];
@@ -357,7 +369,7 @@ static void put_timestamp(void)
 
 void chat_term_print(struct chat_term *t, const struct chat_out *o)
 {
-    int live = t->editing && !t->eof && !t->in_handler;
+    int live = live_input(t);
     if (live)
         hide_input(t);
     if (t->timestamps)
@@ -365,6 +377,22 @@ void chat_term_print(struct chat_term *t, const struct chat_out *o)
     fwrite(o->b, 1, o->n, stdout);
     fputs("\n", stdout);
     if (live)
+        show_input();
+    fflush(stdout);
+}
+
+void chat_term_pause(struct chat_term *t)
+{
+    fflush(stdout);
+    if (live_input(t))
+        hide_input(t);
+    fflush(stdout);
+}
+
+void chat_term_resume(struct chat_term *t)
+{
+    fflush(stderr);
+    if (live_input(t))
         show_input();
     fflush(stdout);
 }

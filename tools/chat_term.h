@@ -35,6 +35,7 @@ struct chat_term {
     char buf[CHAT_TERM_LINE_MAX];  /* plain mode: a partial line */
     size_t len;
     char prompt[96];
+    int columns;                 /* terminal width libedit was told */
 };
 
 /* An output line being built. */
@@ -68,6 +69,11 @@ void chat_term_print(struct chat_term *t, const struct chat_out *o);
 /* Editing: print the prompt and line again as an output line (a command
  * the user typed, before its answer). Plain mode: nothing. */
 void chat_term_echo(struct chat_term *t, const char *line, size_t len);
+
+/* Around writing to stderr directly (tool_err): take the input line off
+ * the screen, then draw it again. No-ops when not editing. */
+void chat_term_pause(struct chat_term *t);
+void chat_term_resume(struct chat_term *t);
 
 /* Restore the terminal. Safe to call twice. */
 void chat_term_close(struct chat_term *t);

@@ -42,8 +42,6 @@
 #define CHAT_POLL_CAP_MS 1000
 #define CHAT_VIEW_MAX 256            /* members listed by /who */
 #define CHAT_ROSTER_WAIT_NS 1500000000u /* first view: wait for names */
-#define CHAT_PAYLOAD_MAX (CHAT_MSG_HEADER_BYTES + CHAT_NAME_MAX + \
-                          CHAT_TERM_LINE_MAX)
 
 enum chat_opt {
     OPT_SCRIPT = TOOL_OPT__END,
@@ -492,7 +490,9 @@ static void on_warning(struct chat *ch, const cohort_event_t *ev)
                    "you merge back when they hear you again");
         return;
     }
+    chat_term_pause(&ch->term);
     tool_print_warning(ev);
+    chat_term_resume(&ch->term);
 }
 
 static void on_event(void *ctx, const cohort_event_t *ev)
@@ -545,6 +545,9 @@ static int send_bytes(struct chat *ch, cohort_mode_t mode, const void *b,
         r = cohort_send_wait(ch->c, mode, b, len, CHAT_SEND_WAIT_MS);
     if (r == 0)
         r = cohort_flush(ch->c);
+    if (r == 0)
+        return 0;
+    chat_term_pause(&ch->term);
     if (r == COHORT_ERR_TOOBIG || r == COHORT_ERR_TIMEDOUT ||
         r == COHORT_ERR_NOTSUP) {
         /* This line is lost, the chat goes on. */
@@ -555,6 +558,7 @@ static int send_bytes(struct chat *ch, cohort_mode_t mode, const void *b,
         tool_err_cohort("send", r);
         ch->failed = 1;
     }
+    chat_term_resume(&ch->term);
     return r;
 }
 
@@ -562,13 +566,18 @@ static int send_payload(struct chat *ch, cohort_mode_t mode,
                         enum chat_msg_kind kind, const char *text,
                         size_t len)
 {
-    uint8_t b[CHAT_PAYLOAD_MAX];
-    size_t n = chat_msg_encode(b, sizeof b, kind, ch->nick,
-                               strlen(ch->nick), text, len);
+    size_t cap = CHAT_MSG_HEADER_BYTES + CHAT_NAME_MAX + len;
+    uint8_t *b = malloc(cap);
+    size_t n;
     int r;
-    if (n == 0)
-        return COHORT_ERR_TOOBIG;
-    r = send_bytes(ch, mode, b, n);
+    if (b == NULL) {
+        notice(ch, "line not sent: out of memory");
+        return COHORT_ERR_NOMEM;
+    }
+    n = chat_msg_encode(b, cap, kind, ch->nick, strlen(ch->nick), text,
+                        len);
+    r = n == 0 ? COHORT_ERR_INVAL : send_bytes(ch, mode, b, n);
+    free(b);
     /* Unreliable messages do not come back to their sender. */
     if (r == 0 && mode == COHORT_UNRELIABLE &&
         (kind == CHAT_MSG_SAY || kind == CHAT_MSG_ME))
