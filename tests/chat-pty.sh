@@ -97,7 +97,7 @@ say_line() {
 # ---- start three members in 100x30 terminals ----------------------------
 for m in "${members[@]}"; do
     "${T[@]}" new-session -d -s "$m" -x 100 -y 30 \
-        "$chat --group $group --name $m --color=never; echo '(exited)'; sleep 600" \
+        "$chat --group $group --name $m --color=never; echo \"(exited \$?)\"; sleep 600" \
         || { echo "chat-pty: tmux could not start" >&2; exit 77; }
 done
 "${T[@]}" set-option -g history-limit 5000 >/dev/null
@@ -191,7 +191,7 @@ done
 
 # ---- Ctrl-D leaves -------------------------------------------------------
 "${T[@]}" send-keys -t carol C-d
-wait_for carol "carol leaves on Ctrl-D" -x '(exited)' &&
+wait_for carol "carol leaves on Ctrl-D, exit status 0" -x '(exited 0)' &&
 wait_for alice "alice is told carol left" -x '\* carol left' &&
 pass "Ctrl-D leaves and the others are told"
 
