@@ -35,7 +35,7 @@ struct chat_peers {
 /* The entry of id, made if needed (never NULL). */
 struct chat_peer *chat_peers_get(struct chat_peers *ps, uint32_t id);
 
-/* The entry of id, or NULL. */
+/* The entry of id, or NULL. Both calls count as a use of the entry. */
 struct chat_peer *chat_peers_find(struct chat_peers *ps, uint32_t id);
 
 /* Set id's name from len bytes (cut at CHAT_NAME_MAX, on a UTF-8
