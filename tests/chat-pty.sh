@@ -134,7 +134,12 @@ type_keys alice "half typed li"
 wait_for alice "typed text shown" -x 'alice> half typed li'
 say_line bob "interrupting you, alice"
 if wait_for alice "bob's line arrives" -x '\[bob\] interrupting you, alice'; then
-    last=$(input_line alice)
+    # The redraw follows the line in the same write; allow tmux a moment.
+    for ((i = 0; i < 25; i++)); do
+        last=$(input_line alice)
+        [ "$last" = "alice> half typed li" ] && break
+        sleep 0.2
+    done
     if [ "$last" = "alice> half typed li" ]; then
         pass "half-typed line intact below the new one: '$last'"
     else
