@@ -905,6 +905,9 @@ static int run_loop(struct chat *ch)
 static void leave(struct chat *ch)
 {
     int r;
+    /* What has arrived already comes before the goodbye. */
+    if (cohort_process(ch->c) >= 0)
+        drain_events(ch);
     if (!ch->o.quiet)
         notice(ch, "leaving");
     chat_term_close(&ch->term);
