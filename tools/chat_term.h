@@ -47,8 +47,8 @@ struct chat_out {
 
 /* Set up input and output. editing_wanted 0 forces plain lines. Colours:
  * ALWAYS, NEVER, or AUTO (when stdout is a terminal and NO_COLOR is
- * unset or empty). Returns 0, or -1 if libedit could not start (then
- * plain mode is used and a note printed). */
+ * unset or empty). Returns 0, or -1 if editing was wanted at a terminal
+ * but this build has no libedit (plain lines are used then). */
 int chat_term_open(struct chat_term *t, int editing_wanted,
                    enum chat_color_when color, int timestamps,
                    chat_line_fn on_line, void *ctx);
