@@ -24,6 +24,8 @@ set -euo pipefail
 PACKAGES=(
     build-essential autoconf automake libtool pkg-config make
     libsodium-dev libcmocka-dev
+    libedit-dev     # cohort-chat: line editing and history
+    tmux            # tests/chat-pty.sh drives cohort-chat in a terminal
     iproute2 nftables util-linux procps coreutils
     tar gzip
     redis-tools     # redis-cli: tests/kvd.sh talks to cohort-kvd with it

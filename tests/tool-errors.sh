@@ -47,6 +47,8 @@ expect 2 "^cohort-perf: --senders: send takes one count" cohort-perf send --send
 expect 2 "^cohort-perf: --modes: expected names from raw, unreliable, fifo, total, safe" cohort-perf run --modes fifo,fast
 expect 2 "^cohort-chat: unexpected argument 'extra'" cohort-chat extra
 expect 2 '^cohort-chat: --security auth needs --key FILE' cohort-chat --security auth
+expect 2 "^cohort-chat: --color: expected auto, always or never, got 'rainbow'" cohort-chat --color=rainbow
+expect 2 "^cohort-chat: --expected-members: expected a number" cohort-chat --expected-members x
 
 # A missing key file names the file and the reason.
 expect 1 "^cohort-chat: key file '$tmp/none': No such file or directory" \
