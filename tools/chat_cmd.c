@@ -27,6 +27,7 @@ static const struct cmd_def k_cmds[] = {
     { "mode", CHAT_CMD_MODE, ARG_OPTIONAL, NULL },
     { "me", CHAT_CMD_ME, ARG_NEEDED, "/me needs an ACTION" },
     { "stats", CHAT_CMD_STATS, ARG_NONE, "/stats takes no argument" },
+    { "call", CHAT_CMD_CALL, ARG_NEEDED, "/call needs a QUESTION" },
     { "quit", CHAT_CMD_QUIT, ARG_NONE, "/quit takes no argument" },
 };
 
@@ -126,6 +127,8 @@ const char *chat_cmd_help(void)
            "  /mode [MODE]     show or set the delivery mode: unreliable, "
            "fifo, total, safe\n"
            "  /stats           the library's counters, short\n"
+           "  /call QUESTION   ask every member (a group request); "
+           "shows who answered\n"
            "  /help            this text\n"
            "  /quit            leave the group (also Ctrl-D)\n"
            "  //text           send a line that starts with '/'\n"

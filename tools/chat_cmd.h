@@ -19,6 +19,7 @@ enum chat_cmd_kind {
     CHAT_CMD_MODE,        /* /mode [NAME]; arg: the mode, or empty to show */
     CHAT_CMD_WHO,         /* /who (also /members) */
     CHAT_CMD_STATS,       /* /stats */
+    CHAT_CMD_CALL,        /* /call QUESTION; arg: the question */
     CHAT_CMD_HELP,        /* /help */
     CHAT_CMD_QUIT,        /* /quit */
     CHAT_CMD_ERROR,       /* refused: error says why (unknown command,

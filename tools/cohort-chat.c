@@ -76,6 +76,8 @@ struct chat_script {
     int done;
 };
 
+#define CHAT_CALL_TIMEOUT_MS 3000 /* /call waits this long for answers */
+
 struct chat {
     struct chat_opts o;
     cohort_t *c;
@@ -495,10 +497,79 @@ static void on_warning(struct chat *ch, const cohort_event_t *ev)
     chat_term_resume(&ch->term);
 }
 
+/* /call: a request to the group (issue 10's request-reply). Every member
+ * answers with its name; the caller sees who answered and how it ended. */
+static void cmd_call(struct chat *ch, const struct chat_cmd *cmd)
+{
+    int r = cohort_request(ch->c, COHORT_TO_GROUP, COHORT_FIFO,
+                           COHORT_WANT_ALL, cmd->arg, cmd->arg_len,
+                           CHAT_CALL_TIMEOUT_MS);
+    if (r < 0)
+        notice(ch, "/call: %s", cohort_strerror(r));
+    else
+        notice(ch, "call %d: asking every member", r);
+}
+
+static void on_request(struct chat *ch, const cohort_event_t *ev)
+{
+    struct chat_out o;
+    chat_out_init(&o, &ch->term);
+    chat_out_str(&o, "* ");
+    out_member(ch, &o, ev->u.request.peer.id);
+    chat_out_str(&o, " asks: ");
+    chat_out_untrusted(&o, ev->u.request.data, ev->u.request.len);
+    say(ch, &o);
+    if (ev->u.request.flags & COHORT_REQUEST_NOREPLY)
+        return;
+    int r = cohort_reply(ch->c, ev->u.request.peer, ev->u.request.request,
+                         ch->nick, strlen(ch->nick));
+    if (r < 0)
+        notice(ch, "reply: %s", cohort_strerror(r));
+}
+
+static void on_reply(struct chat *ch, const cohort_event_t *ev)
+{
+    struct chat_out o;
+    chat_out_init(&o, &ch->term);
+    chat_out_str(&o, "* call ");
+    char id[16];
+    snprintf(id, sizeof id, "%u", (unsigned)ev->u.request.request);
+    chat_out_str(&o, id);
+    chat_out_str(&o, ": ");
+    if (ev->u.request.flags & COHORT_REQUEST_UNANSWERED) {
+        out_member(ch, &o, ev->u.request.peer.id);
+        chat_out_str(&o, " could not answer");
+    } else {
+        chat_out_str(&o, "answered by ");
+        chat_out_untrusted(&o, ev->u.request.data, ev->u.request.len);
+    }
+    say(ch, &o);
+}
+
+static void on_request_done(struct chat *ch, const cohort_event_t *ev)
+{
+    static const char *const why[] = {"complete", "timed out",
+                                      "members left", "closed"};
+    int res = ev->u.request.result;
+    notice(ch, "call %u: %s, %u of %u answered",
+           (unsigned)ev->u.request.request,
+           res >= 0 && res < 4 ? why[res] : "ended",
+           (unsigned)ev->u.request.replies, (unsigned)ev->u.request.wanted);
+}
+
 static void on_event(void *ctx, const cohort_event_t *ev)
 {
     struct chat *ch = ctx;
     switch (ev->type) {
+    case COHORT_EVENT_REQUEST:
+        on_request(ch, ev);
+        return;
+    case COHORT_EVENT_REPLY:
+        on_reply(ch, ev);
+        return;
+    case COHORT_EVENT_REQUEST_DONE:
+        on_request_done(ch, ev);
+        return;
     case COHORT_EVENT_MESSAGE:
         on_message(ch, ev);
         return;
@@ -727,6 +798,7 @@ static void handle_line(struct chat *ch, const char *line, size_t len)
     case CHAT_CMD_MODE: cmd_mode(ch, &cmd); return;
     case CHAT_CMD_WHO: cmd_who(ch); return;
     case CHAT_CMD_STATS: cmd_stats(ch); return;
+    case CHAT_CMD_CALL: cmd_call(ch, &cmd); return;
     case CHAT_CMD_QUIT: ch->quit = 1; return;
     case CHAT_CMD_HELP: {
         const char *h = chat_cmd_help();
