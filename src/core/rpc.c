@@ -1188,11 +1188,13 @@ static void tick_req(co_core_t *core, co_rpc_req_t *q, uint64_t now_ns)
 void co_rpc_tick(co_core_t *core, uint64_t now_ns)
 {
     co_rpc_t *r = &core->rpc;
-    for (size_t i = 0; i < r->reqs_cap; i++)
+    /* Both tables are scanned whole: only when they hold something (the
+     * core asks on every call, most members never use request-reply). */
+    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_cap; i++)
         if (r->reqs[i].in_use)
             tick_req(core, &r->reqs[i], now_ns);
     co_rpc_history_t *h = &r->hist;
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state != CO_HIST_REPLIED)
             continue;
@@ -1219,7 +1221,7 @@ uint64_t co_rpc_deadline(const co_core_t *core)
 {
     const co_rpc_t *r = &core->rpc;
     uint64_t t = UINT64_MAX;
-    for (size_t i = 0; i < r->reqs_cap; i++) {
+    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_cap; i++) {
         const co_rpc_req_t *q = &r->reqs[i];
         if (!q->in_use)
             continue;
@@ -1228,7 +1230,7 @@ uint64_t co_rpc_deadline(const co_core_t *core)
             t = earliest(t, q->out.resend_at_ns);
     }
     const co_rpc_history_t *h = &r->hist;
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
         const co_rpc_hist_t *e = &h->slots[i];
         if (e->state == CO_HIST_REPLIED && !e->out.complete)
             t = earliest(t, e->out.resend_at_ns ? e->out.resend_at_ns : 1);
