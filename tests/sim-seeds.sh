@@ -29,7 +29,8 @@
 #     against a twin (agreement, numbering, transition, SAFE uniform).
 #     Skipped, with a message, while the core answers NOTSUP (cohort-sim
 #     exits 77).
-#  6. seeds that once failed (heavy 156, 605, 875), every time.
+#  6. seeds that once failed (heavy 156, 605, 875; rpc 161, 255, 402,
+#     463), every time.
 # Any failure prints the seed and the exact command that replays it.
 set -u
 
@@ -96,14 +97,7 @@ if [ "$attacked" -eq 0 ]; then
 fi
 
 # Request-reply (docs/testing.md, `rpc`): its own scenario, by name.
-# KNOWN FAILURES, open (issue 10): rpc seeds 255, 402 and 463 fail
-# liveness (a member still holds reply bytes seconds after the heal), e.g.
-#   ./tests/sim/cohort-sim --scenario rpc --seed 255 --verbose
-# so the rpc sweep stops at seed 200 until they are fixed; it says so.
-rlast=$last
-[ "$rlast" -gt 200 ] && rlast=200
-echo "sim-seeds: rpc seeds 255, 402, 463 are known liveness failures (open); rpc swept to $rlast"
-sweep "request-reply: seeds $first-$rlast" --seeds "$first-$rlast" --scenario rpc
+sweep "request-reply: seeds $first-$last" --seeds "$first-$last" --scenario rpc
 
 # Large groups (docs/testing.md, `large`): 128 members must share one view
 # within 5 s of virtual time under loss. One seed costs about 25 s of CPU,
@@ -188,6 +182,12 @@ sweep "total and safe order: seeds $first-$last over every scenario, all modes" 
 for seed in 156 605 875; do
     sweep "regression: heavy seed $seed, all modes" \
         --seed "$seed" --scenario heavy --modes unreliable,fifo,total,safe
+done
+# rpc 255, 402, 463 (a request its requester gave up stayed in assembly
+# at the server for good), 161 (a request refused inside the call to
+# itself was ended twice).
+for seed in 161 255 402 463; do
+    sweep "regression: rpc seed $seed" --seed "$seed" --scenario rpc
 done
 
 exit $status

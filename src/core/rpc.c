@@ -280,6 +280,25 @@ void co_rpc_history_remove(co_rpc_history_t *h, co_rpc_hist_t *e)
     entry_clear(h, e);
 }
 
+uint64_t co_rpc_history_expire(co_rpc_history_t *h, uint64_t now_ns,
+                               uint64_t idle_ns)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
+        co_rpc_hist_t *e = &h->slots[i];
+        if (e->state != CO_HIST_ASSEMBLING)
+            continue;
+        uint64_t due = e->heard_ns + idle_ns;
+        if (due < e->heard_ns)
+            due = UINT64_MAX;
+        if (now_ns >= due)
+            entry_clear(h, e); /* not an eviction: nothing was refused */
+        else if (due < next)
+            next = due;
+    }
+    return next;
+}
+
 void co_rpc_history_release(co_rpc_history_t *h,
                             bool (*keep)(void *arg, uint32_t id, uint32_t inc),
                             void *arg)
@@ -440,6 +459,16 @@ static bool out_acked(co_core_t *core, const co_peer_t *to, uint8_t kind,
 {
     if (o->complete || have > o->len || !o->started)
         return o->complete;
+    if (have == 0 && o->acked > 0) {
+        /* The receiver holds none of it any more (it let an idle
+         * assembly go, or made room): from the start again. Nothing
+         * else says 0 once a piece was taken. */
+        o->acked = 0;
+        o->sent = 0;
+        o->idle_rounds = 0;
+        out_pump(core, to, kind, rid, floor, o, true, now_ns);
+        return false;
+    }
     if (have == o->len) {
         o->acked = have;
         o->complete = true;
@@ -522,6 +551,7 @@ static co_rpc_party_t *party_of(co_rpc_req_t *q, uint32_t id, uint32_t inc)
 
 static void req_done(co_core_t *core, co_rpc_req_t *q, int result)
 {
+    COHORT_ASSERT(q->in_use);
     struct cohort_stats *s = &core->stats;
     if (result == COHORT_REQUEST_COMPLETE)
         s->requests_completed++;
@@ -815,6 +845,8 @@ int co_rpc_request(co_core_t *core, uint64_t now_ns, uint32_t to,
         else
             party_gone(core, q, &party[0]); /* as a member without room */
     }
+    if (!q->in_use || q->rid != rid)
+        return (int)rid; /* refused here at once: its DONE is queued */
     if (want == COHORT_WANT_NONE && (!to || local))
         req_done(core, q, COHORT_REQUEST_COMPLETE);
     else
@@ -993,8 +1025,13 @@ static void on_req(co_core_t *core, co_peer_t *from, const co_rpcw_t *w,
             refuse(core, from, w->rid, now_ns);
             return;
         }
-        if (w->offset != 0)
-            return; /* the first piece leads; it comes again */
+        if (w->offset != 0) {
+            /* The first piece leads. This one follows pieces this member
+             * no longer holds (an idle assembly expired, or went for
+             * room): the requester is told to start again. */
+            send_ack(core, from, CO_RPCW_REQ_ACK, w->rid, 0, 0, now_ns);
+            return;
+        }
         e = co_rpc_history_add(h, from->id, from->incarnation, w->rid,
                                CO_HIST_ASSEMBLING, w->total);
         if (!e) {
@@ -1008,6 +1045,7 @@ static void on_req(co_core_t *core, co_peer_t *from, const co_rpcw_t *w,
         return; /* not taken: sent again */
     }
     bool was = e->in.started;
+    e->heard_ns = now_ns;
     int rc = co_rpc_in_take(&e->in, core->mem, w->total, w->offset, w->piece,
                             w->len);
     if (!was && e->in.started)
@@ -1164,6 +1202,14 @@ void co_rpc_closed(co_core_t *core)
             req_done(core, &r->reqs[i], COHORT_REQUEST_CLOSED);
 }
 
+/* A requester that still sends a request resends within an eighth of
+ * the member timeout (resend_ns): one silent for two member timeouts
+ * gave it up. */
+static uint64_t assembly_idle_ns(const co_core_t *core)
+{
+    return 2 * core->cfg.member_timeout_ns;
+}
+
 static void tick_req(co_core_t *core, co_rpc_req_t *q, uint64_t now_ns)
 {
     if (now_ns >= q->deadline_ns) {
@@ -1194,6 +1240,7 @@ void co_rpc_tick(co_core_t *core, uint64_t now_ns)
         if (r->reqs[i].in_use)
             tick_req(core, &r->reqs[i], now_ns);
     co_rpc_history_t *h = &r->hist;
+    (void)co_rpc_history_expire(h, now_ns, assembly_idle_ns(core));
     for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state != CO_HIST_REPLIED)
@@ -1232,6 +1279,8 @@ uint64_t co_rpc_deadline(const co_core_t *core)
     const co_rpc_history_t *h = &r->hist;
     for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
         const co_rpc_hist_t *e = &h->slots[i];
+        if (e->state == CO_HIST_ASSEMBLING)
+            t = earliest(t, e->heard_ns + assembly_idle_ns(core));
         if (e->state == CO_HIST_REPLIED && !e->out.complete)
             t = earliest(t, e->out.resend_at_ns ? e->out.resend_at_ns : 1);
     }

@@ -164,6 +164,7 @@ typedef struct co_rpc_hist {
     bool noreply;           /* the requester wants none */
     bool to_group;
     uint64_t age;           /* insertion order, for eviction */
+    uint64_t heard_ns;      /* ASSEMBLING: when a piece last came */
     co_rpc_in_t in;         /* ASSEMBLING */
     co_rpc_out_t out;       /* REPLIED */
 } co_rpc_hist_t;
@@ -221,6 +222,13 @@ void co_rpc_history_remove(co_rpc_history_t *h, co_rpc_hist_t *e);
  * waiting for them becomes an empty UNANSWERED one (should one come
  * back, it learns that this member will not reply), a request in
  * assembly goes (it sends it again). */
+/* Requests in assembly that heard no piece for idle_ns go: a requester
+ * that still wants one sends it more often than that, and is told to
+ * start again; one that gave up (its deadline passed, it was closed)
+ * sends nothing more, and nothing else would free its bytes. Returns the
+ * earliest time another one is due (UINT64_MAX: none). */
+uint64_t co_rpc_history_expire(co_rpc_history_t *h, uint64_t now_ns,
+                               uint64_t idle_ns);
 void co_rpc_history_release(co_rpc_history_t *h,
                             bool (*keep)(void *arg, uint32_t id, uint32_t inc),
                             void *arg);

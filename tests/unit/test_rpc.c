@@ -507,6 +507,110 @@ static void test_timeout_and_close(void **state)
     net_free(n);
 }
 
+/* The request of node 0 to node 1 in assembly there, or NULL. */
+static const co_rpc_hist_t *assembling(net_t *n)
+{
+    const co_rpc_history_t *h = &n->cores[1]->rpc.hist;
+    for (size_t i = 0; i < h->cap; i++)
+        if (h->slots[i].state == CO_HIST_ASSEMBLING)
+            return &h->slots[i];
+    return NULL;
+}
+
+static const co_rpc_req_t *in_flight(net_t *n, int rid)
+{
+    const co_rpc_t *r = &n->cores[0]->rpc;
+    for (size_t i = 0; i < r->reqs_cap; i++)
+        if (r->reqs[i].in_use && r->reqs[i].rid == (uint32_t)rid)
+            return &r->reqs[i];
+    return NULL;
+}
+
+static void test_abandoned_assembly_expires(void **state)
+{
+    (void)state;
+    app_t a;
+    net_t *n = group(2, &a);
+    const co_rpc_history_t *h = &n->cores[1]->rpc.hist;
+    /* Acknowledgements lost: member 1 gets the first window of a request
+     * too large for one, and its requester gives up at its deadline. */
+    n->drop_types_hi[1][0] = BIT_RPC;
+    int rid = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 60000,
+                  100 * MS);
+    run_until_done(n, 0, rid, 300 * MS);
+    assert_int_equal(a.result[0][rid], COHORT_REQUEST_TIMEDOUT);
+    assert_non_null(assembling(n));
+    assert_int_equal(h->bytes, 60000);
+    /* Nothing more comes for it: after two member timeouts (150 ms
+     * here) its bytes are free, nothing was executed or evicted. */
+    run_for(n, 2 * 150 * MS + 20 * MS);
+    assert_null(assembling(n));
+    assert_int_equal(h->bytes, 0);
+    assert_int_equal(h->evictions, 0);
+    assert_int_equal(a.execs[1][0][rid], 0);
+    n->drop_types_hi[1][0] = 0;
+
+    /* A requester that still sends: member 1 lets the idle assembly go,
+     * says it holds none of it, and the requester starts again. */
+    rid = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 60000, 5000 * MS);
+    const co_rpc_req_t *q = in_flight(n, rid);
+    assert_non_null(q);
+    uint64_t end = n->now_ns + 100 * MS;
+    while (q->out.acked == 0 || q->out.acked == q->out.len) {
+        assert_true(n->now_ns < end);
+        step(n);
+    }
+    assert_non_null(assembling(n));
+    n->drop_types_hi[0][1] = BIT_RPC;
+    run_for(n, 2 * 150 * MS + 20 * MS);
+    assert_null(assembling(n));
+    assert_int_equal(h->bytes, 0);
+    assert_int_equal(a.done[0][rid], 0);
+    n->drop_types_hi[0][1] = 0;
+    run_until_done(n, 0, rid, 1000 * MS);
+    assert_int_equal(a.result[0][rid], COHORT_REQUEST_COMPLETE);
+    assert_int_equal(a.replies[0][rid], 1);
+    assert_int_equal(a.reply_len[0][rid], 60001);
+    assert_int_equal(a.execs[1][0][rid], 1);
+    no_double_execution(&a);
+    net_free(n);
+}
+
+static void test_refused_at_once_done_once(void **state)
+{
+    (void)state;
+    app_t a;
+    memset(&a, 0, sizeof a);
+    net_t *n = net_new(1, 0);
+    n->app = &a;
+    n->hook = hook;
+    co_core_config_t cfg;
+    config_for(&cfg, 0, 1);
+    cfg.rpc_history_len = 16;
+    assert_int_equal(co_core_new(&n->cores[0], &cfg, n->now_ns), 0);
+    settle(n, ALL(1), 5000 * MS);
+    co_core_t *c = n->cores[0];
+    /* Sixteen requests to itself that its application does not answer
+     * fill the history; the next one is refused at once, inside the
+     * call: one DONE, and the request table stays right. */
+    a.silent[0] = 1;
+    for (int k = 0; k < 16; k++)
+        assert_true(ask(n, 0, 100, COHORT_FIFO, COHORT_WANT_FIRST, 4,
+                        5000 * MS) > 0);
+    pull_events(n, 0);
+    assert_int_equal(c->rpc.n_reqs, 16);
+    int none = ask(n, 0, 100, COHORT_FIFO, COHORT_WANT_NONE, 4, 5000 * MS);
+    int first = ask(n, 0, 100, COHORT_FIFO, COHORT_WANT_FIRST, 4, 5000 * MS);
+    assert_true(none > 0 && first > 0);
+    pull_events(n, 0);
+    assert_int_equal(a.done[0][none], 1);
+    assert_int_equal(a.done[0][first], 1);
+    assert_int_equal(a.result[0][first], COHORT_REQUEST_MEMBERS_LEFT);
+    assert_int_equal(a.unanswered[0][first], 1);
+    assert_int_equal(c->rpc.n_reqs, 16);
+    net_free(n); /* frees the 16 in flight: counted right */
+}
+
 static void test_request_table_bound_and_oom(void **state)
 {
     (void)state;
@@ -639,6 +743,8 @@ int main(void)
         cmocka_unit_test(test_loss_repeats_answered_from_history),
         cmocka_unit_test(test_members_leave),
         cmocka_unit_test(test_timeout_and_close),
+        cmocka_unit_test(test_abandoned_assembly_expires),
+        cmocka_unit_test(test_refused_at_once_done_once),
         cmocka_unit_test(test_request_table_bound_and_oom),
         cmocka_unit_test(test_codecs),
     };
