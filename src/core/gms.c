@@ -493,6 +493,31 @@ void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
         g->propose_at_ns = now_ns;
 }
 
+/* A proposal from outside this member's view, made on news older than
+ * the view: it takes this member away from view members it hears well.
+ * The start-up race: three members start at once, two form a view while
+ * the third, having heard one of them still fresh, proposes to take it
+ * alone; answered, the view just formed splits and the one left out is
+ * excluded while alive. Refused (for a flush timeout after the install
+ * only, so that a proposer that cannot hear everyone is answered in the
+ * end), the proposer gives up, and this side, whose view is newer, takes
+ * it in with every member. */
+static bool splits_new_view(co_gms_t *g, const co_view_t *p, uint32_t from,
+                            uint32_t from_inc, uint64_t now_ns)
+{
+    if (!g->has_view || in_view(&g->view, from, from_inc) ||
+        now_ns >= g->installed_ns + g->cfg.flush_timeout_ns)
+        return false;
+    for (size_t i = 0; i < g->view.count; i++) {
+        const co_vmember_t *m = &g->view.members[i];
+        if (!self_id(g, m->id) && !member_gone(g, m, now_ns) &&
+            !member_suspected(g, m) &&
+            co_view_find(p, m->id, m->incarnation) < 0)
+            return true;
+    }
+    return false;
+}
+
 void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
                        uint32_t from_inc, const co_vchunk_t *chunk)
 {
@@ -542,6 +567,11 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     }
     if (co_view_counter(pid) > g->max_counter)
         g->max_counter = co_view_counter(pid);
+    if (splits_new_view(g, &a->view, from, from_inc, now_ns)) {
+        co_vasm_reset(a);
+        g->refused++;
+        return;
+    }
     /* A higher proposal than our own wins: stop proposing, answer. */
     if (g->proposal_id != 0 && !g->committed) {
         g->proposal_id = 0;
@@ -713,6 +743,7 @@ void co_gms_installed(co_gms_t *g, uint64_t now_ns)
     g->installing = false;
     g->answer_expires_ns = 0;
     g->commit_total = 0;
+    g->installed_ns = now_ns;
     g->lag_check_at_ns = now_ns + g->cfg.flush_timeout_ns;
     /* A member never heard directly (named by a merge) starts with a
      * full timeout of trust. Every member of the view answered its

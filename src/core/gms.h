@@ -118,6 +118,7 @@ typedef struct co_gms {
     co_gms_config_t cfg;
     const co_mem_t *mem;
     uint64_t discovery_at_ns;    /* end of discovery; 0: passed */
+    uint64_t installed_ns;       /* when the view was installed */
     uint64_t lag_check_at_ns;    /* look for members that missed the
                                     last COMMIT; 0: none due */
     bool has_view;
@@ -159,6 +160,8 @@ typedef struct co_gms {
     co_gms_action_t act[CO_GMS_ACTIONS];
     size_t act_head, act_count;
     uint64_t dropped;            /* membership datagrams refused */
+    uint64_t refused;            /* proposals refused: they split a view
+                                    just installed (splits_new_view) */
 } co_gms_t;
 
 /* Set up with storage for every table. Returns 0, or -1 when an

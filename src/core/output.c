@@ -256,6 +256,7 @@ void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     peer->reported_through = e.delivered_seq;
     peer->delivered_since_ack = 0;
     peer->ack_at_ns = 0;
+    peer->acked_at_ns = now_ns;
     co_builder_finish(core, b, now_ns);
 }
 

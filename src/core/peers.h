@@ -57,6 +57,7 @@ typedef struct co_peer {
     uint64_t nack_at_ns;          /* next NACK for its gaps; 0: none due */
     bool gap_grew;                /* a new gap opened since the last NACK */
     uint64_t ack_at_ns;           /* ACK owed to it; 0: none */
+    uint64_t acked_at_ns;         /* when an ACK of it last went out */
     uint64_t reported_through;    /* last delivered seq we told it */
     uint64_t message_start;       /* seq of the FIRST of the message being
                                      reassembled (0: none) */

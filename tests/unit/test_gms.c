@@ -1182,6 +1182,67 @@ static void test_abandoned_own_install_proposes_again(void **state)
     co_gms_free(gp);
 }
 
+/* A PREPARE from proposer `coord` for the members ids[] (incarnation =
+ * id, since 1), decoded as it would come off the wire. */
+static void outside_prepare(co_vchunk_t *vc, uint8_t *body, co_vmember_t *st,
+                            const uint32_t *ids, size_t n, uint32_t counter,
+                            uint32_t coord)
+{
+    co_view_t v;
+    co_view_init(&v, st, n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(co_view_add(&v, (co_vmember_t){ids[i], ids[i], 1}),
+                         0);
+    co_view_sort(&v);
+    v.id = co_view_make_id(counter, coord);
+    size_t len = co_vchunk_encode(body, &v, 0, 0, v.count);
+    assert_int_equal(co_vchunk_decode(body, len, vc), 0);
+}
+
+/* The start-up race: 1 and 2 have just formed {1, 2}; 3 heard 1 while it
+ * was still fresh and proposes {1, 3}. Answered, {1, 2} would split and
+ * 2 be excluded while alive. Refused while the view is new (2 is heard);
+ * a proposal that takes the whole view is answered; after a flush
+ * timeout the split one is too (a proposer that cannot hear 2 is not
+ * refused for good). */
+static void test_outsider_split_of_new_view_refused(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked(&f);
+    co_gms_t *gp = &f.g;
+    install_asked(&f);
+    co_gms_heard(gp, f.now, 2, 2, f.v.id);
+    co_gms_heard(gp, f.now, 3, 3, 0);
+    (void)count_kind(gp, f.now, -1);
+    uint8_t body[BODY_MAX];
+    co_vmember_t st[3];
+    co_vchunk_t vc;
+    const uint32_t split[] = {1, 3}, whole[] = {1, 2, 3};
+    outside_prepare(&vc, body, st, split, 2, f.since + 5, 3);
+    co_gms_on_prepare(gp, f.now, 3, 3, &vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 0);
+    assert_int_equal(gp->refused, 1);
+    assert_int_equal(gp->answered_id, f.v.id);
+    /* The proposal taking the whole view in is answered at once. */
+    outside_prepare(&vc, body, st, whole, 3, f.since + 6, 3);
+    co_gms_on_prepare(gp, f.now, 3, 3, &vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
+    co_gms_free(gp);
+
+    /* Once the view is a flush timeout old, the split is answered. */
+    alone_then_asked(&f);
+    install_asked(&f);
+    f.now += f.c.flush_timeout_ns;
+    co_gms_heard(gp, f.now, 2, 2, f.v.id);
+    (void)count_kind(gp, f.now, -1);
+    outside_prepare(&vc, body, st, split, 2, f.since + 5, 3);
+    co_gms_on_prepare(gp, f.now, 3, 3, &vc);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
+    assert_int_equal(gp->refused, 0);
+    co_gms_free(gp);
+}
+
 static void test_init_out_of_memory(void **state)
 {
     (void)state;
@@ -1220,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_given_up_answer_not_renewed),
         cmocka_unit_test(test_excluded_told_once),
         cmocka_unit_test(test_abandoned_own_install_proposes_again),
+        cmocka_unit_test(test_outsider_split_of_new_view_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
