@@ -604,9 +604,9 @@ void co_core_leave(co_core_t *core, uint64_t now_ns)
     if (core->left)
         return;
     co_builder_finish(core, &core->bundle, now_ns);
+    co_rpc_closed(core, now_ns); /* owed acknowledgements go first */
     co_send_leave(core, now_ns);
     co_membership_leave(core, now_ns);
-    co_rpc_closed(core);
     core->left = true;
     core->leave_copies_left = CO_LEAVE_COPIES - 1;
     core->leave_at_ns = now_ns + core->leave_spacing_ns;

@@ -99,6 +99,8 @@ static void entry_clear(co_rpc_history_t *h, co_rpc_hist_t *e)
     out_free(&e->out, h->mem);
     memset(e, 0, sizeof *e);
     h->count--;
+    while (h->hi > 0 && !h->slots[h->hi - 1].state)
+        h->hi--;
 }
 
 void co_rpc_history_free(co_rpc_history_t *h)
@@ -117,7 +119,7 @@ void co_rpc_history_free(co_rpc_history_t *h)
 co_rpc_hist_t *co_rpc_history_find(co_rpc_history_t *h, uint32_t id,
                                    uint32_t inc, uint32_t rid)
 {
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state && e->rid == rid && e->req_id == id &&
             e->req_inc == inc)
@@ -168,7 +170,7 @@ static co_rpc_hist_t *oldest(co_rpc_history_t *h, uint8_t state,
                              const co_rpc_hist_t *keep)
 {
     co_rpc_hist_t *best = NULL;
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state == state && e != keep &&
             (state != CO_HIST_REPLIED || e->out.len > 0) &&
@@ -239,6 +241,8 @@ co_rpc_hist_t *co_rpc_history_add(co_rpc_history_t *h, uint32_t id,
         if (!h->slots[i].state)
             e = &h->slots[i];
     COHORT_ASSERT(e != NULL);
+    if ((size_t)(e - h->slots) >= h->hi)
+        h->hi = (size_t)(e - h->slots) + 1;
     *e = (co_rpc_hist_t){.req_id = id, .req_inc = inc, .rid = rid,
                          .state = state, .age = ++h->next_age};
     h->count++;
@@ -252,7 +256,7 @@ void co_rpc_history_floor(co_rpc_history_t *h, uint32_t id, uint32_t inc,
     if (!f || floor <= f->floor)
         return;
     f->floor = floor;
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state && !e->to_group && e->req_id == id &&
             e->req_inc == inc && e->rid < floor &&
@@ -284,7 +288,7 @@ uint64_t co_rpc_history_expire(co_rpc_history_t *h, uint64_t now_ns,
                                uint64_t idle_ns)
 {
     uint64_t next = UINT64_MAX;
-    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state != CO_HIST_ASSEMBLING)
             continue;
@@ -303,7 +307,7 @@ void co_rpc_history_release(co_rpc_history_t *h,
                             bool (*keep)(void *arg, uint32_t id, uint32_t inc),
                             void *arg)
 {
-    for (size_t i = 0; i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (!e->state || keep(arg, e->req_id, e->req_inc))
             continue;
@@ -328,7 +332,7 @@ void co_rpc_history_prune(co_rpc_history_t *h,
             i++;
             continue;
         }
-        for (size_t k = 0; k < h->cap; k++) {
+        for (size_t k = 0; k < h->hi; k++) {
             co_rpc_hist_t *e = &h->slots[k];
             if (e->state && e->state != CO_HIST_PENDING && e->req_id == f.id &&
                 e->req_inc == f.inc)
@@ -366,8 +370,11 @@ static void req_free(co_core_t *core, co_rpc_req_t *q)
     co_free(core->mem, q->party);
     out_free(&q->out, core->mem);
     memset(q, 0, sizeof *q);
-    COHORT_ASSERT(core->rpc.n_reqs > 0);
-    core->rpc.n_reqs--;
+    co_rpc_t *r = &core->rpc;
+    COHORT_ASSERT(r->n_reqs > 0);
+    r->n_reqs--;
+    while (r->reqs_hi > 0 && !r->reqs[r->reqs_hi - 1].in_use)
+        r->reqs_hi--;
 }
 
 void co_rpc_free(co_core_t *core)
@@ -417,6 +424,73 @@ static void send_ack(co_core_t *core, const co_peer_t *to, uint8_t kind,
                    .target_inc = to->incarnation, .floor = floor,
                    .offset = have};
     (void)send_rpcw(core, to, &w, now_ns);
+}
+
+/* A whole reply to a request to one member is acknowledged a little
+ * later (RRA), unless a next request to that member comes first: its
+ * floor frees the reply there as well (the implicit acknowledgement of
+ * classic RPC), and a run of round trips sends no acknowledgement at
+ * all, one datagram and one system call less a round trip. The member
+ * holds the reply until then, and resends it only after resend_ns(), at
+ * least a millisecond: CO_RPC_ACK_LATER_NS stays well below that.
+ * Replies to a group request are acknowledged at once (the group's
+ * floor does not free them). */
+#define CO_RPC_ACK_LATER_NS (200 * CO_US_NS)
+
+static void owed_send(co_core_t *core, size_t i, uint64_t now_ns);
+
+static void owe_ack(co_core_t *core, const co_peer_t *to, uint32_t rid,
+                    uint32_t total, uint64_t now_ns)
+{
+    co_rpc_t *r = &core->rpc;
+    if (r->n_owed == CO_RPC_OWED)
+        owed_send(core, 0, now_ns); /* the oldest goes now */
+    r->owed[r->n_owed++] = (co_rpc_owed_t){
+        .id = to->id, .inc = to->incarnation, .rid = rid, .total = total,
+        .due_ns = now_ns + CO_RPC_ACK_LATER_NS};
+}
+
+static co_peer_t *view_peer(co_core_t *core, uint32_t id, uint32_t inc);
+static uint32_t own_floor(const co_core_t *core);
+
+/* Send owed acknowledgement i (to a member still in the view) and drop
+ * it from the list. */
+static void owed_send(co_core_t *core, size_t i, uint64_t now_ns)
+{
+    co_rpc_t *r = &core->rpc;
+    COHORT_ASSERT(i < r->n_owed);
+    co_rpc_owed_t o = r->owed[i];
+    memmove(&r->owed[i], &r->owed[i + 1],
+            (r->n_owed - i - 1) * sizeof r->owed[0]);
+    r->n_owed--;
+    co_peer_t *p = view_peer(core, o.id, o.inc);
+    if (p)
+        send_ack(core, p, CO_RPCW_REPLY_ACK, o.rid, o.total, own_floor(core),
+                 now_ns);
+}
+
+/* A request to p goes: its floor is past every reply of p's this member
+ * took (none is in flight below it), which frees them at p as RRA would
+ * (co_rpc_history_floor): the owed acknowledgements are not needed. */
+static void owed_covered(co_core_t *core, const co_peer_t *p)
+{
+    co_rpc_t *r = &core->rpc;
+    uint32_t floor = own_floor(core);
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_owed; i++) {
+        const co_rpc_owed_t *o = &r->owed[i];
+        if (o->id == p->id && o->inc == p->incarnation && o->rid < floor)
+            continue;
+        r->owed[k++] = *o;
+    }
+    r->n_owed = k;
+}
+
+static void owed_tick(co_core_t *core, uint64_t now_ns)
+{
+    co_rpc_t *r = &core->rpc;
+    while (r->n_owed > 0 && now_ns >= r->owed[0].due_ns)
+        owed_send(core, 0, now_ns);
 }
 
 /* Send o's pieces from its acknowledged edge (again) or from what was
@@ -522,7 +596,7 @@ static bool ack_due(const co_core_t *core, int rc, bool took,
 static co_rpc_req_t *req_find(co_core_t *core, uint32_t rid)
 {
     co_rpc_t *r = &core->rpc;
-    for (size_t i = 0; i < r->reqs_cap; i++)
+    for (size_t i = 0; i < r->reqs_hi; i++)
         if (r->reqs[i].in_use && r->reqs[i].rid == rid)
             return &r->reqs[i];
     return NULL;
@@ -533,7 +607,7 @@ static uint32_t own_floor(const co_core_t *core)
 {
     const co_rpc_t *r = &core->rpc;
     uint32_t f = r->next_rid;
-    for (size_t i = 0; i < r->reqs_cap; i++) {
+    for (size_t i = 0; i < r->reqs_hi; i++) {
         const co_rpc_req_t *q = &r->reqs[i];
         if (q->in_use && !q->to_group && q->rid < f)
             f = q->rid;
@@ -658,7 +732,9 @@ static void on_reply(co_core_t *core, co_peer_t *from, const co_rpcw_t *w,
         return;
     }
     bool took = rc == 1 || (p->in.started && w->offset + w->len == p->in.have);
-    if (ack_due(core, rc, took, &p->in))
+    if (rc == 1 && !q->to_group)
+        owe_ack(core, from, w->rid, p->in.have, now_ns);
+    else if (ack_due(core, rc, took, &p->in))
         send_ack(core, from, CO_RPCW_REPLY_ACK, w->rid, p->in.have,
                  own_floor(core), now_ns);
     if (rc == 1) {
@@ -825,17 +901,21 @@ int co_rpc_request(co_core_t *core, uint64_t now_ns, uint32_t to,
     q->deadline_ns = timeout_ns == UINT64_MAX ? UINT64_MAX
                                               : now_ns + timeout_ns;
     r->n_reqs++;
+    if ((size_t)(q - r->reqs) >= r->reqs_hi)
+        r->reqs_hi = (size_t)(q - r->reqs) + 1;
     if (to && !local) {
         if (len)
             memcpy(copy, data, len);
         q->out = (co_rpc_out_t){.data = copy, .len = (uint32_t)len,
                                 .flags = flags};
         co_peer_t *p = view_peer(core, party[0].id, party[0].inc);
-        if (p)
+        if (p) {
+            owed_covered(core, p);
             out_pump(core, p, CO_RPCW_REQ, rid, own_floor(core), &q->out,
                      false, now_ns);
-        else
+        } else {
             q->out.resend_at_ns = now_ns; /* address unknown yet */
+        }
     } else if (local) {
         uint8_t *mine = co_malloc(core->mem, len ? len : 1);
         if (mine && len)
@@ -1181,7 +1261,7 @@ void co_rpc_installed(co_core_t *core, uint64_t now_ns)
 {
     co_rpc_t *r = &core->rpc;
     (void)now_ns;
-    for (size_t i = 0; i < r->reqs_cap; i++) {
+    for (size_t i = 0; i < r->reqs_hi; i++) {
         co_rpc_req_t *q = &r->reqs[i];
         if (!q->in_use)
             continue;
@@ -1194,10 +1274,12 @@ void co_rpc_installed(co_core_t *core, uint64_t now_ns)
     co_rpc_history_prune(&r->hist, keep_member, core);
 }
 
-void co_rpc_closed(co_core_t *core)
+void co_rpc_closed(co_core_t *core, uint64_t now_ns)
 {
     co_rpc_t *r = &core->rpc;
-    for (size_t i = 0; i < r->reqs_cap; i++)
+    while (r->n_owed > 0)
+        owed_send(core, 0, now_ns);
+    for (size_t i = 0; i < r->reqs_hi; i++)
         if (r->reqs[i].in_use)
             req_done(core, &r->reqs[i], COHORT_REQUEST_CLOSED);
 }
@@ -1234,14 +1316,15 @@ static void tick_req(co_core_t *core, co_rpc_req_t *q, uint64_t now_ns)
 void co_rpc_tick(co_core_t *core, uint64_t now_ns)
 {
     co_rpc_t *r = &core->rpc;
+    owed_tick(core, now_ns);
     /* Both tables are scanned whole: only when they hold something (the
      * core asks on every call, most members never use request-reply). */
-    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_cap; i++)
+    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_hi; i++)
         if (r->reqs[i].in_use)
             tick_req(core, &r->reqs[i], now_ns);
     co_rpc_history_t *h = &r->hist;
     (void)co_rpc_history_expire(h, now_ns, assembly_idle_ns(core));
-    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         co_rpc_hist_t *e = &h->slots[i];
         if (e->state != CO_HIST_REPLIED)
             continue;
@@ -1267,8 +1350,8 @@ static uint64_t earliest(uint64_t a, uint64_t b) { return a < b ? a : b; }
 uint64_t co_rpc_deadline(const co_core_t *core)
 {
     const co_rpc_t *r = &core->rpc;
-    uint64_t t = UINT64_MAX;
-    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_cap; i++) {
+    uint64_t t = r->n_owed > 0 ? r->owed[0].due_ns : UINT64_MAX;
+    for (size_t i = 0; r->n_reqs > 0 && i < r->reqs_hi; i++) {
         const co_rpc_req_t *q = &r->reqs[i];
         if (!q->in_use)
             continue;
@@ -1277,7 +1360,7 @@ uint64_t co_rpc_deadline(const co_core_t *core)
             t = earliest(t, q->out.resend_at_ns);
     }
     const co_rpc_history_t *h = &r->hist;
-    for (size_t i = 0; h->count > 0 && i < h->cap; i++) {
+    for (size_t i = 0; i < h->hi; i++) {
         const co_rpc_hist_t *e = &h->slots[i];
         if (e->state == CO_HIST_ASSEMBLING)
             t = earliest(t, e->heard_ns + assembly_idle_ns(core));
@@ -1291,7 +1374,7 @@ size_t co_rpc_memory_bytes(const co_core_t *core)
 {
     const co_rpc_t *r = &core->rpc;
     size_t n = r->hist.bytes;
-    for (size_t i = 0; i < r->reqs_cap; i++) {
+    for (size_t i = 0; i < r->reqs_hi; i++) {
         const co_rpc_req_t *q = &r->reqs[i];
         if (!q->in_use)
             continue;

@@ -179,6 +179,9 @@ typedef struct co_rpc_floor {
 typedef struct co_rpc_history {
     co_rpc_hist_t *slots;
     size_t cap;             /* rpc_history_len */
+    size_t hi;              /* every slot from here on is free: the
+                               scans stop here (entries take the lowest
+                               free slot) */
     size_t count;
     size_t bytes, max_bytes;/* replies and assemblies held */
     uint64_t next_age;
@@ -244,12 +247,25 @@ void co_rpc_history_prune(co_rpc_history_t *h,
 /* The module                                                         */
 /* ---------------------------------------------------------------- */
 
+/* The acknowledgement of a whole reply (RRA), owed: sent a little later,
+ * off the path between the reply and the application (rpc.c). */
+typedef struct co_rpc_owed {
+    uint32_t id, inc;       /* the member that replied */
+    uint32_t rid, total;
+    uint64_t due_ns;
+} co_rpc_owed_t;
+
+#define CO_RPC_OWED 32      /* owed acknowledgements held at once */
+
 typedef struct co_rpc {
     co_rpc_req_t *reqs;     /* rpc_max_requests */
     size_t reqs_cap, n_reqs;
+    size_t reqs_hi;         /* every slot from here on is free */
     uint32_t next_rid;      /* from 1, below 2^31 */
     co_rpc_history_t hist;
     size_t piece_room;      /* payload bytes per RPC datagram */
+    co_rpc_owed_t owed[CO_RPC_OWED]; /* in the order they became owed */
+    size_t n_owed;
 } co_rpc_t;
 
 int co_rpc_init(co_core_t *core);
@@ -271,7 +287,8 @@ void co_rpc_delivered(co_core_t *core, cohort_member_t who,
 void co_rpc_recv(co_core_t *core, co_peer_t *peer, const uint8_t *body,
                  size_t len, uint64_t now_ns);
 void co_rpc_installed(co_core_t *core, uint64_t now_ns);
-void co_rpc_closed(co_core_t *core);
+/* The member leaves: owed acknowledgements go, requests end CLOSED. */
+void co_rpc_closed(co_core_t *core, uint64_t now_ns);
 void co_rpc_tick(co_core_t *core, uint64_t now_ns);
 uint64_t co_rpc_deadline(const co_core_t *core);
 size_t co_rpc_memory_bytes(const co_core_t *core);

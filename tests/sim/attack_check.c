@@ -222,7 +222,7 @@ static bool live(const sim_world_t *w, cohort_member_t m, size_t *k,
 }
 
 static void judge_added(sim_world_t *w, size_t r, bool exact,
-                        cohort_member_t m, uint64_t seq)
+                        cohort_member_t m, size_t emitter, uint64_t seq)
 {
     size_t k;
     uint32_t g;
@@ -238,7 +238,12 @@ static void judge_added(sim_world_t *w, size_t r, bool exact,
                   k, g);
     } else {
         bool knew = (w->node[r].knew[k] >> g) & 1u;
-        bool old = knew && seq < w->node[r].heard_seq[k * SIM_MAX_GENS + g];
+        /* Packet numbers compare within one sender's life only: a copy
+         * of another member's datagram (a late COMMIT of a view that
+         * names this life, which r must then install as agreed) says
+         * nothing about how old this life's news is. */
+        bool old = knew && emitter == k &&
+                   seq < w->node[r].heard_seq[k * SIM_MAX_GENS + g];
         w->atk.ghosts++;
         w->atk.revived += knew;
         w->atk.revived_old += old;
@@ -291,12 +296,13 @@ static void judge_removed(sim_world_t *w, size_t r, bool exact,
 }
 
 static void judge_members(sim_world_t *w, size_t r, bool exact,
-                          uint64_t seq, const cohort_member_t *before,
+                          size_t emitter, uint64_t seq,
+                          const cohort_member_t *before,
                           size_t nb, const cohort_member_t *after, size_t na)
 {
     for (size_t i = 1; i < na && !w->failed; i++)
         if (!listed(before, nb, after[i]))
-            judge_added(w, r, exact, after[i], seq);
+            judge_added(w, r, exact, after[i], emitter, seq);
     for (size_t i = 1; i < nb && !w->failed; i++)
         if (!listed(after, na, before[i]))
             judge_removed(w, r, exact, before[i]);
@@ -320,6 +326,7 @@ void sim_atk_check_before(const sim_world_t *w, size_t r,
     snap->exact = sim_atk_exact(kind);
     snap->want = expected_reason(w, r, kind, emitter, d, len);
     snap->seq = len >= 28 ? co_get64(d + 20) : 0;
+    snap->emitter = emitter;
     snap->n_members = members_of(n, snap->members);
     memcpy(snap->drops, co_core_stats(n->core)->drops, sizeof snap->drops);
 }
@@ -339,8 +346,8 @@ void sim_atk_check_after(sim_world_t *w, const sim_atk_snap_t *snap)
     cohort_member_t after[SIM_MEMBER_LIST_MAX];
     size_t na = members_of(n, after);
     if (!w->failed)
-        judge_members(w, snap->dst, snap->exact, snap->seq, snap->members,
-                      snap->n_members, after, na);
+        judge_members(w, snap->dst, snap->exact, snap->emitter, snap->seq,
+                      snap->members, snap->n_members, after, na);
 }
 
 /* ------------------------------------------------------------------ */

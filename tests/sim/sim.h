@@ -629,6 +629,7 @@ typedef struct sim_atk_snap {
     bool exact;            /* byte for byte a recorded datagram */
     int want;              /* the drop the wire rules give; -1: replay rules */
     uint64_t seq;          /* its packet_seq (0 without a header) */
+    size_t emitter;        /* the node whose datagram it is (or copies) */
     size_t n_members;
     cohort_member_t members[SIM_MEMBER_LIST_MAX];
     uint64_t drops[COHORT_DROP__COUNT];

@@ -240,6 +240,21 @@ static void test_history_bounds(void **state)
     /* A new life of the requester starts afresh. */
     assert_non_null(co_rpc_history_add(&h, 7, 2, 1, CO_HIST_PENDING, 0));
     assert_int_equal(co_rpc_history_classify(&h, 7, 2, 2), CO_RPC_NEW);
+    /* The scans stop at the last slot in use: it falls as the highest
+     * entries go, and every entry stays below it. */
+    assert_int_equal(h.hi, 16);
+    for (uint32_t rid = 6; rid <= 20; rid++) {
+        co_rpc_hist_t *e = co_rpc_history_find(&h, 7, 1, rid);
+        if (e)
+            co_rpc_history_remove(&h, e);
+    }
+    assert_int_equal(h.count, 1);
+    assert_true(h.hi >= 1 && h.slots[h.hi - 1].state != 0);
+    for (size_t i = h.hi; i < h.cap; i++)
+        assert_int_equal(h.slots[i].state, 0);
+    assert_non_null(co_rpc_history_find(&h, 7, 2, 1));
+    co_rpc_history_remove(&h, co_rpc_history_find(&h, 7, 2, 1));
+    assert_int_equal(h.hi, 0);
     co_rpc_history_free(&h);
 }
 
@@ -611,6 +626,49 @@ static void test_refused_at_once_done_once(void **state)
     net_free(n); /* frees the 16 in flight: counted right */
 }
 
+/* The acknowledgement of a whole reply goes a little after the reply
+ * reached the application, off its path: the member holds the reply
+ * until then, and does not resend it meanwhile. */
+static void test_reply_ack_later(void **state)
+{
+    (void)state;
+    app_t a;
+    net_t *n = group(2, &a);
+    size_t replies_sent = n->emitted[1][CO_TYPE_RPC];
+    int rid = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 5, 5000 * MS);
+    run_until_done(n, 0, rid, 100 * MS);
+    assert_int_equal(a.result[0][rid], COHORT_REQUEST_COMPLETE);
+    assert_int_equal(n->cores[0]->rpc.n_owed, 1);
+    assert_true(n->cores[1]->rpc.hist.bytes > 0);
+    run_for(n, 2 * MS);
+    assert_int_equal(n->cores[0]->rpc.n_owed, 0);
+    assert_int_equal(n->cores[1]->rpc.hist.bytes, 0);
+    assert_int_equal(n->emitted[1][CO_TYPE_RPC], replies_sent + 1);
+    /* A next request to that member covers it: its floor frees the
+     * reply there, and no acknowledgement goes at all. */
+    rid = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 5, 5000 * MS);
+    run_until_done(n, 0, rid, 100 * MS);
+    size_t acks = n->emitted[0][CO_TYPE_RPC];
+    int next = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 5, 5000 * MS);
+    assert_int_equal(n->cores[0]->rpc.n_owed, 0);
+    assert_int_equal(n->emitted[0][CO_TYPE_RPC], acks + 1); /* the REQ */
+    run_until_done(n, 0, next, 100 * MS);
+    assert_int_equal(n->cores[1]->rpc.hist.count, 1); /* next's reply */
+    assert_int_equal(a.execs[1][0][rid], 1);
+    assert_int_equal(a.execs[1][0][next], 1);
+    run_for(n, 2 * MS);
+    /* Owed ones go out when the member leaves. */
+    rid = ask(n, 0, 101, COHORT_FIFO, COHORT_WANT_FIRST, 5, 5000 * MS);
+    run_until_done(n, 0, rid, 100 * MS);
+    assert_int_equal(n->cores[0]->rpc.n_owed, 1);
+    size_t sent = n->emitted[0][CO_TYPE_RPC];
+    co_core_leave(n->cores[0], n->now_ns);
+    drain_tx(n, 0);
+    assert_int_equal(n->cores[0]->rpc.n_owed, 0);
+    assert_int_equal(n->emitted[0][CO_TYPE_RPC], sent + 1);
+    net_free(n);
+}
+
 static void test_request_table_bound_and_oom(void **state)
 {
     (void)state;
@@ -745,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_close),
         cmocka_unit_test(test_abandoned_assembly_expires),
         cmocka_unit_test(test_refused_at_once_done_once),
+        cmocka_unit_test(test_reply_ack_later),
         cmocka_unit_test(test_request_table_bound_and_oom),
         cmocka_unit_test(test_codecs),
     };
