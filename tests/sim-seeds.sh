@@ -29,7 +29,7 @@
 #     against a twin (agreement, numbering, transition, SAFE uniform).
 #     Skipped, with a message, while the core answers NOTSUP (cohort-sim
 #     exits 77).
-#  6. seeds that once failed (heavy 156, 605, 875; rpc 161, 255, 402,
+#  6. seeds that once failed (heavy 156, 605, 875, 993; rpc 161, 255, 402,
 #     463), every time.
 # Any failure prints the seed and the exact command that replays it.
 set -u
@@ -178,8 +178,10 @@ sweep "total and safe order: seeds $first-$last over every scenario, all modes" 
 # 605 (a proposer that gave its own committed install up waited for good),
 # 875 (a flush waited for records that a full hold kept out), 156 (a slow
 # member gave half of a view's end, gave the install up, and moved on
-# later beside the sequencer in another order).
-for seed in 156 605 875; do
+# later beside the sequencer in another order), 993 (a late COMMIT copy
+# naming a restarted member's old life was judged by that life's packet
+# numbers).
+for seed in 156 605 875 993; do
     sweep "regression: heavy seed $seed, all modes" \
         --seed "$seed" --scenario heavy --modes unreliable,fifo,total,safe
 done
