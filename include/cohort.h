@@ -514,7 +514,12 @@ COHORT_API void cohort_close(cohort_t *c);
 /* Process until every reliable message this member sent is held by every
  * member it knows, or timeout_ms passes (-1: no limit). timeout_ms 0 never
  * blocks: it processes once and answers "is everything I sent stable?"
- * (0: yes, TIMEDOUT: not yet).
+ * (0: yes, TIMEDOUT: not yet). Events keep queueing meanwhile and are not
+ * taken by this call; once the event queue is full this member takes (and
+ * acknowledges) no more messages, so members that drain at the same time
+ * while others' messages still arrive should call it with timeout 0 in
+ * their own loop and keep reading events between calls, or they wait on
+ * each other until the timeout.
  * Errors: TIMEDOUT, INVAL (c NULL), SYSTEM (from cohort_process()). */
 COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
 

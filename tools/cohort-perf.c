@@ -264,6 +264,8 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
+static void io_discard(struct perf_io *io);
+
 static void io_close(struct perf_io *io, int drain_ms)
 {
     if (io->raw) {
@@ -271,7 +273,20 @@ static void io_close(struct perf_io *io, int drain_ms)
         return;
     }
     if (io->c != NULL && drain_ms > 0 && reliable(io->mode)) {
-        int r = cohort_drain(io->c, drain_ms);
+        /* Keep taking events while waiting: a member whose event queue is
+         * full takes (and acknowledges) nothing more, so senders draining
+         * at once without reading would wait on each other until the
+         * timeout (seen with three SAFE senders). */
+        uint64_t give_up = tool_now_ns() + (uint64_t)drain_ms * 1000000u;
+        int r;
+        for (;;) {
+            io_discard(io);
+            r = cohort_drain(io->c, 0);
+            if (r != COHORT_ERR_TIMEDOUT || tool_now_ns() >= give_up)
+                break;
+            if (tool_poll_process(io->c, -1, 5, NULL) < 0)
+                break;
+        }
         if (r != 0)   /* which process: senders wait longer than receivers */
             tool_err("drain (%s, %d ms): %s", tool_mode_name(io->mode),
                      drain_ms, cohort_strerror(r));
