@@ -63,7 +63,10 @@ static void usage(FILE *f)
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
             "                   transitional|excluded|rpc-twice|rpc-replies|"
-            "rpc-history]\n"
+            "rpc-history|\n"
+            "                   state-digest|state-place|state-skip|"
+            "state-dup|state-handover|\n"
+            "                   state-none|state-memory]\n"
             "                  [--modes LIST]\n"
             "  NAME: basic lossy partition crash slow heavy attack, all "
             "(each of them), mixed (the seed picks one);\n"
@@ -71,6 +74,8 @@ static void usage(FILE *f)
             "under loss; by name only);\n"
             "        rpc (request-reply under loss, crashes and partitions; "
             "by name only)\n"
+            "        state (state transfer to joiners through provider "
+            "crashes; by name only)\n"
             "  K (--nodes or --members): group members, 2-%d, above %d "
             "only in large\n"
             "        (default: drawn from the seed, 2-%d; large: 128)\n"
@@ -131,7 +136,8 @@ static const char *const inject_names[] = {
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
     "safe-drop", "transitional", "excluded", "rpc-twice", "rpc-replies",
-    "rpc-history"};
+    "rpc-history", "state-digest", "state-place", "state-skip", "state-dup",
+    "state-handover", "state-none", "state-memory"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)
@@ -326,6 +332,17 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
                (unsigned long long)t->delivered[COHORT_TOTAL],
                (unsigned long long)t->delivered[COHORT_SAFE],
                (unsigned long long)t->transitional);
+    if (s->state)
+        printf(" state=asked%llu/recv%llu/none%llu,provided=%llu,"
+               "restarts=%llu,handovers=%llu,kills=%zu,kB=%llu,compared=%llu",
+               (unsigned long long)w->st.asked,
+               (unsigned long long)w->st.received,
+               (unsigned long long)w->st.none,
+               (unsigned long long)w->st.provided,
+               (unsigned long long)w->st.restarts,
+               (unsigned long long)w->st.handovers, w->st.kills,
+               (unsigned long long)(w->st.bytes / 1024),
+               (unsigned long long)w->st.compared);
     print_attack(w);
     if (s->view_bound_ns)
         printf(" one_view_at=%.3fs(bound %.1fs)",
