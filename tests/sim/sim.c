@@ -1005,9 +1005,13 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     sim_scenario_draw(&w->scn, opts, fifo, secure);
     w->hash = FNV_OFFSET;
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
-    /* `state` is about TOTAL and SAFE: all four modes unless told */
-    if (w->scn.state && w->opts.modes == 0)
-        w->opts.modes = SIM_MODES_DEFAULT | SIM_MODES_ORDERED;
+    /* `state` is about TOTAL and SAFE: always in its mix; by default
+     * with FIFO, so that the sweep with all four modes (sim-seeds.sh)
+     * runs each seed once more, with UNRELIABLE too */
+    if (w->scn.state)
+        w->opts.modes = w->opts.modes
+                            ? w->opts.modes | SIM_MODES_ORDERED
+                            : SIM_MODE_BIT(COHORT_FIFO) | SIM_MODES_ORDERED;
     sim_view_init(w);
     sim_total_init(w);
     sim_rpc_init(w);

@@ -229,6 +229,9 @@ typedef struct sim_scn {
 /* The concrete scenarios, in the order "all" runs them. */
 extern const char *const sim_scenarios[];
 extern const size_t sim_n_scenarios;
+/* ... and after them, those "all" runs but "mixed" does not pick. */
+extern const char *const sim_all_extra[];
+extern const size_t sim_n_all_extra;
 
 bool sim_scenario_known(const char *name);
 /* Whether the scenario may draw partitions or slow receivers, so its
