@@ -2,7 +2,7 @@
 # sim-seeds.sh - the deterministic simulator in make check (docs/testing.md).
 #
 #  1. a bounded sweep: every scenario for COHORT_SIM_SEEDS seeds (default
-#     50, so 350 runs; each takes a few ms of CPU, virtual time is free;
+#     50, so 400 runs, `state` among them; each takes a few ms of CPU, virtual time is free;
 #     `attack` runs twice, with and without the attacker); COHORT_SIM_FIRST
 #     moves the window (default 1); then `attack` alone for the next
 #     3 x COHORT_SIM_SEEDS seeds. Replays that bring back a member
@@ -23,6 +23,9 @@
 #     share one view within a virtual-time bound.
 #  4b. `rpc`: request-reply for the same seeds, with its three
 #     properties (rpc_sim.c) and their self-tests in 3.
+#  4c. `state`: state transfer (tests/sim/state_sim.c) runs in both
+#     sweeps over every scenario (1 and 5: with FIFO, TOTAL and SAFE, then
+#     all four modes), its seven self-tests in 3.
 #  5. total and safe order (total_check.c): every scenario again for the
 #     same seeds with a workload of all four modes (--modes
 #     unreliable,fifo,total,safe), and the self-tests of total_check
@@ -30,7 +33,7 @@
 #     Skipped, with a message, while the core answers NOTSUP (cohort-sim
 #     exits 77).
 #  6. seeds that once failed (heavy 156, 605, 875, 993; rpc 161, 255, 402,
-#     463), every time.
+#     463; state 67, 88), every time.
 # Any failure prints the seed and the exact command that replays it.
 set -u
 
@@ -108,7 +111,7 @@ sweep "large: 64 members, seeds $first-$((first + 2))" \
 
 echo "sim-seeds: determinism"
 for spec in "lossy 11" "crash 12" "heavy 13" "slow 14" "partition 15" \
-    "attack 16" "rpc 17"; do
+    "attack 16" "rpc 17" "state 18"; do
     set -- $spec
     a=$(run --scenario "$1" --seed "$2" --trace-hash | sed -n 's/.*hash=\([0-9a-f]*\).*/\1/p')
     b=$(run --scenario "$1" --seed "$2" --trace-hash | sed -n 's/.*hash=\([0-9a-f]*\).*/\1/p')
@@ -169,6 +172,17 @@ selftest safe-drop 'order: safe uniform: .*self-test twin' crash || status=1
 selftest rpc-twice 'rpc: .*executed request .* twice' rpc || status=1
 selftest rpc-replies 'rpc: .*completed with .* wanted' rpc || status=1
 selftest rpc-history 'rpc: .*reply history holds' rpc || status=1
+# state transfer (state_sim.c): a snapshot with another digest, taken at
+# another place, a message skipped or applied twice after it, a restarted
+# transfer never completed (no other provider took over), NONE though a
+# member could provide, transfer memory past its bound.
+selftest state-digest 'state \(a\): .*got the state .* which held' state || status=1
+selftest state-place 'state \(a\): .*snapshot is at place' state || status=1
+selftest state-skip 'state \(b\): .*hold different states' state || status=1
+selftest state-dup 'state \(b\): .*hold different states' state || status=1
+selftest state-handover 'liveness: .*state: .*has waited for its state' state || status=1
+selftest state-none 'state \(c\): .*NONE .*may provide' state || status=1
+selftest state-memory 'state \(d\): .*bytes for state transfers' state || status=1
 
 # Total and safe order: the same seeds, every scenario, all four modes.
 sweep "total and safe order: seeds $first-$last over every scenario, all modes" \
@@ -190,6 +204,11 @@ done
 # itself was ended twice).
 for seed in 161 255 402 463; do
     sweep "regression: rpc seed $seed" --seed "$seed" --scenario rpc
+done
+# state 67, 88 (a lone joiner's wait for others ran out while a view
+# change held delivery: its deadline stayed in the past, the tick spun).
+for seed in 67 88; do
+    sweep "regression: state seed $seed" --seed "$seed" --scenario state
 done
 
 exit $status

@@ -698,7 +698,11 @@ uint64_t co_state_deadline(const co_core_t *core)
         t = earliest(t, s->owed[i].at_ns);
     if (s->offering)
         t = earliest(t, s->off_until_ns);
-    if (s->phase == CO_STATE_WANTED && s->alone_since_ns)
+    /* Not while a view change holds delivery: request_out() can decide
+     * nothing then, so the deadline would stay in the past and the tick
+     * spin until the COMMIT (co_total_run asks again once it is over). */
+    if (s->phase == CO_STATE_WANTED && s->alone_since_ns && !core->left &&
+        !co_vs_holding(core))
         t = earliest(t, s->alone_since_ns + core->cfg.member_timeout_ns);
     if (asking(s) && s->prov_id && s->rx_next == 1)
         t = earliest(t, s->go_at_ns);

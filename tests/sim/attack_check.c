@@ -149,8 +149,13 @@ static void describe_delta(const uint64_t *delta, char *buf, size_t room)
 
 /* Drops that may follow when a recorded datagram is taken as new: its
  * records can be duplicates, beyond the window, or find the queue full. */
-static bool record_level(int reason)
+static bool record_level(int reason, bool xfer)
 {
+    /* A state transfer datagram (XFER) is for one member, one life and
+     * one view: a copy that reaches another member, or comes after a view
+     * change, is dropped as BAD_FIELD (state.c, co_state_recv). */
+    if (xfer && reason == COHORT_DROP_BAD_FIELD)
+        return true;
     return reason == COHORT_DROP_DUPLICATE ||
            reason == COHORT_DROP_NO_BUFFER ||
            reason == COHORT_DROP_QUEUE_FULL ||
@@ -159,7 +164,7 @@ static bool record_level(int reason)
 
 /* Returns whether a recorded datagram was taken as new. */
 static bool judge_drops(sim_world_t *w, size_t r, sim_atk_kind_t kind,
-                        int want, const uint64_t *delta)
+                        int want, bool xfer, const uint64_t *delta)
 {
     uint64_t total = 0;
     for (int i = 0; i < COHORT_DROP__COUNT; i++)
@@ -188,7 +193,7 @@ static bool judge_drops(sim_world_t *w, size_t r, sim_atk_kind_t kind,
     bool ok = true;
     for (int i = 0; i < COHORT_DROP__COUNT; i++)
         if (delta[i] && i != refused && i != COHORT_DROP_STALE &&
-            !record_level(i))
+            !record_level(i, xfer))
             ok = false;
     if (secured && packet > 0 && total != 1)
         ok = false;
@@ -326,6 +331,7 @@ void sim_atk_check_before(const sim_world_t *w, size_t r,
     snap->exact = sim_atk_exact(kind);
     snap->want = expected_reason(w, r, kind, emitter, d, len);
     snap->seq = len >= 28 ? co_get64(d + 20) : 0;
+    snap->xfer = len >= 4 && d[3] == CO_TYPE_XFER;
     snap->emitter = emitter;
     snap->n_members = members_of(n, snap->members);
     memcpy(snap->drops, co_core_stats(n->core)->drops, sizeof snap->drops);
@@ -341,7 +347,7 @@ void sim_atk_check_after(sim_world_t *w, const sim_atk_snap_t *snap)
         delta[i] = now[i] - snap->drops[i];
         a->drops[i] += delta[i];
     }
-    if (judge_drops(w, snap->dst, snap->kind, snap->want, delta))
+    if (judge_drops(w, snap->dst, snap->kind, snap->want, snap->xfer, delta))
         a->accepted++;
     cohort_member_t after[SIM_MEMBER_LIST_MAX];
     size_t na = members_of(n, after);

@@ -187,6 +187,18 @@ bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r)
     return w->absent_ns[r][s] < m->sent_ns && w->absent_ns[s][r] < m->sent_ns;
 }
 
+void sim_check_superseded(sim_world_t *w, size_t r, uint64_t view)
+{
+    uint8_t g1 = (uint8_t)(w->node[r].gen + 1);
+    for (size_t s = 0; s < w->scn.members; s++)
+        for (size_t i = 0; i < w->n_msgs[s]; i++) {
+            sim_msg_t *m = &w->msgs[s][i];
+            if (sim_ordered(m->mode) && m->view_id == view &&
+                m->owed_gen1[r] == g1 && m->got_gen1[r] != g1)
+                m->owed_gen1[r] = 0;
+        }
+}
+
 /* ------------------------------------------------------------------ */
 /* Deliveries                                                          */
 /* ------------------------------------------------------------------ */
@@ -315,6 +327,8 @@ static void check_message(sim_world_t *w, size_t r, const cohort_event_t *ev)
         sim_vs_delivered(w, r, ev, &p);
     if (!w->failed)
         sim_total_delivered(w, r, ev, &p);
+    if (!w->failed && sim_ordered(p.mode))
+        sim_state_delivered(w, r, ev, &p);
 }
 
 static void check_member_event(sim_world_t *w, size_t r,

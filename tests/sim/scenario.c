@@ -22,6 +22,11 @@ const char *const sim_scenarios[] = {"basic", "lossy", "partition", "crash",
                                      "slow",  "heavy", "attack"};
 const size_t sim_n_scenarios = sizeof sim_scenarios / sizeof sim_scenarios[0];
 
+/* "all" runs these after sim_scenarios; "mixed" does not pick them, so
+ * its seeds stay as they were. */
+const char *const sim_all_extra[] = {"state"};
+const size_t sim_n_all_extra = sizeof sim_all_extra / sizeof sim_all_extra[0];
+
 /* Run by name only: not in "all" or "mixed" (whose seeds stay as they
  * were), since one run costs seconds rather than milliseconds. */
 static const char *const named_only[] = {"large", "rpc"};
@@ -33,6 +38,9 @@ bool sim_scenario_known(const char *name)
             return true;
     for (size_t i = 0; i < sizeof named_only / sizeof named_only[0]; i++)
         if (strcmp(name, named_only[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sim_n_all_extra; i++)
+        if (strcmp(name, sim_all_extra[i]) == 0)
             return true;
     return false;
 }
@@ -256,6 +264,35 @@ static void draw_attack(sim_scn_t *s, const sim_opts_t *o)
         s->attack_hz = 0;
 }
 
+/* `state` (state_sim.c): founders start at once and hold a state (a
+ * hash chain of the TOTAL and SAFE messages they delivered); the others
+ * join during the fault phase and ask for it, and so does every
+ * restarted incarnation; some members ask again once later. Providers
+ * crash or leave while they send (up to state_kills of them, drawn as
+ * they get STATE_REQUEST), on top of the drawn crashes, a partition and
+ * the network of `lossy` at half strength. Snapshots span one datagram
+ * to 200 (past the transfer window of 64). */
+static void draw_state(sim_scn_t *s, co_rng_t *r, bool fifo)
+{
+    draw_chaos(s, r, 0.15);
+    draw_crashes(s, r, between(r, 0, 2));
+    draw_partitions(s, r, between(r, 0, 1));
+    draw_workload(s, r, fifo, 20, 60, 2 * s->cfg.max_datagram);
+    s->state = true;
+    s->state_founders = between(r, 1, s->members - 1);
+    for (size_t k = s->state_founders; k < s->members; k++)
+        s->join_ns[k] = between(r, s->fault_ns / 10, s->fault_ns * 3 / 4);
+    for (size_t k = 1; k < s->members; k++)
+        if (co_rng_below(r, 6) == 0)
+            s->state_noprov_mask |= 1u << k;
+    s->state_kills = between(r, 0, 3);
+    if (s->state_kills > SIM_MAX_EPISODES - s->n_crashes)
+        s->state_kills = SIM_MAX_EPISODES - s->n_crashes;
+    s->state_kill_share = between_d(r, 0.2, 0.8);
+    s->state_rerequest_share = between_d(r, 0, 0.4);
+    s->state_large_share = between_d(r, 0, 0.3);
+}
+
 static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
 {
     const char *n = s->name;
@@ -301,6 +338,8 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
         s->cfg.rpc_max_requests = between(r, 1, 16);
         s->cfg.rpc_history_len = between(r, 16, 64);
         s->cfg.rpc_history_bytes = between(r, dg, 16 * dg);
+    } else if (strcmp(n, "state") == 0) {
+        draw_state(s, r, fifo);
     } else {
         COHORT_ASSERT(strcmp(n, "heavy") == 0);
         draw_chaos(s, r, 0.2);
@@ -394,4 +433,10 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
     s->vs = opts->vs;
     s->self_delivery = opts->vs && !opts->no_self_delivery;
     s->cfg.self_delivery = s->self_delivery ? 1 : 0;
+    /* State transfer needs self-delivery (the request's place is found
+     * in the requester's own delivery of the order). */
+    if (s->state) {
+        s->self_delivery = true;
+        s->cfg.self_delivery = 1;
+    }
 }

@@ -282,9 +282,16 @@ static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
 static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
 {
     sim_inject_t k = w->opts.inject;
+    sim_state_pulled(w, r);
     if (ev->type == COHORT_EVENT_REQUEST || ev->type == COHORT_EVENT_REPLY ||
         ev->type == COHORT_EVENT_REQUEST_DONE) {
         sim_rpc_event(w, r, ev);
+        return;
+    }
+    if (ev->type == COHORT_EVENT_STATE_REQUEST ||
+        ev->type == COHORT_EVENT_STATE_CHUNK ||
+        ev->type == COHORT_EVENT_STATE_DONE) {
+        sim_state_event(w, r, ev);
         return;
     }
     bool on_delivery = k == SIM_INJECT_DROP || k == SIM_INJECT_DUP ||
@@ -324,6 +331,8 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     }
     sim_check_event(w, r, ev);
+    if (ev->type == COHORT_EVENT_VIEW && !w->failed)
+        sim_state_view(w, r, ev);
     if (k == SIM_INJECT_EXCLUDED && !w->injected && !w->failed &&
         ev->type == COHORT_EVENT_VIEW && ev->u.view.count >= 2) {
         /* "the first other member is in this very view, without me" */
@@ -383,6 +392,7 @@ void sim_after_call(sim_world_t *w, size_t i)
     }
     sim_check_node(w, i);
     sim_rpc_check_node(w, i);
+    sim_state_check_node(w, i);
 }
 
 static void pull_one(sim_world_t *w, size_t i)
@@ -555,6 +565,7 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
     snprintf(cfg->name, sizeof cfg->name, "n%zu", n->idx);
     memcpy(cfg->key, n->key, sizeof cfg->key);
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
+    sim_state_config(w, n, cfg);
 }
 
 /* What cohort_open() does: the incarnation from the real-time clock, and
@@ -603,6 +614,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->ord_cur = n->ord_prev = 0;
     sim_check_reset_node(w, i);
     sim_rpc_started(w, i);
+    sim_state_started(w, i);
     next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
         n->next_send_ns = UINT64_MAX;
@@ -638,6 +650,7 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     }
     sim_view_stopped(w, i);
     sim_rpc_stopped(w, i);
+    sim_state_stopped(w, i);
     w->roster_epoch++;
     co_core_free(n->core);
     n->core = NULL;
@@ -687,6 +700,9 @@ static uint64_t node_wake(const sim_world_t *w, const sim_node_t *n)
     uint64_t rpc = sim_rpc_wake(w, n->idx);
     if (rpc < t)
         t = rpc;
+    uint64_t st = sim_state_wake(w, n->idx);
+    if (st < t)
+        t = st;
     if (slow_now(w, n) && n->maybe_events && n->next_pull_ns < t)
         t = n->next_pull_ns;
     return t;
@@ -703,6 +719,8 @@ static void node_step(sim_world_t *w, size_t i)
         app_send(w, i);
     if (n->up && !w->failed && sim_rpc_wake(w, i) <= w->now_ns)
         sim_rpc_step(w, i);
+    if (n->up && !w->failed && sim_state_wake(w, i) <= w->now_ns)
+        sim_state_step(w, i);
     if (n->up && !w->failed && slow_now(w, n) && n->maybe_events &&
         n->next_pull_ns <= w->now_ns)
         pull_one(w, i);
@@ -767,6 +785,7 @@ static void heal(sim_world_t *w)
     w->partitioned = false;
     sim_trace(w, "heal: faults off");
     sim_rpc_heal(w);
+    sim_state_heal(w);
     for (size_t i = 0; i < w->n_nodes && !w->failed; i++) {
         sim_node_t *n = &w->node[i];
         if (!n->up) {
@@ -870,11 +889,30 @@ static void schedule(sim_world_t *w, sim_item_kind_t kind, uint64_t at_ns,
     COHORT_ASSERT(ok);
 }
 
+bool sim_schedule_crash(sim_world_t *w, size_t i, uint64_t at_ns,
+                        uint64_t down_ns, bool graceful)
+{
+    sim_scn_t *s = &w->scn;
+    if (s->n_crashes >= SIM_MAX_EPISODES)
+        return false;
+    uint32_t k = (uint32_t)s->n_crashes++;
+    s->crash[k] = (sim_episode_t){.start_ns = at_ns,
+                                  .end_ns = at_ns + down_ns,
+                                  .arg = (uint32_t)i,
+                                  .graceful = graceful};
+    schedule(w, SIM_ITEM_CRASH, at_ns, i, k);
+    schedule(w, SIM_ITEM_RESTART, at_ns + down_ns, i, k);
+    return true;
+}
+
 static void schedule_all(sim_world_t *w, co_rng_t *r)
 {
     const sim_scn_t *s = &w->scn;
     for (size_t i = 0; i < w->n_nodes; i++) {
         uint64_t at = i == 0 ? 0 : co_rng_below(r, START_SPREAD_NS);
+        /* `state`: joiners start later, and ask for the state */
+        if (s->state && i < s->members && i >= s->state_founders)
+            at = s->join_ns[i];
         schedule(w, SIM_ITEM_RESTART, at, i, 0);
     }
     for (uint32_t k = 0; k < s->n_partitions; k++) {
@@ -967,9 +1005,17 @@ static void setup(sim_world_t *w, const sim_opts_t *opts)
     sim_scenario_draw(&w->scn, opts, fifo, secure);
     w->hash = FNV_OFFSET;
     w->n_nodes = w->scn.members + (w->scn.outsider ? 1 : 0);
+    /* `state` is about TOTAL and SAFE: always in its mix; by default
+     * with FIFO, so that the sweep with all four modes (sim-seeds.sh)
+     * runs each seed once more, with UNRELIABLE too */
+    if (w->scn.state)
+        w->opts.modes = w->opts.modes
+                            ? w->opts.modes | SIM_MODES_ORDERED
+                            : SIM_MODE_BIT(COHORT_FIFO) | SIM_MODES_ORDERED;
     sim_view_init(w);
     sim_total_init(w);
     sim_rpc_init(w);
+    sim_state_init(w);
     co_rng_t r;
     co_rng_seed(&r, opts->seed ^ 0x51d0c0de5eedULL);
     co_rng_seed(&w->net_rng, co_rng_next(&r));
@@ -1084,7 +1130,8 @@ static void run_loop(sim_world_t *w)
             if (w->failed)
                 return;
             if (w->healed && sim_converged(w, why, sizeof why) &&
-                sim_rpc_idle(w, why, sizeof why)) {
+                sim_rpc_idle(w, why, sizeof why) &&
+                sim_state_idle(w, why, sizeof why)) {
                 sim_trace(w, "converged");
                 return;
             }
@@ -1108,6 +1155,8 @@ int sim_run(sim_world_t *w, const sim_opts_t *opts)
         sim_total_final(w);
     if (!w->failed)
         sim_rpc_final(w);
+    if (!w->failed)
+        sim_state_final(w);
     if (!w->failed)
         sim_attack_finish(w);
     if (!w->failed && w->scn.attack_strict)
@@ -1141,4 +1190,5 @@ void sim_world_free(sim_world_t *w)
     sim_view_free(w);
     sim_total_free(w);
     sim_rpc_free(w);
+    sim_state_free(w);
 }

@@ -81,6 +81,18 @@ typedef enum sim_inject {
                                   request that then completes */
     SIM_INJECT_RPC_HISTORY,    /* a reply history claims one entry more
                                   than its bound */
+    /* state transfer (state_sim.c, scenario `state`) */
+    SIM_INJECT_STATE_DIGEST,   /* a received snapshot's digest is off */
+    SIM_INJECT_STATE_PLACE,    /* a joiner took one ordered message more
+                                  before its snapshot than its provider */
+    SIM_INJECT_STATE_SKIP,     /* a joiner's state misses one ordered
+                                  message after its snapshot */
+    SIM_INJECT_STATE_DUP,      /* ... applies one twice */
+    SIM_INJECT_STATE_HANDOVER, /* a transfer that restarts in a new view
+                                  (its provider gone) is never completed */
+    SIM_INJECT_STATE_NONE,     /* a received snapshot is taken as NONE */
+    SIM_INJECT_STATE_MEMORY,   /* a provider claims more transfer memory
+                                  than its bound */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -199,12 +211,27 @@ typedef struct sim_scn {
     double rpc_delay_share;    /* replies held back a while (the server
                                   may crash before it answers) */
 
+    /* state transfer (state_sim.c): `state` only */
+    bool state;
+    size_t state_founders;     /* nodes below this start at once, holding
+                                  a state; the others join later and ask */
+    uint64_t join_ns[SIM_MASK_MEMBERS + 1]; /* when each joiner starts */
+    uint32_t state_noprov_mask;/* members with state_provider 0 */
+    size_t state_kills;        /* providers crashed mid-transfer, at most
+                                  (crash episodes drawn as they provide) */
+    double state_kill_share;   /* chance a STATE_REQUEST draws one */
+    double state_rerequest_share; /* members that ask again once */
+    double state_large_share;  /* snapshots of 64-200 datagrams */
+
     co_core_config_t cfg;      /* template for every node's core */
 } sim_scn_t;
 
 /* The concrete scenarios, in the order "all" runs them. */
 extern const char *const sim_scenarios[];
 extern const size_t sim_n_scenarios;
+/* ... and after them, those "all" runs but "mixed" does not pick. */
+extern const char *const sim_all_extra[];
+extern const size_t sim_n_all_extra;
 
 bool sim_scenario_known(const char *name);
 /* Whether the scenario may draw partitions or slow receivers, so its
@@ -514,6 +541,89 @@ typedef struct sim_rpc {
     bool hid_reply;            /* self-test rpc-replies: done */
 } sim_rpc_t;
 
+/* State transfer (state_sim.c). */
+#define SIM_STATE_XFERS 512    /* transfers started per run */
+#define SIM_STATE_OUTS 4       /* a provider's at once (CO_XFER_SLOTS) */
+#define SIM_STATE_CUTS 64     /* lineage cuts of one incarnation */
+#define SIM_STATE_HEADER 48    /* bytes every snapshot starts with */
+
+/* One ordered delivery applied to an application state. */
+typedef struct sim_state_ent {
+    uint64_t view, order, digest;
+    bool trans;
+} sim_state_ent_t;
+
+/* The application state of one member incarnation: a hash chain and a
+ * count of the TOTAL and SAFE messages applied, in delivery order. */
+typedef struct sim_state_life {
+    uint64_t digest, count;
+    bool waiting;              /* asked, no STATE_DONE yet */
+    bool held;                 /* it has held a state (founder, or a
+                                  STATE_DONE came) */
+    uint64_t wait_from_ns, wait_until_ns;
+    uint64_t view;             /* the app's current view */
+    uint64_t in_view;          /* ordered deliveries applied in it */
+    uint64_t done_view, done_place; /* the last snapshot's point */
+    cohort_member_t members[SIM_MASK_MEMBERS + 1]; /* of its view */
+    size_t n_members;
+    sim_state_ent_t *log;      /* every ordered delivery applied */
+    size_t n_log, cap_log;
+    uint64_t *views;           /* every view installed, in order */
+    size_t n_views, cap_views;
+    size_t cuts[SIM_STATE_CUTS]; /* n_log where its state stopped following
+                                  the one before: a snapshot taken, or
+                                  held messages superseded */
+    size_t n_cuts;
+    /* the snapshot coming in */
+    bool rx_on;
+    size_t rx_node;
+    uint32_t rx_gen;
+    uint64_t rx_off, rx_view;
+    uint8_t hdr[SIM_STATE_HEADER];
+    int rx_prev_node;          /* provider of the attempt before, or -1 */
+    bool ignore;               /* self-test handover: deaf to this one */
+    uint64_t superseded;       /* messages_superseded last seen */
+    uint64_t slots_full_ns;    /* last time every transfer slot was busy */
+    bool rerequest;            /* asks again once, at rerequest_ns */
+    uint64_t rerequest_ns;
+} sim_state_life_t;
+
+/* A snapshot a provider application is sending. */
+typedef struct sim_state_out {
+    bool on;
+    uint32_t handle;
+    size_t xfer;               /* index in sim_state_t.xfers */
+    uint64_t sent, next_ns;
+    bool ended;
+} sim_state_out_t;
+
+/* One STATE_REQUEST a provider got, and how it ended. */
+typedef struct sim_state_xfer {
+    uint8_t prov, req;
+    uint32_t pgen, rgen, handle;
+    uint64_t view, place, digest, count, size, at_ns;
+    size_t prov_log;           /* provider's n_log at the request */
+    size_t prov_cuts;          /* ... and its n_cuts */
+    bool received;             /* its requester's DONE came */
+    size_t req_log;            /* requester's n_log at DONE */
+    size_t req_cuts;           /* ... and its n_cuts after it */
+} sim_state_xfer_t;
+
+typedef struct sim_state {
+    co_rng_t rng;
+    sim_state_life_t *life[SIM_MASK_MEMBERS + 1][SIM_MAX_GENS];
+    sim_state_out_t out[SIM_MASK_MEMBERS + 1][SIM_STATE_OUTS];
+    sim_state_xfer_t *xfers;   /* SIM_STATE_XFERS */
+    size_t n_xfers;
+    uint8_t *buf;              /* COHORT_STATE_CHUNK_MAX, for sending */
+    size_t kills;
+    uint64_t asked, received, none, restarts, handovers, provided;
+    uint64_t bytes, compared;
+    size_t slot_bytes;         /* one transfer slot's memory (seen) */
+    size_t injected_at;        /* skip/dup: requester log index; else 0 */
+    size_t inject_xfer;
+} sim_state_t;
+
 typedef struct sim_world {
     sim_opts_t opts;
     sim_scn_t scn;
@@ -575,6 +685,7 @@ typedef struct sim_world {
     bool injected;
     sim_attack_t atk;
     sim_rpc_t rpc;
+    sim_state_t st;
 
     bool failed;
     char why[512];
@@ -629,6 +740,7 @@ typedef struct sim_atk_snap {
     bool exact;            /* byte for byte a recorded datagram */
     int want;              /* the drop the wire rules give; -1: replay rules */
     uint64_t seq;          /* its packet_seq (0 without a header) */
+    bool xfer;             /* a state transfer datagram (CO_TYPE_XFER) */
     size_t emitter;        /* the node whose datagram it is (or copies) */
     size_t n_members;
     cohort_member_t members[SIM_MEMBER_LIST_MAX];
@@ -689,6 +801,9 @@ void sim_total_install(sim_world_t *w, size_t r, const cohort_event_t *ev);
 void sim_total_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
                          const sim_payload_t *p);
 void sim_total_stopped(sim_world_t *w, size_t r);
+/* Node r's core dropped the ordered messages it held past its state
+ * request's place in its current view (a superseded state transfer). */
+void sim_total_superseded(sim_world_t *w, size_t r);
 void sim_total_final(sim_world_t *w);
 /* Turn new findings into a failure of the run. */
 void sim_total_report(sim_world_t *w);
@@ -725,6 +840,35 @@ void sim_rpc_heal(sim_world_t *w);
 bool sim_rpc_idle(const sim_world_t *w, char *why, size_t len);
 void sim_rpc_final(sim_world_t *w);
 
+/* state_sim.c: the application state, state transfer and its checkers */
+bool sim_state_test(sim_inject_t k);
+void sim_state_init(sim_world_t *w);
+void sim_state_free(sim_world_t *w);
+/* Node n's core config: whether it asks, whether it provides. */
+void sim_state_config(const sim_world_t *w, const sim_node_t *n,
+                      co_core_config_t *cfg);
+void sim_state_started(sim_world_t *w, size_t i);
+void sim_state_stopped(sim_world_t *w, size_t i);
+/* Before node r's application takes any event (what the core dropped
+ * for a superseded state), and the STATE_* and VIEW events it takes. */
+void sim_state_pulled(sim_world_t *w, size_t r);
+void sim_state_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
+void sim_state_view(sim_world_t *w, size_t r, const cohort_event_t *ev);
+/* An intact TOTAL or SAFE delivery p at node r. */
+void sim_state_delivered(sim_world_t *w, size_t r, const cohort_event_t *ev,
+                         const sim_payload_t *p);
+uint64_t sim_state_wake(const sim_world_t *w, size_t i);
+void sim_state_step(sim_world_t *w, size_t i);
+void sim_state_check_node(sim_world_t *w, size_t r);
+void sim_state_heal(sim_world_t *w);
+bool sim_state_idle(const sim_world_t *w, char *why, size_t len);
+void sim_state_final(sim_world_t *w);
+
+/* sim.c: node i crashes (or leaves) at at_ns and restarts down_ns later;
+ * false when no episode is left for it. */
+bool sim_schedule_crash(sim_world_t *w, size_t i, uint64_t at_ns,
+                        uint64_t down_ns, bool graceful);
+
 /* check.c */
 /* Remember an accepted message and whom it is owed to. */
 void sim_check_sent(sim_world_t *w, size_t s, const sim_payload_t *p);
@@ -745,6 +889,9 @@ bool sim_converged(sim_world_t *w, char *why, size_t why_len);
 bool sim_owed(const sim_world_t *w, size_t s, const sim_msg_t *m, size_t r);
 /* How many (message, receiver) pairs are owed now. */
 uint64_t sim_count_owed(const sim_world_t *w);
+/* Node r's core dropped what it held of view's TOTAL and SAFE messages
+ * (a state transfer superseded there): they are owed no more. */
+void sim_check_superseded(sim_world_t *w, size_t r, uint64_t view);
 /* A node restarted or crashed: forget the old incarnation's checker state. */
 void sim_check_reset_node(sim_world_t *w, size_t r);
 /* Sort the member ids once every node has its own (setup). */

@@ -7,10 +7,11 @@
  *              [--self-test KIND] [--no-vs | --no-self-delivery]
  *              [--modes LIST]
  *
- * NAME is one of basic, lossy, partition, crash, slow, heavy, attack; "all"
- * runs each of them for every seed; "mixed" (the default with a seed) lets the
- * seed pick one. Without --seed or --seeds it runs seeds 1-3 of "all", a
- * short smoke sweep. Exit status: 0 when every property held, 1 on any
+ * NAME is one of basic, lossy, partition, crash, slow, heavy, attack, state;
+ * "all" runs each of them for every seed; "mixed" (the default with a seed)
+ * lets the seed pick one of the first seven (state came later: the seeds of
+ * "mixed" stay as they were). Without --seed or --seeds it runs seeds 1-3
+ * of "all", a short smoke sweep. Exit status: 0 when every property held, 1 on any
  * failure (the seed, what failed and the command that replays it are
  * printed), 2 on a usage error, 77 when --modes asks for a mode the core
  * does not support yet (NOTSUP).
@@ -63,14 +64,21 @@ static void usage(FILE *f)
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
             "                   transitional|excluded|rpc-twice|rpc-replies|"
-            "rpc-history]\n"
+            "rpc-history|\n"
+            "                   state-digest|state-place|state-skip|"
+            "state-dup|state-handover|\n"
+            "                   state-none|state-memory]\n"
             "                  [--modes LIST]\n"
-            "  NAME: basic lossy partition crash slow heavy attack, all "
-            "(each of them), mixed (the seed picks one);\n"
+            "  NAME: basic lossy partition crash slow heavy attack state, "
+            "all (each of them),\n"
+            "        mixed (the seed picks one, state aside);\n"
             "        large (128 members must share one view within 5 s "
             "under loss; by name only);\n"
             "        rpc (request-reply under loss, crashes and partitions; "
             "by name only)\n"
+            "        state: state transfer to joiners through provider "
+            "crashes (TOTAL and SAFE\n"
+            "        always in its mix)\n"
             "  K (--nodes or --members): group members, 2-%d, above %d "
             "only in large\n"
             "        (default: drawn from the seed, 2-%d; large: 128)\n"
@@ -131,7 +139,8 @@ static const char *const inject_names[] = {
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
     "safe-drop", "transitional", "excluded", "rpc-twice", "rpc-replies",
-    "rpc-history"};
+    "rpc-history", "state-digest", "state-place", "state-skip", "state-dup",
+    "state-handover", "state-none", "state-memory"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)
@@ -326,6 +335,17 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
                (unsigned long long)t->delivered[COHORT_TOTAL],
                (unsigned long long)t->delivered[COHORT_SAFE],
                (unsigned long long)t->transitional);
+    if (s->state)
+        printf(" state=asked%llu/recv%llu/none%llu,provided=%llu,"
+               "restarts=%llu,handovers=%llu,kills=%zu,kB=%llu,compared=%llu",
+               (unsigned long long)w->st.asked,
+               (unsigned long long)w->st.received,
+               (unsigned long long)w->st.none,
+               (unsigned long long)w->st.provided,
+               (unsigned long long)w->st.restarts,
+               (unsigned long long)w->st.handovers, w->st.kills,
+               (unsigned long long)(w->st.bytes / 1024),
+               (unsigned long long)w->st.compared);
     print_attack(w);
     if (s->view_bound_ns)
         printf(" one_view_at=%.3fs(bound %.1fs)",
@@ -538,6 +558,8 @@ int main(int argc, char **argv)
         if (strcmp(c.scenario, "all") == 0) {
             for (size_t k = 0; k < sim_n_scenarios; k++, runs++)
                 failed += (unsigned)run_one(&c, seed, sim_scenarios[k]);
+            for (size_t k = 0; k < sim_n_all_extra; k++, runs++)
+                failed += (unsigned)run_one(&c, seed, sim_all_extra[k]);
         } else {
             const char *s = strcmp(c.scenario, "mixed") == 0
                                 ? sim_scenario_for_seed(seed)

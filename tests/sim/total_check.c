@@ -72,6 +72,7 @@ typedef struct tc_last {
 typedef struct tc_rec {
     cohort_member_t who;
     bool stopped, transitional;
+    bool superseded; /* its current view's sequence is a prefix only */
     uint32_t view; /* NONE before the first */
     tc_seq_t seq;
     tc_last_t *last;
@@ -483,11 +484,12 @@ void total_check_install(total_check_t *c, cohort_member_t who,
                " after it stopped", M_ARG(who), view_id);
         return;
     }
-    if (r->view != NONE)
+    if (r->view != NONE && !r->superseded)
         depart(c, x, r->view, w);
     r->seq.n = 0;
     r->view = w;
     r->transitional = false;
+    r->superseded = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -673,6 +675,14 @@ void total_check_held(total_check_t *c, cohort_member_t who,
         (void)index_put(c, TAG_HELD, x, sender, key, 1);
 }
 
+void total_check_superseded(total_check_t *c, cohort_member_t who)
+{
+    TC_ASSERT(c != NULL);
+    uint32_t x = find_rec(c, who);
+    if (x != NONE && c->recs[x].view != NONE)
+        c->recs[x].superseded = true;
+}
+
 void total_check_stopped(total_check_t *c, cohort_member_t who)
 {
     TC_ASSERT(c != NULL);
@@ -687,7 +697,8 @@ void total_check_final(total_check_t *c, const cohort_member_t *live,
     TC_ASSERT(c != NULL && (live != NULL || n == 0));
     for (size_t i = 0; i < n && !c->full; i++) {
         uint32_t x = find_rec(c, live[i]);
-        if (x == NONE || c->recs[x].stopped || c->recs[x].view == NONE)
+        if (x == NONE || c->recs[x].stopped || c->recs[x].view == NONE ||
+            c->recs[x].superseded)
             continue;
         check_uniform(c, x, c->recs[x].view, "ended in");
     }

@@ -101,6 +101,13 @@ void total_check_delivered(total_check_t *c, cohort_member_t who,
 void total_check_held(total_check_t *c, cohort_member_t who,
                       cohort_member_t sender, uint64_t key);
 
+/* who's view ended while it waited for a state transfer placed in it
+ * (cohort.h, "State transfer"): the core dropped the TOTAL and SAFE
+ * messages it held past the request's place (messages_superseded), so
+ * its sequence of that view is a prefix only: rules 4 and 5 do not hold
+ * it to the others' when it installs its next view (rule 3 still does). */
+void total_check_superseded(total_check_t *c, cohort_member_t who);
+
 /* who crashed or closed: it owes nothing more (rule 5). */
 void total_check_stopped(total_check_t *c, cohort_member_t who);
 

@@ -35,7 +35,7 @@ static total_check_t *new_checker(const sim_world_t *w)
     total_check_config_t c;
     total_check_t *tc = NULL;
     total_check_config_init(&c);
-    c.max_members = w->n_nodes + s->n_crashes + 1;
+    c.max_members = w->n_nodes + s->n_crashes + s->state_kills + 1;
     c.max_views = c.max_members * VIEWS_PER_LIFE;
     /* each delivery is kept once by its member and at most once in its
      * view's canonical sequence */
@@ -154,6 +154,12 @@ void sim_total_stopped(sim_world_t *w, size_t r)
     total_check_stopped(w->ord.tc, identity(&w->node[r]));
     if (w->ord.twin)
         sim_total_twin_stopped(w, r);
+}
+
+void sim_total_superseded(sim_world_t *w, size_t r)
+{
+    if (w->ord.tc)
+        total_check_superseded(w->ord.tc, identity(&w->node[r]));
 }
 
 void sim_total_final(sim_world_t *w)

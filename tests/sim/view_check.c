@@ -38,7 +38,7 @@ void sim_view_init(sim_world_t *w)
     const sim_scn_t *s = &w->scn;
     vs_check_config_t c;
     vs_check_config_init(&c);
-    c.max_members = w->n_nodes + s->n_crashes;
+    c.max_members = w->n_nodes + s->n_crashes + s->state_kills;
     c.max_views = VIEWS_PER_LIFE;
     c.max_msgs = s->vs ? w->n_nodes * s->msgs_per_node : 1;
     if (c.max_msgs == 0)
@@ -131,10 +131,13 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
  * by every member of its view when the view ends may be delivered by no
  * one, its sender included (never transitionally), so vs_check's "a
  * sender delivers its own messages before it moves on" does not hold for
- * them; total_check judges them (rules 4 and 5). */
+ * them; total_check judges them (rules 4 and 5). In `state` TOTAL ones
+ * have the exception of a superseded transfer (docs/guarantees.md, "State
+ * transfer"), which total_check is told of (sim_total_superseded). */
 static bool vs_fed(const sim_world_t *w, const sim_payload_t *p)
 {
-    return w->scn.vs && (p->mode == COHORT_FIFO || p->mode == COHORT_TOTAL);
+    return w->scn.vs && (p->mode == COHORT_FIFO ||
+                         (p->mode == COHORT_TOTAL && !w->scn.state));
 }
 
 void sim_vs_sent(sim_world_t *w, size_t s, const sim_payload_t *p)

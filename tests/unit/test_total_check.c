@@ -284,6 +284,51 @@ static void test_transition_missing(void **state)
     expect_only(c, TOTAL_PROP_TRANSITION, "different sequences");
 }
 
+/* A state transfer superseded in view 1 (cohort.h, "State transfer"):
+ * Q held what came after its request's place and the core dropped it,
+ * so Q's sequence of view 1 is a prefix only; that excuses rules 4 and 5
+ * for that view alone, not rule 3, and not the next view. */
+static void test_superseded_prefix(void **state)
+{
+    (void)state;
+    total_check_t *c = mk(false);
+    const cohort_member_t g1[] = {P, Q, R}, g2[] = {P, Q};
+    const cohort_member_t R2 = {3, 2};
+    install_all(c, 1, g1, 3);
+    dl(c, P, R, 1, T, 1, 1, 0);
+    dl(c, P, R, 2, SF, 1, 2, 0);
+    dl(c, Q, R, 1, T, 1, 1, 0); /* Q's request was placed here */
+    total_check_superseded(c, Q);
+    total_check_stopped(c, R);
+    install_all(c, 2, g2, 2);
+    total_check_final(c, g2, 2);
+    expect_clean(c);
+
+    /* ... but the next view is judged as always */
+    c = mk(false);
+    const cohort_member_t h2[] = {P, Q, R2};
+    install_all(c, 1, g1, 3);
+    dl(c, P, R, 1, T, 1, 1, 0);
+    dl(c, P, R, 2, T, 1, 2, 0);
+    dl(c, Q, R, 1, T, 1, 1, 0);
+    total_check_superseded(c, Q);
+    total_check_stopped(c, R);
+    total_check_install(c, P, 2, h2, 3);
+    total_check_install(c, Q, 2, h2, 3);
+    dl(c, P, R2, 1, T, 2, 1, 0);
+    total_check_install(c, P, 4, g2, 2);
+    total_check_install(c, Q, 4, g2, 2); /* without R2#1 */
+    expect_only(c, TOTAL_PROP_TRANSITION, "different sequences");
+
+    /* ... and a superseded member still agrees on what it delivered */
+    c = mk(false);
+    install_all(c, 1, g1, 3);
+    dl(c, P, R, 1, T, 1, 1, 0);
+    dl(c, Q, R, 2, T, 1, 1, 0);
+    total_check_superseded(c, Q);
+    expect_only(c, TOTAL_PROP_AGREEMENT, NULL);
+}
+
 static void test_transition_flags(void **state)
 {
     (void)state;
@@ -423,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_agreement_crashed),
         cmocka_unit_test(test_agreement_two_positions),
         cmocka_unit_test(test_transition_missing),
+        cmocka_unit_test(test_superseded_prefix),
         cmocka_unit_test(test_transition_flags),
         cmocka_unit_test(test_transitional_safe),
         cmocka_unit_test(test_transitional_then_regular),
