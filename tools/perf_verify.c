@@ -95,22 +95,33 @@ static void windows(size_t len, size_t hdr, size_t *a, size_t *b)
     *b = plen < PERF_VERIFY_SAMPLE ? plen : PERF_VERIFY_SAMPLE;
 }
 
+static void put_le64(uint8_t *p, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &w, 8);            /* one store */
+#else
+    for (unsigned k = 0; k < 8; k++)
+        p[k] = (uint8_t)(w >> (8 * k));
+#endif
+}
+
 /* What seq's windows hold: four words of a pattern of seq (the first
- * window the first two, the second the last two), and the checksum over
- * them and the header fields. */
+ * window the first two, the second the last two), little-endian; returns
+ * the checksum of the header fields. The words are independent of each
+ * other and the checksum three steps, so the sender and the receiver pay
+ * a few nanoseconds a message. */
 static uint64_t pattern(uint8_t out[2 * PERF_VERIFY_SAMPLE], size_t len,
                         uint32_t run_id, uint32_t from, uint64_t seq)
 {
-    uint64_t h = mix(mix(0x636f686f72742d70ull,      /* "cohort-p" */
-                         (uint64_t)run_id << 32 | from), seq);
-    h = mix(h, (uint64_t)len);
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t w = (seq + i + 1) * 0xd6e8feb86659fd93ull;
-        for (unsigned k = 0; k < 8; k++)
-            out[8 * i + k] = (uint8_t)(w >> (8 * k));
-        h = mix(h, w);
-    }
-    return h;
+    static const uint64_t salt[4] = {
+        0x243f6a8885a308d3ull, 0x13198a2e03707344ull,
+        0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull,
+    };
+    uint64_t base = seq * 0xd6e8feb86659fd93ull;
+    for (unsigned i = 0; i < 4; i++)
+        put_le64(out + 8 * i, base ^ salt[i]);
+    return mix(mix(mix(0x636f686f72742d70ull,         /* "cohort-p" */
+                       (uint64_t)run_id << 32 | from), seq), (uint64_t)len);
 }
 
 uint64_t perf_verify_stamp(uint8_t *msg, size_t len, size_t hdr_bytes,
@@ -120,8 +131,15 @@ uint64_t perf_verify_stamp(uint8_t *msg, size_t len, size_t hdr_bytes,
     size_t a, b;
     uint64_t sum = pattern(p, len, run_id, from, seq);
     windows(len, hdr_bytes, &a, &b);
-    memcpy(msg + hdr_bytes, p, a);
-    memcpy(msg + len - b, p + PERF_VERIFY_SAMPLE, b);
+    if (a == PERF_VERIFY_SAMPLE && b == PERF_VERIFY_SAMPLE) {
+        /* The usual case, in fixed-size copies the compiler inlines. */
+        memcpy(msg + hdr_bytes, p, PERF_VERIFY_SAMPLE);
+        memcpy(msg + len - PERF_VERIFY_SAMPLE, p + PERF_VERIFY_SAMPLE,
+               PERF_VERIFY_SAMPLE);
+    } else {
+        memcpy(msg + hdr_bytes, p, a);
+        memcpy(msg + len - b, p + PERF_VERIFY_SAMPLE, b);
+    }
     return sum;
 }
 
@@ -153,9 +171,16 @@ int perf_verify_check(const uint8_t *msg, size_t len, size_t hdr_bytes,
     if (pattern(p, len, run_id, from, seq) != sum)
         return -1;
     windows(len, hdr_bytes, &a, &b);
-    if (memcmp(msg + hdr_bytes, p, a) != 0 ||
-        memcmp(msg + len - b, p + PERF_VERIFY_SAMPLE, b) != 0)
+    if (a == PERF_VERIFY_SAMPLE && b == PERF_VERIFY_SAMPLE) {
+        /* The usual case, in fixed-size compares the compiler inlines. */
+        if (memcmp(msg + hdr_bytes, p, PERF_VERIFY_SAMPLE) != 0 ||
+            memcmp(msg + len - PERF_VERIFY_SAMPLE, p + PERF_VERIFY_SAMPLE,
+                   PERF_VERIFY_SAMPLE) != 0)
+            return -1;
+    } else if (memcmp(msg + hdr_bytes, p, a) != 0 ||
+               memcmp(msg + len - b, p + PERF_VERIFY_SAMPLE, b) != 0) {
         return -1;
+    }
     if (seq % PERF_VERIFY_FULL_EVERY == 0 &&
         !filler_ok(msg, hdr_bytes + a, len - b))
         return -1;

@@ -7,7 +7,8 @@
  * two sample windows of the filler, its first PERF_VERIFY_SAMPLE bytes and
  * its last PERF_VERIFY_SAMPLE bytes after those, with a pattern of the
  * sequence number, and puts in the header a 64-bit checksum of (run id,
- * sender, sequence, length, the two windows). The rest of the filler is
+ * sender, sequence, length); the receiver checks both (the samples
+ * against the pattern they must hold). The rest of the filler is
  * PERF_VERIFY_FILL; the receiver checks all of it on every
  * PERF_VERIFY_FULL_EVERY-th sequence number only, so the check costs a few
  * word operations per message whatever its size.
