@@ -9,9 +9,16 @@
 # name is exported as COHORT_TEST_IFACE6. COHORT_TEST_NETNS=1 tells the
 # command it is isolated.
 #
-# COHORT_NFT_DROP=<percent>: with nft present, drop that share of UDP
-# datagrams on every interface of the namespace (real kernel loss that the
-# library did not inject).
+# COHORT_NFT_DROP=<percent>: with nft present, drop that share of the UDP
+# datagrams arriving in the namespace, on the input hook only (real kernel
+# loss that the library did not inject). Each datagram crosses the input
+# hook once, so the nominal rate is the real one. On lo a multicast
+# datagram is one packet at the input hook for all its receivers: they
+# lose it together.
+# COHORT_NFT_DROP_OUTPUT=<percent>: drop that share on the output hook as
+# well, separately (a sender's sendmsg() then fails with EPERM). Both
+# together lose about the sum of the two rates; before 2026-12-03
+# COHORT_NFT_DROP did both at once (about twice the nominal rate).
 #
 # Without permission to create a namespace (not root, no user namespaces)
 # the command runs directly with COHORT_TEST_LOOPBACK_ONLY=1: the tests bind
@@ -19,10 +26,22 @@
 
 set -u
 
-if [ $# -eq 0 ]; then
-    echo "usage: $0 CMD ARGS..." >&2
-    exit 64
+if [ $# -eq 0 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
+    echo "usage: [COHORT_NFT_DROP=P] [COHORT_NFT_DROP_OUTPUT=P] $0 CMD ARGS..." >&2
+    echo "  runs CMD in a private network namespace (lo up, multicast routes);" >&2
+    echo "  P: percent of UDP datagrams nft drops on input / on output" >&2
+    [ $# -eq 0 ] && exit 64
+    exit 0
 fi
+
+# The nft chain for one hook, or nothing when its rate is unset.
+loss_chain() { # loss_chain HOOK PERCENT
+    [ -n "$2" ] || return 0
+    echo "    chain $1 {"
+    echo "        type filter hook $1 priority 0; policy accept;"
+    echo "        meta l4proto udp numgen random mod 100 < $2 drop"
+    echo "    }"
+}
 
 setup_inside() {
     ip link set lo up || return 1
@@ -34,24 +53,21 @@ setup_inside() {
         COHORT_TEST_IFACE6=cohort0
         export COHORT_TEST_IFACE6
     fi
-    if [ -n "${COHORT_NFT_DROP:-}" ]; then
-        case $COHORT_NFT_DROP in
-            *[!0-9]*|'') echo "netns.sh: COHORT_NFT_DROP must be 0..100" >&2
-                         return 1 ;;
-        esac
+    if [ -n "${COHORT_NFT_DROP:-}${COHORT_NFT_DROP_OUTPUT:-}" ]; then
+        for p in "${COHORT_NFT_DROP:-0}" "${COHORT_NFT_DROP_OUTPUT:-0}"; do
+            case $p in
+                *[!0-9]*|'') echo "netns.sh: COHORT_NFT_DROP and" \
+                                  "COHORT_NFT_DROP_OUTPUT must be 0..100" >&2
+                             return 1 ;;
+            esac
+            [ "$p" -le 100 ] || { echo "netns.sh: $p: more than 100" >&2
+                                  return 1; }
+        done
         if command -v nft >/dev/null 2>&1; then
-            nft -f - <<EOF || return 1
-table inet cohort_loss {
-    chain input {
-        type filter hook input priority 0; policy accept;
-        meta l4proto udp numgen random mod 100 < $COHORT_NFT_DROP drop
-    }
-    chain output {
-        type filter hook output priority 0; policy accept;
-        meta l4proto udp numgen random mod 100 < $COHORT_NFT_DROP drop
-    }
-}
-EOF
+            { echo "table inet cohort_loss {"
+              loss_chain input "${COHORT_NFT_DROP:-}"
+              loss_chain output "${COHORT_NFT_DROP_OUTPUT:-}"
+              echo "}"; } | nft -f - || return 1
         else
             echo "netns.sh: nft not found; COHORT_NFT_DROP ignored" >&2
         fi

@@ -44,7 +44,7 @@ expect 2 "^cohort-perf: --members: expected a number from 2 to 48, got '1'" coho
 expect 2 "^cohort-perf: --member-timeout-ms: expected a number from 200" cohort-perf membership --member-timeout-ms 100
 expect 2 "^cohort-perf: --senders: expected a number from 1 to 8, got '9'" cohort-perf run --senders 9
 expect 2 "^cohort-perf: --senders: send takes one count" cohort-perf send --senders 1,3
-expect 2 "^cohort-perf: --modes: expected names from raw, unreliable, fifo, total, safe" cohort-perf run --modes fifo,fast
+expect 2 "^cohort-perf: --modes: expected names from raw, raw1, unreliable, fifo, total, safe" cohort-perf run --modes fifo,fast
 expect 2 "^cohort-chat: unexpected argument 'extra'" cohort-chat extra
 expect 2 '^cohort-chat: --security auth needs --key FILE' cohort-chat --security auth
 expect 2 "^cohort-chat: --color: expected auto, always or never, got 'rainbow'" cohort-chat --color=rainbow

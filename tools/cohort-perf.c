@@ -15,13 +15,18 @@
  *   cohort-perf send ... / recv ...        one role, for use by hand
  *
  * Every message starts with a 32-byte header (magic, type, run id, sender,
- * sequence number, a value); the rest is filler. Receivers count DATA until
- * an END from every sender; for the reliable modes END is reliable, for
- * unreliable and raw it is repeated and backed by an idle timeout. With
- * several senders, receivers also check each sender's sequence (reliable
- * modes: no gap, no reordering) and fold (sender, sequence) in delivery
- * order into a hash, which for total and safe must agree at every
- * receiver: the benchmark checks the order it measures.
+ * sequence number, a value: for DATA a checksum); the rest is filler, two
+ * samples of it stamped per message (perf_verify.h). Receivers count DATA
+ * until an END from every sender; for the reliable modes END is reliable,
+ * for unreliable and raw it is repeated and backed by an idle timeout.
+ * Receivers check every DATA message (checksum, sample, length, and the
+ * whole filler of every 64th) and place it in its sender's sequence:
+ * duplicates, late arrivals and missing sequence numbers are counted, and
+ * loss is the numbers missing. They also fold (sender, sequence) in
+ * delivery order into a hash, which for total and safe must agree at
+ * every receiver. A run with corruption or duplicates, or in a reliable
+ * mode a gap or a reordering, is INVALID: its row says so and the exit
+ * status is 1 (--allow-invalid: 0). The benchmark checks what it measures.
  *
  * Raw and cohort obey one datagram limit (perf_raw.h says how raw cuts a
  * message), and both sides are driven alike: the sender never waits
@@ -45,6 +50,7 @@
 #include "perf_rpc.h"
 #include "perf_plot.h"
 #include "perf_raw.h"
+#include "perf_verify.h"
 #include "progress.h"
 
 #define PERF_HDR_BYTES 32u
@@ -67,12 +73,26 @@
 #define PERF_EXIT_TOOBIG 4
 
 enum perf_type { MSG_DATA = 1, MSG_END = 2, MSG_PING = 3, MSG_PONG = 4 };
+/* raw: bare UDP cut to the datagram limit; raw1: bare UDP, one datagram
+ * per message whatever its size (what a user of plain UDP gets). */
 enum perf_kind {
     KIND_RAW = 0, KIND_UNRELIABLE = 1, KIND_FIFO = 2, KIND_TOTAL = 3,
-    KIND_SAFE = 4, KIND__COUNT
+    KIND_SAFE = 4, KIND_RAW1 = 5, KIND__COUNT
 };
 static const char *const kind_names[] = { "raw", "unreliable", "fifo",
-                                          "total", "safe" };
+                                          "total", "safe", "raw1" };
+
+static int kind_raw(int kind)
+{
+    return kind == KIND_RAW || kind == KIND_RAW1;
+}
+
+/* Does raw cut a message of size bytes at this datagram limit (so raw1,
+ * one datagram per message, is a different workload)? */
+static int raw_cuts(size_t size, size_t datagram)
+{
+    return size + PERF_RAW_HDR_BYTES > datagram;
+}
 
 /* The library's mode of a kind (not raw), and back. */
 static cohort_mode_t kind_mode(int kind)
@@ -86,7 +106,7 @@ static cohort_mode_t kind_mode(int kind)
 
 static int mode_kind(cohort_mode_t mode)
 {
-    for (int k = KIND_UNRELIABLE; k < KIND__COUNT; k++)
+    for (int k = KIND_UNRELIABLE; k <= KIND_SAFE; k++)
         if (kind_mode(k) == mode)
             return k;
     return KIND_FIFO;
@@ -125,12 +145,27 @@ enum perf_opt {
     OPT_PROGRESS,
     OPT_PLOT,
     OPT_STATS_SOCKET,
+    OPT_RAW1,
+    OPT_ALLOW_INVALID,
+    OPT_INJECT,
 };
+
+/* --inject (tests of the checks): what a sender does wrong on every
+ * PERF_INJECT_EVERY-th message. */
+enum perf_inject {
+    INJECT_NONE = 0, INJECT_SKIP, INJECT_DUP, INJECT_CORRUPT
+};
+#define PERF_INJECT_EVERY 1000u
+static const char *const inject_names[] = { "none", "skip", "dup",
+                                            "corrupt" };
 
 struct perf_opts {
     struct tool_net net;
     const char *role;
-    int raw, latency, json, quiet, machine, matrix, secmatrix;
+    int raw, raw1, latency, json, quiet, machine, matrix, secmatrix;
+    int allow_invalid;           /* --allow-invalid: exit 0 even so */
+    int inject;                  /* --inject: INJECT_* (senders) */
+    int size_given;              /* recv: check the length too */
     uint64_t sizes[PERF_MAX_SIZES];
     size_t nsizes;
     uint64_t count;
@@ -244,9 +279,12 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
         raw_address(o, addr, sizeof addr);
         r = perf_raw_open(&io->sock, o->net.interface, addr,
                           o->net.port ? o->net.port : 47100, o->net.ipv6,
-                          PERF_BUFFER_BYTES, datagram_limit(&o->net),
+                          PERF_BUFFER_BYTES,
+                          o->raw1 ? PERF_RAW_MAX_WHOLE
+                                  : datagram_limit(&o->net),
                           largest > PERF_HDR_BYTES ? largest
                                                    : PERF_HDR_BYTES);
+        io->sock.whole = o->raw1;
         /* Each sender's chunks are put together apart from the others'
          * (a receiver's pongs too). */
         io->sock.source = (uint8_t)(strcmp(o->role, "send") == 0
@@ -489,7 +527,9 @@ static void report_progress(const struct perf_opts *o, uint64_t done,
 }
 
 struct send_state {
-    uint64_t seq;
+    uint64_t seq;                /* messages sent */
+    uint64_t seqs;               /* sequence numbers used (--inject skip:
+                                    more) */
     uint64_t start_ns, end_ns;   /* end_ns 0: count decides */
     uint64_t next_progress_ns;
     size_t unprocessed;
@@ -518,12 +558,24 @@ static int send_loop(struct perf_io *io, const struct perf_opts *o,
     struct perf_hdr h = { MSG_DATA, (uint32_t)o->run_id, (uint32_t)o->index,
                           0, 0 };
     while (!send_done(o, s)) {
+        /* --inject, for tests of the checks: on every PERF_INJECT_EVERY-th
+         * message flip its last byte (corruption), send it twice (a
+         * duplicate) or skip a sequence number after it (a gap). */
+        int hit = o->inject != INJECT_NONE &&
+                  s->seqs % PERF_INJECT_EVERY == PERF_INJECT_EVERY - 1;
         int r;
-        h.seq = s->seq;
+        h.seq = s->seqs;
+        h.value = perf_verify_stamp(buf, size, PERF_HDR_BYTES, h.run_id,
+                                    h.from, h.seq);
         hdr_put(buf, &h);
+        if (hit && o->inject == INJECT_CORRUPT)
+            buf[size - 1] ^= 0x40;   /* the next stamp rewrites it */
         r = io_send_patiently(io, buf, size, 0);
+        if (r == 0 && hit && o->inject == INJECT_DUP)
+            r = io_send_patiently(io, buf, size, 0);
         if (r != 0)
             return r;
+        s->seqs += hit && o->inject == INJECT_SKIP ? 2 : 1;
         s->seq++;
         s->unprocessed += size;
         /* The library bundles small messages until the application
@@ -544,17 +596,19 @@ static int send_loop(struct perf_io *io, const struct perf_opts *o,
 
 static void print_send_result(const struct perf_io *io,
                               const struct perf_opts *o, size_t size,
-                              uint64_t sent, uint64_t start_ns, uint64_t ns)
+                              const struct send_state *s, uint64_t ns)
 {
+    uint64_t sent = s->seq;
     struct cohort_stats st;
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     if (!io->raw)
         (void)cohort_stats(io->c, &st);
     if (o->machine) {
-        printf("RESULT role=send sent=%llu size=%zu start_ns=%llu ns=%llu "
-               "would_block=%llu retrans=%llu\n", (unsigned long long)sent,
-               size, (unsigned long long)start_ns, (unsigned long long)ns,
+        printf("RESULT role=send sent=%llu seqs=%llu size=%zu start_ns=%llu "
+               "ns=%llu would_block=%llu retrans=%llu\n",
+               (unsigned long long)sent, (unsigned long long)s->seqs, size,
+               (unsigned long long)s->start_ns, (unsigned long long)ns,
                (unsigned long long)st.send_would_block,
                (unsigned long long)st.retransmissions_sent);
         return;
@@ -580,7 +634,7 @@ static int role_send_throughput(const struct perf_opts *o)
         report_error(o, "open");
         return TOOL_EXIT_FAIL;
     }
-    memset(buf, 0xa5, size);
+    memset(buf, PERF_VERIFY_FILL, size);
     /* The other senders are members too, and receive this stream. */
     if (io_wait_members(&io, (size_t)(o->receivers + o->senders[0] - 1))
         != 0) {
@@ -597,8 +651,8 @@ static int role_send_throughput(const struct perf_opts *o)
     tool_progress_clear(&g_progress);
     if (r == 0) {
         uint64_t ns = tool_now_ns() - s.start_ns;
-        send_end_markers(&io, o, buf, s.seq);
-        print_send_result(&io, o, size, s.seq, s.start_ns, ns);
+        send_end_markers(&io, o, buf, s.seqs);
+        print_send_result(&io, o, size, &s, ns);
     }
     io_close(&io, r == 0 ? PERF_DRAIN_MS : 0);
     free(buf);
@@ -750,13 +804,16 @@ static int role_send_latency(const struct perf_opts *o)
 /* ------------------------------------------------------------------ */
 
 struct recv_state {
-    uint64_t msgs, bytes, first_ns, last_ns;
+    uint64_t msgs, bytes, first_ns, last_ns;   /* every DATA delivered */
     uint64_t sent;               /* from the END markers, summed */
     uint64_t pongs;
     uint64_t partial;            /* raw: messages missing a chunk */
-    uint64_t next_seq[PERF_MAX_SENDERS];
-    uint64_t disorder;           /* DATA not next in its sender's sequence */
+    struct perf_seq *seqs;       /* PERF_MAX_SENDERS: each one's sequence */
+    uint64_t corrupt;            /* failed perf_verify_check(), or from no
+                                    sender of the run */
     uint64_t order;              /* hash of (sender, seq) in delivery order */
+    uint64_t end_seqs[PERF_MAX_SENDERS];   /* sequence numbers each END
+                                              says were used */
     unsigned ends;               /* senders whose END came (bits) */
     int got_end;                 /* every sender's */
 };
@@ -773,8 +830,10 @@ static uint64_t order_fold(uint64_t hash, uint32_t from, uint64_t seq)
     return hash;
 }
 
-static void recv_data(struct perf_io *io, const struct perf_hdr *h,
-                      struct recv_state *s)
+/* Count a DATA message, check it (perf_verify.h) and place it in its
+ * sender's sequence: what is counted as what is in print_recv_result. */
+static void recv_data(struct perf_io *io, const struct perf_opts *o,
+                      const struct perf_hdr *h, struct recv_state *s)
 {
     uint64_t now = tool_now_ns();
     if (s->msgs == 0)
@@ -782,14 +841,54 @@ static void recv_data(struct perf_io *io, const struct perf_hdr *h,
     s->last_ns = now;
     s->msgs++;
     s->bytes += io->msg_len;
-    if (h->from >= PERF_MAX_SENDERS) {
-        s->disorder++;
+    if (h->from >= o->senders[0] || h->from >= PERF_MAX_SENDERS ||
+        perf_verify_check(io->msg, io->msg_len, PERF_HDR_BYTES,
+                          o->size_given ? (size_t)o->sizes[0] : 0,
+                          h->run_id, h->from, h->seq, h->value) != 0) {
+        s->corrupt++;
         return;
     }
-    if (h->seq != s->next_seq[h->from])
-        s->disorder++;
-    s->next_seq[h->from] = h->seq + 1;
+    (void)perf_seq_take(&s->seqs[h->from], h->seq);
     s->order = order_fold(s->order, h->from, h->seq);
+}
+
+/* Why a run delivered wrongly, or NULL: corruption and duplicates in any
+ * mode; in a reliable one also a gap or a message out of its sender's
+ * order (unreliable and raw: those are loss and reordering the mode
+ * allows). */
+static const char *verdict(int reliable_mode, uint64_t corrupt, uint64_t dups,
+                           uint64_t late, uint64_t missing)
+{
+    if (corrupt != 0)
+        return "corrupted messages";
+    if (dups != 0)
+        return "duplicate deliveries";
+    if (reliable_mode && missing != 0)
+        return "gaps in a reliable stream";
+    if (reliable_mode && late != 0)
+        return "messages out of their sender's order";
+    return NULL;
+}
+
+/* The sums over the senders: distinct messages, duplicates, late ones,
+ * and the sequence numbers missing (below each sender's END, else below
+ * the highest seen). */
+struct recv_sums {
+    uint64_t unique, dups, late, missing;
+};
+
+static struct recv_sums recv_sums(const struct recv_state *s)
+{
+    struct recv_sums t = { 0, 0, 0, 0 };
+    for (size_t k = 0; k < PERF_MAX_SENDERS; k++) {
+        const struct perf_seq *q = &s->seqs[k];
+        uint64_t span = s->end_seqs[k] > q->next ? s->end_seqs[k] : q->next;
+        t.unique += q->unique;
+        t.dups += q->dups;
+        t.late += q->late;
+        t.missing += span - q->unique;
+    }
+    return t;
 }
 
 static void recv_one(struct perf_io *io, const struct perf_opts *o,
@@ -799,12 +898,13 @@ static void recv_one(struct perf_io *io, const struct perf_opts *o,
     if (hdr_get(io->msg, io->msg_len, (uint32_t)o->run_id, &h) != 0)
         return;
     if (h.type == MSG_DATA) {
-        recv_data(io, &h, s);
+        recv_data(io, o, &h, s);
     } else if (h.type == MSG_END) {
         /* Raw and unreliable repeat it: count each sender's once. */
         if (h.from < PERF_MAX_SENDERS && !(s->ends & 1u << h.from)) {
             s->ends |= 1u << h.from;
             s->sent += h.value;
+            s->end_seqs[h.from] = h.value;
         }
         s->got_end = (uint64_t)__builtin_popcount(s->ends) >= o->senders[0];
     } else if (h.type == MSG_PING && o->latency && o->index == 0) {
@@ -837,20 +937,27 @@ static int recv_finished(const struct perf_io *io, const struct perf_opts *o,
            now - s->last_ns > 2000000000u;
 }
 
+/* msgs: every DATA delivered; unique: distinct sequence numbers among
+ * those that passed the check; dup: a sequence number again; late: below
+ * a higher one already taken; corrupt: failed the check; missing:
+ * sequence numbers never taken. */
 static void print_recv_result(const struct perf_opts *o,
                               const struct recv_state *s)
 {
     double span = (double)(s->last_ns - s->first_ns);
+    struct recv_sums t = recv_sums(s);
     if (o->machine) {
         printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
                " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu"
-               " disorder=%llu order=%llu\n",
+               " unique=%llu dup=%llu late=%llu corrupt=%llu missing=%llu"
+               " order=%llu\n",
                (unsigned long long)o->index, (unsigned long long)s->msgs,
                (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
                (unsigned long long)s->last_ns, s->got_end,
                (unsigned long long)s->sent, (unsigned long long)s->pongs,
-               (unsigned long long)s->partial,
-               (unsigned long long)s->disorder,
+               (unsigned long long)s->partial, (unsigned long long)t.unique,
+               (unsigned long long)t.dups, (unsigned long long)t.late,
+               (unsigned long long)s->corrupt, (unsigned long long)t.missing,
                (unsigned long long)s->order);
         return;
     }
@@ -859,15 +966,18 @@ static void print_recv_result(const struct perf_opts *o,
            s->got_end ? "" : ", no end marker",
            span > 0 ? (double)(s->msgs - 1) * 1e9 / span : 0.0,
            span > 0 ? (double)s->bytes * 1e3 / span : 0.0);
-    if (s->got_end && s->sent > s->msgs)
-        printf("lost %llu of %llu (%.2f%%)\n",
-               (unsigned long long)(s->sent - s->msgs),
-               (unsigned long long)s->sent,
-               100.0 * (double)(s->sent - s->msgs) / (double)s->sent);
-    if (s->msgs > 0)
-        printf("order hash %016llx (compare it across receivers), %llu out "
-               "of sequence\n", (unsigned long long)s->order,
-               (unsigned long long)s->disorder);
+    if (o->latency || s->msgs == 0)
+        return;
+    printf("verified: %llu distinct, %llu duplicates, %llu late, %llu "
+           "corrupt; %llu missing%s (%.2f%%)\n",
+           (unsigned long long)t.unique, (unsigned long long)t.dups,
+           (unsigned long long)t.late, (unsigned long long)s->corrupt,
+           (unsigned long long)t.missing,
+           s->got_end ? "" : " (to the highest seen)",
+           t.unique + t.missing ? 100.0 * (double)t.missing /
+                                      (double)(t.unique + t.missing) : 0.0);
+    printf("order hash %016llx (compare it across receivers)\n",
+           (unsigned long long)s->order);
 }
 
 static int role_recv(const struct perf_opts *o)
@@ -875,12 +985,16 @@ static int role_recv(const struct perf_opts *o)
     struct perf_io io;
     struct recv_state s;
     uint64_t deadline;
-    int idle = 1;
-    if (io_open(&io, o) != 0) {
+    int idle = 1, rc;
+    struct recv_sums sums;
+    const char *bad;
+    memset(&s, 0, sizeof s);
+    s.seqs = calloc(PERF_MAX_SENDERS, sizeof *s.seqs);
+    if (s.seqs == NULL || io_open(&io, o) != 0) {
+        free(s.seqs);
         report_error(o, "open");
         return TOOL_EXIT_FAIL;
     }
-    memset(&s, 0, sizeof s);
     s.order = PERF_ORDER_SEED;
     deadline = tool_now_ns() + (uint64_t)(o->timeout_s * 1e9);
     if (o->machine) {
@@ -916,17 +1030,39 @@ static int role_recv(const struct perf_opts *o)
         s.partial = io.sock.partial;
     print_recv_result(o, &s);
     io_close(&io, 2000);
-    return s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
+    rc = s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
+    /* By hand the receiver judges itself; under run the parent does. */
+    sums = recv_sums(&s);
+    bad = o->machine || o->latency ? NULL
+          : verdict(!o->raw && reliable(o->net.mode), s.corrupt, sums.dups,
+                    sums.late, sums.missing);
+    if (bad != NULL) {
+        printf("INVALID: %s\n", bad);
+        if (!o->allow_invalid)
+            rc = TOOL_EXIT_FAIL;
+    }
+    free(s.seqs);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
 /* run / table / security: processes, cells, results                   */
 /* ------------------------------------------------------------------ */
 
+/* One receiver of one run. msgs: delivered; unique, dups, late, corrupt
+ * as its RESULT line says (print_recv_result); missing: the senders'
+ * sequence numbers it never took. */
 struct rx_result {
-    uint64_t msgs, bytes, partial, disorder, order;
+    uint64_t msgs, unique, dups, late, corrupt, missing, partial, order;
     double msgs_per_s, mb_per_s, loss;
     int got_end;
+};
+
+/* The checks over every run of a cell and all its receivers. */
+struct verify_sum {
+    uint64_t dups, late, corrupt, missing;
+    size_t bad_runs;             /* runs whose delivery was wrong */
+    char why[96];                /* the first one's reason */
 };
 
 struct cell {
@@ -939,8 +1075,10 @@ struct cell {
     int order_agreed;            /* total, safe: every receiver's order
                                     hash and count were the same */
     const char *error;           /* NULL: ok */
+    const char *invalid;         /* NULL: delivered right (this run) */
+    struct verify_sum v;         /* of every run (run_cells) */
     int expected;                /* the error is a known limit, not a fault */
-    uint64_t sent, start_ns, sent_ns, would_block, retrans;
+    uint64_t sent, seqs, start_ns, sent_ns, would_block, retrans;
     size_t nrx;
     struct rx_result rx[PERF_MAX_RECEIVERS];
     uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
@@ -985,6 +1123,10 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
         tool_argv_addf(a, "--seconds=%g", o->seconds);
     if (c->kind == KIND_RAW)
         tool_argv_add(a, "--raw");
+    if (c->kind == KIND_RAW1)
+        tool_argv_add(a, "--raw1");
+    if (o->inject != INJECT_NONE && strcmp(role, "send") == 0)
+        tool_argv_addf(a, "--inject=%s", inject_names[o->inject]);
     if (c->latency)
         tool_argv_add(a, "--latency");
     if (o->quiet)
@@ -1007,26 +1149,32 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     struct rx_result *rx = &c->rx[i];
     uint64_t first = 0, last = 0, end = 0;
     (void)tool_field_u64(line, "msgs", &rx->msgs);
-    (void)tool_field_u64(line, "bytes", &rx->bytes);
+    (void)tool_field_u64(line, "unique", &rx->unique);
+    (void)tool_field_u64(line, "dup", &rx->dups);
+    (void)tool_field_u64(line, "late", &rx->late);
+    (void)tool_field_u64(line, "corrupt", &rx->corrupt);
     (void)tool_field_u64(line, "partial", &rx->partial);
     (void)tool_field_u64(line, "first_ns", &first);
     (void)tool_field_u64(line, "last_ns", &last);
     (void)tool_field_u64(line, "end", &end);
-    (void)tool_field_u64(line, "disorder", &rx->disorder);
     (void)tool_field_u64(line, "order", &rx->order);
     rx->got_end = end != 0;
+    /* Loss is the sequence numbers never taken, of all the senders used:
+     * delivered less sent would let duplicates hide it. */
+    rx->missing = c->seqs > rx->unique ? c->seqs - rx->unique : 0;
     /* All processes share the host's monotonic clock: time a receiver from
      * the sender's first message to its own last one. Its own first to
      * last would flatter a receiver that fell behind and then read a full
      * socket buffer in one burst. */
     if (c->start_ns != 0 && c->start_ns < first)
         first = c->start_ns;
-    if (last > first && rx->msgs > 0) {
-        rx->msgs_per_s = (double)rx->msgs * 1e9 / (double)(last - first);
-        rx->mb_per_s = (double)rx->bytes * 1e3 / (double)(last - first);
+    /* Goodput: distinct messages that passed the check. */
+    if (last > first && rx->unique > 0) {
+        rx->msgs_per_s = (double)rx->unique * 1e9 / (double)(last - first);
+        rx->mb_per_s = rx->msgs_per_s * (double)c->size / 1e6;
     }
-    if (c->sent > 0 && c->sent >= rx->msgs)
-        rx->loss = (double)(c->sent - rx->msgs) / (double)c->sent;
+    if (c->seqs > 0)
+        rx->loss = (double)rx->missing / (double)c->seqs;
 }
 
 /* A latency sender's "CDF ns=a,b,..." line into the cell. */
@@ -1049,13 +1197,15 @@ static void parse_cdf(struct cell *c, const struct tool_child *snd)
  * is the earliest, the send time the longest. Latency: one sender. */
 static void parse_sender(struct cell *c, const char *line)
 {
-    uint64_t sent = 0, start = 0, ns = 0, wb = 0, rt = 0;
+    uint64_t sent = 0, seqs = 0, start = 0, ns = 0, wb = 0, rt = 0;
     (void)tool_field_u64(line, "sent", &sent);
+    (void)tool_field_u64(line, "seqs", &seqs);
     (void)tool_field_u64(line, "start_ns", &start);
     (void)tool_field_u64(line, "ns", &ns);
     (void)tool_field_u64(line, "would_block", &wb);
     (void)tool_field_u64(line, "retrans", &rt);
     c->sent += sent;
+    c->seqs += seqs;
     if (c->start_ns == 0 || (start != 0 && start < c->start_ns))
         c->start_ns = start;
     c->sent_ns = ns > c->sent_ns ? ns : c->sent_ns;
@@ -1090,21 +1240,25 @@ static const char *sender_error(const struct tool_child *snd, int *expected)
     return NULL;
 }
 
-/* Reliable modes: every receiver saw each sender's messages in sequence.
- * total, safe: and all of them in one order (same count, same hash). */
-static void check_order(struct cell *c)
+/* Did this run deliver right (verdict() for each receiver)? total, safe:
+ * and did every receiver deliver the same messages in one order (same
+ * count, same hash)? Latency cells carry no checked stream. */
+static void check_delivery(struct cell *c)
 {
     int ordered = c->kind == KIND_TOTAL || c->kind == KIND_SAFE;
-    if (c->latency || c->kind == KIND_RAW || c->kind == KIND_UNRELIABLE)
+    int rel = !kind_raw(c->kind) && c->kind != KIND_UNRELIABLE;
+    c->invalid = NULL;
+    if (c->latency)
         return;
-    for (size_t i = 0; i < c->nrx; i++) {
-        if (c->rx[i].disorder != 0)
-            c->error = "a sender's messages were delivered out of sequence";
-        if (ordered && (c->rx[i].order != c->rx[0].order ||
-                        c->rx[i].msgs != c->rx[0].msgs))
-            c->error = "receivers disagree on the total order";
+    for (size_t i = 0; i < c->nrx && c->invalid == NULL; i++) {
+        const struct rx_result *rx = &c->rx[i];
+        c->invalid = verdict(rel, rx->corrupt, rx->dups, rx->late,
+                             rx->missing);
+        if (c->invalid == NULL && ordered &&
+            (rx->order != c->rx[0].order || rx->unique != c->rx[0].unique))
+            c->invalid = "receivers disagree on the total order";
     }
-    c->order_agreed = ordered && c->error == NULL;
+    c->order_agreed = ordered && c->invalid == NULL;
 }
 
 /* ch: nrx receivers, then nsnd senders. */
@@ -1130,7 +1284,7 @@ static void collect(struct cell *c, struct tool_child *ch, size_t nrx,
             c->error = "a receiver failed (see its messages above)";
     }
     if (c->error == NULL)
-        check_order(c);
+        check_delivery(c);
 }
 
 /* Wait until every receiver printed READY (it has its socket or joined). */
@@ -1162,7 +1316,7 @@ static void cell_net(const struct perf_opts *o, const struct cell *c,
     snprintf(group, group_len, "perf-%08llx", (unsigned long long)o->run_id);
     net->group = group;
     net->name = NULL;
-    if (c->kind != KIND_RAW)
+    if (!kind_raw(c->kind))
         net->mode = kind_mode(c->kind);
     net->max_datagram = c->datagram;
     net->security = c->security;
@@ -1324,14 +1478,14 @@ static const char *cell_label(const struct perf_opts *o, const struct cell *c)
 
 /* A ratio to the twin: plain in the raw table, a percentage in the
  * security one. */
-static void print_ratio(const struct perf_opts *o, double num, double den)
+static void print_ratio(const struct perf_opts *o, double ratio)
 {
-    if (den <= 0)
+    if (ratio <= 0)
         printf(" %7s", "-");
     else if (o->secmatrix)
-        printf(" %6.1f%%", 100.0 * num / den);
+        printf(" %6.1f%%", 100.0 * ratio);
     else
-        printf(" %7.2f", num / den);
+        printf(" %7.2f", ratio);
 }
 
 /* Name the cell about to run for the status line: " fifo 1000 B x3 snd
@@ -1348,6 +1502,35 @@ static void where_cell(const struct cell *c, size_t i, size_t n, size_t rep,
     g_where.cells = n;
     snprintf(g_where.what, sizeof g_where.what, " %s %zu B%s%s",
              cell_label(o, c), c->size, snd, run);
+}
+
+/* Add one run's checks to its cell's; say at once when it delivered
+ * wrongly, so no figure of it goes unremarked. */
+static void tally(struct verify_sum *v, const struct cell *r)
+{
+    uint64_t dups = 0, late = 0, corrupt = 0, missing = 0;
+    if (r->error != NULL || r->latency)
+        return;
+    for (size_t i = 0; i < r->nrx; i++) {
+        dups += r->rx[i].dups;
+        late += r->rx[i].late;
+        corrupt += r->rx[i].corrupt;
+        missing += r->rx[i].missing;
+    }
+    v->dups += dups;
+    v->late += late;
+    v->corrupt += corrupt;
+    v->missing += missing;
+    if (r->invalid == NULL)
+        return;
+    if (v->bad_runs++ == 0)
+        snprintf(v->why, sizeof v->why, "%s", r->invalid);
+    tool_progress_clear(&g_progress);
+    tool_err("INVALID run:%s: %s (over %zu receivers: %llu duplicates, %llu "
+             "late, %llu corrupt, %llu missing of %llu)", g_where.what,
+             r->invalid, r->nrx, (unsigned long long)dups,
+             (unsigned long long)late, (unsigned long long)corrupt,
+             (unsigned long long)missing, (unsigned long long)r->seqs);
 }
 
 /* Run every cell --repeat times and keep, per cell, the run with the
@@ -1370,16 +1553,19 @@ static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
             *r = cells[i];
             run_cell_once(o, r);
             r->score = cell_score(r);
+            tally(&cells[i].v, r);
             cells[i].runs++;
         }
     }
     for (size_t i = 0; i < n; i++) {
         size_t m = cells[i].runs;
+        struct verify_sum v = cells[i].v;
         if (m == 0)
             continue;
         qsort(&runs[i * k], m, sizeof runs[0], cmp_score);
         cells[i] = runs[i * k + m / 2];
         cells[i].runs = m;
+        cells[i].v = v;
     }
 }
 
@@ -1387,12 +1573,16 @@ static void run_cells(struct perf_opts *o, struct cell *cells, size_t n,
 /* Reporting                                                           */
 /* ------------------------------------------------------------------ */
 
-/* What a cell is compared with, measured in the same invocation: the raw
- * cell of its size, or in the security table the cell without security. */
+/* What a cell is compared with, measured in the same invocation: the
+ * cell of its size of kind base (KIND_RAW or KIND_RAW1), or in the
+ * security table the cell without security. Where a message fits one raw
+ * datagram there is no raw1 cell: raw is one datagram per message there,
+ * and stands for raw1. */
 static const struct cell *twin_of(const struct perf_opts *o,
                                   const struct cell *cells, size_t n,
-                                  const struct cell *c)
+                                  const struct cell *c, int base)
 {
+    const struct cell *raw = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct cell *t = &cells[i];
         int match = t->size == c->size && t->latency == c->latency &&
@@ -1401,9 +1591,13 @@ static const struct cell *twin_of(const struct perf_opts *o,
         if (match && o->secmatrix && t->kind == c->kind &&
             t->security == COHORT_SECURITY_NONE)
             return t;
-        if (match && !o->secmatrix && t->kind == KIND_RAW)
+        if (match && !o->secmatrix && t->kind == base)
             return t;
+        if (match && t->kind == KIND_RAW)
+            raw = t;
     }
+    if (base == KIND_RAW1 && raw != NULL && !raw_cuts(c->size, c->datagram))
+        return raw;
     return NULL;
 }
 
@@ -1428,28 +1622,61 @@ static struct tput_sum tput_sum(const struct cell *c)
     return t;
 }
 
+/* c's figure over its twin's (twin_of, base KIND_RAW or KIND_RAW1; the
+ * security table: vs none): throughput by rate, latency by p50. 0 when
+ * there is no twin to compare with. */
+static double ratio_to(const struct perf_opts *o, const struct cell *cells,
+                       size_t n, const struct cell *c, int base)
+{
+    const struct cell *t = twin_of(o, cells, n, c, base);
+    double num = c->latency ? (double)c->p50_ns : c->score;
+    double den = t == NULL ? 0.0 : c->latency ? (double)t->p50_ns : t->score;
+    return den > 0 ? num / den : 0.0;
+}
+
+/* How many twins a row is compared with: raw and raw1, or none. */
+static int ratio_bases(const struct perf_opts *o)
+{
+    return o->secmatrix ? 1 : 2;
+}
+
+static void print_ratios(const struct perf_opts *o, const struct cell *cells,
+                         size_t n, const struct cell *c)
+{
+    for (int b = 0; b < ratio_bases(o); b++)
+        print_ratio(o, ratio_to(o, cells, n, c, b ? KIND_RAW1 : KIND_RAW));
+}
+
+/* A cell any of whose runs delivered wrongly: say so on its row. */
+static void print_invalid(const struct cell *c)
+{
+    if (c->v.bad_runs > 0)
+        printf("  INVALID (%zu of %zu runs): %s", c->v.bad_runs, c->runs,
+               c->v.why);
+}
+
 static void print_tput_row(const struct perf_opts *o, const struct cell *cells,
                            size_t n, const struct cell *c)
 {
-    const struct cell *twin = twin_of(o, cells, n, c);
     struct tput_sum t = tput_sum(c);
-    printf("%6zu  %-10s %3zu %12.0f %9.2f %12.0f %7.2f%%", c->size,
-           cell_label(o, c), c->senders, t.msgs_per_s, t.mb_per_s, t.slowest,
-           100.0 * t.loss);
-    print_ratio(o, c->score, twin != NULL ? twin->score : 0.0);
-    printf("%s\n", c->order_agreed ? "  agreed" : "");
+    printf("%6zu  %-10s %3zu %12.0f %9.2f %12.0f %7.2f%% %5llu %5llu %5llu",
+           c->size, cell_label(o, c), c->senders, t.msgs_per_s, t.mb_per_s,
+           t.slowest, 100.0 * t.loss, (unsigned long long)c->v.dups,
+           (unsigned long long)c->v.late, (unsigned long long)c->v.corrupt);
+    print_ratios(o, cells, n, c);
+    printf("%s", c->order_agreed ? "  agreed" : "");
+    print_invalid(c);
+    putchar('\n');
 }
 
 static void print_lat_row(const struct perf_opts *o, const struct cell *cells,
                           size_t n, const struct cell *c)
 {
-    const struct cell *twin = twin_of(o, cells, n, c);
     printf("%6zu  %-10s  %8llu %6llu %9.1f %9.1f %9.1f", c->size,
            cell_label(o, c), (unsigned long long)c->samples,
            (unsigned long long)c->lat_lost, c->p50_ns / 1e3, c->p99_ns / 1e3,
            c->p999_ns / 1e3);
-    print_ratio(o, (double)c->p50_ns,
-                twin != NULL ? (double)twin->p50_ns : 0.0);
+    print_ratios(o, cells, n, c);
     putchar('\n');
 }
 
@@ -1484,8 +1711,11 @@ static void print_heading(const struct perf_opts *o, size_t datagram)
                datagram, tool_mode_name(o->net.mode));
     else
         printf("datagram limit %zu bytes for cohort and raw alike (raw: one "
-               "message per datagram, cut into chunks of %zu above that)\n",
-               datagram, datagram - PERF_RAW_HDR_BYTES);
+               "message per datagram, cut into chunks of %zu above that);\n"
+               "raw1: plain UDP, one datagram per message whatever its size "
+               "(up to %u bytes), measured\nwhere raw cuts (elsewhere raw is "
+               "raw1)\n", datagram, datagram - PERF_RAW_HDR_BYTES,
+               PERF_RAW_MAX_WHOLE);
     if (!o->secmatrix && o->net.key_file != NULL)
         printf("security: cohort cells run %s\n",
                tool_security_name(o->net.security != COHORT_SECURITY_NONE
@@ -1493,9 +1723,14 @@ static void print_heading(const struct perf_opts *o, size_t datagram)
                                       : COHORT_SECURITY_ENCRYPT));
     if (!o->latency || o->matrix)
         printf("msgs/s and MB/s: mean of the receivers over all senders' "
-               "messages (MB = 10^6 bytes\nof payload); loss: worst "
-               "receiver; snd: senders; agreed: every receiver delivered\n"
-               "the same messages in the same order (total, safe)\n");
+               "distinct, checked messages\n(MB = 10^6 bytes of payload); "
+               "loss: sequence numbers never delivered, worst receiver;\n"
+               "dup, late, bad: duplicates, deliveries after a later message "
+               "of their sender, and\ncorrupted messages, over every run and "
+               "receiver; snd: senders; agreed: every receiver\ndelivered "
+               "the same messages in the same order (total, safe); INVALID: "
+               "a run delivered\nwrongly (any corruption or duplicate; "
+               "reliable modes: any gap or reordering too)\n");
 }
 
 static void print_human(const struct perf_opts *o, const struct cell *cells,
@@ -1503,6 +1738,7 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
 {
     int header_t = 0, header_l = 0;
     const char *vs = o->secmatrix ? "vs none" : "vs raw";
+    const char *vs1 = o->secmatrix ? "" : " vs raw1";
     const char *mode = o->secmatrix ? "security" : "mode";
     print_heading(o, n > 0 ? cells[0].datagram : 0);
     for (size_t i = 0; i < n; i++) {
@@ -1514,11 +1750,12 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
             continue;
         }
         if (!c->latency && !header_t++)
-            printf("\n%6s  %-10s %3s %12s %9s %12s %8s %7s\n", "size", mode,
-                   "snd", "msgs/s", "MB/s", "slowest rx", "loss", vs);
+            printf("\n%6s  %-10s %3s %12s %9s %12s %8s %5s %5s %5s %7s%s\n",
+                   "size", mode, "snd", "msgs/s", "MB/s", "slowest rx",
+                   "loss", "dup", "late", "bad", vs, vs1);
         if (c->latency && !header_l++)
-            printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s\n", "size", mode,
-                   "rtts", "lost", "p50 us", "p99 us", "p99.9 us", vs);
+            printf("\n%6s  %-10s  %8s %6s %9s %9s %9s %7s%s\n", "size", mode,
+                   "rtts", "lost", "p50 us", "p99 us", "p99.9 us", vs, vs1);
         if (c->latency)
             print_lat_row(o, cells, n, c);
         else
@@ -1529,12 +1766,15 @@ static void print_human(const struct perf_opts *o, const struct cell *cells,
 static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
 {
     const struct rx_result *rx = &c->rx[i];
-    printf("%s{\"msgs\":%llu,\"msgs_per_s\":%.0f,\"mb_per_s\":%.3f,"
-           "\"loss\":%.6f,\"end_marker\":%s,\"out_of_sequence\":%llu,"
-           "\"order_hash\":\"%016llx\"", i ? "," : "",
-           (unsigned long long)rx->msgs, rx->msgs_per_s, rx->mb_per_s,
-           rx->loss, rx->got_end ? "true" : "false",
-           (unsigned long long)rx->disorder, (unsigned long long)rx->order);
+    printf("%s{\"msgs\":%llu,\"delivered\":%llu,\"msgs_per_s\":%.0f,"
+           "\"mb_per_s\":%.3f,\"loss\":%.6f,\"missing\":%llu,"
+           "\"duplicates\":%llu,\"late\":%llu,\"corrupt\":%llu,"
+           "\"end_marker\":%s,\"order_hash\":\"%016llx\"", i ? "," : "",
+           (unsigned long long)rx->unique, (unsigned long long)rx->msgs,
+           rx->msgs_per_s, rx->mb_per_s, rx->loss,
+           (unsigned long long)rx->missing, (unsigned long long)rx->dups,
+           (unsigned long long)rx->late, (unsigned long long)rx->corrupt,
+           rx->got_end ? "true" : "false", (unsigned long long)rx->order);
     if (c->kind == KIND_RAW)
         printf(",\"partial\":%llu", (unsigned long long)rx->partial);
     if (twin != NULL && i < twin->nrx && twin->rx[i].msgs_per_s > 0)
@@ -1542,10 +1782,37 @@ static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
     putchar('}');
 }
 
+/* The checks of every run of a cell (throughput). */
+static void json_verify(const struct cell *c)
+{
+    printf(",\"valid\":%s,\"invalid_runs\":%zu", c->v.bad_runs ? "false"
+                                                               : "true",
+           c->v.bad_runs);
+    if (c->v.bad_runs > 0)
+        printf(",\"invalid\":\"%s\"", c->v.why);
+    printf(",\"verify\":{\"duplicates\":%llu,\"late\":%llu,\"corrupt\":%llu,"
+           "\"missing\":%llu}", (unsigned long long)c->v.dups,
+           (unsigned long long)c->v.late, (unsigned long long)c->v.corrupt,
+           (unsigned long long)c->v.missing);
+}
+
+/* "ratio" (latency: "p50_ratio") against raw or none; "..._raw1"
+ * against raw1. */
+static void json_ratios(const struct perf_opts *o, const struct cell *cells,
+                        size_t n, const struct cell *c)
+{
+    for (int b = 0; b < ratio_bases(o); b++) {
+        double r = ratio_to(o, cells, n, c, b ? KIND_RAW1 : KIND_RAW);
+        if (r > 0)
+            printf(",\"%s%s\":%.3f", c->latency ? "p50_ratio" : "ratio",
+                   b ? "_raw1" : "", r);
+    }
+}
+
 static void json_cell(const struct perf_opts *o, const struct cell *cells,
                       size_t n, const struct cell *c)
 {
-    const struct cell *twin = twin_of(o, cells, n, c);
+    const struct cell *twin = twin_of(o, cells, n, c, KIND_RAW);
     printf("{\"mode\":\"%s\",\"security\":\"%s\",\"size\":%zu,"
            "\"datagram\":%zu,\"test\":\"%s\",\"senders\":%zu,"
            "\"runs\":%zu", kind_names[c->kind],
@@ -1562,20 +1829,19 @@ static void json_cell(const struct perf_opts *o, const struct cell *cells,
                (unsigned long long)c->lat_lost, c->min_ns / 1e3,
                c->p50_ns / 1e3, c->p99_ns / 1e3, c->p999_ns / 1e3,
                c->max_ns / 1e3);
-        if (twin != NULL && twin->p50_ns > 0)
-            printf(",\"p50_ratio\":%.3f",
-                   (double)c->p50_ns / (double)twin->p50_ns);
+        json_ratios(o, cells, n, c);
         putchar('}');
         return;
     }
-    printf(",\"sent\":%llu,\"send_msgs_per_s\":%.0f,\"msgs_per_s\":%.0f,"
-           "\"flow_control_waits\":%llu,\"retransmissions\":%llu",
-           (unsigned long long)c->sent,
+    printf(",\"sent\":%llu,\"seqs\":%llu,\"send_msgs_per_s\":%.0f,"
+           "\"msgs_per_s\":%.0f,\"flow_control_waits\":%llu,"
+           "\"retransmissions\":%llu", (unsigned long long)c->sent,
+           (unsigned long long)c->seqs,
            c->sent_ns ? c->sent * 1e9 / (double)c->sent_ns : 0.0, c->score,
            (unsigned long long)c->would_block,
            (unsigned long long)c->retrans);
-    if (twin != NULL && twin->score > 0)
-        printf(",\"ratio\":%.3f", c->score / twin->score);
+    json_ratios(o, cells, n, c);
+    json_verify(c);
     if (c->kind == KIND_TOTAL || c->kind == KIND_SAFE)
         printf(",\"order_agreed\":%s", c->order_agreed ? "true" : "false");
     printf(",\"receivers\":[");
@@ -1627,15 +1893,29 @@ static size_t add_cell(const struct perf_opts *o, struct cell *cells,
     return n + 1;
 }
 
-/* Does a plan without --security-matrix measure this kind? --modes names
- * them (raw, the baseline, always comes too); else table takes all, run
- * the chosen one (and raw for latency). */
-static int kind_planned(const struct perf_opts *o, int k, int lat)
+/* The kind --mode, --raw or --raw1 chose. */
+static int chosen_kind(const struct perf_opts *o)
 {
-    int chosen = o->raw ? KIND_RAW : mode_kind(o->net.mode);
+    return o->raw1 ? KIND_RAW1 : o->raw ? KIND_RAW : mode_kind(o->net.mode);
+}
+
+/* Does a plan without --security-matrix measure this kind at this size?
+ * --modes names them (raw, the baseline, always comes too); else table
+ * takes all, run the chosen one (and raw for latency). raw1 comes with raw
+ * only where raw cuts the message and one datagram can hold it (elsewhere
+ * it is raw), unless asked for by name. */
+static int kind_planned(const struct perf_opts *o, int k, int lat,
+                        size_t size)
+{
+    int raw1_too = raw_cuts(size, datagram_limit(&o->net));
+    int baseline = k == KIND_RAW || (k == KIND_RAW1 && raw1_too);
+    if (k == KIND_RAW1 && size > PERF_RAW_MAX_WHOLE)
+        return 0;
     if (o->kinds != 0)
-        return k == KIND_RAW || (o->kinds & 1u << k) != 0;
-    return o->matrix || k == chosen || (lat && k == KIND_RAW);
+        return baseline || (o->kinds & 1u << k) != 0;
+    if (o->matrix)
+        return k != KIND_RAW1 || raw1_too;
+    return k == chosen_kind(o) || (lat && baseline);
 }
 
 /* The cells of one size and one test (throughput with `senders` senders,
@@ -1646,17 +1926,21 @@ static size_t plan_size(const struct perf_opts *o, struct cell *cells,
     static const cohort_security_t secs[] = {
         COHORT_SECURITY_NONE, COHORT_SECURITY_AUTH, COHORT_SECURITY_ENCRYPT
     };
-    int chosen = o->raw ? KIND_RAW : mode_kind(o->net.mode);
-    for (int k = 0; k < KIND__COUNT; k++) {
-        if (o->secmatrix && k >= 3)
-            break; /* one cell per security mode */
-        if (o->secmatrix) {
+    /* The baselines first, then the modes. */
+    static const int order[KIND__COUNT] = { KIND_RAW, KIND_RAW1,
+                                            KIND_UNRELIABLE, KIND_FIFO,
+                                            KIND_TOTAL, KIND_SAFE };
+    int chosen = chosen_kind(o);
+    if (o->secmatrix) {          /* one cell per security mode */
+        for (size_t j = 0; j < sizeof secs / sizeof secs[0]; j++) {
             n = add_cell(o, cells, n, chosen, size, lat, senders);
-            cells[n - 1].security = secs[k];
-        } else if (kind_planned(o, k, lat)) {
-            n = add_cell(o, cells, n, k, size, lat, senders);
+            cells[n - 1].security = secs[j];
         }
+        return n;
     }
+    for (int j = 0; j < KIND__COUNT; j++)
+        if (kind_planned(o, order[j], lat, size))
+            n = add_cell(o, cells, n, order[j], size, lat, senders);
     return n;
 }
 
@@ -1824,6 +2108,7 @@ static int run_plan(struct perf_opts *o)
     static struct cell cells[PERF_MAX_CELLS];
     size_t n = plan(o, cells);
     struct cell *runs = calloc(n * (size_t)o->repeat, sizeof *runs);
+    size_t invalid = 0;
     int failed = 0;
     if (runs == NULL) {
         tool_err("out of memory");
@@ -1831,9 +2116,11 @@ static int run_plan(struct perf_opts *o)
     }
     run_cells(o, cells, n, runs);
     free(runs);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         failed |= cells[i].runs == 0 ||
                   (cells[i].error != NULL && !cells[i].expected);
+        invalid += cells[i].v.bad_runs > 0;
+    }
     tool_progress_clear(&g_progress);
     if (o->json)
         print_json(o, cells, n);
@@ -1841,6 +2128,12 @@ static int run_plan(struct perf_opts *o)
         print_human(o, cells, n);
     fflush(stdout);
     if (o->plot != NULL && draw_plot(o, cells, n) != 0)
+        failed = 1;
+    if (invalid > 0)
+        tool_err("%zu cell%s delivered wrongly (INVALID)%s", invalid,
+                 invalid == 1 ? "" : "s",
+                 o->allow_invalid ? "; --allow-invalid: exit 0" : "");
+    if (invalid > 0 && !o->allow_invalid)
         failed = 1;
     return failed ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }
@@ -1887,6 +2180,9 @@ static void usage(FILE *f)
 "  --raw                 bare UDP multicast, no protocol (the baseline):\n"
 "                        one message per datagram, cut into chunks when\n"
 "                        larger than the datagram limit\n"
+"  --raw1                bare UDP, one datagram per message whatever its\n"
+"                        size (up to %u bytes): plain UDP; run and table\n"
+"                        add it beside raw where raw cuts\n"
 "  --size LIST           message sizes in bytes, e.g. 64,1000,8000\n"
 "                        (default: 1000; table, security: 64,1000,8000;\n"
 "                        >= 32)\n"
@@ -1904,7 +2200,7 @@ static void usage(FILE *f)
 "                        send, recv: one count, the same for all)\n"
 "  --modes LIST          run, table: cells of these modes, e.g.\n"
 "                        fifo,total,safe; raw, the baseline, always\n"
-"                        comes too\n"
+"                        comes too (and raw1 where raw cuts)\n"
 "  --repeat K            run each cell K times (round robin over the\n"
 "                        cells), report the median (membership:\n"
 "                        default 3)\n"
@@ -1929,11 +2225,17 @@ static void usage(FILE *f)
 "  --stats-socket PATH   send, recv: the member's counters on a Unix\n"
 "                        socket for cohort-stat(1)\n"
 "  --json                machine-readable output (no progress line)\n"
+"  --allow-invalid       exit 0 even when a run delivered wrongly (every\n"
+"                        throughput message is checked: sequence per\n"
+"                        sender and a checksum; such a run is INVALID)\n"
+"  --inject skip|dup|corrupt  senders: every %uth message a gap, a\n"
+"                        duplicate or a flipped byte (tests of the checks)\n"
 "  --quiet               no progress line on stderr (it is drawn only\n"
 "                        when stderr is a terminal, in place)\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
 "  --faults SPEC: as cohort-chat\n"
-"  --help, --version\n", PERF_MAX_SENDERS, PERF_MEMBERS_MAX);
+"  --help, --version\n", PERF_RAW_MAX_WHOLE, PERF_MAX_SENDERS,
+            PERF_MEMBERS_MAX, PERF_INJECT_EVERY);
 }
 
 static const struct option long_opts[] = {
@@ -1942,6 +2244,9 @@ static const struct option long_opts[] = {
     { "count", required_argument, NULL, OPT_COUNT },
     { "seconds", required_argument, NULL, OPT_SECONDS },
     { "raw", no_argument, NULL, OPT_RAW },
+    { "raw1", no_argument, NULL, OPT_RAW1 },
+    { "allow-invalid", no_argument, NULL, OPT_ALLOW_INVALID },
+    { "inject", required_argument, NULL, OPT_INJECT },
     { "latency", no_argument, NULL, OPT_LATENCY },
     { "repeat", required_argument, NULL, OPT_REPEAT },
     { "json", no_argument, NULL, OPT_JSON },
@@ -1980,8 +2285,8 @@ static int parse_modes(const char *arg, unsigned *kinds)
                 strncmp(p, kind_names[i], len) == 0)
                 k = i;
         if (k == KIND__COUNT) {
-            tool_err("--modes: expected names from raw, unreliable, fifo, "
-                     "total, safe, got '%s'", arg);
+            tool_err("--modes: expected names from raw, raw1, unreliable, "
+                     "fifo, total, safe, got '%s'", arg);
             return -1;
         }
         *kinds |= 1u << k;
@@ -2001,6 +2306,7 @@ static int perf_option(void *ctx, int opt, const char *arg)
     struct perf_opts *o = ctx;
     switch (opt) {
     case OPT_SIZE:
+        o->size_given = 1;
         return tool_parse_list("size", arg, PERF_HDR_BYTES, 16u << 20,
                                o->sizes, PERF_MAX_SIZES, &o->nsizes);
     case OPT_COUNT:
@@ -2052,6 +2358,16 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_PLOT: o->plot = arg; return 0;
     case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
     case OPT_RAW: o->raw = 1; return 0;
+    case OPT_RAW1: o->raw = o->raw1 = 1; return 0;
+    case OPT_ALLOW_INVALID: o->allow_invalid = 1; return 0;
+    case OPT_INJECT:
+        for (int i = INJECT_SKIP; i <= INJECT_CORRUPT; i++)
+            if (strcmp(arg, inject_names[i]) == 0)
+                o->inject = i;
+        if (o->inject != INJECT_NONE)
+            return 0;
+        tool_err("--inject: skip, dup or corrupt");
+        return -1;
     case OPT_LATENCY: o->latency = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case OPT_MATRIX: o->matrix = 1; return 0;
@@ -2097,7 +2413,7 @@ static int finish_options(struct perf_opts *o)
     }
     if (o->secmatrix && o->raw) {
         tool_err("security: measures cohort with and without security; "
-                 "--raw has none");
+                 "--raw and --raw1 have none");
         return -1;
     }
     if (o->secmatrix && o->kinds != 0) {

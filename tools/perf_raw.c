@@ -150,6 +150,24 @@ static void put_hdr(uint8_t *b, uint32_t index, size_t chunk, size_t chunks)
     b[7] = (uint8_t)(chunks >> 8);
 }
 
+/* What sendmsg() said of a datagram of want bytes: 0 sent, 1 full, -1
+ * error. */
+static int sent_result(ssize_t sent, size_t want)
+{
+    if (sent == (ssize_t)want)
+        return 0;
+    /* A firewall rule on output said no (tests/netns.sh with
+     * COHORT_NFT_DROP_OUTPUT): the datagram is lost, as on a lossy network,
+     * and the receiver counts. */
+    if (sent < 0 && errno == EPERM)
+        return 0;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                     errno == ENOBUFS || errno == EINTR))
+        return 1;
+    tool_err("raw socket: sendmsg: %s", sent < 0 ? strerror(errno) : "short");
+    return -1;
+}
+
 /* One datagram: the header and a slice of the caller's message, gathered
  * by the kernel (no copy here). 0 sent, 1 full, -1 error. */
 static int send_chunk(struct perf_raw *r, const uint8_t *data, size_t len,
@@ -174,23 +192,23 @@ static int send_chunk(struct perf_raw *r, const uint8_t *data, size_t len,
     mh.msg_iov = iov;
     mh.msg_iovlen = 2;
     sent = sendmsg(r->fd, &mh, 0);
-    if (sent == (ssize_t)(n + sizeof hdr))
-        return 0;
-    /* A firewall rule said no (tests/netns.sh with COHORT_NFT_DROP): the
-     * datagram is lost, as on a lossy network, and the receiver counts. */
-    if (sent < 0 && errno == EPERM)
-        return 0;
-    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                     errno == ENOBUFS || errno == EINTR))
-        return 1;
-    tool_err("raw socket: sendmsg: %s", sent < 0 ? strerror(errno) : "short");
-    return -1;
+    return sent_result(sent, n + sizeof hdr);
 }
 
 int perf_raw_send(struct perf_raw *r, const void *data, size_t len)
 {
     size_t room = r->max_datagram - PERF_RAW_HDR_BYTES;
     size_t chunks = len == 0 ? 1 : (len + room - 1) / room;
+    if (r->whole) {
+        if (len > r->max_datagram) {
+            tool_err("raw socket: %zu bytes do not fit one datagram (at "
+                     "most %zu)", len, r->max_datagram);
+            return -1;
+        }
+        return sent_result(sendto(r->fd, data, len, 0,
+                                  (const struct sockaddr *)&r->group,
+                                  r->group_len), len);
+    }
     if (chunks > PERF_RAW_MAX_CHUNKS) {
         tool_err("raw socket: %zu bytes need more than %u datagrams of %zu",
                  len, PERF_RAW_MAX_CHUNKS, r->max_datagram);
@@ -276,7 +294,12 @@ ssize_t perf_raw_recv(struct perf_raw *r, const uint8_t **msg)
             tool_err("raw socket: recv: %s", strerror(errno));
             return -1;
         }
-        if ((size_t)n < PERF_RAW_HDR_BYTES || (size_t)n > r->max_datagram) {
+        if (r->whole && (size_t)n <= r->max_datagram && n > 0) {
+            *msg = r->dgram;
+            return n;
+        }
+        if (r->whole || (size_t)n < PERF_RAW_HDR_BYTES ||
+            (size_t)n > r->max_datagram) {
             r->malformed++;
             continue;
         }

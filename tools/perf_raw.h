@@ -14,6 +14,11 @@
  * Several senders may share the group: the top byte of the message index
  * names the sender (perf_raw.source), and chunks are put together per
  * sender, for PERF_RAW_MAX_SOURCES of them.
+ *
+ * With whole set (the "raw1" baseline) there is no limit and no header: a
+ * message is one datagram of exactly its bytes, as a plain UDP
+ * application would send it, up to PERF_RAW_MAX_WHOLE bytes (the largest
+ * UDP payload over IPv4); open with max_datagram PERF_RAW_MAX_WHOLE.
  */
 #ifndef COHORT_TOOLS_PERF_RAW_H
 #define COHORT_TOOLS_PERF_RAW_H
@@ -28,6 +33,7 @@
 #define PERF_RAW_HDR_BYTES 8u
 #define PERF_RAW_MAX_CHUNKS 65535u
 #define PERF_RAW_MAX_SOURCES 16u
+#define PERF_RAW_MAX_WHOLE 65507u
 
 /* One sender's message being put together. */
 struct perf_raw_rx {
@@ -44,6 +50,8 @@ struct perf_raw {
     size_t max_datagram;         /* the limit, header included */
     uint8_t source;              /* this sender's number (set after open;
                                     distinct per sender of one group) */
+    int whole;                   /* one datagram per message, no header
+                                    (set after open) */
     /* sending: where a message interrupted by a full buffer resumes */
     uint32_t tx_index;
     size_t tx_chunk;

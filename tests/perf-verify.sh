@@ -1,0 +1,93 @@
+#!/bin/sh
+# perf-verify.sh - make check: cohort-perf checks what it measures.
+# In a private network namespace (tests/netns.sh), small fixed-count runs:
+#   1. a clean fifo run beside raw and raw1 (8000 B, where raw cuts): exit
+#      0, every cell valid, no duplicate, late or corrupt message (fifo:
+#      none missing either, or it would be invalid);
+#   2. each fault a sender can be told to make (--inject skip, dup,
+#      corrupt: every 1000th message) makes the run INVALID, counted as
+#      what it is, with exit 1; --allow-invalid gives exit 0 and the same
+#      verdict;
+#   3. with nft (COHORT_NFT_DROP=10, input only), fifo stays valid with no
+#      loss, and raw's loss (sequence numbers missing) is near the nominal
+#      10 %, not the double of a rule on input and output.
+# Exit 0 pass, 1 fail, 77 skip (no cohort-perf).
+
+set -u
+
+srcdir=${top_srcdir:-$(dirname "$0")/..}
+builddir=${top_builddir:-.}
+PERF=$builddir/cohort-perf
+NETNS=$srcdir/tests/netns.sh
+[ -x "$PERF" ] || { echo "perf-verify.sh: $PERF not built; skipping"; exit 77; }
+out=$(mktemp "${TMPDIR:-/tmp}/cohort-perf-verify.XXXXXX") || exit 99
+trap 'rm -f "$out"' EXIT
+failed=0
+ok() { echo "PASS: $*"; }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+perf() { # perf ARGS...: run in the namespace, JSON in $out, status in $rc
+    sh "$NETNS" timeout -k 2 60 "$PERF" "$@" --quiet --json >"$out" 2>&1
+    rc=$?
+}
+has() { grep -q -- "$1" "$out"; }
+
+# 1. clean
+perf run --modes fifo --size 1000,8000 --count 3000
+if [ $rc -eq 0 ] && has '"mode":"raw1","security":"none","size":8000' &&
+   has '"mode":"fifo","security":"none","size":8000' &&
+   has '"ratio_raw1"' && ! has '"valid":false' &&
+   ! grep -q '"\(duplicates\|late\|corrupt\)":[1-9]' "$out" &&
+   [ "$(grep -o '"valid":true' "$out" | wc -l)" -eq 5 ]; then
+    ok "clean fifo, raw, raw1: valid, nothing duplicated, late or corrupt"
+else
+    bad "clean run: exit $rc"; cat "$out"
+fi
+
+# 2. injected faults
+for what in skip:missing dup:duplicates corrupt:corrupt; do
+    inj=${what%%:*} key=${what#*:}
+    perf run --mode fifo --size 1000 --count 3000 --inject "$inj"
+    if [ $rc -eq 1 ] && has '"valid":false' && has "\"$key\":[1-9]" &&
+       has '"invalid":"'; then
+        ok "--inject $inj: INVALID ($key counted), exit 1"
+    else
+        bad "--inject $inj: exit $rc"; cat "$out"
+    fi
+done
+perf run --mode fifo --size 64 --count 3000 --inject dup --allow-invalid
+if [ $rc -eq 0 ] && has '"valid":false'; then
+    ok "--allow-invalid: exit 0, still INVALID"
+else
+    bad "--allow-invalid: exit $rc"; cat "$out"
+fi
+# The table says it too.
+sh "$NETNS" timeout -k 2 60 "$PERF" run --mode fifo --size 1000 --count 3000 \
+    --inject skip --quiet >"$out" 2>&1
+if grep -q '^ *1000  fifo .*INVALID (1 of 1 runs): gaps' "$out" &&
+   grep -q 'INVALID run: fifo 1000 B' "$out"; then
+    ok "the table row and stderr say INVALID"
+else
+    bad "no INVALID in the table"; cat "$out"
+fi
+
+# 3. kernel loss on input only
+if command -v nft >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+    COHORT_NFT_DROP=10 sh "$NETNS" timeout -k 2 90 "$PERF" run --modes fifo \
+        --size 1000 --count 5000 --quiet --json >"$out" 2>&1
+    rc=$?
+    # The worst receiver's loss, in percent: raw's (fifo's is 0).
+    loss=$(grep -o '"loss":[0-9.]*' "$out" | cut -d: -f2 | sort -n | tail -n 1)
+    pct=$(awk -v l="${loss:-0}" 'BEGIN { printf "%d", l * 100 }')
+    if [ $rc -eq 0 ] && ! has '"valid":false' && [ "$pct" -ge 5 ] &&
+       [ "$pct" -le 15 ]; then
+        ok "10% input loss: fifo valid; a receiver lost ${pct}% of raw"
+    else
+        bad "10% input loss: exit $rc, raw loss ${pct}%"; cat "$out"
+    fi
+else
+    echo "SKIP: kernel loss (needs nft and unshare -n)"
+fi
+
+[ $failed -eq 0 ] || exit 1
+exit 0
