@@ -172,7 +172,10 @@ struct cohort_config {
                                        default 3 s */
     uint64_t nack_delay_ns;         /* max random delay before a NACK;
                                        default 5 ms */
-    uint64_t nack_retry_ns;         /* wait before asking again; 40 ms */
+    uint64_t nack_retry_ns;         /* longest wait before asking again for
+                                       missing data (the wait follows the
+                                       measured repair time, at least
+                                       1 ms); default 40 ms */
     uint64_t bundle_delay_ns;       /* max time a small message waits to share
                                        a datagram; default 200 us; 0: none */
 

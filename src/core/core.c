@@ -7,7 +7,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "co_assert.h"
@@ -731,18 +730,20 @@ static void follow_trail(co_core_t *core, co_peer_t *peer, uint64_t trail,
 }
 
 /* A gap is asked for after a random delay in [0, nack_delay] (it spreads
- * receivers' NACKs and lets reordered records arrive), then every
- * nack_retry while it lasts. A gap that opens while a retry is pending is
- * asked for just as soon, not at the retry: under steady loss every lost
- * record would otherwise wait out nack_retry and the oldest would pin the
- * sender's window. Asking again for records just requested costs a few
- * NACK bytes; the sender's hold-off ignores the repeats. */
+ * receivers' NACKs and lets reordered records arrive), then again every
+ * retry interval while it lasts (send_nacks). A gap that opens while a
+ * retry is pending is asked for just as soon, not at the retry: under
+ * steady loss every lost record would otherwise wait out the retry and
+ * the oldest would pin the sender's window. */
 static void schedule_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     bool grew = peer->gap_grew;
     peer->gap_grew = false;
+    co_rtt_passed(&peer->rtt, peer->rx.next);
     if (!co_rxwin_has_gap(&peer->rx)) {
         peer->nack_at_ns = 0;
+        peer->retry_at_ns = 0;
+        peer->nack_asked = 0;
         return;
     }
     if (peer->nack_at_ns != 0 && !grew)
@@ -855,6 +856,8 @@ static void take_fifo(co_core_t *core, co_peer_t *peer, const co_record_t *r,
         co_count_drop(core, COHORT_DROP_NO_BUFFER);
         return;
     }
+    co_rtt_arrived(&peer->rtt, r->seq, r->flags & CO_REC_RETRANSMIT, now_ns,
+                   core->cfg.nack_retry_ns);
     if (co_deliver_in_order(core, peer, r, now_ns))
         return;
     if (r->seq > peer->rx.highest + 1)
@@ -1200,6 +1203,42 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     return rc;
 }
 
+/* A NACK round for peer's gaps. Each round asks for the gaps never asked
+ * for yet; a retry round (one retry interval after the last, the
+ * interval from the measured repair time, rtt.h) asks again for those
+ * asked before the last retry round and still missing. Gaps asked for a
+ * moment ago are not asked again before their repair could be back. */
+static void send_nacks(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
+{
+    const co_addr_t *dest = co_vs_nack_dest(core, peer);
+    bool retry = peer->nack_all ||
+                 (peer->retry_at_ns != 0 && now_ns >= peer->retry_at_ns);
+    if (retry) {
+        uint64_t through = peer->nack_all ? UINT64_MAX : peer->nack_due;
+        if (peer->rtt.probe_seq != 0 && peer->rtt.probe_seq <= through)
+            co_rtt_cancel(&peer->rtt); /* asked twice: no sample */
+        uint64_t last = co_send_nack(core, peer, dest, peer->rx.next,
+                                     through, now_ns);
+        if (last > peer->nack_asked)
+            peer->nack_asked = last;
+        peer->nack_all = false;
+    }
+    uint64_t from = peer->nack_asked + 1;
+    if (from < peer->rx.next)
+        from = peer->rx.next;
+    uint64_t last = co_send_nack(core, peer, dest, from, UINT64_MAX, now_ns);
+    if (last != 0) {
+        co_rtt_arm(&peer->rtt, last, now_ns);
+        peer->nack_asked = last;
+    }
+    if (retry || peer->retry_at_ns == 0) {
+        peer->nack_due = peer->nack_asked;
+        peer->retry_at_ns =
+            now_ns + co_rtt_retry_ns(&peer->rtt, core->cfg.nack_retry_ns);
+    }
+    peer->nack_at_ns = co_rxwin_has_gap(&peer->rx) ? peer->retry_at_ns : 0;
+}
+
 static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     /* A silent member of the view keeps its state until the view that
@@ -1214,12 +1253,8 @@ static void tick_peer(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
         member_left(core, peer, COHORT_LEFT_TIMEOUT, now_ns);
         return;
     }
-    if (peer->nack_at_ns && now_ns >= peer->nack_at_ns) {
-        co_send_nack(core, peer, co_vs_nack_dest(core, peer), now_ns);
-        peer->nack_at_ns = 0;
-        if (co_rxwin_has_gap(&peer->rx))
-            peer->nack_at_ns = now_ns + core->cfg.nack_retry_ns;
-    }
+    if (peer->nack_at_ns && now_ns >= peer->nack_at_ns)
+        send_nacks(core, peer, now_ns);
     if (peer->ack_at_ns && now_ns >= peer->ack_at_ns)
         co_send_ack(core, peer, now_ns);
 }

@@ -178,10 +178,12 @@ void co_unicast_finish(co_core_t *core, size_t body_len, uint64_t now_ns);
 void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns);
 void co_send_heartbeat(co_core_t *core, uint64_t now_ns);
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
-/* A NACK for peer's gaps, sent to dest (peer's own address, or in a
- * flush the member that holds its records). */
-void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
-                  uint64_t now_ns);
+/* NACKs for peer's gaps in [from, through], sent to dest (peer's own
+ * address, or in a flush the member that holds its records). Returns the
+ * highest seq asked for, 0 when none was. */
+uint64_t co_send_nack(co_core_t *core, co_peer_t *peer,
+                      const co_addr_t *dest, uint64_t from, uint64_t through,
+                      uint64_t now_ns);
 /* Answer a NACK for another member's records from its store (FORWARD). */
 void co_forward_repair(co_core_t *core, co_peer_t *asker,
                        const co_nack_t *nack, uint64_t now_ns);

@@ -267,25 +267,37 @@ void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 #define CO_NACK_RANGES_MAX 64
 #define CO_NACKS_PER_ROUND 16
 
-void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
-                  uint64_t now_ns)
+uint64_t co_send_nack(co_core_t *core, co_peer_t *peer,
+                      const co_addr_t *dest, uint64_t from, uint64_t through,
+                      uint64_t now_ns)
 {
     size_t max = (core->body_room - CO_NACK_FIXED_BYTES) / CO_NACK_RANGE_BYTES;
     if (max > CO_NACK_RANGES_MAX)
         max = CO_NACK_RANGES_MAX;
     co_nack_range_t ranges[CO_NACK_RANGES_MAX];
-    /* Every gap is asked for each round, in as many NACKs as it takes
-     * (at most CO_NACKS_PER_ROUND, two queue slots kept spare): with only
-     * the lowest ranges asked, a receiver many losses behind (a send
-     * window at 20% loss is about a thousand gaps) repaired one datagram
-     * of ranges per nack_retry, slower than the view change that waits
-     * for it gives up (a flush abandoned, the member left out). */
-    uint64_t from = peer->rx.next;
+    /* Every gap of [from, through] is asked for, in as many NACKs as it
+     * takes (at most CO_NACKS_PER_ROUND, two queue slots kept spare):
+     * with only the lowest ranges asked, a receiver many losses behind (a
+     * send window at 20% loss is about a thousand gaps) repaired one
+     * datagram of ranges per retry, slower than the view change that
+     * waits for it gives up (a flush abandoned, the member left out). */
+    uint64_t asked = 0;
     for (size_t k = 0; k < CO_NACKS_PER_ROUND && co_txq_room(&core->txq) > 2;
          k++) {
+        if (from > through)
+            break;
         size_t n = co_rxwin_gaps_from(&peer->rx, from, ranges, max);
+        bool more = n == max;
+        while (n > 0 && ranges[n - 1].first > through) {
+            n--;
+            more = false;
+        }
         if (n == 0)
-            return;
+            break;
+        if (ranges[n - 1].last > through) {
+            ranges[n - 1].last = through;
+            more = false;
+        }
         co_builder_t *b = &core->scratch;
         /* To a member never heard (no address yet) the NACK goes to the
          * group: the target answers it (co_vs_nack_dest). */
@@ -296,10 +308,12 @@ void co_send_nack(co_core_t *core, co_peer_t *peer, const co_addr_t *dest,
                                      peer->incarnation, ranges, n);
         core->stats.nacks_sent++;
         co_builder_finish(core, b, now_ns);
-        if (n < max)
-            return;
+        asked = ranges[n - 1].last;
+        if (!more)
+            break;
         from = ranges[n - 1].last + 1;
     }
+    return asked;
 }
 
 void co_send_leave(co_core_t *core, uint64_t now_ns)
@@ -318,9 +332,19 @@ static bool retx_choose(co_core_t *core, co_txrec_t *rec, uint32_t asker,
                         uint64_t now_ns, co_dest_kind_t *kind)
 {
     uint64_t retry = core->cfg.nack_retry_ns;
+    /* Receivers ask again one retry interval after asking (at least
+     * CO_RTT_FLOOR_NS, rtt.h): a repeat from the same member sooner than
+     * half that is a duplicate. After a multicast repair, other members'
+     * NACKs sent before it reached them come within their random delay. */
+    uint64_t hold_same = co_rtt_hold_ns(retry);
+    uint64_t hold_group = core->cfg.nack_delay_ns + 2 * hold_same;
+    if (hold_group > retry / 2)
+        hold_group = retry / 2;
     bool recent = rec->retx_at_ns && now_ns < rec->retx_at_ns + retry;
-    bool very_recent = rec->retx_at_ns && now_ns < rec->retx_at_ns + retry / 2;
-    if (very_recent && (rec->retx_to == asker || rec->retx_to == 0))
+    uint64_t since = now_ns - rec->retx_at_ns;
+    if (rec->retx_at_ns && rec->retx_to == asker && since < hold_same)
+        return false;
+    if (rec->retx_at_ns && rec->retx_to == 0 && since < hold_group)
         return false;
     if (recent && rec->retx_to != asker) {
         *kind = CO_DEST_GROUP;

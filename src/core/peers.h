@@ -23,6 +23,7 @@
 #include "frag.h"
 #include "hold.h"
 #include "replay.h"
+#include "rtt.h"
 #include "rxwin.h"
 #include "store.h"
 
@@ -56,6 +57,14 @@ typedef struct co_peer {
     co_replay_t unreliable;       /* unreliable record de-duplication */
     uint64_t nack_at_ns;          /* next NACK for its gaps; 0: none due */
     bool gap_grew;                /* a new gap opened since the last NACK */
+    uint64_t retry_at_ns;         /* next round that asks again; 0: the
+                                     next NACK starts a cycle */
+    uint64_t nack_asked;          /* highest seq asked for in this cycle */
+    uint64_t nack_due;            /* the next retry round asks again for
+                                     gaps through this seq */
+    bool nack_all;                /* the next NACK asks for every gap
+                                     again (a flush changed where to) */
+    co_rtt_t rtt;                 /* how long its repairs take (rtt.h) */
     uint64_t ack_at_ns;           /* ACK owed to it; 0: none */
     uint64_t acked_at_ns;         /* when an ACK of it last went out */
     uint64_t reported_through;    /* last delivered seq we told it */

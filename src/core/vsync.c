@@ -137,6 +137,7 @@ void co_vs_flush_begin(co_core_t *core, uint64_t now_ns)
         if (p->cut_limit > have) {
             co_rxwin_saw(&p->rx, p->cut_limit);
             p->gap_grew = true;
+            p->nack_all = true;     /* every gap, of the holder now */
             p->nack_at_ns = now_ns; /* ask at the next tick */
         }
     }

@@ -403,6 +403,26 @@ static size_t count_tx_of_type(co_core_t *core, uint8_t type)
     return n;
 }
 
+/* Node 0 sends three messages at t, their datagrams into data[first..];
+ * receiver rx takes the first and the third (the second is lost). */
+static void three_lose_middle(net_t *n, uint64_t t, pkt_t *data,
+                              uint32_t first, co_core_t *rx, int rx_node)
+{
+    co_addr_t from_a = addr_of(0);
+    uint8_t msg[100];
+    pkt_t p;
+    for (uint32_t k = first; k < first + 3; k++) {
+        make_payload(msg, 0, k, sizeof msg);
+        assert_int_equal(co_core_send(n->cores[0], t, COHORT_FIFO, msg,
+                                      sizeof msg), 0);
+        co_core_flush(n->cores[0], t);
+        assert_int_equal(take_tx(n->cores[0], &data[k], 0), 1);
+    }
+    co_core_recv(rx, t, &from_a, data[first].data, data[first].len);
+    co_core_recv(rx, t, &from_a, data[first + 2].data, data[first + 2].len);
+    take_tx(rx, &p, rx_node);
+}
+
 /* Hand-driven: node 0 sends three messages, node 1 misses the second. */
 static void test_nack_schedule_and_retransmit_policy(void **state)
 {
@@ -412,17 +432,8 @@ static void test_nack_schedule_and_retransmit_policy(void **state)
     co_core_t *a = n->cores[0], *b = n->cores[1], *c = n->cores[2];
     uint64_t t = n->now_ns;
     pkt_t data[3], p;
-    uint8_t msg[100];
-    for (int k = 0; k < 3; k++) {
-        make_payload(msg, 0, (uint32_t)k, sizeof msg);
-        assert_int_equal(co_core_send(a, t, COHORT_FIFO, msg, sizeof msg), 0);
-        co_core_flush(a, t);
-        assert_int_equal(take_tx(a, &data[k], 0), 1);
-    }
     co_addr_t from_a = addr_of(0), from_b = addr_of(1), from_c = addr_of(2);
-    co_core_recv(b, t, &from_a, data[0].data, data[0].len);
-    co_core_recv(b, t, &from_a, data[2].data, data[2].len);
-    take_tx(b, &p, 1);
+    three_lose_middle(n, t, data, 0, b, 1);
     /* The NACK waits a random delay of at most nack_delay (5 ms)... */
     assert_true(co_core_deadline(b) <= t + 5000000ULL);
     co_core_tick(b, t + 5000000ULL);
@@ -464,6 +475,48 @@ static void test_nack_schedule_and_retransmit_policy(void **state)
     net_free(n);
 }
 
+
+/* The retry interval follows the measured repair time: once a repair
+ * came back 1 ms after its NACK, a lost repair is asked for again within
+ * a few ms, not after nack_retry (40 ms); gaps asked for a moment ago are
+ * not asked again at once. */
+static void test_nack_retry_follows_repair_time(void **state)
+{
+    (void)state;
+    net_t *n = net_new(0);
+    run_for(n, 300000000ULL);
+    co_core_t *a = n->cores[0], *b = n->cores[1];
+    co_addr_t from_a = addr_of(0), from_b = addr_of(1);
+    uint64_t t = n->now_ns;
+    pkt_t data[6], p;
+    three_lose_middle(n, t, data, 0, b, 1);
+    co_core_tick(b, t + 5000000ULL);
+    take_tx(b, &p, 1);
+    assert_int_equal(type_of(&p), CO_TYPE_NACK);
+    /* The repair comes back 1 ms after the NACK: one sample. */
+    co_core_recv(a, t + 5500000ULL, &from_b, p.data, p.len);
+    assert_int_equal(take_tx(a, &p, 0), 1);
+    co_core_recv(b, t + 6000000ULL, &from_a, p.data, p.len);
+    count_tx_of_type(b, CO_TYPE_NACK);
+    /* Now record 5 of 6 is lost, and so is its repair. */
+    uint64_t t2 = t + 100000000ULL;
+    three_lose_middle(n, t2, data, 3, b, 1);
+    /* b's NACKs, 100 us at a time: the first within nack_delay... */
+    uint64_t nacks[4] = {0}, now = t2;
+    size_t got = 0;
+    while (now < t2 + 40000000ULL && got < 2) {
+        now += 100000;
+        co_core_tick(b, now);
+        if (count_tx_of_type(b, CO_TYPE_NACK) > 0)
+            nacks[got++] = now;
+    }
+    assert_int_equal(got, 2);
+    assert_true(nacks[0] <= t2 + 5100000ULL);
+    /* ...the second not at once, but well before nack_retry. */
+    assert_true(nacks[1] >= nacks[0] + 1000000ULL);
+    assert_true(nacks[1] <= nacks[0] + 10000000ULL);
+    net_free(n);
+}
 
 /* Issue 7, point 1: a member restarted with a stable member_id must be
  * accepted every time, also after a graceful leave (its tombstone says
@@ -1317,6 +1370,7 @@ int main(void)
         cmocka_unit_test(test_garbage_is_counted_not_fatal),
         cmocka_unit_test(test_leave_and_timeout),
         cmocka_unit_test(test_nack_schedule_and_retransmit_policy),
+        cmocka_unit_test(test_nack_retry_follows_repair_time),
         cmocka_unit_test(test_restart_with_stable_id_accepted),
         cmocka_unit_test(test_incarnation_policy),
         cmocka_unit_test(test_packet_seq_start_and_tx_ready),
