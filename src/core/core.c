@@ -225,6 +225,7 @@ void co_core_free(co_core_t *core)
     co_rpc_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
+    co_free(core->mem, core->pending.node);
     co_free(core->mem, core);
 }
 
@@ -314,10 +315,12 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
         uint8_t cls = co_record_class(t->flags) |
                       (t->flags & (CO_REC_CONTROL | CO_REC_REQUEST));
         if (cls == CO_CLASS_ORDER) {
-            co_total_own(core, seq, cls, t->data, t->len);
+            co_total_own(core, seq, cls, t->data, t->len, NULL);
         } else if (t->flags & CO_REC_LAST) {
-            co_total_own(core, seq, cls, t->self_copy, t->self_len);
+            co_total_own(core, seq, cls, t->self_copy, t->self_len,
+                         t->self_node);
             t->self_copy = NULL;
+            t->self_node = NULL;
         }
     }
     core->held_messages = 0;
@@ -348,8 +351,10 @@ static void pending_progress(co_core_t *core, uint64_t now_ns)
     if (core->cfg.self_delivery) {
         last->self_copy = p->data;
         last->self_len = p->len;
+        last->self_node = p->node;
     } else {
         co_free(core->mem, p->data);
+        co_free(core->mem, p->node);
     }
     memset(p, 0, sizeof *p);
     records_emit(core, now_ns);
@@ -400,12 +405,19 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
          * pushed, so no sequence number is used and nothing is sent. */
         uint64_t first = core->tx.next;
         uint8_t *self = NULL;
+        co_held_t *node = NULL;
         if (core->cfg.self_delivery &&
             !(self = co_malloc(core->mem, len ? len : 1)))
             return COHORT_ERR_NOMEM;
+        if (co_total_own_holds(core, cls) &&
+            !(node = co_hold_node(core->mem))) {
+            co_free(core->mem, self);
+            return COHORT_ERR_NOMEM;
+        }
         if (!records_push(core, &direct)) {
             co_txbuf_unpush(&core->tx, first);
             co_free(core->mem, self);
+            co_free(core->mem, node);
             return COHORT_ERR_NOMEM;
         }
         if (self) {
@@ -414,6 +426,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
             co_txrec_t *last = co_txbuf_get(&core->tx, core->tx.next - 1);
             last->self_copy = self;
             last->self_len = len;
+            last->self_node = node;
         }
         if (co_vs_holding(core))
             core->held_messages++;
@@ -428,9 +441,14 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
     uint8_t *copy = co_malloc(core->mem, len);
     if (!copy)
         return COHORT_ERR_NOMEM;
+    co_held_t *node = NULL;
+    if (co_total_own_holds(core, cls) && !(node = co_hold_node(core->mem))) {
+        co_free(core->mem, copy);
+        return COHORT_ERR_NOMEM;
+    }
     memcpy(copy, data, len);
     core->pending = (co_pending_t){.data = copy, .len = len, .off = 0,
-                                   .cls = cls};
+                                   .cls = cls, .node = node};
     pending_progress(core, now_ns);
     return 0;
 }

@@ -48,6 +48,15 @@ bool co_hold_fits(const co_hold_t *h, size_t len, size_t max_bytes);
 bool co_hold_push(co_hold_t *h, const co_mem_t *mem, uint64_t seq,
                   uint8_t cls, uint8_t *data, size_t len);
 
+/* The same in two steps, so that a message is never lost to memory once
+ * it has left its stream: co_hold_node() before taking it (NULL out of
+ * memory: leave it where it is, unacknowledged, and try again later),
+ * co_hold_put() with that node, which cannot fail. A node not put is
+ * freed with co_free(). */
+co_held_t *co_hold_node(const co_mem_t *mem);
+void co_hold_put(co_hold_t *h, co_held_t *node, uint64_t seq, uint8_t cls,
+                 uint8_t *data, size_t len);
+
 /* Remove the head; its data becomes the caller's (*data, *len). */
 void co_hold_pop(co_hold_t *h, const co_mem_t *mem, uint8_t **data,
                  size_t *len);

@@ -154,7 +154,10 @@ static void give(co_core_t *core, cohort_member_t who, const char *name,
 }
 
 /* A message that cannot be held (out of memory) is lost here; the count
- * and a warning say so. */
+ * and a warning say so. Not reached: every caller allocates the node
+ * before the message leaves its stream (co_total_holds,
+ * co_total_own_holds); kept so that a caller that did not loses one
+ * message, counted, rather than corrupting the hold. */
 static void lost_one(co_core_t *core, uint32_t id, uint32_t inc,
                      uint8_t *data)
 {
@@ -165,11 +168,33 @@ static void lost_one(co_core_t *core, uint32_t id, uint32_t inc,
                      (cohort_member_t){id, inc}, 1);
 }
 
+bool co_total_holds(const co_peer_t *peer, uint8_t cls)
+{
+    return co_record_class(cls) != CO_CLASS_FIFO ||
+           !co_hold_empty(&peer->hold);
+}
+
+/* Into hold, with node if there is one. */
+static void hold_put(co_core_t *core, co_hold_t *hold, co_held_t *node,
+                     uint32_t id, uint32_t inc, uint64_t seq, uint8_t cls,
+                     uint8_t *data, size_t len)
+{
+    if (!node)
+        node = co_hold_node(core->mem);
+    if (!node) {
+        lost_one(core, id, inc, data);
+        return;
+    }
+    co_hold_put(hold, node, seq, cls, data, len);
+    core->total.held++;
+}
+
 void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
-                   uint8_t cls, uint8_t *data, size_t len)
+                   uint8_t cls, uint8_t *data, size_t len, co_held_t *node)
 {
     co_total_t *t = &core->total;
-    if (co_record_class(cls) == CO_CLASS_FIFO && co_hold_empty(&peer->hold)) {
+    if (!co_total_holds(peer, cls)) {
+        co_free(core->mem, node);
         give(core, (cohort_member_t){peer->id, peer->incarnation}, peer->name,
              cls, data, len);
         return;
@@ -184,10 +209,8 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
             !list_add(t, peer->id, peer->incarnation, seq, seq))
             t->stalled = true; /* co_total_room keeps this from happening */
     }
-    if (!co_hold_push(&peer->hold, core->mem, seq, cls, data, len))
-        lost_one(core, peer->id, peer->incarnation, data);
-    else
-        t->held++;
+    hold_put(core, &peer->hold, node, peer->id, peer->incarnation, seq, cls,
+             data, len);
 }
 
 void co_total_order_record(co_core_t *core, const co_peer_t *peer,
@@ -206,8 +229,19 @@ void co_total_order_record(co_core_t *core, const co_peer_t *peer,
     }
 }
 
+bool co_total_own_holds(const co_core_t *core, uint8_t cls)
+{
+    /* A FIFO message goes to the hold when the hold is not empty as it
+     * goes out: it is not empty now, or messages sent before it have not
+     * gone out yet (held for the next view), and may be held then. */
+    return core->cfg.self_delivery &&
+           (co_record_class(cls) != CO_CLASS_FIFO ||
+            !co_hold_empty(&core->total.self_hold) ||
+            core->held_messages > 0);
+}
+
 void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
-                  size_t len)
+                  size_t len, co_held_t *node)
 {
     co_total_t *t = &core->total;
     uint32_t id = core->cfg.member_id, inc = core->cfg.incarnation;
@@ -226,17 +260,17 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
         if (co_total_is_sequencer(core))
             (void)list_add(t, id, inc, seq, seq);
     }
-    if (!core->cfg.self_delivery)
+    if (!core->cfg.self_delivery) {
+        co_free(core->mem, node);
         return;
+    }
     if (co_record_class(cls) == CO_CLASS_FIFO &&
         co_hold_empty(&t->self_hold)) {
+        co_free(core->mem, node);
         give(core, co_core_self(core), core->cfg.name, cls, data, len);
         return;
     }
-    if (!co_hold_push(&t->self_hold, core->mem, seq, cls, data, len))
-        lost_one(core, id, inc, data);
-    else
-        t->held++;
+    hold_put(core, &t->self_hold, node, id, inc, seq, cls, data, len);
 }
 
 bool co_total_own_room(const co_core_t *core, size_t len)

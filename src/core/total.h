@@ -83,10 +83,16 @@ bool co_total_is_sequencer(const co_core_t *core);
 bool co_total_room(co_core_t *core, co_peer_t *peer, uint8_t flags,
                    uint32_t total_len, size_t len);
 
+/* Will a whole message of class cls from peer go to its hold (rather
+ * than straight to the event queue)? Then the caller allocates the hold
+ * node (co_hold_node) before it takes the message from the stream. */
+bool co_total_holds(const co_peer_t *peer, uint8_t cls);
+
 /* A whole message of peer's, its LAST record seq, class cls: to the
- * event queue, or to its hold. Takes data. */
+ * event queue, or to its hold. Takes data, and node (co_hold_node, or
+ * NULL when co_total_holds said no). */
 void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
-                   uint8_t cls, uint8_t *data, size_t len);
+                   uint8_t cls, uint8_t *data, size_t len, co_held_t *node);
 
 /* An ORDER record of peer's (its seq), payload data: entries for the
  * list when peer is the view's sequencer (else dropped and counted). */
@@ -95,9 +101,14 @@ void co_total_order_record(co_core_t *core, const co_peer_t *peer,
 
 /* This member's own record seq of class cls went out in the installed
  * view; data (owned, NULL without self-delivery) is the whole message
- * when seq is a LAST record, or an ORDER record's payload (only read). */
+ * when seq is a LAST record, or an ORDER record's payload (only read);
+ * node (owned, may be NULL) the hold node allocated for it at send time. */
 void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
-                  size_t len);
+                  size_t len, co_held_t *node);
+
+/* Will this member's own next message of class cls go to its hold when
+ * it goes out (so its node is allocated when it is sent)? */
+bool co_total_own_holds(const co_core_t *core, uint8_t cls);
 
 /* Room to take one more own TOTAL or SAFE message of len bytes. */
 bool co_total_own_room(const co_core_t *core, size_t len);

@@ -94,6 +94,7 @@ void co_txbuf_release(co_txbuf_t *b, uint64_t through)
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
         co_free(b->mem, r->self_copy);
+        co_free(b->mem, r->self_node);
         memset(r, 0, sizeof *r);
         b->low++;
     }
@@ -109,6 +110,7 @@ void co_txbuf_unpush(co_txbuf_t *b, uint64_t from)
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
         co_free(b->mem, r->self_copy);
+        co_free(b->mem, r->self_node);
         memset(r, 0, sizeof *r);
         b->next--;
     }

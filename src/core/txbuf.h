@@ -31,6 +31,8 @@ typedef struct co_txrec {
                                the sender's own delivery when it goes out
                                (owned; freed with the record if never) */
     size_t self_len;
+    void *self_node;        /* and its hold node (co_hold_node), when it
+                               will wait in the hold; owned like self_copy */
 } co_txrec_t;
 
 typedef struct co_txbuf {
