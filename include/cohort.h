@@ -866,7 +866,8 @@ struct cohort_stats {
     uint64_t messages_delivered[3];
     uint64_t retransmissions_sent;    /* data records sent again */
     uint64_t nacks_sent, nacks_received;
-    uint64_t send_would_block;        /* AGAIN returned by cohort_send */
+    uint64_t send_would_block;        /* AGAIN returned by cohort_send or
+                                         cohort_request */
     uint64_t drops[COHORT_DROP__COUNT];
     uint64_t drops_total;
     uint64_t members_joined, members_left;

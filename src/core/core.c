@@ -517,11 +517,8 @@ int co_core_send_request(co_core_t *core, uint64_t now_ns,
         [COHORT_SAFE] = CO_CLASS_SAFE,
     };
     COHORT_ASSERT(mode >= COHORT_FIFO && mode <= COHORT_SAFE);
-    int rc = send_fifo(core, now_ns, class_of[mode] | CO_REC_REQUEST, data,
-                       len);
-    if (rc == COHORT_ERR_AGAIN)
-        core->stats.send_would_block++;
-    return rc;
+    return send_fifo(core, now_ns, class_of[mode] | CO_REC_REQUEST, data,
+                     len);
 }
 
 int co_core_request(co_core_t *core, uint64_t now_ns, uint32_t to,
@@ -531,6 +528,8 @@ int co_core_request(co_core_t *core, uint64_t now_ns, uint32_t to,
     release_handed_out(core);
     int rc = co_rpc_request(core, now_ns, to, mode, want, data, len,
                             timeout_ns, sink);
+    if (rc == COHORT_ERR_AGAIN) /* counted as the caller sees it */
+        core->stats.send_would_block++;
     if (rc > 0 && to == COHORT_TO_GROUP) {
         /* A request waits for its answers: it does not wait to share a
          * datagram with what may come after it. */
@@ -1232,6 +1231,7 @@ static void send_nacks(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     bool retry = peer->nack_all ||
                  (peer->retry_at_ns != 0 && now_ns >= peer->retry_at_ns);
     if (retry) {
+        co_rtt_round(&peer->rtt);
         uint64_t through = peer->nack_all ? UINT64_MAX : peer->nack_due;
         if (peer->rtt.probe_seq != 0 && peer->rtt.probe_seq <= through)
             co_rtt_cancel(&peer->rtt); /* asked twice: no sample */

@@ -15,8 +15,14 @@
  * core.c), so a record is asked again one to two intervals after it was
  * asked, and a repair that is late costs a duplicate, not a stall; with
  * the deviation added, goodput at 20 % loss fell from 93 % to 61 % of
- * lossless (docs/performance.md, "Throughput under loss"). Fixed size, no
- * allocation, no clock: the caller passes the times.
+ * lossless (docs/performance.md, "Throughput under loss").
+ *
+ * A sender that does not answer (it no longer holds the records, it is
+ * gone, or it is not listening to this member) must not be asked every
+ * millisecond for ever: each retry round after which no retransmission at
+ * all came from it doubles the interval, up to the ceiling; the first
+ * retransmission brings it back. Fixed size, no allocation, no clock:
+ * the caller passes the times.
  */
 #ifndef COHORT_RTT_H
 #define COHORT_RTT_H
@@ -33,6 +39,9 @@ typedef struct co_rtt {
     uint64_t probe_seq;           /* the record timed; 0: none */
     uint64_t probe_ns;            /* when it was first asked for */
     uint64_t samples;             /* 0: no estimate yet */
+    uint8_t backoff;              /* the interval is doubled this often */
+    bool answered;                /* a retransmission came since the last
+                                     retry round */
 } co_rtt_t;
 
 /* Time seq from now, unless a probe is already running. seq >= 1. */
@@ -46,8 +55,9 @@ static inline void co_rtt_cancel(co_rtt_t *r)
 
 /* Record seq arrived, as a retransmission or not. A retransmission of the
  * probe's record is a sample (taken as at most ceiling_ns); any other
- * arrival of that record ends the probe without one. Returns true when a
- * sample was taken. */
+ * arrival of that record ends the probe without one. Any retransmission
+ * counts as an answer (co_rtt_round). Returns true when a sample was
+ * taken. */
 bool co_rtt_arrived(co_rtt_t *r, uint64_t seq, bool retransmit,
                     uint64_t now_ns, uint64_t ceiling_ns);
 
@@ -58,6 +68,11 @@ static inline void co_rtt_passed(co_rtt_t *r, uint64_t next)
     if (r->probe_seq != 0 && r->probe_seq < next)
         r->probe_seq = 0;
 }
+
+/* A retry round is being sent: without an answer since the previous one
+ * the interval doubles (up to the ceiling), with one it is the estimate
+ * again. */
+void co_rtt_round(co_rtt_t *r);
 
 /* How long to wait before asking again for what is still missing. */
 uint64_t co_rtt_retry_ns(const co_rtt_t *r, uint64_t ceiling_ns);

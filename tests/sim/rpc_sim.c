@@ -201,6 +201,7 @@ static void make_request(sim_world_t *w, size_t i)
                              (cohort_want_t)want, buf, len, timeout, NULL);
     free(buf);
     if (rc == COHORT_ERR_AGAIN) {
+        n->acc_again++; /* send_would_block counts it too */
         r->next_ns[i] = w->now_ns + 5 * MS;
         sim_after_call(w, i);
         return;

@@ -279,6 +279,22 @@ static void inject(sim_world_t *w, size_t r, const cohort_event_t *ev)
     free(copy);
 }
 
+/* Does view event ev name as joined a member that was in the view the
+ * application at n had before (it left that view for another, or was
+ * partitioned away, and came back)? Only then can the transitional-set
+ * checker tell a view that names no one joined from the truth: a member
+ * that was not in the previous view cannot have come along anyway. */
+static bool joined_was_member(const sim_node_t *n, const cohort_event_t *ev)
+{
+    for (size_t i = 0; i < ev->u.view.joined_count; i++)
+        for (size_t k = 0; k < n->app_nmembers; k++)
+            if (n->app_members[k].id == ev->u.view.joined[i].id &&
+                n->app_members[k].incarnation ==
+                    ev->u.view.joined[i].incarnation)
+                return true;
+    return false;
+}
+
 static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
 {
     sim_inject_t k = w->opts.inject;
@@ -321,7 +337,7 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     }
     if (k == SIM_INJECT_TRANSITIONAL && ev->type == COHORT_EVENT_VIEW &&
-        w->node[r].app_view_id != 0 && ev->u.view.joined_count > 0) {
+        w->node[r].app_view_id != 0 && joined_was_member(&w->node[r], ev)) {
         cohort_event_t bad = *ev;
         bad.u.view.joined_count = 0;
         w->injected = true;
@@ -610,6 +626,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->pending = false;
     n->fifo_next = 1;
     n->app_view_id = n->app_prev_view_id = 0;
+    n->app_nmembers = 0;
     n->app_views = 0;
     n->ord_cur = n->ord_prev = 0;
     sim_check_reset_node(w, i);

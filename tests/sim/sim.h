@@ -353,6 +353,8 @@ typedef struct sim_node {
 
     uint64_t app_view_id;  /* last view the app pulled (0: none yet) */
     uint64_t app_prev_view_id; /* the one before it */
+    cohort_member_t app_members[SIM_MAX_MEMBERS]; /* app_view_id's */
+    uint16_t app_nmembers;
     uint16_t app_views;    /* views it pulled (this incarnation) */
     uint32_t ord_cur, ord_prev; /* TOTAL/SAFE it delivered in the current
                                    view and in the one before */

@@ -121,6 +121,9 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     sim_total_install(w, r, ev);
     w->node[r].app_prev_view_id = rn->app_view_id;
     w->node[r].app_view_id = ev->u.view.view_id;
+    size_t keep = count < SIM_MAX_MEMBERS ? count : SIM_MAX_MEMBERS;
+    memcpy(w->node[r].app_members, m, keep * sizeof m[0]);
+    w->node[r].app_nmembers = (uint16_t)keep;
     if (w->node[r].app_views < UINT16_MAX)
         w->node[r].app_views++;
     report(w);

@@ -484,7 +484,8 @@ static void test_nack_schedule_and_retransmit_policy(void **state)
 /* The retry interval follows the measured repair time: once a repair
  * came back 1 ms after its NACK, a lost repair is asked for again within
  * a few ms, not after nack_retry (40 ms); gaps asked for a moment ago are
- * not asked again at once. */
+ * not asked again at once; and while the sender answers nothing, each
+ * retry waits twice as long as the one before. */
 static void test_nack_retry_follows_repair_time(void **state)
 {
     (void)state;
@@ -509,17 +510,25 @@ static void test_nack_retry_follows_repair_time(void **state)
     /* b's NACKs, 100 us at a time: the first within nack_delay... */
     uint64_t nacks[4] = {0}, now = t2;
     size_t got = 0;
-    while (now < t2 + 40000000ULL && got < 2) {
+    while (now < t2 + 40000000ULL && got < 4) {
         now += 100000;
         co_core_tick(b, now);
         if (count_tx_of_type(b, CO_TYPE_NACK) > 0)
             nacks[got++] = now;
     }
-    assert_int_equal(got, 2);
+    assert_int_equal(got, 4);
     assert_true(nacks[0] <= t2 + 5100000ULL);
-    /* ...the second not at once, but well before nack_retry. */
+    /* ...the second not at once, but well before nack_retry... */
     assert_true(nacks[1] >= nacks[0] + 1000000ULL);
     assert_true(nacks[1] <= nacks[0] + 10000000ULL);
+    /* ...and, as a answers nothing, each round after the first one
+     * without an answer twice as late. */
+    print_message("NACKs at +%llu, +%llu, +%llu us\n",
+                  (unsigned long long)(nacks[1] - nacks[0]) / 1000,
+                  (unsigned long long)(nacks[2] - nacks[0]) / 1000,
+                  (unsigned long long)(nacks[3] - nacks[0]) / 1000);
+    assert_true(nacks[2] - nacks[1] >= nacks[1] - nacks[0] - 200000);
+    assert_true(nacks[3] - nacks[2] >= 2 * (nacks[2] - nacks[1]) - 200000);
     net_free(n);
 }
 

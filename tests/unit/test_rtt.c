@@ -144,6 +144,36 @@ static void test_follows_a_slower_path(void **state)
     assert_true(slow > 18 * MS && slow <= 20 * MS);
 }
 
+/* A sender that stops answering is asked less and less often: each
+ * retry round without a retransmission since the previous one doubles
+ * the interval, up to the ceiling; one retransmission restores it. */
+static void test_backoff_without_answers(void **state)
+{
+    (void)state;
+    co_rtt_t r;
+    memset(&r, 0, sizeof r);
+    co_rtt_arm(&r, 1, 0);
+    assert_true(co_rtt_arrived(&r, 1, true, 2 * MS, CEIL));
+    co_rtt_round(&r); /* answered: no backoff */
+    assert_int_equal(co_rtt_retry_ns(&r, CEIL), 2 * MS);
+    uint64_t want[] = {4 * MS, 8 * MS, 16 * MS, 32 * MS, CEIL, CEIL};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        co_rtt_round(&r);
+        assert_int_equal(co_rtt_retry_ns(&r, CEIL), want[i]);
+    }
+    for (int i = 0; i < 40; i++) /* bounded, never overflows */
+        co_rtt_round(&r);
+    assert_int_equal(co_rtt_retry_ns(&r, 10000 * MS), 10000 * MS);
+    /* Any retransmission is an answer, the probe's or not. */
+    assert_false(co_rtt_arrived(&r, 99, true, 3 * MS, CEIL));
+    co_rtt_round(&r);
+    assert_int_equal(co_rtt_retry_ns(&r, CEIL), 2 * MS);
+    /* An original arriving is no answer to a NACK. */
+    co_rtt_arrived(&r, 100, false, 4 * MS, CEIL);
+    co_rtt_round(&r);
+    assert_int_equal(co_rtt_retry_ns(&r, CEIL), 4 * MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_no_sample_without_a_clean_repair),
         cmocka_unit_test(test_sample_capped_and_bounds),
         cmocka_unit_test(test_follows_a_slower_path),
+        cmocka_unit_test(test_backoff_without_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
