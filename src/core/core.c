@@ -397,6 +397,16 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
         release_stable(core);
     bool fits = core->tx.bytes + need <= core->tx.max_bytes &&
                 co_txq_room(&core->txq) > frags + 2;
+    /* A single record waits for room; a fragmented message is taken now
+     * (copied, at most one at a time) and fed out as room appears, so a
+     * message may be larger than the window. */
+    if (!fits && frags == 1)
+        return COHORT_ERR_AGAIN;
+    /* The hold entry its own delivery will wait in, if it will: taken
+     * now, so that delivery cannot fail when the message goes out. */
+    co_held_t *node = NULL;
+    if (co_total_own_holds(core, cls) && !(node = co_hold_node(core->mem)))
+        return COHORT_ERR_NOMEM;
     if (fits) { /* the common case: records straight from the caller */
         co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
                                            : (uint8_t *)(uintptr_t)empty,
@@ -405,13 +415,9 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
          * pushed, so no sequence number is used and nothing is sent. */
         uint64_t first = core->tx.next;
         uint8_t *self = NULL;
-        co_held_t *node = NULL;
         if (core->cfg.self_delivery &&
-            !(self = co_malloc(core->mem, len ? len : 1)))
-            return COHORT_ERR_NOMEM;
-        if (co_total_own_holds(core, cls) &&
-            !(node = co_hold_node(core->mem))) {
-            co_free(core->mem, self);
+            !(self = co_malloc(core->mem, len ? len : 1))) {
+            co_free(core->mem, node);
             return COHORT_ERR_NOMEM;
         }
         if (!records_push(core, &direct)) {
@@ -433,17 +439,9 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
         records_emit(core, now_ns);
         return 0;
     }
-    /* A single record waits for room; a fragmented message is taken now
-     * (copied, at most one at a time) and fed out as room appears, so a
-     * message may be larger than the window. */
-    if (frags == 1)
-        return COHORT_ERR_AGAIN;
     uint8_t *copy = co_malloc(core->mem, len);
-    if (!copy)
-        return COHORT_ERR_NOMEM;
-    co_held_t *node = NULL;
-    if (co_total_own_holds(core, cls) && !(node = co_hold_node(core->mem))) {
-        co_free(core->mem, copy);
+    if (!copy) {
+        co_free(core->mem, node);
         return COHORT_ERR_NOMEM;
     }
     memcpy(copy, data, len);
@@ -1233,8 +1231,7 @@ static void send_nacks(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     if (retry) {
         co_rtt_round(&peer->rtt);
         uint64_t through = peer->nack_all ? UINT64_MAX : peer->nack_due;
-        if (peer->rtt.probe_seq != 0 && peer->rtt.probe_seq <= through)
-            co_rtt_cancel(&peer->rtt); /* asked twice: no sample */
+        co_rtt_asked_again(&peer->rtt, through);
         uint64_t last = co_send_nack(core, peer, dest, peer->rx.next,
                                      through, now_ns);
         if (last > peer->nack_asked)

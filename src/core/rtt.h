@@ -47,10 +47,12 @@ typedef struct co_rtt {
 /* Time seq from now, unless a probe is already running. seq >= 1. */
 void co_rtt_arm(co_rtt_t *r, uint64_t seq, uint64_t now_ns);
 
-/* Stop timing (seq was asked for again, or given up). */
-static inline void co_rtt_cancel(co_rtt_t *r)
+/* The gaps through seq are asked for again: a probe among them ends
+ * without a sample (it could not tell which NACK it answers). */
+static inline void co_rtt_asked_again(co_rtt_t *r, uint64_t through)
 {
-    r->probe_seq = 0;
+    if (r->probe_seq != 0 && r->probe_seq <= through)
+        r->probe_seq = 0;
 }
 
 /* Record seq arrived, as a retransmission or not. A retransmission of the

@@ -168,10 +168,16 @@ static void lost_one(co_core_t *core, uint32_t id, uint32_t inc,
                      (cohort_member_t){id, inc}, 1);
 }
 
+/* A message of class cls waits in hold h (a FIFO one only behind
+ * others), rather than going straight to the event queue. */
+static bool goes_to_hold(const co_hold_t *h, uint8_t cls)
+{
+    return co_record_class(cls) != CO_CLASS_FIFO || !co_hold_empty(h);
+}
+
 bool co_total_holds(const co_peer_t *peer, uint8_t cls)
 {
-    return co_record_class(cls) != CO_CLASS_FIFO ||
-           !co_hold_empty(&peer->hold);
+    return goes_to_hold(&peer->hold, cls);
 }
 
 /* Into hold, with node if there is one. */
@@ -235,8 +241,7 @@ bool co_total_own_holds(const co_core_t *core, uint8_t cls)
      * goes out: it is not empty now, or messages sent before it have not
      * gone out yet (held for the next view), and may be held then. */
     return core->cfg.self_delivery &&
-           (co_record_class(cls) != CO_CLASS_FIFO ||
-            !co_hold_empty(&core->total.self_hold) ||
+           (goes_to_hold(&core->total.self_hold, cls) ||
             core->held_messages > 0);
 }
 
@@ -264,8 +269,7 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
         co_free(core->mem, node);
         return;
     }
-    if (co_record_class(cls) == CO_CLASS_FIFO &&
-        co_hold_empty(&t->self_hold)) {
+    if (!goes_to_hold(&t->self_hold, cls)) {
         co_free(core->mem, node);
         give(core, co_core_self(core), core->cfg.name, cls, data, len);
         return;

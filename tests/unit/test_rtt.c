@@ -72,7 +72,7 @@ static void test_no_sample_without_a_clean_repair(void **state)
     assert_false(co_rtt_arrived(&r, 5, false, 11 * MS, CEIL));
     assert_int_equal(r.probe_seq, 0);
     co_rtt_arm(&r, 6, 12 * MS);
-    co_rtt_cancel(&r);
+    co_rtt_asked_again(&r, 6);
     assert_false(co_rtt_arrived(&r, 6, true, 13 * MS, CEIL));
     co_rtt_arm(&r, 8, 14 * MS);
     co_rtt_passed(&r, 8); /* 8 still wanted */
