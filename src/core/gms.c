@@ -487,6 +487,10 @@ void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,
     p->leaving = true;
     p->suspected = true;
     p->suspect_at_ns = now_ns;
+    /* No more probes: a leaving member's suspicion is verified, and the
+     * tick skips leaving members, so a probe time left set would stay
+     * due for ever (sim heavy 1746, 2828). */
+    p->probe_at_ns = 0;
     maybe_schedule(g, now_ns);
     /* A leave is news to act on now, not after a batch delay. */
     if (g->propose_at_ns > now_ns)

@@ -685,6 +685,47 @@ static void test_leave_is_quick(void **state)
     }
 }
 
+/* A member suspected (its probes going out) that then says LEAVE: the
+ * leave verifies the suspicion, and the tick skips leaving members, so
+ * the probe time it had must go too, or the deadline stays in the past
+ * and a caller that ticks at the deadline spins (sim heavy 1746, 2828:
+ * "co_core_deadline stays at or before now"). */
+static void test_leave_while_suspected(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 31, 3);
+    for (size_t i = 0; i < 3; i++)
+        node_start(&w, i);
+    settle(&w, 3000 * MS);
+    check_ok(&w);
+    /* node 2 unheard for longer than suspect_ns, less than verify_ns more */
+    w.side[2] = 1;
+    run(&w, w.now + 1000 * MS + 60 * MS);
+    check_ok(&w);
+    for (size_t i = 0; i < 2; i++) {
+        const co_gms_t *g = &w.node[i].g;
+        const co_gms_peer_t *p = co_gms_peer(g, w.node[2].id);
+        assert_non_null(p);
+        assert_true(p->suspected);
+        assert_true(p->probe_at_ns != 0);
+    }
+    for (size_t i = 0; i < 2; i++)
+        co_gms_on_leave(&w.node[i].g, w.now, w.node[2].id, w.node[2].inc);
+    node_crash(&w, 2);
+    /* past every probe time it had, before any view change took it out */
+    w.now += 100 * MS;
+    for (size_t i = 0; i < 2; i++) {
+        co_gms_tick(&w.node[i].g, w.now);
+        run_actions(&w, i);
+        assert_true(co_gms_deadline(&w.node[i].g) > w.now);
+    }
+    uint64_t took = settle(&w, 3000 * MS);
+    check_ok(&w);
+    assert_true(took <= 20 * MS);
+    world_free(&w);
+}
+
 static void test_crash_and_coordinator_crash(void **state)
 {
     (void)state;
@@ -1273,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_start_together),
         cmocka_unit_test(test_join_existing),
         cmocka_unit_test(test_leave_is_quick),
+        cmocka_unit_test(test_leave_while_suspected),
         cmocka_unit_test(test_crash_and_coordinator_crash),
         cmocka_unit_test(test_crash_mid_change),
         cmocka_unit_test(test_partition_and_merge),
