@@ -430,6 +430,7 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
     }
     if (st != CO_STORE_OK)
         return false;
+    peer->foreign_from = 0;
     uint8_t cls = co_record_class(flags) |
                   (flags & (CO_REC_CONTROL | CO_REC_REQUEST));
     if (cls == CO_CLASS_ORDER) { /* whole (wire.c); not for the application */
@@ -546,6 +547,8 @@ void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
             /* Sent in an earlier view: what this member had to deliver
              * of it was delivered before that view ended. */
             co_rxslot_t gone;
+            if (peer->foreign_from == 0)
+                peer->foreign_from = peer->rx.next;
             co_free(core->mem, co_rxwin_take(&peer->rx, &gone));
             core->stats.records_not_in_view++;
             continue;

@@ -124,6 +124,14 @@ static size_t my_vector(co_core_t *core, co_flush_entry_t *out)
             if (p && p->incarnation == m->incarnation &&
                 co_rxwin_synced(&p->rx))
                 seq = p->rx.next - 1;
+            /* Records passed over as another view's are not this view's
+             * messages: counted, they would bind the others to fetch
+             * what nobody kept (its sender, which never installed this
+             * view, may be gone: sim heavy 3126, a flush retried for
+             * ever). A sender's records name views in growing order, so
+             * all of this view's lie before the first passed over. */
+            if (p && p->foreign_from && p->foreign_from - 1 < seq)
+                seq = p->foreign_from - 1;
         }
         out[n++] = (co_flush_entry_t){m->id, m->incarnation, seq};
     }

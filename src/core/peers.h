@@ -85,6 +85,11 @@ typedef struct co_peer {
                                      flushes) are over */
     uint64_t cut_limit;
     uint32_t cut_holder;
+    uint64_t foreign_from;        /* first of its records that named an
+                                     earlier view (passed over, never
+                                     delivered) since the last one
+                                     delivered; 0: none. Its messages of
+                                     this view end before it. */
     co_store_t store;             /* its delivered, not yet stable records,
                                    kept to repair others in a flush */
 

@@ -90,6 +90,7 @@ void co_vs_restart_stream(co_core_t *core, co_peer_t *peer, uint64_t seq,
     co_reasm_reset(&peer->reasm);
     co_evq_reserve_follow(core, peer);
     peer->message_start = 0;
+    peer->foreign_from = 0;
     /* The store must stay contiguous: it starts again with the stream. */
     co_store_free(&peer->store);
     co_store_init(&peer->store, peer->id, peer->incarnation,
@@ -242,6 +243,7 @@ static void rewind_stream(co_core_t *core, co_peer_t *peer, uint64_t seq)
     co_evq_reserve_follow(core, peer);
     peer->message_start = 0;
     peer->reported_through = seq - 1;
+    peer->foreign_from = 0;
     co_store_free(&peer->store);
     co_store_init(&peer->store, peer->id, peer->incarnation,
                   core->peers.store_bytes, core->mem);
@@ -265,6 +267,7 @@ static void enter(co_core_t *core, co_peer_t *peer)
         peer->needs_from = core->tx_sent;
     }
     peer->in_view = true;
+    peer->foreign_from = 0; /* passed over in the old view: not this one's */
     uint64_t start = view_start(core, peer->id, peer->incarnation);
     if (start == 0)
         return; /* unnamed: the trail places it, as before views */

@@ -548,6 +548,64 @@ static void test_abandoned_flush_converges(void **state)
     net_free(n);
 }
 
+/* ---- 9: records of another view, passed over ---- */
+
+/* S answers the change that takes D in but never gets its COMMIT: the
+ * others install the view with S in it, S gives the change up and sends
+ * on in its old view, and crashes. A and B got those records (passed
+ * over: they name a view before theirs), D lost them. The change that
+ * leaves S out must not count them as the view's messages: before, A
+ * and B reported S's stream through them, D was bound to fetch records
+ * nobody kept, and every flush was abandoned (sim heavy 3126). */
+static void test_other_view_records_not_in_cut(void **state)
+{
+    (void)state;
+    const int s = 2, d = 3;
+    net_t *n = net_new(4, 3);
+    uint64_t v = settle(n, ALL(3), 2000 * MS);
+    for (int i = 0; i < 4; i++)
+        n->drop_types[i][s] = BIT(CO_TYPE_COMMIT) | BIT(CO_TYPE_INSTALLED);
+    n->drop_types[s][d] = BIT(CO_TYPE_DATA);
+    spawn(n, d);
+    /* A, B and D install the view of all four; S only answered it. */
+    uint64_t w = 0;
+    for (uint64_t end = n->now_ns + 2000 * MS; n->now_ns < end;) {
+        step(n);
+        uint32_t m0, m1, m3;
+        uint64_t a = view_of(n, 0, &m0), b = view_of(n, 1, &m1),
+                 c = view_of(n, d, &m3);
+        if (a == b && a == c && a > v && m0 == ALL(4) && m1 == ALL(4) &&
+            m3 == ALL(4)) {
+            w = a;
+            break;
+        }
+    }
+    assert_true(w > v);
+    assert_int_equal(view_of(n, s, NULL), v);
+    size_t before = n->emitted[s][CO_TYPE_DATA];
+    for (int k = 0; k < 10; k++)
+        send_next(n, s); /* held, then out in v once S gives up */
+    for (uint64_t end = n->now_ns + 2000 * MS;
+         n->emitted[s][CO_TYPE_DATA] < before + 3 && n->now_ns < end;)
+        step(n);
+    run_for(n, 2 * MS);
+    assert_int_equal(view_of(n, s, NULL), v);
+    crash(n, s);
+    uint32_t rest = BIT(0) | BIT(1) | BIT(d);
+    uint64_t x = settle(n, rest, 5000 * MS);
+    assert_true(x > w);
+    run_for(n, 100 * MS);
+    for (int r = 0; r < 4; r++) {
+        if (r == s)
+            continue;
+        assert_int_equal(co_core_stats(n->cores[r])->flushes_abandoned, 0);
+        /* nothing of S's in the view it did not install */
+        assert_int_equal(count_in_view(n, r, s, w), 0);
+    }
+    check_vs(n);
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_joiner_starts_after_cut),
         cmocka_unit_test(test_excluded_member_never_delivers_new_view),
         cmocka_unit_test(test_abandoned_flush_converges),
+        cmocka_unit_test(test_other_view_records_not_in_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
