@@ -316,7 +316,12 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     co_evq_t *q = &core->evq;
     co_txq_release(&core->txq);
     co_evq_release(q);
-    if (q->stalled) { /* room appeared: let held messages move on */
+    /* Room appeared: let held messages move on. Only once the queue is
+     * half empty (or empty: a large message may need all of it), so the
+     * walk over every member refills it in one go instead of running
+     * again for every event taken. */
+    if (q->stalled && (q->count == 0 || (q->count <= q->data_limit / 2 &&
+                                         q->bytes <= q->max_bytes / 2))) {
         q->stalled = false;
         co_total_run(core, now_ns);
         for (size_t i = 0; i < core->peers.cap; i++)

@@ -8,13 +8,47 @@
 
 int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem)
 {
+    COHORT_ASSERT(cap > 0 && cap < UINT16_MAX);
     memset(p, 0, sizeof *p);
     p->mem = co_mem_or_libc(mem);
     p->slots = co_calloc(p->mem, cap, sizeof *p->slots);
     p->tombs = co_calloc(p->mem, cap, sizeof *p->tombs);
     p->cap = cap;
     p->vec_cap = cap + 1;
-    return p->slots && p->tombs ? 0 : -1;
+    size_t buckets = 4;
+    while (buckets < 4 * cap) /* few ids share a bucket */
+        buckets *= 2;
+    p->hint = co_calloc(p->mem, buckets, sizeof *p->hint);
+    p->hint_mask = buckets - 1;
+    return p->slots && p->tombs && p->hint ? 0 : -1;
+}
+
+static size_t hint_of(const co_peers_t *p, uint32_t id)
+{
+    return (size_t)((id * 2654435761u) >> 7) & p->hint_mask;
+}
+
+/* The slot of id by its hint, or NULL when the hint names another. */
+static co_peer_t *by_hint(const co_peers_t *p, uint32_t id)
+{
+    uint16_t h = p->hint[hint_of(p, id)];
+    co_peer_t *peer = h ? &p->slots[h - 1] : NULL;
+    return peer && peer->in_use && peer->id == id ? peer : NULL;
+}
+
+static co_peer_t *by_walk(const co_peers_t *p, uint32_t id)
+{
+    for (size_t i = 0; i < p->cap; i++)
+        if (p->slots[i].in_use && p->slots[i].id == id)
+            return &p->slots[i];
+    return NULL;
+}
+
+/* co_peers_find without renewing the hint. */
+static const co_peer_t *lookup(const co_peers_t *p, uint32_t id)
+{
+    const co_peer_t *peer = by_hint(p, id);
+    return peer ? peer : by_walk(p, id);
 }
 
 void co_peers_free(co_peers_t *p)
@@ -26,16 +60,20 @@ void co_peers_free(co_peers_t *p)
             co_peers_remove(p, &p->slots[i]);
     co_free(p->mem, p->slots);
     co_free(p->mem, p->tombs);
+    co_free(p->mem, p->hint);
     p->slots = NULL;
     p->tombs = NULL;
+    p->hint = NULL;
 }
 
 co_peer_t *co_peers_find(co_peers_t *p, uint32_t id)
 {
-    for (size_t i = 0; i < p->cap; i++)
-        if (p->slots[i].in_use && p->slots[i].id == id)
-            return &p->slots[i];
-    return NULL;
+    co_peer_t *peer = by_hint(p, id);
+    if (peer)
+        return peer;
+    if ((peer = by_walk(p, id)))
+        p->hint[hint_of(p, id)] = (uint16_t)(peer - p->slots + 1);
+    return peer;
 }
 
 co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
@@ -64,6 +102,7 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
         peer->id = id;
         peer->incarnation = incarnation;
         p->count++;
+        p->hint[hint_of(p, id)] = (uint16_t)(i + 1);
         return peer;
     }
     return NULL;
@@ -265,13 +304,11 @@ uint64_t co_peers_group_stable(const co_peers_t *p,
         if (m->id == self_id ||
             (m->id == sender.id && m->incarnation == sender.incarnation))
             continue;
-        uint64_t has = 0;
-        for (size_t j = 0; j < p->cap; j++) {
-            const co_peer_t *peer = &p->slots[j];
-            if (peer->in_use && peer->id == m->id &&
-                peer->incarnation == m->incarnation)
-                has = co_peers_reported(peer, sender.id, sender.incarnation);
-        }
+        const co_peer_t *peer = lookup(p, m->id);
+        uint64_t has = peer && peer->incarnation == m->incarnation
+                           ? co_peers_reported(peer, sender.id,
+                                               sender.incarnation)
+                           : 0;
         if (has < stable)
             stable = has;
     }

@@ -137,6 +137,10 @@ typedef struct co_peers {
     co_peer_t *slots;
     size_t cap;
     size_t count;
+    uint16_t *hint;               /* hint_mask + 1 buckets by id hash:
+                                     slot index + 1 of an id last found
+                                     there (0: none), checked on use */
+    size_t hint_mask;
     co_tomb_t *tombs;             /* cap entries */
     uint64_t burials;
     size_t vec_cap;               /* entries per peer vector: cap + 1, the
@@ -150,6 +154,8 @@ typedef struct co_peers {
 int co_peers_init(co_peers_t *p, size_t cap, const co_mem_t *mem);
 void co_peers_free(co_peers_t *p);
 
+/* The entry of member id, or NULL. Usually one probe (a hint by the
+ * id's hash, checked), else a walk of the slots, which renews the hint. */
 co_peer_t *co_peers_find(co_peers_t *p, uint32_t id);
 
 /* Take a free slot for (id, incarnation); NULL when the table is full or
@@ -207,7 +213,7 @@ uint64_t co_peers_reported(const co_peer_t *peer, uint32_t id,
  * itself, if listed, is skipped (it holds all its own records), and so is
  * self_id: this member is never in its own table, and the caller gives
  * its own position as own_delivered. members is the caller's (a view),
- * only read. O(n * cap). */
+ * only read. O(n): each member found by its hint (co_peers_find). */
 uint64_t co_peers_group_stable(const co_peers_t *p,
                                const co_member_ref_t *members, size_t n,
                                uint32_t self_id, co_member_ref_t sender,

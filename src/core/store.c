@@ -41,6 +41,8 @@ void co_store_free(co_store_t *s)
         s->head = next;
     }
     s->tail = NULL;
+    co_free(s->mem, s->spare);
+    s->spare = NULL;
     co_free(s->mem, s->ring);
     s->ring = NULL;
     s->cap = 0;
@@ -73,6 +75,17 @@ static int store_grow(co_store_t *s)
     return 0;
 }
 
+/* A chunk no longer in use: the spare if there is none, else freed. */
+static void chunk_done(co_store_t *s, co_store_chunk_t *ch)
+{
+    if (ch && !s->spare && ch->cap == CO_STORE_CHUNK_BYTES) {
+        ch->next = NULL;
+        s->spare = ch;
+        return;
+    }
+    co_free(s->mem, ch);
+}
+
 int co_store_append(co_store_t *s, const co_record_t *r)
 {
     COHORT_ASSERT(s != NULL && r != NULL && r->type == CO_REC_FIFO);
@@ -85,6 +98,7 @@ int co_store_append(co_store_t *s, const co_record_t *r)
     /* Room for the payload first: a refused chunk then leaves even the
      * ring as it was. */
     co_store_chunk_t *ch = NULL, *fresh = NULL;
+    bool from_spare = false;
     if (r->len > 0) {
         ch = s->tail;
         if (ch && ch->live == 0)
@@ -92,9 +106,13 @@ int co_store_append(co_store_t *s, const co_record_t *r)
         if (!ch || ch->cap - ch->used < r->len) {
             size_t cap = r->len > CO_STORE_CHUNK_BYTES ? r->len
                                                        : CO_STORE_CHUNK_BYTES;
-            fresh = co_malloc(s->mem, sizeof *fresh + cap);
-            if (!fresh)
+            if (cap == CO_STORE_CHUNK_BYTES && s->spare) {
+                fresh = s->spare;
+                s->spare = NULL;
+                from_spare = true;
+            } else if (!(fresh = co_malloc(s->mem, sizeof *fresh + cap))) {
                 return CO_STORE_NOMEM;
+            }
             *fresh = (co_store_chunk_t){.cap = cap};
             ch = fresh;
         }
@@ -102,7 +120,10 @@ int co_store_append(co_store_t *s, const co_record_t *r)
     /* The byte bound caps the count below max_records, so a full ring can
      * always double. */
     if (co_store_count(s) == s->cap && store_grow(s) != 0) {
-        co_free(s->mem, fresh);
+        if (from_spare)
+            s->spare = fresh; /* as it was */
+        else
+            co_free(s->mem, fresh);
         return CO_STORE_NOMEM;
     }
     uint8_t *copy = NULL;
@@ -144,7 +165,7 @@ static void store_trim(co_store_t *s)
 {
     while (s->head && s->head->live == 0 && s->head != s->tail) {
         co_store_chunk_t *next = s->head->next;
-        co_free(s->mem, s->head);
+        chunk_done(s, s->head);
         s->head = next;
     }
     if (s->head && s->head == s->tail && s->head->live == 0)

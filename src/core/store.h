@@ -83,6 +83,9 @@ typedef struct co_store {
     uint32_t origin_incarnation;
     co_srec_t *ring;        /* NULL until the first append */
     co_store_chunk_t *head, *tail;  /* oldest and youngest payload chunk */
+    co_store_chunk_t *spare;        /* one emptied chunk of the standard
+                                       size, kept for the next (a malloc
+                                       and a free saved per chunk) */
     size_t cap;             /* power of two, 0 before the first append */
     size_t max_records;     /* cap never grows past this */
     uint64_t low;           /* lowest seq held; == next when empty */

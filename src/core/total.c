@@ -193,6 +193,8 @@ static void hold_put(co_core_t *core, co_hold_t *hold, co_held_t *node,
     }
     co_hold_put(hold, node, seq, cls, data, len);
     core->total.held++;
+    if (co_record_class(cls) == CO_CLASS_FIFO)
+        core->total.held_fifo++;
 }
 
 void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
@@ -352,6 +354,8 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
     co_hold_pop(h, core->mem, &data, &len);
     if (t->held > 0)
         t->held--;
+    if (co_record_class(cls) == CO_CLASS_FIFO && t->held_fifo > 0)
+        t->held_fifo--;
     if (cls & CO_REC_CONTROL) {
         /* The library's own record at its place in the order (a
          * state-transfer request): read here, never given out. */
@@ -513,8 +517,9 @@ void co_total_run(co_core_t *core, uint64_t now_ns)
      * round either delivers or stops). */
     for (int round = 0; round < 8; round++) {
         uint64_t before = t->delivered;
-        /* Nothing held (FIFO traffic alone): nothing to walk. */
-        if (t->held == 0 || drain_all_fifo(core, now_ns))
+        /* Nothing held (FIFO traffic alone), or no FIFO message held
+         * (TOTAL or SAFE traffic alone): no hold to walk. */
+        if (t->held_fifo == 0 || drain_all_fifo(core, now_ns))
             (void)follow_list(core, false, now_ns);
         if (!t->stalled || t->delivered == before)
             return;
@@ -605,6 +610,7 @@ void co_total_installed(co_core_t *core)
     }
     co_hold_clear(&t->self_hold, core->mem);
     t->held = 0; /* also forgets holds freed with their peer (peers.c) */
+    t->held_fifo = 0;
 }
 
 void co_total_diverged(co_core_t *core)

@@ -58,6 +58,8 @@ typedef struct co_total {
     size_t held;             /* messages in holds (0: nothing to walk; a
                                 hold freed with its peer is forgotten at
                                 the next install, never undercounted) */
+    size_t held_fifo;        /* of them FIFO ones, counted alike: 0, no
+                                hold has one at its head to drain */
     co_member_ref_t *members;/* the installed view (SAFE stability) */
     size_t n_members, members_cap;
     size_t hold_max;         /* bytes each sender's hold may take */

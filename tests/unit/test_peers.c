@@ -500,6 +500,33 @@ static void bury_left_remembers(void **state)
     co_peers_free(&p);
 }
 
+/* Ids that share a hint bucket, removed and added again in other slots:
+ * find always gives the one entry of the id (checked against a walk of
+ * the slots), or NULL once it is gone. Seeded, so every run is the same. */
+static void find_by_hint_matches_walk(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 16, NULL), 0);
+    uint64_t x = 88172645463325252ULL;
+    for (int step = 0; step < 5000; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* 40 ids over 64 buckets: many share one. */
+        uint32_t id = 1 + (uint32_t)(x % 40);
+        co_peer_t *found = co_peers_find(&p, id);
+        co_peer_t *walked = NULL;
+        for (size_t i = 0; i < p.cap; i++)
+            if (p.slots[i].in_use && p.slots[i].id == id)
+                walked = &p.slots[i];
+        assert_ptr_equal(found, walked);
+        if (found)
+            co_peers_remove(&p, found);
+        else if (p.count < p.cap)
+            assert_non_null(co_peers_add(&p, id, 1, RX_BYTES));
+    }
+    co_peers_free(&p);
+}
+
 static void add_nomem_holds_nothing(void **state)
 {
     (void)state;
@@ -533,6 +560,7 @@ int main(void)
         cmocka_unit_test(add_and_find),
         cmocka_unit_test(full_table_returns_null),
         cmocka_unit_test(remove_and_reuse),
+        cmocka_unit_test(find_by_hint_matches_walk),
         cmocka_unit_test(remove_releases_what_it_holds),
         cmocka_unit_test(stable_without_peers),
         cmocka_unit_test(stable_non_reporting_peer),

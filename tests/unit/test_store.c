@@ -365,6 +365,29 @@ static void nomem_every_allocation(void **state)
 /* Seeded model test: random appends (some out of order, some too big),
  * releases, take-backs and lookups against a plain array of what should
  * be held. */
+/* A steady stream, released as it goes: once warm, the store allocates
+ * nothing (an emptied chunk is kept for the next), and it frees all. */
+static void steady_stream_reuses_chunks(void **state)
+{
+    (void)state;
+    failmem_t fm;
+    failmem_init(&fm);
+    co_store_t s;
+    co_store_init(&s, ORIGIN, ORIGIN_INC, 1 << 20, &fm.mem);
+    uint64_t warm = 0;
+    for (uint64_t q = 1; q <= 20000; q++) {
+        co_record_t r = rec(q, 1000);
+        assert_int_equal(co_store_append(&s, &r), CO_STORE_OK);
+        if (q > 100)
+            co_store_release_through(&s, q - 100);
+        if (q == 1000)
+            warm = fm.calls;
+    }
+    assert_int_equal(fm.calls, warm);
+    co_store_free(&s);
+    assert_int_equal(fm.live, 0);
+}
+
 #define MODEL_MAX 4096
 typedef struct model {
     uint64_t low, next; /* held: [low, next); next 0 before the first */
@@ -474,6 +497,7 @@ int main(void)
         cmocka_unit_test(byte_bound),
         cmocka_unit_test(ring_growth_across_wrap),
         cmocka_unit_test(nomem_every_allocation),
+        cmocka_unit_test(steady_stream_reuses_chunks),
         cmocka_unit_test(model_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
