@@ -158,6 +158,8 @@ int co_core_add_key(co_core_t *core, const uint8_t key[COHORT_KEY_BYTES],
 
 /* Close the datagram being bundled so it can be sent now. */
 void co_core_flush(co_core_t *core, uint64_t now_ns);
+/* The same, leaving the event last handed out valid. */
+void co_core_flush_bundle(co_core_t *core, uint64_t now_ns);
 
 /* Run every timer due at now_ns (heartbeats, NACKs, acks, member timeouts,
  * bundling deadline). Calling it early is harmless. */

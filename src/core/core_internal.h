@@ -250,10 +250,9 @@ void co_vs_restart_stream(co_core_t *core, co_peer_t *peer, uint64_t seq,
 int co_core_push_order(co_core_t *core, uint64_t now_ns, const uint8_t *data,
                        size_t len);
 
-/* core.c: put out held records (after an install); seal what is
- * bundled now. */
+/* core.c: put out held records (after an install); co_core_flush_bundle
+ * (core.h) seals what is bundled now. */
 void co_core_release_held(co_core_t *core, uint64_t now_ns);
-void co_core_flush_bundle(co_core_t *core, uint64_t now_ns);
 
 /* events.c */
 void co_event_view(co_core_t *core);

@@ -930,6 +930,10 @@ static int co_process(cohort_t *c, bool look)
     now = co_now_ns();
     co_rx_release(c, now);
     co_core_tick(c->core, now);
+    /* What the datagrams taken this turn made (the sequencer's ORDER
+     * records above all: every member's TOTAL messages wait for them)
+     * goes out now, not at the next turn or the bundle delay. */
+    co_core_flush_bundle(c->core, now);
     rc = co_pump_tx(c, now, false);
     if (rc != 0)
         return rc;
