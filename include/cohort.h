@@ -257,6 +257,17 @@ struct cohort_config {
                                     cohort_wait(), at most 4 a turn; only
                                     this uid and root may connect. At most
                                     107 bytes */
+    /* --- since 0.7: busy-poll --- */
+    uint32_t busy_poll_us;       /* 0 (default): cohort_wait() sleeps in
+                                    the kernel until a socket is readable
+                                    or a timer is due. Else it first spins
+                                    that many microseconds (asking the
+                                    kernel without sleeping) before it
+                                    sleeps: CPU traded for latency, the
+                                    wake-up of a sleeping process saved
+                                    (docs/performance.md, "Busy-poll").
+                                    Never past the wait's deadline or the
+                                    next timer. 0..1000000 */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */

@@ -145,6 +145,7 @@ enum perf_opt {
     OPT_PROGRESS,
     OPT_PLOT,
     OPT_STATS_SOCKET,
+    OPT_BUSY_POLL,
     OPT_RAW1,
     OPT_ALLOW_INVALID,
     OPT_INJECT,
@@ -183,6 +184,7 @@ struct perf_opts {
     int progress;                /* child: PROGRESS lines for the parent */
     const char *plot;            /* --plot FILE (.svg or .png) */
     const char *stats_socket;    /* send, recv: --stats-socket PATH */
+    uint64_t busy_poll_us;       /* --busy-poll US: 0 = sleep in the kernel */
 };
 
 /* The status line on a terminal (progress.h); off for children, --quiet
@@ -244,6 +246,9 @@ struct perf_io {
     const uint8_t *msg;          /* the message io_next() took */
     size_t msg_len;
     int warned;
+    uint64_t busy_poll_us;       /* --busy-poll */
+    cohort_event_t pending;      /* taken by cohort_wait() (busy-poll), */
+    int have_pending;            /* for io_next() */
 };
 
 static void raw_address(const struct perf_opts *o, char *buf, size_t len)
@@ -272,6 +277,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     memset(io, 0, sizeof *io);
     io->raw = o->raw;
     io->mode = o->net.mode;
+    io->busy_poll_us = o->busy_poll_us;
     if (io->raw) {
         char addr[64];
         size_t largest = (size_t)o->sizes[0];
@@ -299,6 +305,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     tool_config(&o->net, &cfg);
     cfg.self_delivery = 0;
     cfg.stats_socket = o->stats_socket;   /* for cohort-stat, by hand */
+    cfg.busy_poll_us = (uint32_t)o->busy_poll_us;
     return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
@@ -358,9 +365,18 @@ static int io_wait(struct perf_io *io, int max_ms, int for_write)
 {
     int r;
     if (io->raw) {
-        if (max_ms > 0)
+        /* busy: the caller's loop, back at once to recv(), is the spin */
+        if (max_ms > 0 && !(io->busy_poll_us && !for_write))
             perf_raw_wait(&io->sock, for_write, max_ms);
         return 0;
+    }
+    if (io->busy_poll_us && max_ms > 0 && !for_write && !io->have_pending) {
+        /* The library's own spin: the event it returns is io_next()'s. */
+        r = cohort_wait(io->c, &io->pending, max_ms);
+        if (r < 0)
+            tool_err("wait: %s", cohort_strerror(r));
+        io->have_pending = r == 1;
+        return r < 0 ? r : 0;
     }
     r = max_ms == 0 ? cohort_process(io->c)
                     : tool_poll_process(io->c, -1, max_ms, NULL);
@@ -387,6 +403,15 @@ static int io_next(struct perf_io *io)
             return n < 0 ? -1 : 0;
         io->msg_len = (size_t)n;
         return 1;
+    }
+    if (io->have_pending) {
+        io->have_pending = 0;
+        if (io->pending.type == COHORT_EVENT_MESSAGE) {
+            io->msg = io->pending.u.message.data;
+            io->msg_len = io->pending.u.message.len;
+            return 1;
+        }
+        io_note_event(io, &io->pending);
     }
     /* Bounded by the library's event queue. */
     for (int i = 0; i < 65536 && cohort_next_event(io->c, &ev) == 1; i++) {
@@ -1129,6 +1154,9 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
         tool_argv_addf(a, "--inject=%s", inject_names[o->inject]);
     if (c->latency)
         tool_argv_add(a, "--latency");
+    if (o->busy_poll_us)
+        tool_argv_addf(a, "--busy-poll=%llu",
+                       (unsigned long long)o->busy_poll_us);
     if (o->quiet)
         tool_argv_add(a, "--quiet");
     if (g_progress.on && strcmp(role, "send") == 0)
@@ -2224,6 +2252,10 @@ static void usage(FILE *f)
 "                        round-trip latency CDF (with --latency)\n"
 "  --stats-socket PATH   send, recv: the member's counters on a Unix\n"
 "                        socket for cohort-stat(1)\n"
+"  --busy-poll US        wait by spinning up to US microseconds before\n"
+"                        sleeping: cohort cells wait in cohort_wait() with\n"
+"                        config.busy_poll_us = US, raw cells spin on a\n"
+"                        non-blocking recv() (every process, every cell)\n"
 "  --json                machine-readable output (no progress line)\n"
 "  --allow-invalid       exit 0 even when a run delivered wrongly (every\n"
 "                        throughput message is checked: sequence per\n"
@@ -2269,6 +2301,7 @@ static const struct option long_opts[] = {
     { "progress", no_argument, NULL, OPT_PROGRESS },
     { "plot", required_argument, NULL, OPT_PLOT },
     { "stats-socket", required_argument, NULL, OPT_STATS_SOCKET },
+    { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -2357,6 +2390,8 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_PROGRESS: o->progress = 1; return 0;
     case OPT_PLOT: o->plot = arg; return 0;
     case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
+    case OPT_BUSY_POLL:
+        return tool_parse_u64("busy-poll", arg, 1, 1000000u, &o->busy_poll_us);
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_RAW1: o->raw = o->raw1 = 1; return 0;
     case OPT_ALLOW_INVALID: o->allow_invalid = 1; return 0;

@@ -83,6 +83,7 @@ struct cohort {
     uint64_t stats_look_ns;    /* cohort_process(): next accept() try */
     char group[COHORT_NAME_MAX + 1];
     char name[COHORT_NAME_MAX + 1];
+    uint64_t busy_poll_ns;     /* cfg.busy_poll_us */
 };
 
 /* ------------------------------------------------------------------ */
@@ -337,6 +338,9 @@ static int co_check_where(const struct cohort_config *cfg)
                                  COHORT_NAME_MAX)
         return co_fail(COHORT_ERR_INVAL, "name: longer than %d bytes",
                        COHORT_NAME_MAX);
+    if (cfg->busy_poll_us > 1000000)
+        return co_fail(COHORT_ERR_INVAL, "busy_poll_us: %u (must be "
+                       "0..1000000)", (unsigned)cfg->busy_poll_us);
     return 0;
 }
 
@@ -674,6 +678,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     }
     if (rc == 0) {
         c->max_message = cfg.max_message;
+        c->busy_poll_ns = (uint64_t)cfg.busy_poll_us * 1000;
         /* tx_queue_len 0 lets the core size its queue, at most
          * CO_TX_QUEUE_GUESS datagrams. */
         size_t q = cc.tx_queue_len != 0 ? cc.tx_queue_len : CO_TX_QUEUE_GUESS;
@@ -965,6 +970,27 @@ static int co_block(cohort_t *c, uint64_t deadline_ns)
     return rc < 0 ? rc : 0;
 }
 
+/* Busy-poll: ask the kernel, without sleeping, whether a socket is
+ * readable, until one is, a timer is due, deadline_ns passes or the
+ * configured spin is over. Returns 1 when something is to be done now,
+ * 0 when the caller should sleep, or an error. */
+static int co_spin(cohort_t *c, uint64_t deadline_ns)
+{
+    uint64_t now = co_now_ns();
+    uint64_t end = now + c->busy_poll_ns;
+    if (end > deadline_ns)
+        end = deadline_ns;
+    while (now < end) {
+        int rc = co_transport_wait_ns(c->tp, 0);
+        if (rc != 0)
+            return rc < 0 ? rc : 1;
+        if (co_timeout_ns(c) == 0)
+            return 1;
+        now = co_now_ns();
+    }
+    return 0;
+}
+
 COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms)
 {
     if (c == NULL || ev == NULL)
@@ -982,8 +1008,10 @@ COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms)
             continue;
         if (co_now_ns() >= deadline)
             return 0;
-        rc = co_block(c, deadline);
-        if (rc != 0)
+        rc = c->busy_poll_ns ? co_spin(c, deadline) : 0;
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && (rc = co_block(c, deadline)) != 0)
             return rc;
     }
 }

@@ -86,6 +86,7 @@ static void test_defaults(void **state)
     assert_null(cfg.faults);
     assert_true(cfg.seed == 0);
     assert_int_equal(cfg.socket_buffer_bytes, 4 << 20);
+    assert_int_equal(cfg.busy_poll_us, 0);
     cohort_config_init(NULL); /* harmless */
 }
 
@@ -192,6 +193,7 @@ MUT(m_sockbuf_small, c->socket_buffer_bytes = 100)
 MUT(m_security_bad, c->security = (cohort_security_t)7)
 MUT(m_faults_bad, c->faults = "drop=2")
 MUT(m_faults_key, c->faults = "bogus=1")
+MUT(m_busy_big, c->busy_poll_us = 1000001)
 MUT(m_itf_missing, c->interface = "nosuchif0")
 MUT(m_itf_addr_missing, c->interface = "192.0.2.77")
 
@@ -238,6 +240,7 @@ static const bad_case_t bad_cases[] = {
     {"security 7", m_security_bad, COHORT_ERR_INVAL, "security"},
     {"faults rate", m_faults_bad, COHORT_ERR_INVAL, "faults"},
     {"faults key", m_faults_key, COHORT_ERR_INVAL, "faults"},
+    {"busy-poll over 1 s", m_busy_big, COHORT_ERR_INVAL, "busy_poll_us"},
     {"no such interface", m_itf_missing, COHORT_ERR_ADDRESS, "nosuchif0"},
     {"no such local address", m_itf_addr_missing, COHORT_ERR_ADDRESS,
      "192.0.2.77"},
@@ -436,6 +439,51 @@ static void test_open_close_alone(void **state)
     assert_int_equal(cohort_wait(c, &ev, 20), 0); /* nobody else here */
     /* The TOTAL and SAFE messages wait for the first view (alone). */
     assert_int_equal(cohort_drain(c, 5000), 0);
+    cohort_close(c);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* With busy_poll_us, cohort_wait() still returns what comes (here its
+ * own message, self-delivered in its one-member view) and still times
+ * out on time when nothing does. */
+static void test_busy_poll_wait(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(14);
+    cfg.busy_poll_us = 2000;
+    cohort_t *c = NULL;
+    if (cohort_open(&c, &cfg) != 0)
+        fail_msg("open: %s", cohort_last_error_text());
+    cohort_event_t ev;
+    int views = 0;
+    for (int i = 0; i < 100 && views == 0; i++) {
+        int rc = cohort_wait(c, &ev, 100);
+        assert_true(rc >= 0);
+        views += rc == 1 && ev.type == COHORT_EVENT_VIEW;
+    }
+    assert_int_equal(views, 1);
+    assert_int_equal(cohort_send(c, COHORT_FIFO, "spin", 4), 0);
+    int got = 0;
+    for (int i = 0; i < 100 && !got; i++) {
+        int rc = cohort_wait(c, &ev, 100);
+        assert_true(rc >= 0);
+        got = rc == 1 && ev.type == COHORT_EVENT_MESSAGE &&
+              ev.u.message.len == 4 && memcmp(ev.u.message.data, "spin", 4) == 0;
+    }
+    assert_true(got);
+    uint64_t t0 = now_ns();
+    while (cohort_wait(c, &ev, 30) == 1) /* the heartbeat's, if any */
+        assert_true(now_ns() - t0 < 1000 * MS_NS);
+    uint64_t took = now_ns() - t0;
+    assert_true(took >= 30 * MS_NS && took < 1000 * MS_NS);
     cohort_close(c);
 }
 
@@ -998,6 +1046,7 @@ int main(void)
         cmocka_unit_test(test_faults_from_environment),
         cmocka_unit_test(test_null_handles),
         cmocka_unit_test(test_open_close_alone),
+        cmocka_unit_test(test_busy_poll_wait),
         cmocka_unit_test(test_stats_struct_size),
         cmocka_unit_test(test_config_prefix),
         cmocka_unit_test(test_seed_makes_ids_reproducible),
