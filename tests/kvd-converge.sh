@@ -58,7 +58,7 @@ cleanup() {
     touch "$work/stop"
     for p in "${wpids[@]}" "${pids[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
-    if [ $fail -eq 0 ]; then
+    if [ $fail -eq 0 ] && [ -z "${KVDC_KEEP:-}" ]; then   # KVDC_KEEP=1: keep
         rm -rf "$work"
     else
         echo "$me: logs kept in $work"

@@ -115,7 +115,7 @@ struct counters {
     uint64_t state_requests, state_loaded, state_none, state_failed;
     uint64_t state_provided, state_cancelled, refused_loading;
     uint64_t state_bytes_sent, state_bytes_received;
-    uint64_t catchup_sent, catchup_taken, uncertain;
+    uint64_t catchup_sent, catchup_taken, catchup_ignored, uncertain;
 };
 
 /* Loading a snapshot (the requester's side of a state transfer). */
@@ -128,6 +128,8 @@ struct kvd_loading {
     uint64_t ready_view;        /* the view it became ready in */
     uint64_t catchup_view;      /* the view it was last told to catch up
                                    in (one request per view) */
+    uint64_t prev_primary;      /* the primary view it was in last before
+                                   the current one (0: none) */
     cohort_member_t tell[KVD_MEMBERS_MAX]; /* catch-up messages to send */
     size_t n_tell;
     unsigned failures;          /* snapshots in a row that failed */
@@ -505,7 +507,8 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                       "state_bytes_sent:%llu\r\n"
                       "state_bytes_received:%llu\r\n"
                       "refused_loading:%llu\r\ncatchup_sent:%llu\r\n"
-                      "catchup_taken:%llu\r\nwrites_uncertain:%llu\r\n"
+                      "catchup_taken:%llu\r\ncatchup_ignored:%llu\r\n"
+                      "writes_uncertain:%llu\r\n"
                       "\r\n",
                    !k->o.no_state_transfer, k->st.loading,
                    (unsigned long long)k->n.state_requests,
@@ -519,6 +522,7 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                    (unsigned long long)k->n.refused_loading,
                    (unsigned long long)k->n.catchup_sent,
                    (unsigned long long)k->n.catchup_taken,
+                   (unsigned long long)k->n.catchup_ignored,
                    (unsigned long long)k->n.uncertain);
 }
 
@@ -917,10 +921,11 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
 /* State transfer                                                      */
 /* ------------------------------------------------------------------ */
 
-/* Multicast a message without arguments (time, catch-up) in the order.
- * 0, or -1 if the window is full (try again next round). */
+/* Multicast a message without arguments (time, catch-up) in the order;
+ * from_view: a catch-up's (kvd_msg.h). 0, or -1 if the window is full
+ * (try again next round). */
 static int send_control(struct kvd *k, enum kvd_msg_type type,
-                        uint64_t request_id)
+                        uint64_t request_id, uint64_t from_view)
 {
     struct kvd_msg m;
     memset(&m, 0, sizeof m);
@@ -928,7 +933,8 @@ static int send_control(struct kvd *k, enum kvd_msg_type type,
     m.origin_id = k->self.id;
     m.origin_incarnation = k->self.incarnation;
     m.request_id = request_id;
-    m.time_ms = wall_ms();
+    /* CATCHUP: the primary view its sender came from (kvd_msg.h) */
+    m.time_ms = type == KVD_MSG_CATCHUP ? from_view : wall_ms();
     k->msg.len = 0;
     k->msg.failed = 0;
     kvd_msg_encode(&k->msg, &m, 0, NULL);
@@ -973,7 +979,8 @@ static void send_catchups(struct kvd *k)
     while (k->st.n_tell > 0) {
         cohort_member_t to = k->st.tell[k->st.n_tell - 1];
         if (send_control(k, KVD_MSG_CATCHUP,
-                         (uint64_t)to.id << 32 | to.incarnation) != 0)
+                         (uint64_t)to.id << 32 | to.incarnation,
+                         k->st.prev_primary) != 0)
             return;                /* window full: next round */
         k->n.catchup_sent++;
         k->st.n_tell--;
@@ -982,13 +989,29 @@ static void send_catchups(struct kvd *k)
 
 /* Told (in the order) that this replica was not in the previous primary
  * view: unless it is loading already, or took its state in this view,
- * it asks for the state, once per view. */
+ * it asks for the state, once per view. Not when the primary view it
+ * came from itself is as recent as the teller's (the counter of its id,
+ * which grows with every view): a replica paused past the member timeout
+ * may come back from its old primary view straight into a merge with
+ * the others, who went through a newer primary view meanwhile; it sees
+ * them join and tells them, as they tell it, and the one that missed
+ * writes must not be the one that provides (tests/kvd-converge.sh). */
 static void on_catchup(struct kvd *k, const struct kvd_msg *m)
 {
     uint64_t me = (uint64_t)k->self.id << 32 | k->self.incarnation;
     if (m->request_id != me || k->o.no_state_transfer || k->st.loading ||
         k->st.ready_view == k->view_id || k->st.catchup_view == k->view_id)
         return;
+    if (k->st.prev_primary != 0 &&
+        (m->time_ms >> 32) <= (k->st.prev_primary >> 32)) {
+        k->n.catchup_ignored++;
+        if (!k->o.quiet)
+            printf("* state: %08x says this replica missed a primary view, "
+                   "but it came from an older one (%u, this one from %u)\n",
+                   (unsigned)m->origin_id, (unsigned)(m->time_ms >> 32),
+                   (unsigned)(k->st.prev_primary >> 32));
+        return;
+    }
     k->st.catchup_view = k->view_id;
     k->n.catchup_taken++;
     if (!k->o.quiet)
@@ -1174,6 +1197,8 @@ static void on_view(struct kvd *k, const cohort_event_t *ev)
     size_t n = ev->u.view.count;
     int was = k->coordinator;
     int was_primary = k->have_view && k->primary;
+    if (was_primary)
+        k->st.prev_primary = k->view_id;
     k->have_view = 1;
     k->view_id = ev->u.view.view_id;
     k->primary = ev->u.view.primary;
@@ -1213,7 +1238,7 @@ static void tick(struct kvd *k, uint64_t now_ns)
 {
     if (!k->coordinator || !k->primary || now_ns < k->next_tick_ns)
         return;
-    if (send_control(k, KVD_MSG_TIME, 0) != 0)
+    if (send_control(k, KVD_MSG_TIME, 0, 0) != 0)
         return;                   /* window full: next round */
     k->n.time_sent++;
     k->next_tick_ns = now_ns + (kvd_store_expires(&k->store) > 0

@@ -21,7 +21,9 @@
  * A catch-up message is sent by a replica that moved from one primary
  * view to the next, naming a member of the new view that was not in the
  * old one: it may lack the old view's writes, and asks for the state
- * (docs/replicated-server.md, "The catch-up rule").
+ * (docs/replicated-server.md, "The catch-up rule"). Its time_ms field
+ * carries instead the id of that old primary view: a member that came
+ * from a primary view as recent (by the id's counter) ignores it.
  */
 #ifndef COHORT_TOOLS_KVD_MSG_H
 #define COHORT_TOOLS_KVD_MSG_H

@@ -655,11 +655,13 @@ bool co_core_drained(const co_core_t *core)
 /* Members                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Free what every member now holds and let a pending message move on. */
+/* Free what every member now holds and let a pending message, or a
+ * record waiting for room in a store, move on. */
 static void stability_advance(co_core_t *core, uint64_t now_ns)
 {
     release_stable(core);
     pending_progress(core, now_ns);
+    co_deliver_store_waiting(core, now_ns);
 }
 
 static void member_left(co_core_t *core, co_peer_t *peer, int reason,

@@ -127,6 +127,7 @@ struct co_core {
                                     here to tx.next - 1 are held while a
                                     view change is in progress (vsync.c) */
     size_t held_messages;        /* whole messages among them */
+    bool store_waits;            /* some peer's store_waits is set */
     bool vs_flushing;            /* delivering the old view through the
                                     cuts of a COMMIT (vsync.c) */
     bool vs_ending;              /* the old view's end is being given
@@ -306,6 +307,9 @@ void co_event_member(co_core_t *core, const co_peer_t *peer,
 void co_event_warning(co_core_t *core, int code, const char *text,
                       cohort_member_t about, uint64_t count);
 void co_deliver_ready(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
+/* Try again the members whose next record waits for room in their store
+ * (a stability report may have made some). */
+void co_deliver_store_waiting(co_core_t *core, uint64_t now_ns);
 bool co_deliver_in_order(co_core_t *core, co_peer_t *peer,
                          const co_record_t *r, uint64_t now_ns);
 

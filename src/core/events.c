@@ -412,6 +412,40 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
     return true;
 }
 
+/* Release from peer's store what every member of the view has delivered,
+ * by their own reports (in datagrams of this view; this member has
+ * delivered through own). The sender's trail says as much as it moves,
+ * but only in a datagram naming this view: a sender that moved on to a
+ * view without this member never names it again, and a member that gets
+ * its records from holders in a flush, once its store is full, would
+ * wait for good for a trail that no longer comes (sim heavy 3814).
+ * Returns whether anything was released. */
+static bool store_release_held(co_core_t *core, co_peer_t *peer,
+                               uint64_t own)
+{
+    co_member_ref_t sender = {peer->id, peer->incarnation};
+    uint64_t held = co_peers_group_stable(
+        &core->peers, core->total.members, core->total.n_members,
+        core->cfg.member_id, sender, own);
+    size_t before = co_store_bytes(&peer->store);
+    co_store_release_through(&peer->store, held);
+    return co_store_bytes(&peer->store) < before;
+}
+
+void co_deliver_store_waiting(co_core_t *core, uint64_t now_ns)
+{
+    if (!core->store_waits)
+        return;
+    core->store_waits = false;
+    for (size_t i = 0; i < core->peers.cap; i++) {
+        co_peer_t *p = &core->peers.slots[i];
+        if (p->in_use && p->store_waits) {
+            p->store_waits = false; /* set again if it still waits */
+            co_deliver_ready(core, p, now_ns);
+        }
+    }
+}
+
 /* Hand one record to reassembly and the event queue. owned: data is a
  * buffer the reassembler takes; else it is only read. Returns false when
  * memory ran out: the record was not taken (owned stays the caller's) and
@@ -432,6 +466,12 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         co_store_init(&peer->store, peer->id, peer->incarnation,
                       core->peers.store_bytes, core->mem);
         st = co_store_append(&peer->store, &kept);
+    }
+    if (st == CO_STORE_FULL && store_release_held(core, peer, seq - 1))
+        st = co_store_append(&peer->store, &kept);
+    if (st == CO_STORE_FULL) { /* tried again as reports come in */
+        peer->store_waits = true;
+        core->store_waits = true;
     }
     if (st != CO_STORE_OK)
         return false;

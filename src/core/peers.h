@@ -92,6 +92,8 @@ typedef struct co_peer {
                                      this view end before it. */
     co_store_t store;             /* its delivered, not yet stable records,
                                    kept to repair others in a flush */
+    bool store_waits;             /* its next record waits for room in
+                                     the store (co_deliver_store_waiting) */
 
     /* The total order (total.c), in the installed view. */
     co_hold_t hold;               /* its messages taken, not yet given to

@@ -32,8 +32,10 @@
  * core passes send_window_bytes: a sender cannot have more unstable bytes
  * out, so a full store means only that this member has not yet learned of
  * stability the sender already saw; the caller then stops delivering and
- * acknowledging that sender until stability advances (CO_STORE_FULL is
- * never a silent drop).
+ * acknowledging that sender until stability advances, by the sender's
+ * trail or by the members' own reports (events.c: a sender that moved on
+ * to another view no longer names this one's), and CO_STORE_FULL is
+ * never a silent drop.
  *
  * Not for use from a callback of its own; nothing here is reentrant.
  */

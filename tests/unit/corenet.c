@@ -160,6 +160,8 @@ void spawn(net_t *n, int i)
     assert_null(n->cores[i]);
     config_for(&cfg, i, n->self_delivery[i]);
     cfg.state_transfer = n->state_transfer[i];
+    if (n->send_window[i])
+        cfg.send_window_bytes = n->send_window[i];
     assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     drain_tx(n, i);
 }
@@ -248,17 +250,37 @@ uint64_t settle(net_t *n, uint32_t mask, uint64_t max_ns)
 }
 
 /* Node i sends its next message (FIFO, 16 bytes: node, index, filler). */
-uint32_t send_mode(net_t *n, int i, cohort_mode_t mode)
+static void message_of(uint8_t buf[16], int i, uint32_t index)
 {
-    uint8_t buf[16];
-    uint32_t index = n->sent[i]++;
     assert_true(index < MSG_MAX);
     buf[0] = (uint8_t)i;
     buf[1] = (uint8_t)(index >> 24);
     buf[2] = (uint8_t)(index >> 16);
     buf[3] = (uint8_t)(index >> 8);
     buf[4] = (uint8_t)index;
-    memset(buf + 5, 0xA5, sizeof buf - 5);
+    memset(buf + 5, 0xA5, 16 - 5);
+}
+
+int try_send(net_t *n, int i)
+{
+    uint8_t buf[16];
+    message_of(buf, i, n->sent[i]);
+    int rc = co_core_send(n->cores[i], n->now_ns, COHORT_FIFO, buf,
+                          sizeof buf);
+    if (rc == 0) {
+        n->sent[i]++;
+        co_core_flush(n->cores[i], n->now_ns);
+        drain_tx(n, i);
+        pull_events(n, i);
+    }
+    return rc;
+}
+
+uint32_t send_mode(net_t *n, int i, cohort_mode_t mode)
+{
+    uint8_t buf[16];
+    uint32_t index = n->sent[i]++;
+    message_of(buf, i, index);
     int rc, tries = 0;
     while ((rc = co_core_send(n->cores[i], n->now_ns, mode, buf,
                               sizeof buf)) == COHORT_ERR_AGAIN) {

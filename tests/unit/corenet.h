@@ -48,6 +48,7 @@ struct net {
     co_core_t *cores[MAXN];
     int self_delivery[MAXN]; /* for nodes spawned from now on */
     int state_transfer[MAXN]; /* likewise (config.state_transfer) */
+    size_t send_window[MAXN]; /* likewise (send_window_bytes; 0: 256 KiB) */
     net_hook_t *hook;        /* NULL: events are only logged */
     void *app;               /* the hook's */
     pkt_t *q;
@@ -90,5 +91,8 @@ uint64_t settle(net_t *n, uint32_t mask, uint64_t max_ns);
 uint32_t send_mode(net_t *n, int i, cohort_mode_t mode);
 /* The same in FIFO. */
 uint32_t send_next(net_t *n, int i);
+/* Node i tries once to send its next message in FIFO: 0, or the error
+ * (COHORT_ERR_AGAIN: its window is full; the index is not used). */
+int try_send(net_t *n, int i);
 
 #endif

@@ -606,6 +606,58 @@ static void test_other_view_records_not_in_cut(void **state)
     net_free(n);
 }
 
+/* ---- 11: a full store gives way to the members' own reports ---- */
+
+/* C's store of A's records is full of records whose stability it never
+ * learned (A's window was pinned by C itself), and A's trail no longer
+ * reaches it; then A and B are cut off and C must fetch the rest of A's
+ * view-v messages from D. The store is released by what B and D reported
+ * in v, so C delivers them all and installs the next view with D (sim
+ * heavy 3814; before, C gave the flush up and went on without them). */
+static void test_full_store_released_by_reports(void **state)
+{
+    (void)state;
+    const int a = 0, c = 2, d = 3;
+    net_t *n = net_new(4, 0);
+    for (int i = 0; i < 4; i++) {
+        n->send_window[i] = 6144; /* 128 records of 16 bytes */
+        spawn(n, i);
+    }
+    uint64_t v = settle(n, ALL(4), 2000 * MS);
+    /* Phase 1: C gets A's records, A never hears that C has them. */
+    n->drop_types[c][a] = BIT(CO_TYPE_ACK) | BIT(CO_TYPE_HEARTBEAT);
+    while (try_send(n, a) == 0)
+        assert_true(n->sent[a] < 500);
+    size_t first = n->sent[a];
+    assert_true(first >= 20);
+    for (uint64_t end = n->now_ns + 50 * MS;
+         count_from(n, c, a) < first && n->now_ns < end;)
+        step(n);
+    assert_int_equal(count_from(n, c, a), first);
+    /* Phase 2: A hears C again, C no longer hears A's stream. */
+    n->drop_types[c][a] = 0;
+    n->drop_types[a][c] = BIT(CO_TYPE_DATA) | BIT(CO_TYPE_HEARTBEAT);
+    for (int k = 0; k < 30; k++)
+        send_next(n, a);
+    for (uint64_t end = n->now_ns + 50 * MS;
+         (count_from(n, 1, a) < n->sent[a] || count_from(n, d, a) < n->sent[a])
+         && n->now_ns < end;)
+        step(n);
+    assert_int_equal(count_from(n, d, a), n->sent[a]);
+    run_for(n, 50 * MS); /* B's and D's reports reach C */
+    assert_int_equal(count_from(n, c, a), first);
+    assert_int_equal(view_of(n, c, NULL), v);
+    /* Phase 3: A and B go; C fetches the rest of v from D. */
+    n->cut[0] = n->cut[1] = 1;
+    uint64_t w = settle(n, BIT(c) | BIT(d), 3000 * MS);
+    assert_true(w > v);
+    assert_int_equal(co_core_stats(n->cores[c])->flushes_abandoned, 0);
+    assert_int_equal(count_from(n, c, a), n->sent[a]);
+    assert_int_equal(count_in_view(n, c, a, v), n->sent[a]);
+    check_vs(n);
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_excluded_member_never_delivers_new_view),
         cmocka_unit_test(test_abandoned_flush_converges),
         cmocka_unit_test(test_other_view_records_not_in_cut),
+        cmocka_unit_test(test_full_store_released_by_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
