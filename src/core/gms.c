@@ -355,12 +355,34 @@ static void add_member(co_view_t *v, co_vmember_t m)
         (void)co_view_add(v, m);
 }
 
+/* The answer to another member's proposal stops binding (it expired, or
+ * this member, its proposer doubted, proposes instead): that proposal,
+ * and any below it, is never answered again. This member may now send in
+ * its view past what the answer said, so a second answer (a PREPARE
+ * resent to another member, or one that waited in a socket while this
+ * process was stopped) would let in a COMMIT whose cut was taken from the
+ * first. */
+static void give_up_answer(co_gms_t *g)
+{
+    if (g->answered_id <= my_view_id(g) || self_id(g, g->answered_to) ||
+        g->answered_id < g->given_up_id)
+        return;
+    g->given_up_id = g->answered_id;
+    g->given_up_inc = co_view_proposer_inc(&g->answered_view);
+}
+
 static void start_proposal(co_gms_t *g, uint64_t now_ns)
 {
     uint32_t counter;
     g->propose_at_ns = 0;
     if (!co_view_next_counter(counter_floor(g), &counter))
         return; /* 2^32 changes: nothing more can be formed */
+    /* An answer still outstanding is given up by proposing: its proposer
+     * is doubted (bound_by_answer). Forgotten, that proposal's COMMIT
+     * would be refused but its view taken for one that left this member
+     * out (sim heavy 6678: a false EXCLUDED), and a resent PREPARE of it
+     * answered again. */
+    give_up_answer(g);
     co_view_t *p = &g->proposal;
     p->count = 0;
     uint32_t self_since = counter;
@@ -539,7 +561,8 @@ void co_gms_on_prepare(co_gms_t *g, uint64_t now_ns, uint32_t from,
     /* The same id from another life of its proposer (restarted under the
      * same member id, its counters forgotten) is another proposal: never
      * taken for the one answered. */
-    if (pid == g->given_up_id && from_inc == g->given_up_inc)
+    if (pid < g->given_up_id ||
+        (pid == g->given_up_id && from_inc == g->given_up_inc))
         return; /* not an attack: an old copy, or a resend to others */
     if (pid == g->answered_id &&
         co_view_proposer_inc(&g->answered_view) != from_inc) {
@@ -880,14 +903,7 @@ void co_gms_tick(co_gms_t *g, uint64_t now_ns)
          * it, they see this member lagging and take it in again. */
         if (!g->installing && g->answered_id > my_view_id(g) &&
             !self_id(g, g->answered_to)) {
-            /* Given up for good: this member may now send in its view
-             * past what its answer said, so answering the same proposal
-             * again (a PREPARE resent to another member, or one that
-             * waited in a socket while this process was stopped) would
-             * let in its COMMIT, whose cut was taken from the first
-             * answer. */
-            g->given_up_id = g->answered_id;
-            g->given_up_inc = co_view_proposer_inc(&g->answered_view);
+            give_up_answer(g);
             g->answered_id = my_view_id(g);
         }
     }

@@ -134,8 +134,10 @@ typedef struct co_gms {
     uint32_t answered_to;
     uint64_t answer_expires_ns;  /* the answer stops binding (no COMMIT
                                     came); 0: passed or none */
-    uint64_t given_up_id;        /* the last answer that expired: its
-                                    proposal is never answered again */
+    uint64_t given_up_id;        /* the highest answer given up (it
+                                    expired, or this member proposed
+                                    instead): it and every proposal below
+                                    it are never answered again */
     uint32_t given_up_inc;       /* ... from that life of its proposer */
     uint64_t excluded_in;        /* the view in which EXCLUDED was told */
     co_vasm_t proposal_in;       /* a proposal being assembled */

@@ -1129,6 +1129,67 @@ static void test_given_up_answer_not_renewed(void **state)
     co_gms_free(gp);
 }
 
+/* 1 answered 2's proposal; 2 is doubted (it said LEAVE), so 1 proposes
+ * in its place, to a fresh member 3 that never answers, and gives its
+ * own attempt up. The answer to 2 was given up by proposing: a copy of
+ * 2's PREPARE is not answered again, and 2 heard in that view (it was
+ * installed by the others) is no sign that 1 was left out (sim heavy
+ * 6678: a false EXCLUDED; answered again, its COMMIT would have brought
+ * a cut taken before 1 sent on in its view). */
+static void test_proposing_gives_up_answer(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked(&f);
+    co_gms_t *gp = &f.g;
+    install_asked(&f);
+    uint64_t v1 = gp->view.id;
+
+    co_vmember_t st2[2];
+    co_view_t v2;
+    size_t len = prepare_of(f.body, &v2, st2, f.since + 2, f.since);
+    co_vchunk_t vc2;
+    assert_int_equal(co_vchunk_decode(f.body, len, &vc2), 0);
+    co_gms_heard(gp, f.now, 2, 2, v1);
+    co_gms_on_prepare(gp, f.now, 2, 2, &vc2);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 1);
+    assert_int_equal(gp->answered_id, v2.id);
+
+    co_gms_on_leave(gp, f.now, 2, 2);
+    co_gms_heard(gp, f.now, 3, 3, 0);
+    uint64_t own = 0;
+    for (uint64_t end = f.now + 100 * MS; f.now <= end && !own;
+         f.now += 5 * MS) {
+        co_gms_heard(gp, f.now, 3, 3, 0);
+        co_gms_tick(gp, f.now);
+        co_gms_action_t a;
+        while (co_gms_next_action(gp, &a))
+            if (a.kind == CO_GMS_ACT_PREPARE)
+                own = a.proposal_id;
+    }
+    assert_true(own > v2.id);
+    assert_int_equal(co_view_coord_id(own), 1);
+    assert_int_equal(gp->given_up_id, v2.id);
+
+    /* 3 never answers: the attempt is given up */
+    for (uint64_t end = f.now + 2 * f.c.flush_timeout_ns;
+         f.now <= end && gp->proposal_id == own; f.now += 10 * MS) {
+        co_gms_tick(gp, f.now);
+        (void)count_kind(gp, f.now, -1);
+    }
+    assert_int_not_equal(gp->proposal_id, own);
+    assert_int_equal(gp->view.id, v1);
+
+    co_gms_on_prepare(gp, f.now, 2, 2, &vc2);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_FLUSH_OK), 0);
+    co_gms_heard(gp, f.now, 2, 2, v2.id);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    co_cut_t rows[2] = {{0, 0, 2, 2, 0, 2}, {v1, 1, 1, 1, 0, 1}};
+    co_view_copy(&f.v, &v2); /* its COMMIT is not taken either */
+    assert_int_equal(commit_rows(&f, rows, 2), 0);
+    co_gms_free(gp);
+}
+
 /* A member of this member's view heard in a view above every proposal it
  * answered: that view cannot hold this member (each member of a view
  * answered its proposal), so it was excluded while alive: EXCLUDED, once
@@ -1321,6 +1382,7 @@ int main(void)
         cmocka_unit_test(test_random_faults),
         cmocka_unit_test(test_install_ends_unheeded_suspicion),
         cmocka_unit_test(test_given_up_answer_not_renewed),
+        cmocka_unit_test(test_proposing_gives_up_answer),
         cmocka_unit_test(test_excluded_told_once),
         cmocka_unit_test(test_abandoned_own_install_proposes_again),
         cmocka_unit_test(test_outsider_split_of_new_view_refused),
