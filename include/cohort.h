@@ -81,10 +81,11 @@ enum cohort_error {
     COHORT_ERR_EXCLUDED = -19,   /* members of this member's view are heard
                                     in a view without it: it was excluded
                                     while alive (stopped, or cut off one
-                                    way); the event names one of them. Its
-                                    view goes on until the merge that
-                                    takes it back (a VIEW event whose
-                                    joined list names them) */
+                                    way); the event names one of them.
+                                    The next call after it is taken ends
+                                    this life and joins again under a
+                                    newer incarnation (cohort_self();
+                                    docs/api.md, "Excluded while alive") */
 };
 
 /* A short, static, human-readable description of an error code. Never NULL;
@@ -810,7 +811,9 @@ COHORT_API int cohort_wait(cohort_t *c, cohort_event_t *ev, int timeout_ms);
 /* Introspection                                                       */
 /* ------------------------------------------------------------------ */
 
-/* This member's own id and incarnation; {0, 0} if c is NULL. */
+/* This member's own id and incarnation; {0, 0} if c is NULL. The
+ * incarnation changes once the member was excluded while alive (the call
+ * after the COHORT_ERR_EXCLUDED warning is taken begins a new life). */
 COHORT_API cohort_member_t cohort_self(const cohort_t *c);
 
 /* Largest message cohort_send() accepts in mode: config.max_message for
@@ -954,6 +957,10 @@ struct cohort_stats {
                                          peer of another uid (not root),
                                          or one that could not take the
                                          snapshot at once */
+    /* --- since 0.7 --- */
+    uint64_t rejoins;                 /* new lives begun after an
+                                         exclusion (COHORT_ERR_EXCLUDED
+                                         taken): a newer incarnation */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

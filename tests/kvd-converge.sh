@@ -213,9 +213,9 @@ done
 
 # --- a pause: the replica misses a primary view without seeing it --------
 # SIGSTOP longer than the member timeout (3 s): the others go on in a view
-# without it, and it may come back straight into a primary view from the
-# primary view it knew. It must learn that it missed writes (the catch-up
-# rule) and take the state again.
+# without it. Told it was excluded, it rejoins under a new incarnation and
+# must take the state again (docs/replicated-server.md, "A new life"); the
+# catch-up rule covers the case where it comes back in its old life.
 paused=""
 if [ $fail -eq 0 ] && [ $SECONDS -lt $((deadline - 15)) ]; then
     paused=$(( $(coordinator) % 3 + 1 ))

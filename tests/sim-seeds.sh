@@ -154,6 +154,7 @@ selftest evict 'member events' attack || status=1
 selftest view 'view agreement' || status=1
 selftest transitional 'transitional set' partition || status=1
 selftest excluded 'was told it is not in view' || status=1
+selftest rejoin 'went on in its old life' heavy || status=1
 # The message properties of vs_check (these imply --vs): the injected
 # history goes to a twin checker, so the core's own virtual-synchrony
 # failures (today's core has no flush yet) cancel out.

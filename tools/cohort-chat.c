@@ -488,8 +488,8 @@ static void announce_name(struct chat *ch, const cohort_event_t *ev,
 static void on_warning(struct chat *ch, const cohort_event_t *ev)
 {
     if (ev->u.warning.code == COHORT_ERR_EXCLUDED) {
-        notice(ch, "the others went on without you (you were cut off); "
-                   "you merge back when they hear you again");
+        notice(ch, "the others went on without you (you were cut off or "
+                   "stopped); you rejoin the group as a new member");
         return;
     }
     chat_term_pause(&ch->term);

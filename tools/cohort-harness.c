@@ -259,6 +259,7 @@ struct member {
     uint8_t *buf;
     size_t unprocessed;
     uint32_t word;                   /* payload sender word: life, index */
+    cohort_member_t me;              /* the identity logged last ("S") */
     /* views and ends, for sending-view logging and scripted finishing */
     uint64_t view_id, view_ns;       /* last view event, and when */
     uint64_t send_view;              /* view of the last "P" line */
@@ -371,7 +372,15 @@ static void on_event(void *ctx, const cohort_event_t *ev)
                 ev->u.member.name ? ev->u.member.name : "",
                 ev->u.member.reason);
         break;
-    case COHORT_EVENT_VIEW:
+    case COHORT_EVENT_VIEW: {
+        /* Excluded while alive, the library went on under a newer
+         * incarnation: "S id.inc" again, before the first view of it. */
+        cohort_member_t me = cohort_self(m->c);
+        if (me.id != m->me.id || me.incarnation != m->me.incarnation) {
+            fprintf(m->log, "S %08x.%u\n", (unsigned)me.id,
+                    (unsigned)me.incarnation);
+            m->me = me;
+        }
         /* "V id count id.inc ...": the checker compares them (views) */
         fprintf(m->log, "V %016llx %zu",
                 (unsigned long long)ev->u.view.view_id, ev->u.view.count);
@@ -392,6 +401,7 @@ static void on_event(void *ctx, const cohort_event_t *ev)
         m->view_id = ev->u.view.view_id;
         m->view_ns = tool_now_ns();
         break;
+    }
     case COHORT_EVENT_WARNING: {
         char text[512];
         fprintf(m->log, "W %d %s\n", ev->u.warning.code,
@@ -647,6 +657,7 @@ static int member_setup(struct member *m, const struct h_opts *o)
     }
     cohort_member_t me = cohort_self(m->c);
     fprintf(m->log, "S %08x.%u\n", (unsigned)me.id, (unsigned)me.incarnation);
+    m->me = me;
     fflush(m->log);
     return 0;
 }

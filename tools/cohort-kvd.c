@@ -116,6 +116,7 @@ struct counters {
     uint64_t state_provided, state_cancelled, refused_loading;
     uint64_t state_bytes_sent, state_bytes_received;
     uint64_t catchup_sent, catchup_taken, catchup_ignored, uncertain;
+    uint64_t rejoins;
 };
 
 /* Loading a snapshot (the requester's side of a state transfer). */
@@ -508,7 +509,7 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                       "state_bytes_received:%llu\r\n"
                       "refused_loading:%llu\r\ncatchup_sent:%llu\r\n"
                       "catchup_taken:%llu\r\ncatchup_ignored:%llu\r\n"
-                      "writes_uncertain:%llu\r\n"
+                      "writes_uncertain:%llu\r\nrejoins:%llu\r\n"
                       "\r\n",
                    !k->o.no_state_transfer, k->st.loading,
                    (unsigned long long)k->n.state_requests,
@@ -523,7 +524,8 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                    (unsigned long long)k->n.catchup_sent,
                    (unsigned long long)k->n.catchup_taken,
                    (unsigned long long)k->n.catchup_ignored,
-                   (unsigned long long)k->n.uncertain);
+                   (unsigned long long)k->n.uncertain,
+                   (unsigned long long)k->n.rejoins);
 }
 
 static void cmd_info(struct kvd *k, struct conn *cn, size_t argc,
@@ -1192,9 +1194,44 @@ static void on_state_done(struct kvd *k, const cohort_event_t *ev)
                (unsigned)ev->u.state.peer.id);
 }
 
+/* Excluded while alive, the library began a new life of this replica
+ * under a newer incarnation (this is its first view). The writes the old
+ * life sent and did not see come back may or may not have been applied
+ * by the others before they left it out: their clients are told so. The
+ * store is that of a view the others left it out of: the replica loads
+ * the group's, as a starting one does (the library asks for it at this
+ * life's first view with others). */
+static void new_life(struct kvd *k, cohort_member_t me)
+{
+    if (!k->o.quiet)
+        printf("* this replica was excluded while alive: it rejoins as "
+               "%08x.%u\n", (unsigned)me.id, (unsigned)me.incarnation);
+    k->self = me;
+    while (k->ring_len > 0) {
+        struct pending p = k->ring[k->ring_head];
+        struct conn *cn = conn_by_tag(k, ((uint64_t)p.gen << 32) | p.slot);
+        k->ring_head = (k->ring_head + 1) % KVD_PENDING_MAX;
+        k->ring_len--;
+        if (cn != NULL) {
+            cn->pending--;
+            conn_queue(k, cn, 0);
+            answer_uncertain(k, cn);
+        }
+    }
+    k->have_view = 0;
+    k->coordinator = 0;
+    k->st.n_tell = 0;
+    if (!k->o.no_state_transfer)
+        k->st.loading = 1;
+    k->n.rejoins++;
+}
+
 static void on_view(struct kvd *k, const cohort_event_t *ev)
 {
     size_t n = ev->u.view.count;
+    cohort_member_t me = cohort_self(k->c);
+    if (me.id != k->self.id || me.incarnation != k->self.incarnation)
+        new_life(k, me);
     int was = k->coordinator;
     int was_primary = k->have_view && k->primary;
     if (was_primary)

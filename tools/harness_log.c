@@ -71,6 +71,8 @@ static void scan_line(struct hl_life *l, const char *line, char *cur,
     unsigned id = 0, inc = 0;
     if (line[0] == 'S' && sscanf(line, "S %x.%u", &id, &inc) == 2 &&
         strchr(line, '.') != NULL) {
+        if (l->have_me && l->nwas < HL_MAX_REJOINS)
+            l->was[l->nwas++] = l->me;
         l->me.id = id;
         l->me.incarnation = inc;
         l->have_me = 1;
@@ -142,6 +144,18 @@ void hl_scan_run(uint32_t members, const char *dir, struct hl_run *run)
             run->n++;
         }
     }
+}
+
+int hl_is_me(const struct hl_life *l, cohort_member_t m)
+{
+    if (!l->have_me)
+        return 0;
+    if (l->me.id == m.id && l->me.incarnation == m.incarnation)
+        return 1;
+    for (size_t k = 0; k < l->nwas; k++)
+        if (l->was[k].id == m.id && l->was[k].incarnation == m.incarnation)
+            return 1;
+    return 0;
 }
 
 struct hl_life *hl_find(struct hl_run *run, uint32_t index,

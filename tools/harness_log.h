@@ -19,6 +19,7 @@
 #define HL_MAX_LIVES_ALL (HS_MAX_MEMBERS * HS_MAX_LIVES)
 #define HL_MAX_RANGES 256          /* sending views per process */
 #define HL_VIEW_TEXT 1024          /* a view's member list as logged */
+#define HL_MAX_REJOINS 16          /* new incarnations within a process */
 
 enum hl_fate {
     FATE_KILLED,          /* no summary: the log ends abruptly */
@@ -35,8 +36,12 @@ struct hl_life {
     uint32_t index, life;
     char path[4200];
     int have_log, scripted;
-    cohort_member_t me;           /* "S id.inc" */
+    cohort_member_t me;           /* "S id.inc": the last one */
     int have_me;
+    /* The earlier ones: a process excluded while alive goes on under a
+     * newer incarnation (a new "S id.inc" line before its next view). */
+    cohort_member_t was[HL_MAX_REJOINS];
+    size_t nwas;
     uint64_t sent;                /* "S sent toobig", when have_sent */
     int have_sent, have_summary, q_end, q_leave;
     enum hl_fate fate;
@@ -49,6 +54,9 @@ struct hl_life {
     uint64_t final_view, final_line;       /* last "F", its line number */
     char final_members[HL_VIEW_TEXT];      /* " id.inc ..." of that view */
 };
+
+/* The identity of l that is or was (id, incarnation). */
+int hl_is_me(const struct hl_life *l, cohort_member_t m);
 
 struct hl_run {
     struct hl_life life[HL_MAX_LIVES_ALL];

@@ -12,23 +12,30 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One line of process l: a view or an ordered delivery. */
-static void feed_line(total_check_t *c, const struct hl_life *l,
-                      const char *t)
+/* One line of a process that is *me at that line: who it is (a newer
+ * incarnation once it was excluded while alive), a view or an ordered
+ * delivery. */
+static void feed_line(total_check_t *c, cohort_member_t *me, const char *t)
 {
     unsigned long long view = 0, order = 0, key = 0;
     unsigned flags = 0, sid = 0, sinc = 0;
     int mode = 0;
-    if (t[0] == 'V' && t[1] == ' ') {
+    if (t[0] == 'S' && strchr(t, '.') != NULL &&
+        sscanf(t, "S %x.%u", &sid, &sinc) == 2) {
+        if (me->id != 0)
+            total_check_stopped(c, *me);
+        me->id = sid;
+        me->incarnation = sinc;
+    } else if (t[0] == 'V' && t[1] == ' ') {
         cohort_member_t m[HL_MAX_MEMBERS];
         long n = hl_member_line(t, &view, m);
         if (n >= 0)
-            total_check_install(c, l->me, view, m, (size_t)n);
+            total_check_install(c, *me, view, m, (size_t)n);
     } else if (t[0] == 'O' &&
                sscanf(t, "O %llx %llu %u %d %x.%u %llu", &view, &order,
                       &flags, &mode, &sid, &sinc, &key) == 7) {
         cohort_member_t from = { sid, sinc };
-        total_check_delivered(c, l->me, from, key, 0, (cohort_mode_t)mode,
+        total_check_delivered(c, *me, from, key, 0, (cohort_mode_t)mode,
                               view, order, flags);
     }
 }
@@ -60,10 +67,11 @@ total_check_t *ht_replay(const struct hl_run *run, size_t max_texts)
                                ? l->final_line
                                : UINT64_MAX;
         FILE *f = l->have_me ? fopen(l->path, "r") : NULL;
+        cohort_member_t me = {0, 0};
         for (uint64_t n = 0; f != NULL && n < stop_at &&
                              hl_next_line(f, text, sizeof text);
              n++)
-            feed_line(c, l, text);
+            feed_line(c, &me, text);
         if (f != NULL)
             fclose(f);
         if (!l->have_me)

@@ -19,14 +19,14 @@ struct vs_cursor {
     uint64_t fed_upto;           /* its messages below this were sent */
     size_t range;                /* its next "P" range */
     int done, pending;
+    cohort_member_t me;          /* who it is at this line ("S id.inc") */
     char text[HL_VIEW_TEXT + 64];
 };
 
 static size_t life_of_member(const struct hl_run *run, cohort_member_t m)
 {
     for (size_t k = 0; k < run->n; k++)
-        if (run->life[k].have_me && run->life[k].me.id == m.id &&
-            run->life[k].me.incarnation == m.incarnation)
+        if (hl_is_me(&run->life[k], m))
             return k;
     return SIZE_MAX;
 }
@@ -39,20 +39,29 @@ static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
     struct vs_cursor *cu = &cur[k];
     const char *t = cu->text;
     unsigned long long a = 0, b = 0;
+    unsigned id = 0, inc = 0;
     if (!l->have_me)
         return 1;
-    if ((t[0] == 'V' || t[0] == 'G') && t[1] == ' ') {
+    if (t[0] == 'S' && strchr(t, '.') != NULL &&
+        sscanf(t, "S %x.%u", &id, &inc) == 2) {
+        /* Excluded while alive, it goes on under a newer incarnation:
+         * the earlier one ended there. */
+        if (cu->me.id != 0)
+            vs_check_stopped(c, cu->me);
+        cu->me.id = id;
+        cu->me.incarnation = inc;
+    } else if ((t[0] == 'V' || t[0] == 'G') && t[1] == ' ') {
         cohort_member_t m[HL_MAX_MEMBERS];
         long n = hl_member_line(t, &a, m);
         if (n >= 0 && t[0] == 'V')
-            vs_check_install(c, l->me, a, m, (size_t)n, false);
+            vs_check_install(c, cu->me, a, m, (size_t)n, false);
         else if (n >= 0)
-            vs_check_joined(c, l->me, a, m, (size_t)n);
+            vs_check_joined(c, cu->me, a, m, (size_t)n);
     } else if (t[0] == 'P' && sscanf(t, "P %llu %llx", &a, &b) == 2) {
         if (cu->range < l->nranges) {
             uint64_t end = hl_range_end(l, cu->range);
             for (uint64_t i = a; i < end; i++)
-                vs_check_sent(c, l->me, i, b);
+                vs_check_sent(c, cu->me, i, b);
             cu->fed_upto = end;
             cu->range++;
         }
@@ -69,7 +78,7 @@ static int vs_feed_line(vs_check_t *c, const struct hl_run *run, size_t k,
         sk = life_of_member(run, from);
         if (!force && sk != SIZE_MAX && !cur[sk].done && a >= cur[sk].fed_upto)
             return 0;
-        vs_check_delivered(c, l->me, from, a, b);
+        vs_check_delivered(c, cu->me, from, a, b);
     }
     return 1;
 }

@@ -229,6 +229,34 @@ void co_core_free(co_core_t *core)
     co_free(core->mem, core);
 }
 
+int co_core_successor(co_core_t *old, co_core_t **out, uint32_t incarnation,
+                      uint64_t packet_seq_start, uint64_t now_ns)
+{
+    *out = NULL;
+    if (!co_incarnation_newer(incarnation, old->cfg.incarnation) ||
+        packet_seq_start > CO_PACKET_SEQ_START_MAX)
+        return COHORT_ERR_INVAL;
+    co_core_config_t cfg = old->cfg; /* its key was wiped: crypto below */
+    cfg.incarnation = incarnation;
+    cfg.packet_seq_start = packet_seq_start;
+    cfg.seed = co_rng_next(&old->rng);
+    /* A life that took the state takes the group's again: what it holds
+     * is that of a view the others left it out of. */
+    cfg.state_transfer = co_state_wanted_again(old);
+    co_core_t *core;
+    int rc = co_core_new(&core, &cfg, now_ns);
+    if (rc != 0)
+        return rc;
+    co_crypto_wipe(&core->crypto);
+    core->crypto = old->crypto; /* every key, rolled over ones too */
+    core->stats = old->stats;
+    core->stats.rejoins++;
+    co_rpc_hand_over(old, core);
+    co_state_hand_over(old, core);
+    *out = core;
+    return 0;
+}
+
 /* Every entry point first lets go of what the previous call handed out. */
 static void release_handed_out(co_core_t *core)
 {
@@ -1358,6 +1386,11 @@ bool co_core_next_tx(co_core_t *core, co_tx_t *out)
 size_t co_core_tx_ready(const co_core_t *core)
 {
     return core->txq.count - core->txq.popped;
+}
+
+bool co_core_state_wanted(const co_core_t *core)
+{
+    return co_state_wanted(core);
 }
 
 cohort_member_t co_core_self(const co_core_t *core)

@@ -136,6 +136,20 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns);
 /* Free the core and wipe its keys. core may be NULL. */
 void co_core_free(co_core_t *core);
 
+/* The next life of this member, at now_ns, once it was excluded while
+ * alive (the application took the COHORT_ERR_EXCLUDED warning): a core of
+ * the same configuration, keys and statistics, under incarnation
+ * (newer than old's) from packet_seq_start (0: drawn from the core's
+ * generator), with no view yet. What old still owed the application
+ * carries over: its open requests end (REQUEST_DONE, CLOSED, the first
+ * events of the new core), request and transfer ids go on where they
+ * stopped, and a life that asked for the state (config.state_transfer or
+ * a call) asks for the group's at the new life's first view with others. Nothing else of old's does: not its view, its
+ * streams, its queued events or datagrams. old is left as it was (free
+ * it). Errors: INVAL (incarnation not newer), NOMEM (*out NULL). */
+int co_core_successor(co_core_t *old, co_core_t **out, uint32_t incarnation,
+                      uint64_t packet_seq_start, uint64_t now_ns);
+
 /* Feed one received datagram. Malformed, foreign or hostile input is dropped
  * and counted in the stats; it never fails the call. Out of memory, a
  * record is neither delivered nor acknowledged: it stays in the receive
@@ -226,6 +240,10 @@ bool co_core_drained(const co_core_t *core);
 
 /* This member, and the members it knows (itself first). */
 cohort_member_t co_core_self(const co_core_t *core);
+
+/* A state transfer is asked for (cohort_state_request(), or
+ * config.state_transfer at the first view) and its DONE not yet given. */
+bool co_core_state_wanted(const co_core_t *core);
 size_t co_core_members(const co_core_t *core, cohort_member_t *out,
                        size_t max);
 

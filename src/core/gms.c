@@ -453,18 +453,40 @@ const co_gms_peer_t *co_gms_peer(const co_gms_t *g, uint32_t id)
     return peer_find((co_gms_t *)(uintptr_t)g, id);
 }
 
-/* p, of this member's view, says it is in a view above every proposal
- * this member ever answered. A view is installed only once every member
- * of it answered its proposal, so that view cannot hold this member: p
- * went on without it (it was excluded while alive: stopped, or cut off
- * one way). True once a view of ours; the merge that follows says who
- * came from where (the view event's joined list). */
-static bool excluded_by(co_gms_t *g, const co_gms_peer_t *p)
+/* p says it is in a view above every proposal this member ever
+ * answered. A view is installed only once every member of it answered its
+ * proposal, so that view cannot hold this member: p went on without it. */
+static bool went_on_without_us(const co_gms_t *g, const co_gms_peer_t *p)
 {
     uint64_t v = p->view_id;
+    return v > g->view.id && v > g->answered_id && v > g->given_up_id;
+}
+
+/* p, of this member's view, went on without it, and so did more than
+ * half of the others of its view: this member was excluded while alive
+ * (stopped, or cut off one way). One member alone taken into another
+ * view (a proposer from outside that took it, as in a start-up race or a
+ * merge from the other side of a partition) leaves this member's view as
+ * it is, to change by a view change as usual (sim attack 196: three
+ * members of a view of four were told, and began new lives for nothing).
+ * True once a view of ours; names p, the one heard last. */
+static bool excluded_by(co_gms_t *g, const co_gms_peer_t *p)
+{
     if (!g->has_view || g->installing || g->excluded_in == g->view.id ||
-        v <= g->view.id || v <= g->answered_id || v <= g->given_up_id ||
+        !went_on_without_us(g, p) ||
         co_view_find(&g->view, p->id, p->incarnation) < 0)
+        return false;
+    size_t others = 0, gone = 0;
+    for (size_t i = 0; i < g->view.count; i++) {
+        const co_vmember_t *m = &g->view.members[i];
+        if (self_id(g, m->id))
+            continue;
+        others++;
+        const co_gms_peer_t *q = peer_find(g, m->id);
+        gone += q && q->incarnation == m->incarnation &&
+                went_on_without_us(g, q);
+    }
+    if (2 * gone <= others)
         return false;
     g->excluded_in = g->view.id;
     return true;

@@ -1284,6 +1284,26 @@ void co_rpc_closed(co_core_t *core, uint64_t now_ns)
             req_done(core, &r->reqs[i], COHORT_REQUEST_CLOSED);
 }
 
+void co_rpc_hand_over(const co_core_t *old, co_core_t *core)
+{
+    const co_rpc_t *r = &old->rpc;
+    core->rpc.next_rid = r->next_rid;
+    core->rpc.hist.evictions = r->hist.evictions;
+    for (size_t i = 0; i < r->reqs_hi; i++) {
+        const co_rpc_req_t *q = &r->reqs[i];
+        if (!q->in_use)
+            continue;
+        core->stats.requests_failed++;
+        if (q->sink)
+            q->sink->result = COHORT_REQUEST_CLOSED;
+        else
+            co_event_request(core, COHORT_EVENT_REQUEST_DONE, q->rid,
+                             (cohort_member_t){0, 0}, NULL, 0, COHORT_FIFO,
+                             0, COHORT_REQUEST_CLOSED, (uint32_t)q->replied,
+                             (uint32_t)q->needed, q->view_id);
+    }
+}
+
 /* A requester that still sends a request resends within an eighth of
  * the member timeout (resend_ns): one silent for two member timeouts
  * gave it up. */

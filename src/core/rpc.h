@@ -289,6 +289,11 @@ void co_rpc_recv(co_core_t *core, co_peer_t *peer, const uint8_t *body,
 void co_rpc_installed(co_core_t *core, uint64_t now_ns);
 /* The member leaves: owed acknowledgements go, requests end CLOSED. */
 void co_rpc_closed(co_core_t *core, uint64_t now_ns);
+
+/* core is old's next life (co_core_successor): request ids go on from
+ * old's, and each request old still had open ends in core, CLOSED (its
+ * DONE event, or its sink's result). old is not changed. */
+void co_rpc_hand_over(const co_core_t *old, co_core_t *core);
 void co_rpc_tick(co_core_t *core, uint64_t now_ns);
 uint64_t co_rpc_deadline(const co_core_t *core);
 size_t co_rpc_memory_bytes(const co_core_t *core);

@@ -153,8 +153,29 @@ int co_state_request(co_core_t *core, uint64_t now_ns)
         return COHORT_ERR_STATE;
     s->phase = CO_STATE_WANTED;
     s->transfer = 0;
+    s->ever_asked = true;
     request_out(core, now_ns);
     return 0;
+}
+
+bool co_state_wanted_again(const co_core_t *old)
+{
+    return old->cfg.state_transfer || old->state.ever_asked;
+}
+
+void co_state_hand_over(const co_core_t *old, co_core_t *core)
+{
+    core->state.next_transfer = old->state.next_transfer;
+    core->state.ever_asked = old->state.ever_asked;
+    /* A request under way is made again by the new life, from the
+     * start: the chunks it gives begin again at offset 0. */
+    if (old->state.phase != CO_STATE_IDLE)
+        core->stats.state_transfers_restarted++;
+}
+
+bool co_state_wanted(const co_core_t *core)
+{
+    return core->state.phase != CO_STATE_IDLE;
 }
 
 static void requester_done(co_core_t *core, int result, cohort_member_t from)

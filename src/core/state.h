@@ -101,6 +101,7 @@ typedef struct co_state {
     co_state_phase_t phase;
     uint32_t transfer;      /* the current request's id */
     uint32_t next_transfer; /* ids, from 1 */
+    bool ever_asked;        /* co_state_request() was called once */
     uint64_t alone_since_ns;/* wanted while alone in the view: since */
     bool ending;            /* the view's flush is delivering its end */
     bool superseding;       /* the view ends without the state: drop
@@ -128,6 +129,17 @@ typedef struct co_state {
 
 int co_state_init(co_core_t *core);
 void co_state_free(co_core_t *core);
+
+/* Whether old's next life asks for the state at its first view with
+ * others: old did (config.state_transfer) or was asked to. */
+bool co_state_wanted_again(const co_core_t *old);
+
+/* core is old's next life (co_core_successor): transfer ids go on from
+ * old's. old is not changed. */
+void co_state_hand_over(const co_core_t *old, co_core_t *core);
+
+/* A state is asked for and not yet DONE. */
+bool co_state_wanted(const co_core_t *core);
 
 /* Ordered delivery must stop here (a requester at its request's place,
  * or a candidate that offered and waits for the requester's choice). */

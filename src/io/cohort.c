@@ -84,6 +84,8 @@ struct cohort {
     char group[COHORT_NAME_MAX + 1];
     char name[COHORT_NAME_MAX + 1];
     uint64_t busy_poll_ns;     /* cfg.busy_poll_us */
+    bool rejoin_due;           /* COHORT_ERR_EXCLUDED was handed out: the
+                                  next call begins a new life */
 };
 
 /* ------------------------------------------------------------------ */
@@ -171,7 +173,7 @@ COHORT_API const char *cohort_strerror(int err)
         return "datagrams from a member using another security mode";
     case COHORT_ERR_EXCLUDED:
         return "the others went on in a view without this member (it was "
-               "excluded while alive); a merge takes it back";
+               "excluded while alive); it rejoins under a new incarnation";
     default: return "unknown error";
     }
 }
@@ -560,18 +562,25 @@ static int co_open_faults(cohort_t *c, const co_faults_spec_t *spec,
     return 0;
 }
 
+static void co_lock_secret(cohort_t *c, bool lock)
+{
+    void *secret;
+    size_t len;
+    co_core_secret_region(c->core, &secret, &len);
+    if (lock)
+        c->secret_locked = mlock(secret, len) == 0;
+    else if (c->secret_locked)
+        (void)munlock(secret, len);
+}
+
 static void co_free_handle(cohort_t *c)
 {
     if (c == NULL)
         return;
     co_statsock_close(c->stats);
     co_transport_close(c->tp);
-    if (c->core != NULL && c->secret_locked) {
-        void *secret;
-        size_t len;
-        co_core_secret_region(c->core, &secret, &len);
-        (void)munlock(secret, len);
-    }
+    if (c->core != NULL)
+        co_lock_secret(c, false);
     co_core_free(c->core); /* wipes the keys */
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d])
@@ -629,13 +638,9 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
                  cc->send_window_bytes, sized.send_window_bytes);
         co_core_warn(c->core, COHORT_ERR_SYSTEM, text);
     }
-    if (cc->security != COHORT_SECURITY_NONE) {
-        /* Keep key material out of swap; best effort (RLIMIT_MEMLOCK). */
-        void *secret;
-        size_t len;
-        co_core_secret_region(c->core, &secret, &len);
-        c->secret_locked = mlock(secret, len) == 0;
-    }
+    /* Keep key material out of swap; best effort (RLIMIT_MEMLOCK). */
+    if (cc->security != COHORT_SECURITY_NONE)
+        co_lock_secret(c, true);
     /* Announce at once rather than at the first heartbeat. */
     co_core_tick(c->core, now);
     rc = co_pump_tx(c, now, false);
@@ -815,6 +820,56 @@ static int co_drain_sockets(cohort_t *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* a new life                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The application took COHORT_ERR_EXCLUDED (the others went on without
+ * this member while it was alive): the first call after that, before
+ * anything else, ends this life and begins the next on the same sockets,
+ * under a newer incarnation, as a restart would but keeping the
+ * configuration, keys, statistics and what the application still waits
+ * for (co_core_successor). What the old life had queued after the
+ * warning is dropped with it. Out of memory, the old life goes on (the
+ * merge takes it back) and a warning says so. */
+static void co_settle(cohort_t *c)
+{
+    if (!c->rejoin_due)
+        return;
+    c->rejoin_due = false;
+    uint64_t rt = co_realtime_ns();
+    uint32_t old_inc = co_core_self(c->core).incarnation;
+    uint32_t inc = co_incarnation_choose(rt);
+    if (!co_incarnation_newer(inc, old_inc))
+        inc = old_inc + 1 != 0 ? old_inc + 1 : 1; /* the clock went back */
+    uint64_t seq = 0;
+    if (co_random_bytes(&seq, sizeof seq) != 0)
+        seq = 0; /* the core's generator draws it */
+    else
+        seq = 1 + seq % CO_PACKET_SEQ_START_MAX;
+    /* As at the open: this life's tick is over before anything is sent
+     * under it, so the next one, in any process, draws a newer one. */
+    co_hold_incarnation(co_incarnation_hold_until_ns(rt));
+    uint64_t now = co_now_ns();
+    co_core_t *next;
+    int rc = co_core_successor(c->core, &next, inc, seq, now);
+    if (rc != 0) {
+        co_core_warn(c->core, rc, "excluded, but no new life could begin "
+                                  "(out of memory): this one waits to be "
+                                  "merged back");
+        return;
+    }
+    bool locked = c->secret_locked;
+    co_lock_secret(c, false);
+    co_core_free(c->core);
+    c->core = next;
+    c->secret_locked = false;
+    if (locked)
+        co_lock_secret(c, true);
+    co_core_tick(c->core, now); /* announce at once */
+    (void)co_pump_tx(c, now, false);
+}
+
+/* ------------------------------------------------------------------ */
 /* events                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -822,8 +877,12 @@ COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
 {
     if (c == NULL || ev == NULL)
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     bool got = co_core_next_event(c->core, now, ev);
+    if (got && ev->type == COHORT_EVENT_WARNING &&
+        ev->u.warning.code == COHORT_ERR_EXCLUDED)
+        c->rejoin_due = true;
     /* Taking an event can let held messages move on, which queues acks:
      * send them now rather than at the next timer. co_core_next_tx()
      * keeps ev's data valid; a failure is counted in stats.send_errors
@@ -923,6 +982,7 @@ static void co_serve_stats(cohort_t *c, uint64_t now_ns, bool look)
  * its blocking wait tells it, and returns at once if data is waiting. */
 static int co_process(cohort_t *c, bool look)
 {
+    co_settle(c);
     uint64_t now = co_now_ns();
     /* The caller yielding to its event loop is the signal that what is
      * bundled will not grow any more this turn. */
@@ -1044,6 +1104,7 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
 {
     if (c == NULL || (data == NULL && len > 0))
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_send(c->core, now, mode, data, len);
     if (rc != 0)
@@ -1103,6 +1164,7 @@ COHORT_API int cohort_state_request(cohort_t *c)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_state_request(c->core, now);
     (void)co_pump_tx(c, now, false);
@@ -1114,6 +1176,7 @@ COHORT_API int cohort_state_send(cohort_t *c, uint32_t transfer,
 {
     if (c == NULL || (data == NULL && len > 0))
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_state_send(c->core, now, transfer, data, len);
     if (rc == 0)
@@ -1141,6 +1204,7 @@ COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_state_end(c->core, now, transfer);
     if (rc == 0)
@@ -1158,6 +1222,7 @@ static int co_request_now(cohort_t *c, uint32_t to, cohort_mode_t mode,
 {
     if (c == NULL || (data == NULL && len > 0) || timeout_ms < -1)
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     uint64_t timeout_ns = timeout_ms < 0 ? UINT64_MAX
                                          : (uint64_t)timeout_ms * CO_MS_NS;
@@ -1180,6 +1245,7 @@ COHORT_API int cohort_reply(cohort_t *c, cohort_member_t requester,
 {
     if (c == NULL || (data == NULL && len > 0))
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_reply(c->core, now, requester, request, data, len);
     if (rc == 0)
@@ -1238,6 +1304,7 @@ COHORT_API int cohort_flush(cohort_t *c)
 {
     if (c == NULL)
         return COHORT_ERR_INVAL;
+    co_settle(c);
     uint64_t now = co_now_ns();
     co_core_flush(c->core, now);
     return co_pump_tx(c, now, false);

@@ -79,6 +79,21 @@ void sim_rpc_started(sim_world_t *w, size_t i)
                             : w->now_ns + gap(w);
 }
 
+void sim_rpc_rejoining(sim_world_t *w, size_t i, uint32_t old_gen)
+{
+    sim_rpc_t *r = &w->rpc;
+    if (!w->scn.rpc)
+        return;
+    for (size_t k = 0; k < r->n_reqs; k++) {
+        sim_rpc_req_t *q = &r->reqs[k];
+        if (q->node == i && q->gen == old_gen && !q->done) {
+            q->gen = w->node[i].gen; /* its DONE comes from the new life */
+            q->gone = false;
+            q->closing = true;
+        }
+    }
+}
+
 void sim_rpc_stopped(sim_world_t *w, size_t i)
 {
     sim_rpc_t *r = &w->rpc;
@@ -349,9 +364,14 @@ static void on_done(sim_world_t *w, size_t r, const cohort_event_t *ev)
                         "its %.3f s", r, rid,
                      (double)(w->now_ns - q->at_ns) / 1e9,
                      (double)q->timeout_ns / 1e9);
+    } else if (res == COHORT_REQUEST_CLOSED && q->closing) {
+        w->rpc.closed++; /* its life ended excluded: the next one ends it */
     } else {
         sim_fail(w, "rpc: n%zu: request %u ended %d", r, rid, res);
     }
+    if (q->closing && res != COHORT_REQUEST_CLOSED)
+        sim_fail(w, "rpc: n%zu: request %u of an excluded life ended %d, "
+                    "not CLOSED", r, rid, res);
 }
 
 /* ------------------------------------------------------------------ */

@@ -347,6 +347,11 @@ static void to_checker(sim_world_t *w, size_t r, const cohort_event_t *ev)
         return;
     }
     sim_check_event(w, r, ev);
+    if (ev->type == COHORT_EVENT_WARNING &&
+        ev->u.warning.code == COHORT_ERR_EXCLUDED) {
+        w->node[r].rejoin_due = true;
+        w->node[r].warned_inc = sim_incarnation(&w->node[r]);
+    }
     if (ev->type == COHORT_EVENT_VIEW && !w->failed)
         sim_state_view(w, r, ev);
     if (k == SIM_INJECT_EXCLUDED && !w->injected && !w->failed &&
@@ -391,9 +396,13 @@ static void pull_all(sim_world_t *w, size_t i)
         if (!co_core_next_event(n->core, sim_local_ns(w, n), &ev))
             break;
         to_checker(w, i, &ev);
+        if (n->rejoin_due)
+            return; /* the rest dies with this life */
     }
     n->maybe_events = false;
 }
+
+static void node_rejoin(sim_world_t *w, size_t i);
 
 /* After every call into node i's core. */
 void sim_after_call(sim_world_t *w, size_t i)
@@ -409,6 +418,8 @@ void sim_after_call(sim_world_t *w, size_t i)
     sim_check_node(w, i);
     sim_rpc_check_node(w, i);
     sim_state_check_node(w, i);
+    if (n->rejoin_due)
+        node_rejoin(w, i);
 }
 
 static void pull_one(sim_world_t *w, size_t i)
@@ -423,6 +434,8 @@ static void pull_one(sim_world_t *w, size_t i)
     to_checker(w, i, &ev);
     drain_tx(w, i);
     sim_check_node(w, i);
+    if (n->rejoin_due)
+        node_rejoin(w, i);
 }
 
 static void tick(sim_world_t *w, size_t i)
@@ -611,9 +624,26 @@ static void node_start(sim_world_t *w, size_t i)
         return;
     }
     w->roster_epoch++;
-    int rc = co_core_new(&n->core, &cfg, sim_local_ns(w, n));
+    int rc;
+    if (n->rejoining) {
+        /* What the IO edge does when its application took EXCLUDED. */
+        rc = co_core_successor(n->successor_of, &n->core,
+                               sim_incarnation(n), 0, sim_local_ns(w, n));
+        if (rc == 0) {
+            /* Its counters go on from the old life's; the checks here
+             * count per life. */
+            struct cohort_stats *st = co_core_stats_mut(n->core);
+            uint64_t rejoins = st->rejoins;
+            memset(st, 0, sizeof *st);
+            st->struct_size = sizeof *st;
+            st->rejoins = rejoins;
+        }
+    } else {
+        rc = co_core_new(&n->core, &cfg, sim_local_ns(w, n));
+    }
     if (rc != 0) {
-        sim_fail(w, "co_core_new(n%zu) returned %s", i, err_name(rc));
+        sim_fail(w, "co_core_%s(n%zu) returned %s",
+                 n->rejoining ? "successor" : "new", i, err_name(rc));
         return;
     }
     n->started = n->up = true;
@@ -626,6 +656,7 @@ static void node_start(sim_world_t *w, size_t i)
     n->pending = false;
     n->fifo_next = 1;
     n->app_view_id = n->app_prev_view_id = 0;
+    n->warned_inc = 0;
     n->app_nmembers = 0;
     n->app_views = 0;
     n->ord_cur = n->ord_prev = 0;
@@ -641,7 +672,51 @@ static void node_start(sim_world_t *w, size_t i)
     sim_after_call(w, i);
 }
 
+static void node_stop_keep(sim_world_t *w, size_t i, bool graceful,
+                           bool keep);
+
 static void node_stop(sim_world_t *w, size_t i, bool graceful)
+{
+    node_stop_keep(w, i, graceful, false);
+}
+
+/* Its app took EXCLUDED: this life ends as a crash would (what it had
+ * queued after the warning dies with it), and the next begins at once as
+ * the successor of its core, under a newer incarnation. With no gen left
+ * (SIM_MAX_GENS) it stays, and the merge takes it back. */
+static void node_rejoin(sim_world_t *w, size_t i)
+{
+    sim_node_t *n = &w->node[i];
+    n->rejoin_due = false;
+    if (!n->up || w->failed)
+        return;
+    if (n->gen + 1 >= SIM_MAX_GENS || w->tot.rejoins >= SIM_MAX_REJOINS ||
+        sim_state_self_test_life(w, i)) {
+        n->warned_inc = 0; /* as out of memory at the IO edge: it stays */
+        return;
+    }
+    if (w->opts.inject == SIM_INJECT_REJOIN && !w->injected) {
+        w->injected = true;
+        sim_trace(w, "self-test: n%zu goes on in its old life", i);
+        return;
+    }
+    co_core_t *old = n->core;
+    uint32_t old_gen = n->gen;
+    sim_trace(w, "node n%zu rejoins: excluded while alive", i);
+    node_stop_keep(w, i, false, true);
+    n->gen++;
+    n->life++;
+    sim_rpc_rejoining(w, i, old_gen);
+    n->rejoining = true;
+    n->successor_of = old;
+    w->tot.rejoins++;
+    node_start(w, i);
+    n->rejoining = false;
+    n->successor_of = NULL;
+    co_core_free(old);
+}
+
+static void node_stop_keep(sim_world_t *w, size_t i, bool graceful, bool keep)
 {
     sim_node_t *n = &w->node[i];
     if (!n->up)
@@ -669,7 +744,8 @@ static void node_stop(sim_world_t *w, size_t i, bool graceful)
     sim_rpc_stopped(w, i);
     sim_state_stopped(w, i);
     w->roster_epoch++;
-    co_core_free(n->core);
+    if (!keep)
+        co_core_free(n->core);
     n->core = NULL;
     n->up = false;
     n->paused_until_ns = 0;

@@ -37,6 +37,8 @@
                                  receivers (nodes are bits of a mask) */
 #define SIM_MAX_EXCLUDED 64   /* EXCLUDED warnings checked per run */
 #define SIM_MAX_GENS 24       /* incarnations per node (1 + restarts) */
+#define SIM_MAX_REJOINS 16    /* new lives after exclusions, in a run: past
+                                 it an excluded member is merged back */
 #define SIM_MAX_EPISODES 6    /* partitions or crashes per run */
 #define SIM_NAME_MAX 16
 #define SIM_PAYLOAD_HEADER 32 /* bytes every workload message starts with */
@@ -75,6 +77,8 @@ typedef enum sim_inject {
                                   another view are claimed to come along */
     SIM_INJECT_EXCLUDED,       /* a member is warned EXCLUDED by a view
                                   that holds it */
+    SIM_INJECT_REJOIN,         /* a member told EXCLUDED goes on in its
+                                  old life instead of rejoining */
     /* request-reply (rpc_sim.c, scenario `rpc`) */
     SIM_INJECT_RPC_TWICE,      /* a member executes a request twice */
     SIM_INJECT_RPC_REPLIES,    /* the requester misses one reply of a
@@ -364,6 +368,15 @@ typedef struct sim_node {
     uint64_t pull_gap_ns;
     uint64_t next_pull_ns;
     bool maybe_events;
+    bool rejoin_due;       /* its app took COHORT_ERR_EXCLUDED: the next
+                              life begins after this call (as the IO
+                              edge does at the next one) */
+    bool rejoining;        /* node_start makes the successor of
+                              successor_of */
+    co_core_t *successor_of;
+    uint32_t warned_inc;   /* this incarnation took EXCLUDED: it must
+                              install no other view (0: none, or it may:
+                              no rejoin was possible) */
 
     /* what this incarnation did, for the stats checks */
     uint64_t acc_sent[SIM_N_MODES], acc_again, acc_pulled[SIM_N_MODES];
@@ -393,6 +406,7 @@ typedef struct sim_totals {
     uint64_t dgrams_sent, dgrams_delivered, lost, dups, held, corrupted;
     uint64_t cut;          /* dropped by partition or crash */
     uint64_t sent[SIM_N_MODES], delivered[SIM_N_MODES], again;
+    uint64_t rejoins;      /* new lives begun after an exclusion */
     uint64_t transitional;  /* deliveries flagged transitional */
     uint64_t retrans, nacks, drops;
     size_t peak_mem, mem_bound;
@@ -509,6 +523,7 @@ typedef struct sim_rpc_req {
     uint8_t want;
     bool group;
     bool done, gone;           /* DONE seen; the requester stopped */
+    bool closing;              /* its life ended excluded: CLOSED owed */
     uint32_t gen, rid;
     int to;                    /* target node; -1: the group */
     uint64_t at_ns, timeout_ns;
@@ -539,7 +554,7 @@ typedef struct sim_rpc {
     uint64_t next_ns[SIM_MAX_NODES];
     size_t made[SIM_MAX_NODES];
     sim_rpc_held_t held[SIM_MAX_NODES][SIM_RPC_HELD];
-    uint64_t completed, left, timed_out, refused, replies;
+    uint64_t completed, left, timed_out, refused, replies, closed;
     bool hid_reply;            /* self-test rpc-replies: done */
 } sim_rpc_t;
 
@@ -829,6 +844,9 @@ void sim_rpc_free(sim_world_t *w);
 /* Node i started (or restarted) / stops. */
 void sim_rpc_started(sim_world_t *w, size_t i);
 void sim_rpc_stopped(sim_world_t *w, size_t i);
+/* Node i's life old_gen ends excluded and its next (gen now) begins:
+ * the requests old_gen had open are owed a CLOSED DONE by the new one. */
+void sim_rpc_rejoining(sim_world_t *w, size_t i, uint32_t old_gen);
 /* A REQUEST, REPLY or REQUEST_DONE event node r pulled. */
 void sim_rpc_event(sim_world_t *w, size_t r, const cohort_event_t *ev);
 /* When node i's application has request-reply work, and doing it. */
@@ -850,6 +868,9 @@ void sim_state_free(sim_world_t *w);
 void sim_state_config(const sim_world_t *w, const sim_node_t *n,
                       co_core_config_t *cfg);
 void sim_state_started(sim_world_t *w, size_t i);
+/* Node i's life is the one the state-handover self-test made deaf: kept
+ * (no rejoin), so that its unended wait is seen. */
+bool sim_state_self_test_life(sim_world_t *w, size_t i);
 void sim_state_stopped(sim_world_t *w, size_t i);
 /* Before node r's application takes any event (what the core dropped
  * for a superseded state), and the STATE_* and VIEW events it takes. */

@@ -138,7 +138,7 @@ static const char *const inject_names[] = {
     "none", "drop", "dup", "corrupt", "cut", "forge", "accept", "evict",
     "view", "synchrony", "sending-view", "self-delivery",
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
-    "safe-drop", "transitional", "excluded", "rpc-twice", "rpc-replies",
+    "safe-drop", "transitional", "excluded", "rejoin", "rpc-twice", "rpc-replies",
     "rpc-history", "state-digest", "state-place", "state-skip", "state-dup",
     "state-handover", "state-none", "state-memory"};
 
@@ -328,6 +328,8 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            (unsigned long long)t->drops, (unsigned long long)t->dgrams_sent,
            (unsigned long long)t->owed, t->peak_mem, t->mem_bound,
            (double)w->now_ns / 1e9);
+    if (t->rejoins)
+        printf(" rejoins=%llu", (unsigned long long)t->rejoins);
     if (w->opts.modes & SIM_MODES_ORDERED)
         printf(" ordered=t%llu/s%llu->t%llu/s%llu(trans %llu)",
                (unsigned long long)t->sent[COHORT_TOTAL],

@@ -123,7 +123,10 @@ void sim_state_started(sim_world_t *w, size_t i)
     sim_state_life_t *l = calloc(1, sizeof *l);
     COHORT_ASSERT(l);
     st->life[i][n->gen] = l;
-    l->waiting = i >= w->scn.state_founders || n->gen > 0;
+    /* A life begun after an exclusion asks again only if the one
+     * before asked (co_core_successor). */
+    l->waiting = n->rejoining ? co_core_state_wanted(n->core)
+                              : i >= w->scn.state_founders || n->gen > 0;
     l->held = !l->waiting;
     l->wait_from_ns = w->now_ns;
     l->rx_prev_node = -1;
@@ -137,6 +140,11 @@ void sim_state_started(sim_world_t *w, size_t i)
         l->rerequest_ns = between(&st->rng, w->now_ns + 100 * MS, end);
     }
     memset(st->out[i], 0, sizeof st->out[i]);
+}
+
+bool sim_state_self_test_life(sim_world_t *w, size_t i)
+{
+    return on(w, i) && w->node[i].up && cur(w, i)->ignore;
 }
 
 void sim_state_stopped(sim_world_t *w, size_t i)

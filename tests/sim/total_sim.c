@@ -35,7 +35,8 @@ static total_check_t *new_checker(const sim_world_t *w)
     total_check_config_t c;
     total_check_t *tc = NULL;
     total_check_config_init(&c);
-    c.max_members = w->n_nodes + s->n_crashes + s->state_kills + 1;
+    c.max_members = w->n_nodes + s->n_crashes + s->state_kills +
+                    SIM_MAX_REJOINS + 1;
     c.max_views = c.max_members * VIEWS_PER_LIFE;
     /* each delivery is kept once by its member and at most once in its
      * view's canonical sequence */

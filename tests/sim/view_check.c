@@ -38,7 +38,8 @@ void sim_view_init(sim_world_t *w)
     const sim_scn_t *s = &w->scn;
     vs_check_config_t c;
     vs_check_config_init(&c);
-    c.max_members = w->n_nodes + s->n_crashes + s->state_kills;
+    c.max_members = w->n_nodes + s->n_crashes + s->state_kills +
+                    SIM_MAX_REJOINS;
     c.max_views = VIEWS_PER_LIFE;
     c.max_msgs = s->vs ? w->n_nodes * s->msgs_per_node : 1;
     if (c.max_msgs == 0)
@@ -93,6 +94,13 @@ void sim_view_event(sim_world_t *w, size_t r, const cohort_event_t *ev)
     const sim_node_t *rn = &w->node[r];
     const cohort_member_t *m = ev->u.view.members;
     size_t count = ev->u.view.count;
+    if (rn->warned_inc != 0 && rn->warned_inc == sim_incarnation(rn)) {
+        sim_fail(w, "views: n%zu (%08x.%u) installed view %016llx after it "
+                    "was told EXCLUDED: it went on in its old life instead "
+                    "of rejoining", r, rn->member_id, rn->warned_inc,
+                 (unsigned long long)ev->u.view.view_id);
+        return;
+    }
     sim_trace(w, "app  n%zu: view %016llx, %zu members (%zu joined, %zu "
                  "left, %zu failed)%s", r,
               (unsigned long long)ev->u.view.view_id, count,

@@ -818,6 +818,26 @@ static void test_key_rollover(void **state)
     assert_int_equal(n->delivered[2][0], 1);
     /* Nodes 1 and 2 still seal with the old key: node 0 accepts both. */
     assert_int_equal(n->delivered[0][1], 1);
+
+    /* Node 0's next life (after an exclusion) has every key, seals with
+     * the new one, and is taken in under its newer incarnation. */
+    co_core_t *next;
+    uint32_t inc = co_core_self(n->cores[0]).incarnation + 1;
+    assert_int_equal(co_core_successor(n->cores[0], &next, inc, 0, n->now_ns),
+                     0);
+    co_core_free(n->cores[0]);
+    n->cores[0] = next;
+    uint64_t forged = co_core_stats(n->cores[1])->drops[COHORT_DROP_AUTH];
+    run_for(n, 1000000000ULL);
+    cohort_member_t m[NODES];
+    assert_int_equal(co_core_view(n->cores[1], NULL, m, NODES), NODES);
+    bool listed = false;
+    for (int i = 0; i < NODES; i++)
+        listed |= m[i].id == co_core_self(next).id && m[i].incarnation == inc;
+    assert_true(listed);
+    assert_int_equal(co_core_stats(n->cores[1])->drops[COHORT_DROP_AUTH],
+                     forged);
+    assert_int_equal(co_core_stats(next)->rejoins, 1);
     net_free(n);
     g_security = COHORT_SECURITY_NONE;
 }

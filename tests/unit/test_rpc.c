@@ -669,6 +669,64 @@ static void test_reply_ack_later(void **state)
     net_free(n);
 }
 
+/* Node 0 is excluded while alive and its application took the warning:
+ * its next life (co_core_successor) ends the request the old one had
+ * open (CLOSED, its first event), goes on with request ids and counters
+ * where the old one stopped, asks for the state again as the old one had,
+ * and joins the others under its newer incarnation, which they list in
+ * place of the old one. */
+static void test_successor_ends_requests_and_rejoins(void **state)
+{
+    (void)state;
+    app_t a;
+    net_t *n = group(3, &a);
+    a.silent[1] = a.silent[2] = 1;
+    int rid = ask(n, 0, COHORT_TO_GROUP, COHORT_FIFO, COHORT_WANT_ALL, 10,
+                  5000 * MS);
+    assert_true(rid > 0);
+    run_for(n, 50 * MS);
+    assert_int_equal(a.done[0][rid], 0);
+    co_core_t *old = n->cores[0];
+    assert_int_equal(co_core_state_request(old, n->now_ns), 0);
+    pull_events(n, 0);
+    uint64_t sent = co_core_stats(old)->requests_sent;
+
+    co_core_t *next = NULL;
+    assert_int_equal(co_core_successor(old, &next, 7, 0, n->now_ns),
+                     COHORT_ERR_INVAL); /* not newer */
+    assert_null(next);
+    assert_int_equal(co_core_successor(old, &next, 8, 0, n->now_ns), 0);
+    co_core_free(old);
+    n->cores[0] = next;
+    assert_int_equal(co_core_self(next).incarnation, 8);
+    assert_true(co_core_state_wanted(next));
+    const struct cohort_stats *st = co_core_stats(next);
+    assert_int_equal(st->rejoins, 1);
+    assert_int_equal(st->requests_sent, sent);
+    assert_int_equal(st->requests_failed, 1);
+    pull_events(n, 0);
+    assert_int_equal(a.done[0][rid], 1);
+    assert_int_equal(a.result[0][rid], COHORT_REQUEST_CLOSED);
+    assert_true(next->rpc.next_rid > (uint32_t)rid); /* (white box) */
+
+    settle(n, ALL(3), 5000 * MS);
+    for (int k = 0; k < 3; k++) {
+        cohort_member_t m[MAXN];
+        size_t cnt = co_core_view(n->cores[k], NULL, m, MAXN);
+        assert_int_equal(cnt, 3);
+        bool found = false;
+        for (size_t j = 0; j < cnt; j++)
+            if (m[j].id == 100) {
+                assert_int_equal(m[j].incarnation, 8);
+                found = true;
+            }
+        assert_true(found);
+    }
+    /* the old life's request is not ended twice */
+    assert_int_equal(a.done[0][rid], 1);
+    net_free(n);
+}
+
 static void test_request_table_bound_and_oom(void **state)
 {
     (void)state;
@@ -805,6 +863,7 @@ int main(void)
         cmocka_unit_test(test_refused_at_once_done_once),
         cmocka_unit_test(test_reply_ack_later),
         cmocka_unit_test(test_request_table_bound_and_oom),
+        cmocka_unit_test(test_successor_ends_requests_and_rejoins),
         cmocka_unit_test(test_codecs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
