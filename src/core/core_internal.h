@@ -228,6 +228,11 @@ bool co_vs_holding(const co_core_t *core);
 void co_vs_flush_begin(co_core_t *core, uint64_t now_ns);
 /* Every sender of the old view is delivered through its cut. */
 bool co_vs_flush_complete(const co_core_t *core);
+/* Once the flush is complete, deliver the old view's end (the total
+ * order to its end, then what nothing ordered, in the fixed order): true
+ * when all of it is out and the view may be installed. From its first
+ * call on the install is never abandoned. */
+bool co_vs_end_old_view(co_core_t *core, uint64_t now_ns);
 /* After a delivery, a datagram or a tick: install once complete, or
  * abandon the install when the flush is stuck past its deadline. */
 void co_vs_poll(co_core_t *core, uint64_t now_ns);

@@ -222,7 +222,7 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
             break;
         case CO_GMS_ACT_INSTALL:
             co_vs_flush_begin(core, now_ns);
-            if (co_vs_flush_complete(core) && co_total_end_view(core, now_ns))
+            if (co_vs_end_old_view(core, now_ns))
                 co_gms_installed(&core->gms, now_ns);
             break;
         case CO_GMS_ACT_INSTALLED:

@@ -172,6 +172,21 @@ bool co_vs_flush_complete(const co_core_t *core)
     return true;
 }
 
+bool co_vs_end_old_view(co_core_t *core, uint64_t now_ns)
+{
+    if (!co_vs_flush_complete(core))
+        return false;
+    /* Set before the first delivery: the end may stop part way for room
+     * in the event queue, and what went out of it already binds this
+     * member to the install (sim heavy 9124: a member whose flush was
+     * complete at the COMMIT gave half of the old view's end in the
+     * fixed order, stopped for room, gave the install up at the
+     * deadline, and later moved on with a member that held the
+     * sequencer's order for those places). */
+    core->vs_ending = true;
+    return co_total_end_view(core, now_ns);
+}
+
 void co_vs_poll(co_core_t *core, uint64_t now_ns)
 {
     /* Released without an install (a proposal given up): what was held
@@ -183,12 +198,9 @@ void co_vs_poll(co_core_t *core, uint64_t now_ns)
         return;
     /* Every sender is through its cut: the total order of the old view
      * is followed to its end (total.c), then the view goes. */
-    if (co_vs_flush_complete(core)) {
-        core->vs_ending = true;
-        if (co_total_end_view(core, now_ns)) {
-            co_membership_flush_done(core, now_ns);
-            return;
-        }
+    if (co_vs_end_old_view(core, now_ns)) {
+        co_membership_flush_done(core, now_ns);
+        return;
     }
     /* An application that does not take its events holds the flush up
      * too: past the deadline the install is abandoned all the same, or a

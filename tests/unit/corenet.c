@@ -143,7 +143,8 @@ void step(net_t *n)
             co_core_tick(n->cores[i], n->now_ns);
             drain_tx(n, i);
         }
-        pull_events(n, i);
+        if (!n->app_paused[i])
+            pull_events(n, i);
     }
 }
 
@@ -162,6 +163,8 @@ void spawn(net_t *n, int i)
     cfg.state_transfer = n->state_transfer[i];
     if (n->send_window[i])
         cfg.send_window_bytes = n->send_window[i];
+    if (n->evq_len[i])
+        cfg.event_queue_len = n->evq_len[i];
     assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     drain_tx(n, i);
 }

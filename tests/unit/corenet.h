@@ -49,6 +49,8 @@ struct net {
     int self_delivery[MAXN]; /* for nodes spawned from now on */
     int state_transfer[MAXN]; /* likewise (config.state_transfer) */
     size_t send_window[MAXN]; /* likewise (send_window_bytes; 0: 256 KiB) */
+    size_t evq_len[MAXN];    /* likewise (event_queue_len; 0: default) */
+    int app_paused[MAXN];    /* 1: step() takes none of its events */
     net_hook_t *hook;        /* NULL: events are only logged */
     void *app;               /* the hook's */
     pkt_t *q;

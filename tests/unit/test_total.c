@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "core_internal.h" /* white box: co_vs_holding */
 #include "wire.h"
 
 #include "corenet.h"
@@ -210,6 +211,54 @@ static void test_sequencer_crash(void **state)
     net_free(n);
 }
 
+/* The sequencer is cut off while the others send TOTAL messages, so none
+ * is ordered, and the application of another node stops taking events
+ * (every queue holds 8). The sequencer crashes; at the COMMIT the slow
+ * node's flush is complete at once and the old view's end (every message, in the fixed
+ * order) starts to go out, but stops for room. Its install must not be
+ * given up at the flush deadline: what went out binds it to the members
+ * it installs with (sim heavy 9124: given up, the member later moved on
+ * with another that held an order for those places). Once its
+ * application reads again it installs the same view, with the same
+ * sequence as the others. */
+static void test_end_stopped_for_room_binds_install(void **state)
+{
+    (void)state;
+    net_t *n = net_new(4, 0);
+    for (int i = 0; i < 4; i++) {
+        n->evq_len[i] = 8;
+        spawn(n, i);
+    }
+    uint64_t v = settle(n, ALL(4), 5000 * MS);
+    int seq = sequencer_of(n, 0), slow = (seq + 1) % 4;
+    n->cut[seq] = 1;
+    n->app_paused[slow] = 1;
+    for (int round = 0; round < 10; round++)
+        for (int i = 0; i < 4; i++)
+            if (i != seq && i != slow)
+                send_mode(n, i, COHORT_TOTAL);
+    run_for(n, 50 * MS);
+    crash(n, seq);
+    uint32_t alive = ALL(4) & ~BIT(seq);
+    /* the change begins (the slow node answered it): what it sends now
+     * waits for the install, with room kept for its own delivery */
+    for (uint64_t end = n->now_ns + 2000 * MS; !co_vs_holding(n->cores[slow]);)
+        assert_true((step(n), n->now_ns) < end);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(try_send(n, slow), 0);
+    run_for(n, 3000 * MS); /* past the flush deadline */
+    assert_int_equal(co_core_stats(n->cores[slow])->flushes_abandoned, 0);
+    n->app_paused[slow] = 0;
+    uint64_t v2 = settle(n, alive, 5000 * MS);
+    assert_true(v2 != v);
+    assert_int_equal(same_order(n, alive, v), 20);
+    for (int r = 0; r < 4; r++)
+        if (r != seq)
+            sender_order(n, r);
+    assert_int_equal(co_core_stats(n->cores[slow])->flushes_abandoned, 0);
+    net_free(n);
+}
+
 /* Without self-delivery a member gets only the others' messages, in the
  * order the others see them. */
 static void test_self_delivery_off(void **state)
@@ -262,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_modes_keep_sender_order),
         cmocka_unit_test(test_safe_waits_for_every_member),
         cmocka_unit_test(test_sequencer_crash),
+        cmocka_unit_test(test_end_stopped_for_room_binds_install),
         cmocka_unit_test(test_self_delivery_off),
         cmocka_unit_test(test_order_codec_rejects),
     };
