@@ -470,7 +470,10 @@ enum cohort_request_result {
     COHORT_REQUEST_MEMBERS_LEFT = 2, /* it can no longer complete: members
                                         it waited for left the view (or
                                         said they will not reply) */
-    COHORT_REQUEST_CLOSED = 3,       /* this member left the group */
+    COHORT_REQUEST_CLOSED = 3,       /* this member left the group, or
+                                        the life that made the request
+                                        ended excluded (a new one began:
+                                        COHORT_ERR_EXCLUDED) */
 };
 
 /* Flags of REQUEST and REPLY events (u.request.flags). */
