@@ -144,9 +144,11 @@ void co_core_free(co_core_t *core);
  * carries over: its open requests end (REQUEST_DONE, CLOSED, the first
  * events of the new core), request and transfer ids go on where they
  * stopped, and a life that asked for the state (config.state_transfer or
- * a call) asks for the group's at the new life's first view with others. Nothing else of old's does: not its view, its
- * streams, its queued events or datagrams. old is left as it was (free
- * it). Errors: INVAL (incarnation not newer), NOMEM (*out NULL). */
+ * a call) asks for the group's at the new life's first view with
+ * others. Nothing else of old's does: not its view, its streams, its
+ * queued events or datagrams. Of old only the generator moves on (the
+ * new seed); free old after. Errors: INVAL (incarnation not newer),
+ * NOMEM (*out NULL). */
 int co_core_successor(co_core_t *old, co_core_t **out, uint32_t incarnation,
                       uint64_t packet_seq_start, uint64_t now_ns);
 

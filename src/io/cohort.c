@@ -567,10 +567,12 @@ static void co_lock_secret(cohort_t *c, bool lock)
     void *secret;
     size_t len;
     co_core_secret_region(c->core, &secret, &len);
-    if (lock)
+    if (lock) {
         c->secret_locked = mlock(secret, len) == 0;
-    else if (c->secret_locked)
+    } else if (c->secret_locked) {
         (void)munlock(secret, len);
+        c->secret_locked = false;
+    }
 }
 
 static void co_free_handle(cohort_t *c)
@@ -862,7 +864,6 @@ static void co_settle(cohort_t *c)
     co_lock_secret(c, false);
     co_core_free(c->core);
     c->core = next;
-    c->secret_locked = false;
     if (locked)
         co_lock_secret(c, true);
     co_core_tick(c->core, now); /* announce at once */
