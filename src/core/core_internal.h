@@ -199,6 +199,11 @@ void co_count_drop(co_core_t *core, int reason);
 int co_membership_init(co_core_t *core, uint64_t now_ns);
 void co_membership_free(co_core_t *core);
 uint64_t co_membership_view_id(const co_core_t *core);
+/* Member (id, incarnation) was heard in a view after this member's: it
+ * installed that view, so it needs no record of this view or an earlier
+ * one again (a store need not keep them for it). */
+bool co_membership_moved_on(const co_core_t *core, uint32_t id,
+                            uint32_t incarnation);
 int co_membership_decode(const co_header_t *h, const uint8_t *body,
                          co_mbody_t *out);
 void co_membership_heard(co_core_t *core, const co_header_t *h,

@@ -459,7 +459,8 @@ const co_gms_peer_t *co_gms_peer(const co_gms_t *g, uint32_t id)
 static bool went_on_without_us(const co_gms_t *g, const co_gms_peer_t *p)
 {
     uint64_t v = p->view_id;
-    return v > g->view.id && v > g->answered_id && v > g->given_up_id;
+    return v > g->view.id && v > g->answered_id && v > g->given_up_id &&
+           v > g->abandoned_id;
 }
 
 /* p, of this member's view, went on without it, and so did more than
@@ -821,6 +822,14 @@ void co_gms_install_abandon(co_gms_t *g, uint64_t now_ns)
     COHORT_ASSERT(g->installing);
     g->installing = false;
     g->commit_total = 0;
+    /* The COMMIT went out: the others may install that view, with this
+     * member in it. Hearing them there later is no sign of exclusion,
+     * even once the answer is forgotten (sim heavy 11746: the proposer,
+     * its application not taking events, gave its own committed view up,
+     * proposed again and abandoned that one, and was told EXCLUDED by the
+     * view it had committed). They take it in again by a later view. */
+    if (g->answered_id > g->abandoned_id)
+        g->abandoned_id = g->answered_id;
     /* Bound to nothing: free to coordinate, and released after a flush
      * timeout if no one proposes meanwhile. */
     g->answer_expires_ns = now_ns + g->cfg.flush_timeout_ns;

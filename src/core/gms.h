@@ -139,6 +139,10 @@ typedef struct co_gms {
                                     instead): it and every proposal below
                                     it are never answered again */
     uint32_t given_up_inc;       /* ... from that life of its proposer */
+    uint64_t abandoned_id;       /* the highest view whose install this
+                                    member gave up after its COMMIT: the
+                                    others may be in it, holding this
+                                    member (co_gms_install_abandon) */
     uint64_t excluded_in;        /* the view in which EXCLUDED was told */
     co_vasm_t proposal_in;       /* a proposal being assembled */
     co_view_t answered_view;     /* the proposal answered (answered_id) */

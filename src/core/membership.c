@@ -57,6 +57,14 @@ uint64_t co_membership_view_id(const co_core_t *core)
     return co_gms_has_view(&core->gms) ? co_gms_view(&core->gms)->id : 0;
 }
 
+bool co_membership_moved_on(const co_core_t *core, uint32_t id,
+                            uint32_t incarnation)
+{
+    const co_gms_peer_t *p = co_gms_peer(&core->gms, id);
+    return p && p->incarnation == incarnation &&
+           p->view_id > co_membership_view_id(core);
+}
+
 /* ------------------------------------------------------------------ */
 /* Out                                                                 */
 /* ------------------------------------------------------------------ */

@@ -663,7 +663,11 @@ static void node_start(sim_world_t *w, size_t i)
     sim_check_reset_node(w, i);
     sim_rpc_started(w, i);
     sim_state_started(w, i);
-    next_burst(w, n);
+    /* A new life after EXCLUDED keeps the application's schedule (the
+     * process did not restart; node_rejoin put it back): a draw here would
+     * shift the whole workload, and the attack twin compares workloads. */
+    if (!n->rejoining)
+        next_burst(w, n);
     if (n->drawn >= w->scn.msgs_per_node || w->healed)
         n->next_send_ns = UINT64_MAX;
     sim_trace(w, "node n%zu up: gen %u member %08x/%u", i, n->gen,
@@ -702,8 +706,12 @@ static void node_rejoin(sim_world_t *w, size_t i)
     }
     co_core_t *old = n->core;
     uint32_t old_gen = n->gen;
+    size_t burst_left = n->burst_left;
+    uint64_t next_send_ns = n->next_send_ns;
     sim_trace(w, "node n%zu rejoins: excluded while alive", i);
     node_stop_keep(w, i, false, true);
+    n->burst_left = burst_left;
+    n->next_send_ns = next_send_ns;
     n->gen++;
     n->life++;
     sim_rpc_rejoining(w, i, old_gen);

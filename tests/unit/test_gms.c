@@ -1284,6 +1284,79 @@ static void test_abandoned_own_install_proposes_again(void **state)
     co_gms_free(gp);
 }
 
+/* The proposer's own committed view, its install given up (its
+ * application did not take its events in time), then its next attempt
+ * given up before any COMMIT, which forgets the answer: the others may
+ * well have installed the committed view, which holds this member.
+ * Hearing them there is no exclusion (sim heavy 11746: told EXCLUDED by
+ * the view it had committed itself); a view above it still is. */
+static void test_abandoned_committed_view_no_exclusion(void **state)
+{
+    (void)state;
+    asked_t f;
+    alone_then_asked(&f);
+    co_gms_t *gp = &f.g;
+    install_asked(&f);
+    uint64_t v1 = gp->view.id;
+    assert_int_equal(gp->view.members[0].id, 1); /* 1 coordinates */
+
+    /* 3 comes: 1 proposes {1, 2, 3}, all answer, it commits */
+    uint64_t w = 0;
+    bool abandoned = false;
+    for (uint64_t end = f.now + 200 * MS; f.now <= end && !abandoned;
+         f.now += 5 * MS) {
+        co_gms_heard(gp, f.now, 2, 2, v1);
+        co_gms_heard(gp, f.now, 3, 3, 0);
+        co_gms_tick(gp, f.now);
+        co_gms_action_t a;
+        while (co_gms_next_action(gp, &a)) {
+            if (a.kind == CO_GMS_ACT_PREPARE) {
+                w = a.proposal_id;
+                co_flush_entry_t e1 = {1, 1, 0}, e2 = {2, 2, 0};
+                co_gms_on_flush_ok(gp, f.now, 1, w, v1,
+                                   co_view_proposer_inc(&gp->view), &e1, 1);
+                co_gms_on_flush_ok(gp, f.now, 2, w, v1,
+                                   co_view_proposer_inc(&gp->view), &e2, 1);
+                co_gms_on_flush_ok(gp, f.now, 3, w, 0, 0, NULL, 0);
+            }
+            if (a.kind == CO_GMS_ACT_INSTALL) {
+                assert_int_equal(a.proposal_id, w);
+                co_gms_install_abandon(gp, f.now);
+                abandoned = true;
+            }
+        }
+    }
+    assert_true(abandoned);
+    assert_int_equal(gp->view.id, v1);
+    assert_int_equal(gp->proposal.count, 3);
+
+    /* It proposes again; no one answers; that attempt is given up, and
+     * with it the answer to its own committed view */
+    uint64_t again = 0;
+    for (uint64_t end = f.now + 4 * f.c.flush_timeout_ns;
+         f.now <= end && (again == 0 || gp->proposal_id == again);
+         f.now += 10 * MS) {
+        co_gms_tick(gp, f.now);
+        co_gms_action_t a;
+        while (co_gms_next_action(gp, &a))
+            if (a.kind == CO_GMS_ACT_PREPARE && a.proposal_id != w)
+                again = a.proposal_id;
+    }
+    assert_true(again > w);
+    assert_int_not_equal(gp->proposal_id, again);
+    assert_int_not_equal(gp->answered_id, w);
+    assert_int_equal(gp->view.id, v1);
+
+    /* 2 and 3 are heard in the committed view: nothing to tell */
+    co_gms_heard(gp, f.now, 2, 2, w);
+    co_gms_heard(gp, f.now, 3, 3, w);
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 0);
+    /* in a view above it (which 1 never answered): excluded */
+    co_gms_heard(gp, f.now, 2, 2, co_view_make_id(co_view_counter(again) + 1, 2));
+    assert_int_equal(count_kind(gp, f.now, CO_GMS_ACT_EXCLUDED), 1);
+    co_gms_free(gp);
+}
+
 /* A PREPARE from proposer `coord` for the members ids[] (incarnation =
  * id, since 1), decoded as it would come off the wire. */
 static void outside_prepare(co_vchunk_t *vc, uint8_t *body, co_vmember_t *st,
@@ -1385,6 +1458,7 @@ int main(void)
         cmocka_unit_test(test_proposing_gives_up_answer),
         cmocka_unit_test(test_excluded_told_once),
         cmocka_unit_test(test_abandoned_own_install_proposes_again),
+        cmocka_unit_test(test_abandoned_committed_view_no_exclusion),
         cmocka_unit_test(test_outsider_split_of_new_view_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
