@@ -420,6 +420,11 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
  * its records from holders in a flush, once its store is full, would
  * wait for good for a trail that no longer comes (sim heavy 3814).
  * Returns whether anything was released. */
+static bool moved_on(const void *core, uint32_t id, uint32_t incarnation)
+{
+    return co_membership_moved_on(core, id, incarnation);
+}
+
 static bool store_release_held(co_core_t *core, co_peer_t *peer,
                                uint64_t own)
 {
@@ -430,21 +435,10 @@ static bool store_release_held(co_core_t *core, co_peer_t *peer,
      * good while this member's flush waits for records beyond it (sim
      * heavy 11021: two members, each the only holder of what the other
      * missed, abandoned every view change for seconds). */
-    uint64_t held = own;
-    const co_total_t *t = &core->total;
-    for (size_t i = 0; i < t->n_members && held > 0; i++) {
-        co_member_ref_t m = t->members[i];
-        if (m.id == core->cfg.member_id ||
-            (m.id == peer->id && m.incarnation == peer->incarnation) ||
-            co_membership_moved_on(core, m.id, m.incarnation))
-            continue;
-        const co_peer_t *q = co_peers_find(&core->peers, m.id);
-        uint64_t has = q && q->incarnation == m.incarnation
-                           ? co_peers_reported(q, peer->id, peer->incarnation)
-                           : 0;
-        if (has < held)
-            held = has;
-    }
+    co_member_ref_t sender = {peer->id, peer->incarnation};
+    uint64_t held = co_peers_group_stable_but(
+        &core->peers, core->total.members, core->total.n_members,
+        core->cfg.member_id, sender, own, moved_on, core);
     size_t before = co_store_bytes(&peer->store);
     co_store_release_through(&peer->store, held);
     return co_store_bytes(&peer->store) < before;

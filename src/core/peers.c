@@ -296,13 +296,24 @@ uint64_t co_peers_group_stable(const co_peers_t *p,
                                uint32_t self_id, co_member_ref_t sender,
                                uint64_t own_delivered)
 {
+    return co_peers_group_stable_but(p, members, n, self_id, sender,
+                                     own_delivered, NULL, NULL);
+}
+
+uint64_t co_peers_group_stable_but(const co_peers_t *p,
+                                   const co_member_ref_t *members, size_t n,
+                                   uint32_t self_id, co_member_ref_t sender,
+                                   uint64_t own_delivered,
+                                   co_member_skip_fn *skip, const void *ctx)
+{
     COHORT_ASSERT(members != NULL || n == 0);
     COHORT_ASSERT(sender.id != 0 && sender.incarnation != 0);
     uint64_t stable = own_delivered;
     for (size_t i = 0; i < n && stable > 0; i++) {
         const co_member_ref_t *m = &members[i];
         if (m->id == self_id ||
-            (m->id == sender.id && m->incarnation == sender.incarnation))
+            (m->id == sender.id && m->incarnation == sender.incarnation) ||
+            (skip && skip(ctx, m->id, m->incarnation)))
             continue;
         const co_peer_t *peer = lookup(p, m->id);
         uint64_t has = peer && peer->incarnation == m->incarnation

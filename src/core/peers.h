@@ -219,6 +219,16 @@ uint64_t co_peers_group_stable(const co_peers_t *p,
                                uint32_t self_id, co_member_ref_t sender,
                                uint64_t own_delivered);
 
+/* The same, leaving out the members for which skip(ctx, id, incarnation)
+ * is true (as if they had delivered everything). skip NULL: none. */
+typedef bool co_member_skip_fn(const void *ctx, uint32_t id,
+                               uint32_t incarnation);
+uint64_t co_peers_group_stable_but(const co_peers_t *p,
+                                   const co_member_ref_t *members, size_t n,
+                                   uint32_t self_id, co_member_ref_t sender,
+                                   uint64_t own_delivered,
+                                   co_member_skip_fn *skip, const void *ctx);
+
 /* Bytes held in receive windows and reassembly buffers. */
 size_t co_peers_rx_bytes(const co_peers_t *p);
 
