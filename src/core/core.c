@@ -1242,8 +1242,12 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
 {
     release_handed_out(core);
     int rc = recv_one(core, now_ns, from, data, len);
-    /* What this datagram brought may be ordered and delivered now. */
-    co_total_sequence(core, now_ns);
+    /* The sequencer orders what came in once per tick, not per datagram:
+     * one ORDER record then covers every datagram of a turn (fewer
+     * records for every member to take), and the tick is due at once. */
+    if (core->sequence_at_ns == 0 && co_total_is_sequencer(core))
+        core->sequence_at_ns = now_ns ? now_ns : 1;
+    /* What this datagram brought may be delivered now. */
     co_total_run(core, now_ns);
     return rc;
 }
@@ -1320,6 +1324,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     co_vs_poll(core, now_ns);
     co_state_tick(core, now_ns);
     co_rpc_tick(core, now_ns);
+    core->sequence_at_ns = 0;
     co_total_sequence(core, now_ns);
     co_total_run(core, now_ns);
     if (now_ns >= core->heartbeat_at_ns ||
@@ -1350,6 +1355,7 @@ uint64_t co_core_deadline(const co_core_t *core)
             at = earliest(core->vs_flush_deadline_ns, at);
         at = earliest(co_state_deadline(core), at);
         at = earliest(co_rpc_deadline(core), at);
+        at = earliest(core->sequence_at_ns, at);
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);

@@ -120,6 +120,9 @@ struct co_core {
 
     co_builder_t bundle;
     uint64_t bundle_deadline_ns; /* 0: nothing bundled */
+    uint64_t sequence_at_ns;     /* sequencer: datagrams came in since the
+                                    last ORDER record (0: none); the
+                                    next tick orders them all at once */
     co_builder_t scratch;        /* control datagrams */
     co_builder_t retx_group;     /* retransmissions to the group */
     co_builder_t retx_unicast;   /* retransmissions to one member */

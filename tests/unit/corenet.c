@@ -115,27 +115,34 @@ bool link_drops(const net_t *n, const pkt_t *p, int to)
     return t < 64 && (n->drop_types_hi[p->from][to] >> (t - 32) & 1);
 }
 
-/* Deliver one queued datagram, then run every due timer. A datagram of
- * a node that crashed after sending it still arrives. */
+/* Hand the oldest queued datagram to every node it reaches; drain: take
+ * what each receiver sends in answer at once. A datagram of a node that
+ * crashed after sending it still arrives. */
+void deliver_head(net_t *n, bool drain)
+{
+    if (n->count == 0)
+        return;
+    pkt_t *p = &n->q[n->head];
+    n->head = (n->head + 1) % NET_MAX;
+    n->count--;
+    for (int to = 0; to < n->nodes; to++) {
+        if (!n->cores[to] || to == p->from || (p->to >= 0 && p->to != to))
+            continue;
+        if (n->cut[to] || n->cut[p->from] || link_drops(n, p, to))
+            continue;
+        n->received[to][type_of(p->data) & 63]++;
+        co_addr_t from = addr_of(p->from);
+        co_core_recv(n->cores[to], n->now_ns, &from, p->data, p->len);
+        if (drain)
+            drain_tx(n, to);
+    }
+}
+
+/* Deliver one queued datagram, then run every due timer. */
 void step(net_t *n)
 {
     n->now_ns += STEP_NS;
-    if (n->count > 0) {
-        pkt_t *p = &n->q[n->head];
-        n->head = (n->head + 1) % NET_MAX;
-        n->count--;
-        for (int to = 0; to < n->nodes; to++) {
-            if (!n->cores[to] || to == p->from ||
-                (p->to >= 0 && p->to != to))
-                continue;
-            if (n->cut[to] || n->cut[p->from] || link_drops(n, p, to))
-                continue;
-            n->received[to][type_of(p->data) & 63]++;
-            co_addr_t from = addr_of(p->from);
-            co_core_recv(n->cores[to], n->now_ns, &from, p->data, p->len);
-            drain_tx(n, to);
-        }
-    }
+    deliver_head(n, true);
     for (int i = 0; i < n->nodes; i++) {
         if (!n->cores[i])
             continue;

@@ -75,6 +75,9 @@ void drain_tx(net_t *n, int node);
 void log_event(net_t *n, int node, const cohort_event_t *ev);
 void pull_events(net_t *n, int node);
 bool link_drops(const net_t *n, const pkt_t *p, int to);
+/* Hand the oldest queued datagram to its receivers (drain: and queue
+ * their answers); no timer runs. */
+void deliver_head(net_t *n, bool drain);
 /* Deliver one queued datagram, then run every due timer. */
 void step(net_t *n);
 void run_for(net_t *n, uint64_t ns);

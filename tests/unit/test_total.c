@@ -259,6 +259,49 @@ static void test_end_stopped_for_room_binds_install(void **state)
     net_free(n);
 }
 
+/* Every datagram queued now reaches its receivers with no tick between
+ * them, as the datagrams one turn of an application's loop reads. */
+static void deliver_as_one_turn(net_t *n)
+{
+    for (size_t k = n->count; k > 0; k--)
+        deliver_head(n, false);
+}
+
+/* The sequencer orders what a turn brought with one ORDER record, at its
+ * next tick (due at once), not one record per datagram: ten datagrams of
+ * two senders, read in one turn, are ordered by a single record. */
+static void test_one_order_record_per_turn(void **state)
+{
+    (void)state;
+    net_t *n = net_new(3, 3);
+    uint64_t v = settle(n, ALL(3), 5000 * MS);
+    run_for(n, 50 * MS);
+    int seqr = -1;
+    for (int i = 0; i < 3; i++)
+        if (co_total_is_sequencer(n->cores[i]))
+            seqr = i;
+    assert_true(seqr >= 0);
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < 3; i++)
+            if (i != seqr)
+                send_mode(n, i, COHORT_TOTAL); /* one datagram each */
+    co_core_t *sc = n->cores[seqr];
+    uint64_t before = co_core_stats(sc)->order_records_sent;
+    deliver_as_one_turn(n);
+    assert_int_equal(co_core_stats(sc)->order_records_sent, before);
+    /* The tick is due now, and orders all ten. */
+    assert_true(co_core_deadline(sc) <= n->now_ns);
+    co_core_tick(sc, n->now_ns);
+    assert_int_equal(co_core_stats(sc)->order_records_sent, before + 1);
+    for (int i = 0; i < 3; i++)
+        drain_tx(n, i);
+    run_for(n, 100 * MS);
+    assert_int_equal(same_order(n, ALL(3), v), 10);
+    for (int r = 0; r < 3; r++)
+        sender_order(n, r);
+    net_free(n);
+}
+
 /* Without self-delivery a member gets only the others' messages, in the
  * order the others see them. */
 static void test_self_delivery_off(void **state)
@@ -313,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_sequencer_crash),
         cmocka_unit_test(test_end_stopped_for_room_binds_install),
         cmocka_unit_test(test_self_delivery_off),
+        cmocka_unit_test(test_one_order_record_per_turn),
         cmocka_unit_test(test_order_codec_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
