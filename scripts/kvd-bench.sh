@@ -15,11 +15,16 @@ for t in "$kvd" redis-server redis-benchmark redis-cli; do
 done
 ip link set lo up
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$tmp"' EXIT
+# The servers' pids, kept by hand: in a trap, $(jobs -p) runs in a
+# subshell that has no jobs (dash), and a bare wait would then hang.
+pids=
+trap 'kill $pids 2>/dev/null; wait $pids 2>/dev/null; rm -rf "$tmp"' EXIT
 for p in 6381 6382 6383; do
     "$kvd" --port "$p" --group bench --expected 3 >"$tmp/kvd$p.log" 2>&1 &
+    pids="$pids $!"
 done
 redis-server --port 6390 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
+pids="$pids $!"
 for i in $(seq 50); do
     redis-cli -p 6381 ping >/dev/null 2>&1 && redis-cli -p 6390 ping >/dev/null 2>&1 && break
     sleep 0.2

@@ -49,6 +49,9 @@
 #define KVD_READ_CHUNK 65536            /* per client per wake-up */
 #define KVD_PENDING_MAX 65536           /* writes in flight, all clients */
 #define KVD_EPOLL_BATCH 256
+#define KVD_BATCH_BYTES_MAX 65536      /* one batch of writes, at most */
+#define KVD_BATCH_SLACK 64             /* a datagram's room less this */
+#define KVD_BATCH_COMMANDS_MAX 4096    /* commands in one batch */
 #define KVD_EVENTS_PER_ROUND 100000     /* deliveries applied per wake-up */
 #define KVD_MEMBERS_MAX 256
 #define KVD_TICK_NS 100000000u          /* time message, keys with expiry */
@@ -116,7 +119,7 @@ struct counters {
     uint64_t state_provided, state_cancelled, refused_loading;
     uint64_t state_bytes_sent, state_bytes_received;
     uint64_t catchup_sent, catchup_taken, catchup_ignored, uncertain;
-    uint64_t rejoins;
+    uint64_t rejoins, batches_sent, send_failed;
 };
 
 /* Loading a snapshot (the requester's side of a state transfer). */
@@ -158,6 +161,10 @@ struct kvd {
     struct kvd_loading st;
     uint8_t *snap_buf;          /* COHORT_STATE_CHUNK_MAX: one chunk out */
     struct kvd_buf msg, scratch;
+    struct kvd_buf batch;       /* writes taken this round (kvd_msg.h) */
+    uint32_t batch_n;           /* commands in it (0: none) */
+    uint64_t batch_first, batch_time_ms; /* its first request id, time */
+    size_t batch_max;           /* its largest size (batch_limit()) */
     struct kvd_args margs;
     int have_view, primary, coordinator;
     uint64_t view_id;
@@ -484,11 +491,14 @@ static void info_cohort(struct kvd *k, struct kvd_buf *b)
                    k->o.linearizable);
     kvd_buf_printf(b, "writes_sent:%llu\r\nwrites_applied_own:%llu\r\n"
                       "writes_applied_remote:%llu\r\nreads_ordered:%llu\r\n"
-                      "writes_in_flight:%zu\r\n",
+                      "writes_in_flight:%zu\r\nwrite_batches_sent:%llu\r\n"
+                      "send_failed:%llu\r\n",
                    (unsigned long long)k->n.writes_sent,
                    (unsigned long long)k->n.own_applied,
                    (unsigned long long)k->n.remote_applied,
-                   (unsigned long long)k->n.ordered_reads, k->ring_len);
+                   (unsigned long long)k->n.ordered_reads, k->ring_len,
+                   (unsigned long long)k->n.batches_sent,
+                   (unsigned long long)k->n.send_failed);
     kvd_buf_printf(b, "time_sent:%llu\r\ntime_applied:%llu\r\n"
                       "ordered_time_ms:%llu\r\nkeys_expired:%llu\r\n"
                       "refused_noquorum:%llu\r\nsend_would_block:%llu\r\n"
@@ -641,20 +651,54 @@ static void run_server_cmd(struct kvd *k, struct conn *cn,
 
 enum dispatch { DISPATCH_DONE, DISPATCH_WAIT, DISPATCH_RETRY };
 
-/* Multicast a write (or an ordered read). DONE: sent (the reply comes at
- * delivery) or answered with an error; RETRY: the window is full. */
-static enum dispatch replicate(struct kvd *k, struct conn *cn, size_t argc,
-                               const struct kvd_arg *v)
+/* The largest batch: what one datagram carries (a batch is never cut
+ * into fragments), within what the mode takes and KVD_BATCH_BYTES_MAX. */
+static size_t batch_limit(const struct kvd *k)
+{
+    size_t one = cohort_max_payload(k->c, COHORT_UNRELIABLE);
+    size_t most = cohort_max_payload(k->c, k->mode);
+    size_t lim = one > 2 * KVD_BATCH_SLACK ? one - KVD_BATCH_SLACK : one;
+    if (lim > most)
+        lim = most;
+    return lim < KVD_BATCH_BYTES_MAX ? lim : KVD_BATCH_BYTES_MAX;
+}
+
+/* Send the batch of writes taken so far, if any. 0: sent, or there was
+ * none; -1: not sent (the window is full, or the send failed): it is
+ * kept as it is and tried again, in its place, next round. */
+static int batch_flush(struct kvd *k)
 {
     struct kvd_msg m;
     int r;
-    if (!k->have_view || !k->primary) {
-        k->n.refused_noquorum++;
-        kvd_resp_error(&cn->out, "NOQUORUM not in the primary component");
-        return DISPATCH_DONE;
+    if (k->batch_n == 0)
+        return 0;
+    memset(&m, 0, sizeof m);
+    m.origin_id = k->self.id;
+    m.origin_incarnation = k->self.incarnation;
+    m.request_id = k->batch_first;
+    m.time_ms = k->batch_time_ms;
+    kvd_msg_batch_end(&k->batch, &m, k->batch_n);
+    r = cohort_send(k->c, k->mode, k->batch.data, k->batch.len);
+    if (r != 0) {
+        if (r == COHORT_ERR_AGAIN)
+            k->n.send_again++;
+        else
+            k->n.send_failed++;
+        return -1;
     }
-    if (k->ring_len == KVD_PENDING_MAX)
-        return DISPATCH_RETRY;
+    k->sent = 1;
+    k->n.batches_sent++;
+    k->batch_n = 0;
+    return 0;
+}
+
+/* Send one command that does not fit in a batch as a message of its own
+ * (the batch is empty). DONE, RETRY as replicate(). */
+static enum dispatch replicate_alone(struct kvd *k, struct conn *cn,
+                                     size_t argc, const struct kvd_arg *v)
+{
+    struct kvd_msg m;
+    int r;
     memset(&m, 0, sizeof m);
     m.type = KVD_MSG_COMMAND;
     m.origin_id = k->self.id;
@@ -684,6 +728,45 @@ static enum dispatch replicate(struct kvd *k, struct conn *cn, size_t argc,
         kvd_resp_error(&cn->out, "ERR replication failed: %s",
                        cohort_strerror(r));
         return DISPATCH_DONE;
+    }
+    return DISPATCH_WAIT;          /* sent: replicate() records it */
+}
+
+/* Multicast a write (or an ordered read). It goes into this round's
+ * batch (sent at the end of the round, batch_flush()), or alone if it is
+ * too large for one. DONE: taken (the reply comes at delivery) or
+ * answered with an error; RETRY: the window is full. */
+static enum dispatch replicate(struct kvd *k, struct conn *cn, size_t argc,
+                               const struct kvd_arg *v)
+{
+    size_t bytes;
+    if (!k->have_view || !k->primary) {
+        k->n.refused_noquorum++;
+        kvd_resp_error(&cn->out, "NOQUORUM not in the primary component");
+        return DISPATCH_DONE;
+    }
+    if (k->ring_len == KVD_PENDING_MAX)
+        return DISPATCH_RETRY;
+    bytes = kvd_msg_command_bytes(argc, v);
+    /* A batch is sent as it was begun: the next command waits for it. */
+    if (k->batch_n > 0 &&
+        (bytes > k->batch_max - k->batch.len ||
+         k->batch_n == KVD_BATCH_COMMANDS_MAX) &&
+        batch_flush(k) != 0)
+        return DISPATCH_RETRY;
+    if (k->batch_max > KVD_MSG_HEADER_BYTES &&
+        bytes <= k->batch_max - KVD_MSG_HEADER_BYTES) {
+        if (k->batch_n == 0) {
+            kvd_msg_batch_begin(&k->batch);  /* room kept: cannot fail */
+            k->batch_first = k->next_request;
+            k->batch_time_ms = wall_ms();
+        }
+        kvd_msg_batch_add(&k->batch, argc, v);
+        k->batch_n++;
+    } else {
+        enum dispatch d = replicate_alone(k, cn, argc, v);
+        if (d != DISPATCH_WAIT)
+            return d;
     }
     k->ring[(k->ring_head + k->ring_len) % KVD_PENDING_MAX] =
         (struct pending){ k->next_request, cn->slot, cn->gen };
@@ -859,26 +942,15 @@ static void answer_uncertain(struct kvd *k, struct conn *cn)
                              "outcome is unknown (it may be lost)");
 }
 
-static void on_message(struct kvd *k, const cohort_event_t *ev)
+/* One delivered command (alone, or of a batch: m->request_id is its
+ * own), in k->margs. */
+static void on_command(struct kvd *k, const cohort_event_t *ev,
+                       const struct kvd_msg *mp)
 {
-    struct kvd_msg m;
+    struct kvd_msg m = *mp;
     const struct kvd_cmd_def *d;
     struct conn *cn = NULL;
     int own;
-    if (kvd_msg_decode(ev->u.message.data, ev->u.message.len, &m,
-                       &k->margs) != 0) {
-        k->n.malformed++;
-        return;
-    }
-    if (m.type == KVD_MSG_TIME) {
-        k->n.expired += kvd_store_advance(&k->store, m.time_ms);
-        k->n.time_applied++;
-        return;
-    }
-    if (m.type == KVD_MSG_CATCHUP) {
-        on_catchup(k, &m);
-        return;
-    }
     own = ev->u.message.sender.id == k->self.id &&
           ev->u.message.sender.incarnation == k->self.incarnation &&
           m.origin_id == k->self.id &&
@@ -919,6 +991,41 @@ static void on_message(struct kvd *k, const cohort_event_t *ev)
         k->n.remote_applied++;
 }
 
+static void on_message(struct kvd *k, const cohort_event_t *ev)
+{
+    const void *data = ev->u.message.data;
+    size_t len = ev->u.message.len, at = KVD_MSG_HEADER_BYTES;
+    struct kvd_msg m;
+    if (kvd_msg_decode(data, len, &m, &k->margs) != 0) {
+        k->n.malformed++;
+        return;
+    }
+    switch (m.type) {
+    case KVD_MSG_TIME:
+        k->n.expired += kvd_store_advance(&k->store, m.time_ms);
+        k->n.time_applied++;
+        return;
+    case KVD_MSG_CATCHUP:
+        on_catchup(k, &m);
+        return;
+    case KVD_MSG_COMMAND:
+        on_command(k, ev, &m);
+        return;
+    case KVD_MSG_BATCH:
+        /* Checked whole by the decode: each command is there. */
+        for (uint32_t i = 0; i < m.count; i++) {
+            struct kvd_msg one = m;
+            one.request_id = m.request_id + i;
+            if (kvd_msg_batch_next(data, len, &at, &k->margs) != 0) {
+                k->n.malformed++;
+                return;
+            }
+            on_command(k, ev, &one);
+        }
+        return;
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* State transfer                                                      */
 /* ------------------------------------------------------------------ */
@@ -930,6 +1037,8 @@ static int send_control(struct kvd *k, enum kvd_msg_type type,
                         uint64_t request_id, uint64_t from_view)
 {
     struct kvd_msg m;
+    if (batch_flush(k) != 0)       /* in its place, before this */
+        return -1;
     memset(&m, 0, sizeof m);
     m.type = type;
     m.origin_id = k->self.id;
@@ -1207,6 +1316,7 @@ static void new_life(struct kvd *k, cohort_member_t me)
         printf("* this replica was excluded while alive: it rejoins as "
                "%08x.%u\n", (unsigned)me.id, (unsigned)me.incarnation);
     k->self = me;
+    k->batch_n = 0;                /* not sent; its writes answered below */
     while (k->ring_len > 0) {
         struct pending p = k->ring[k->ring_head];
         struct conn *cn = conn_by_tag(k, ((uint64_t)p.gen << 32) | p.slot);
@@ -1353,7 +1463,13 @@ static int kvd_alloc(struct kvd *k)
     k->n_free = n;
     kvd_buf_init(&k->msg, 0);
     kvd_buf_init(&k->scratch, 0);
+    kvd_buf_init(&k->batch, 0);
     kvd_args_init(&k->margs);
+    /* The batch's room is kept from the start: adding never fails. */
+    if (kvd_buf_reserve(&k->batch, KVD_BATCH_BYTES_MAX) != 0) {
+        tool_err("out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -1388,6 +1504,7 @@ static int kvd_start(struct kvd *k)
         return TOOL_EXIT_NOTSUP;
     }
     k->self = cohort_self(k->c);
+    k->batch_max = batch_limit(k);
     k->ep = epoll_create1(EPOLL_CLOEXEC);
     if (k->ep < 0 || epoll_add(k->ep, k->lfd, TAG_LISTEN) != 0 ||
         epoll_add(k->ep, cohort_fd(k->c), TAG_COHORT) != 0) {
@@ -1410,7 +1527,7 @@ static int loop_timeout_ms(struct kvd *k)
         t = tool_ms_until(k->next_tick_ns, t);
     if (k->accept_paused_until_ns != 0)
         t = tool_ms_until(k->accept_paused_until_ns, t);
-    if (k->runq_len > 0)
+    if (k->runq_len > 0 || k->batch_n > 0)
         t = t > 1 ? 1 : t;         /* writes wait for window room */
     return t;
 }
@@ -1452,6 +1569,7 @@ static void run_clients(struct kvd *k)
             conn_interest(k, cn);
     }
     k->runq_len = 0;
+    (void)batch_flush(k);          /* the round's writes, in one message */
     /* Writes that found the window full are tried again next round. */
     n = k->runq_next_len;
     k->runq_next_len = 0;
@@ -1512,6 +1630,7 @@ static void kvd_stop(struct kvd *k)
                 conn_close(k, k->conns[i]);
     }
     if (k->c != NULL) {
+        (void)batch_flush(k);
         (void)cohort_drain(k->c, KVD_DRAIN_MS);
         cohort_close(k->c);
     }
@@ -1526,6 +1645,7 @@ static void kvd_stop(struct kvd *k)
     free(k->snap_buf);
     kvd_buf_free(&k->msg);
     kvd_buf_free(&k->scratch);
+    kvd_buf_free(&k->batch);
     kvd_args_free(&k->margs);
     free(k->conns);
     free(k->free_slots);

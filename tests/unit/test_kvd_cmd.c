@@ -222,11 +222,21 @@ static void test_check_mode(void **state)
     assert_int_equal(kvd_cmd_check(kvd_cmd_find(&v[0]), n, v, &g_out), 0);
 }
 
+/* got's header fields are want's. */
+static void header_is(const struct kvd_msg *got, const struct kvd_msg *want)
+{
+    assert_int_equal(got->type, want->type);
+    assert_int_equal(got->origin_id, want->origin_id);
+    assert_int_equal(got->origin_incarnation, want->origin_incarnation);
+    assert_int_equal(got->request_id, want->request_id);
+    assert_int_equal(got->time_ms, want->time_ms);
+}
+
 static void test_msg_round_trip(void **state)
 {
     struct kvd_buf b;
     struct kvd_args a;
-    struct kvd_msg m = { KVD_MSG_COMMAND, 0xdeadbeef, 7, 99, 123456, }, got;
+    struct kvd_msg m = { KVD_MSG_COMMAND, 0xdeadbeef, 7, 99, 123456, 0 }, got;
     struct kvd_arg v[3] = { { "SET", 3 }, { "k", 1 }, { "", 0 } };
     (void)state;
     kvd_buf_init(&b, 0);
@@ -235,11 +245,7 @@ static void test_msg_round_trip(void **state)
     assert_false(b.failed);
     assert_int_equal(b.len, KVD_MSG_HEADER_BYTES + 3 * 4 + 4);
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
-    assert_int_equal(got.type, KVD_MSG_COMMAND);
-    assert_int_equal(got.origin_id, 0xdeadbeef);
-    assert_int_equal(got.origin_incarnation, 7);
-    assert_int_equal(got.request_id, 99);
-    assert_int_equal(got.time_ms, 123456);
+    header_is(&got, &m);
     assert_int_equal(a.n, 3);
     assert_memory_equal(a.v[0].p, "SET", 3);
     assert_int_equal(a.v[2].len, 0);
@@ -262,12 +268,80 @@ static void test_msg_round_trip(void **state)
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
     assert_int_equal(got.type, KVD_MSG_CATCHUP);
     assert_int_equal(got.request_id, 99);
-    b.data[1] = 4;
+    b.data[1] = KVD_MSG_BATCH;     /* a batch of no commands */
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    b.data[1] = 5;
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
     /* A huge argc in a short message is refused before any push. */
     b.data[1] = KVD_MSG_COMMAND;
     memset(b.data + 28, 0xff, 4);
     assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    kvd_args_free(&a);
+    kvd_buf_free(&b);
+}
+
+/* A batch carries several commands of one origin, request ids in a run
+ * from its header's; it decodes only whole. */
+static void test_msg_batch(void **state)
+{
+    struct kvd_buf b;
+    struct kvd_args a;
+    struct kvd_msg m = { KVD_MSG_BATCH, 0xabcd, 3, 1000, 555, 0 }, got;
+    struct kvd_arg set[3] = { { "SET", 3 }, { "key", 3 }, { "v", 1 } };
+    struct kvd_arg del[2] = { { "DEL", 3 }, { "key", 3 } };
+    struct kvd_arg incr[2] = { { "INCR", 4 }, { "", 0 } };
+    size_t at = KVD_MSG_HEADER_BYTES;
+    (void)state;
+    kvd_buf_init(&b, 0);
+    kvd_args_init(&a);
+    assert_int_equal(kvd_msg_command_bytes(3, set), 4 + 3 * 4 + 7);
+    kvd_msg_batch_begin(&b);
+    kvd_msg_batch_add(&b, 3, set);
+    kvd_msg_batch_add(&b, 2, del);
+    kvd_msg_batch_add(&b, 2, incr);
+    kvd_msg_batch_end(&b, &m, 3);
+    assert_false(b.failed);
+    assert_int_equal(b.len, KVD_MSG_HEADER_BYTES +
+                                kvd_msg_command_bytes(3, set) +
+                                kvd_msg_command_bytes(2, del) +
+                                kvd_msg_command_bytes(2, incr));
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
+    header_is(&got, &m);
+    assert_int_equal(got.count, 3);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(kvd_msg_batch_next(b.data, b.len, &at, &a), 0);
+    assert_int_equal(a.n, 3);
+    assert_memory_equal(a.v[2].p, "v", 1);
+    assert_int_equal(kvd_msg_batch_next(b.data, b.len, &at, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_memory_equal(a.v[0].p, "DEL", 3);
+    assert_int_equal(kvd_msg_batch_next(b.data, b.len, &at, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.v[1].len, 0);
+    assert_int_equal(at, b.len);
+    assert_int_equal(kvd_msg_batch_next(b.data, b.len, &at, &a), -1);
+    /* Every truncation, an extension, a wrong count and a command of no
+     * arguments fail as a whole. */
+    for (size_t len = 0; len < b.len; len++)
+        assert_int_equal(kvd_msg_decode(b.data, len, &got, &a), -1);
+    kvd_buf_put(&b, "\0\0\0\0", 4);
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    b.len -= 4;
+    b.data[28] = 4;
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    b.data[28] = 2;
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    b.data[28] = 3;
+    b.data[KVD_MSG_HEADER_BYTES] = 0;  /* the first command's argc */
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    /* A request id run that would wrap is refused. */
+    b.data[KVD_MSG_HEADER_BYTES] = 3;
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), 0);
+    memset(b.data + 12, 0xff, 8);
+    assert_int_equal(kvd_msg_decode(b.data, b.len, &got, &a), -1);
+    /* A batch begun again starts empty. */
+    kvd_msg_batch_begin(&b);
+    assert_int_equal(b.len, KVD_MSG_HEADER_BYTES);
     kvd_args_free(&a);
     kvd_buf_free(&b);
 }
@@ -282,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_errors_and_local),
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_msg_round_trip),
+        cmocka_unit_test(test_msg_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
