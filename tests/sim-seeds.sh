@@ -23,6 +23,8 @@
 #     share one view within a virtual-time bound.
 #  4b. `rpc`: request-reply for the same seeds, with its three
 #     properties (rpc_sim.c) and their self-tests in 3.
+#  4d. `jumbo`: datagrams of 8 KiB to 64 KiB (what loopback carries)
+#     under loss, a crash and a partition, all four modes.
 #  4c. `state`: state transfer (tests/sim/state_sim.c) runs in both
 #     sweeps over every scenario (1 and 5: with FIFO, TOTAL and SAFE, then
 #     all four modes), its seven self-tests in 3.
@@ -102,6 +104,10 @@ fi
 
 # Request-reply (docs/testing.md, `rpc`): its own scenario, by name.
 sweep "request-reply: seeds $first-$last" --seeds "$first-$last" --scenario rpc
+
+# Datagrams as large as loopback carries (docs/testing.md, `jumbo`).
+sweep "jumbo datagrams: seeds $first-$((first + 99)), all four modes" \
+    --seeds "$first-$((first + 99))" --scenario jumbo --modes unreliable,fifo,total,safe
 
 # Large groups (docs/testing.md, `large`): 128 members must share one view
 # within 5 s of virtual time under loss. One seed costs about 25 s of CPU,

@@ -13,7 +13,7 @@
  * between two deliveries; merged when the same member comes twice. */
 /* Entries in one ORDER record at most; the sequencer's list keeps room
  * for one more record. */
-#define ORDER_BATCH 64
+#define ORDER_BATCH CO_ORDER_ENTRIES_MAX
 
 static size_t list_cap(const co_core_t *core)
 {
@@ -107,8 +107,9 @@ bool co_total_room(co_core_t *core, co_peer_t *peer, uint8_t flags,
     uint8_t cls = co_record_class(flags);
     bool ok;
     if (cls == CO_CLASS_ORDER) {
-        /* One ORDER record adds at most its entries (merging aside). */
-        ok = t->count + core->body_room / CO_ORDER_ENTRY_BYTES <= t->cap;
+        /* One ORDER record adds at most its entries (merging aside);
+         * the decoder refuses more than CO_ORDER_ENTRIES_MAX. */
+        ok = t->count + CO_ORDER_ENTRIES_MAX <= t->cap;
     } else if (cls == CO_CLASS_FIFO && co_hold_empty(&peer->hold)) {
         if (co_evq_has_room(&core->evq, co_evq_need(flags, total_len, len)))
             return true;

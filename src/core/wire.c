@@ -570,6 +570,8 @@ int co_order_decode(const uint8_t *p, size_t len, size_t *count)
         return CO_DROP(n == 0 || len > co_order_size(n)
                            ? COHORT_DROP_BAD_FIELD
                            : COHORT_DROP_TRUNCATED);
+    if (n > CO_ORDER_ENTRIES_MAX)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
     for (size_t i = 0; i < n; i++) {
         co_order_entry_t e = co_order_entry_at(p, i);
         if (e.member_id == 0 || e.incarnation == 0 || e.through == 0 ||

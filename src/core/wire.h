@@ -341,6 +341,10 @@ int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
 /* stream, without an entry.                                           */
 #define CO_ORDER_FIXED_BYTES 2
 #define CO_ORDER_ENTRY_BYTES 16
+/* Entries in one record at most: a receiver keeps room in its list for
+ * one record's entries before it takes the record, so the bound must not
+ * grow with the datagram (a 64 KiB datagram would hold 4 000). */
+#define CO_ORDER_ENTRIES_MAX 64
 
 typedef struct co_order_entry {
     uint32_t member_id;
@@ -353,7 +357,7 @@ size_t co_order_size(size_t count);
 size_t co_order_encode(uint8_t *out, const co_order_entry_t *entries,
                        size_t count);
 /* Check an ORDER payload: 0 and *count, or a negative drop code (exact
- * length, count >= 1, ids and incarnations nonzero, through in
+ * length, count in 1..CO_ORDER_ENTRIES_MAX, ids and incarnations nonzero, through in
  * 1..CO_SEQ_LIMIT-1: else BAD_FIELD; too short: TRUNCATED). */
 int co_order_decode(const uint8_t *p, size_t len, size_t *count);
 /* Entry i (< count) of a checked payload. */

@@ -29,7 +29,7 @@ const size_t sim_n_all_extra = sizeof sim_all_extra / sizeof sim_all_extra[0];
 
 /* Run by name only: not in "all" or "mixed" (whose seeds stay as they
  * were), since one run costs seconds rather than milliseconds. */
-static const char *const named_only[] = {"large", "rpc"};
+static const char *const named_only[] = {"large", "rpc", "jumbo"};
 
 bool sim_scenario_known(const char *name)
 {
@@ -321,6 +321,28 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
          * or slow receiver, so every member event is known in advance. */
         draw_network(s, r, 0.05);
         draw_workload(s, r, fifo, 30, 100, 3 * dg);
+    } else if (strcmp(n, "jumbo") == 0) {
+        /* Datagrams as large as loopback carries (the other scenarios
+         * stay at Ethernet sizes), under loss, duplication, reordering,
+         * a crash and a partition: one ORDER record, one bundle or one
+         * repair may now hold thousands of entries or messages. */
+        static const size_t big[] = {8192, 32768, 61440, 65507};
+        co_core_config_t *c = &s->cfg;
+        c->max_datagram = big[co_rng_below(r, 4)];
+        if (c->send_window_bytes < 4 * c->max_datagram)
+            c->send_window_bytes = 4 * c->max_datagram +
+                                   between(r, 0, 256) * 1024;
+        if (c->max_message < 3 * c->max_datagram)
+            c->max_message = 3 * c->max_datagram;
+        if (c->recv_buffer_bytes < c->send_window_bytes + c->max_message)
+            c->recv_buffer_bytes = c->send_window_bytes + c->max_message;
+        if (c->rpc_history_bytes < c->max_datagram)
+            c->rpc_history_bytes = c->max_datagram;
+        dg = c->max_datagram;
+        draw_chaos(s, r, 0.1);
+        draw_crashes(s, r, between(r, 0, 1));
+        draw_partitions(s, r, between(r, 0, 1));
+        draw_workload(s, r, fifo, 60, 200, 2 * dg);
     } else if (strcmp(n, "rpc") == 0) {
         /* Requests under loss, duplication and reordering, members that
          * crash (before or after they reply: replies are held back at

@@ -76,6 +76,8 @@ static void usage(FILE *f)
             "under loss; by name only);\n"
             "        rpc (request-reply under loss, crashes and partitions; "
             "by name only)\n"
+            "        jumbo (datagrams of 8 KiB to 64 KiB, as loopback "
+            "carries, under loss; by name only)\n"
             "        state: state transfer to joiners through provider "
             "crashes (TOTAL and SAFE\n"
             "        always in its mix)\n"

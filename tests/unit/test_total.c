@@ -345,6 +345,19 @@ static void test_order_codec_rejects(void **state)
     co_put16(buf, 0);
     assert_int_equal(co_order_decode(buf, len, &count),
                      CO_DROP(COHORT_DROP_BAD_FIELD));
+    /* At most CO_ORDER_ENTRIES_MAX entries, whatever the datagram holds:
+     * a receiver keeps room for that many before it takes a record. */
+    enum { MAXE = CO_ORDER_ENTRIES_MAX };
+    co_order_entry_t many[MAXE + 1];
+    uint8_t big[CO_ORDER_FIXED_BYTES + (MAXE + 1) * CO_ORDER_ENTRY_BYTES];
+    for (size_t i = 0; i <= MAXE; i++)
+        many[i] = (co_order_entry_t){(uint32_t)i + 1, 1, 5};
+    len = co_order_encode(big, many, MAXE);
+    assert_int_equal(co_order_decode(big, len, &count), 0);
+    assert_int_equal(count, MAXE);
+    len = co_order_encode(big, many, MAXE + 1);
+    assert_int_equal(co_order_decode(big, len, &count),
+                     CO_DROP(COHORT_DROP_BAD_FIELD));
 }
 
 int main(void)
