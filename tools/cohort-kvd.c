@@ -693,9 +693,10 @@ static int batch_flush(struct kvd *k)
 }
 
 /* Send one command that does not fit in a batch as a message of its own
- * (the batch is empty). DONE, RETRY as replicate(). */
-static enum dispatch replicate_alone(struct kvd *k, struct conn *cn,
-                                     size_t argc, const struct kvd_arg *v)
+ * (the batch is empty). 0: sent; COHORT_ERR_AGAIN: the window is full;
+ * another negative code: not sent, and the client answered with it. */
+static int send_alone(struct kvd *k, struct conn *cn, size_t argc,
+                      const struct kvd_arg *v)
 {
     struct kvd_msg m;
     int r;
@@ -710,26 +711,20 @@ static enum dispatch replicate_alone(struct kvd *k, struct conn *cn,
     kvd_msg_encode(&k->msg, &m, argc, v);
     if (k->msg.failed) {
         kvd_resp_error(&cn->out, "ERR out of memory");
-        return DISPATCH_DONE;
+        return COHORT_ERR_NOMEM;
     }
     r = cohort_send(k->c, k->mode, k->msg.data, k->msg.len);
     k->sent |= r == 0;
-    if (r == COHORT_ERR_AGAIN) {
+    if (r == COHORT_ERR_AGAIN)
         k->n.send_again++;
-        return DISPATCH_RETRY;
-    }
-    if (r == COHORT_ERR_TOOBIG) {
+    else if (r == COHORT_ERR_TOOBIG)
         kvd_resp_error(&cn->out, "ERR command too large to replicate "
                        "(%zu bytes; the group takes %zu)", k->msg.len,
                        cohort_max_payload(k->c, k->mode));
-        return DISPATCH_DONE;
-    }
-    if (r != 0) {
+    else if (r != 0)
         kvd_resp_error(&cn->out, "ERR replication failed: %s",
                        cohort_strerror(r));
-        return DISPATCH_DONE;
-    }
-    return DISPATCH_WAIT;          /* sent: replicate() records it */
+    return r;
 }
 
 /* Multicast a write (or an ordered read). It goes into this round's
@@ -764,9 +759,11 @@ static enum dispatch replicate(struct kvd *k, struct conn *cn, size_t argc,
         kvd_msg_batch_add(&k->batch, argc, v);
         k->batch_n++;
     } else {
-        enum dispatch d = replicate_alone(k, cn, argc, v);
-        if (d != DISPATCH_WAIT)
-            return d;
+        int r = send_alone(k, cn, argc, v);
+        if (r == COHORT_ERR_AGAIN)
+            return DISPATCH_RETRY;
+        if (r != 0)
+            return DISPATCH_DONE;  /* answered with the error */
     }
     k->ring[(k->ring_head + k->ring_len) % KVD_PENDING_MAX] =
         (struct pending){ k->next_request, cn->slot, cn->gen };

@@ -357,8 +357,9 @@ size_t co_order_size(size_t count);
 size_t co_order_encode(uint8_t *out, const co_order_entry_t *entries,
                        size_t count);
 /* Check an ORDER payload: 0 and *count, or a negative drop code (exact
- * length, count in 1..CO_ORDER_ENTRIES_MAX, ids and incarnations nonzero, through in
- * 1..CO_SEQ_LIMIT-1: else BAD_FIELD; too short: TRUNCATED). */
+ * length, count in 1..CO_ORDER_ENTRIES_MAX, ids and incarnations
+ * nonzero, through in 1..CO_SEQ_LIMIT-1: else BAD_FIELD; too short:
+ * TRUNCATED). */
 int co_order_decode(const uint8_t *p, size_t len, size_t *count);
 /* Entry i (< count) of a checked payload. */
 co_order_entry_t co_order_entry_at(const uint8_t *p, size_t i);

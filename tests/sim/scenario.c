@@ -324,8 +324,9 @@ static void draw_scenario(sim_scn_t *s, co_rng_t *r, bool fifo)
     } else if (strcmp(n, "jumbo") == 0) {
         /* Datagrams as large as loopback carries (the other scenarios
          * stay at Ethernet sizes), under loss, duplication, reordering,
-         * a crash and a partition: one ORDER record, one bundle or one
-         * repair may now hold thousands of entries or messages. */
+         * a crash and a partition: one bundle or one repair holds
+         * dozens of messages, and no room a receiver keeps (for an
+         * ORDER record, say) may grow with the datagram. */
         static const size_t big[] = {8192, 32768, 61440, 65507};
         co_core_config_t *c = &s->cfg;
         c->max_datagram = big[co_rng_below(r, 4)];
