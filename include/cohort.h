@@ -190,7 +190,9 @@ struct cohort_config {
                                     unless root), with a WARNING event */
     size_t recv_buffer_bytes;    /* per sender: records held out of order
                                     (plus one message being reassembled,
-                                    <= max_message); also bounds the bytes
+                                    <= max_message); and, apart, TOTAL
+                                    and SAFE messages waiting for their
+                                    place (the hold); also bounds the bytes
                                     of queued message events (a fragmented
                                     one counts in full from its first
                                     fragment), passed only while the queue
@@ -568,7 +570,7 @@ COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
  * bad mode), TOOBIG (len > cohort_max_payload(c, mode)),
  * AGAIN (flow control: the slowest member of the view is
  * send_window_bytes behind, a large message is still being fed out,
- * send_window_bytes of this member's own TOTAL or SAFE messages wait for
+ * recv_buffer_bytes of this member's own TOTAL or SAFE messages wait for
  * their place in the order, or,
  * with self-delivery, this member's own event queue is full: take events
  * with cohort_next_event(), call cohort_process() and retry, or use

@@ -62,7 +62,8 @@ typedef struct co_total {
                                 hold has one at its head to drain */
     co_member_ref_t *members;/* the installed view (SAFE stability) */
     size_t n_members, members_cap;
-    size_t hold_max;         /* bytes each sender's hold may take */
+    size_t hold_max;         /* bytes each sender's hold may take
+                                (recv_buffer_bytes) */
     bool stalled;            /* a stream waits for room in a hold or the
                                 list: retried as messages leave */
     bool transitional;       /* a transitional message was delivered in

@@ -488,6 +488,8 @@ void sim_check_node(sim_world_t *w, size_t r)
  *    being reassembled (max_message), plus its store of delivered records
  *    not yet stable (bounded by send_window_bytes: a sender has no more
  *    unstable bytes out);
+ *  - per member (max_members, this one's own included) a TOTAL/SAFE hold
+ *    of recv_buffer_bytes, plus the one message that crosses it;
  *  - the event queue's message bytes, bounded by recv_buffer_bytes, or one
  *    message larger than that when it is alone in the queue.
  * Nothing here grows with traffic or time; a core that leaked a buffer or
@@ -500,7 +502,7 @@ size_t sim_memory_bound(const co_core_config_t *c)
     return c->send_window_bytes + big +
            (c->max_members - 1) *
                (c->recv_buffer_bytes + big + c->send_window_bytes) +
-           events;
+           c->max_members * (c->recv_buffer_bytes + big) + events;
 }
 
 /* ------------------------------------------------------------------ */
