@@ -11,6 +11,11 @@
 #   3. with nft (COHORT_NFT_DROP=10, input only), fifo stays valid with no
 #      loss, and raw's loss (sequence numbers missing) is near the nominal
 #      10 %, not the double of a rule on input and output.
+# A clean run whose receiver lost a member by timeout mid-run (a process
+# starved for member_timeout on a loaded machine: "across a membership
+# change", which virtual synchrony allows) is run once more, and said so;
+# any other wrong delivery fails at once. The failures are repeated at the
+# end, under the JSON, so the last lines of the log say what failed.
 # Exit 0 pass, 1 fail, 77 skip (no cohort-perf).
 
 set -u
@@ -23,8 +28,14 @@ NETNS=$srcdir/tests/netns.sh
 out=$(mktemp "${TMPDIR:-/tmp}/cohort-perf-verify.XXXXXX") || exit 99
 trap 'rm -f "$out"' EXIT
 failed=0
+failures=
 ok() { echo "PASS: $*"; }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+bad() {
+    echo "FAIL: $*"
+    failed=$((failed + 1))
+    failures="$failures
+FAIL: $*"
+}
 
 perf() { # perf ARGS...: run in the namespace, JSON in $out, status in $rc
     sh "$NETNS" timeout -k 2 60 "$PERF" "$@" --quiet --json >"$out" 2>&1
@@ -34,6 +45,11 @@ has() { grep -q -- "$1" "$out"; }
 
 # 1. clean
 perf run --modes fifo --size 1000,8000 --count 3000
+if [ $rc -ne 0 ] && has 'across a membership change'; then
+    echo "NOTE: clean run: a member was lost by timeout mid-run; once more:"
+    grep -o '"members_lost":[0-9]*' "$out" | sort | uniq -c
+    perf run --modes fifo --size 1000,8000 --count 3000
+fi
 if [ $rc -eq 0 ] && has '"mode":"raw1","security":"none","size":8000' &&
    has '"mode":"fifo","security":"none","size":8000' &&
    has '"ratio_raw1"' && ! has '"valid":false' &&
@@ -41,7 +57,9 @@ if [ $rc -eq 0 ] && has '"mode":"raw1","security":"none","size":8000' &&
    [ "$(grep -o '"valid":true' "$out" | wc -l)" -eq 5 ]; then
     ok "clean fifo, raw, raw1: valid, nothing duplicated, late or corrupt"
 else
-    bad "clean run: exit $rc"; cat "$out"
+    bad "clean run: exit $rc: $(grep -o '"invalid":"[^"]*"' "$out" |
+        sort -u | tr '\n' ' ')"
+    cat "$out"
 fi
 
 # 2. injected faults
@@ -83,11 +101,16 @@ if command -v nft >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
        [ "$pct" -le 15 ]; then
         ok "10% input loss: fifo valid; a receiver lost ${pct}% of raw"
     else
-        bad "10% input loss: exit $rc, raw loss ${pct}%"; cat "$out"
+        bad "10% input loss: exit $rc, raw loss ${pct}%: $(grep -o \
+            '"invalid":"[^"]*"' "$out" | sort -u | tr '\n' ' ')"
+        cat "$out"
     fi
 else
     echo "SKIP: kernel loss (needs nft and unshare -n)"
 fi
 
-[ $failed -eq 0 ] || exit 1
+if [ $failed -ne 0 ]; then
+    echo "perf-verify.sh: $failed failed:$failures"
+    exit 1
+fi
 exit 0

@@ -249,6 +249,8 @@ struct perf_io {
     uint64_t busy_poll_us;       /* --busy-poll */
     cohort_event_t pending;      /* taken by cohort_wait() (busy-poll), */
     int have_pending;            /* for io_next() */
+    uint64_t views, lefts;       /* VIEW events taken; MEMBER_LEFT ones
+                                    not graceful (timed out, restarted) */
 };
 
 static void raw_address(const struct perf_opts *o, char *buf, size_t len)
@@ -387,6 +389,11 @@ static int io_wait(struct perf_io *io, int max_ms, int for_write)
 
 static void io_note_event(struct perf_io *io, const cohort_event_t *ev)
 {
+    if (ev->type == COHORT_EVENT_VIEW)
+        io->views++;
+    else if (ev->type == COHORT_EVENT_MEMBER_LEFT &&
+             ev->u.member.reason != COHORT_LEFT_GRACEFULLY)
+        io->lefts++;
     if (ev->type == COHORT_EVENT_WARNING && !io->warned) {
         io->warned = 1;
         tool_print_warning(ev);
@@ -837,6 +844,10 @@ struct recv_state {
     uint64_t corrupt;            /* failed perf_verify_check(), or from no
                                     sender of the run */
     uint64_t order;              /* hash of (sender, seq) in delivery order */
+    uint64_t views0, lefts0;     /* io's views and members lost at the
+                                    first DATA: what came after them is a
+                                    membership change during the run */
+    uint64_t views1, lefts1;     /* and when the last END came */
     uint64_t end_seqs[PERF_MAX_SENDERS];   /* sequence numbers each END
                                               says were used */
     unsigned ends;               /* senders whose END came (bits) */
@@ -861,8 +872,11 @@ static void recv_data(struct perf_io *io, const struct perf_opts *o,
                       const struct perf_hdr *h, struct recv_state *s)
 {
     uint64_t now = tool_now_ns();
-    if (s->msgs == 0)
+    if (s->msgs == 0) {
         s->first_ns = now;
+        s->views0 = io->views;
+        s->lefts0 = io->lefts;
+    }
     s->last_ns = now;
     s->msgs++;
     s->bytes += io->msg_len;
@@ -880,16 +894,21 @@ static void recv_data(struct perf_io *io, const struct perf_opts *o,
 /* Why a run delivered wrongly, or NULL: corruption and duplicates in any
  * mode; in a reliable one also a gap or a message out of its sender's
  * order (unreliable and raw: those are loss and reordering the mode
- * allows). */
+ * allows). A gap across a membership change (changed: the receiver lost
+ * a member mid-run, by timeout) is told apart: virtual synchrony allows
+ * one where a sender or the receiver was out of a view (an exclusion
+ * under load), and the run's figure is void either way. */
 static const char *verdict(int reliable_mode, uint64_t corrupt, uint64_t dups,
-                           uint64_t late, uint64_t missing)
+                           uint64_t late, uint64_t missing, int changed)
 {
     if (corrupt != 0)
         return "corrupted messages";
     if (dups != 0)
         return "duplicate deliveries";
     if (reliable_mode && missing != 0)
-        return "gaps in a reliable stream";
+        return changed ? "gaps in a reliable stream, across a membership "
+                         "change"
+                       : "gaps in a reliable stream";
     if (reliable_mode && late != 0)
         return "messages out of their sender's order";
     return NULL;
@@ -931,7 +950,12 @@ static void recv_one(struct perf_io *io, const struct perf_opts *o,
             s->sent += h.value;
             s->end_seqs[h.from] = h.value;
         }
-        s->got_end = (uint64_t)__builtin_popcount(s->ends) >= o->senders[0];
+        if (!s->got_end &&
+            (uint64_t)__builtin_popcount(s->ends) >= o->senders[0]) {
+            s->got_end = 1;
+            s->views1 = io->views;
+            s->lefts1 = io->lefts;
+        }
     } else if (h.type == MSG_PING && o->latency && o->index == 0) {
         uint8_t pong[PERF_HDR_BYTES];
         size_t len = io->msg_len;
@@ -966,16 +990,35 @@ static int recv_finished(const struct perf_io *io, const struct perf_opts *o,
  * those that passed the check; dup: a sequence number again; late: below
  * a higher one already taken; corrupt: failed the check; missing:
  * sequence numbers never taken. */
-static void print_recv_result(const struct perf_opts *o,
+/* Views installed and members lost (timed out, not left gracefully)
+ * between the first DATA and the last END (or the end of the wait). A
+ * sender that ends leaves gracefully after its END; a reliable stream may
+ * have gaps only across a loss (a sender, or this receiver, was out of a
+ * view), never without one. */
+static void recv_membership(const struct perf_io *io,
+                            const struct recv_state *s, uint64_t *views,
+                            uint64_t *lefts)
+{
+    *views = *lefts = 0;
+    if (s->msgs == 0)
+        return;
+    *views = (s->got_end ? s->views1 : io->views) - s->views0;
+    *lefts = (s->got_end ? s->lefts1 : io->lefts) - s->lefts0;
+}
+
+static void print_recv_result(const struct perf_io *io,
+                              const struct perf_opts *o,
                               const struct recv_state *s)
 {
     double span = (double)(s->last_ns - s->first_ns);
     struct recv_sums t = recv_sums(s);
+    uint64_t views, lefts;
+    recv_membership(io, s, &views, &lefts);
     if (o->machine) {
         printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
                " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu"
                " unique=%llu dup=%llu late=%llu corrupt=%llu missing=%llu"
-               " order=%llu\n",
+               " order=%llu views=%llu left=%llu\n",
                (unsigned long long)o->index, (unsigned long long)s->msgs,
                (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
                (unsigned long long)s->last_ns, s->got_end,
@@ -983,7 +1026,8 @@ static void print_recv_result(const struct perf_opts *o,
                (unsigned long long)s->partial, (unsigned long long)t.unique,
                (unsigned long long)t.dups, (unsigned long long)t.late,
                (unsigned long long)s->corrupt, (unsigned long long)t.missing,
-               (unsigned long long)s->order);
+               (unsigned long long)s->order, (unsigned long long)views,
+               (unsigned long long)lefts);
         return;
     }
     printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, %.2f MB/s\n",
@@ -1003,6 +1047,10 @@ static void print_recv_result(const struct perf_opts *o,
                                       (double)(t.unique + t.missing) : 0.0);
     printf("order hash %016llx (compare it across receivers)\n",
            (unsigned long long)s->order);
+    if (views != 0 || lefts != 0)
+        printf("membership changed during the run: %llu views, %llu "
+               "members lost (timed out)\n", (unsigned long long)views,
+               (unsigned long long)lefts);
 }
 
 static int role_recv(const struct perf_opts *o)
@@ -1012,6 +1060,7 @@ static int role_recv(const struct perf_opts *o)
     uint64_t deadline;
     int idle = 1, rc;
     struct recv_sums sums;
+    uint64_t views, lefts;
     const char *bad;
     memset(&s, 0, sizeof s);
     s.seqs = calloc(PERF_MAX_SENDERS, sizeof *s.seqs);
@@ -1053,14 +1102,15 @@ static int role_recv(const struct perf_opts *o)
     tool_progress_clear(&g_progress);
     if (io.raw)
         s.partial = io.sock.partial;
-    print_recv_result(o, &s);
+    print_recv_result(&io, o, &s);
     io_close(&io, 2000);
     rc = s.got_end || s.msgs > 0 ? TOOL_EXIT_OK : TOOL_EXIT_TIMEOUT;
     /* By hand the receiver judges itself; under run the parent does. */
     sums = recv_sums(&s);
+    recv_membership(&io, &s, &views, &lefts);
     bad = o->machine || o->latency ? NULL
           : verdict(!o->raw && reliable(o->net.mode), s.corrupt, sums.dups,
-                    sums.late, sums.missing);
+                    sums.late, sums.missing, lefts != 0);
     if (bad != NULL) {
         printf("INVALID: %s\n", bad);
         if (!o->allow_invalid)
@@ -1079,6 +1129,8 @@ static int role_recv(const struct perf_opts *o)
  * sequence numbers it never took. */
 struct rx_result {
     uint64_t msgs, unique, dups, late, corrupt, missing, partial, order;
+    uint64_t views, lefts;       /* views installed, members lost (timed
+                                    out) during the run */
     double msgs_per_s, mb_per_s, loss;
     int got_end;
 };
@@ -1186,6 +1238,8 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     (void)tool_field_u64(line, "last_ns", &last);
     (void)tool_field_u64(line, "end", &end);
     (void)tool_field_u64(line, "order", &rx->order);
+    (void)tool_field_u64(line, "views", &rx->views);
+    (void)tool_field_u64(line, "left", &rx->lefts);
     rx->got_end = end != 0;
     /* Loss is the sequence numbers never taken, of all the senders used:
      * delivered less sent would let duplicates hide it. */
@@ -1281,7 +1335,7 @@ static void check_delivery(struct cell *c)
     for (size_t i = 0; i < c->nrx && c->invalid == NULL; i++) {
         const struct rx_result *rx = &c->rx[i];
         c->invalid = verdict(rel, rx->corrupt, rx->dups, rx->late,
-                             rx->missing);
+                             rx->missing, rx->lefts != 0);
         if (c->invalid == NULL && ordered &&
             (rx->order != c->rx[0].order || rx->unique != c->rx[0].unique))
             c->invalid = "receivers disagree on the total order";
@@ -1537,9 +1591,12 @@ static void where_cell(const struct cell *c, size_t i, size_t n, size_t rep,
 static void tally(struct verify_sum *v, const struct cell *r)
 {
     uint64_t dups = 0, late = 0, corrupt = 0, missing = 0;
+    uint64_t views = 0, lefts = 0;
     if (r->error != NULL || r->latency)
         return;
     for (size_t i = 0; i < r->nrx; i++) {
+        views += r->rx[i].views;
+        lefts += r->rx[i].lefts;
         dups += r->rx[i].dups;
         late += r->rx[i].late;
         corrupt += r->rx[i].corrupt;
@@ -1555,10 +1612,12 @@ static void tally(struct verify_sum *v, const struct cell *r)
         snprintf(v->why, sizeof v->why, "%s", r->invalid);
     tool_progress_clear(&g_progress);
     tool_err("INVALID run:%s: %s (over %zu receivers: %llu duplicates, %llu "
-             "late, %llu corrupt, %llu missing of %llu)", g_where.what,
+             "late, %llu corrupt, %llu missing of %llu; %llu views installed "
+             "and %llu members lost mid-run)", g_where.what,
              r->invalid, r->nrx, (unsigned long long)dups,
              (unsigned long long)late, (unsigned long long)corrupt,
-             (unsigned long long)missing, (unsigned long long)r->seqs);
+             (unsigned long long)missing, (unsigned long long)r->seqs,
+             (unsigned long long)views, (unsigned long long)lefts);
 }
 
 /* Run every cell --repeat times and keep, per cell, the run with the
@@ -1805,6 +1864,9 @@ static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
            rx->got_end ? "true" : "false", (unsigned long long)rx->order);
     if (c->kind == KIND_RAW)
         printf(",\"partial\":%llu", (unsigned long long)rx->partial);
+    else if (c->kind != KIND_RAW1)
+        printf(",\"views\":%llu,\"members_lost\":%llu",
+               (unsigned long long)rx->views, (unsigned long long)rx->lefts);
     if (twin != NULL && i < twin->nrx && twin->rx[i].msgs_per_s > 0)
         printf(",\"ratio\":%.3f", rx->msgs_per_s / twin->rx[i].msgs_per_s);
     putchar('}');
