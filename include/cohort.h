@@ -61,7 +61,8 @@ enum cohort_error {
                                     (see cohort_max_payload()) */
     COHORT_ERR_CLOSED = -7,      /* the member has left the group */
     COHORT_ERR_TIMEDOUT = -8,    /* a bounded wait expired */
-    COHORT_ERR_NOCRYPTO = -9,    /* built without libsodium */
+    COHORT_ERR_NOCRYPTO = -9,    /* built without libsodium, or a cipher
+                                    this CPU lacks */
     COHORT_ERR_KEY = -10,        /* key file unreadable, malformed or too open */
     COHORT_ERR_ADDRESS = -11,    /* address or interface cannot be used */
     COHORT_ERR_VERSION = -12,    /* config struct from an incompatible ABI */
@@ -129,6 +130,28 @@ typedef enum cohort_security {
     COHORT_SECURITY_AUTH = 1,     /* every datagram carries a MAC */
     COHORT_SECURITY_ENCRYPT = 2,  /* AEAD: confidential and authenticated */
 } cohort_security_t;
+
+/* The AEAD a member seals its datagrams with (AUTH and ENCRYPT alike).
+ * Every datagram says which one sealed it, and a member opens either, so
+ * members configured differently still form one group; one that cannot
+ * open AES-256-GCM (no hardware support) drops such datagrams, counted
+ * under security_mode, with a WARNING event (docs/security.md). */
+typedef enum cohort_cipher {
+    COHORT_CIPHER_XCHACHA20POLY1305 = 0, /* default: everywhere libsodium
+                                            is */
+    COHORT_CIPHER_AES256GCM = 1,   /* faster where the CPU has AES
+                                      instructions (x86-64 AES-NI with
+                                      PCLMUL, or ARMv8 crypto):
+                                      cohort_cipher_available() */
+    COHORT_CIPHER_FASTEST = 2,     /* AES256GCM where available, else
+                                      XCHACHA20POLY1305; chosen at
+                                      cohort_open() */
+} cohort_cipher_t;
+
+/* 1 if this build and CPU can seal and open with cipher, 0 if not (no
+ * libsodium, or AES256GCM without the instructions); FASTEST is always
+ * available where libsodium is. Errors: INVAL (no such cipher). */
+COHORT_API int cohort_cipher_available(cohort_cipher_t cipher);
 
 #define COHORT_KEY_BYTES 32
 #define COHORT_NAME_MAX 63  /* longest member name, bytes, no NUL */
@@ -271,6 +294,12 @@ struct cohort_config {
                                     (docs/performance.md, "Busy-poll").
                                     Never past the wait's deadline or the
                                     next timer. 0..1000000 */
+    /* --- since 0.7: cipher --- */
+    cohort_cipher_t cipher;      /* with security AUTH or ENCRYPT: the
+                                    AEAD this member seals with; default
+                                    COHORT_CIPHER_XCHACHA20POLY1305.
+                                    AES256GCM where the CPU lacks it:
+                                    NOCRYPTO at cohort_open() */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -516,8 +545,10 @@ enum cohort_request_flag {
  * stats_socket: EADDRINUSE when a running member listens at the path,
  * EEXIST when something other than a socket of this user's is there,
  * never replaced, or what stat, bind, chmod or listen said, e.g. ENOENT
- * for a missing directory), NOCRYPTO (security without libsodium), KEY
- * (key_file unreadable, malformed or too open). */
+ * for a missing directory), NOCRYPTO (security without libsodium, or
+ * cipher AES256GCM on a CPU without it), KEY (key_file unreadable,
+ * malformed or too open); INVAL also for a cipher that is none of
+ * cohort_cipher_t's. */
 COHORT_API COHORT_NODISCARD int cohort_open(cohort_t **out,
                                             const struct cohort_config *cfg);
 

@@ -114,6 +114,8 @@ static void usage(FILE *f)
 "                        /mode NAME switches it)\n"
 "  --key FILE            key from cohort-keygen\n"
 "  --security auth|encrypt  protection (needs --key)\n"
+"  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
+"                        (default xchacha20poly1305; members open both)\n"
 "  --datagram BYTES      largest UDP payload\n"
 "  --expected-members N  a view is primary with more than N/2 members\n"
 "                        (default 0: every view is primary)\n"

@@ -190,6 +190,8 @@ static void usage(FILE *f)
 "  --ipv6                use IPv6 for the group\n"
 "  --key FILE            group key from cohort-keygen (encrypts)\n"
 "  --security auth|encrypt  protection (needs --key)\n"
+"  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
+"                        (default xchacha20poly1305; members open both)\n"
 "  --datagram BYTES      largest UDP payload\n"
 "  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n"
 "  --expected N          replicas expected: writes need a view of more\n"
@@ -218,6 +220,7 @@ static const struct option long_opts[] = {
     { "ipv6", no_argument, NULL, TOOL_OPT_IPV6 },
     { "key", required_argument, NULL, TOOL_OPT_KEY },
     { "security", required_argument, NULL, TOOL_OPT_SECURITY },
+    { "cipher", required_argument, NULL, TOOL_OPT_CIPHER },
     { "datagram", required_argument, NULL, TOOL_OPT_DATAGRAM },
     { "faults", required_argument, NULL, TOOL_OPT_FAULTS },
     { "help", no_argument, NULL, TOOL_OPT_HELP },

@@ -1804,10 +1804,13 @@ static void print_heading(const struct perf_opts *o, size_t datagram)
                "raw1)\n", datagram, datagram - PERF_RAW_HDR_BYTES,
                PERF_RAW_MAX_WHOLE);
     if (!o->secmatrix && o->net.key_file != NULL)
-        printf("security: cohort cells run %s\n",
+        printf("security: cohort cells run %s, cipher %s\n",
                tool_security_name(o->net.security != COHORT_SECURITY_NONE
                                       ? o->net.security
-                                      : COHORT_SECURITY_ENCRYPT));
+                                      : COHORT_SECURITY_ENCRYPT),
+               tool_cipher_name(o->net.cipher));
+    else if (o->secmatrix)
+        printf("cipher: %s\n", tool_cipher_name(o->net.cipher));
     if (!o->latency || o->matrix)
         printf("msgs/s and MB/s: mean of the receivers over all senders' "
                "distinct, checked messages\n(MB = 10^6 bytes of payload); "
@@ -1945,10 +1948,12 @@ static void print_json(const struct perf_opts *o, const struct cell *cells,
 {
     printf("{\"tool\":\"cohort-perf\",\"library\":\"%s\",\"receivers\":%llu,"
            "\"interface\":\"%s\",\"datagram\":%zu,\"repeat\":%llu,"
-           "\"ratio_of\":\"%s\",\"cells\":[", cohort_version(),
-           (unsigned long long)o->receivers, o->net.interface,
-           n > 0 ? cells[0].datagram : 0, (unsigned long long)o->repeat,
-           o->secmatrix ? "security none" : "raw");
+           "\"ratio_of\":\"%s\",\"cipher\":\"%s\",\"cells\":[",
+           cohort_version(), (unsigned long long)o->receivers,
+           o->net.interface, n > 0 ? cells[0].datagram : 0,
+           (unsigned long long)o->repeat,
+           o->secmatrix ? "security none" : "raw",
+           tool_cipher_name(o->net.cipher));
     for (size_t i = 0; i < n; i++) {
         if (i)
             putchar(',');
@@ -2308,6 +2313,8 @@ static void usage(FILE *f)
 "                        security: the key to use (default: a temporary\n"
 "                        one)\n"
 "  --security auth|encrypt  with --key, as cohort-chat\n"
+"  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
+"                        (default xchacha20poly1305; members open both)\n"
 "  --plot FILE.svg|FILE.png  run, table, security: also draw the cells\n"
 "                        with gnuplot (Debian: gnuplot-nox): throughput\n"
 "                        by message size per mode beside raw, and the\n"

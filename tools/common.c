@@ -91,6 +91,8 @@ void tool_usage_net(FILE *f, const char *default_group,
 "  --key FILE            key from cohort-keygen\n"
 "  --security auth|encrypt  protection (needs --key; default with --key:\n"
 "                        encrypt)\n"
+"  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
+"                        (default: xchacha20poly1305; members open both)\n"
 "  --datagram BYTES      largest UDP payload\n"
 "  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n",
             default_group,
@@ -147,6 +149,29 @@ int tool_parse_security(const char *s, cohort_security_t *out)
     else
         return -1;
     return 0;
+}
+
+int tool_parse_cipher(const char *s, cohort_cipher_t *out)
+{
+    if (strcmp(s, "xchacha20poly1305") == 0 || strcmp(s, "xchacha") == 0)
+        *out = COHORT_CIPHER_XCHACHA20POLY1305;
+    else if (strcmp(s, "aes256gcm") == 0 || strcmp(s, "aes") == 0)
+        *out = COHORT_CIPHER_AES256GCM;
+    else if (strcmp(s, "fastest") == 0)
+        *out = COHORT_CIPHER_FASTEST;
+    else
+        return -1;
+    return 0;
+}
+
+const char *tool_cipher_name(cohort_cipher_t c)
+{
+    switch (c) {
+    case COHORT_CIPHER_XCHACHA20POLY1305: return "xchacha20poly1305";
+    case COHORT_CIPHER_AES256GCM: return "aes256gcm";
+    case COHORT_CIPHER_FASTEST: return "fastest";
+    }
+    return "?";
 }
 
 const char *tool_security_name(cohort_security_t s)
@@ -305,6 +330,18 @@ int tool_net_option(struct tool_net *n, int opt, const char *arg)
             return -1;
         }
         return 1;
+    case TOOL_OPT_CIPHER:
+        if (tool_parse_cipher(arg, &n->cipher) != 0) {
+            tool_err("--cipher: expected xchacha20poly1305, aes256gcm or "
+                     "fastest, got '%s'", arg);
+            return -1;
+        }
+        if (cohort_cipher_available(n->cipher) != 1) {
+            tool_err("--cipher %s: not available on this machine (no AES "
+                     "instructions, or no libsodium)", arg);
+            return -1;
+        }
+        return 1;
     case TOOL_OPT_DATAGRAM:
         if (tool_parse_u64("datagram", arg, 512, 65507, &v) != 0)
             return -1;
@@ -349,6 +386,7 @@ void tool_net_config(const struct tool_net *n, struct cohort_config *cfg)
         cfg->security = COHORT_SECURITY_ENCRYPT;
     if (n->max_datagram != 0)
         cfg->max_datagram = n->max_datagram;
+    cfg->cipher = n->cipher;
     cfg->faults = n->faults;
 }
 
@@ -659,6 +697,8 @@ void tool_argv_add_net(struct tool_argv *a, const struct tool_net *n)
     }
     tool_argv_add(a, "--security");
     tool_argv_add(a, tool_security_name(n->security));
+    tool_argv_add(a, "--cipher");
+    tool_argv_add(a, tool_cipher_name(n->cipher));
     if (n->max_datagram != 0)
         tool_argv_addf(a, "--datagram=%zu", n->max_datagram);
     if (n->faults != NULL) {

@@ -38,6 +38,7 @@ enum tool_opt {
     TOOL_OPT_MODE,
     TOOL_OPT_KEY,
     TOOL_OPT_SECURITY,
+    TOOL_OPT_CIPHER,
     TOOL_OPT_DATAGRAM,
     TOOL_OPT_FAULTS,
     TOOL_OPT_HELP,
@@ -56,6 +57,7 @@ enum tool_opt {
     { "mode", required_argument, NULL, TOOL_OPT_MODE },                \
     { "key", required_argument, NULL, TOOL_OPT_KEY },                  \
     { "security", required_argument, NULL, TOOL_OPT_SECURITY },        \
+    { "cipher", required_argument, NULL, TOOL_OPT_CIPHER },            \
     { "datagram", required_argument, NULL, TOOL_OPT_DATAGRAM },        \
     { "faults", required_argument, NULL, TOOL_OPT_FAULTS },            \
     { "help", no_argument, NULL, TOOL_OPT_HELP },                      \
@@ -79,6 +81,7 @@ struct tool_net {
                                     measure them */
     const char *key_file;
     cohort_security_t security;
+    cohort_cipher_t cipher;      /* --cipher; default the library's */
     size_t max_datagram;         /* 0: library default */
     const char *faults;          /* NULL: COHORT_FAULTS */
 };
@@ -173,6 +176,9 @@ int tool_parse_mode(const char *s, cohort_mode_t *out);
 const char *tool_mode_name(cohort_mode_t m);
 int tool_parse_security(const char *s, cohort_security_t *out);
 const char *tool_security_name(cohort_security_t s);
+/* "xchacha20poly1305" (or "xchacha"), "aes256gcm" (or "aes"), "fastest". */
+int tool_parse_cipher(const char *s, cohort_cipher_t *out);
+const char *tool_cipher_name(cohort_cipher_t c);
 
 /* Parse an unsigned decimal in [min, max]; on error print
  * "--opt: ..." and return -1. */

@@ -122,6 +122,9 @@ static const char *check_identity(const co_core_config_t *cfg)
         return "name: must be NUL-terminated";
     if (cfg->security > COHORT_SECURITY_ENCRYPT)
         return "security: no such mode";
+    if (cfg->cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
+        cfg->cipher != COHORT_CIPHER_AES256GCM)
+        return "cipher: no such cipher";
     if (cfg->packet_seq_start > CO_PACKET_SEQ_START_MAX)
         return "packet_seq_start: must be 0..2^62";
     return NULL;
@@ -174,6 +177,8 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     core->stats.struct_size = sizeof core->stats;
     co_rng_seed(&core->rng, cfg->seed);
     rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
+    if (rc == 0 && cfg->security != COHORT_SECURITY_NONE)
+        rc = co_crypto_use_cipher(&core->crypto, cfg->cipher);
     /* The crypto state holds the key now; keep no second copy around. */
     co_crypto_wipe_bytes(core->cfg.key, sizeof core->cfg.key);
     if (rc != 0) {

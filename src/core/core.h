@@ -79,6 +79,8 @@ typedef struct co_core_config {
     size_t tx_queue_len;       /* datagrams held for the caller to send */
 
     cohort_security_t security;
+    cohort_cipher_t cipher;    /* XCHACHA20POLY1305 or AES256GCM (the IO
+                                  edge resolves FASTEST) */
     uint8_t key[COHORT_KEY_BYTES];
     uint8_t key_id;
 

@@ -1,14 +1,21 @@
 /*
  * crypto.c - sealing and opening datagrams (docs/security.md).
  *
- * Both secured modes use XChaCha20-Poly1305 (IETF construction):
+ * Both secured modes use an AEAD, XChaCha20-Poly1305 (IETF construction,
+ * the default) or AES-256-GCM (CO_FLAG_AES256GCM in the header says which):
  *   AUTH:    no plaintext; the whole header + body is associated data, so
- *            the 16-byte tag is a one-time Poly1305 MAC keyed per packet.
+ *            the 16-byte tag is a one-time MAC keyed per packet.
  *   ENCRYPT: the 36-byte header is associated data, the body is encrypted
  *            in place, the tag is the trailer.
- * The 24-byte nonce is built from header fields that are themselves covered
- * by the tag, so nothing here draws random numbers: the core stays
- * deterministic (tests/check-sans-io.sh).
+ * XChaCha20-Poly1305 takes the group key and a 24-byte nonce built from
+ * header fields. AES-256-GCM's nonce is 12 bytes, too few for those
+ * fields, so each (sender, incarnation, group) gets a key of its own,
+ * BLAKE2b keyed with the group key over a context string and those ids,
+ * and the nonce is the packet_seq: the same uniqueness (no sender reuses a
+ * packet_seq in one life) under either cipher, and the two never share a
+ * key. Every input is a header field covered by the tag, so nothing here
+ * draws random numbers: the core stays deterministic
+ * (tests/check-sans-io.sh).
  */
 #include "config.h"
 
@@ -22,6 +29,8 @@
 #endif
 
 #define CO_NONCE_BYTES 24
+#define CO_AES_NONCE_BYTES 12
+#define CO_AES_CONTEXT_BYTES 16
 
 /* Header offsets the nonce is taken from (wire.h). */
 #define CO_OFF_FLAGS 4
@@ -59,16 +68,21 @@ void co_crypto_wipe(co_crypto_t *c)
         c->keys[i].id = 0;
     }
     c->send_slot = 0;
+    /* The expanded AES keys are key material too. */
+    co_crypto_wipe_bytes(c->aes, sizeof c->aes);
+    for (int i = 0; i < CO_CRYPTO_AES_CACHE; i++)
+        c->aes[i].slot = -1;
 }
 
 uint8_t co_crypto_flags(const co_crypto_t *c)
 {
     COHORT_ASSERT(mode_valid(c->mode));
+    uint8_t aes = c->cipher == COHORT_CIPHER_AES256GCM ? CO_FLAG_AES256GCM : 0;
     switch (c->mode) {
     case COHORT_SECURITY_AUTH:
-        return CO_FLAG_SECURED;
+        return CO_FLAG_SECURED | aes;
     case COHORT_SECURITY_ENCRYPT:
-        return CO_FLAG_SECURED | CO_FLAG_ENCRYPTED;
+        return CO_FLAG_SECURED | CO_FLAG_ENCRYPTED | aes;
     default:
         return 0;
     }
@@ -90,14 +104,30 @@ size_t co_crypto_overhead(const co_crypto_t *c)
 
 /* Which flags a datagram must carry to be accepted in our mode. A peer in
  * another mode is misconfigured (or hostile); either way it is dropped and
- * counted under its own reason so the operator can see it. */
+ * counted under its own reason so the operator can see it. The cipher may
+ * be either, if this CPU can open it. */
 static int mode_matches(const co_crypto_t *c, uint8_t flags)
 {
-    uint8_t sec = flags & (CO_FLAG_SECURED | CO_FLAG_ENCRYPTED);
-    return sec == co_crypto_flags(c);
+    const uint8_t mode_bits = CO_FLAG_SECURED | CO_FLAG_ENCRYPTED;
+    if ((flags & CO_FLAG_AES256GCM) && !c->aes_ok)
+        return 0;
+    return (flags & mode_bits) == (co_crypto_flags(c) & mode_bits);
 }
 
 #ifdef HAVE_LIBSODIUM
+
+int co_crypto_cipher_available(cohort_cipher_t cipher)
+{
+    switch (cipher) {
+    case COHORT_CIPHER_XCHACHA20POLY1305:
+    case COHORT_CIPHER_FASTEST:
+        return 1;
+    case COHORT_CIPHER_AES256GCM:
+        return crypto_aead_aes256gcm_is_available() == 1;
+    default:
+        return 0;
+    }
+}
 
 /* sender_id | incarnation | packet_seq | group_id | 0000, all copied from
  * the encoded header, so the nonce is authenticated along with it. */
@@ -108,6 +138,96 @@ static void nonce_of(const uint8_t *hdr, uint8_t nonce[CO_NONCE_BYTES])
     memcpy(nonce + 8, hdr + CO_OFF_PACKET_SEQ, 8);
     memcpy(nonce + 16, hdr + CO_OFF_GROUP_ID, 4);
     memset(nonce + 20, 0, 4);
+}
+
+_Static_assert(sizeof(crypto_aead_aes256gcm_state) <= CO_CRYPTO_AES_STATE,
+               "co_aes_key_t.state too small for libsodium's");
+
+/* AES-256-GCM: the expanded key of this datagram's (key slot, sender,
+ * incarnation, group), from the cache or made there: BLAKE2b keyed with
+ * the group key over a context string and the ids, read from the encoded
+ * header. */
+static const crypto_aead_aes256gcm_state *aes_key_of(co_crypto_t *c, int slot,
+                                                     const uint8_t *hdr)
+{
+    static const uint8_t context[CO_AES_CONTEXT_BYTES] = {
+        'c', 'o', 'h', 'o', 'r', 't', ' ', 'a',
+        'e', 's', '2', '5', '6', 'g', 'c', 'm'};
+    uint32_t sender = co_get32(hdr + CO_OFF_SENDER_ID);
+    uint32_t inc = co_get32(hdr + CO_OFF_INCARNATION);
+    uint32_t group = co_get32(hdr + CO_OFF_GROUP_ID);
+    co_aes_key_t *e = &c->aes[(sender ^ inc) % CO_CRYPTO_AES_CACHE];
+    crypto_aead_aes256gcm_state *st = (crypto_aead_aes256gcm_state *)e->state;
+    if (e->slot == slot && e->sender_id == sender && e->incarnation == inc &&
+        e->group_id == group)
+        return st;
+    uint8_t in[CO_AES_CONTEXT_BYTES + 12];
+    uint8_t key[crypto_aead_aes256gcm_KEYBYTES];
+    memcpy(in, context, sizeof context);
+    memcpy(in + 16, hdr + CO_OFF_SENDER_ID, 4);
+    memcpy(in + 20, hdr + CO_OFF_INCARNATION, 4);
+    memcpy(in + 24, hdr + CO_OFF_GROUP_ID, 4);
+    /* Cannot fail: every length is within BLAKE2b's bounds. */
+    (void)crypto_generichash(key, sizeof key, in, sizeof in,
+                             c->keys[slot].key, COHORT_KEY_BYTES);
+    (void)crypto_aead_aes256gcm_beforenm(st, key);
+    sodium_memzero(key, sizeof key);
+    e->slot = slot;
+    e->sender_id = sender;
+    e->incarnation = inc;
+    e->group_id = group;
+    return st;
+}
+
+/* The nonce: packet_seq | 00000000, from the encoded header. */
+static void aes_nonce_of(const uint8_t *hdr, uint8_t nonce[CO_AES_NONCE_BYTES])
+{
+    memcpy(nonce, hdr + CO_OFF_PACKET_SEQ, 8);
+    memset(nonce + 8, 0, 4);
+}
+
+static void aes_forget(co_crypto_t *c, int slot)
+{
+    for (int i = 0; i < CO_CRYPTO_AES_CACHE; i++) {
+        if (slot < 0 || c->aes[i].slot == slot) {
+            co_crypto_wipe_bytes(&c->aes[i], sizeof c->aes[i]);
+            c->aes[i].slot = -1;
+        }
+    }
+}
+
+static void aes_seal(co_crypto_t *c, uint8_t *dgram, size_t len)
+{
+    const crypto_aead_aes256gcm_state *st = aes_key_of(c, c->send_slot, dgram);
+    uint8_t nonce[CO_AES_NONCE_BYTES];
+    uint8_t *tag = dgram + len;
+    unsigned long long tag_len = 0;
+    aes_nonce_of(dgram, nonce);
+    if (c->mode == COHORT_SECURITY_AUTH) {
+        crypto_aead_aes256gcm_encrypt_detached_afternm(
+            tag, tag, &tag_len, tag, 0, dgram, len, NULL, nonce, st);
+    } else {
+        uint8_t *body = dgram + CO_HEADER_BYTES;
+        crypto_aead_aes256gcm_encrypt_detached_afternm(
+            body, tag, &tag_len, body, len - CO_HEADER_BYTES, dgram,
+            CO_HEADER_BYTES, NULL, nonce, st);
+    }
+    COHORT_ASSERT(tag_len == CO_TRAILER_BYTES);
+}
+
+static int aes_open(co_crypto_t *c, int slot, uint8_t *dgram, size_t len)
+{
+    const crypto_aead_aes256gcm_state *st = aes_key_of(c, slot, dgram);
+    uint8_t nonce[CO_AES_NONCE_BYTES];
+    const uint8_t *tag = dgram + len;
+    aes_nonce_of(dgram, nonce);
+    if (c->mode == COHORT_SECURITY_AUTH)
+        return crypto_aead_aes256gcm_decrypt_detached_afternm(
+            NULL, NULL, tag, 0, tag, dgram, len, nonce, st);
+    uint8_t *body = dgram + CO_HEADER_BYTES;
+    return crypto_aead_aes256gcm_decrypt_detached_afternm(
+        body, NULL, body, len - CO_HEADER_BYTES, tag, dgram, CO_HEADER_BYTES,
+        nonce, st);
 }
 
 static int find_slot(const co_crypto_t *c, uint8_t id)
@@ -135,6 +255,7 @@ static int slot_for_add(const co_crypto_t *c, uint8_t id)
 static void install(co_crypto_t *c, int slot,
                     const uint8_t key[COHORT_KEY_BYTES], uint8_t id)
 {
+    aes_forget(c, slot);
     memcpy(c->keys[slot].key, key, COHORT_KEY_BYTES);
     c->keys[slot].id = id;
     c->keys[slot].in_use = 1;
@@ -147,6 +268,9 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
         return COHORT_ERR_INVAL;
     memset(c, 0, sizeof *c);
     c->mode = mode;
+    c->cipher = COHORT_CIPHER_XCHACHA20POLY1305;
+    c->aes_ok = crypto_aead_aes256gcm_is_available() == 1;
+    aes_forget(c, -1);
     if (mode == COHORT_SECURITY_NONE)
         return COHORT_OK;
     if (key == NULL) {
@@ -155,6 +279,17 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
     }
     install(c, 0, key, key_id);
     c->send_slot = 0;
+    return COHORT_OK;
+}
+
+int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher)
+{
+    if (c == NULL || (cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
+                      cipher != COHORT_CIPHER_AES256GCM))
+        return COHORT_ERR_INVAL;
+    if (cipher == COHORT_CIPHER_AES256GCM && !c->aes_ok)
+        return COHORT_ERR_NOCRYPTO;
+    c->cipher = cipher;
     return COHORT_OK;
 }
 
@@ -172,7 +307,7 @@ int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],
     return COHORT_OK;
 }
 
-size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len)
+size_t co_crypto_seal(co_crypto_t *c, uint8_t *dgram, size_t len)
 {
     COHORT_ASSERT(len >= CO_HEADER_BYTES &&
                   co_get16(dgram + CO_OFF_BODY_LEN) == len - CO_HEADER_BYTES);
@@ -183,6 +318,10 @@ size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len)
     COHORT_ASSERT(c->keys[c->send_slot].in_use &&
                   dgram[CO_OFF_KEY_ID] == c->keys[c->send_slot].id);
     const uint8_t *key = c->keys[c->send_slot].key;
+    if (c->cipher == COHORT_CIPHER_AES256GCM) {
+        aes_seal(c, dgram, len);
+        return len + CO_TRAILER_BYTES;
+    }
     uint8_t nonce[CO_NONCE_BYTES];
     nonce_of(dgram, nonce);
     uint8_t *tag = dgram + len;
@@ -203,11 +342,16 @@ size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len)
 
 /* On failure libsodium clears the (in-place) body: the datagram is dropped
  * anyway, and no unverified plaintext ever reaches the core. */
-static int verify(const co_crypto_t *c, int slot, uint8_t *dgram,
+static int verify(co_crypto_t *c, int slot, uint8_t *dgram,
                   size_t sealed_len)
 {
     const uint8_t *key = c->keys[slot].key;
     size_t len = sealed_len - CO_TRAILER_BYTES;
+    if (dgram[CO_OFF_FLAGS] & CO_FLAG_AES256GCM) {
+        COHORT_ASSERT(c->aes_ok); /* mode_matches() */
+        return aes_open(c, slot, dgram, len) == 0 ? 0
+                                                  : CO_DROP(COHORT_DROP_AUTH);
+    }
     const uint8_t *tag = dgram + len;
     uint8_t nonce[CO_NONCE_BYTES];
     nonce_of(dgram, nonce);
@@ -236,7 +380,23 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
         return COHORT_ERR_INVAL;
     memset(c, 0, sizeof *c);
     c->mode = COHORT_SECURITY_NONE;
+    c->cipher = COHORT_CIPHER_XCHACHA20POLY1305;
     return mode == COHORT_SECURITY_NONE ? COHORT_OK : COHORT_ERR_NOCRYPTO;
+}
+
+int co_crypto_cipher_available(cohort_cipher_t cipher)
+{
+    (void)cipher;
+    return 0;
+}
+
+int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher)
+{
+    if (c == NULL || (cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
+                      cipher != COHORT_CIPHER_AES256GCM))
+        return COHORT_ERR_INVAL;
+    return cipher == COHORT_CIPHER_XCHACHA20POLY1305 ? COHORT_OK
+                                                     : COHORT_ERR_NOCRYPTO;
 }
 
 int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],
@@ -249,7 +409,7 @@ int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],
     return COHORT_ERR_NOCRYPTO;
 }
 
-size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len)
+size_t co_crypto_seal(co_crypto_t *c, uint8_t *dgram, size_t len)
 {
     COHORT_ASSERT(c->mode == COHORT_SECURITY_NONE);
     COHORT_ASSERT(len >= CO_HEADER_BYTES && dgram[CO_OFF_FLAGS] == 0);
@@ -263,7 +423,7 @@ static int find_slot(const co_crypto_t *c, uint8_t id)
     return -1;
 }
 
-static int verify(const co_crypto_t *c, int slot, uint8_t *dgram,
+static int verify(co_crypto_t *c, int slot, uint8_t *dgram,
                   size_t sealed_len)
 {
     (void)c;
@@ -288,7 +448,7 @@ static int length_check(const co_crypto_t *c, const co_header_t *h,
     return 0;
 }
 
-int co_crypto_open(const co_crypto_t *c, const co_header_t *h, uint8_t *dgram,
+int co_crypto_open(co_crypto_t *c, const co_header_t *h, uint8_t *dgram,
                    size_t len)
 {
     COHORT_ASSERT(c != NULL && h != NULL && dgram != NULL);

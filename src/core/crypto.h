@@ -20,15 +20,32 @@
 #include "wire.h"
 
 #define CO_CRYPTO_MAX_KEYS 2 /* current + previous, for a key rollover */
+#define CO_CRYPTO_AES_CACHE 8 /* AES-256-GCM key schedules kept */
+#define CO_CRYPTO_AES_STATE 512 /* >= sizeof crypto_aead_aes256gcm_state */
+
+/* An AES-256-GCM key, expanded, of one (key slot, sender, incarnation,
+ * group): deriving and expanding it costs about as much as sealing a
+ * 1 000-byte body, and a member hears few senders. */
+typedef struct co_aes_key {
+    _Alignas(16) unsigned char state[CO_CRYPTO_AES_STATE];
+    uint32_t sender_id, incarnation, group_id;
+    int slot;                   /* keys[] index; -1: empty */
+} co_aes_key_t;
 
 typedef struct co_crypto {
     cohort_security_t mode;
+    cohort_cipher_t cipher;     /* sealing: XCHACHA20POLY1305 or AES256GCM
+                                   (never FASTEST: the IO edge resolves it) */
+    int aes_ok;                 /* this CPU can open AES-256-GCM */
     struct {
         int in_use;
         uint8_t id;
         uint8_t key[COHORT_KEY_BYTES];
     } keys[CO_CRYPTO_MAX_KEYS];
     int send_slot; /* index into keys used to seal */
+    /* Direct-mapped by sender: what it holds follows from the keys and
+     * the header fields alone, so a forged header can only evict. */
+    co_aes_key_t aes[CO_CRYPTO_AES_CACHE];
 } co_crypto_t;
 
 /* Errors: NOCRYPTO (mode needs libsodium and it is absent), INVAL.
@@ -37,6 +54,16 @@ typedef struct co_crypto {
  * which the core never does. */
 int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
                    const uint8_t key[COHORT_KEY_BYTES], uint8_t key_id);
+
+/* Seal with cipher from now on (after co_crypto_init(); the default is
+ * XChaCha20-Poly1305). Either cipher is opened whatever this is. Errors:
+ * INVAL (unknown cipher, or FASTEST), NOCRYPTO (AES256GCM and this CPU or
+ * build cannot). */
+int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher);
+
+/* 1 if cipher can be used here (FASTEST: 1 with libsodium), else 0. The
+ * caller must have run sodium_init(). */
+int co_crypto_cipher_available(cohort_cipher_t cipher);
 
 /* Add a key accepted on receipt (rollover); make it the sealing key when
  * use_for_send. Errors: INVAL, NOCRYPTO. */
@@ -58,12 +85,14 @@ size_t co_crypto_overhead(const co_crypto_t *c);
 
 /* dgram holds header + body (len bytes) and has room for the trailer.
  * Seals in place; returns the new length. */
-size_t co_crypto_seal(const co_crypto_t *c, uint8_t *dgram, size_t len);
+size_t co_crypto_seal(co_crypto_t *c, uint8_t *dgram, size_t len);
 
-/* Verify (and decrypt in place) a datagram whose header h decoded. Returns 0
- * or a negative drop code: SECURITY_MODE (flags do not match our mode),
- * KEY_UNKNOWN, AUTH. On success the body is plaintext. */
-int co_crypto_open(const co_crypto_t *c, const co_header_t *h, uint8_t *dgram,
+/* Verify (and decrypt in place) a datagram whose header h decoded, with
+ * the cipher its flags name. Returns 0 or a negative drop code:
+ * SECURITY_MODE (flags do not match our mode, or name AES-256-GCM where
+ * this CPU cannot open it), KEY_UNKNOWN, AUTH. On success the body is
+ * plaintext. */
+int co_crypto_open(co_crypto_t *c, const co_header_t *h, uint8_t *dgram,
                    size_t len);
 
 #endif

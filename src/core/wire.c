@@ -54,8 +54,10 @@ static int co_header_check_fields(const co_header_t *h)
 {
     if ((h->flags & ~CO_FLAG__KNOWN) != 0)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
-    /* Ciphertext without a tag could never be verified. */
-    if ((h->flags & CO_FLAG_ENCRYPTED) && !(h->flags & CO_FLAG_SECURED))
+    /* Ciphertext, or a cipher named, without a tag could never be
+     * verified. */
+    if ((h->flags & (CO_FLAG_ENCRYPTED | CO_FLAG_AES256GCM)) &&
+        !(h->flags & CO_FLAG_SECURED))
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     if (h->sender_id == 0 || h->incarnation == 0 || h->packet_seq == 0)
         return CO_DROP(COHORT_DROP_BAD_FIELD);

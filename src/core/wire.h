@@ -42,7 +42,9 @@
 enum co_flag {
     CO_FLAG_SECURED = 0x01,   /* trailer present (MAC or AEAD tag) */
     CO_FLAG_ENCRYPTED = 0x02, /* body is ciphertext; needs SECURED */
-    CO_FLAG__KNOWN = 0x03,
+    CO_FLAG_AES256GCM = 0x04, /* sealed with AES-256-GCM, not
+                                 XChaCha20-Poly1305; needs SECURED */
+    CO_FLAG__KNOWN = 0x07,
 };
 
 /* Datagram types. Gaps are reserved for later issues: 16..31 membership

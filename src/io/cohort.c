@@ -181,6 +181,18 @@ COHORT_API const char *cohort_strerror(int err)
 #define CO_STR2(x) #x
 #define CO_STR(x) CO_STR2(x)
 
+COHORT_API int cohort_cipher_available(cohort_cipher_t cipher)
+{
+    if (cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
+        cipher != COHORT_CIPHER_AES256GCM && cipher != COHORT_CIPHER_FASTEST)
+        return COHORT_ERR_INVAL;
+#ifdef HAVE_LIBSODIUM
+    if (sodium_init() < 0)
+        return 0;
+#endif
+    return co_crypto_cipher_available(cipher);
+}
+
 COHORT_API const char *cohort_version(void)
 {
     return CO_STR(COHORT_VERSION_MAJOR) "." CO_STR(
@@ -235,7 +247,7 @@ COHORT_API const char *cohort_last_error_text(void)
     X(send_window_bytes) X(recv_buffer_bytes) X(max_members)                \
     X(event_queue_len) X(security) X(expected_members)         \
     X(self_delivery) X(state_transfer) X(state_provider)                 \
-    X(rpc_max_requests) X(rpc_history_len) X(rpc_history_bytes)
+    X(rpc_max_requests) X(rpc_history_len) X(rpc_history_bytes) X(cipher)
 
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {
@@ -363,6 +375,11 @@ static int co_check_security(const struct cohort_config *cfg)
     if (s != COHORT_SECURITY_NONE && s != COHORT_SECURITY_AUTH &&
         s != COHORT_SECURITY_ENCRYPT)
         return co_fail(COHORT_ERR_INVAL, "security: %d is no mode", (int)s);
+    if (cfg->cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
+        cfg->cipher != COHORT_CIPHER_AES256GCM &&
+        cfg->cipher != COHORT_CIPHER_FASTEST)
+        return co_fail(COHORT_ERR_INVAL, "cipher: %d is no cipher",
+                       (int)cfg->cipher);
     if (s == COHORT_SECURITY_NONE)
         return 0;
 #ifndef HAVE_LIBSODIUM
@@ -380,6 +397,11 @@ static int co_check_security(const struct cohort_config *cfg)
     if (sodium_init() < 0)
         return co_fail(COHORT_ERR_NOCRYPTO, "security: sodium_init() "
                        "failed");
+    if (cfg->cipher == COHORT_CIPHER_AES256GCM &&
+        !co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
+        return co_fail(COHORT_ERR_NOCRYPTO, "cipher: AES-256-GCM needs CPU "
+                       "support (AES-NI and PCLMUL, or ARMv8 crypto) that "
+                       "this machine lacks");
     return 0;
 #endif
 }
@@ -508,6 +530,14 @@ static int co_core_config_of(const struct cohort_config *cfg,
 #define CO_TO_CORE(f) cc->f = cfg->f;
     CO_SHARED_FIELDS(CO_TO_CORE)
 #undef CO_TO_CORE
+    /* The core seals with one cipher: FASTEST is this machine's choice.
+     * co_check_security() ran sodium_init() when security is on. */
+    if (cc->cipher == COHORT_CIPHER_FASTEST)
+        cc->cipher = cfg->security != COHORT_SECURITY_NONE &&
+                             co_crypto_cipher_available(
+                                 COHORT_CIPHER_AES256GCM)
+                         ? COHORT_CIPHER_AES256GCM
+                         : COHORT_CIPHER_XCHACHA20POLY1305;
     int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)

@@ -7,7 +7,9 @@
  * so NACKs, ACKs and data from the input reach real windows. Then the input
  * is cut into datagrams:
  *
- *   byte 0        mode: bit 0 selects COHORT_SECURITY_AUTH (key of 0x11s)
+ *   byte 0        mode: bit 0 selects COHORT_SECURITY_AUTH (key of 0x11s);
+ *                 with it, bit 1 makes the peers seal with AES-256-GCM
+ *                 (where the CPU has it; the target opens both)
  *   then repeated len(2, big-endian) datagram(len) from(1: peer 1 or 2)
  *
  * Each datagram is fed at an advancing time, timers run, every output is
@@ -32,7 +34,8 @@
 
 #define FUZZ_MAX_DATAGRAMS 256
 
-static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth)
+static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth,
+                        int aes)
 {
     co_core_config_defaults(cfg);
     cfg->group_id = co_group_id("fuzz", 4);
@@ -51,6 +54,12 @@ static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth)
 #endif
     memset(cfg->key, 0x11, sizeof cfg->key);
     cfg->name[0] = 'f';
+#ifdef HAVE_LIBSODIUM
+    if (aes && auth && crypto_aead_aes256gcm_is_available())
+        cfg->cipher = COHORT_CIPHER_AES256GCM;
+#else
+    (void)aes;
+#endif
 }
 
 static co_addr_t fuzz_addr(uint8_t node)
@@ -116,14 +125,14 @@ int cohort_fuzz_one(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int auth = data[0] & 1;
+    int auth = data[0] & 1, aes = data[0] & 2;
     co_core_config_t cfg;
     co_core_t *target = NULL, *peers[2] = {NULL, NULL};
     uint64_t now_ns = 1000000000ULL;
-    fuzz_config(&cfg, 100, auth);
+    fuzz_config(&cfg, 100, auth, 0);
     COHORT_ASSERT(co_core_new(&target, &cfg, now_ns) == 0);
     for (int p = 0; p < 2; p++) {
-        fuzz_config(&cfg, (uint32_t)(101 + p), auth);
+        fuzz_config(&cfg, (uint32_t)(101 + p), auth, aes);
         COHORT_ASSERT(co_core_new(&peers[p], &cfg, now_ns) == 0);
     }
     warm_up(target, peers, &now_ns);
@@ -165,22 +174,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /* Capture: run the warm-up with a third member and record what the target
- * receives, as corpus inputs in the format above. Returns the number of
- * inputs written through emit(). */
-size_t cohort_fuzz_capture(int auth, void (*emit)(const uint8_t *, size_t,
+ * receives, as corpus inputs in the format above (mode: byte 0 of each).
+ * Returns the number of inputs written through emit(). */
+size_t cohort_fuzz_capture(int mode, void (*emit)(const uint8_t *, size_t,
                                                   void *),
                            void *arg)
 {
+    int auth = mode & 1, aes = mode & 2;
     co_core_config_t cfg;
     co_core_t *cores[3];
     uint64_t now_ns = 1000000000ULL;
     for (int i = 0; i < 3; i++) {
-        fuzz_config(&cfg, (uint32_t)(100 + i), auth);
+        fuzz_config(&cfg, (uint32_t)(100 + i), auth, i > 0 && aes);
         COHORT_ASSERT(co_core_new(&cores[i], &cfg, now_ns) == 0);
     }
     uint8_t *input = malloc(65536);
     size_t written = 0, len = 1;
-    input[0] = (uint8_t)auth;
+    input[0] = (uint8_t)mode;
     uint8_t msg[5000];
     memset(msg, 0x5a, sizeof msg);
     for (int round = 0; round < 40; round++) {

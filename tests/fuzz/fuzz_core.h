@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 int cohort_fuzz_one(const uint8_t *data, size_t size);
-size_t cohort_fuzz_capture(int auth,
+size_t cohort_fuzz_capture(int mode,
                            void (*emit)(const uint8_t *, size_t, void *),
                            void *arg);
 

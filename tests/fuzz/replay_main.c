@@ -81,9 +81,12 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--capture") == 0) {
         struct capture plain = {argv[2], "capture-none", 0};
         struct capture auth = {argv[2], "capture-auth", 0};
+        struct capture aes = {argv[2], "capture-aes", 0};
         cohort_fuzz_capture(0, emit, &plain);
         cohort_fuzz_capture(1, emit, &auth);
-        printf("wrote %zu + %zu inputs to %s\n", plain.n, auth.n, argv[2]);
+        cohort_fuzz_capture(3, emit, &aes); /* AES-256-GCM where available */
+        printf("wrote %zu + %zu + %zu inputs to %s\n", plain.n, auth.n,
+               aes.n, argv[2]);
         return 0;
     }
     if (argc < 2) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "co_assert.h"
+#include "crypto.h"
 #include "sim.h"
 
 #define MS 1000000ULL
@@ -454,6 +455,15 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
      * that members are told to deliver their own messages. Without --vs
      * they are told not to, which check.c holds them to. */
     s->vs = opts->vs;
+    /* Members of one group seal with either cipher (each opens both).
+     * From the seed apart, so the draws above are those of every seed
+     * before ciphers were mixed. */
+    if (s->cfg.security != COHORT_SECURITY_NONE &&
+        co_crypto_cipher_available(COHORT_CIPHER_AES256GCM)) {
+        co_rng_t c;
+        co_rng_seed(&c, opts->seed ^ 0xae5256aeULL);
+        s->aes_mask = (uint32_t)co_rng_next(&c);
+    }
     s->self_delivery = opts->vs && !opts->no_self_delivery;
     s->cfg.self_delivery = s->self_delivery ? 1 : 0;
     /* State transfer needs self-delivery (the request's place is found

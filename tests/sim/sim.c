@@ -593,6 +593,9 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
     cfg->incarnation = sim_incarnation(n);
     snprintf(cfg->name, sizeof cfg->name, "n%zu", n->idx);
     memcpy(cfg->key, n->key, sizeof cfg->key);
+    cfg->cipher = n->idx < 32 && (w->scn.aes_mask >> n->idx & 1u)
+                      ? COHORT_CIPHER_AES256GCM
+                      : COHORT_CIPHER_XCHACHA20POLY1305;
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
     sim_state_config(w, n, cfg);
 }

@@ -184,6 +184,9 @@ typedef struct sim_scn {
                                   bounded socket buffer until it resumes */
     sim_episode_t pause[SIM_MAX_EPISODES];
     uint32_t slow_mask;        /* nodes that pull events at a limited rate */
+    uint32_t aes_mask;         /* secured: nodes that seal with AES-256-GCM
+                                  (the others XChaCha20-Poly1305; 0 where
+                                  the CPU has no AES instructions) */
     uint64_t slow_pull_ns[SIM_MAX_NODES];
 
     /* workload */

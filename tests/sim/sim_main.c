@@ -313,14 +313,16 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
 {
     const sim_scn_t *s = &w->scn;
     const sim_totals_t *t = &w->tot;
-    printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s fifo=%s "
+    printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s%s fifo=%s "
            "loss<=%.2f dup=%.2f reorder=%.2f part=%zu crash=%zu pause=%zu slow=%u "
            "sent=u%llu/f%llu delivered=u%llu/f%llu again=%llu retx=%llu "
            "nacks=%llu drops=%llu dgrams=%llu owed=%llu mem=%zu/%zu "
            "vt=%.2fs",
            status, (unsigned long long)w->opts.seed, s->name, s->members,
            s->outsider ? (s->intruder ? "+intruder" : "+outsider") : "",
-           security_name(s->cfg.security), w->fifo ? "yes" : "no",
+           security_name(s->cfg.security),
+           s->aes_mask & ((1u << s->members) - 1u) ? "+aes" : "",
+           w->fifo ? "yes" : "no",
            s->loss_max, s->dup, s->reorder, s->n_partitions, s->n_crashes,
            s->n_pauses, (unsigned)__builtin_popcount(s->slow_mask),
            (unsigned long long)t->sent[0], (unsigned long long)t->sent[1],

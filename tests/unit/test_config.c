@@ -191,6 +191,7 @@ MUT(m_events0, c->event_queue_len = 0)
 MUT(m_sockbuf_neg, c->socket_buffer_bytes = -1)
 MUT(m_sockbuf_small, c->socket_buffer_bytes = 100)
 MUT(m_security_bad, c->security = (cohort_security_t)7)
+MUT(m_cipher_bad, c->cipher = (cohort_cipher_t)9)
 MUT(m_faults_bad, c->faults = "drop=2")
 MUT(m_faults_key, c->faults = "bogus=1")
 MUT(m_busy_big, c->busy_poll_us = 1000001)
@@ -238,6 +239,7 @@ static const bad_case_t bad_cases[] = {
     {"socket buffer 100", m_sockbuf_small, COHORT_ERR_INVAL,
      "socket_buffer_bytes"},
     {"security 7", m_security_bad, COHORT_ERR_INVAL, "security"},
+    {"cipher 9", m_cipher_bad, COHORT_ERR_INVAL, "cipher"},
     {"faults rate", m_faults_bad, COHORT_ERR_INVAL, "faults"},
     {"faults key", m_faults_key, COHORT_ERR_INVAL, "faults"},
     {"busy-poll over 1 s", m_busy_big, COHORT_ERR_INVAL, "busy_poll_us"},
@@ -642,6 +644,64 @@ static void test_two_members_talk(void **state)
     cohort_close(a);
 }
 
+/* Members sealing with different ciphers form one group and hear each
+ * other (each opens both); a cipher this machine lacks is NOCRYPTO. */
+static void test_mixed_ciphers_talk(void **state)
+{
+    (void)state;
+    assert_int_equal(cohort_cipher_available((cohort_cipher_t)9),
+                     COHORT_ERR_INVAL);
+#ifndef HAVE_LIBSODIUM
+    assert_int_equal(cohort_cipher_available(COHORT_CIPHER_FASTEST), 0);
+    skip();
+#else
+    assert_int_equal(
+        cohort_cipher_available(COHORT_CIPHER_XCHACHA20POLY1305), 1);
+    assert_int_equal(cohort_cipher_available(COHORT_CIPHER_FASTEST), 1);
+    struct cohort_config ca, cb;
+    group_config(&ca, "test-config-ciphers", 13);
+    ca.security = COHORT_SECURITY_ENCRYPT;
+    ca.key = zero_key;
+    cb = ca;
+    ca.cipher = COHORT_CIPHER_AES256GCM;
+    cohort_t *a = NULL, *b = NULL;
+    if (cohort_cipher_available(COHORT_CIPHER_AES256GCM) != 1) {
+        assert_int_equal(cohort_open(&a, &ca), COHORT_ERR_NOCRYPTO);
+        assert_null(a);
+        skip();
+    }
+    cb.cipher = COHORT_CIPHER_XCHACHA20POLY1305;
+    assert_int_equal(cohort_open(&a, &ca), 0);
+    assert_int_equal(cohort_open(&b, &cb), 0);
+    assert_true(wait_view(a, b, 2, 5000));
+    static const char ping[] = "sealed with AES-256-GCM";
+    static const char pong[] = "sealed with XChaCha20-Poly1305";
+    cohort_event_t ev;
+    assert_int_equal(cohort_send(a, COHORT_FIFO, ping, sizeof ping), 0);
+    assert_int_equal(cohort_flush(a), 0);
+    assert_true(cohort_process(a) >= 0);
+    do
+        assert_true(wait_for(b, COHORT_EVENT_MESSAGE, &ev, 3000));
+    while (ev.u.message.sender.id != cohort_self(a).id);
+    assert_int_equal(ev.u.message.len, sizeof ping);
+    assert_memory_equal(ev.u.message.data, ping, sizeof ping);
+    assert_int_equal(cohort_send(b, COHORT_FIFO, pong, sizeof pong), 0);
+    assert_int_equal(cohort_flush(b), 0);
+    assert_true(cohort_process(b) >= 0);
+    do
+        assert_true(wait_for(a, COHORT_EVENT_MESSAGE, &ev, 3000));
+    while (ev.u.message.sender.id != cohort_self(b).id);
+    assert_memory_equal(ev.u.message.data, pong, sizeof pong);
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(a, &st), 0);
+    assert_int_equal(st.drops[COHORT_DROP_SECURITY_MODE], 0);
+    assert_int_equal(st.drops[COHORT_DROP_AUTH], 0);
+    cohort_close(b);
+    cohort_close(a);
+#endif
+}
+
 /* Issue 7, point 2: a member that left gracefully and opens again with
  * the same seed (so the same member id) is accepted by a member that saw
  * it leave; before, the same (id, incarnation) came back and the
@@ -1041,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_open_rejects_each_bad_field),
         cmocka_unit_test(test_open_null_arguments),
         cmocka_unit_test(test_open_security),
+        cmocka_unit_test(test_mixed_ciphers_talk),
         cmocka_unit_test(test_add_key),
         cmocka_unit_test(test_window_fits_socket_buffer),
         cmocka_unit_test(test_faults_from_environment),

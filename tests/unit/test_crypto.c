@@ -98,7 +98,7 @@ static size_t build(const co_crypto_t *c, uint8_t *d, const void *body,
     return CO_HEADER_BYTES + body_len;
 }
 
-static int open_dgram(const co_crypto_t *c, uint8_t *d, size_t len)
+static int open_dgram(co_crypto_t *c, uint8_t *d, size_t len)
 {
     co_header_t h;
     get_header(d, &h);
@@ -183,7 +183,7 @@ static void test_nocrypto(void **state)
 /* ------------------------------------------------------------------ */
 /* AUTH and ENCRYPT                                                     */
 
-static size_t build_sealed(const co_crypto_t *c, uint8_t *d,
+static size_t build_sealed(co_crypto_t *c, uint8_t *d,
                            const void *body, size_t body_len, uint64_t seq)
 {
     size_t len = build(c, d, body, body_len, seq);
@@ -344,9 +344,12 @@ static void test_wrong_key_same_id(void **state)
 }
 
 /* The drop reason a one-bit change at byte i must produce. */
-static int expected_flip_drop(size_t i, int bit)
+static int expected_flip_drop(const co_crypto_t *c, size_t i, int bit)
 {
     if (i == 4 && bit < 2) /* SECURED / ENCRYPTED: another mode */
+        return CO_DROP(COHORT_DROP_SECURITY_MODE);
+    /* The other cipher: its tag fails, or it cannot be opened here. */
+    if (i == 4 && bit == 2 && !c->aes_ok)
         return CO_DROP(COHORT_DROP_SECURITY_MODE);
     if (i == 5) /* key_id: we hold only one */
         return CO_DROP(COHORT_DROP_KEY_UNKNOWN);
@@ -355,10 +358,11 @@ static int expected_flip_drop(size_t i, int bit)
     return CO_DROP(COHORT_DROP_AUTH);
 }
 
-static void flip_every_bit(cohort_security_t mode)
+static void flip_every_bit(cohort_security_t mode, cohort_cipher_t cipher)
 {
     co_crypto_t c;
     assert_int_equal(co_crypto_init(&c, mode, KEY1, 7), 0);
+    assert_int_equal(co_crypto_use_cipher(&c, cipher), 0);
     uint8_t sealed[DGRAM_MAX], d[DGRAM_MAX];
     size_t n = build_sealed(&c, sealed, KAT_BODY, KAT_BODY_LEN, 42);
     memcpy(d, sealed, n);
@@ -369,7 +373,7 @@ static void flip_every_bit(cohort_security_t mode)
             memcpy(d, sealed, n);
             d[i] ^= (uint8_t)(1u << bit);
             int rc = open_dgram(&c, d, n);
-            int want = expected_flip_drop(i, bit);
+            int want = expected_flip_drop(&c, i, bit);
             if (want == 1)
                 assert_true(rc == CO_DROP(COHORT_DROP_TRUNCATED) ||
                             rc == CO_DROP(COHORT_DROP_BAD_FIELD));
@@ -384,13 +388,170 @@ static void flip_every_bit(cohort_security_t mode)
 static void test_bitflips_auth(void **state)
 {
     (void)state;
-    flip_every_bit(COHORT_SECURITY_AUTH);
+    flip_every_bit(COHORT_SECURITY_AUTH, COHORT_CIPHER_XCHACHA20POLY1305);
 }
 
 static void test_bitflips_encrypt(void **state)
 {
     (void)state;
-    flip_every_bit(COHORT_SECURITY_ENCRYPT);
+    flip_every_bit(COHORT_SECURITY_ENCRYPT, COHORT_CIPHER_XCHACHA20POLY1305);
+}
+
+/* ------------------------------------------------------------------ */
+/* AES-256-GCM                                                          */
+
+static int have_aes(void)
+{
+    return co_crypto_cipher_available(COHORT_CIPHER_AES256GCM);
+}
+
+static void init_aes(co_crypto_t *c, cohort_security_t mode, uint8_t id)
+{
+    assert_int_equal(co_crypto_init(c, mode, KEY1, id), 0);
+    assert_int_equal(co_crypto_use_cipher(c, COHORT_CIPHER_AES256GCM), 0);
+}
+
+static void test_use_cipher(void **state)
+{
+    (void)state;
+    co_crypto_t c;
+    assert_int_equal(co_crypto_init(&c, COHORT_SECURITY_AUTH, KEY1, 7), 0);
+    assert_int_equal(c.cipher, COHORT_CIPHER_XCHACHA20POLY1305);
+    assert_int_equal(co_crypto_use_cipher(NULL, COHORT_CIPHER_AES256GCM),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(co_crypto_use_cipher(&c, COHORT_CIPHER_FASTEST),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(co_crypto_use_cipher(&c, (cohort_cipher_t)9),
+                     COHORT_ERR_INVAL);
+    assert_int_equal(co_crypto_use_cipher(&c,
+                                          COHORT_CIPHER_XCHACHA20POLY1305), 0);
+    assert_int_equal(co_crypto_cipher_available(COHORT_CIPHER_FASTEST), 1);
+    assert_int_equal(
+        co_crypto_cipher_available(COHORT_CIPHER_XCHACHA20POLY1305), 1);
+    assert_int_equal(co_crypto_cipher_available((cohort_cipher_t)9), 0);
+    /* A CPU without AES instructions: sealing with it is refused. */
+    c.aes_ok = 0;
+    assert_int_equal(co_crypto_use_cipher(&c, COHORT_CIPHER_AES256GCM),
+                     COHORT_ERR_NOCRYPTO);
+    assert_int_equal(c.cipher, COHORT_CIPHER_XCHACHA20POLY1305);
+}
+
+static void test_aes_roundtrip(void **state)
+{
+    (void)state;
+    if (!have_aes())
+        skip();
+    for (int m = COHORT_SECURITY_AUTH; m <= COHORT_SECURITY_ENCRYPT; m++) {
+        co_crypto_t c;
+        init_aes(&c, (cohort_security_t)m, 7);
+        assert_int_equal(co_crypto_flags(&c) & CO_FLAG_AES256GCM,
+                         CO_FLAG_AES256GCM);
+        assert_int_equal(co_crypto_overhead(&c), CO_TRAILER_BYTES);
+        uint8_t d[DGRAM_MAX], body[BODY_MAX];
+        for (size_t i = 0; i < sizeof body; i++)
+            body[i] = (uint8_t)(i * 29 + 3);
+        size_t n = build_sealed(&c, d, body, sizeof body, 9);
+        if (m == COHORT_SECURITY_ENCRYPT)
+            assert_memory_not_equal(d + CO_HEADER_BYTES, body, sizeof body);
+        else
+            assert_memory_equal(d + CO_HEADER_BYTES, body, sizeof body);
+        assert_int_equal(open_dgram(&c, d, n), 0);
+        assert_memory_equal(d + CO_HEADER_BYTES, body, sizeof body);
+        n = build_sealed(&c, d, "", 0, 10);
+        assert_int_equal(open_dgram(&c, d, n), 0);
+    }
+}
+
+/* Computed outside cohort (Python: hashlib.blake2b keyed with KEY1 over
+ * "cohort aes256gcm" | sender_id | incarnation | group_id, 32 bytes, then
+ * AESGCM of the cryptography package, nonce packet_seq | 00000000). */
+static void test_aes_known_answer(void **state)
+{
+    (void)state;
+    if (!have_aes())
+        skip();
+    co_crypto_t c;
+    uint8_t d[DGRAM_MAX], ct[KAT_BODY_LEN], tag[CO_TRAILER_BYTES];
+    init_aes(&c, COHORT_SECURITY_AUTH, 7);
+    size_t n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN,
+                            0x0102030405060708ULL);
+    assert_int_equal(d[4], CO_FLAG_SECURED | CO_FLAG_AES256GCM);
+    hex_to_bin("3fe3d3435f64ffb88cf0b3145ee5a7e6", tag, sizeof tag);
+    assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
+
+    init_aes(&c, COHORT_SECURITY_ENCRYPT, 7);
+    n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN, 0x0102030405060708ULL);
+    assert_int_equal(d[4], CO_FLAG_SECURED | CO_FLAG_ENCRYPTED |
+                               CO_FLAG_AES256GCM);
+    hex_to_bin("71c396ba4e085789290de0ae1e951cd45e7e448a0cfbcbbbe7cf8c9769"
+               "ffc0d498a504f065d583e2c7c794",
+               ct, sizeof ct);
+    hex_to_bin("7576260bb3815b6e3be70d85d4d4c2ce", tag, sizeof tag);
+    assert_memory_equal(d + CO_HEADER_BYTES, ct, sizeof ct);
+    assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
+    assert_int_equal(open_dgram(&c, d, n), 0);
+    assert_memory_equal(d + CO_HEADER_BYTES, KAT_BODY, KAT_BODY_LEN);
+}
+
+/* Members sealing with different ciphers still hear each other: a member
+ * opens what the flags name. One that cannot open AES-256-GCM drops it as
+ * another security mode (and says so: a WARNING event, test_core). */
+static void test_either_cipher_opens(void **state)
+{
+    (void)state;
+    if (!have_aes())
+        skip();
+    for (int m = COHORT_SECURITY_AUTH; m <= COHORT_SECURITY_ENCRYPT; m++) {
+        co_crypto_t aes, chacha;
+        init_aes(&aes, (cohort_security_t)m, 1);
+        assert_int_equal(co_crypto_init(&chacha, (cohort_security_t)m, KEY1,
+                                        1), 0);
+        uint8_t d[DGRAM_MAX];
+        size_t n = build_sealed(&aes, d, KAT_BODY, KAT_BODY_LEN, 3);
+        assert_int_equal(open_dgram(&chacha, d, n), 0);
+        assert_memory_equal(d + CO_HEADER_BYTES, KAT_BODY, KAT_BODY_LEN);
+        n = build_sealed(&chacha, d, KAT_BODY, KAT_BODY_LEN, 4);
+        assert_int_equal(open_dgram(&aes, d, n), 0);
+        /* Relabelled to the other cipher, the tag no longer verifies. */
+        n = build_sealed(&aes, d, KAT_BODY, KAT_BODY_LEN, 5);
+        d[4] ^= CO_FLAG_AES256GCM;
+        assert_int_equal(open_dgram(&chacha, d, n),
+                         CO_DROP(COHORT_DROP_AUTH));
+        /* No AES instructions here: dropped before any key is used. */
+        n = build_sealed(&aes, d, KAT_BODY, KAT_BODY_LEN, 6);
+        chacha.aes_ok = 0;
+        assert_int_equal(open_dgram(&chacha, d, n),
+                         CO_DROP(COHORT_DROP_SECURITY_MODE));
+    }
+}
+
+/* The key is per sender: the same body, seq and group key under another
+ * sender id seal differently. */
+static void test_aes_key_per_sender(void **state)
+{
+    (void)state;
+    if (!have_aes())
+        skip();
+    co_crypto_t c;
+    init_aes(&c, COHORT_SECURITY_ENCRYPT, 1);
+    uint8_t a[DGRAM_MAX], b[DGRAM_MAX];
+    size_t len = build(&c, a, KAT_BODY, KAT_BODY_LEN, 8);
+    memcpy(b, a, len);
+    b[15] ^= 1; /* sender_id */
+    size_t na = co_crypto_seal(&c, a, len), nb = co_crypto_seal(&c, b, len);
+    assert_int_equal(na, nb);
+    assert_memory_not_equal(a + CO_HEADER_BYTES, b + CO_HEADER_BYTES,
+                            na - CO_HEADER_BYTES);
+    assert_int_equal(open_dgram(&c, b, nb), 0);
+}
+
+static void test_bitflips_aes(void **state)
+{
+    (void)state;
+    if (!have_aes())
+        skip();
+    flip_every_bit(COHORT_SECURITY_AUTH, COHORT_CIPHER_AES256GCM);
+    flip_every_bit(COHORT_SECURITY_ENCRYPT, COHORT_CIPHER_AES256GCM);
 }
 
 static void test_truncated(void **state)
@@ -517,10 +678,14 @@ static uint64_t mono_ns(void)
 #define BENCH_ROUNDS 20000
 #define BENCH_BODY 1000
 
+static cohort_cipher_t bench_cipher; /* what bench_mode() seals with */
+
 static double bench_mode(cohort_security_t mode, int do_open)
 {
     co_crypto_t c;
     assert_int_equal(co_crypto_init(&c, mode, KEY1, 1), 0);
+    if (mode != COHORT_SECURITY_NONE)
+        assert_int_equal(co_crypto_use_cipher(&c, bench_cipher), 0);
     uint8_t d[DGRAM_MAX], body[BENCH_BODY];
     memset(body, 0x42, sizeof body);
     uint64_t t0 = mono_ns();
@@ -543,21 +708,31 @@ static double bench_best(cohort_security_t mode, int do_open)
     return best;
 }
 
-static void test_bench(void **state)
+static void bench_cipher_print(const char *name)
 {
-    (void)state;
     (void)bench_mode(COHORT_SECURITY_ENCRYPT, 1); /* warm up */
     double none = bench_best(COHORT_SECURITY_NONE, 1);
     double auth_seal = bench_best(COHORT_SECURITY_AUTH, 0);
     double auth = bench_best(COHORT_SECURITY_AUTH, 1);
     double enc_seal = bench_best(COHORT_SECURITY_ENCRYPT, 0);
     double enc = bench_best(COHORT_SECURITY_ENCRYPT, 1);
-    printf("# crypto cost, %d-byte body, ns per datagram (incl. ~%.0f ns of "
-           "test framing):\n"
+    printf("# %s, %d-byte body, ns per datagram (incl. ~%.0f ns of test "
+           "framing):\n"
            "#   AUTH    seal %.0f, seal+open %.0f\n"
            "#   ENCRYPT seal %.0f, seal+open %.0f\n",
-           BENCH_BODY, none, auth_seal, auth, enc_seal, enc);
+           name, BENCH_BODY, none, auth_seal, auth, enc_seal, enc);
     assert_true(auth > 0 && enc > 0);
+}
+
+static void test_bench(void **state)
+{
+    (void)state;
+    bench_cipher = COHORT_CIPHER_XCHACHA20POLY1305;
+    bench_cipher_print("XChaCha20-Poly1305");
+    if (have_aes()) {
+        bench_cipher = COHORT_CIPHER_AES256GCM;
+        bench_cipher_print("AES-256-GCM");
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -749,6 +924,12 @@ int main(void)
         cmocka_unit_test(test_wrong_key_same_id),
         cmocka_unit_test(test_bitflips_auth),
         cmocka_unit_test(test_bitflips_encrypt),
+        cmocka_unit_test(test_use_cipher),
+        cmocka_unit_test(test_aes_roundtrip),
+        cmocka_unit_test(test_aes_known_answer),
+        cmocka_unit_test(test_either_cipher_opens),
+        cmocka_unit_test(test_aes_key_per_sender),
+        cmocka_unit_test(test_bitflips_aes),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_rollover),
         cmocka_unit_test(test_readd_same_id),

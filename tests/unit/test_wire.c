@@ -310,7 +310,7 @@ static void header_bad_flags(void **state)
     (void)state;
     /* Unknown bits, with and without SECURED; the length always matches
      * the SECURED bit, so only the flags are wrong. */
-    static const uint8_t unknown[] = {0x04, 0x08, 0x10, 0x40, 0x80, 0xFC};
+    static const uint8_t unknown[] = {0x08, 0x10, 0x40, 0x80, 0xF8};
     co_header_t plain = header_base(CO_TYPE_DATA, 16);
     co_header_t sealed = plain;
     sealed.flags = CO_FLAG_SECURED;
@@ -321,8 +321,13 @@ static void header_bad_flags(void **state)
         expect_patched(&sealed, 4, (uint8_t)(unknown[i] | CO_FLAG__KNOWN),
                        DROP(BAD_FIELD));
     }
-    /* Ciphertext with no tag. */
+    /* Ciphertext, or a cipher named, with no tag. */
     expect_patched(&plain, 4, CO_FLAG_ENCRYPTED, DROP(BAD_FIELD));
+    expect_patched(&plain, 4, CO_FLAG_AES256GCM, DROP(BAD_FIELD));
+    expect_patched(&plain, 4, CO_FLAG_AES256GCM | CO_FLAG_ENCRYPTED,
+                   DROP(BAD_FIELD));
+    /* AES-256-GCM is a known bit with a tag. */
+    expect_patched(&sealed, 4, CO_FLAG_SECURED | CO_FLAG_AES256GCM, 0);
 }
 
 static int decode_built(const co_header_t *h)
