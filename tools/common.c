@@ -697,8 +697,12 @@ void tool_argv_add_net(struct tool_argv *a, const struct tool_net *n)
     }
     tool_argv_add(a, "--security");
     tool_argv_add(a, tool_security_name(n->security));
-    tool_argv_add(a, "--cipher");
-    tool_argv_add(a, tool_cipher_name(n->cipher));
+    /* Only a choice other than the default: a build without libsodium
+     * refuses every --cipher (none is available there). */
+    if (n->cipher != COHORT_CIPHER_XCHACHA20POLY1305) {
+        tool_argv_add(a, "--cipher");
+        tool_argv_add(a, tool_cipher_name(n->cipher));
+    }
     if (n->max_datagram != 0)
         tool_argv_addf(a, "--datagram=%zu", n->max_datagram);
     if (n->faults != NULL) {
