@@ -321,7 +321,9 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            status, (unsigned long long)w->opts.seed, s->name, s->members,
            s->outsider ? (s->intruder ? "+intruder" : "+outsider") : "",
            security_name(s->cfg.security),
-           s->aes_mask & ((1u << s->members) - 1u) ? "+aes" : "",
+           (s->members >= 32 ? s->aes_mask
+                             : s->aes_mask & ((1u << s->members) - 1u))
+               ? "+aes" : "",
            w->fifo ? "yes" : "no",
            s->loss_max, s->dup, s->reorder, s->n_partitions, s->n_crashes,
            s->n_pauses, (unsigned)__builtin_popcount(s->slow_mask),
