@@ -204,7 +204,19 @@ struct cohort_config {
                                        a datagram; default 200 us; 0: none */
 
     /* --- limits (bytes or counts); every buffer is bounded by these --- */
-    size_t max_datagram;         /* UDP payload size; default 1400 */
+    size_t max_datagram;         /* largest UDP payload sent; default 0:
+                                    from the interface's MTU at open, less
+                                    the IP and UDP headers (65 507 on
+                                    loopback, 1 472 on Ethernet, 8 972 on
+                                    jumbo frames; cut to send_window_bytes
+                                    / 4 and rpc_history_bytes), so no
+                                    datagram is fragmented at that hop.
+                                    Else 512..65507, an override (a path
+                                    with a lower MTU further on). Every
+                                    member of a group must send no more
+                                    than the others accept: same MTU, or
+                                    the same override (see
+                                    cohort_config_datagram()) */
     size_t max_message;          /* largest message; default 16 MiB */
     size_t send_window_bytes;    /* unacknowledged reliable bytes a sender may
                                     have outstanding; default 4 MiB. Cut at
@@ -305,6 +317,14 @@ struct cohort_config {
 /* Fill *cfg with defaults (group NULL: must be set). */
 COHORT_API void cohort_config_init(struct cohort_config *cfg);
 
+/* The max_datagram cohort_open() would use with cfg, into *out: the
+ * field itself when set, else the one sized from the MTU of cfg's
+ * interface (cfg->group need not be set). Errors: INVAL (cfg or out
+ * NULL, a bad interface or ipv6 field), VERSION (struct_size),
+ * ADDRESS (no such interface, down, or an MTU too small), SYSTEM. */
+COHORT_API int cohort_config_datagram(const struct cohort_config *cfg,
+                                      size_t *out);
+
 /* ------------------------------------------------------------------ */
 /* Members and events                                                  */
 /* ------------------------------------------------------------------ */
@@ -403,7 +423,11 @@ typedef struct cohort_event {
             int code;                  /* COHORT_ERR_*: LOST, AUTH,
                                           KEY_UNKNOWN, SECURITY_MODE,
                                           SYSTEM, or INVAL for a
-                                          configuration adjusted at open */
+                                          configuration adjusted at open;
+                                          TOOBIG: datagrams longer than
+                                          max_datagram arrived and were
+                                          dropped (a member with a larger
+                                          one: give all the same) */
             const char *text;          /* NUL-terminated description */
             cohort_member_t member;    /* the member concerned (LOST), or
                                           {0, 0} */
@@ -854,8 +878,8 @@ COHORT_API cohort_member_t cohort_self(const cohort_t *c);
 
 /* Largest message cohort_send() accepts in mode: config.max_message for
  * FIFO; for UNRELIABLE one datagram's payload room, which depends on
- * max_datagram and the security mode (1 340 B with security none at the
- * default max_datagram of 1 400). 0 for a mode this build does not
+ * max_datagram and the security mode (1 340 B with security none at a
+ * max_datagram of 1 400). 0 for a mode this build does not
  * support. Never fails. */
 COHORT_API size_t cohort_max_payload(const cohort_t *c, cohort_mode_t mode);
 

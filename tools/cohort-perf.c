@@ -265,13 +265,17 @@ static void raw_address(const struct perf_opts *o, char *buf, size_t len)
         snprintf(buf, len, "239.195.%u.%u", x, y);
 }
 
-/* The datagram limit of a run: --datagram, else the library's default,
- * so the raw baseline is held to the same one. */
+/* The datagram limit of a run: --datagram, else the one the library
+ * sizes from the interface's MTU, so the raw baseline is held to the same
+ * one. 1400 (the limit before MTU sizing) if the MTU cannot be read: the
+ * open that follows then names the reason. */
 static size_t datagram_limit(const struct tool_net *net)
 {
     struct cohort_config cfg;
+    size_t dg = 1400;
     tool_config(net, &cfg);
-    return cfg.max_datagram;
+    (void)cohort_config_datagram(&cfg, &dg);
+    return dg;
 }
 
 static int io_open(struct perf_io *io, const struct perf_opts *o)
@@ -2307,7 +2311,8 @@ static void usage(FILE *f)
 "                        FIFO stream (--size, default 1000) while a\n"
 "                        member joins, one leaves, one is SIGKILLed\n"
 "                        (--members: group sizes >= 3, default 4)\n"
-"  --datagram BYTES      datagram limit (cfg.max_datagram, default 1400),\n"
+"  --datagram BYTES      datagram limit (cfg.max_datagram; default: the\n"
+"                        interface MTU less headers, 65507 on loopback),\n"
 "                        obeyed by cohort and raw alike\n"
 "  --key FILE            cohort cells authenticated or encrypted;\n"
 "                        security: the key to use (default: a temporary\n"

@@ -93,7 +93,8 @@ void tool_usage_net(FILE *f, const char *default_group,
 "                        encrypt)\n"
 "  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
 "                        (default: xchacha20poly1305; members open both)\n"
-"  --datagram BYTES      largest UDP payload\n"
+"  --datagram BYTES      largest UDP payload (default: the interface MTU\n"
+"                        less IP and UDP headers; 65507 on loopback)\n"
 "  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n",
             default_group,
             mode_help ? mode_help : "delivery mode (default: fifo)");

@@ -47,6 +47,7 @@
 #define CO_STATS_SIZE_MAX ((size_t)1 << 20)
 
 #define CO_ERROR_TEXT_MAX 256
+#define CO_TRUNCATED_WARN_NS (10 * CO_S_NS)
 #define CO_WARNING_TEXT_MAX 160
 #define CO_RX_ROUNDS_MAX 16     /* receive batches per cohort_process() */
 #define CO_RANDOM_TRIES_MAX 16
@@ -86,6 +87,9 @@ struct cohort {
     uint64_t busy_poll_ns;     /* cfg.busy_poll_us */
     bool rejoin_due;           /* COHORT_ERR_EXCLUDED was handed out: the
                                   next call begins a new life */
+    size_t max_datagram;       /* the one in use (sized from the MTU) */
+    uint64_t truncated_told;   /* oversized datagrams a WARNING named */
+    uint64_t truncated_warn_ns; /* when (one a CO_TRUNCATED_WARN_NS) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -264,6 +268,7 @@ COHORT_API void cohort_config_init(struct cohort_config *cfg)
     CO_SHARED_FIELDS(CO_FROM_CORE)
 #undef CO_FROM_CORE
     cfg->socket_buffer_bytes = CO_SOCKET_BUFFER_DEFAULT;
+    cfg->max_datagram = 0; /* from the interface's MTU at open */
 }
 
 /* Callers built against an older header pass a shorter struct: its fields
@@ -624,6 +629,48 @@ static void co_free_handle(cohort_t *c)
 
 static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
 
+/* max_datagram 0: the largest datagram the interface sends unfragmented,
+ * cut so that the limits that are multiples of it still hold (a send
+ * window of four datagrams, a reply history of one). */
+static int co_size_datagram(struct cohort_config *cfg)
+{
+    if (cfg->max_datagram != 0)
+        return 0;
+    size_t dg;
+    char why[CO_ERROR_TEXT_MAX];
+    snprintf(why, sizeof why, "interface MTU unknown");
+    int rc = co_transport_path_datagram(cfg->interface, cfg->ipv6, &dg, why,
+                                        sizeof why);
+    if (rc != 0)
+        return co_fail(rc, "max_datagram from the MTU: %s", why);
+    if (dg > cfg->send_window_bytes / 4)
+        dg = cfg->send_window_bytes / 4;
+    if (dg > cfg->rpc_history_bytes)
+        dg = cfg->rpc_history_bytes;
+    if (dg < CO_MIN_DATAGRAM)
+        dg = CO_MIN_DATAGRAM; /* the check then names the small window */
+    cfg->max_datagram = dg;
+    return 0;
+}
+
+COHORT_API int cohort_config_datagram(const struct cohort_config *cfg,
+                                      size_t *out)
+{
+    if (cfg == NULL || out == NULL)
+        return co_fail(COHORT_ERR_INVAL, "config or out: NULL");
+    struct cohort_config copy;
+    int rc = co_config_copy(cfg, &copy);
+    if (rc == 0 && copy.max_datagram == 0)
+        rc = co_check_interface(&copy);
+    if (rc == 0 && copy.ipv6 != 0 && copy.ipv6 != 1)
+        rc = co_fail(COHORT_ERR_INVAL, "ipv6: %d (must be 0 or 1)", copy.ipv6);
+    if (rc == 0)
+        rc = co_size_datagram(&copy);
+    if (rc == 0)
+        *out = copy.max_datagram;
+    return rc;
+}
+
 /* Everything that can fail before a socket is opened, in the order the
  * caller is most likely to want to hear about it. */
 static int co_prepare(const struct cohort_config *user,
@@ -633,6 +680,8 @@ static int co_prepare(const struct cohort_config *user,
     int rc = co_config_copy(user, cfg);
     if (rc == 0)
         rc = co_check_config(cfg);
+    if (rc == 0)
+        rc = co_size_datagram(cfg);
     if (rc == 0)
         rc = co_parse_faults(cfg, faults);
     if (rc == 0)
@@ -715,6 +764,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     }
     if (rc == 0) {
         c->max_message = cfg.max_message;
+        c->max_datagram = cfg.max_datagram;
         c->busy_poll_ns = (uint64_t)cfg.busy_poll_us * 1000;
         /* tx_queue_len 0 lets the core size its queue, at most
          * CO_TX_QUEUE_GUESS datagrams. */
@@ -828,6 +878,28 @@ static void co_rx_one(cohort_t *c, uint64_t now_ns, const co_rx_dgram_t *r)
     co_rx_release(c, now_ns);
 }
 
+/* A member that sends datagrams longer than this one accepts is cut off
+ * from it as by a lost link: say why, at most once a CO_TRUNCATED_WARN_NS. */
+static void co_warn_truncated(cohort_t *c, uint64_t now_ns)
+{
+    uint64_t count;
+    size_t largest;
+    co_transport_truncated(c->tp, &count, &largest);
+    if (count == c->truncated_told ||
+        (c->truncated_warn_ns != 0 &&
+         now_ns - c->truncated_warn_ns < CO_TRUNCATED_WARN_NS))
+        return;
+    char text[160];
+    snprintf(text, sizeof text,
+             "%llu datagrams of up to %zu bytes dropped: longer than this "
+             "member's max_datagram of %zu; give every member the same",
+             (unsigned long long)(count - c->truncated_told), largest,
+             c->max_datagram);
+    co_core_warn(c->core, COHORT_ERR_TOOBIG, text);
+    c->truncated_told = count;
+    c->truncated_warn_ns = now_ns;
+}
+
 /* Read what is waiting, a bounded number of batches: the descriptor stays
  * readable if more is left, so the caller comes back for it. */
 static int co_drain_sockets(cohort_t *c)
@@ -840,6 +912,7 @@ static int co_drain_sockets(cohort_t *c)
         uint64_t now = co_now_ns();
         for (int i = 0; i < n; i++)
             co_rx_one(c, now, &dg[i]);
+        co_warn_truncated(c, now);
         /* Replies (NACKs, retransmissions) leave before the next batch, so
          * the core's bounded send queue never overflows. */
         int rc = co_pump_tx(c, now, false);

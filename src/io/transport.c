@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -315,6 +316,46 @@ static int co_iface_resolve(const char *spec, int family, co_iface_t *out,
         co_tp_fail(why, why_len, "interface: '%s' is down", name);
         return COHORT_ERR_ADDRESS;
     }
+    return 0;
+}
+
+/* SIOCGIFMTU: the interface's own MTU. A lower path MTU further on (a
+ * router, a tunnel) is not seen here; max_datagram is the override. */
+int co_transport_path_datagram(const char *interface, int ipv6, size_t *out,
+                               char *why, size_t why_len)
+{
+    COHORT_ASSERT(out != NULL);
+    int family = ipv6 ? AF_INET6 : AF_INET;
+    co_iface_t iface;
+    int rc = co_iface_resolve(interface, family, &iface, why, why_len);
+    if (rc != 0)
+        return rc;
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        co_tp_fail(why, why_len, "socket: %s", strerror(errno));
+        return COHORT_ERR_SYSTEM;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface.name);
+    rc = ioctl(fd, SIOCGIFMTU, &ifr);
+    int err = errno;
+    close(fd);
+    if (rc != 0) {
+        co_tp_fail(why, why_len, "MTU of %s: %s", iface.name, strerror(err));
+        return COHORT_ERR_SYSTEM;
+    }
+    size_t headers = ipv6 ? 48 : 28;
+    size_t mtu = ifr.ifr_mtu > 0 ? (size_t)ifr.ifr_mtu : 0;
+    if (mtu < CO_MIN_DATAGRAM + headers) {
+        co_tp_fail(why, why_len, "interface %s: MTU %zu is below the %zu "
+                   "bytes a datagram needs (set max_datagram to send "
+                   "fragmented datagrams)", iface.name, mtu,
+                   CO_MIN_DATAGRAM + headers);
+        return COHORT_ERR_ADDRESS;
+    }
+    size_t dg = mtu - headers;
+    *out = dg > CO_MAX_DATAGRAM ? CO_MAX_DATAGRAM : dg;
     return 0;
 }
 
@@ -638,6 +679,13 @@ void co_transport_close(co_transport_t *t)
     free(t);
 }
 
+void co_transport_truncated(const co_transport_t *t, uint64_t *count,
+                            size_t *largest)
+{
+    *count = t->counters.recv_truncated;
+    *largest = t->counters.largest_truncated;
+}
+
 size_t co_transport_rcvbuf(const co_transport_t *t)
 {
     size_t least = SIZE_MAX;
@@ -810,14 +858,17 @@ static void co_rx_prepare(co_transport_t *t, size_t first, size_t count)
 #ifdef HAVE_RECVMMSG
 static int co_recv_call(co_transport_t *t, int fd, size_t first, size_t room)
 {
-    return recvmmsg(fd, t->rx_msgs + first, (unsigned)room, MSG_DONTWAIT,
-                    NULL);
+    /* MSG_TRUNC: msg_len is a datagram's real length, also when it was
+     * longer than its slot (then cut, and dropped below). */
+    return recvmmsg(fd, t->rx_msgs + first, (unsigned)room,
+                    MSG_DONTWAIT | MSG_TRUNC, NULL);
 }
 #else
 static int co_recv_call(co_transport_t *t, int fd, size_t first, size_t room)
 {
     (void)room;
-    ssize_t n = recvmsg(fd, &t->rx_msgs[first].msg_hdr, MSG_DONTWAIT);
+    ssize_t n = recvmsg(fd, &t->rx_msgs[first].msg_hdr,
+                        MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0)
         return -1;
     t->rx_msgs[first].msg_len = (unsigned)n;
@@ -959,8 +1010,11 @@ int co_transport_recv(co_transport_t *t, const co_rx_dgram_t **out)
         const struct mmsghdr *m = &t->rx_msgs[i];
         t->counters.datagrams_received++;
         t->counters.bytes_received += m->msg_len;
-        if ((m->msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        if ((m->msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
+            m->msg_len > t->slot_bytes) {
             t->counters.recv_truncated++;
+            if (m->msg_len > t->counters.largest_truncated)
+                t->counters.largest_truncated = m->msg_len;
             continue;
         }
         co_rx_dgram_t *d = &t->rx_out[good++];

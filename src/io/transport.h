@@ -53,6 +53,7 @@ typedef struct co_transport_counters {
     uint64_t bytes_received;
     uint64_t send_errors;    /* the kernel refused them or had no room */
     uint64_t recv_truncated; /* larger than max_datagram */
+    size_t largest_truncated; /* the longest of those, bytes */
 } co_transport_counters_t;
 
 typedef struct co_transport co_transport_t;
@@ -61,6 +62,15 @@ typedef struct co_transport co_transport_t;
  * address unusable), SYSTEM, NOMEM, with a one-line reason in why. */
 int co_transport_open(co_transport_t **out, const co_transport_config_t *cfg,
                       char *why, size_t why_len);
+
+/* The largest UDP payload that leaves through the interface (NULL:
+ * loopback; else a name or local address, as co_transport_open takes it)
+ * without IP fragmentation: its MTU less the IP and UDP headers (28 bytes
+ * for IPv4, 48 for IPv6), at most CO_MAX_DATAGRAM. Errors: ADDRESS (no
+ * such interface, down, or an MTU below CO_MIN_DATAGRAM plus headers),
+ * SYSTEM, with a one-line reason in why. */
+int co_transport_path_datagram(const char *interface, int ipv6, size_t *out,
+                               char *why, size_t why_len);
 
 /* Close the sockets and free t (queued datagrams are not sent). t may be
  * NULL. */
@@ -72,6 +82,11 @@ int co_transport_fd(const co_transport_t *t);
 /* The smaller receive buffer of the two sockets, as the kernel reports it
  * (which counts its own overhead: about half is payload). */
 size_t co_transport_rcvbuf(const co_transport_t *t);
+
+/* Datagrams dropped as longer than max_datagram so far, and the longest
+ * (a member of the group sends larger ones than this one accepts). */
+void co_transport_truncated(const co_transport_t *t, uint64_t *count,
+                            size_t *largest);
 
 /* Queue one datagram (copied) to dest, or to the group when dest is NULL.
  * A full batch is sent at once. Returns 0 or COHORT_ERR_SYSTEM (a socket

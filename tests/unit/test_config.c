@@ -73,7 +73,7 @@ static void test_defaults(void **state)
     assert_true(cfg.nack_delay_ns == 5 * MS_NS);
     assert_true(cfg.nack_retry_ns == 40 * MS_NS);
     assert_true(cfg.bundle_delay_ns == 200000);
-    assert_int_equal(cfg.max_datagram, 1400);
+    assert_int_equal(cfg.max_datagram, 0); /* from the MTU at open */
     assert_int_equal(cfg.max_message, 16u << 20);
     assert_int_equal(cfg.send_window_bytes, 4u << 20);
     assert_int_equal(cfg.recv_buffer_bytes, 32u << 20);
@@ -749,7 +749,10 @@ static void test_defaults_are_the_cores(void **state)
     assert_true(cfg.nack_delay_ns == d.nack_delay_ns);
     assert_true(cfg.nack_retry_ns == d.nack_retry_ns);
     assert_true(cfg.bundle_delay_ns == d.bundle_delay_ns);
-    assert_int_equal(cfg.max_datagram, d.max_datagram);
+    /* The one exception: the public default is 0, sized from the MTU at
+     * open (the core, fed by a simulator too, has no interface). */
+    assert_int_equal(cfg.max_datagram, 0);
+    assert_int_equal(d.max_datagram, 1400);
     assert_int_equal(cfg.max_message, d.max_message);
     assert_int_equal(cfg.send_window_bytes, d.send_window_bytes);
     assert_int_equal(cfg.recv_buffer_bytes, d.recv_buffer_bytes);
@@ -807,6 +810,7 @@ static void test_open_and_core_rules_agree(void **state)
         struct cohort_config cfg;
         base_config(&cfg);
         cfg.port = test_port(7);
+        cfg.max_datagram = 1400; /* the core's default, not the MTU's */
         set_field(&cfg, rc->off_pub, rc->width, rc->value);
         co_core_config_t cc;
         co_core_config_defaults(&cc);
@@ -849,6 +853,7 @@ static void test_next_event_sends_what_it_queued(void **state)
     base_config(&cfg);
     cfg.group = "test-config-drain";
     cfg.port = test_port(8);
+    cfg.max_datagram = 1400; /* both: a's window is four of them */
     cohort_t *a = NULL, *b = NULL;
     assert_int_equal(cohort_open(&b, &cfg), 0);
     cfg.event_queue_len = 1;          /* a holds what it cannot queue */
@@ -889,6 +894,7 @@ static size_t max_payload_with(cohort_security_t security, size_t *fifo)
     struct cohort_config cfg;
     base_config(&cfg);
     cfg.port = test_port(9);
+    cfg.max_datagram = 1400;
     cfg.security = security;
     cfg.key = security != COHORT_SECURITY_NONE ? key : NULL;
     cohort_t *c = NULL;
@@ -919,6 +925,128 @@ static void test_max_payload(void **state)
     assert_true(auth < 1340);
     assert_true(enc < 1340);
 #endif
+}
+
+/* The interface's MTU less 28 bytes of IPv4 and UDP headers, from
+ * /sys; 0 if it cannot be read. */
+static size_t sys_datagram(const char *ifname)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/sys/class/net/%s/mtu", ifname);
+    FILE *f = fopen(path, "r");
+    unsigned long mtu = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lu", &mtu) != 1)
+        mtu = 0;
+    fclose(f);
+    if (mtu < 28)
+        return 0;
+    return mtu - 28 > 65507 ? 65507 : mtu - 28;
+}
+
+/* Issue 12: max_datagram 0 (the default) is the interface's MTU less
+ * the headers, cut to what the window and reply history allow; an
+ * explicit one is kept; cohort_open() uses what cohort_config_datagram()
+ * tells. */
+static void test_datagram_from_mtu(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    base_config(&cfg);
+    cfg.port = test_port(15);
+    size_t dg = 0, want = sys_datagram("lo");
+    assert_int_equal(cohort_config_datagram(&cfg, &dg), 0);
+    assert_true(dg >= 512 && dg <= 65507);
+    if (want >= 512)
+        assert_int_equal(dg, want);
+    /* the same without a group, and for the default interface (lo) */
+    cfg.group = NULL;
+    cfg.interface = NULL;
+    size_t dg2 = 0;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), 0);
+    assert_int_equal(dg2, dg);
+    cfg.group = "test-config";
+    cfg.interface = "lo";
+    /* what an open gets: an UNRELIABLE message fills one datagram */
+    cohort_t *c = NULL;
+    assert_int_equal(cohort_open(&c, &cfg), 0);
+    size_t room = cohort_max_payload(c, COHORT_UNRELIABLE);
+    assert_true(room < dg && room + 100 > dg);
+    cohort_close(c);
+    /* an override is kept as it is */
+    cfg.max_datagram = 1400;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), 0);
+    assert_int_equal(dg2, 1400);
+    cfg.max_datagram = 0;
+    /* the window holds four datagrams, the reply history one */
+    cfg.send_window_bytes = 16384;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), 0);
+    assert_int_equal(dg2, dg < 4096 ? dg : 4096);
+    cfg.send_window_bytes = 4u << 20;
+    cfg.rpc_history_bytes = 3000;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), 0);
+    assert_int_equal(dg2, dg < 3000 ? dg : 3000);
+    cfg.rpc_history_bytes = 8u << 20;
+    /* errors */
+    assert_int_equal(cohort_config_datagram(NULL, &dg2), COHORT_ERR_INVAL);
+    assert_int_equal(cohort_config_datagram(&cfg, NULL), COHORT_ERR_INVAL);
+    cfg.interface = "nosuchif0";
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), COHORT_ERR_ADDRESS);
+    assert_int_equal(cohort_open(&c, &cfg), COHORT_ERR_ADDRESS);
+    assert_non_null(strstr(cohort_last_error_text(), "nosuchif0"));
+    cfg.interface = "lo";
+    cfg.ipv6 = 2;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), COHORT_ERR_INVAL);
+    cfg.ipv6 = 0;
+    cfg.struct_size = 3;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg2), COHORT_ERR_VERSION);
+}
+
+/* A member with a smaller max_datagram drops the larger datagrams of
+ * another and says so with a TOOBIG warning naming both sizes. */
+static void test_datagram_mismatch_warns(void **state)
+{
+    (void)state;
+    struct cohort_config cfg;
+    group_config(&cfg, "test-config-mtu", 16);
+    size_t dg = 0;
+    assert_int_equal(cohort_config_datagram(&cfg, &dg), 0);
+    if (dg < 8000)
+        skip(); /* loopback with a small MTU: no larger datagram to send */
+    cohort_t *small = NULL, *big = NULL;
+    cfg.max_datagram = 1400;
+    assert_int_equal(cohort_open(&small, &cfg), 0);
+    cfg.max_datagram = 0;
+    assert_int_equal(cohort_open(&big, &cfg), 0);
+    static char msg[6000];
+    memset(msg, 'm', sizeof msg);
+    bool warned = false;
+    cohort_event_t ev;
+    for (int round = 0; round < 100 && !warned; round++) {
+        assert_int_equal(cohort_send(big, COHORT_UNRELIABLE, msg, sizeof msg),
+                         0);
+        assert_int_equal(cohort_flush(big), 0);
+        for (int i = 0; i < 50 && !warned; i++) {
+            int rc = cohort_wait(small, &ev, 10);
+            assert_true(rc >= 0);
+            if (rc == 1 && ev.type == COHORT_EVENT_WARNING &&
+                ev.u.warning.code == COHORT_ERR_TOOBIG) {
+                warned = true;
+                assert_non_null(strstr(ev.u.warning.text, "1400"));
+            }
+            if (rc == 0)
+                break;
+        }
+        (void)cohort_process(big);
+    }
+    assert_true(warned);
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(cohort_stats(small, &st), 0);
+    assert_true(st.drops[COHORT_DROP_TRUNCATED] >= 1);
+    cohort_close(big);
+    cohort_close(small);
 }
 
 /* Issue 7, point 12: the documented answers. cohort_members(c, NULL, 0)
@@ -1116,6 +1244,8 @@ int main(void)
         cmocka_unit_test(test_next_event_sends_what_it_queued),
         cmocka_unit_test(test_injected_drops_counted),
         cmocka_unit_test(test_max_payload),
+        cmocka_unit_test(test_datagram_from_mtu),
+        cmocka_unit_test(test_datagram_mismatch_warns),
         cmocka_unit_test(test_documented_answers),
         cmocka_unit_test(test_state_transfer_public),
         cmocka_unit_test(test_keygen_refuses_existing),
