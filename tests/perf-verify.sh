@@ -1,7 +1,8 @@
 #!/bin/sh
 # perf-verify.sh - make check: cohort-perf checks what it measures.
 # In a private network namespace (tests/netns.sh), small fixed-count runs:
-#   1. a clean fifo run beside raw and raw1 (8000 B, where raw cuts): exit
+#   1. a clean fifo run beside raw and raw1 (8000 B at 1400-B datagrams,
+#      where raw cuts): exit
 #      0, every cell valid, no duplicate, late or corrupt message (fifo:
 #      none missing either, or it would be invalid);
 #   2. each fault a sender can be told to make (--inject skip, dup,
@@ -44,11 +45,11 @@ perf() { # perf ARGS...: run in the namespace, JSON in $out, status in $rc
 has() { grep -q -- "$1" "$out"; }
 
 # 1. clean
-perf run --modes fifo --size 1000,8000 --count 3000
+perf run --modes fifo --size 1000,8000 --count 3000 --datagram 1400
 if [ $rc -ne 0 ] && has 'across a membership change'; then
     echo "NOTE: clean run: a member was lost by timeout mid-run; once more:"
     grep -o '"members_lost":[0-9]*' "$out" | sort | uniq -c
-    perf run --modes fifo --size 1000,8000 --count 3000
+    perf run --modes fifo --size 1000,8000 --count 3000 --datagram 1400
 fi
 if [ $rc -eq 0 ] && has '"mode":"raw1","security":"none","size":8000' &&
    has '"mode":"fifo","security":"none","size":8000' &&
