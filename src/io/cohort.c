@@ -48,6 +48,8 @@
 
 #define CO_ERROR_TEXT_MAX 256
 #define CO_TRUNCATED_WARN_NS (10 * CO_S_NS)
+#define CO_WINDOW_DATAGRAMS 256
+#define CO_WINDOW_MIN_BYTES (4 * CO_MIB)
 #define CO_WARNING_TEXT_MAX 160
 #define CO_RX_ROUNDS_MAX 16     /* receive batches per cohort_process() */
 #define CO_RANDOM_TRIES_MAX 16
@@ -268,7 +270,8 @@ COHORT_API void cohort_config_init(struct cohort_config *cfg)
     CO_SHARED_FIELDS(CO_FROM_CORE)
 #undef CO_FROM_CORE
     cfg->socket_buffer_bytes = CO_SOCKET_BUFFER_DEFAULT;
-    cfg->max_datagram = 0; /* from the interface's MTU at open */
+    cfg->max_datagram = 0;      /* from the interface's MTU at open */
+    cfg->send_window_bytes = 0; /* from max_datagram at open */
 }
 
 /* Callers built against an older header pass a shorter struct: its fields
@@ -629,13 +632,39 @@ static void co_free_handle(cohort_t *c)
 
 static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
 
+/* send_window_bytes 0: CO_WINDOW_DATAGRAMS datagrams, at least
+ * CO_WINDOW_MIN_BYTES. Loss is repaired one round trip and more after it
+ * happened, and the window must cover that much sending or the sender
+ * stalls: counted in datagrams, since loss strikes datagrams (at 64 KiB
+ * datagrams a 4 MiB window is 64 of them, a few milliseconds at full
+ * speed, and 20 % loss cut goodput to a fifth; at 16 MiB, to 0.7-0.8 of
+ * lossless). A socket buffer left at its default is raised to twice such
+ * a window, so the kernel holds what the window lets out. */
+static void co_size_window(struct cohort_config *cfg)
+{
+    if (cfg->send_window_bytes != 0)
+        return;
+    size_t w = CO_WINDOW_DATAGRAMS * cfg->max_datagram;
+    if (w < CO_WINDOW_MIN_BYTES)
+        w = CO_WINDOW_MIN_BYTES;
+    cfg->send_window_bytes = w;
+    if (cfg->socket_buffer_bytes == CO_SOCKET_BUFFER_DEFAULT &&
+        2 * w > (size_t)CO_SOCKET_BUFFER_DEFAULT)
+        cfg->socket_buffer_bytes = 2 * w > CO_SOCKET_BUFFER_MAX
+                                       ? CO_SOCKET_BUFFER_MAX
+                                       : (int)(2 * w);
+}
+
 /* max_datagram 0: the largest datagram the interface sends unfragmented,
  * cut so that the limits that are multiples of it still hold (a send
- * window of four datagrams, a reply history of one). */
+ * window of four datagrams, a reply history of one); then a window 0
+ * follows it. */
 static int co_size_datagram(struct cohort_config *cfg)
 {
-    if (cfg->max_datagram != 0)
+    if (cfg->max_datagram != 0) {
+        co_size_window(cfg);
         return 0;
+    }
     size_t dg;
     char why[CO_ERROR_TEXT_MAX];
     snprintf(why, sizeof why, "interface MTU unknown");
@@ -643,13 +672,14 @@ static int co_size_datagram(struct cohort_config *cfg)
                                         sizeof why);
     if (rc != 0)
         return co_fail(rc, "max_datagram from the MTU: %s", why);
-    if (dg > cfg->send_window_bytes / 4)
+    if (cfg->send_window_bytes != 0 && dg > cfg->send_window_bytes / 4)
         dg = cfg->send_window_bytes / 4;
     if (dg > cfg->rpc_history_bytes)
         dg = cfg->rpc_history_bytes;
     if (dg < CO_MIN_DATAGRAM)
         dg = CO_MIN_DATAGRAM; /* the check then names the small window */
     cfg->max_datagram = dg;
+    co_size_window(cfg);
     return 0;
 }
 
