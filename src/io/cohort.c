@@ -48,7 +48,7 @@
 
 #define CO_ERROR_TEXT_MAX 256
 #define CO_TRUNCATED_WARN_NS (10 * CO_S_NS)
-#define CO_WINDOW_DATAGRAMS 256
+#define CO_WINDOW_DATAGRAMS 512
 #define CO_WINDOW_MIN_BYTES (4 * CO_MIB)
 #define CO_WARNING_TEXT_MAX 160
 #define CO_RX_ROUNDS_MAX 16     /* receive batches per cohort_process() */
@@ -637,8 +637,8 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
  * happened, and the window must cover that much sending or the sender
  * stalls: counted in datagrams, since loss strikes datagrams (at 64 KiB
  * datagrams a 4 MiB window is 64 of them, a few milliseconds at full
- * speed, and 20 % loss cut goodput to a fifth; at 16 MiB, to 0.7-0.8 of
- * lossless). A socket buffer left at its default is raised to twice such
+ * speed, and 20 % loss cut goodput to a fifth of lossless; at 256
+ * datagrams to 0.6, at 512 to 0.97: docs/performance.md). A socket buffer left at its default is raised to twice such
  * a window, so the kernel holds what the window lets out. */
 static void co_size_window(struct cohort_config *cfg)
 {

@@ -754,7 +754,7 @@ static void test_defaults_are_the_cores(void **state)
     assert_int_equal(cfg.max_datagram, 0);
     assert_int_equal(d.max_datagram, 1400);
     assert_int_equal(cfg.max_message, d.max_message);
-    /* and the window follows it: 256 datagrams, at least the core's */
+    /* and the window follows it: 512 datagrams, at least the core's */
     assert_int_equal(cfg.send_window_bytes, 0);
     assert_int_equal(d.send_window_bytes, 4u << 20);
     assert_int_equal(cfg.recv_buffer_bytes, d.recv_buffer_bytes);
