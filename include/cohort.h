@@ -208,8 +208,8 @@ struct cohort_config {
                                     from the interface's MTU at open, less
                                     the IP and UDP headers (65 507 on
                                     loopback, 1 472 on Ethernet, 8 972 on
-                                    jumbo frames; cut to send_window_bytes
-                                    / 4 and rpc_history_bytes), so no
+                                    jumbo frames; cut to a send_window_bytes
+                                    set / 4 and rpc_history_bytes), so no
                                     datagram is fragmented at that hop.
                                     Else 512..65507, an override (a path
                                     with a lower MTU further on). Every
@@ -219,7 +219,11 @@ struct cohort_config {
                                     cohort_config_datagram()) */
     size_t max_message;          /* largest message; default 16 MiB */
     size_t send_window_bytes;    /* unacknowledged reliable bytes a sender may
-                                    have outstanding; default 4 MiB. Cut at
+                                    have outstanding; default 0: 512
+                                    datagrams, at least 4 MiB (4 MiB at
+                                    1 472-B datagrams, 32 MiB at 65 507:
+                                    a window must cover the sending done
+                                    while a loss is repaired). Cut at
                                     open to half the socket receive buffer
                                     the kernel grants (net.core.rmem_max
                                     unless root), with a WARNING event */
@@ -249,7 +253,10 @@ struct cohort_config {
                                     NULL: the COHORT_FAULTS environment
                                     variable; "" : none */
     uint64_t seed;               /* 0: random; else deterministic ids/jitter */
-    int socket_buffer_bytes;     /* SO_RCVBUF/SO_SNDBUF; default 4 MiB */
+    int socket_buffer_bytes;     /* SO_RCVBUF/SO_SNDBUF; default 4 MiB,
+                                    raised at open to twice a window
+                                    sized from max_datagram when that is
+                                    more */
 
     /* --- since 0.2: agreed views --- */
     size_t expected_members;     /* a view is primary when it holds more
