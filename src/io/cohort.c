@@ -716,6 +716,17 @@ static int co_prepare(const struct cohort_config *user,
         rc = co_parse_faults(cfg, faults);
     if (rc == 0)
         rc = co_core_config_of(cfg, cc, hold_ns);
+    /* A limit the MTU's datagram is too small for: say where it came
+     * from, so the fix (a smaller max_members, say) is plain. */
+    size_t end = offsetof(struct cohort_config, max_datagram) +
+                 sizeof user->max_datagram;
+    bool sized = user->struct_size < end || user->max_datagram == 0;
+    if (rc == COHORT_ERR_INVAL && sized && cfg->max_datagram != 0) {
+        size_t len = strlen(co_error_text);
+        snprintf(co_error_text + len, sizeof co_error_text - len,
+                 " (max_datagram %zu, from the interface's MTU)",
+                 cfg->max_datagram);
+    }
     return rc;
 }
 
