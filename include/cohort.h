@@ -571,8 +571,10 @@ enum cohort_request_flag {
  * Errors: INVAL (NULL argument, or a bad field: cohort_last_error_text()
  * names it; also stats_socket empty, longer than 107 bytes, or in a
  * directory that others can write to and is not sticky, or that belongs
- * to another user), VERSION (struct_size), NOMEM, ADDRESS (interface or
- * group address unusable), SYSTEM (socket or getrandom; errno kept; for
+ * to another user; or a limit the MTU-sized max_datagram is too small
+ * for, e.g. max_members), VERSION (struct_size), NOMEM, ADDRESS
+ * (interface or group address unusable, or with max_datagram 0 an
+ * interface MTU below 540), SYSTEM (socket or getrandom; errno kept; for
  * stats_socket: EADDRINUSE when a running member listens at the path,
  * EEXIST when something other than a socket of this user's is there,
  * never replaced, or what stat, bind, chmod or listen said, e.g. ENOENT
