@@ -638,8 +638,9 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
  * stalls: counted in datagrams, since loss strikes datagrams (at 64 KiB
  * datagrams a 4 MiB window is 64 of them, a few milliseconds at full
  * speed, and 20 % loss cut goodput to a fifth of lossless; at 256
- * datagrams to 0.6, at 512 to 0.97: docs/performance.md). A socket buffer left at its default is raised to twice such
- * a window, so the kernel holds what the window lets out. */
+ * datagrams to 0.6, at 512 to 0.97: docs/performance.md). A socket
+ * buffer left at its default is raised to twice such a window, so the
+ * kernel holds what the window lets out. */
 static void co_size_window(struct cohort_config *cfg)
 {
     if (cfg->send_window_bytes != 0)
