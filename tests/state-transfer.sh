@@ -27,9 +27,10 @@ top_builddir=${top_builddir:-.}
 xfer=$top_builddir/tests/state_xfer
 bytes=${COHORT_STATE_BYTES:-268435456}
 rss_max=65536
-# Under the sanitizers (scripts/test.sh sets ASAN_OPTIONS) every byte is
-# checked and freed memory is quarantined: a smaller state, a looser bound.
-if [ -n "${ASAN_OPTIONS:-}" ]; then
+# Under the sanitizers (a build configured with --enable-sanitizers, or
+# ASAN_OPTIONS set as scripts/test.sh does) every byte is checked and freed
+# memory is quarantined: a smaller state, a looser bound.
+if [ "${COHORT_SANITIZERS:-no}" = yes ] || [ -n "${ASAN_OPTIONS:-}" ]; then
     bytes=${COHORT_STATE_BYTES:-33554432}
     rss_max=1048576
 fi
