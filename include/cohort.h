@@ -223,7 +223,11 @@ struct cohort_config {
                                     datagrams, at least 4 MiB (4 MiB at
                                     1 472-B datagrams, 32 MiB at 65 507:
                                     a window must cover the sending done
-                                    while a loss is repaired). Cut at
+                                    while a loss is repaired), shared by
+                                    the members sending at the moment
+                                    (each at least 4 MiB; stats
+                                    send_window_share_bytes); a window
+                                    set here is the sender's whole. Cut at
                                     open to half the socket receive buffer
                                     the kernel grants (net.core.rmem_max
                                     unless root), with a WARNING event */
@@ -1030,6 +1034,12 @@ struct cohort_stats {
     uint64_t rejoins;                 /* new lives begun after an
                                          exclusion (COHORT_ERR_EXCLUDED
                                          taken): a newer incarnation */
+    uint64_t send_window_share_bytes; /* reliable bytes this member's
+                                         messages may have unacknowledged
+                                         now: send_window_bytes, or with
+                                         it left 0 to the library, its
+                                         share among the members sending
+                                         (at least 4 MiB) */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

@@ -73,6 +73,10 @@ typedef struct co_core_config {
     size_t max_datagram;       /* bytes of UDP payload, >= CO_MIN_DATAGRAM */
     size_t max_message;
     size_t send_window_bytes;
+    /* Nonzero: send_window_bytes was chosen by the library, and the
+     * members sending at the moment share it, each at least this many
+     * bytes (co_core_tick; 0: the window is the application's, whole). */
+    size_t window_share_min;
     size_t recv_buffer_bytes;
     size_t max_members;
     size_t event_queue_len;

@@ -109,6 +109,10 @@ struct co_core {
     size_t body_room;        /* body bytes per datagram */
     size_t record_room;      /* payload bytes per record */
     size_t ack_bytes;        /* delivered bytes that trigger an ACK */
+    size_t data_window;      /* bytes the application's records may hold
+                                in the window now: send_window_bytes, or
+                                its share (window_share_min) */
+    uint64_t share_at_ns;    /* next count of the members sending */
     uint64_t ack_delay_ns;
     uint64_t probe_delay_ns;
 

@@ -71,6 +71,8 @@ typedef struct co_peer {
     uint64_t message_start;       /* seq of the FIRST of the message being
                                      reassembled (0: none) */
     size_t delivered_since_ack;   /* bytes */
+    size_t share_bytes;           /* fresh record bytes since the last
+                                     count of the members sending */
     size_t queue_reserved_bytes;  /* its share of evq.reserved */
 
     /* Its place in the view (vsync.c). in_view: a member of the view

@@ -72,16 +72,22 @@ static bool is_sequencer_peer(const co_core_t *core, const co_peer_t *peer)
 }
 
 /* Append (id, inc, through) to the list, merged into the last entry when
- * it names the same member. False when the list is full. */
+ * it names the same member with the same carrier: the sequencer's own
+ * messages (carrier 0, each ordered by its own place), or one ORDER
+ * record's. Never across two records: a SAFE message waits until every
+ * member holds the record that ordered it, and a merge would move that
+ * to the later one, again and again while the member streams (SAFE
+ * messages then waited hundreds of ms, until the stream paused). False
+ * when the list is full. */
 static bool list_add(co_total_t *t, uint32_t id, uint32_t inc,
                      uint64_t through, uint64_t carrier)
 {
     if (t->count > 0) {
         co_order_slot_t *last = &t->list[(t->head + t->count - 1) % t->cap];
-        if (last->id == id && last->incarnation == inc) {
+        if (last->id == id && last->incarnation == inc &&
+            last->carrier == carrier) {
             if (through > last->through)
                 last->through = through;
-            last->carrier = carrier;
             return true;
         }
     }
@@ -220,7 +226,7 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
         /* The sequencer's own messages are ordered where they stand in
          * its stream. */
         if (is_sequencer_peer(core, peer) &&
-            !list_add(t, peer->id, peer->incarnation, seq, seq))
+            !list_add(t, peer->id, peer->incarnation, seq, 0))
             t->stalled = true; /* co_total_room keeps this from happening */
     }
     hold_put(core, &peer->hold, node, peer->id, peer->incarnation, seq, cls,
@@ -271,7 +277,7 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
         if (co_record_class(cls) == CO_CLASS_SAFE)
             t->safe_seen = true;
         if (co_total_is_sequencer(core))
-            (void)list_add(t, id, inc, seq, seq);
+            (void)list_add(t, id, inc, seq, 0);
     }
     if (!core->cfg.self_delivery) {
         co_free(core->mem, node);
@@ -476,7 +482,8 @@ static bool follow_list(co_core_t *core, bool ending, uint64_t now_ns)
             if (!ending && co_state_frozen(core))
                 return true;
             if (co_record_class(m->cls) == CO_CLASS_SAFE &&
-                !safe_ready(core, peer, m->seq, e->carrier)) {
+                !safe_ready(core, peer, m->seq,
+                            e->carrier ? e->carrier : m->seq)) {
                 if (!ending)
                     return true; /* waits for stability */
                 flags = COHORT_MESSAGE_TRANSITIONAL;

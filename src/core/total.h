@@ -46,7 +46,9 @@ typedef struct co_order_slot {
     uint32_t id, incarnation;
     uint64_t through;        /* its messages with LAST seq <= through */
     uint64_t carrier;        /* seq of the sequencer's record that gave it
-                                (SAFE waits until every member holds it) */
+                                (SAFE waits until every member holds it);
+                                0: the sequencer's own messages, each
+                                ordered by its own place */
 } co_order_slot_t;
 
 typedef struct co_total {

@@ -640,7 +640,9 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
  * speed, and 20 % loss cut goodput to a fifth of lossless; at 256
  * datagrams to 0.6, at 512 to 0.97: docs/performance.md). A socket
  * buffer left at its default is raised to twice such a window, so the
- * kernel holds what the window lets out. */
+ * kernel holds what the window lets out. Such a window is shared by the
+ * members sending at the moment (co_prepare sets window_share_min; the
+ * core's share_window). */
 static void co_size_window(struct cohort_config *cfg)
 {
     if (cfg->send_window_bytes != 0)
@@ -709,6 +711,9 @@ static int co_prepare(const struct cohort_config *user,
                       co_core_config_t *cc, uint64_t *hold_ns)
 {
     int rc = co_config_copy(user, cfg);
+    /* A window left to the library is shared by the members sending at
+     * the moment (core.c, share_window); one the application set is its. */
+    bool auto_window = rc == 0 && cfg->send_window_bytes == 0;
     if (rc == 0)
         rc = co_check_config(cfg);
     if (rc == 0)
@@ -717,6 +722,8 @@ static int co_prepare(const struct cohort_config *user,
         rc = co_parse_faults(cfg, faults);
     if (rc == 0)
         rc = co_core_config_of(cfg, cc, hold_ns);
+    if (rc == 0 && auto_window)
+        cc->window_share_min = CO_WINDOW_MIN_BYTES;
     /* A limit the MTU's datagram is too small for: say where it came
      * from, so the fix (a smaller max_members, say) is plain. */
     size_t end = offsetof(struct cohort_config, max_datagram) +

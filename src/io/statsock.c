@@ -61,6 +61,7 @@ static const struct co_stat_field co_stat_fields[] = {
     CO_C(rpc_history_evictions), CO_G(rpc_history_bytes),
     CO_G(rpc_history_entries),
     CO_C(stats_socket_served), CO_C(stats_socket_refused), CO_C(rejoins),
+    CO_G(send_window_share_bytes),
 };
 
 struct co_out {

@@ -96,6 +96,11 @@ static void draw_config(sim_scn_t *s, co_rng_t *r, bool secure_ok)
     c->max_datagram = dgram[co_rng_below(r, 5)];
     c->max_message = between(r, 16, 256) * 1024;
     c->send_window_bytes = between(r, 64, 256) * 1024;
+    /* Half the seeds share the window among the members sending, as a
+     * window left to the library does (core.c, share_window): taken from
+     * the draw above, so that no seed's later draws move. */
+    if ((c->send_window_bytes / 1024) % 2)
+        c->window_share_min = 4 * c->max_datagram;
     /* The core requires recv_buffer_bytes >= send_window_bytes. */
     c->recv_buffer_bytes = c->send_window_bytes > c->max_message
                                ? c->send_window_bytes

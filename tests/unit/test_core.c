@@ -158,6 +158,7 @@ static void step(net_t *n)
 static cohort_security_t g_security = COHORT_SECURITY_NONE;
 static const co_mem_t *g_mem[NODES]; /* NULL: the C library's */
 static size_t g_budget_bytes; /* else 0: max_message = recv_buffer_bytes */
+static size_t g_window_share; /* window_share_min of the next net_new */
 static uint8_t g_key_fill[NODES] = {1, 1, 1};
 
 static net_t *net_new(double loss)
@@ -176,6 +177,7 @@ static net_t *net_new(double loss)
         cfg.mem = g_mem[i];
         if (g_budget_bytes)
             cfg.max_message = cfg.recv_buffer_bytes = g_budget_bytes;
+        cfg.window_share_min = g_window_share;
         assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     }
     return n;
@@ -337,6 +339,79 @@ static void test_flow_control_blocks_then_drains(void **state)
     assert_int_equal(n->delivered[1][0], sent);
     assert_int_equal(n->delivered[2][0], sent);
     assert_true(co_core_drained(n->cores[0]));
+    net_free(n);
+}
+
+/* Nodes 0 and 1 (and only those given in senders) offer a 1000-B FIFO
+ * message each every 5 steps for ns; returns the most window node 0 held
+ * in the second half. */
+static size_t stream_from(net_t *n, int senders, uint64_t ns, uint32_t *k)
+{
+    uint8_t buf[1000];
+    size_t most = 0;
+    uint64_t start = n->now_ns, end = start + ns;
+    while (n->now_ns < end) {
+        for (int s = 0; s < senders; s++) {
+            make_payload(buf, s, k[s], sizeof buf);
+            if (co_core_send(n->cores[s], n->now_ns, COHORT_FIFO, buf,
+                             sizeof buf) == 0)
+                k[s]++;
+            drain_tx(n, s);
+        }
+        for (int i = 0; i < 5; i++)
+            step(n);
+        if (n->now_ns > start + ns / 2 && n->cores[0]->tx.bytes > most)
+            most = n->cores[0]->tx.bytes;
+    }
+    return most;
+}
+
+/* A window left to the library (window_share_min) is shared by the
+ * members sending at the moment: two senders hold half of it each, a
+ * lone sender the whole again once the other stops, never less than the
+ * floor; a window the application set stays whole. Nothing is lost or
+ * reordered meanwhile. */
+static void test_window_shared_by_senders(void **state)
+{
+    (void)state;
+    const size_t window = 256 * 1024;
+    for (int shared = 0; shared < 2; shared++) {
+        g_window_share = shared ? 64 * 1024 : 0;
+        net_t *n = net_new(0);
+        g_window_share = 0;
+        run_for(n, 300000000ULL);
+        uint32_t k[2] = {0, 0};
+        size_t most = stream_from(n, 2, 1000000000ULL, k);
+        size_t share = co_core_stats(n->cores[0])->send_window_share_bytes;
+        assert_true(k[0] > 1000 && k[1] > 1000);
+        if (shared) {
+            assert_int_equal(share, window / 2);
+            assert_true(most <= window / 2);
+        } else {
+            assert_int_equal(share, window);
+        }
+        assert_true(most > window / 4); /* the share was used */
+        /* Node 1 stops: node 0 gets the whole window back. */
+        (void)stream_from(n, 1, 500000000ULL, k);
+        assert_int_equal(co_core_stats(n->cores[0])->send_window_share_bytes,
+                         window);
+        run_for(n, 1000000000ULL);
+        for (int rx = 0; rx < NODES; rx++)
+            for (int tx = 0; tx < 2; tx++)
+                if (rx != tx)
+                    assert_int_equal(n->delivered[rx][tx], k[tx]);
+        assert_int_equal(n->fifo_violations, 0);
+        net_free(n);
+    }
+    /* Three senders of a window whose third is under the floor: the floor. */
+    g_window_share = 128 * 1024;
+    net_t *n = net_new(0);
+    g_window_share = 0;
+    run_for(n, 300000000ULL);
+    uint32_t k[3] = {0, 0, 0};
+    (void)stream_from(n, 3, 500000000ULL, k);
+    assert_int_equal(co_core_stats(n->cores[0])->send_window_share_bytes,
+                     128 * 1024);
     net_free(n);
 }
 
@@ -1471,6 +1546,7 @@ int main(void)
         cmocka_unit_test(test_fifo_loss_20),
         cmocka_unit_test(test_fifo_fragmented_under_loss),
         cmocka_unit_test(test_flow_control_blocks_then_drains),
+        cmocka_unit_test(test_window_shared_by_senders),
         cmocka_unit_test(test_garbage_is_counted_not_fatal),
         cmocka_unit_test(test_leave_and_timeout),
         cmocka_unit_test(test_nack_schedule_and_retransmit_policy),
