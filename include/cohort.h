@@ -323,6 +323,20 @@ struct cohort_config {
                                     COHORT_CIPHER_XCHACHA20POLY1305.
                                     AES256GCM where the CPU lacks it:
                                     NOCRYPTO at cohort_open() */
+    /* --- since 0.8: parity repair --- */
+    size_t parity_block;         /* 0 (default): lost records are sent
+                                    again one by one. 2..64: this member's
+                                    reliable records form blocks of that
+                                    many, and a NACK for some records of
+                                    a block that is out is answered with
+                                    as many parity symbols, multicast: one
+                                    symbol repairs a different loss at
+                                    each receiver (docs/protocol.md,
+                                    "Parity repair"). Receivers use parity
+                                    whatever their own setting. Memory: a
+                                    receiver keeps up to 128 datagram
+                                    bodies of parity and scratch once
+                                    parity arrives */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */
@@ -1040,6 +1054,12 @@ struct cohort_stats {
                                          it left 0 to the library, its
                                          share among the members sending
                                          (at least 4 MiB) */
+    /* --- since 0.8: parity repair --- */
+    uint64_t parity_sent;             /* parity symbols multicast in
+                                         answer to NACKs (parity_block) */
+    uint64_t parity_received;         /* parity symbols that arrived */
+    uint64_t parity_recovered;        /* records rebuilt from parity,
+                                         not retransmitted */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

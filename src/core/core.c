@@ -97,6 +97,8 @@ static const char *check_sizes(const co_core_config_t *cfg)
         return "state_transfer: needs self_delivery";
     if (cfg->state_provider != 0 && cfg->state_provider != 1)
         return "state_provider: must be 0 or 1";
+    if (cfg->parity_block == 1 || cfg->parity_block > CO_PARITY_K_MAX)
+        return "parity_block: must be 0 (off) or 2..64";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
     if (!in_range(cfg->rpc_max_requests, 1, 65536))
@@ -189,6 +191,7 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         return rc;
     }
     derive_limits(core);
+    co_parity_init(core);
     if (co_txbuf_init(&core->tx, cfg->send_window_bytes, mem) != 0 ||
         co_peers_init(&core->peers, cfg->max_members - 1, mem) != 0 ||
         co_output_init(core) != 0 ||
@@ -230,6 +233,7 @@ void co_core_free(co_core_t *core)
     co_total_free(core);
     co_state_free(core);
     co_rpc_free(core);
+    co_parity_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
     co_free(core->mem, core->pending.node);
@@ -283,6 +287,13 @@ static void release_stable_before(co_core_t *core, uint64_t seq)
     uint64_t stable = co_peers_stable_through(&core->peers, core->tx_sent);
     if (stable >= seq)
         stable = seq - 1;
+    /* With parity on, a block leaves whole (parity.h: a NACK for one of
+     * its records is answered from all of them), unless all that went
+     * out is stable; the trail follows, so receivers' stores keep the
+     * blocks whole too. */
+    size_t k = core->cfg.parity_block;
+    if (k >= 2 && stable + 1 < core->tx_sent)
+        stable = stable / k * k;
     if (stable >= core->tx.low)
         co_txbuf_release(&core->tx, stable);
 }
@@ -823,6 +834,7 @@ typedef union co_body {
     co_ack_t ack;
     co_nack_t nack;
     uint64_t trail;
+    co_parity_t parity;
     co_forward_t fwd;
     co_xfer_t xfer;
     co_mbody_t m;
@@ -852,6 +864,8 @@ static int decode_body(const co_header_t *h, const uint8_t *body,
         return h->body_len == 0 ? 0 : CO_DROP(COHORT_DROP_BAD_FIELD);
     case CO_TYPE_FORWARD:
         return co_forward_decode(body, h->body_len, &out->fwd);
+    case CO_TYPE_PARITY:
+        return co_parity_decode(body, h->body_len, &out->parity);
     case CO_TYPE_XFER:
         return co_xfer_decode(body, h->body_len, &out->xfer);
     case CO_TYPE_RPC: {
@@ -960,6 +974,21 @@ static void on_data(co_core_t *core, co_peer_t *peer, const co_header_t *h,
             on_unreliable(core, peer, &r);
         else
             take_fifo(core, peer, &r, now_ns);
+    }
+    co_deliver_ready(core, peer, now_ns);
+    schedule_nack(core, peer, now_ns);
+}
+
+/* A parity symbol of peer's: the records it rebuilds (parity.c) are
+ * taken as retransmissions. */
+static void on_parity(co_core_t *core, co_peer_t *peer, const co_header_t *h,
+                      const co_parity_t *p, uint64_t now_ns)
+{
+    size_t n = co_parity_recv(core, peer, p, h->view_id);
+    for (size_t i = 0; i < n; i++) {
+        co_record_t r = core->parity.recovered[i];
+        r.flags |= CO_REC_RETRANSMIT;
+        take_fifo(core, peer, &r, now_ns);
     }
     co_deliver_ready(core, peer, now_ns);
     schedule_nack(core, peer, now_ns);
@@ -1200,6 +1229,9 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         break;
     case CO_TYPE_FORWARD:
         on_forward(core, &h, body, &b.fwd, now_ns);
+        break;
+    case CO_TYPE_PARITY:
+        on_parity(core, peer, &h, &b.parity, now_ns);
         break;
     case CO_TYPE_HEARTBEAT:
         on_heartbeat(core, peer, &b.hb, h.view_id, now_ns);

@@ -81,6 +81,9 @@ typedef struct co_core_config {
     size_t max_members;
     size_t event_queue_len;
     size_t tx_queue_len;       /* datagrams held for the caller to send */
+    size_t parity_block;       /* records per parity block: NACKs for a
+                                  block are answered with parity symbols
+                                  (parity.h); 0: off; 2..64 */
 
     cohort_security_t security;
     cohort_cipher_t cipher;    /* XCHACHA20POLY1305 or AES256GCM (the IO

@@ -8,6 +8,7 @@
 #include "core.h"
 #include "crypto.h"
 #include "gms.h"
+#include "parity.h"
 #include "peers.h"
 #include "rng.h"
 #include "rpc.h"
@@ -160,6 +161,7 @@ struct co_core {
     co_total_t total;            /* TOTAL and SAFE delivery (total.c) */
     co_state_t state;            /* state transfer (state.c) */
     co_rpc_t rpc;                /* request-reply (rpc.c) */
+    co_parity_rx_t parity;       /* parity symbols received (parity.c) */
     co_flush_entry_t *flush_entries; /* max_members: a FLUSH_OK vector */
     uint64_t leave_spacing_ns;   /* between copies of LEAVE */
     uint64_t leave_at_ns;        /* next copy of LEAVE; 0: none left */

@@ -386,11 +386,18 @@ void co_retransmit(co_core_t *core, co_peer_t *asker, const co_nack_t *nack,
     /* Bound the work one NACK can cause by the queue room left. */
     size_t budget = co_txq_room(&core->txq);
     co_builder_t *group = &core->retx_group, *uni = &core->retx_unicast;
+    /* Blocks that parity repairs first (parity.c); their records are not
+     * sent again one by one. */
+    uint64_t parity_done[CO_PARITY_NACK_BLOCKS];
+    size_t nparity = co_parity_on_nack(core, nack, now_ns, &budget,
+                                       parity_done);
     co_builder_begin(core, group, CO_TYPE_DATA, CO_DEST_GROUP, NULL);
     co_builder_begin(core, uni, CO_TYPE_DATA, CO_DEST_UNICAST, &asker->addr);
     for (size_t i = 0; i < nack->count && budget > 2; i++) {
         co_nack_range_t r = co_nack_range_at(nack->ranges, i);
         for (uint64_t s = r.first; s <= r.last && budget > 2; s++) {
+            if (nparity && co_parity_done_has(core, parity_done, nparity, s))
+                continue;
             co_txrec_t *rec = co_txbuf_get(&core->tx, s);
             if (rec && rec->view_id == 0)
                 break; /* held for the next view: not out yet */

@@ -115,6 +115,15 @@ const co_rxslot_t *co_rxwin_ready(const co_rxwin_t *w)
     return s->present ? s : NULL;
 }
 
+const co_rxslot_t *co_rxwin_get(const co_rxwin_t *w, uint64_t seq)
+{
+    if (w->next == 0 || w->count == 0 || w->cap == 0 || seq < w->next ||
+        seq - w->next >= w->cap)
+        return NULL;
+    const co_rxslot_t *s = &w->ring[seq & (w->cap - 1)];
+    return s->present ? s : NULL;
+}
+
 uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out)
 {
     co_rxslot_t *s = &w->ring[w->next & (w->cap - 1)];

@@ -67,6 +67,10 @@ void co_rxwin_saw(co_rxwin_t *w, uint64_t seq);
 /* The record at w->next if it has arrived, else NULL. */
 const co_rxslot_t *co_rxwin_ready(const co_rxwin_t *w);
 
+/* The record held for seq, or NULL (not arrived, delivered already, or
+ * outside the window). */
+const co_rxslot_t *co_rxwin_get(const co_rxwin_t *w, uint64_t seq);
+
 /* Take the ready record: returns its payload (the caller now owns it) and
  * advances next. */
 uint8_t *co_rxwin_take(co_rxwin_t *w, co_rxslot_t *out);

@@ -27,6 +27,11 @@ typedef struct co_txrec {
     uint32_t retx_to;       /* member last sent a retransmission; 0: group */
     uint64_t retx_at_ns;    /* when; 0: never */
     uint64_t view_id;       /* the view it went out in; 0: held, not sent */
+    /* On the first record of a parity block (parity.c): */
+    uint64_t par_at_ns;     /* the current round of parity began; 0: none */
+    uint8_t par_next;       /* next parity index to send */
+    uint8_t par_need;       /* symbols sent in the current round */
+    uint8_t par_rounds;     /* rounds so far */
     uint8_t *self_copy;     /* on a LAST record: the whole message, for
                                the sender's own delivery when it goes out
                                (owned; freed with the record if never) */

@@ -44,7 +44,7 @@ void co_header_encode(const co_header_t *h, uint8_t *out)
 
 static int co_type_known(uint8_t type)
 {
-    return (type >= CO_TYPE_DATA && type <= CO_TYPE_LEAVE) ||
+    return (type >= CO_TYPE_DATA && type <= CO_TYPE_PARITY) ||
            co_type_is_membership(type) || type == CO_TYPE_FORWARD ||
            type == CO_TYPE_XFER || type == CO_TYPE_RPC;
 }
@@ -244,6 +244,83 @@ int co_record_next(const uint8_t *body, size_t body_len, size_t *off,
                    co_record_t *r)
 {
     return co_record_next_from(body, body_len, CO_DATA_TRAIL_BYTES, off, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* PARITY                                                            */
+/* ---------------------------------------------------------------- */
+
+size_t co_parity_begin(uint8_t *out, uint64_t first, uint8_t count,
+                       uint8_t index)
+{
+    COHORT_ASSERT(out != NULL && first >= 1 && count >= 2 &&
+                  count <= CO_PARITY_K_MAX && index < CO_PARITY_INDEX_MAX);
+    co_put64(out, first);
+    out[8] = count;
+    out[9] = index;
+    co_put16(out + 10, 0);
+    return CO_PARITY_FIXED_BYTES;
+}
+
+int co_parity_decode(const uint8_t *body, size_t len, co_parity_t *out)
+{
+    COHORT_ASSERT(out != NULL);
+    COHORT_ASSERT(body != NULL || len == 0);
+    if (len < CO_PARITY_FIXED_BYTES + CO_SYMBOL_MIN_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    out->first = co_get64(body);
+    out->count = body[8];
+    out->index = body[9];
+    if (out->count < 2 || out->count > CO_PARITY_K_MAX ||
+        out->index >= CO_PARITY_INDEX_MAX || co_get16(body + 10) != 0 ||
+        out->first == 0 || out->first >= CO_SEQ_LIMIT - out->count)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    out->symbol = body + CO_PARITY_FIXED_BYTES;
+    out->len = len - CO_PARITY_FIXED_BYTES;
+    return 0;
+}
+
+size_t co_symbol_header(const co_record_t *r, uint8_t out[8])
+{
+    COHORT_ASSERT(r != NULL && out != NULL && r->type == CO_REC_FIFO);
+    out[0] = r->type;
+    out[1] = (uint8_t)(r->flags & ~CO_REC_RETRANSMIT);
+    co_put16(out + 2, r->len);
+    if (!co_record_has_total(r->flags))
+        return CO_SYMBOL_MIN_BYTES;
+    co_put32(out + 4, r->total_len);
+    return CO_SYMBOL_MIN_BYTES + CO_RECORD_TOTAL_BYTES;
+}
+
+size_t co_symbol_size(const co_record_t *r)
+{
+    return co_record_size(r) - 8; /* no seq */
+}
+
+int co_symbol_record(const uint8_t *sym, size_t sym_len, uint64_t seq,
+                     co_record_t *r)
+{
+    COHORT_ASSERT(sym != NULL && r != NULL);
+    if (sym_len < CO_SYMBOL_MIN_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    *r = (co_record_t){.type = sym[0], .flags = sym[1],
+                       .len = co_get16(sym + 2), .seq = seq};
+    size_t at = CO_SYMBOL_MIN_BYTES;
+    if (r->type != CO_REC_FIFO || (r->flags & CO_REC_RETRANSMIT))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (co_record_has_total(r->flags)) {
+        if (sym_len < at + CO_RECORD_TOTAL_BYTES)
+            return CO_DROP(COHORT_DROP_TRUNCATED);
+        r->total_len = co_get32(sym + at);
+        at += CO_RECORD_TOTAL_BYTES;
+    }
+    if (sym_len - at < r->len)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    int rc = co_record_check(r);
+    if (rc != 0)
+        return rc;
+    r->payload = sym + at;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- */

@@ -55,6 +55,8 @@ enum co_type {
     CO_TYPE_NACK = 3,       /* request to retransmit seq ranges */
     CO_TYPE_ACK = 4,        /* stability vector only (flow control) */
     CO_TYPE_LEAVE = 5,      /* graceful leave; empty body */
+    CO_TYPE_PARITY = 6,     /* a parity symbol of a block of FIFO
+                               records (co_parity_t; parity.h) */
     /* Membership (docs/membership.md; bodies in view.h and flush.h). */
     CO_TYPE_PREPARE = 16,   /* a proposed view, in chunks (co_vchunk) */
     CO_TYPE_FLUSH_OK = 17,  /* an answer to PREPARE (co_flush_ok) */
@@ -365,6 +367,55 @@ size_t co_order_encode(uint8_t *out, const co_order_entry_t *entries,
 int co_order_decode(const uint8_t *p, size_t len, size_t *count);
 /* Entry i (< count) of a checked payload. */
 co_order_entry_t co_order_entry_at(const uint8_t *p, size_t i);
+
+/* ---------------------------------------------------------------- */
+/* PARITY body: one parity symbol of a block of the sender's FIFO       */
+/* records (docs/protocol.md, "Parity repair").                        */
+/*  off len field                                                      */
+/*   0   8  first      seq of the block's first record (>= 1)          */
+/*   8   1  count      records in the block, k: seqs first..first+k-1  */
+/*                     (2..CO_PARITY_K_MAX)                            */
+/*   9   1  index      which parity symbol, j (< CO_PARITY_INDEX_MAX)  */
+/*  10   2  reserved   0                                               */
+/*  12   .  symbol     p_j = sum_i c(j,i) * s_i over GF(2^8) (fec.h),  */
+/*                     s_i the symbol of record first+i zero-padded to */
+/*                     the longest of the block; at least 4 bytes      */
+/* The symbol of a record is the record as in DATA without its seq     */
+/* (which its place in the block gives) and without RETRANSMIT:        */
+/* rtype(1) rflags(1) len(2) [total_len(4)] payload(len).              */
+#define CO_PARITY_FIXED_BYTES 12
+#define CO_PARITY_K_MAX 64
+#define CO_PARITY_INDEX_MAX 192
+#define CO_SYMBOL_MIN_BYTES 4
+
+typedef struct co_parity {
+    uint64_t first;
+    uint8_t count;
+    uint8_t index;
+    const uint8_t *symbol;   /* into the decoded buffer */
+    size_t len;
+} co_parity_t;
+
+/* Write the fixed part (the symbol follows at out + CO_PARITY_FIXED_BYTES,
+ * written by the caller); returns CO_PARITY_FIXED_BYTES. */
+size_t co_parity_begin(uint8_t *out, uint64_t first, uint8_t count,
+                       uint8_t index);
+/* 0, or a negative drop code (shorter than the fixed part plus a symbol
+ * header: TRUNCATED; first 0 or past CO_SEQ_LIMIT - count, count or index
+ * out of range, reserved not 0: BAD_FIELD). */
+int co_parity_decode(const uint8_t *body, size_t len, co_parity_t *out);
+
+/* The symbol header of r (FIFO) into out[0..8): returns its length, 4 or
+ * 8; the payload follows it in the symbol. */
+size_t co_symbol_header(const co_record_t *r, uint8_t out[8]);
+/* The symbol's size: header plus payload. */
+size_t co_symbol_size(const co_record_t *r);
+/* Read the record a recovered symbol of sym_len bytes (zero-padded past
+ * its end) holds, as record seq: 1 and *r (payload into sym), or a
+ * negative drop code when it breaks a DATA record rule or is not FIFO
+ * (a corrupt or forged parity). */
+int co_symbol_record(const uint8_t *sym, size_t sym_len, uint64_t seq,
+                     co_record_t *r);
 
 /* ---------------------------------------------------------------- */
 /* FORWARD body: a member re-sends FIFO records of another member, the  */

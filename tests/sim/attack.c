@@ -400,8 +400,8 @@ static void rewrite_field(sim_world_t *w, uint8_t *d)
         d[2] = below(w, 2) ? 0 : (uint8_t)(2 + below(w, 254));
         break;
     case 2: { /* type: another known one, or an unknown one */
-        uint8_t t = below(w, 3) ? (uint8_t)(1 + below(w, CO_TYPE_LEAVE))
-                                : (uint8_t)(CO_TYPE_LEAVE + 1 + below(w, 250));
+        uint8_t t = below(w, 3) ? (uint8_t)(1 + below(w, CO_TYPE_PARITY))
+                                : (uint8_t)(CO_TYPE_PARITY + 1 + below(w, 249));
         d[3] = t == d[3] ? (uint8_t)(t == CO_TYPE_DATA ? CO_TYPE_ACK
                                                        : CO_TYPE_DATA)
                          : t;

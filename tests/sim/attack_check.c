@@ -80,7 +80,7 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
         return COHORT_DROP_BAD_MAGIC;
     if (d[2] != CO_WIRE_VERSION)
         return COHORT_DROP_BAD_VERSION;
-    bool known = (d[3] >= CO_TYPE_DATA && d[3] <= CO_TYPE_LEAVE) ||
+    bool known = (d[3] >= CO_TYPE_DATA && d[3] <= CO_TYPE_PARITY) ||
                  (d[3] >= CO_TYPE_PREPARE && d[3] <= CO_TYPE_PROBE) ||
                  d[3] == CO_TYPE_FORWARD || d[3] == CO_TYPE_XFER ||
                  d[3] == CO_TYPE_RPC;

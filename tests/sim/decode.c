@@ -107,8 +107,8 @@ static void describe_body(out_t *o, const co_header_t *h, const uint8_t *body)
 
 void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
 {
-    static const char *const types[] = {"?",    "DATA", "HB",
-                                        "NACK", "ACK",  "LEAVE"};
+    static const char *const types[] = {"?",    "DATA", "HB",   "NACK",
+                                        "ACK",  "LEAVE", "PARITY"};
     static const char *const gms_types[] = {"PREPARE",   "FLUSH_OK",
                                             "COMMIT",    "INSTALLED",
                                             "PROBE",     "FORWARD"};
@@ -119,7 +119,7 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
         put(&o, "undecodable %zuB", len);
         return;
     }
-    const char *name = h.type < 6 ? types[h.type] : "?";
+    const char *name = h.type < 7 ? types[h.type] : "?";
     if (h.type >= CO_TYPE_PREPARE && h.type <= CO_TYPE_FORWARD)
         name = gms_types[h.type - CO_TYPE_PREPARE];
     else if (h.type == CO_TYPE_XFER)

@@ -101,6 +101,12 @@ static void draw_config(sim_scn_t *s, co_rng_t *r, bool secure_ok)
      * the draw above, so that no seed's later draws move. */
     if ((c->send_window_bytes / 1024) % 2)
         c->window_share_min = 4 * c->max_datagram;
+    /* Half the seeds repair with parity (parity.h), blocks of 2 to 64
+     * records; likewise taken from a draw above. */
+    static const size_t par_k[] = {2, 3, 8, 16, 32, 64};
+    size_t mm_kib = c->max_message / 1024;
+    if (mm_kib % 2 == 0)
+        c->parity_block = par_k[(mm_kib / 2) % 6];
     /* The core requires recv_buffer_bytes >= send_window_bytes. */
     c->recv_buffer_bytes = c->send_window_bytes > c->max_message
                                ? c->send_window_bytes

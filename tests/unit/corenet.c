@@ -110,6 +110,8 @@ void pull_events(net_t *n, int node)
 bool link_drops(const net_t *n, const pkt_t *p, int to)
 {
     uint8_t t = type_of(p->data);
+    if (n->drop_pkt && n->drop_pkt(n, p, to))
+        return true;
     if (t < 32)
         return n->drop_types[p->from][to] >> t & 1;
     return t < 64 && (n->drop_types_hi[p->from][to] >> (t - 32) & 1);
@@ -172,6 +174,9 @@ void spawn(net_t *n, int i)
         cfg.send_window_bytes = n->send_window[i];
     if (n->evq_len[i])
         cfg.event_queue_len = n->evq_len[i];
+    cfg.parity_block = n->parity_block[i];
+    if (n->no_bundle[i])
+        cfg.bundle_delay_ns = 0;
     assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);
     drain_tx(n, i);
 }

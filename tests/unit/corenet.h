@@ -51,6 +51,10 @@ struct net {
     size_t send_window[MAXN]; /* likewise (send_window_bytes; 0: 256 KiB) */
     size_t evq_len[MAXN];    /* likewise (event_queue_len; 0: default) */
     int app_paused[MAXN];    /* 1: step() takes none of its events */
+    size_t parity_block[MAXN]; /* likewise (config.parity_block) */
+    int no_bundle[MAXN];     /* likewise: bundle_delay_ns 0 */
+    /* Also lost: the datagrams for which it returns true (NULL: none). */
+    bool (*drop_pkt)(const net_t *n, const pkt_t *p, int to);
     net_hook_t *hook;        /* NULL: events are only logged */
     void *app;               /* the hook's */
     pkt_t *q;
