@@ -334,9 +334,19 @@ struct cohort_config {
                                     each receiver (docs/protocol.md,
                                     "Parity repair"). Receivers use parity
                                     whatever their own setting. Memory: a
-                                    receiver keeps up to 128 datagram
-                                    bodies of parity and scratch once
-                                    parity arrives */
+                                    receiver keeps parity symbols in an
+                                    eighth of recv_buffer_bytes (at least
+                                    64 datagram bodies) and a block of
+                                    scratch, once parity arrives */
+    size_t parity_extra;         /* 0 (default): parity only when asked.
+                                    1..parity_block: as well, that many
+                                    parity symbols multicast unasked with
+                                    each block as it goes out, for lossy
+                                    links: a receiver that lost at most
+                                    that many records of the block
+                                    rebuilds them without a NACK's round
+                                    trip. More than parity_block, or set
+                                    without it: INVAL */
 };
 
 /* Fill *cfg with defaults (group NULL: must be set). */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # perf-loss.sh - fifo throughput under kernel loss, as a share of lossless.
 #
-#   scripts/perf-loss.sh [RATES] [cohort-perf run options...]
+#   scripts/perf-loss.sh [RATES] [--independent] [cohort-perf run options...]
 #
 # RATES: percentages, comma-separated (default 0,1,5,20; 0 comes first
 # if missing, it is the reference). For each rate, one invocation of
@@ -13,8 +13,15 @@
 # one row per rate: raw's loss, fifo's goodput (distinct, checked messages
 # a second, median of 3), as % of the 0 % run and beside raw, and whether
 # every run delivered right. Further options are passed on after those
-# (a later --size or --seconds overrides). Needs nft,
+# (a later --size or --seconds overrides), e.g. --parity 32. Needs nft,
 # permission for a network namespace, and python3 (to read the JSON).
+#
+# --independent: instead, every process in a namespace of its own on a
+# bridge (cohort-perf --netns-loss P): the bridge drops P % of the frames
+# it forwards to each port apart, so each receiver loses its own datagrams
+# (on lo a multicast datagram crosses the input hook once for all its
+# receivers, who lose it together). Veth ports have Ethernet's MTU, so
+# datagrams are at most 1472 bytes there.
 # Exit 1 if an invocation failed or delivered wrongly.
 
 set -u
@@ -26,6 +33,11 @@ rates=0,1,5,20
 case ${1:-} in
     [0-9]*) rates=$1; shift ;;
 esac
+independent=0
+if [ "${1:-}" = --independent ]; then
+    independent=1
+    shift
+fi
 [ -x "$PERF" ] || { echo "perf-loss.sh: run it from the build directory (no $PERF)" >&2; exit 2; }
 command -v nft >/dev/null 2>&1 || { echo "perf-loss.sh: needs nft (Debian: nftables)" >&2; exit 2; }
 command -v python3 >/dev/null 2>&1 || { echo "perf-loss.sh: needs python3" >&2; exit 2; }
@@ -36,9 +48,15 @@ trap 'rm -rf "$tmp"' EXIT
 failed=0
 for p in $(echo "$rates" | tr ',' ' '); do
     load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
-    COHORT_NFT_DROP=$p sh "$NETNS" "$PERF" run --modes fifo --size 1000 \
-        --seconds 2 --repeat 3 --quiet --json "$@" >"$tmp/$p.json" ||
-        failed=1
+    if [ $independent = 1 ]; then
+        "$PERF" run --netns-loss "$p" --modes fifo --size 1000 \
+            --seconds 2 --repeat 3 --quiet --json "$@" >"$tmp/$p.json" ||
+            failed=1
+    else
+        COHORT_NFT_DROP=$p sh "$NETNS" "$PERF" run --modes fifo --size 1000 \
+            --seconds 2 --repeat 3 --quiet --json "$@" >"$tmp/$p.json" ||
+            failed=1
+    fi
     echo "$load" >"$tmp/$p.load"
 done
 python3 - "$tmp" "$rates" <<'EOF' || failed=1
@@ -53,7 +71,7 @@ def cells(p):
 ref = cells('0')
 base = ref['fifo']['msgs_per_s'] if ref and 'fifo' in ref else 0
 print(f"{'drop':>5} {'raw loss':>9} {'fifo msgs/s':>12} {'% of 0 %':>9} "
-      f"{'vs raw':>7} {'retrans':>8}  valid  load")
+      f"{'vs raw':>7} {'retrans':>8} {'parity':>7}  valid  load")
 bad = 0
 for p in rates:
     c = cells(p)
@@ -67,6 +85,7 @@ for p in rates:
     share = 100.0 * f['msgs_per_s'] / base if base else 0.0
     print(f"{p:>4}% {100 * loss:>8.2f}% {f['msgs_per_s']:>12.0f} "
           f"{share:>8.1f}% {f.get('ratio', 0):>7.2f} {f['retransmissions']:>8}"
+          f" {f.get('parity_sent', 0):>7}"
           f"  {'yes' if ok else 'NO':>5}  {load}")
 sys.exit(bad)
 EOF

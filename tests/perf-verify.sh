@@ -11,7 +11,10 @@
 #      verdict;
 #   3. with nft (COHORT_NFT_DROP=10, input only), fifo stays valid with no
 #      loss, and raw's loss (sequence numbers missing) is near the nominal
-#      10 %, not the double of a rule on input and output.
+#      10 %, not the double of a rule on input and output;
+#   4. with nft and ip, --netns-loss 10 --parity 8: each receiver loses
+#      about 10 % of raw's datagrams, not the same number (its own
+#      losses), and fifo is valid, repaired with parity symbols.
 # A clean run whose receiver lost a member by timeout mid-run (a process
 # starved for member_timeout on a loaded machine: "across a membership
 # change", which virtual synchrony allows) is run once more, and said so;
@@ -108,6 +111,35 @@ if command -v nft >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
     fi
 else
     echo "SKIP: kernel loss (needs nft and unshare -n)"
+fi
+
+# 4. loss of each receiver's own (--netns-loss: a namespace per process on
+#    a bridge that drops per output port) repaired by parity
+if command -v nft >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 &&
+   unshare -n true 2>/dev/null; then
+    timeout -k 2 120 "$PERF" run --netns-loss 10 --parity 8 --modes fifo \
+        --size 1000 --count 5000 --quiet --json >"$out" 2>&1
+    rc=$?
+    # raw's receivers: missing of each (after the cell's sum, the first
+    # "missing"); fifo: parity the sender sent
+    miss=$(grep -o '"missing":[0-9]*' "$out" | cut -d: -f2 | tr '\n' ' ')
+    par=$(grep -o '"parity_sent":[0-9]*' "$out" | cut -d: -f2 | sort -n |
+          tail -n 1)
+    set -- $miss ''
+    shift
+    if [ $rc -eq 0 ] && ! has '"valid":false' && has '"netns_loss":10' &&
+       [ $# -ge 2 ] && [ "$1" -ge 250 ] && [ "$1" -le 750 ] &&
+       [ "$2" -ge 250 ] && [ "$2" -le 750 ] && [ "$1" != "$2" ] &&
+       [ "${par:-0}" -gt 0 ]; then
+        ok "10% loss per receiver: raw lost $1 and $2 of 5000, fifo valid," \
+           "repaired with $par parity symbols"
+    else
+        bad "--netns-loss 10 --parity 8: exit $rc, raw missing: $miss," \
+            "parity sent: ${par:-none}"
+        cat "$out"
+    fi
+else
+    echo "SKIP: loss per receiver (needs nft, ip and unshare -n)"
 fi
 
 if [ $failed -ne 0 ]; then

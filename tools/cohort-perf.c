@@ -46,6 +46,7 @@
 
 #include "cohort.h"
 #include "common.h"
+#include "harness_net.h"
 #include "perf_members.h"
 #include "perf_rpc.h"
 #include "perf_plot.h"
@@ -149,6 +150,9 @@ enum perf_opt {
     OPT_RAW1,
     OPT_ALLOW_INVALID,
     OPT_INJECT,
+    OPT_PARITY,
+    OPT_PARITY_EXTRA,
+    OPT_NETNS_LOSS,
 };
 
 /* --inject (tests of the checks): what a sender does wrong on every
@@ -185,7 +189,17 @@ struct perf_opts {
     const char *plot;            /* --plot FILE (.svg or .png) */
     const char *stats_socket;    /* send, recv: --stats-socket PATH */
     uint64_t busy_poll_us;       /* --busy-poll US: 0 = sleep in the kernel */
+    uint64_t parity;             /* --parity K: cfg.parity_block (0 off) */
+    uint64_t parity_extra;       /* --parity-extra E: cfg.parity_extra */
+    uint64_t netns_loss;         /* --netns-loss P: percent, bridge drops */
+    int netns;                   /* --netns-loss given: a namespace each */
 };
+
+/* run, table, security with --netns-loss: one namespace per process on a
+ * bridge (harness_net.h); receivers are members 0..N-1, senders follow.
+ * The parent stays in member 0's namespace between spawns, so it sees
+ * the interface (and MTU) its children use. */
+static struct hn_net g_hn;
 
 /* The status line on a terminal (progress.h); off for children, --quiet
  * and --json. */
@@ -312,6 +326,8 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     cfg.self_delivery = 0;
     cfg.stats_socket = o->stats_socket;   /* for cohort-stat, by hand */
     cfg.busy_poll_us = (uint32_t)o->busy_poll_us;
+    cfg.parity_block = (size_t)o->parity;
+    cfg.parity_extra = (size_t)o->parity_extra;
     return tool_open(&cfg, &io->c) == 0 ? 0 : -1;
 }
 
@@ -642,11 +658,12 @@ static void print_send_result(const struct perf_io *io,
         (void)cohort_stats(io->c, &st);
     if (o->machine) {
         printf("RESULT role=send sent=%llu seqs=%llu size=%zu start_ns=%llu "
-               "ns=%llu would_block=%llu retrans=%llu\n",
+               "ns=%llu would_block=%llu retrans=%llu parity=%llu\n",
                (unsigned long long)sent, (unsigned long long)s->seqs, size,
                (unsigned long long)s->start_ns, (unsigned long long)ns,
                (unsigned long long)st.send_would_block,
-               (unsigned long long)st.retransmissions_sent);
+               (unsigned long long)st.retransmissions_sent,
+               (unsigned long long)st.parity_sent);
         return;
     }
     printf("sent %llu messages of %zu bytes in %.3f s: %.0f msgs/s, "
@@ -1018,11 +1035,17 @@ static void print_recv_result(const struct perf_io *io,
     struct recv_sums t = recv_sums(s);
     uint64_t views, lefts;
     recv_membership(io, s, &views, &lefts);
+    struct cohort_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    if (!io->raw)
+        (void)cohort_stats(io->c, &st);
     if (o->machine) {
         printf("RESULT role=recv index=%llu msgs=%llu bytes=%llu first_ns=%llu"
                " last_ns=%llu end=%d sent=%llu pongs=%llu partial=%llu"
                " unique=%llu dup=%llu late=%llu corrupt=%llu missing=%llu"
-               " order=%llu views=%llu left=%llu\n",
+               " order=%llu views=%llu left=%llu nacks=%llu par_rx=%llu"
+               " par_rec=%llu drops=%llu\n",
                (unsigned long long)o->index, (unsigned long long)s->msgs,
                (unsigned long long)s->bytes, (unsigned long long)s->first_ns,
                (unsigned long long)s->last_ns, s->got_end,
@@ -1031,7 +1054,10 @@ static void print_recv_result(const struct perf_io *io,
                (unsigned long long)t.dups, (unsigned long long)t.late,
                (unsigned long long)s->corrupt, (unsigned long long)t.missing,
                (unsigned long long)s->order, (unsigned long long)views,
-               (unsigned long long)lefts);
+               (unsigned long long)lefts, (unsigned long long)st.nacks_sent,
+               (unsigned long long)st.parity_received,
+               (unsigned long long)st.parity_recovered,
+               (unsigned long long)st.drops_total);
         return;
     }
     printf("received %llu messages (%llu bytes)%s: %.0f msgs/s, %.2f MB/s\n",
@@ -1135,6 +1161,7 @@ struct rx_result {
     uint64_t msgs, unique, dups, late, corrupt, missing, partial, order;
     uint64_t views, lefts;       /* views installed, members lost (timed
                                     out) during the run */
+    uint64_t nacks, par_rx, par_rec, drops;  /* the member's counters */
     double msgs_per_s, mb_per_s, loss;
     int got_end;
 };
@@ -1159,7 +1186,7 @@ struct cell {
     const char *invalid;         /* NULL: delivered right (this run) */
     struct verify_sum v;         /* of every run (run_cells) */
     int expected;                /* the error is a known limit, not a fault */
-    uint64_t sent, seqs, start_ns, sent_ns, would_block, retrans;
+    uint64_t sent, seqs, start_ns, sent_ns, would_block, retrans, parity;
     size_t nrx;
     struct rx_result rx[PERF_MAX_RECEIVERS];
     uint64_t samples, lat_lost, min_ns, p50_ns, p99_ns, p999_ns, max_ns;
@@ -1213,6 +1240,11 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
     if (o->busy_poll_us)
         tool_argv_addf(a, "--busy-poll=%llu",
                        (unsigned long long)o->busy_poll_us);
+    if (o->parity && !kind_raw(c->kind))
+        tool_argv_addf(a, "--parity=%llu", (unsigned long long)o->parity);
+    if (o->parity_extra && !kind_raw(c->kind))
+        tool_argv_addf(a, "--parity-extra=%llu",
+                       (unsigned long long)o->parity_extra);
     if (o->quiet)
         tool_argv_add(a, "--quiet");
     if (g_progress.on && strcmp(role, "send") == 0)
@@ -1244,6 +1276,10 @@ static void parse_rx(struct cell *c, const char *line, size_t i)
     (void)tool_field_u64(line, "order", &rx->order);
     (void)tool_field_u64(line, "views", &rx->views);
     (void)tool_field_u64(line, "left", &rx->lefts);
+    (void)tool_field_u64(line, "nacks", &rx->nacks);
+    (void)tool_field_u64(line, "par_rx", &rx->par_rx);
+    (void)tool_field_u64(line, "par_rec", &rx->par_rec);
+    (void)tool_field_u64(line, "drops", &rx->drops);
     rx->got_end = end != 0;
     /* Loss is the sequence numbers never taken, of all the senders used:
      * delivered less sent would let duplicates hide it. */
@@ -1283,13 +1319,14 @@ static void parse_cdf(struct cell *c, const struct tool_child *snd)
  * is the earliest, the send time the longest. Latency: one sender. */
 static void parse_sender(struct cell *c, const char *line)
 {
-    uint64_t sent = 0, seqs = 0, start = 0, ns = 0, wb = 0, rt = 0;
+    uint64_t sent = 0, seqs = 0, start = 0, ns = 0, wb = 0, rt = 0, par = 0;
     (void)tool_field_u64(line, "sent", &sent);
     (void)tool_field_u64(line, "seqs", &seqs);
     (void)tool_field_u64(line, "start_ns", &start);
     (void)tool_field_u64(line, "ns", &ns);
     (void)tool_field_u64(line, "would_block", &wb);
     (void)tool_field_u64(line, "retrans", &rt);
+    (void)tool_field_u64(line, "parity", &par);
     c->sent += sent;
     c->seqs += seqs;
     if (c->start_ns == 0 || (start != 0 && start < c->start_ns))
@@ -1297,6 +1334,7 @@ static void parse_sender(struct cell *c, const char *line)
     c->sent_ns = ns > c->sent_ns ? ns : c->sent_ns;
     c->would_block += wb;
     c->retrans += rt;
+    c->parity += par;
     (void)tool_field_u64(line, "samples", &c->samples);
     (void)tool_field_u64(line, "lost", &c->lat_lost);
     (void)tool_field_u64(line, "min_ns", &c->min_ns);
@@ -1505,6 +1543,24 @@ static void reap_cell(const struct perf_opts *o, const struct cell *c,
     (void)tool_children_reap(ch, nrx, tool_now_ns() + grace_ns);
 }
 
+/* Start a child; with --netns-loss in namespace member (receivers first,
+ * then senders), coming back to member 0's. */
+static int spawn_in(struct tool_child *ch, const struct tool_argv *a,
+                    uint32_t member)
+{
+    int r;
+    if (g_hn.on && hn_enter(&g_hn, member) != 0) {
+        tool_err("cannot enter namespace %u: %s", member, strerror(errno));
+        return -1;
+    }
+    r = tool_spawn(ch, a, NULL, 1);
+    if (g_hn.on && hn_enter(&g_hn, 0) != 0) {
+        tool_err("cannot return to namespace 0: %s", strerror(errno));
+        r = -1;
+    }
+    return r;
+}
+
 static void run_cell_once(struct perf_opts *o, struct cell *c)
 {
     static struct tool_child ch[PERF_MAX_RECEIVERS + PERF_MAX_SENDERS];
@@ -1518,13 +1574,13 @@ static void run_cell_once(struct perf_opts *o, struct cell *c)
     c->error = "could not start processes";
     for (; started < nrx; started++) {
         child_argv(&a, o, c, "recv", started, &net, timeout_s);
-        if (tool_spawn(&ch[started], &a, NULL, 1) != 0)
+        if (spawn_in(&ch[started], &a, (uint32_t)started) != 0)
             break;
     }
     if (started == nrx && await_ready(ch, nrx) == 0) {
         for (; started < nrx + nsnd; started++) {
             child_argv(&a, o, c, "send", started - nrx, &net, timeout_s);
-            if (tool_spawn(&ch[started], &a, NULL, 1) != 0)
+            if (spawn_in(&ch[started], &a, (uint32_t)started) != 0)
                 break;
         }
         if (started == nrx + nsnd) {
@@ -1786,6 +1842,13 @@ static void print_heading(const struct perf_opts *o, size_t datagram)
     printf(" -> %llu receiver%s on %s, ",
            (unsigned long long)o->receivers, o->receivers == 1 ? "" : "s",
            o->net.interface);
+    if (o->netns)
+        printf("a namespace each on a bridge dropping %llu %% per port, ",
+               (unsigned long long)o->netns_loss);
+    if (o->parity)
+        printf("parity blocks of %llu (%llu unasked), ",
+               (unsigned long long)o->parity,
+               (unsigned long long)o->parity_extra);
     if (!o->latency || o->matrix) {
         if (o->count)
             printf("%llu messages", (unsigned long long)o->count);
@@ -1872,8 +1935,13 @@ static void json_rx(const struct cell *c, const struct cell *twin, size_t i)
     if (c->kind == KIND_RAW)
         printf(",\"partial\":%llu", (unsigned long long)rx->partial);
     else if (c->kind != KIND_RAW1)
-        printf(",\"views\":%llu,\"members_lost\":%llu",
-               (unsigned long long)rx->views, (unsigned long long)rx->lefts);
+        printf(",\"views\":%llu,\"members_lost\":%llu,\"nacks_sent\":%llu,"
+               "\"parity_received\":%llu,\"parity_recovered\":%llu,"
+               "\"drops\":%llu",
+               (unsigned long long)rx->views, (unsigned long long)rx->lefts,
+               (unsigned long long)rx->nacks, (unsigned long long)rx->par_rx,
+               (unsigned long long)rx->par_rec,
+               (unsigned long long)rx->drops);
     if (twin != NULL && i < twin->nrx && twin->rx[i].msgs_per_s > 0)
         printf(",\"ratio\":%.3f", rx->msgs_per_s / twin->rx[i].msgs_per_s);
     putchar('}');
@@ -1932,11 +2000,11 @@ static void json_cell(const struct perf_opts *o, const struct cell *cells,
     }
     printf(",\"sent\":%llu,\"seqs\":%llu,\"send_msgs_per_s\":%.0f,"
            "\"msgs_per_s\":%.0f,\"flow_control_waits\":%llu,"
-           "\"retransmissions\":%llu", (unsigned long long)c->sent,
-           (unsigned long long)c->seqs,
+           "\"retransmissions\":%llu,\"parity_sent\":%llu",
+           (unsigned long long)c->sent, (unsigned long long)c->seqs,
            c->sent_ns ? c->sent * 1e9 / (double)c->sent_ns : 0.0, c->score,
            (unsigned long long)c->would_block,
-           (unsigned long long)c->retrans);
+           (unsigned long long)c->retrans, (unsigned long long)c->parity);
     json_ratios(o, cells, n, c);
     json_verify(c);
     if (c->kind == KIND_TOTAL || c->kind == KIND_SAFE)
@@ -1952,12 +2020,14 @@ static void print_json(const struct perf_opts *o, const struct cell *cells,
 {
     printf("{\"tool\":\"cohort-perf\",\"library\":\"%s\",\"receivers\":%llu,"
            "\"interface\":\"%s\",\"datagram\":%zu,\"repeat\":%llu,"
-           "\"ratio_of\":\"%s\",\"cipher\":\"%s\",\"cells\":[",
+           "\"ratio_of\":\"%s\",\"cipher\":\"%s\",\"parity\":%llu,"
+           "\"parity_extra\":%llu,\"netns_loss\":%lld,\"cells\":[",
            cohort_version(), (unsigned long long)o->receivers,
            o->net.interface, n > 0 ? cells[0].datagram : 0,
            (unsigned long long)o->repeat,
            o->secmatrix ? "security none" : "raw",
-           tool_cipher_name(o->net.cipher));
+           tool_cipher_name(o->net.cipher), (unsigned long long)o->parity,
+           (unsigned long long)o->parity_extra, o->netns ? (long long)o->netns_loss : -1ll);
     for (size_t i = 0; i < n; i++) {
         if (i)
             putchar(',');
@@ -2250,7 +2320,35 @@ static int role_run(struct perf_opts *o)
         }
         o->net.key_file = key.path;
     }
-    rc = run_plan(o);
+    if (o->netns) {
+        char dir[] = "/tmp/cohort-perf-net.XXXXXX", why[256];
+        uint64_t most = 0;
+        for (size_t i = 0; i < o->nsenders; i++)
+            most = o->senders[i] > most ? o->senders[i] : most;
+        if (mkdtemp(dir) == NULL) {
+            tool_err("--netns-loss: cannot make a directory: %s",
+                     strerror(errno));
+            temp_key_remove(&key);
+            return TOOL_EXIT_FAIL;
+        }
+        if (o->receivers + most > HN_MAX_MEMBERS ||
+            hn_open(&g_hn, (uint32_t)(o->receivers + most),
+                    (unsigned)o->netns_loss, dir, why, sizeof why) != 0 ||
+            hn_enter(&g_hn, 0) != 0) {
+            tool_err("--netns-loss: %s", o->receivers + most > HN_MAX_MEMBERS
+                     ? "at most 16 processes" : why);
+            hn_close(&g_hn);
+            (void)rmdir(dir);
+            temp_key_remove(&key);
+            return TOOL_EXIT_FAIL;
+        }
+        o->net.interface = HN_MEMBER_IFACE;
+        rc = run_plan(o);
+        hn_close(&g_hn);
+        (void)rmdir(dir);
+    } else {
+        rc = run_plan(o);
+    }
     temp_key_remove(&key);
     return rc;
 }
@@ -2336,6 +2434,16 @@ static void usage(FILE *f)
 "                        sender and a checksum; such a run is INVALID)\n"
 "  --inject skip|dup|corrupt  senders: every %uth message a gap, a\n"
 "                        duplicate or a flipped byte (tests of the checks)\n"
+"  --parity K            cohort cells repair by parity over blocks of K\n"
+"                        records (cfg.parity_block, 2..64; 0: off, the\n"
+"                        default)\n"
+"  --parity-extra E      with --parity K: E symbols (<= K) unasked with\n"
+"                        each block (cfg.parity_extra)\n"
+"  --netns-loss P        run, table, security: each process in a network\n"
+"                        namespace of its own on a bridge (veth, Ethernet\n"
+"                        MTU, interface ch0), the bridge dropping P %% of\n"
+"                        the UDP frames it forwards, each port apart: loss\n"
+"                        independent per receiver (needs root, ip, nft)\n"
 "  --quiet               no progress line on stderr (it is drawn only\n"
 "                        when stderr is a terminal, in place)\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
@@ -2353,6 +2461,9 @@ static const struct option long_opts[] = {
     { "raw1", no_argument, NULL, OPT_RAW1 },
     { "allow-invalid", no_argument, NULL, OPT_ALLOW_INVALID },
     { "inject", required_argument, NULL, OPT_INJECT },
+    { "parity", required_argument, NULL, OPT_PARITY },
+    { "parity-extra", required_argument, NULL, OPT_PARITY_EXTRA },
+    { "netns-loss", required_argument, NULL, OPT_NETNS_LOSS },
     { "latency", no_argument, NULL, OPT_LATENCY },
     { "repeat", required_argument, NULL, OPT_REPEAT },
     { "json", no_argument, NULL, OPT_JSON },
@@ -2466,6 +2577,19 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
     case OPT_BUSY_POLL:
         return tool_parse_u64("busy-poll", arg, 1, 1000000u, &o->busy_poll_us);
+    case OPT_PARITY:
+        if (tool_parse_u64("parity", arg, 0, 64, &o->parity) != 0)
+            return -1;
+        if (o->parity == 1) {
+            tool_err("--parity: 0 (off) or a block of 2..64 records");
+            return -1;
+        }
+        return 0;
+    case OPT_PARITY_EXTRA:
+        return tool_parse_u64("parity-extra", arg, 0, 64, &o->parity_extra);
+    case OPT_NETNS_LOSS:
+        o->netns = 1;
+        return tool_parse_u64("netns-loss", arg, 0, 100, &o->netns_loss);
     case OPT_RAW: o->raw = 1; return 0;
     case OPT_RAW1: o->raw = o->raw1 = 1; return 0;
     case OPT_ALLOW_INVALID: o->allow_invalid = 1; return 0;
@@ -2518,6 +2642,15 @@ static int finish_options(struct perf_opts *o)
     if (o->stats_socket != NULL && strcmp(o->role, "send") != 0 &&
         strcmp(o->role, "recv") != 0) {
         tool_err("--stats-socket: for send and recv (one member each)");
+        return -1;
+    }
+    if (o->parity_extra > o->parity) {
+        tool_err("--parity-extra: at most --parity (symbols of a block)");
+        return -1;
+    }
+    if (o->netns && strcmp(o->role, "run") != 0 && !table && !o->secmatrix) {
+        tool_err("--netns-loss: for run, table and security (they start "
+                 "the processes)");
         return -1;
     }
     if (o->secmatrix && o->raw) {

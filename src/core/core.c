@@ -99,6 +99,9 @@ static const char *check_sizes(const co_core_config_t *cfg)
         return "state_provider: must be 0 or 1";
     if (cfg->parity_block == 1 || cfg->parity_block > CO_PARITY_K_MAX)
         return "parity_block: must be 0 (off) or 2..64";
+    if (cfg->parity_extra > cfg->parity_block)
+        return "parity_extra: must be 0..parity_block (and parity_block "
+               "set)";
     if (!in_range(cfg->event_queue_len, 1, (uint64_t)1 << 20))
         return "event_queue_len: must be 1..1048576";
     if (!in_range(cfg->rpc_max_requests, 1, 65536))
@@ -208,6 +211,11 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     }
     core->peers.store_bytes = cfg->send_window_bytes;
     core->tx_sent = core->tx.next;
+    core->bundle_out_below = core->tx_sent;
+    if (core->cfg.parity_block >= 2) /* the first whole block */
+        core->parity_pro_next =
+            (core->tx.next + core->cfg.parity_block - 2) /
+                core->cfg.parity_block * core->cfg.parity_block + 1;
     /* packet_seq starts at a random point of a 2^62 range: even if a
      * restarted member reuses an (id, incarnation) pair, the nonces
      * (id, incarnation, packet_seq) of its two lives do not meet. The IO
@@ -379,6 +387,7 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
         }
     }
     core->held_messages = 0;
+    co_parity_proactive(core, now_ns);
 }
 
 /* Let the message held back for room move on (not during a view change:
@@ -659,6 +668,7 @@ void co_core_flush_bundle(co_core_t *core, uint64_t now_ns)
 {
     co_builder_finish(core, &core->bundle, now_ns);
     core->bundle_deadline_ns = 0;
+    co_parity_proactive(core, now_ns);
 }
 
 void co_core_flush(co_core_t *core, uint64_t now_ns)
@@ -1312,6 +1322,18 @@ int co_core_recv(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
  * moment ago are not asked again before their repair could be back. */
 static void send_nacks(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
+    /* Blocks that the parity held now rebuilds need no asking. */
+    size_t rebuilt = 0;
+    for (size_t n; rebuilt < CO_PARITY_POOL_MAX &&
+                   (n = co_parity_retry(core, peer)) > 0;
+         rebuilt += n)
+        for (size_t i = 0; i < n; i++) {
+            co_record_t r = core->parity.recovered[i];
+            r.flags |= CO_REC_RETRANSMIT;
+            take_fifo(core, peer, &r, now_ns);
+        }
+    if (rebuilt > 0)
+        co_deliver_ready(core, peer, now_ns);
     const co_addr_t *dest = co_vs_nack_dest(core, peer);
     bool retry = peer->nack_all ||
                  (peer->retry_at_ns != 0 && now_ns >= peer->retry_at_ns);

@@ -84,6 +84,8 @@ typedef struct co_core_config {
     size_t parity_block;       /* records per parity block: NACKs for a
                                   block are answered with parity symbols
                                   (parity.h); 0: off; 2..64 */
+    size_t parity_extra;       /* parity symbols multicast unasked with
+                                  each block; 0..parity_block */
 
     cohort_security_t security;
     cohort_cipher_t cipher;    /* XCHACHA20POLY1305 or AES256GCM (the IO

@@ -134,6 +134,10 @@ struct co_core {
     uint64_t tx_sent;            /* first seq not yet out: records from
                                     here to tx.next - 1 are held while a
                                     view change is in progress (vsync.c) */
+    uint64_t bundle_out_below;   /* records below it are queued, when
+                                    the bundle was last finished */
+    uint64_t parity_pro_next;    /* parity_extra: first block not yet
+                                    given its unasked symbols */
     size_t held_messages;        /* whole messages among them */
     bool store_waits;            /* some peer's store_waits is set */
     bool vs_flushing;            /* delivering the old view through the

@@ -158,6 +158,8 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
         core->probe_at_ns = now_ns + core->probe_delay_ns;
     b->body_len = 0;
     b->open = false;
+    if (b == &core->bundle)
+        core->bundle_out_below = core->tx_sent;
     co_txq_t *q = &core->txq;
     if (q->count == q->cap) {
         co_count_drop(core, COHORT_DROP_QUEUE_FULL);
@@ -298,6 +300,15 @@ uint64_t co_send_nack(co_core_t *core, co_peer_t *peer,
             ranges[n - 1].last = through;
             more = false;
         }
+        uint64_t upto = ranges[n - 1].last;
+        n = co_parity_trim(core, peer, ranges, n, max);
+        if (n == 0) { /* the parity held stands for every gap */
+            asked = upto;
+            if (!more)
+                break;
+            from = upto + 1;
+            continue;
+        }
         co_builder_t *b = &core->scratch;
         /* To a member never heard (no address yet) the NACK goes to the
          * group: the target answers it (co_vs_nack_dest). */
@@ -308,10 +319,10 @@ uint64_t co_send_nack(co_core_t *core, co_peer_t *peer,
                                      peer->incarnation, ranges, n);
         core->stats.nacks_sent++;
         co_builder_finish(core, b, now_ns);
-        asked = ranges[n - 1].last;
+        asked = upto;
         if (!more)
             break;
-        from = ranges[n - 1].last + 1;
+        from = upto + 1;
     }
     return asked;
 }

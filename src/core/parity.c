@@ -15,13 +15,19 @@ void co_parity_init(co_core_t *core)
     memset(px, 0, sizeof *px);
     COHORT_ASSERT(core->body_room > CO_PARITY_FIXED_BYTES);
     px->sym_room = core->body_room - CO_PARITY_FIXED_BYTES;
+    /* An eighth of one peer's receive buffer, and room for a block of
+     * the largest symbols whatever that is. */
+    px->budget = core->cfg.recv_buffer_bytes / 8;
+    if (px->budget < CO_PARITY_K_MAX * px->sym_room)
+        px->budget = CO_PARITY_K_MAX * px->sym_room;
 }
 
 void co_parity_free(co_core_t *core)
 {
     co_parity_rx_t *px = &core->parity;
-    for (size_t i = 0; i < CO_PARITY_POOL; i++)
+    for (size_t i = 0; px->pool != NULL && i < CO_PARITY_POOL_MAX; i++)
         co_free(core->mem, px->pool[i].buf);
+    co_free(core->mem, px->pool);
     co_free(core->mem, px->rows);
     co_free(core->mem, px->work);
     memset(px, 0, sizeof *px);
@@ -71,29 +77,56 @@ static void send_symbol(co_core_t *core, uint64_t first, size_t k,
     core->stats.parity_sent++;
 }
 
+/* The symbol length of the block at first if it can have parity: all
+ * its k records out (below `below`), held, in one view, a symbol fits a
+ * datagram, and every record went in a datagram of its own (more than
+ * half a body, or no bundling at all). Parity pays where a lost datagram is one lost record: a symbol
+ * takes a datagram, so for records bundled r to a datagram it would cost
+ * r datagrams to repair what one retransmitted datagram repairs (on
+ * loopback's 64 KiB datagrams, records of 1 000 bytes went 60 to one).
+ * 0 if not; *head its first record. */
+static size_t block_symbol_len(co_core_t *core, uint64_t first, size_t k,
+                               uint64_t below, co_txrec_t **head)
+{
+    if (first < core->tx.low || first + k > below)
+        return 0; /* partly released, or not all out yet */
+    *head = co_txbuf_get(&core->tx, first);
+    if (*head == NULL || (*head)->view_id == 0)
+        return 0;
+    size_t len = 0;
+    for (size_t i = 0; i < k; i++) {
+        co_txrec_t *rec = co_txbuf_get(&core->tx, first + i);
+        if (rec == NULL || rec->view_id != (*head)->view_id)
+            return 0;
+        co_record_t r = txrec_record(rec, first + i);
+        if (core->cfg.bundle_delay_ns != 0 &&
+            2 * co_record_size(&r) <= core->body_room)
+            return 0; /* bundled with others: retransmit instead */
+        size_t size = co_symbol_size(&r);
+        if (size > len)
+            len = size;
+    }
+    if (len + CO_PARITY_FIXED_BYTES > core->body_room)
+        return 0;
+    return len;
+}
+
 /* Answer a NACK for m records of the block at first with parity, if the
  * block qualifies. Returns whether the block is taken care of. */
 static bool block_repair(co_core_t *core, uint64_t first, size_t m,
                          uint64_t now_ns, size_t *budget)
 {
     size_t k = core->cfg.parity_block;
-    if (first < core->tx.low || first + k > core->tx_sent)
-        return false; /* partly released, or not all out yet */
-    co_txrec_t *head = co_txbuf_get(&core->tx, first);
-    if (head == NULL || head->view_id == 0)
+    co_txrec_t *head = NULL;
+    size_t len = block_symbol_len(core, first, k, core->tx_sent, &head);
+    if (len == 0)
         return false;
-    size_t len = 0;
-    for (size_t i = 0; i < k; i++) {
-        co_txrec_t *rec = co_txbuf_get(&core->tx, first + i);
-        if (rec == NULL || rec->view_id != head->view_id)
-            return false;
-        co_record_t r = txrec_record(rec, first + i);
-        size_t size = co_symbol_size(&r);
-        if (size > len)
-            len = size;
-    }
-    if (len + CO_PARITY_FIXED_BYTES > core->body_room)
-        return false;
+    if (m > k)
+        m = k;
+    /* The asker lost m of k: its symbols are likely lost as often, so
+     * send m k / (k - m), rounded (1 of 32: 1; 13 of 32: 22). */
+    if (m < k)
+        m = (m * k + (k - m) / 2) / (k - m);
     if (m > k)
         m = k;
     /* Receivers ask again one retry interval after asking: a NACK
@@ -175,6 +208,35 @@ size_t co_parity_on_nack(co_core_t *core, const co_nack_t *nack,
     return n;
 }
 
+void co_parity_proactive(co_core_t *core, uint64_t now_ns)
+{
+    size_t k = core->cfg.parity_block, extra = core->cfg.parity_extra;
+    if (k < 2 || extra == 0)
+        return;
+    uint64_t below = core->bundle.open ? core->bundle_out_below
+                                       : core->tx_sent;
+    uint64_t first = core->parity_pro_next;
+    if (first < core->tx.low) /* released unprotected: from the next */
+        first = block_of(core->tx.low, k) + (block_of(core->tx.low, k) <
+                                             core->tx.low ? k : 0);
+    /* Each block once, when it is out; the queue keeps room for the
+     * open bundle and two spare. Bounded per call. */
+    for (int n = 0; n < 64 && first + k <= below &&
+                    co_txq_room(&core->txq) > extra + 3;
+         n++, first += k) {
+        co_txrec_t *head = NULL;
+        size_t len = block_symbol_len(core, first, k, below, &head);
+        if (len == 0 || head->par_next != 0)
+            continue; /* straddles a view, too large, or already asked */
+        for (size_t j = 0; j < extra; j++) {
+            send_symbol(core, first, k, head->view_id, len, head->par_next,
+                        now_ns);
+            head->par_next++;
+        }
+    }
+    core->parity_pro_next = first;
+}
+
 bool co_parity_done_has(const co_core_t *core, const uint64_t *done,
                         size_t n, uint64_t seq)
 {
@@ -192,45 +254,92 @@ bool co_parity_done_has(const co_core_t *core, const uint64_t *done,
 /* Receiving                                                           */
 /* ------------------------------------------------------------------ */
 
+static void slot_clear(co_parity_slot_t *s)
+{
+    s->peer_id = 0;
+    s->stamp = 0;
+}
+
 /* Forget the symbols of blocks this member no longer needs: of a peer's
  * life that is not (id, inc), or wholly below its next record. */
 static void purge(co_parity_rx_t *px, const co_peer_t *peer)
 {
-    for (size_t i = 0; i < CO_PARITY_POOL; i++) {
+    for (size_t i = 0; px->pool != NULL && i < CO_PARITY_POOL_MAX; i++) {
         co_parity_slot_t *s = &px->pool[i];
         if (s->peer_id != peer->id)
             continue;
         if (s->peer_inc != peer->incarnation ||
             s->first + s->count <= peer->rx.next)
-            s->peer_id = 0;
+            slot_clear(s);
     }
 }
 
 static bool same_block(const co_parity_slot_t *s, const co_peer_t *peer,
-                       const co_parity_t *p, uint64_t view_id)
+                       uint64_t first, size_t count, size_t len,
+                       uint64_t view_id)
 {
     return s->peer_id == peer->id && s->peer_inc == peer->incarnation &&
-           s->first == p->first && s->count == p->count &&
-           s->len == p->len && s->view_id == view_id;
+           s->first == first && s->count == count && s->len == len &&
+           s->view_id == view_id;
 }
 
-/* A slot for a new symbol: a free one, else the oldest. */
-static co_parity_slot_t *take_slot(co_core_t *core)
+/* The slot used longest ago, free ones first; skip excepted. With
+ * need_buf, only one that holds a buffer. */
+static co_parity_slot_t *oldest(co_parity_rx_t *px,
+                                const co_parity_slot_t *skip, bool need_buf)
 {
-    co_parity_rx_t *px = &core->parity;
     co_parity_slot_t *pick = NULL;
-    for (size_t i = 0; i < CO_PARITY_POOL; i++) {
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
         co_parity_slot_t *s = &px->pool[i];
-        if (s->peer_id == 0) {
-            pick = s;
-            break;
-        }
+        if (s == skip || (need_buf && s->buf == NULL))
+            continue;
         if (pick == NULL || s->stamp < pick->stamp)
             pick = s;
+        if (pick->stamp == 0 && (!need_buf || pick->buf != NULL))
+            break;
     }
+    return pick;
+}
+
+/* A slot with a buffer of at least len bytes for a new symbol: a free
+ * one, else the oldest; within the byte budget, older symbols give way.
+ * NULL when out of memory. */
+static co_parity_slot_t *take_slot(co_core_t *core, size_t len)
+{
+    co_parity_rx_t *px = &core->parity;
+    if (px->pool == NULL) {
+        px->pool = co_malloc(core->mem,
+                             CO_PARITY_POOL_MAX * sizeof *px->pool);
+        if (px->pool == NULL)
+            return NULL;
+        memset(px->pool, 0, CO_PARITY_POOL_MAX * sizeof *px->pool);
+    }
+    co_parity_slot_t *pick = oldest(px, NULL, false);
+    slot_clear(pick);
+    if (pick->cap >= len)
+        return pick;
+    co_free(core->mem, pick->buf);
+    px->bytes -= pick->cap;
+    pick->buf = NULL;
+    pick->cap = 0;
+    while (px->bytes + len > px->budget) {
+        co_parity_slot_t *v = oldest(px, pick, true);
+        if (v == NULL)
+            break;
+        co_free(core->mem, v->buf);
+        px->bytes -= v->cap;
+        v->buf = NULL;
+        v->cap = 0;
+        slot_clear(v);
+    }
+    if (px->bytes + len > px->budget)
+        return NULL;
+    pick->buf = co_malloc(core->mem, len);
     if (pick->buf == NULL)
-        pick->buf = co_malloc(core->mem, px->sym_room);
-    return pick->buf ? pick : NULL;
+        return NULL;
+    pick->cap = (uint16_t)len;
+    px->bytes += len;
+    return pick;
 }
 
 /* The symbol of record seq of peer's as this member holds it, into row
@@ -262,6 +371,96 @@ static bool held_symbol(co_peer_t *peer, uint64_t seq, uint8_t *row,
     return true;
 }
 
+static bool record_held(co_peer_t *peer, uint64_t seq)
+{
+    return seq < peer->rx.next
+               ? co_store_get(&peer->store, seq, &(co_record_t){0})
+               : co_rxwin_get(&peer->rx, seq) != NULL;
+}
+
+/* Rebuild the block (first, count, symbols of len, view) of peer's from
+ * the symbols held for it, if there are enough. Returns how many records
+ * it rebuilt into px->recovered (0: not yet, or nothing to do). */
+static size_t try_block(co_core_t *core, co_peer_t *peer, uint64_t first,
+                        size_t k, size_t len, uint64_t view_id)
+{
+    co_parity_rx_t *px = &core->parity;
+    uint64_t next = peer->rx.next;
+    size_t missing = 0, useful = 0;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t seq = first + i;
+        if (!record_held(peer, seq)) {
+            missing++;
+            useful += seq >= next;
+        }
+    }
+    co_parity_slot_t *mine[CO_PARITY_K_MAX];
+    size_t have = 0;
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX && have < CO_PARITY_K_MAX;
+         i++)
+        if (same_block(&px->pool[i], peer, first, k, len, view_id))
+            mine[have++] = &px->pool[i];
+    if (useful == 0) { /* repaired meanwhile: the symbols are spent */
+        for (size_t i = 0; i < have; i++)
+            slot_clear(mine[i]);
+        return 0;
+    }
+    if (have < missing)
+        return 0; /* wait for more */
+    if (px->rows == NULL)
+        px->rows = co_malloc(core->mem, CO_PARITY_K_MAX * px->sym_room);
+    if (px->work == NULL)
+        px->work = co_malloc(core->mem, co_fec_work_bytes(CO_PARITY_K_MAX));
+    if (px->rows == NULL || px->work == NULL)
+        return 0;
+    uint8_t *data[CO_PARITY_K_MAX];
+    size_t lens[CO_PARITY_K_MAX];
+    bool present[CO_PARITY_K_MAX];
+    uint8_t *par[CO_PARITY_K_MAX];
+    unsigned idx[CO_PARITY_K_MAX];
+    for (size_t i = 0; i < k; i++) {
+        data[i] = px->rows + i * px->sym_room;
+        lens[i] = len;
+        bool too_long = false;
+        present[i] = held_symbol(peer, first + i, data[i], len, &too_long);
+        if (too_long) { /* not parity of the records held here */
+            co_count_drop(core, COHORT_DROP_BAD_FIELD);
+            for (size_t j = 0; j < have; j++)
+                slot_clear(mine[j]);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < missing; i++) {
+        par[i] = mine[i]->buf;
+        idx[i] = mine[i]->index;
+    }
+    int rc = co_fec_decode(data, lens, present, k, len, par, idx, missing,
+                           px->work);
+    /* Used or not, the block's symbols are spent (decode overwrote
+     * them). */
+    for (size_t i = 0; i < have; i++)
+        slot_clear(mine[i]);
+    if (rc != 0) {
+        co_count_drop(core, COHORT_DROP_BAD_FIELD);
+        return 0;
+    }
+    for (size_t i = 0; i < k; i++) {
+        uint64_t seq = first + i;
+        if (present[i] || seq < next)
+            continue;
+        co_record_t r;
+        int st = co_symbol_record(data[i], len, seq, &r);
+        if (st != 1) {
+            co_count_drop(core, co_drop_of(st));
+            continue;
+        }
+        r.view_id = view_id;
+        px->recovered[px->nrecovered++] = r;
+    }
+    core->stats.parity_recovered += px->nrecovered;
+    return px->nrecovered;
+}
+
 size_t co_parity_recv(co_core_t *core, co_peer_t *peer, const co_parity_t *p,
                       uint64_t view_id)
 {
@@ -286,105 +485,130 @@ size_t co_parity_recv(co_core_t *core, co_peer_t *peer, const co_parity_t *p,
         co_count_drop(core, COHORT_DROP_NO_BUFFER);
         return 0;
     }
-    /* Missing records of the block: the ones not held. */
-    size_t k = p->count, missing = 0, useful = 0;
-    for (size_t i = 0; i < k; i++) {
-        uint64_t seq = p->first + i;
-        bool held = seq < next ? co_store_get(&peer->store, seq,
-                                              &(co_record_t){0})
-                               : co_rxwin_get(&peer->rx, seq) != NULL;
-        if (!held) {
-            missing++;
-            if (seq >= next)
-                useful++;
-        }
-    }
-    if (useful == 0) {
+    size_t k = p->count;
+    bool useful = false;
+    for (size_t i = 0; i < k && !useful; i++)
+        useful = p->first + i >= next && !record_held(peer, p->first + i);
+    if (!useful) {
         co_count_drop(core, COHORT_DROP_DUPLICATE);
         return 0;
     }
     /* Keep it, once: the same index twice is a duplicate. */
-    size_t have = 0;
-    co_parity_slot_t *mine[CO_PARITY_K_MAX];
-    for (size_t i = 0; i < CO_PARITY_POOL; i++) {
-        co_parity_slot_t *s = &px->pool[i];
-        if (!same_block(s, peer, p, view_id))
-            continue;
-        if (s->index == p->index) {
+    for (size_t i = 0; px->pool != NULL && i < CO_PARITY_POOL_MAX; i++) {
+        const co_parity_slot_t *s = &px->pool[i];
+        if (same_block(s, peer, p->first, k, p->len, view_id) &&
+            s->index == p->index) {
             co_count_drop(core, COHORT_DROP_DUPLICATE);
             return 0;
         }
-        if (have < CO_PARITY_K_MAX)
-            mine[have++] = s;
     }
-    co_parity_slot_t *slot = take_slot(core);
+    co_parity_slot_t *slot = take_slot(core, p->len);
     if (slot == NULL)
         return 0; /* out of memory: the NACKs go on */
-    *slot = (co_parity_slot_t){.peer_id = peer->id,
-                               .peer_inc = peer->incarnation,
-                               .first = p->first, .count = p->count,
-                               .index = p->index, .len = (uint16_t)p->len,
-                               .view_id = view_id, .stamp = ++px->stamp,
-                               .buf = slot->buf};
+    slot->peer_id = peer->id;
+    slot->peer_inc = peer->incarnation;
+    slot->first = p->first;
+    slot->count = p->count;
+    slot->index = p->index;
+    slot->len = (uint16_t)p->len;
+    slot->view_id = view_id;
+    slot->stamp = ++px->stamp;
     memcpy(slot->buf, p->symbol, p->len);
-    if (have < CO_PARITY_K_MAX)
-        mine[have++] = slot;
-    if (have < missing)
-        return 0; /* wait for more */
+    return try_block(core, peer, p->first, k, p->len, view_id);
+}
 
-    if (px->rows == NULL)
-        px->rows = co_malloc(core->mem, CO_PARITY_K_MAX * px->sym_room);
-    if (px->work == NULL)
-        px->work = co_malloc(core->mem, co_fec_work_bytes(CO_PARITY_K_MAX));
-    if (px->rows == NULL || px->work == NULL)
+size_t co_parity_retry(co_core_t *core, co_peer_t *peer)
+{
+    co_parity_rx_t *px = &core->parity;
+    px->nrecovered = 0;
+    if (px->pool == NULL)
         return 0;
-    uint8_t *data[CO_PARITY_K_MAX];
-    size_t lens[CO_PARITY_K_MAX];
-    bool present[CO_PARITY_K_MAX];
-    uint8_t *par[CO_PARITY_K_MAX];
-    unsigned idx[CO_PARITY_K_MAX];
-    size_t held = 0;
-    for (size_t i = 0; i < k; i++) {
-        data[i] = px->rows + i * px->sym_room;
-        lens[i] = p->len;
-        bool too_long = false;
-        present[i] = held_symbol(peer, p->first + i, data[i], p->len,
-                                 &too_long);
-        if (too_long) { /* not a parity of the records held here */
-            co_count_drop(core, COHORT_DROP_BAD_FIELD);
-            slot->peer_id = 0;
-            return 0;
-        }
-        held += present[i];
-    }
-    COHORT_ASSERT(k - held == missing);
-    for (size_t i = 0; i < missing; i++) {
-        par[i] = mine[i]->buf;
-        idx[i] = mine[i]->index;
-    }
-    int rc = co_fec_decode(data, lens, present, k, p->len, par, idx, missing,
-                           px->work);
-    /* Used or not, the block's symbols are spent (decode overwrote
-     * them). */
-    for (size_t i = 0; i < have; i++)
-        mine[i]->peer_id = 0;
-    if (rc != 0) {
-        co_count_drop(core, COHORT_DROP_BAD_FIELD);
-        return 0;
-    }
-    for (size_t i = 0; i < k; i++) {
-        uint64_t seq = p->first + i;
-        if (present[i] || seq < next)
+    purge(px, peer);
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
+        const co_parity_slot_t *s = &px->pool[i];
+        if (s->peer_id != peer->id || s->stamp == 0)
             continue;
-        co_record_t r;
-        int st = co_symbol_record(data[i], p->len, seq, &r);
-        if (st != 1) {
-            co_count_drop(core, co_drop_of(st));
-            continue;
-        }
-        r.view_id = view_id;
-        px->recovered[px->nrecovered++] = r;
+        size_t n = try_block(core, peer, s->first, s->count, s->len,
+                             s->view_id);
+        if (n > 0)
+            return n;
     }
-    core->stats.parity_recovered += px->nrecovered;
-    return px->nrecovered;
+    return 0;
+}
+
+/* Symbols held for the block at first of peer's (any length or view:
+ * an estimate for the NACK). */
+static size_t held_for(const co_parity_rx_t *px, const co_peer_t *peer,
+                       uint64_t first, size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
+        const co_parity_slot_t *s = &px->pool[i];
+        if (s->peer_id == peer->id && s->peer_inc == peer->incarnation &&
+            s->stamp != 0 && s->first == first) {
+            n++;
+            *count = s->count;
+        }
+    }
+    return n;
+}
+
+size_t co_parity_trim(const co_core_t *core, const co_peer_t *peer,
+                      co_nack_range_t *ranges, size_t n, size_t max)
+{
+    const co_parity_rx_t *px = &core->parity;
+    if (px->pool == NULL || n == 0)
+        return n;
+    /* Blocks with symbols held, each once, in the span asked. */
+    uint64_t lo = ranges[0].first, hi = ranges[n - 1].last;
+    uint64_t seen[CO_PARITY_NACK_BLOCKS];
+    size_t nseen = 0;
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
+        const co_parity_slot_t *s = &px->pool[i];
+        if (s->peer_id != peer->id || s->peer_inc != peer->incarnation ||
+            s->stamp == 0 || s->first > hi || s->first + s->count <= lo)
+            continue;
+        size_t j = 0;
+        while (j < nseen && seen[j] != s->first)
+            j++;
+        if (j < nseen)
+            continue;
+        if (nseen == CO_PARITY_NACK_BLOCKS)
+            break;
+        seen[nseen++] = s->first;
+        size_t count = 0;
+        size_t h = held_for(px, peer, s->first, &count);
+        uint64_t bf = s->first, bl = s->first + count - 1;
+        /* Leave out the block's last h gaps: the symbols held stand for
+         * them, the rest are asked for (as parity, by the sender). */
+        for (size_t r = n; r-- > 0 && h > 0;) {
+            co_nack_range_t *g = &ranges[r];
+            if (g->last < bf || g->first > bl)
+                continue;
+            uint64_t olo = g->first > bf ? g->first : bf;
+            uint64_t ohi = g->last < bl ? g->last : bl;
+            uint64_t t = ohi - olo + 1 < h ? ohi - olo + 1 : h;
+            uint64_t cut_lo = ohi - t + 1;
+            bool left = g->first < cut_lo, right = g->last > ohi;
+            if (left && right) {
+                if (n == max)
+                    break; /* no room to split: ask for more */
+                memmove(&ranges[r + 2], &ranges[r + 1],
+                        (n - r - 1) * sizeof *ranges);
+                ranges[r + 1] = (co_nack_range_t){ohi + 1, g->last};
+                g->last = cut_lo - 1;
+                n++;
+            } else if (left) {
+                g->last = cut_lo - 1;
+            } else if (right) {
+                g->first = ohi + 1;
+            } else {
+                memmove(&ranges[r], &ranges[r + 1],
+                        (n - r - 1) * sizeof *ranges);
+                n--;
+            }
+            h -= (size_t)t;
+        }
+    }
+    return n;
 }

@@ -254,7 +254,7 @@ COHORT_API const char *cohort_last_error_text(void)
     X(event_queue_len) X(security) X(expected_members)         \
     X(self_delivery) X(state_transfer) X(state_provider)                 \
     X(rpc_max_requests) X(rpc_history_len) X(rpc_history_bytes) X(cipher)     \
-    X(parity_block)
+    X(parity_block) X(parity_extra)
 
 COHORT_API void cohort_config_init(struct cohort_config *cfg)
 {

@@ -9,7 +9,11 @@
  *
  *   byte 0        mode: bit 0 selects COHORT_SECURITY_AUTH (key of 0x11s);
  *                 with it, bit 1 makes the peers seal with AES-256-GCM
- *                 (where the CPU has it; the target opens both)
+ *                 (where the CPU has it; the target opens both); bit 2
+ *                 gives every core parity blocks of 4 records (and no
+ *                 bundling), and the target and its peers share a view
+ *                 first, so NACKs in the input reach the target's parity
+ *                 sender and captured PARITY datagrams its receiver
  *   then repeated len(2, big-endian) datagram(len) from(1: peer 1 or 2)
  *
  * Each datagram is fed at an advancing time, timers run, every output is
@@ -34,9 +38,9 @@
 
 #define FUZZ_MAX_DATAGRAMS 256
 
-static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth,
-                        int aes)
+static void fuzz_config(co_core_config_t *cfg, uint32_t id, int mode)
 {
+    int auth = mode & 1, aes = mode & 2;
     co_core_config_defaults(cfg);
     cfg->group_id = co_group_id("fuzz", 4);
     cfg->member_id = id;
@@ -46,6 +50,9 @@ static void fuzz_config(co_core_config_t *cfg, uint32_t id, int auth,
     cfg->recv_buffer_bytes = 256 * 1024;
     cfg->max_message = 128 * 1024;
     cfg->event_queue_len = 64;
+    cfg->parity_block = mode & 4 ? 4 : 0;
+    if (mode & 4) /* one record a datagram: blocks qualify for parity */
+        cfg->bundle_delay_ns = 0;
     cfg->security = auth ? COHORT_SECURITY_AUTH : COHORT_SECURITY_NONE;
 #ifdef HAVE_LIBSODIUM
     /* The core leaves sodium_init() to its caller (it reads randomness). */
@@ -95,6 +102,30 @@ static void relay(co_core_t *from, uint8_t from_node, co_core_t *to,
         co_core_recv(to, now_ns, &a, tx.data, tx.len);
 }
 
+/* The three cores (target at address 0, peers at 1 and 2) talk until
+ * they share a view: a sender answers NACKs only from members of its
+ * view. Deterministic, so the parity capture and the fuzz entry reach the
+ * same view and the captured datagrams are the target's next ones. */
+static void settle(co_core_t *cores[3], uint64_t *now_ns)
+{
+    for (int t = 0; t < 400; t++) {
+        *now_ns += 10000000;
+        for (int i = 0; i < 3; i++) {
+            co_tx_t tx;
+            co_addr_t from = fuzz_addr((uint8_t)i);
+            co_core_tick(cores[i], *now_ns);
+            while (co_core_next_tx(cores[i], &tx))
+                for (int j = 0; j < 3; j++)
+                    if (j != i)
+                        co_core_recv(cores[j], *now_ns, &from, tx.data,
+                                     tx.len);
+            cohort_event_t ev;
+            while (co_core_next_event(cores[i], *now_ns, &ev))
+                ;
+        }
+    }
+}
+
 /* Peers announce themselves and send some data; the target sends too, and
  * a few peer datagrams are held back so the target has gaps. */
 static void warm_up(co_core_t *target, co_core_t *peers[2], uint64_t *now_ns)
@@ -128,17 +159,22 @@ int cohort_fuzz_one(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int auth = data[0] & 1, aes = data[0] & 2;
+    int mode = data[0] & 7;
     co_core_config_t cfg;
     co_core_t *target = NULL, *peers[2] = {NULL, NULL};
     uint64_t now_ns = 1000000000ULL;
-    fuzz_config(&cfg, 100, auth, 0);
+    fuzz_config(&cfg, 100, mode & ~2);
     COHORT_ASSERT(co_core_new(&target, &cfg, now_ns) == 0);
     for (int p = 0; p < 2; p++) {
-        fuzz_config(&cfg, (uint32_t)(101 + p), auth, aes);
+        fuzz_config(&cfg, (uint32_t)(101 + p), mode);
         COHORT_ASSERT(co_core_new(&peers[p], &cfg, now_ns) == 0);
     }
-    warm_up(target, peers, &now_ns);
+    if (mode & 4) {
+        co_core_t *all[3] = {target, peers[0], peers[1]};
+        settle(all, &now_ns);
+    } else {
+        warm_up(target, peers, &now_ns);
+    }
     /* Send window + each peer's receive budget and one reassembly + the
      * event queue's byte budget + one pending message. */
     size_t bound = 64 * 1024 + 2 * (256 * 1024 + 128 * 1024) + 256 * 1024 +
@@ -176,6 +212,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return cohort_fuzz_one(data, size);
 }
 
+/* Append one datagram from peer p (1 or 2) to the input being built,
+ * emitting it first when full. */
+static void capture_add(uint8_t *input, size_t *len, int mode,
+                        const co_tx_t *tx, int p, int round, size_t *written,
+                        void (*emit)(const uint8_t *, size_t, void *),
+                        void *arg)
+{
+    if (*len + 3 + tx->len > 65536) {
+        emit(input, *len, arg);
+        (*written)++;
+        *len = 1;
+        input[0] = (uint8_t)mode;
+    }
+    input[(*len)++] = (uint8_t)(tx->len >> 8);
+    input[(*len)++] = (uint8_t)tx->len;
+    memcpy(input + *len, tx->data, tx->len);
+    *len += tx->len;
+    input[(*len)++] = (uint8_t)(p - 1 + 2 * (round & 7));
+}
+
+/* Emit what is left of the input, free it and the cores; returns the
+ * inputs written in all. */
+static size_t capture_finish(uint8_t *input, size_t len, size_t written,
+                             co_core_t *cores[3],
+                             void (*emit)(const uint8_t *, size_t, void *),
+                             void *arg)
+{
+    if (len > 1) {
+        emit(input, len, arg);
+        written++;
+    }
+    free(input);
+    for (int i = 0; i < 3; i++)
+        co_core_free(cores[i]);
+    return written;
+}
+
 /* Capture: run the warm-up with a third member and record what the target
  * receives, as corpus inputs in the format above (mode: byte 0 of each).
  * Returns the number of inputs written through emit(). */
@@ -183,12 +256,11 @@ size_t cohort_fuzz_capture(int mode, void (*emit)(const uint8_t *, size_t,
                                                   void *),
                            void *arg)
 {
-    int auth = mode & 1, aes = mode & 2;
     co_core_config_t cfg;
     co_core_t *cores[3];
     uint64_t now_ns = 1000000000ULL;
     for (int i = 0; i < 3; i++) {
-        fuzz_config(&cfg, (uint32_t)(100 + i), auth, i > 0 && aes);
+        fuzz_config(&cfg, (uint32_t)(100 + i), i > 0 ? mode : mode & ~2);
         COHORT_ASSERT(co_core_new(&cores[i], &cfg, now_ns) == 0);
     }
     uint8_t *input = malloc(65536);
@@ -222,12 +294,69 @@ size_t cohort_fuzz_capture(int mode, void (*emit)(const uint8_t *, size_t,
             }
         }
     }
-    if (len > 1) {
-        emit(input, len, arg);
-        written++;
+    return capture_finish(input, len, written, cores, emit, arg);
+}
+
+size_t cohort_fuzz_capture_parity(void (*emit)(const uint8_t *, size_t,
+                                                void *),
+                                  void *arg)
+{
+    const int mode = 4;
+    co_core_config_t cfg;
+    co_core_t *cores[3];
+    uint64_t now_ns = 1000000000ULL;
+    for (int i = 0; i < 3; i++) {
+        fuzz_config(&cfg, (uint32_t)(100 + i), mode);
+        COHORT_ASSERT(co_core_new(&cores[i], &cfg, now_ns) == 0);
     }
-    free(input);
-    for (int i = 0; i < 3; i++)
-        co_core_free(cores[i]);
-    return written;
+    uint8_t *input = malloc(65536);
+    size_t written = 0, len = 1;
+    COHORT_ASSERT(input != NULL);
+    input[0] = (uint8_t)mode;
+    uint8_t msg[1200];
+    memset(msg, 0x3c, sizeof msg);
+    co_addr_t target_addr = fuzz_addr(0);
+    settle(cores, &now_ns);
+    for (int round = 0; round < 48; round++) {
+        now_ns += 3000000;
+        for (int p = 1; p < 3; p++) {
+            co_core_tick(cores[p], now_ns);
+            /* a few records a round: blocks of 4 fill and close */
+            for (int k = 0; k < 3 && round < 32; k++)
+                (void)co_core_send(cores[p], now_ns, COHORT_FIFO, msg,
+                                   (size_t)(200 + (round * 7 + k * 131) %
+                                                      900));
+            co_core_flush(cores[p], now_ns);
+            co_tx_t tx;
+            int n = 0;
+            co_addr_t from = fuzz_addr((uint8_t)p);
+            while (co_core_next_tx(cores[p], &tx)) {
+                /* the target loses some first sends (never repairs):
+                 * those the NACKs below ask for, by parity */
+                co_header_t h;
+                int lose = co_header_decode(tx.data, tx.len, &h) == 0 &&
+                           h.type == CO_TYPE_DATA && round < 32 &&
+                           (round + p + n) % 5 == 0;
+                n++;
+                co_core_recv(cores[3 - p], now_ns, &from, tx.data, tx.len);
+                if (lose)
+                    continue;
+                capture_add(input, &len, mode, &tx, p, round, &written,
+                            emit, arg);
+                co_core_recv(cores[0], now_ns, &from, tx.data, tx.len);
+            }
+        }
+        co_core_tick(cores[0], now_ns);
+        co_tx_t tx;
+        while (co_core_next_tx(cores[0], &tx))
+            for (int p = 1; p < 3; p++)
+                co_core_recv(cores[p], now_ns, &target_addr, tx.data,
+                             tx.len);
+        for (int i = 0; i < 3; i++) {
+            cohort_event_t ev;
+            while (co_core_next_event(cores[i], now_ns, &ev))
+                ;
+        }
+    }
+    return capture_finish(input, len, written, cores, emit, arg);
 }

@@ -82,11 +82,13 @@ int main(int argc, char **argv)
         struct capture plain = {argv[2], "capture-none", 0};
         struct capture auth = {argv[2], "capture-auth", 0};
         struct capture aes = {argv[2], "capture-aes", 0};
+        struct capture parity = {argv[2], "capture-parity", 0};
         cohort_fuzz_capture(0, emit, &plain);
         cohort_fuzz_capture(1, emit, &auth);
         cohort_fuzz_capture(3, emit, &aes); /* AES-256-GCM where available */
-        printf("wrote %zu + %zu + %zu inputs to %s\n", plain.n, auth.n,
-               aes.n, argv[2]);
+        cohort_fuzz_capture_parity(emit, &parity);
+        printf("wrote %zu + %zu + %zu + %zu inputs to %s\n", plain.n,
+               auth.n, aes.n, parity.n, argv[2]);
         return 0;
     }
     if (argc < 2) {

@@ -107,6 +107,10 @@ static void draw_config(sim_scn_t *s, co_rng_t *r, bool secure_ok)
     size_t mm_kib = c->max_message / 1024;
     if (mm_kib % 2 == 0)
         c->parity_block = par_k[(mm_kib / 2) % 6];
+    /* Half of those send some parity unasked too (proactive): 1 symbol
+     * a block up to all of them. */
+    if (c->parity_block && (mm_kib / 12) % 2)
+        c->parity_extra = 1 + (mm_kib / 24) % c->parity_block;
     /* The core requires recv_buffer_bytes >= send_window_bytes. */
     c->recv_buffer_bytes = c->send_window_bytes > c->max_message
                                ? c->send_window_bytes

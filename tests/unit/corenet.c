@@ -175,6 +175,7 @@ void spawn(net_t *n, int i)
     if (n->evq_len[i])
         cfg.event_queue_len = n->evq_len[i];
     cfg.parity_block = n->parity_block[i];
+    cfg.parity_extra = n->parity_extra[i];
     if (n->no_bundle[i])
         cfg.bundle_delay_ns = 0;
     assert_int_equal(co_core_new(&n->cores[i], &cfg, n->now_ns), 0);

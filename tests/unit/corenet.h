@@ -52,6 +52,7 @@ struct net {
     size_t evq_len[MAXN];    /* likewise (event_queue_len; 0: default) */
     int app_paused[MAXN];    /* 1: step() takes none of its events */
     size_t parity_block[MAXN]; /* likewise (config.parity_block) */
+    size_t parity_extra[MAXN]; /* likewise (config.parity_extra) */
     int no_bundle[MAXN];     /* likewise: bundle_delay_ns 0 */
     /* Also lost: the datagrams for which it returns true (NULL: none). */
     bool (*drop_pkt)(const net_t *n, const pkt_t *p, int to);

@@ -48,6 +48,9 @@ static void assert_all_in_order(const net_t *n, int r, int s, uint32_t count)
  * loses; seq 0 ends a list. */
 static uint64_t g_lose[MAXN][8];
 static bool g_lose_parity[MAXN];
+/* Parity datagrams a receiver gets before it loses the rest (with
+ * g_lose_parity), and how many it loses before it gets the rest. */
+static int g_parity_pass[MAXN], g_parity_skip[MAXN];
 
 static bool holds_seq(const pkt_t *p, const uint64_t *list)
 {
@@ -77,26 +80,44 @@ static bool lose(const net_t *n, const pkt_t *p, int to)
     co_header_t h;
     if (co_header_decode(p->data, p->len, &h) == 0 && h.packet_seq > g_last_pseq)
         g_last_pseq = h.packet_seq;
-    if (g_lose_parity[to] && type_of(p->data) == CO_TYPE_PARITY)
-        return true;
+    if (type_of(p->data) == CO_TYPE_PARITY) {
+        if (g_parity_skip[to] > 0) {
+            g_parity_skip[to]--;
+            return true;
+        }
+        if (g_lose_parity[to] && g_parity_pass[to] > 0) {
+            g_parity_pass[to]--;
+            return false;
+        }
+        return g_lose_parity[to];
+    }
     return holds_seq(p, g_lose[to]);
 }
 
 /* Three members, every one with parity blocks of K records, one record a
- * datagram; node 0's first FIFO seq is 1. */
-static net_t *trio(void)
+ * datagram, node 0 sending extra0 symbols of each block unasked; node
+ * 0's first FIFO seq is 1. */
+static net_t *trio_extra(size_t extra0)
 {
     memset(g_lose, 0, sizeof g_lose);
     memset(g_lose_parity, 0, sizeof g_lose_parity);
+    memset(g_parity_pass, 0, sizeof g_parity_pass);
+    memset(g_parity_skip, 0, sizeof g_parity_skip);
     net_t *n = net_new(3, 0);
     for (int i = 0; i < 3; i++) {
         n->parity_block[i] = K;
         n->no_bundle[i] = 1;
+        n->parity_extra[i] = i == 0 ? extra0 : 0;
         spawn(n, i);
     }
     settle(n, BIT(0) | BIT(1) | BIT(2), 3000 * MS);
     n->drop_pkt = lose;
     return n;
+}
+
+static net_t *trio(void)
+{
+    return trio_extra(0);
 }
 
 static const struct cohort_stats *st(const net_t *n, int i)
@@ -233,11 +254,83 @@ static void test_garbage_parity_dropped(void **state)
     net_free(n);
 }
 
+/* Proactive parity (parity_extra 2): node 1 loses two records of the
+ * first block, node 2 one: the symbols sent unasked with each block
+ * rebuild them, and no receiver asks at all. */
+static void test_proactive_repairs_without_nack(void **state)
+{
+    (void)state;
+    net_t *n = trio_extra(2);
+    g_lose[1][0] = 3;
+    g_lose[1][1] = 5;
+    g_lose[2][0] = 6;
+    uint64_t nacks1 = st(n, 1)->nacks_sent, nacks2 = st(n, 2)->nacks_sent;
+    for (int i = 0; i < 2 * K; i++)
+        send_next(n, 0);
+    run_for(n, 300 * MS);
+    for (int r = 1; r < 3; r++)
+        assert_all_in_order(n, r, 0, 2 * K);
+    assert_int_equal(st(n, 0)->parity_sent, 4); /* 2 blocks x 2 */
+    assert_int_equal(st(n, 0)->retransmissions_sent, 0);
+    assert_int_equal(st(n, 1)->parity_recovered, 2);
+    assert_int_equal(st(n, 2)->parity_recovered, 1);
+    assert_int_equal(st(n, 1)->nacks_sent, nacks1);
+    assert_int_equal(st(n, 2)->nacks_sent, nacks2);
+    net_free(n);
+}
+
+/* Node 1 loses 4 records of a block, and 6 of the 8 symbols that answer
+ * its NACK (4 of 8 lost: 4 x 8 / 4 sent): its next NACK asks for the 2
+ * still short (the symbols it holds stand for the rest), answered with
+ * 2 x 8 / 6 = 3 fresh symbols; without that it would ask for 4 again
+ * and get 8. */
+static void test_nack_asks_only_what_is_short(void **state)
+{
+    (void)state;
+    net_t *n = trio();
+    for (int i = 0; i < 4; i++)
+        g_lose[1][i] = (uint64_t)(2 + i);
+    g_parity_skip[1] = 6;
+    for (int i = 0; i < 2 * K; i++)
+        send_next(n, 0);
+    run_for(n, 500 * MS);
+    assert_all_in_order(n, 1, 0, 2 * K);
+    assert_all_in_order(n, 2, 0, 2 * K);
+    assert_int_equal(st(n, 0)->retransmissions_sent, 0);
+    assert_int_equal(st(n, 0)->parity_sent, 11);
+    assert_int_equal(st(n, 1)->parity_recovered, 4);
+    net_free(n);
+}
+
+/* Node 1 loses 2 records and every symbol but the first: its NACKs ask
+ * for one record (the symbol stands for the other); when the parity
+ * rounds are spent that record comes retransmitted, and the symbol held
+ * then rebuilds the last one without asking for it. */
+static void test_symbol_held_rebuilds_after_retransmission(void **state)
+{
+    (void)state;
+    net_t *n = trio();
+    g_lose[1][0] = 2;
+    g_lose[1][1] = 3;
+    g_lose_parity[1] = true;
+    g_parity_pass[1] = 1;
+    for (int i = 0; i < 2 * K; i++)
+        send_next(n, 0);
+    run_for(n, 1000 * MS);
+    assert_all_in_order(n, 1, 0, 2 * K);
+    assert_int_equal(st(n, 1)->parity_recovered, 1);
+    assert_int_equal(st(n, 0)->retransmissions_sent, 1);
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_repairs_different_losses),
         cmocka_unit_test(test_lost_parity_falls_back),
+        cmocka_unit_test(test_proactive_repairs_without_nack),
+        cmocka_unit_test(test_nack_asks_only_what_is_short),
+        cmocka_unit_test(test_symbol_held_rebuilds_after_retransmission),
         cmocka_unit_test(test_open_block_is_retransmitted),
         cmocka_unit_test(test_parity_off),
         cmocka_unit_test(test_garbage_parity_dropped),
