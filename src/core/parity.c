@@ -524,10 +524,19 @@ size_t co_parity_retry(co_core_t *core, co_peer_t *peer)
     if (px->pool == NULL)
         return 0;
     purge(px, peer);
-    for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
+    /* Each block once (try_block walks the pool): at most 64 a call. */
+    uint64_t tried[64];
+    size_t ntried = 0;
+    for (size_t i = 0; i < CO_PARITY_POOL_MAX && ntried < 64; i++) {
         const co_parity_slot_t *s = &px->pool[i];
         if (s->peer_id != peer->id || s->stamp == 0)
             continue;
+        size_t j = 0;
+        while (j < ntried && tried[j] != s->first)
+            j++;
+        if (j < ntried)
+            continue;
+        tried[ntried++] = s->first;
         size_t n = try_block(core, peer, s->first, s->count, s->len,
                              s->view_id);
         if (n > 0)

@@ -195,6 +195,10 @@ MUT(m_cipher_bad, c->cipher = (cohort_cipher_t)9)
 MUT(m_faults_bad, c->faults = "drop=2")
 MUT(m_faults_key, c->faults = "bogus=1")
 MUT(m_busy_big, c->busy_poll_us = 1000001)
+MUT(m_parity1, c->parity_block = 1)
+MUT(m_parity_big, c->parity_block = 65)
+MUT(m_extra_alone, c->parity_extra = 1)
+MUT(m_extra_big, { c->parity_block = 8; c->parity_extra = 9; })
 MUT(m_itf_missing, c->interface = "nosuchif0")
 MUT(m_itf_addr_missing, c->interface = "192.0.2.77")
 
@@ -243,6 +247,11 @@ static const bad_case_t bad_cases[] = {
     {"faults rate", m_faults_bad, COHORT_ERR_INVAL, "faults"},
     {"faults key", m_faults_key, COHORT_ERR_INVAL, "faults"},
     {"busy-poll over 1 s", m_busy_big, COHORT_ERR_INVAL, "busy_poll_us"},
+    {"parity block 1", m_parity1, COHORT_ERR_INVAL, "parity_block"},
+    {"parity block 65", m_parity_big, COHORT_ERR_INVAL, "parity_block"},
+    {"parity extra without block", m_extra_alone, COHORT_ERR_INVAL,
+     "parity_extra"},
+    {"parity extra > block", m_extra_big, COHORT_ERR_INVAL, "parity_extra"},
     {"no such interface", m_itf_missing, COHORT_ERR_ADDRESS, "nosuchif0"},
     {"no such local address", m_itf_addr_missing, COHORT_ERR_ADDRESS,
      "192.0.2.77"},
