@@ -212,10 +212,6 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     core->peers.store_bytes = cfg->send_window_bytes;
     core->tx_sent = core->tx.next;
     core->bundle_out_below = core->tx_sent;
-    if (core->cfg.parity_block >= 2) /* the first whole block */
-        core->parity_pro_next =
-            (core->tx.next + core->cfg.parity_block - 2) /
-                core->cfg.parity_block * core->cfg.parity_block + 1;
     /* packet_seq starts at a random point of a 2^62 range: even if a
      * restarted member reuses an (id, incarnation) pair, the nonces
      * (id, incarnation, packet_seq) of its two lives do not meet. The IO
@@ -991,15 +987,21 @@ static void on_data(co_core_t *core, co_peer_t *peer, const co_header_t *h,
 
 /* A parity symbol of peer's: the records it rebuilds (parity.c) are
  * taken as retransmissions. */
-static void on_parity(co_core_t *core, co_peer_t *peer, const co_header_t *h,
-                      const co_parity_t *p, uint64_t now_ns)
+static void take_rebuilt(co_core_t *core, co_peer_t *peer, size_t n,
+                         uint64_t now_ns)
 {
-    size_t n = co_parity_recv(core, peer, p, h->view_id);
     for (size_t i = 0; i < n; i++) {
         co_record_t r = core->parity.recovered[i];
         r.flags |= CO_REC_RETRANSMIT;
         take_fifo(core, peer, &r, now_ns);
     }
+}
+
+static void on_parity(co_core_t *core, co_peer_t *peer, const co_header_t *h,
+                      const co_parity_t *p, uint64_t now_ns)
+{
+    take_rebuilt(core, peer, co_parity_recv(core, peer, p, h->view_id),
+                 now_ns);
     co_deliver_ready(core, peer, now_ns);
     schedule_nack(core, peer, now_ns);
 }
@@ -1327,11 +1329,7 @@ static void send_nacks(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     for (size_t n; rebuilt < CO_PARITY_POOL_MAX &&
                    (n = co_parity_retry(core, peer)) > 0;
          rebuilt += n)
-        for (size_t i = 0; i < n; i++) {
-            co_record_t r = core->parity.recovered[i];
-            r.flags |= CO_REC_RETRANSMIT;
-            take_fifo(core, peer, &r, now_ns);
-        }
+        take_rebuilt(core, peer, n, now_ns);
     if (rebuilt > 0)
         co_deliver_ready(core, peer, now_ns);
     const co_addr_t *dest = co_vs_nack_dest(core, peer);

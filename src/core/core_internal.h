@@ -137,7 +137,8 @@ struct co_core {
     uint64_t bundle_out_below;   /* records below it are queued, when
                                     the bundle was last finished */
     uint64_t parity_pro_next;    /* parity_extra: first block not yet
-                                    given its unasked symbols */
+                                    given its unasked symbols (0: from
+                                    the first block held) */
     size_t held_messages;        /* whole messages among them */
     bool store_waits;            /* some peer's store_waits is set */
     bool vs_flushing;            /* delivering the old view through the

@@ -42,6 +42,24 @@ static uint64_t block_of(uint64_t seq, size_t k)
     return (seq - 1) / k * k + 1;
 }
 
+/* The first block that starts at seq or after it. */
+static uint64_t block_from(uint64_t seq, size_t k)
+{
+    return block_of(seq + k - 1, k);
+}
+
+/* Add first to list[0..*n) unless there (or full): whether it was added. */
+static bool add_once(uint64_t *list, size_t *n, size_t cap, uint64_t first)
+{
+    for (size_t j = 0; j < *n; j++)
+        if (list[j] == first)
+            return false;
+    if (*n == cap)
+        return false;
+    list[(*n)++] = first;
+    return true;
+}
+
 static co_record_t txrec_record(const co_txrec_t *rec, uint64_t seq)
 {
     return (co_record_t){.type = CO_REC_FIFO, .flags = rec->flags,
@@ -216,9 +234,8 @@ void co_parity_proactive(co_core_t *core, uint64_t now_ns)
     uint64_t below = core->bundle.open ? core->bundle_out_below
                                        : core->tx_sent;
     uint64_t first = core->parity_pro_next;
-    if (first < core->tx.low) /* released unprotected: from the next */
-        first = block_of(core->tx.low, k) + (block_of(core->tx.low, k) <
-                                             core->tx.low ? k : 0);
+    if (first < core->tx.low) /* the first block, or one released */
+        first = block_from(core->tx.low, k);
     /* Each block once, when it is out; the queue keeps room for the
      * open bundle and two spare. Bounded per call. */
     for (int n = 0; n < 64 && first + k <= below &&
@@ -529,14 +546,8 @@ size_t co_parity_retry(co_core_t *core, co_peer_t *peer)
     size_t ntried = 0;
     for (size_t i = 0; i < CO_PARITY_POOL_MAX && ntried < 64; i++) {
         const co_parity_slot_t *s = &px->pool[i];
-        if (s->peer_id != peer->id || s->stamp == 0)
+        if (s->peer_id != peer->id || !add_once(tried, &ntried, 64, s->first))
             continue;
-        size_t j = 0;
-        while (j < ntried && tried[j] != s->first)
-            j++;
-        if (j < ntried)
-            continue;
-        tried[ntried++] = s->first;
         size_t n = try_block(core, peer, s->first, s->count, s->len,
                              s->view_id);
         if (n > 0)
@@ -548,16 +559,13 @@ size_t co_parity_retry(co_core_t *core, co_peer_t *peer)
 /* Symbols held for the block at first of peer's (any length or view:
  * an estimate for the NACK). */
 static size_t held_for(const co_parity_rx_t *px, const co_peer_t *peer,
-                       uint64_t first, size_t *count)
+                       uint64_t first)
 {
     size_t n = 0;
     for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
         const co_parity_slot_t *s = &px->pool[i];
-        if (s->peer_id == peer->id && s->peer_inc == peer->incarnation &&
-            s->stamp != 0 && s->first == first) {
-            n++;
-            *count = s->count;
-        }
+        n += s->peer_id == peer->id && s->peer_inc == peer->incarnation &&
+             s->first == first;
     }
     return n;
 }
@@ -575,19 +583,11 @@ size_t co_parity_trim(const co_core_t *core, const co_peer_t *peer,
     for (size_t i = 0; i < CO_PARITY_POOL_MAX; i++) {
         const co_parity_slot_t *s = &px->pool[i];
         if (s->peer_id != peer->id || s->peer_inc != peer->incarnation ||
-            s->stamp == 0 || s->first > hi || s->first + s->count <= lo)
+            s->first > hi || s->first + s->count <= lo ||
+            !add_once(seen, &nseen, CO_PARITY_NACK_BLOCKS, s->first))
             continue;
-        size_t j = 0;
-        while (j < nseen && seen[j] != s->first)
-            j++;
-        if (j < nseen)
-            continue;
-        if (nseen == CO_PARITY_NACK_BLOCKS)
-            break;
-        seen[nseen++] = s->first;
-        size_t count = 0;
-        size_t h = held_for(px, peer, s->first, &count);
-        uint64_t bf = s->first, bl = s->first + count - 1;
+        size_t h = held_for(px, peer, s->first);
+        uint64_t bf = s->first, bl = s->first + s->count - 1;
         /* Leave out the block's last h gaps: the symbols held stand for
          * them, the rest are asked for (as parity, by the sender). */
         for (size_t r = n; r-- > 0 && h > 0;) {
