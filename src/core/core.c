@@ -210,6 +210,7 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
         return COHORT_ERR_NOMEM;
     }
     core->peers.store_bytes = cfg->send_window_bytes;
+    core->tx.self_hold = &core->total.self_hold;
     core->tx_sent = core->tx.next;
     core->bundle_out_below = core->tx_sent;
     /* packet_seq starts at a random point of a 2^62 range: even if a
@@ -240,7 +241,6 @@ void co_core_free(co_core_t *core)
     co_parity_free(core);
     co_free(core->mem, core->flush_entries);
     co_free(core->mem, core->pending.data);
-    co_free(core->mem, core->pending.node);
     co_free(core->mem, core);
 }
 
@@ -377,9 +377,9 @@ static void records_emit(co_core_t *core, uint64_t now_ns)
             co_total_own(core, seq, cls, t->data, t->len, NULL);
         } else if (t->flags & CO_REC_LAST) {
             co_total_own(core, seq, cls, t->self_copy, t->self_len,
-                         t->self_node);
+                         t->self_reserved);
             t->self_copy = NULL;
-            t->self_node = NULL;
+            t->self_reserved = false;
         }
     }
     core->held_messages = 0;
@@ -411,10 +411,11 @@ static void pending_progress(co_core_t *core, uint64_t now_ns)
     if (core->cfg.self_delivery) {
         last->self_copy = p->data;
         last->self_len = p->len;
-        last->self_node = p->node;
+        last->self_reserved = p->reserved;
     } else {
         co_free(core->mem, p->data);
-        co_free(core->mem, p->node);
+        if (p->reserved)
+            co_hold_unreserve(&core->total.self_hold);
     }
     memset(p, 0, sizeof *p);
     records_emit(core, now_ns);
@@ -462,10 +463,12 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
      * message may be larger than the window. */
     if (!fits && frags == 1)
         return COHORT_ERR_AGAIN;
-    /* The hold entry its own delivery will wait in, if it will: taken
-     * now, so that delivery cannot fail when the message goes out. */
-    co_held_t *node = NULL;
-    if (co_total_own_holds(core, cls) && !(node = co_hold_node(core->mem)))
+    /* The place in the hold its own delivery will wait in, if it will:
+     * reserved now, so that delivery cannot fail when the message goes
+     * out. */
+    co_hold_t *self_hold = &core->total.self_hold;
+    bool reserved = co_total_own_holds(core, cls);
+    if (reserved && !co_hold_reserve(self_hold, core->mem))
         return COHORT_ERR_NOMEM;
     if (fits) { /* the common case: records straight from the caller */
         co_pending_t direct = {.data = len ? (uint8_t *)(uintptr_t)data
@@ -477,13 +480,15 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
         uint8_t *self = NULL;
         if (core->cfg.self_delivery &&
             !(self = co_malloc(core->mem, len ? len : 1))) {
-            co_free(core->mem, node);
+            if (reserved)
+                co_hold_unreserve(self_hold);
             return COHORT_ERR_NOMEM;
         }
         if (!records_push(core, &direct)) {
             co_txbuf_unpush(&core->tx, first);
             co_free(core->mem, self);
-            co_free(core->mem, node);
+            if (reserved)
+                co_hold_unreserve(self_hold);
             return COHORT_ERR_NOMEM;
         }
         if (self) {
@@ -492,7 +497,9 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
             co_txrec_t *last = co_txbuf_get(&core->tx, core->tx.next - 1);
             last->self_copy = self;
             last->self_len = len;
-            last->self_node = node;
+            last->self_reserved = reserved;
+        } else if (reserved) {
+            co_hold_unreserve(self_hold);
         }
         if (co_vs_holding(core))
             core->held_messages++;
@@ -501,12 +508,13 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
     }
     uint8_t *copy = co_malloc(core->mem, len);
     if (!copy) {
-        co_free(core->mem, node);
+        if (reserved)
+            co_hold_unreserve(self_hold);
         return COHORT_ERR_NOMEM;
     }
     memcpy(copy, data, len);
     core->pending = (co_pending_t){.data = copy, .len = len, .off = 0,
-                                   .cls = cls, .node = node};
+                                   .cls = cls, .reserved = reserved};
     pending_progress(core, now_ns);
     return 0;
 }

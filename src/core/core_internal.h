@@ -87,8 +87,8 @@ typedef struct co_pending {
     size_t len, off;
     uint64_t view_id;        /* the view its first records went out in */
     uint8_t cls;             /* enum co_record_class of its records */
-    co_held_t *node;         /* its hold node for its own delivery, when
-                                it will wait in the hold (owned) */
+    bool reserved;           /* a place in the own hold was reserved for
+                                its own delivery (co_hold_reserve) */
 } co_pending_t;
 
 /* A decoded membership body (membership.c). */

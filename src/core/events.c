@@ -496,11 +496,10 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         peer->delivered_since_ack += len;
         return true;
     }
-    /* A whole message that will wait in the hold gets its node first:
+    /* A whole message that will wait in the hold gets its place first:
      * out of memory, the record stays in the window, unacknowledged. */
-    co_held_t *node = NULL;
-    if ((flags & CO_REC_LAST) && co_total_holds(peer, cls) &&
-        !(node = co_hold_node(core->mem))) {
+    bool reserved = (flags & CO_REC_LAST) && co_total_holds(peer, cls);
+    if (reserved && !co_hold_reserve(&peer->hold, core->mem)) {
         co_store_take_back(&peer->store);
         core->evq.stalled = true; /* try again when events are taken */
         co_evq_reserve_follow(core, peer);
@@ -516,14 +515,15 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
                                        len, max, &msg, &msg_len);
     switch (res) {
     case CO_REASM_NOMEM:
-        co_free(core->mem, node);
+        if (reserved)
+            co_hold_unreserve(&peer->hold);
         co_store_take_back(&peer->store);
         core->evq.stalled = true; /* try again when events are taken */
         co_evq_reserve_follow(core, peer);
         return false;
     case CO_REASM_DONE:
-        co_total_take(core, peer, seq, cls, msg, msg_len, node);
-        node = NULL;
+        co_total_take(core, peer, seq, cls, msg, msg_len, reserved);
+        reserved = false;
         peer->message_start = 0;
         break;
     case CO_REASM_MORE:
@@ -538,7 +538,8 @@ static bool deliver_record(co_core_t *core, co_peer_t *peer, uint64_t seq,
         peer->message_start = 0;
         break;
     }
-    co_free(core->mem, node); /* not whole after all (malformed) */
+    if (reserved) /* not whole after all (malformed) */
+        co_hold_unreserve(&peer->hold);
     peer->delivered_since_ack += len;
     co_evq_reserve_follow(core, peer);
     return true;

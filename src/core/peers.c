@@ -114,7 +114,7 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     co_rxwin_free(&peer->rx);
     co_reasm_free(&peer->reasm);
     co_store_free(&peer->store);
-    co_hold_clear(&peer->hold, p->mem);
+    co_hold_free(&peer->hold, p->mem);
     co_free(p->mem, peer->vec);
     memset(peer, 0, sizeof *peer);
     p->count--;

@@ -43,7 +43,7 @@ void co_total_free(co_core_t *core)
     co_total_t *t = &core->total;
     if (!core->mem)
         return;
-    co_hold_clear(&t->self_hold, core->mem);
+    co_hold_free(&t->self_hold, core->mem);
     co_free(core->mem, t->list);
     co_free(core->mem, t->members);
     t->list = NULL;
@@ -192,29 +192,27 @@ bool co_total_holds(const co_peer_t *peer, uint8_t cls)
     return goes_to_hold(&peer->hold, cls);
 }
 
-/* Into hold, with node if there is one. */
-static void hold_put(co_core_t *core, co_hold_t *hold, co_held_t *node,
-                     uint32_t id, uint32_t inc, uint64_t seq, uint8_t cls,
-                     uint8_t *data, size_t len)
+/* Into hold, in the place reserved for it if there is one. */
+static void hold_put(co_core_t *core, co_hold_t *hold, uint32_t id,
+                     uint32_t inc, uint64_t seq, uint8_t cls, uint8_t *data,
+                     size_t len)
 {
-    if (!node)
-        node = co_hold_node(core->mem);
-    if (!node) {
+    if (!co_hold_put(hold, core->mem, seq, cls, data, len)) {
         lost_one(core, id, inc, data);
         return;
     }
-    co_hold_put(hold, node, seq, cls, data, len);
     core->total.held++;
     if (co_record_class(cls) == CO_CLASS_FIFO)
         core->total.held_fifo++;
 }
 
 void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
-                   uint8_t cls, uint8_t *data, size_t len, co_held_t *node)
+                   uint8_t cls, uint8_t *data, size_t len, bool reserved)
 {
     co_total_t *t = &core->total;
     if (!co_total_holds(peer, cls)) {
-        co_free(core->mem, node);
+        if (reserved)
+            co_hold_unreserve(&peer->hold);
         give(core, (cohort_member_t){peer->id, peer->incarnation}, peer->name,
              cls, data, len);
         return;
@@ -229,8 +227,8 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
             !list_add(t, peer->id, peer->incarnation, seq, 0))
             t->stalled = true; /* co_total_room keeps this from happening */
     }
-    hold_put(core, &peer->hold, node, peer->id, peer->incarnation, seq, cls,
-             data, len);
+    hold_put(core, &peer->hold, peer->id, peer->incarnation, seq, cls, data,
+             len);
 }
 
 void co_total_order_record(co_core_t *core, const co_peer_t *peer,
@@ -260,7 +258,7 @@ bool co_total_own_holds(const co_core_t *core, uint8_t cls)
 }
 
 void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
-                  size_t len, co_held_t *node)
+                  size_t len, bool reserved)
 {
     co_total_t *t = &core->total;
     uint32_t id = core->cfg.member_id, inc = core->cfg.incarnation;
@@ -280,15 +278,17 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
             (void)list_add(t, id, inc, seq, 0);
     }
     if (!core->cfg.self_delivery) {
-        co_free(core->mem, node);
+        if (reserved)
+            co_hold_unreserve(&t->self_hold);
         return;
     }
     if (!goes_to_hold(&t->self_hold, cls)) {
-        co_free(core->mem, node);
+        if (reserved)
+            co_hold_unreserve(&t->self_hold);
         give(core, co_core_self(core), core->cfg.name, cls, data, len);
         return;
     }
-    hold_put(core, &t->self_hold, node, id, inc, seq, cls, data, len);
+    hold_put(core, &t->self_hold, id, inc, seq, cls, data, len);
 }
 
 bool co_total_own_room(const co_core_t *core, size_t len)
@@ -356,14 +356,14 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
                          uint32_t flags, uint64_t now_ns)
 {
     co_total_t *t = &core->total;
-    if (!co_evq_has_room(&core->evq, h->head->len)) {
+    if (!co_evq_has_room(&core->evq, co_hold_head(h)->len)) {
         core->evq.stalled = true;
         return false;
     }
-    uint8_t cls = h->head->cls;
+    uint8_t cls = co_hold_head(h)->cls;
     uint8_t *data;
     size_t len;
-    co_hold_pop(h, core->mem, &data, &len);
+    co_hold_pop(h, &data, &len);
     if (t->held > 0)
         t->held--;
     if (co_record_class(cls) == CO_CLASS_FIFO && t->held_fifo > 0)
@@ -408,7 +408,8 @@ static bool deliver_head(co_core_t *core, co_hold_t *h, co_peer_t *peer,
 static bool drain_fifo(co_core_t *core, co_hold_t *h, co_peer_t *peer,
                        uint64_t now_ns)
 {
-    while (h->head && co_record_class(h->head->cls) == CO_CLASS_FIFO)
+    const co_held_t *m;
+    while ((m = co_hold_head(h)) && co_record_class(m->cls) == CO_CLASS_FIFO)
         if (!deliver_head(core, h, peer, 0, now_ns))
             return false;
     return true;
@@ -474,7 +475,7 @@ static bool follow_list(co_core_t *core, bool ending, uint64_t now_ns)
         }
         if (!drain_fifo(core, h, peer, now_ns))
             return false;
-        co_held_t *m = h->head;
+        const co_held_t *m = co_hold_head(h);
         if (m && co_class_ordered(m->cls) && m->seq <= e->through) {
             uint32_t flags = 0;
             /* Stopped at a state request's place (state.h); at the end
@@ -550,15 +551,15 @@ static bool supersede(co_core_t *core, co_hold_t *h, co_peer_t *peer,
                       uint64_t now_ns)
 {
     co_total_t *t = &core->total;
-    while (h->head) {
-        if (co_record_class(h->head->cls) == CO_CLASS_FIFO) {
+    while (!co_hold_empty(h)) {
+        if (co_record_class(co_hold_head(h)->cls) == CO_CLASS_FIFO) {
             if (!deliver_head(core, h, peer, 0, now_ns))
                 return false;
             continue;
         }
         uint8_t *data;
         size_t len;
-        co_hold_pop(h, core->mem, &data, &len);
+        co_hold_pop(h, &data, &len);
         co_free(core->mem, data);
         if (t->held > 0)
             t->held--;
@@ -590,7 +591,7 @@ bool co_total_end_view(co_core_t *core, uint64_t now_ns)
             co_peer_t *peer;
             co_hold_t *h = hold_of(core, v->members[i].id,
                                    v->members[i].incarnation, &peer);
-            while (h && h->head)
+            while (h && !co_hold_empty(h))
                 if (!deliver_head(core, h, peer, COHORT_MESSAGE_TRANSITIONAL, now_ns))
                     return false;
         }
@@ -638,7 +639,11 @@ bool co_total_acks_to_group(const co_core_t *core)
 
 size_t co_total_memory_bytes(const co_core_t *core)
 {
-    /* What traffic brings (the list's ring is fixed at creation). */
+    /* What traffic brings: the messages held, each with its overhead.
+     * Structure is not counted, as the send window's ring is not: the
+     * list's ring is fixed at creation, and a hold's ring (24 bytes an
+     * entry, at most one entry per CO_HOLD_OVERHEAD of hold_max) stays
+     * when it empties. */
     const co_total_t *t = &core->total;
     size_t n = t->self_hold.bytes;
     for (size_t i = 0; i < core->peers.cap; i++)

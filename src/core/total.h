@@ -89,15 +89,15 @@ bool co_total_room(co_core_t *core, co_peer_t *peer, uint8_t flags,
                    uint32_t total_len, size_t len);
 
 /* Will a whole message of class cls from peer go to its hold (rather
- * than straight to the event queue)? Then the caller allocates the hold
- * node (co_hold_node) before it takes the message from the stream. */
+ * than straight to the event queue)? Then the caller reserves its place
+ * (co_hold_reserve) before it takes the message from the stream. */
 bool co_total_holds(const co_peer_t *peer, uint8_t cls);
 
 /* A whole message of peer's, its LAST record seq, class cls: to the
- * event queue, or to its hold. Takes data, and node (co_hold_node, or
- * NULL when co_total_holds said no). */
+ * event queue, or to its hold. Takes data; reserved: a place in peer's
+ * hold was reserved for it (used, or given back). */
 void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
-                   uint8_t cls, uint8_t *data, size_t len, co_held_t *node);
+                   uint8_t cls, uint8_t *data, size_t len, bool reserved);
 
 /* An ORDER record of peer's (its seq), payload data: entries for the
  * list when peer is the view's sequencer (else dropped and counted). */
@@ -107,12 +107,13 @@ void co_total_order_record(co_core_t *core, const co_peer_t *peer,
 /* This member's own record seq of class cls went out in the installed
  * view; data (owned, NULL without self-delivery) is the whole message
  * when seq is a LAST record, or an ORDER record's payload (only read);
- * node (owned, may be NULL) the hold node allocated for it at send time. */
+ * reserved: a place in this member's own hold was reserved for it at send
+ * time (used, or given back). */
 void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
-                  size_t len, co_held_t *node);
+                  size_t len, bool reserved);
 
 /* Will this member's own next message of class cls go to its hold when
- * it goes out (so its node is allocated when it is sent)? */
+ * it goes out (so its place is reserved when it is sent)? */
 bool co_total_own_holds(const co_core_t *core, uint8_t cls);
 
 /* Room to take one more own TOTAL or SAFE message of len bytes. */

@@ -94,7 +94,8 @@ void co_txbuf_release(co_txbuf_t *b, uint64_t through)
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
         co_free(b->mem, r->self_copy);
-        co_free(b->mem, r->self_node);
+        if (r->self_reserved && b->self_hold)
+            co_hold_unreserve(b->self_hold);
         memset(r, 0, sizeof *r);
         b->low++;
     }
@@ -110,7 +111,8 @@ void co_txbuf_unpush(co_txbuf_t *b, uint64_t from)
         b->bytes -= (size_t)r->len + CO_TXREC_OVERHEAD;
         co_free(b->mem, r->data);
         co_free(b->mem, r->self_copy);
-        co_free(b->mem, r->self_node);
+        if (r->self_reserved && b->self_hold)
+            co_hold_unreserve(b->self_hold);
         memset(r, 0, sizeof *r);
         b->next--;
     }

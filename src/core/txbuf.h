@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hold.h"
 #include "mem.h"
 
 /* Accounting cost of one record beyond its payload, so that a window of
@@ -36,8 +37,9 @@ typedef struct co_txrec {
                                the sender's own delivery when it goes out
                                (owned; freed with the record if never) */
     size_t self_len;
-    void *self_node;        /* and its hold node (co_hold_node), when it
-                               will wait in the hold; owned like self_copy */
+    bool self_reserved;     /* and a place reserved for it in self_hold
+                               (co_hold_reserve), when it will wait there;
+                               given back with the record if never used */
 } co_txrec_t;
 
 typedef struct co_txbuf {
@@ -48,6 +50,7 @@ typedef struct co_txbuf {
     uint64_t next;          /* next seq to assign, from 1 */
     size_t bytes;           /* payload + overhead held */
     size_t max_bytes;
+    co_hold_t *self_hold;   /* where self_reserved places are (may be NULL) */
     const co_mem_t *mem;
 } co_txbuf_t;
 
