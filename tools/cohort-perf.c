@@ -147,6 +147,7 @@ enum perf_opt {
     OPT_PLOT,
     OPT_STATS_SOCKET,
     OPT_BUSY_POLL,
+    OPT_BLOCKING,
     OPT_RAW1,
     OPT_ALLOW_INVALID,
     OPT_INJECT,
@@ -189,6 +190,7 @@ struct perf_opts {
     const char *plot;            /* --plot FILE (.svg or .png) */
     const char *stats_socket;    /* send, recv: --stats-socket PATH */
     uint64_t busy_poll_us;       /* --busy-poll US: 0 = sleep in the kernel */
+    int blocking;                /* --blocking: wait in cohort_wait() */
     uint64_t parity;             /* --parity K: cfg.parity_block (0 off) */
     uint64_t parity_extra;       /* --parity-extra E: cfg.parity_extra */
     uint64_t netns_loss;         /* --netns-loss P: percent, bridge drops */
@@ -261,6 +263,7 @@ struct perf_io {
     size_t msg_len;
     int warned;
     uint64_t busy_poll_us;       /* --busy-poll */
+    int blocking;                /* --blocking (or busy-poll): cohort_wait() */
     cohort_event_t pending;      /* taken by cohort_wait() (busy-poll), */
     int have_pending;            /* for io_next() */
     uint64_t views, lefts;       /* VIEW events taken; MEMBER_LEFT ones
@@ -298,6 +301,7 @@ static int io_open(struct perf_io *io, const struct perf_opts *o)
     io->raw = o->raw;
     io->mode = o->net.mode;
     io->busy_poll_us = o->busy_poll_us;
+    io->blocking = o->blocking || o->busy_poll_us != 0;
     if (io->raw) {
         char addr[64];
         size_t largest = (size_t)o->sizes[0];
@@ -392,8 +396,9 @@ static int io_wait(struct perf_io *io, int max_ms, int for_write)
             perf_raw_wait(&io->sock, for_write, max_ms);
         return 0;
     }
-    if (io->busy_poll_us && max_ms > 0 && !for_write && !io->have_pending) {
-        /* The library's own spin: the event it returns is io_next()'s. */
+    if (io->blocking && max_ms > 0 && !for_write && !io->have_pending) {
+        /* The library's blocking form (and its own spin, with busy-poll):
+         * the event it returns is io_next()'s. */
         r = cohort_wait(io->c, &io->pending, max_ms);
         if (r < 0)
             tool_err("wait: %s", cohort_strerror(r));
@@ -1237,6 +1242,8 @@ static void child_argv(struct tool_argv *a, const struct perf_opts *o,
         tool_argv_addf(a, "--inject=%s", inject_names[o->inject]);
     if (c->latency)
         tool_argv_add(a, "--latency");
+    if (o->blocking)
+        tool_argv_add(a, "--blocking");
     if (o->busy_poll_us)
         tool_argv_addf(a, "--busy-poll=%llu",
                        (unsigned long long)o->busy_poll_us);
@@ -2428,6 +2435,9 @@ static void usage(FILE *f)
 "                        sleeping: cohort cells wait in cohort_wait() with\n"
 "                        config.busy_poll_us = US, raw cells spin on a\n"
 "                        non-blocking recv() (every process, every cell)\n"
+"  --blocking            cohort cells wait in cohort_wait(), the library's\n"
+"                        blocking form, instead of poll() on cohort_fd()\n"
+"                        and cohort_process() (raw cells wait in poll())\n"
 "  --json                machine-readable output (no progress line)\n"
 "  --allow-invalid       exit 0 even when a run delivered wrongly (every\n"
 "                        throughput message is checked: sequence per\n"
@@ -2487,6 +2497,7 @@ static const struct option long_opts[] = {
     { "plot", required_argument, NULL, OPT_PLOT },
     { "stats-socket", required_argument, NULL, OPT_STATS_SOCKET },
     { "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+    { "blocking", no_argument, NULL, OPT_BLOCKING },
     { NULL, 0, NULL, 0 },
 };
 
@@ -2575,6 +2586,9 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_PROGRESS: o->progress = 1; return 0;
     case OPT_PLOT: o->plot = arg; return 0;
     case OPT_STATS_SOCKET: o->stats_socket = arg; return 0;
+    case OPT_BLOCKING:
+        o->blocking = 1;
+        return 0;
     case OPT_BUSY_POLL:
         return tool_parse_u64("busy-poll", arg, 1, 1000000u, &o->busy_poll_us);
     case OPT_PARITY:

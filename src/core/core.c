@@ -1408,7 +1408,7 @@ static void share_window(co_core_t *core, uint64_t now_ns)
         return;
     core->share_at_ns = now_ns + CO_SHARE_PERIOD_NS;
     size_t senders = 1;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
             continue;
@@ -1437,7 +1437,7 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     release_stable(core);
     if (core->bundle_deadline_ns && now_ns >= core->bundle_deadline_ns)
         co_core_flush(core, now_ns);
-    for (size_t i = 0; i < core->peers.cap; i++)
+    for (size_t i = 0; i < core->peers.span; i++)
         if (core->peers.slots[i].in_use)
             tick_peer(core, &core->peers.slots[i], now_ns);
     leave_repeat(core, now_ns);
@@ -1482,7 +1482,7 @@ uint64_t co_core_deadline(const co_core_t *core)
     }
     at = earliest(core->bundle_deadline_ns, at);
     at = earliest(core->leave_at_ns, at);
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         const co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
             continue;
@@ -1534,7 +1534,7 @@ size_t co_core_members(const co_core_t *core, cohort_member_t *out,
     if (max > 0)
         out[0] = co_core_self(core);
     n = 1;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         const co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
             continue;

@@ -324,7 +324,7 @@ bool co_core_next_event(co_core_t *core, uint64_t now_ns, cohort_event_t *ev)
                                          q->bytes <= q->max_bytes / 2))) {
         q->stalled = false;
         co_total_run(core, now_ns);
-        for (size_t i = 0; i < core->peers.cap; i++)
+        for (size_t i = 0; i < core->peers.span; i++)
             if (core->peers.slots[i].in_use)
                 co_deliver_ready(core, &core->peers.slots[i], now_ns);
         co_total_run(core, now_ns);
@@ -449,7 +449,7 @@ void co_deliver_store_waiting(co_core_t *core, uint64_t now_ns)
     if (!core->store_waits)
         return;
     core->store_waits = false;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (p->in_use && p->store_waits) {
             p->store_waits = false; /* set again if it still waits */

@@ -114,7 +114,7 @@ bool co_gms_next_action(co_gms_t *g, co_gms_action_t *out)
 
 static co_gms_peer_t *peer_find(co_gms_t *g, uint32_t id)
 {
-    for (size_t i = 0; i < g->peer_cap; i++)
+    for (size_t i = 0; i < g->peer_used; i++)
         if (g->peers[i].in_use && g->peers[i].id == id)
             return &g->peers[i];
     return NULL;
@@ -129,11 +129,11 @@ static bool in_view(const co_view_t *v, uint32_t id, uint32_t inc)
  * is in no view this member is working with. */
 static co_gms_peer_t *peer_slot(co_gms_t *g)
 {
+    if (g->peer_used < g->peer_cap)
+        return &g->peers[g->peer_used++];
     co_gms_peer_t *victim = NULL;
     for (size_t i = 0; i < g->peer_cap; i++) {
         co_gms_peer_t *p = &g->peers[i];
-        if (!p->in_use)
-            return p;
         if (in_view(&g->view, p->id, p->incarnation) ||
             in_view(&g->proposal, p->id, p->incarnation))
             continue;
@@ -329,10 +329,10 @@ static bool change_needed(co_gms_t *g, uint64_t now_ns)
         if (!self_id(g, m->id) && member_gone(g, m, now_ns))
             return true;
     }
-    for (size_t i = 0; i < g->peer_cap; i++)
+    for (size_t i = 0; i < g->peer_used; i++)
         if (absorbable(g, &g->peers[i], now_ns))
             return true;
-    for (size_t i = 0; i < g->peer_cap; i++)
+    for (size_t i = 0; i < g->peer_used; i++)
         if (lagging(g, &g->peers[i]))
             return true;
     return false;
@@ -401,7 +401,7 @@ static void start_proposal(co_gms_t *g, uint64_t now_ns)
     }
     add_member(p, (co_vmember_t){g->cfg.self_id, g->cfg.self_incarnation,
                                  self_since});
-    for (size_t i = 0; i < g->peer_cap; i++) {
+    for (size_t i = 0; i < g->peer_used; i++) {
         const co_gms_peer_t *q = &g->peers[i];
         if (absorbable(g, q, now_ns))
             add_member(p, (co_vmember_t){q->id, q->incarnation, counter});
@@ -843,7 +843,7 @@ void co_gms_install_abandon(co_gms_t *g, uint64_t now_ns)
 co_gms_why_t co_gms_departed(const co_gms_t *g, uint32_t id,
                              uint32_t incarnation)
 {
-    for (size_t i = 0; i < g->peer_cap; i++) {
+    for (size_t i = 0; i < g->peer_used; i++) {
         const co_gms_peer_t *p = &g->peers[i];
         if (p->in_use && p->id == id && p->incarnation == incarnation)
             return p->leaving ? CO_GMS_LEFT : CO_GMS_FAILED;
@@ -974,7 +974,7 @@ uint64_t co_gms_deadline(const co_gms_t *g)
         at = earliest(at, g->proposal_started_ns +
                               (g->committed ? 2 : 1) * g->cfg.flush_timeout_ns);
     }
-    for (size_t i = 0; i < g->peer_cap; i++) {
+    for (size_t i = 0; i < g->peer_used; i++) {
         const co_gms_peer_t *p = &g->peers[i];
         if (!p->in_use || !in_view(&g->view, p->id, p->incarnation))
             continue;

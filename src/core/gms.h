@@ -128,6 +128,10 @@ typedef struct co_gms {
 
     co_gms_peer_t *peers;        /* 2 * max_members */
     size_t peer_cap;
+    size_t peer_used;            /* peers[0 .. peer_used) are in use: slots
+                                    are taken in order and never freed,
+                                    only reused (peer_slot), so the walks
+                                    done every turn stop there */
 
     /* participant side */
     uint64_t answered_id;        /* highest proposal answered; 0: none */

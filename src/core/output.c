@@ -221,7 +221,7 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
     size_t name_len = strlen(core->cfg.name);
     /* The config check made sure a full vector fits one datagram. */
     size_t n = 0;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use || !co_rxwin_synced(&p->rx))
             continue;

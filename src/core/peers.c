@@ -38,7 +38,7 @@ static co_peer_t *by_hint(const co_peers_t *p, uint32_t id)
 
 static co_peer_t *by_walk(const co_peers_t *p, uint32_t id)
 {
-    for (size_t i = 0; i < p->cap; i++)
+    for (size_t i = 0; i < p->span; i++)
         if (p->slots[i].in_use && p->slots[i].id == id)
             return &p->slots[i];
     return NULL;
@@ -55,7 +55,7 @@ void co_peers_free(co_peers_t *p)
 {
     if (!p->mem)
         return; /* never initialised (a core whose creation failed) */
-    for (size_t i = 0; i < p->cap && p->slots; i++)
+    for (size_t i = 0; i < p->span && p->slots; i++)
         if (p->slots[i].in_use)
             co_peers_remove(p, &p->slots[i]);
     co_free(p->mem, p->slots);
@@ -102,6 +102,8 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
         peer->id = id;
         peer->incarnation = incarnation;
         p->count++;
+        if (p->span < i + 1)
+            p->span = i + 1;
         p->hint[hint_of(p, id)] = (uint16_t)(i + 1);
         return peer;
     }
@@ -118,6 +120,8 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     co_free(p->mem, peer->vec);
     memset(peer, 0, sizeof *peer);
     p->count--;
+    while (p->span > 0 && !p->slots[p->span - 1].in_use)
+        p->span--;
 }
 
 co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id)
@@ -196,7 +200,7 @@ void co_peers_revive(co_peers_t *p, co_peer_t *peer, co_tomb_t *tomb)
 uint64_t co_peers_stable_through(const co_peers_t *p, uint64_t our_next)
 {
     uint64_t stable = our_next - 1;
-    for (size_t i = 0; i < p->cap; i++) {
+    for (size_t i = 0; i < p->span; i++) {
         const co_peer_t *peer = &p->slots[i];
         if (!peer->in_use || !peer->in_view)
             continue;
@@ -329,7 +333,7 @@ uint64_t co_peers_group_stable_but(const co_peers_t *p,
 size_t co_peers_rx_bytes(const co_peers_t *p)
 {
     size_t bytes = 0;
-    for (size_t i = 0; i < p->cap; i++)
+    for (size_t i = 0; i < p->span; i++)
         if (p->slots[i].in_use)
             bytes += p->slots[i].rx.bytes + co_reasm_bytes(&p->slots[i].reasm);
     return bytes;
@@ -338,7 +342,7 @@ size_t co_peers_rx_bytes(const co_peers_t *p)
 size_t co_peers_store_bytes(const co_peers_t *p)
 {
     size_t n = 0;
-    for (size_t i = 0; i < p->cap; i++)
+    for (size_t i = 0; i < p->span; i++)
         if (p->slots[i].in_use)
             n += co_store_bytes(&p->slots[i].store);
     return n;

@@ -139,6 +139,9 @@ typedef struct co_peers {
     co_peer_t *slots;
     size_t cap;
     size_t count;
+    size_t span;                  /* slots[span..cap) are all free: walks
+                                     over the peers stop at span (every
+                                     turn walks them several times) */
     uint16_t *hint;               /* hint_mask + 1 buckets by id hash:
                                      slot index + 1 of an id last found
                                      there (0: none), checked on use */

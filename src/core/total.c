@@ -315,7 +315,7 @@ void co_total_sequence(co_core_t *core, uint64_t now_ns)
     co_order_entry_t entries[ORDER_BATCH];
     co_peer_t *named[ORDER_BATCH];
     size_t n = 0;
-    for (size_t i = 0; i < core->peers.cap && n < max; i++) {
+    for (size_t i = 0; i < core->peers.span && n < max; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (p->in_use && p->in_view && p->total_taken > p->total_ordered) {
             named[n] = p;
@@ -511,7 +511,7 @@ static bool drain_all_fifo(co_core_t *core, uint64_t now_ns)
 {
     if (!drain_fifo(core, &core->total.self_hold, NULL, now_ns))
         return false;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (p->in_use && !drain_fifo(core, &p->hold, p, now_ns))
             return false;
@@ -538,7 +538,7 @@ void co_total_run(co_core_t *core, uint64_t now_ns)
         if (!t->stalled || t->delivered == before)
             return;
         t->stalled = false;
-        for (size_t i = 0; i < core->peers.cap; i++)
+        for (size_t i = 0; i < core->peers.span; i++)
             if (core->peers.slots[i].in_use)
                 co_deliver_ready(core, &core->peers.slots[i], now_ns);
     }
@@ -574,7 +574,7 @@ bool co_total_end_view(co_core_t *core, uint64_t now_ns)
         t_list_clear(&core->total);
         if (!supersede(core, &core->total.self_hold, NULL, now_ns))
             return false;
-        for (size_t i = 0; i < core->peers.cap; i++) {
+        for (size_t i = 0; i < core->peers.span; i++) {
             co_peer_t *p = &core->peers.slots[i];
             if (p->in_use && !supersede(core, &p->hold, p, now_ns))
                 return false;
@@ -614,7 +614,7 @@ void co_total_installed(co_core_t *core)
     /* Nothing of the old view is left held (co_total_end_view); what a
      * sender outside this member's old view had taken here is not of
      * any view it delivers. */
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
             continue;
@@ -646,7 +646,7 @@ size_t co_total_memory_bytes(const co_core_t *core)
      * when it empties. */
     const co_total_t *t = &core->total;
     size_t n = t->self_hold.bytes;
-    for (size_t i = 0; i < core->peers.cap; i++)
+    for (size_t i = 0; i < core->peers.span; i++)
         if (core->peers.slots[i].in_use)
             n += core->peers.slots[i].hold.bytes;
     return n;

@@ -215,7 +215,7 @@ void co_vs_poll(co_core_t *core, uint64_t now_ns)
     if (now_ns < core->vs_flush_deadline_ns || core->vs_ending)
         return;
     core->vs_flushing = false;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         core->peers.slots[i].cut_limit = 0;
         core->peers.slots[i].cut_holder = 0;
     }
@@ -393,7 +393,7 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
     const co_view_t *v = co_gms_view(&core->gms);
     core->vs_flushing = false;
     core->vs_ending = false;
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (!p->in_use)
             continue;
@@ -417,7 +417,7 @@ void co_vs_installed(co_core_t *core, uint64_t now_ns)
     co_core_release_held(core, now_ns);
     co_state_installed(core, now_ns);
     co_rpc_installed(core, now_ns);
-    for (size_t i = 0; i < core->peers.cap; i++) {
+    for (size_t i = 0; i < core->peers.span; i++) {
         co_peer_t *p = &core->peers.slots[i];
         if (p->in_use && p->in_view)
             co_deliver_ready(core, p, now_ns);

@@ -1441,6 +1441,39 @@ static void test_init_out_of_memory(void **state)
     }
 }
 
+/* The peer table takes slots in order and, full, reuses the longest
+ * silent sender's that is in no view (peer_used bounds the walks made
+ * every turn, so it must cover every slot in use). */
+static void test_peer_table_full_reuses_silent(void **state)
+{
+    (void)state;
+    co_gms_t g;
+    co_gms_config_t c = gcfg(1, 1);
+    c.max_members = 2; /* a table of 4 */
+    assert_int_equal(co_gms_init(&g, &c, 0), 0);
+    assert_int_equal(g.peer_used, 0);
+    for (uint32_t id = 2; id <= 5; id++)
+        co_gms_heard(&g, id * MS, id, 1, 0);
+    assert_int_equal(g.peer_used, 4);
+    assert_int_equal(g.peer_cap, 4);
+    for (uint32_t id = 2; id <= 5; id++)
+        assert_non_null(co_gms_peer(&g, id));
+    /* 2 was heard longest ago: 6 takes its slot */
+    for (uint32_t id = 3; id <= 5; id++)
+        co_gms_heard(&g, 20 * MS, id, 1, 0);
+    co_gms_heard(&g, 30 * MS, 6, 1, 0);
+    assert_int_equal(g.peer_used, 4);
+    assert_null(co_gms_peer(&g, 2));
+    assert_non_null(co_gms_peer(&g, 6));
+    for (uint32_t id = 3; id <= 5; id++)
+        assert_non_null(co_gms_peer(&g, id));
+    /* a turn with the table full */
+    co_gms_tick(&g, 40 * MS);
+    (void)drain_actions(&g, 40 * MS);
+    assert_true(co_gms_deadline(&g) < UINT64_MAX);
+    co_gms_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1460,6 +1493,7 @@ int main(void)
         cmocka_unit_test(test_abandoned_own_install_proposes_again),
         cmocka_unit_test(test_abandoned_committed_view_no_exclusion),
         cmocka_unit_test(test_outsider_split_of_new_view_refused),
+        cmocka_unit_test(test_peer_table_full_reuses_silent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

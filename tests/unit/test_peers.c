@@ -553,6 +553,37 @@ static void add_nomem_holds_nothing(void **state)
     assert_int_equal(fm.live, 0);
 }
 
+/* Walks stop at span: it covers every slot in use, and shrinks only past
+ * free slots at the top, whatever order peers leave in. */
+static void span_covers_every_slot_in_use(void **state)
+{
+    (void)state;
+    co_peers_t p;
+    assert_int_equal(co_peers_init(&p, 5, NULL), 0);
+    assert_int_equal(p.span, 0);
+    for (uint32_t id = 1; id <= 4; id++)
+        add(&p, id);
+    assert_int_equal(p.span, 4);
+    co_peers_remove(&p, co_peers_find(&p, 2));
+    assert_int_equal(p.span, 4); /* a hole below the top */
+    co_peers_remove(&p, co_peers_find(&p, 4));
+    assert_int_equal(p.span, 3); /* the top slot, down to 3 in use */
+    assert_non_null(co_peers_find(&p, 3)); /* found by a walk too */
+    for (size_t i = 0; i <= p.hint_mask; i++)
+        p.hint[i] = 0;
+    assert_non_null(co_peers_find(&p, 3));
+    co_peers_remove(&p, co_peers_find(&p, 3));
+    assert_int_equal(p.span, 1); /* past the hole at 2 */
+    add(&p, 9); /* takes the lowest free slot */
+    assert_ptr_equal(co_peers_find(&p, 9), &p.slots[1]);
+    assert_int_equal(p.span, 2);
+    co_peers_remove(&p, co_peers_find(&p, 1));
+    co_peers_remove(&p, co_peers_find(&p, 9));
+    assert_int_equal(p.span, 0);
+    assert_int_equal(p.count, 0);
+    co_peers_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +591,7 @@ int main(void)
         cmocka_unit_test(add_and_find),
         cmocka_unit_test(full_table_returns_null),
         cmocka_unit_test(remove_and_reuse),
+        cmocka_unit_test(span_covers_every_slot_in_use),
         cmocka_unit_test(find_by_hint_matches_walk),
         cmocka_unit_test(remove_releases_what_it_holds),
         cmocka_unit_test(stable_without_peers),
