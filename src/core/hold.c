@@ -56,12 +56,12 @@ void co_hold_unreserve(co_hold_t *h)
         h->reserved--;
 }
 
-bool co_hold_put(co_hold_t *h, const co_mem_t *mem, uint64_t seq, uint8_t cls,
-                 uint8_t *data, size_t len)
+bool co_hold_put(co_hold_t *h, const co_mem_t *mem, bool reserved,
+                 uint64_t seq, uint8_t cls, uint8_t *data, size_t len)
 {
-    if (h->reserved > 0)
-        h->reserved--;
-    else if (!ensure(h, mem, h->count + 1))
+    if (reserved)
+        co_hold_unreserve(h); /* its place is kept in the ring */
+    else if (!ensure(h, mem, h->count + h->reserved + 1))
         return false;
     COHORT_ASSERT(h->count < h->cap && len <= UINT32_MAX);
     h->ring[(h->head + h->count) & (h->cap - 1)] =

@@ -64,12 +64,12 @@ bool co_hold_fits(const co_hold_t *h, size_t len, size_t max_bytes);
 bool co_hold_reserve(co_hold_t *h, const co_mem_t *mem);
 void co_hold_unreserve(co_hold_t *h);
 
-/* Append a message, taking data (may be NULL when len is 0), in a place
- * reserved before (used up) or, with none, one found now. Returns false
- * only without a reservation and out of memory (data stays the
- * caller's). */
-bool co_hold_put(co_hold_t *h, const co_mem_t *mem, uint64_t seq, uint8_t cls,
-                 uint8_t *data, size_t len);
+/* Append a message, taking data (may be NULL when len is 0). reserved:
+ * in a place the caller reserved for it (used up; cannot fail); else in
+ * one found now, beside every place still promised to others. Returns
+ * false only then, out of memory (data stays the caller's). */
+bool co_hold_put(co_hold_t *h, const co_mem_t *mem, bool reserved,
+                 uint64_t seq, uint8_t cls, uint8_t *data, size_t len);
 
 /* Remove the head; its data becomes the caller's (*data, *len). */
 void co_hold_pop(co_hold_t *h, uint8_t **data, size_t *len);

@@ -192,12 +192,12 @@ bool co_total_holds(const co_peer_t *peer, uint8_t cls)
     return goes_to_hold(&peer->hold, cls);
 }
 
-/* Into hold, in the place reserved for it if there is one. */
-static void hold_put(co_core_t *core, co_hold_t *hold, uint32_t id,
-                     uint32_t inc, uint64_t seq, uint8_t cls, uint8_t *data,
-                     size_t len)
+/* Into hold, in the place reserved for it (reserved) or one found now. */
+static void hold_put(co_core_t *core, co_hold_t *hold, bool reserved,
+                     uint32_t id, uint32_t inc, uint64_t seq, uint8_t cls,
+                     uint8_t *data, size_t len)
 {
-    if (!co_hold_put(hold, core->mem, seq, cls, data, len)) {
+    if (!co_hold_put(hold, core->mem, reserved, seq, cls, data, len)) {
         lost_one(core, id, inc, data);
         return;
     }
@@ -227,8 +227,8 @@ void co_total_take(co_core_t *core, co_peer_t *peer, uint64_t seq,
             !list_add(t, peer->id, peer->incarnation, seq, 0))
             t->stalled = true; /* co_total_room keeps this from happening */
     }
-    hold_put(core, &peer->hold, peer->id, peer->incarnation, seq, cls, data,
-             len);
+    hold_put(core, &peer->hold, reserved, peer->id, peer->incarnation, seq,
+             cls, data, len);
 }
 
 void co_total_order_record(co_core_t *core, const co_peer_t *peer,
@@ -288,7 +288,7 @@ void co_total_own(co_core_t *core, uint64_t seq, uint8_t cls, uint8_t *data,
         give(core, co_core_self(core), core->cfg.name, cls, data, len);
         return;
     }
-    hold_put(core, &t->self_hold, id, inc, seq, cls, data, len);
+    hold_put(core, &t->self_hold, reserved, id, inc, seq, cls, data, len);
 }
 
 bool co_total_own_room(const co_core_t *core, size_t len)

@@ -35,7 +35,7 @@ static void test_fifo_order_and_bytes(void **state)
     assert_null(co_hold_head(&h));
     for (uint8_t i = 0; i < 5; i++) {
         size_t len = 100u * i;
-        assert_true(co_hold_put(&h, &fm.mem, 10 + i, i,
+        assert_true(co_hold_put(&h, &fm.mem, false, 10 + i, i,
                                 payload(&fm.mem, i, len), len));
     }
     assert_int_equal(h.count, 5);
@@ -70,7 +70,7 @@ static void test_ring_wraps_and_grows(void **state)
     for (int round = 0; round < 200; round++) {
         int puts = 3 + round % 7, pops = 2 + round % 5;
         for (int k = 0; k < puts; k++)
-            assert_true(co_hold_put(&h, &fm.mem, next_in++, 1, NULL, 0));
+            assert_true(co_hold_put(&h, &fm.mem, false, next_in++, 1, NULL, 0));
         for (int k = 0; k < pops && !co_hold_empty(&h); k++) {
             assert_int_equal(co_hold_head(&h)->seq, next_out++);
             uint8_t *d;
@@ -101,7 +101,7 @@ static void test_bound(void **state)
     memset(&h, 0, sizeof h);
     const co_mem_t *mem = co_mem_libc();
     assert_true(co_hold_fits(&h, 1 << 20, 1000));
-    assert_true(co_hold_put(&h, mem, 1, 0, payload(mem, 1, 500), 500));
+    assert_true(co_hold_put(&h, mem, false, 1, 0, payload(mem, 1, 500), 500));
     size_t room = 1000 - 500 - 2 * CO_HOLD_OVERHEAD;
     assert_true(co_hold_fits(&h, room, 1000));
     assert_false(co_hold_fits(&h, room + 1, 1000));
@@ -123,7 +123,7 @@ static void test_reserve_first(void **state)
     memset(&h, 0, sizeof h);
     uint8_t *d = payload(&fm.mem, 7, 10);
     fm.fail_at = fm.calls + 1;
-    assert_false(co_hold_put(&h, &fm.mem, 1, 0, d, 10));
+    assert_false(co_hold_put(&h, &fm.mem, false, 1, 0, d, 10));
     assert_true(co_hold_empty(&h));
     fm.fail_at = fm.calls + 1;
     assert_false(co_hold_reserve(&h, &fm.mem));
@@ -139,14 +139,27 @@ static void test_reserve_first(void **state)
     assert_int_equal(h.reserved, 16);
     uint64_t calls = fm.calls;
     fm.fail_at = fm.calls + 1; /* any allocation now would fail */
-    assert_true(co_hold_put(&h, &fm.mem, 2, 1, d, 10));
+    assert_true(co_hold_put(&h, &fm.mem, true, 2, 1, d, 10));
     for (uint64_t s = 3; s < 18; s++)
-        assert_true(co_hold_put(&h, &fm.mem, s, 2, NULL, 0));
+        assert_true(co_hold_put(&h, &fm.mem, true, s, 2, NULL, 0));
     assert_int_equal(fm.calls, calls); /* put itself allocated nothing */
     assert_int_equal(h.reserved, 0);
     assert_int_equal(h.count, 16);
     assert_int_equal(co_hold_head(&h)->seq, 2);
     fm.fail_at = 0;
+    /* A put with no place of its own never takes one promised to
+     * another: with every free place of the ring promised, such a put
+     * must grow the ring, and fails when it cannot. */
+    while (h.count + h.reserved < h.cap)
+        assert_true(co_hold_reserve(&h, &fm.mem));
+    size_t promised = h.reserved;
+    fm.fail_at = fm.calls + 1;
+    assert_false(co_hold_put(&h, &fm.mem, false, 99, 3, NULL, 0));
+    assert_int_equal(h.reserved, promised);
+    assert_true(co_hold_put(&h, &fm.mem, false, 99, 3, NULL, 0)); /* grows */
+    assert_int_equal(h.reserved, promised);
+    while (h.reserved > 0)
+        co_hold_unreserve(&h);
     /* Clearing keeps the ring and any promise still out. */
     assert_true(co_hold_reserve(&h, &fm.mem));
     co_hold_clear(&h, &fm.mem);
