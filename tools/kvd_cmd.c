@@ -10,6 +10,7 @@
 
 #include "kvd_cmd.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -621,11 +622,40 @@ static const struct kvd_cmd_def COMMANDS[] = {
 #undef S
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
+/* name (any case) against a table name (lower case), as strcmp orders. */
+static int name_cmp(const struct kvd_arg *name, const char *word)
+{
+    const unsigned char *p = (const unsigned char *)name->p;
+    for (size_t i = 0;; i++) {
+        int a = i < name->len ? kvd_ascii_lower(p[i]) + 1 : 0;
+        int b = (unsigned char)word[i] ? (unsigned char)word[i] + 1 : 0;
+        if (a != b || a == 0)
+            return a - b;
+    }
+}
+
+/* Every command a client sends, and every write a replica applies, is
+ * looked up here: a binary search of the table, which is kept sorted
+ * (checked once, at the first lookup). */
 const struct kvd_cmd_def *kvd_cmd_find(const struct kvd_arg *name)
 {
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (kvd_arg_is(name, COMMANDS[i].name))
-            return &COMMANDS[i];
+    static int checked;
+    if (!checked) {
+        for (size_t i = 1; i < N_COMMANDS; i++)
+            assert(strcmp(COMMANDS[i - 1].name, COMMANDS[i].name) < 0);
+        checked = 1;
+    }
+    size_t lo = 0, hi = N_COMMANDS;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(name, COMMANDS[mid].name);
+        if (c == 0)
+            return &COMMANDS[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
 }
 

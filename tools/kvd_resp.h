@@ -63,6 +63,12 @@ int kvd_args_push(struct kvd_args *a, const char *p, size_t len);
 /* Case-insensitive comparison of an argument with a NUL-terminated word. */
 int kvd_arg_is(const struct kvd_arg *a, const char *word);
 
+/* ASCII lower case, whatever the locale (commands are matched so). */
+static inline int kvd_ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
 enum kvd_parse_result {
     KVD_PARSE_ERROR = -1,   /* *err names it; close after replying */
     KVD_PARSE_MORE = 0,     /* incomplete; *need bytes at least */

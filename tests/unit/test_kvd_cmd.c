@@ -346,6 +346,41 @@ static void test_msg_batch(void **state)
     kvd_buf_free(&b);
 }
 
+/* The lookup is a binary search: every command is found, in any case,
+ * and nothing else is (prefixes, extensions, names between two). */
+static void test_find_every_command(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "append", "client", "command", "config", "dbsize", "decr",
+        "decrby", "del", "echo", "exists", "expire", "flushall", "flushdb",
+        "get", "incr", "incrby", "info", "keys", "kvd.digest", "mget",
+        "mset", "persist", "pexpire", "ping", "pttl", "quit", "scan",
+        "select", "set", "strlen", "ttl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct kvd_arg a = {names[i], strlen(names[i])};
+        const struct kvd_cmd_def *d = kvd_cmd_find(&a);
+        assert_non_null(d);
+        assert_string_equal(d->name, names[i]);
+        char upper[32];
+        size_t n = strlen(names[i]);
+        for (size_t k = 0; k <= n; k++)
+            upper[k] = (char)(names[i][k] >= 'a' && names[i][k] <= 'z'
+                                  ? names[i][k] - 32 : names[i][k]);
+        struct kvd_arg u = {upper, n};
+        assert_ptr_equal(kvd_cmd_find(&u), d);
+    }
+    static const char *const not[] = {"", "a", "appendx", "se", "sett",
+                                      "zzz", "kvd", "kvd.digests", "ge",
+                                      "b"};
+    for (size_t i = 0; i < sizeof not / sizeof not[0]; i++) {
+        struct kvd_arg a = {not[i], strlen(not[i])};
+        assert_null(kvd_cmd_find(&a));
+    }
+    struct kvd_arg nul = {"set\0", 4};
+    assert_null(kvd_cmd_find(&nul));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_check_mode),
         cmocka_unit_test(test_msg_round_trip),
         cmocka_unit_test(test_msg_batch),
+        cmocka_unit_test(test_find_every_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,6 +3,7 @@
  * requests (multibulk, inline, pipelined), every malformed form, every
  * truncation of a valid pipeline, and random bytes.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,49 @@ static void test_writer(void **state)
     kvd_buf_free(&b);
 }
 
+/* The numbers every reply header carries, formatted by hand: the edges
+ * of int64 and size_t, beside what printf gives. */
+static void test_writer_numbers(void **state)
+{
+    struct kvd_buf b;
+    char want[256];
+    (void)state;
+    kvd_buf_init(&b, 0);
+    kvd_resp_int(&b, 0);
+    kvd_resp_int(&b, INT64_MAX);
+    kvd_resp_int(&b, INT64_MIN);
+    kvd_resp_int(&b, -1);
+    kvd_resp_array(&b, 0);
+    kvd_resp_bulk(&b, "", 0);
+    kvd_resp_array(&b, (size_t)SIZE_MAX);
+    int n = snprintf(want, sizeof want,
+                     ":0\r\n:%" PRId64 "\r\n:%" PRId64 "\r\n:-1\r\n*0\r\n"
+                     "$0\r\n\r\n*%zu\r\n", INT64_MAX, INT64_MIN,
+                     (size_t)SIZE_MAX);
+    assert_int_equal(b.len, (size_t)n);
+    assert_memory_equal(b.data, want, b.len);
+    kvd_buf_free(&b);
+}
+
+/* Words match whole and case-blind, never a prefix either way, and a
+ * NUL inside an argument is a byte like any other. */
+static void test_arg_is(void **state)
+{
+    (void)state;
+    struct kvd_arg set = {"SeT", 3}, se = {"se", 2}, sets = {"sets", 4},
+                   nul = {"s\0t", 3}, empty = {"", 0}, px = {"PX", 2};
+    assert_true(kvd_arg_is(&set, "set"));
+    assert_true(kvd_arg_is(&set, "SET"));
+    assert_false(kvd_arg_is(&se, "set"));
+    assert_false(kvd_arg_is(&sets, "set"));
+    assert_false(kvd_arg_is(&nul, "s"));
+    assert_false(kvd_arg_is(&nul, "sat"));
+    assert_true(kvd_arg_is(&empty, ""));
+    assert_false(kvd_arg_is(&empty, "x"));
+    assert_true(kvd_arg_is(&px, "px"));
+    assert_false(kvd_arg_is(&px, "pxat"));
+}
+
 static void test_buf_bound(void **state)
 {
     struct kvd_buf b;
@@ -305,6 +349,8 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_writer_numbers),
+        cmocka_unit_test(test_arg_is),
         cmocka_unit_test(test_buf_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
