@@ -34,7 +34,7 @@ typedef struct co_held {
 } co_held_t;
 
 typedef struct co_hold {
-    co_held_t *ring;        /* entry i of the queue: ring[(head + i) & (cap - 1)] */
+    co_held_t *ring;        /* entry i: ring[(head + i) & (cap - 1)] */
     size_t cap;             /* 0 or a power of two */
     size_t head, count;
     size_t reserved;        /* places promised to co_hold_put, not yet used */
