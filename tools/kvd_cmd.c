@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #define ERR_SYNTAX "ERR syntax error"
 #define ERR_NOT_INT "ERR value is not an integer or out of range"
@@ -622,18 +621,6 @@ static const struct kvd_cmd_def COMMANDS[] = {
 #undef S
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
-/* name (any case) against a table name (lower case), as strcmp orders. */
-static int name_cmp(const struct kvd_arg *name, const char *word)
-{
-    const unsigned char *p = (const unsigned char *)name->p;
-    for (size_t i = 0;; i++) {
-        int a = i < name->len ? kvd_ascii_lower(p[i]) + 1 : 0;
-        int b = (unsigned char)word[i] ? (unsigned char)word[i] + 1 : 0;
-        if (a != b || a == 0)
-            return a - b;
-    }
-}
-
 /* Every command a client sends, and every write a replica applies, is
  * looked up here: a binary search of the table, which is kept sorted
  * (checked once, at the first lookup). */
@@ -648,7 +635,7 @@ const struct kvd_cmd_def *kvd_cmd_find(const struct kvd_arg *name)
     size_t lo = 0, hi = N_COMMANDS;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = name_cmp(name, COMMANDS[mid].name);
+        int c = kvd_arg_cmp(name, COMMANDS[mid].name);
         if (c == 0)
             return &COMMANDS[mid];
         if (c < 0)

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ------------------------------------------------------------------ */
 /* Buffers and argument vectors                                        */
@@ -121,18 +120,30 @@ int kvd_args_push(struct kvd_args *a, const char *p, size_t len)
     return 0;
 }
 
-/* Every command and every option word passes here, word by word of the
- * command table: no strlen() of word, and the first differing byte ends
- * it (a pipelined SET used to spend more time here than in the store). */
-int kvd_arg_is(const struct kvd_arg *a, const char *word)
+static int ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Every command and every option word passes here, and the command
+ * lookup's every step: no strlen() of word, and the first differing byte
+ * ends it (a pipelined SET used to spend more time matching words than in
+ * the store). The end of either side orders below any byte. */
+int kvd_arg_cmp(const struct kvd_arg *a, const char *word)
 {
     const unsigned char *p = (const unsigned char *)a->p;
-    for (size_t i = 0; i < a->len; i++) {
-        if (word[i] == '\0' ||
-            kvd_ascii_lower(p[i]) != kvd_ascii_lower((unsigned char)word[i]))
-            return 0;
+    const unsigned char *w = (const unsigned char *)word;
+    for (size_t i = 0;; i++) {
+        int x = i < a->len ? ascii_lower(p[i]) + 1 : 0;
+        int y = w[i] ? ascii_lower(w[i]) + 1 : 0;
+        if (x != y || x == 0)
+            return x - y;
     }
-    return word[a->len] == '\0';
+}
+
+int kvd_arg_is(const struct kvd_arg *a, const char *word)
+{
+    return kvd_arg_cmp(a, word) == 0;
 }
 
 /* ------------------------------------------------------------------ */

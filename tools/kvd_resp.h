@@ -60,14 +60,13 @@ void kvd_args_free(struct kvd_args *a);
 /* Append one; 0, or -1 when out of memory. */
 int kvd_args_push(struct kvd_args *a, const char *p, size_t len);
 
-/* Case-insensitive comparison of an argument with a NUL-terminated word. */
-int kvd_arg_is(const struct kvd_arg *a, const char *word);
+/* An argument against a NUL-terminated word, both in ASCII lower case
+ * whatever the locale: <0, 0 or >0 as strcmp() orders them (a NUL inside
+ * the argument is a byte like any other). */
+int kvd_arg_cmp(const struct kvd_arg *a, const char *word);
 
-/* ASCII lower case, whatever the locale (commands are matched so). */
-static inline int kvd_ascii_lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
+/* kvd_arg_cmp() == 0: the argument is the word, in any case. */
+int kvd_arg_is(const struct kvd_arg *a, const char *word);
 
 enum kvd_parse_result {
     KVD_PARSE_ERROR = -1,   /* *err names it; close after replying */

@@ -497,9 +497,7 @@ static int send_fifo(co_core_t *core, uint64_t now_ns, uint8_t cls,
             co_txrec_t *last = co_txbuf_get(&core->tx, core->tx.next - 1);
             last->self_copy = self;
             last->self_len = len;
-            last->self_reserved = reserved;
-        } else if (reserved) {
-            co_hold_unreserve(self_hold);
+            last->self_reserved = reserved; /* reserved: self-delivery */
         }
         if (co_vs_holding(core))
             core->held_messages++;

@@ -81,8 +81,6 @@ void co_hold_pop(co_hold_t *h, uint8_t **data, size_t *len)
     h->head = (h->head + 1) & (h->cap - 1);
     h->count--;
     h->bytes -= m->len + CO_HOLD_OVERHEAD;
-    if (h->count == 0)
-        h->head = 0;
 }
 
 static void drop_all(co_hold_t *h, const co_mem_t *mem)
