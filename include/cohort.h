@@ -620,7 +620,12 @@ COHORT_API const char *cohort_last_error_text(void);
 /* Leave the group (a LEAVE datagram is sent so others drop this member at
  * once), close the sockets, wipe keys and free c. c may be NULL. Reliable
  * messages not yet received by everyone may be lost: call cohort_drain()
- * first to wait for them. */
+ * first to wait for them. Returns at once, except when this member
+ * proposed a view change that is committed and not yet installed by
+ * every member of it: it first goes on processing (the events it makes
+ * are dropped) until they all have, at most two flush timeouts (640 ms
+ * with the default nack_retry_ns), or the members that missed the
+ * COMMIT would be split from those that installed it. */
 COHORT_API void cohort_close(cohort_t *c);
 
 /* Process until every reliable message this member sent is held by every

@@ -243,6 +243,13 @@ size_t co_core_events_ready(const co_core_t *core);
 #define CO_LEAVE_SPACING_MAX_NS 10000000ULL
 void co_core_leave(co_core_t *core, uint64_t now_ns);
 
+/* True while a view change this member proposed is committed and not yet
+ * installed by every member of it (co_gms_committing): a member closing
+ * then goes on processing until it is, or until *until_ns (if not NULL),
+ * before co_core_leave(), or the members that missed the COMMIT would be
+ * split from those that installed it. */
+bool co_core_committing(const co_core_t *core, uint64_t *until_ns);
+
 /* True while copies of LEAVE remain to be sent (at most
  * (CO_LEAVE_COPIES - 1) * CO_LEAVE_SPACING_MAX_NS after co_core_leave()). */
 bool co_core_leaving(const co_core_t *core);

@@ -250,6 +250,20 @@ static inline bool co_gms_installing(const co_gms_t *g)
 {
     return g->installing;
 }
+/* This member's own proposal is committed and some member of it (this
+ * one too) has not said INSTALLED yet: the COMMIT is still being resent,
+ * until *until_ns (if not NULL) at the latest. A member that leaves
+ * meanwhile would split the view: those that missed every copy give
+ * their answer up and go on from the old view without those that
+ * installed. */
+static inline bool co_gms_committing(const co_gms_t *g, uint64_t *until_ns)
+{
+    if (g->left || g->proposal_id == 0 || !g->committed)
+        return false;
+    if (until_ns)
+        *until_ns = g->proposal_started_ns + 2 * g->cfg.flush_timeout_ns;
+    return true;
+}
 /* The proposal this member answered (members listed), for the freeze. */
 static inline const co_view_t *co_gms_answered(const co_gms_t *g)
 {

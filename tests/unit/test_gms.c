@@ -75,6 +75,7 @@ typedef struct world {
     node_t node[NMAX];
     int side[NMAX];          /* partitions: equal sides hear each other */
     double loss;
+    unsigned commit_drop[NMAX]; /* copies of COMMIT to lose on the way */
     msg_t *q[QMAX];          /* min-heap on (at, order) */
     size_t qn;
     seen_view_t *views;
@@ -162,6 +163,10 @@ static void send_to(world_t *w, int from, int to, int kind,
         if (w->side[r] != w->side[from] ||
             co_rng_double(&w->rng) < w->loss)
             continue;
+        if (kind == K_COMMIT && w->commit_drop[r] > 0) {
+            w->commit_drop[r]--;
+            continue;
+        }
         msg_t *m = malloc(sizeof *m);
         assert_non_null(m);
         *m = (msg_t){.at = w->now + 100000 + co_rng_below(&w->rng, 2 * MS),
@@ -1418,6 +1423,61 @@ static void test_outsider_split_of_new_view_refused(void **state)
     co_gms_free(gp);
 }
 
+/* A proposer whose COMMIT has not reached every member keeps resending
+ * it, and says so (co_gms_committing, until two flush timeouts after the
+ * proposal): a member closing then waits before it leaves (cohort_close),
+ * or those that missed every copy give their answer up and go on from
+ * the old view without those that installed (cohort-perf --netns-loss
+ * 40: receivers closing one by one, the coordinator among them, split
+ * the rest). Here the first three copies to one member are lost; it
+ * installs from a resend while the proposer still says it commits, and
+ * the proposer, leaving only then, leaves one view behind. */
+static void test_committing_until_all_installed(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 41, 5);
+    for (size_t i = 0; i < 4; i++)
+        node_start(&w, i);
+    settle(&w, 3000 * MS);
+    check_ok(&w);
+    run(&w, w.now + 100 * MS); /* the last INSTALLED arrive */
+    for (size_t i = 0; i < 4; i++)
+        assert_false(co_gms_committing(&w.node[i].g, NULL));
+    int coord = -1;
+    for (size_t i = 0; i < 4; i++)
+        if (co_view_coord_id(w.node[i].g.view.id) == w.node[i].id)
+            coord = (int)i;
+    assert_true(coord >= 0);
+    int late = coord == 0 ? 1 : 0;
+    w.commit_drop[late] = 3;
+    node_start(&w, 4); /* a joiner: the coordinator proposes */
+    co_gms_t *g = &w.node[coord].g;
+    uint64_t bound = w.now + 3000 * MS;
+    while (!co_gms_committing(g, NULL) && w.now < bound)
+        run(&w, w.now + MS);
+    uint64_t until = 0;
+    assert_true(co_gms_committing(g, &until));
+    assert_int_equal(until, g->proposal_started_ns + 2 * g->cfg.flush_timeout_ns);
+    uint64_t pid = g->proposal_id;
+    while (co_gms_committing(g, NULL) && w.now < until)
+        run(&w, w.now + MS);
+    assert_false(co_gms_committing(g, NULL));
+    assert_true(w.now < until);
+    assert_int_equal(w.commit_drop[late], 0);
+    /* every member, the one that lost three copies too, is in it */
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(w.node[i].g.view.id, pid);
+    node_leave(&w, (size_t)coord);
+    assert_false(co_gms_committing(g, NULL));
+    settle(&w, 3000 * MS);
+    check_ok(&w);
+    for (size_t i = 0; i < 5; i++)
+        if ((int)i != coord)
+            assert_int_equal(w.node[i].g.view.count, 4);
+    world_free(&w);
+}
+
 static void test_init_out_of_memory(void **state)
 {
     (void)state;
@@ -1494,6 +1554,7 @@ int main(void)
         cmocka_unit_test(test_abandoned_committed_view_no_exclusion),
         cmocka_unit_test(test_outsider_split_of_new_view_refused),
         cmocka_unit_test(test_peer_table_full_reuses_silent),
+        cmocka_unit_test(test_committing_until_all_installed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
