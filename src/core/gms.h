@@ -255,10 +255,10 @@ static inline bool co_gms_installing(const co_gms_t *g)
  * until *until_ns (if not NULL) at the latest. A member that leaves
  * meanwhile would split the view: those that missed every copy give
  * their answer up and go on from the old view without those that
- * installed. */
+ * installed. False once left: co_gms_leave() drops the proposal. */
 static inline bool co_gms_committing(const co_gms_t *g, uint64_t *until_ns)
 {
-    if (g->left || g->proposal_id == 0 || !g->committed)
+    if (g->proposal_id == 0 || !g->committed)
         return false;
     if (until_ns)
         *until_ns = g->proposal_started_ns + 2 * g->cfg.flush_timeout_ns;

@@ -356,7 +356,7 @@ void co_membership_flush_abandon(co_core_t *core, uint64_t now_ns)
 
 bool co_core_committing(const co_core_t *core, uint64_t *until_ns)
 {
-    return !core->left && co_gms_committing(&core->gms, until_ns);
+    return co_gms_committing(&core->gms, until_ns);
 }
 
 void co_membership_leave(co_core_t *core, uint64_t now_ns)
