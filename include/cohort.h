@@ -212,9 +212,12 @@ struct cohort_config {
                                     set / 4 and rpc_history_bytes), so no
                                     datagram is fragmented at that hop.
                                     Else 512..65507, an override (a path
-                                    with a lower MTU further on). Every
-                                    member of a group must send no more
-                                    than the others accept: same MTU, or
+                                    with a lower MTU further on). It is
+                                    also the longest datagram accepted,
+                                    so members share a view only with
+                                    members of the same size (heartbeats
+                                    name it; another size is kept apart
+                                    with a TOOBIG warning): same MTU, or
                                     the same override (see
                                     cohort_config_datagram()) */
     size_t max_message;          /* largest message; default 16 MiB */
@@ -461,11 +464,15 @@ typedef struct cohort_event {
                                           configuration adjusted at open;
                                           TOOBIG: datagrams longer than
                                           max_datagram arrived and were
-                                          dropped (a member with a larger
-                                          one: give all the same) */
+                                          dropped, or a member named
+                                          another max_datagram and is
+                                          kept out of this member's views
+                                          (member: that one; once a life
+                                          of it): give all the same */
             const char *text;          /* NUL-terminated description */
-            cohort_member_t member;    /* the member concerned (LOST), or
-                                          {0, 0} */
+            cohort_member_t member;    /* the member concerned (LOST,
+                                          EXCLUDED, TOOBIG for another
+                                          size), or {0, 0} */
             uint64_t count;            /* LOST: messages lost; else 0 */
         } warning;
         struct {
@@ -1075,6 +1082,11 @@ struct cohort_stats {
     uint64_t parity_received;         /* parity symbols that arrived */
     uint64_t parity_recovered;        /* records rebuilt from parity,
                                          not retransmitted */
+    /* --- since 0.9: datagram size --- */
+    uint64_t datagram_mismatches;     /* members heard whose heartbeat
+                                         named another max_datagram: kept
+                                         out of this member's views (a
+                                         COHORT_ERR_TOOBIG warning each) */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

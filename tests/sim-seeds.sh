@@ -161,6 +161,10 @@ selftest evict 'member events' attack || status=1
 selftest view 'view agreement' || status=1
 selftest transitional 'transitional set' partition || status=1
 selftest excluded 'was told it is not in view' || status=1
+# The misfit (an outsider of the group with a smaller max_datagram) is
+# configured with the members' size, so it is taken into their view: the
+# view checker must name it as not of their group.
+selftest misfit "view [0-9a-f]+ names .*not of its group" || status=1
 selftest rejoin 'went on in its old life' heavy || status=1
 # The message properties of vs_check (these imply --vs): the injected
 # history goes to a twin checker, so the core's own virtual-synchrony

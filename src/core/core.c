@@ -824,7 +824,7 @@ static void schedule_nack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
     bool grew = peer->gap_grew;
     peer->gap_grew = false;
     co_rtt_passed(&peer->rtt, peer->rx.next);
-    if (!co_rxwin_has_gap(&peer->rx)) {
+    if (!co_rxwin_has_gap(&peer->rx) || peer->size_apart) {
         peer->nack_at_ns = 0;
         peer->retry_at_ns = 0;
         peer->nack_asked = 0;
@@ -1054,9 +1054,10 @@ static void on_heartbeat(co_core_t *core, co_peer_t *peer,
 
 /* Find the sender's entry, replacing an older incarnation; NULL drops the
  * datagram (counted), or, with *wait set, leaves it for later (a new
- * life of a member whose old life is still in the view). */
+ * life of a member whose old life is still in the view). datagram: the
+ * size a heartbeat names, else 0. */
 static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
-                            uint64_t now_ns, bool *wait)
+                            size_t datagram, uint64_t now_ns, bool *wait)
 {
     co_peer_t *peer = co_peers_find(&core->peers, h->sender_id);
     if (peer && co_incarnation_newer(peer->incarnation, h->incarnation)) {
@@ -1071,7 +1072,7 @@ static co_peer_t *sender_of(co_core_t *core, const co_header_t *h,
              * the new life (and so replaces the old); its datagrams are
              * taken from the install on. */
             if (!core->left)
-                co_membership_heard(core, h, now_ns);
+                co_membership_heard(core, h, datagram, now_ns);
             *wait = true;
             return NULL;
         }
@@ -1201,7 +1202,8 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     }
     uint64_t drops = core->stats.drops_total;
     bool wait = false;
-    co_peer_t *peer = sender_of(core, &h, now_ns, &wait);
+    size_t datagram = h.type == CO_TYPE_HEARTBEAT ? b.hb.datagram : 0;
+    co_peer_t *peer = sender_of(core, &h, datagram, now_ns, &wait);
     if (!peer && wait && co_type_is_membership(h.type) && !core->left) {
         /* Its answers are what lets the view that replaces its old life
          * be installed. */
@@ -1234,7 +1236,7 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     if (!core->left && h.type == CO_TYPE_LEAVE)
         co_membership_left(core, &h, now_ns);
     else if (!core->left)
-        co_membership_heard(core, &h, now_ns);
+        co_membership_heard(core, &h, datagram, now_ns);
     if (co_type_is_membership(h.type)) {
         if (!core->left)
             co_membership_recv(core, &h, &b.m, now_ns);
@@ -1266,6 +1268,8 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
         break;
     case CO_TYPE_NACK:
         core->stats.nacks_received++;
+        if (peer->size_apart)
+            break; /* never in a view with us: owed nothing */
         if (b.nack.target_id == core->cfg.member_id &&
             b.nack.target_incarnation == core->cfg.incarnation)
             co_retransmit(core, peer, &b.nack, now_ns);

@@ -26,6 +26,7 @@
 #include "cohort.h"
 #include "mem.h"
 #include "rpc.h"
+#include "wire.h"
 
 /* An endpoint as the caller names it. The core only compares and copies the
  * bytes: the IO edge stores a sockaddr, the simulator a node number. */
@@ -124,8 +125,8 @@ typedef struct co_core_config {
 #define CO_MIB ((size_t)1 << 20)
 #define CO_GIB ((size_t)1 << 30)
 
-#define CO_MIN_DATAGRAM 512
-#define CO_MAX_DATAGRAM 65507
+#define CO_MIN_DATAGRAM CO_WIRE_MIN_DATAGRAM
+#define CO_MAX_DATAGRAM CO_WIRE_MAX_DATAGRAM
 
 typedef struct co_core co_core_t;
 

@@ -220,8 +220,10 @@ bool co_membership_moved_on(const co_core_t *core, uint32_t id,
                             uint32_t incarnation);
 int co_membership_decode(const co_header_t *h, const uint8_t *body,
                          co_mbody_t *out);
+/* Any datagram accepted from h's sender; datagram: the max_datagram its
+ * heartbeat names (0: not a heartbeat). */
 void co_membership_heard(co_core_t *core, const co_header_t *h,
-                         uint64_t now_ns);
+                         size_t datagram, uint64_t now_ns);
 void co_membership_recv(co_core_t *core, const co_header_t *h,
                         const co_mbody_t *b, uint64_t now_ns);
 void co_membership_left(co_core_t *core, const co_header_t *h,

@@ -282,6 +282,8 @@ static bool absorbable(co_gms_t *g, const co_gms_peer_t *p, uint64_t now_ns)
     if (!p->in_use || self_id(g, p->id) || p->suspected || p->leaving ||
         now_ns >= p->heard_ns + g->cfg.suspect_ns)
         return false;
+    if (g->cfg.datagram != 0 && p->datagram != g->cfg.datagram)
+        return false; /* not heard the size yet, or another size */
     uint64_t mine = my_view_id(g);
     if (g->has_view && in_view(&g->view, p->id, p->incarnation))
         return false; /* a member already; see lagging() */
@@ -521,6 +523,24 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
         maybe_schedule(g, now_ns);
     if (news && excluded_by(g, p))
         emit(g, CO_GMS_ACT_EXCLUDED, view_id, id);
+}
+
+void co_gms_heard_datagram(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                           uint32_t incarnation, size_t datagram)
+{
+    /* A life names one size: the first heard stands (a datagram naming
+     * another later is not this member's doing, or a bug). */
+    co_gms_peer_t *p = peer_find(g, id);
+    if (!p || p->incarnation != incarnation || p->datagram != 0 ||
+        datagram == 0 || datagram > UINT32_MAX)
+        return;
+    p->datagram = (uint32_t)datagram;
+    if (g->cfg.datagram == 0)
+        return;
+    if (datagram != g->cfg.datagram)
+        emit(g, CO_GMS_ACT_MISMATCH, 0, id);
+    else
+        maybe_schedule(g, now_ns); /* it may be taken in now */
 }
 
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,

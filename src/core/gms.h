@@ -53,6 +53,10 @@ typedef struct co_gms_config {
     uint64_t retry_ns;           /* resend PREPARE / COMMIT / INSTALLED */
     uint64_t flush_timeout_ns;   /* a proposed member that does not answer
                                     within this is left out (new attempt) */
+    size_t datagram;             /* this member's max_datagram: a sender
+                                    is taken in only once its heartbeat
+                                    named the same (co_gms_heard_datagram);
+                                    0: no such check */
 } co_gms_config_t;
 
 /* Why a member is no longer in the view (co_gms_departed). */
@@ -83,6 +87,9 @@ typedef enum co_gms_action_kind {
                                     in view proposal_id, which cannot hold
                                     this member (it never answered it):
                                     tell the application, once a view */
+    CO_GMS_ACT_MISMATCH,         /* `to` named another max_datagram: it is
+                                    never taken in (co_gms_peer(to)->
+                                    datagram); once a life of it */
 } co_gms_action_kind_t;
 
 typedef struct co_gms_action {
@@ -96,6 +103,8 @@ typedef struct co_gms_peer {
     uint32_t id, incarnation;
     uint64_t heard_ns;
     uint64_t view_id;            /* from its latest datagram; 0: none */
+    uint32_t datagram;           /* max_datagram its heartbeat named; 0:
+                                    no heartbeat heard yet */
     uint64_t probe_at_ns;        /* next probe or the end of the
                                     verification; 0: nothing due */
     uint64_t suspect_at_ns;      /* verification ends; 0: not suspected */
@@ -183,6 +192,14 @@ void co_gms_free(co_gms_t *g);
  * view_id: liveness, and where its sender stands. */
 void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
                   uint32_t incarnation, uint64_t view_id);
+
+/* A heartbeat of (id, incarnation), just heard (co_gms_heard), named
+ * datagram as its max_datagram (the first a life names stands). With cfg.datagram set, a sender is taken
+ * into a view only once it named the same: a member drops datagrams longer
+ * than its own limit, so two that differ cannot share a view (MISMATCH
+ * says so, once). */
+void co_gms_heard_datagram(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                           uint32_t incarnation, size_t datagram);
 
 /* A member said LEAVE. */
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,

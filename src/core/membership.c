@@ -54,6 +54,7 @@ int co_membership_init(co_core_t *core, uint64_t now_ns)
         .batch_ns = batch,
         .retry_ns = retry,
         .flush_timeout_ns = flush,
+        .datagram = c->max_datagram,
     };
     core->vs_flush_ns = 2 * flush;
     return co_gms_init(&core->gms, &g, now_ns) == 0 ? 0 : COHORT_ERR_NOMEM;
@@ -226,6 +227,26 @@ static void excluded(co_core_t *core, const co_gms_action_t *a)
                      (cohort_member_t){p->id, p->incarnation}, 0);
 }
 
+/* A sender whose heartbeat names another max_datagram than ours: one of
+ * us would drop the other's longest datagrams, so no view holds both. */
+static void mismatch(co_core_t *core, const co_gms_action_t *a)
+{
+    const co_gms_peer_t *p = co_gms_peer(&core->gms, a->to);
+    COHORT_ASSERT(p != NULL);
+    core->stats.datagram_mismatches++;
+    co_peer_t *peer = co_peers_find(&core->peers, a->to);
+    if (peer && peer->incarnation == p->incarnation && !peer->in_view)
+        peer->size_apart = true;
+    const char *name = peer && peer->name[0] != '\0' ? peer->name : "?";
+    char text[200]; /* the event keeps 119 bytes: the name comes last */
+    snprintf(text, sizeof text,
+             "kept in separate views: max_datagram %" PRIu32 " at member %"
+             PRIu32 ", %zu here (%s)",
+             p->datagram, a->to, core->cfg.max_datagram, name);
+    co_event_warning(core, COHORT_ERR_TOOBIG, text,
+                     (cohort_member_t){p->id, p->incarnation}, 0);
+}
+
 static void run_actions(co_core_t *core, uint64_t now_ns)
 {
     co_gms_action_t a;
@@ -257,6 +278,9 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
             break;
         case CO_GMS_ACT_EXCLUDED:
             excluded(core, &a);
+            break;
+        case CO_GMS_ACT_MISMATCH:
+            mismatch(core, &a);
             break;
         default:
             COHORT_ASSERT(false);
@@ -290,10 +314,13 @@ int co_membership_decode(const co_header_t *h, const uint8_t *body,
 }
 
 void co_membership_heard(co_core_t *core, const co_header_t *h,
-                         uint64_t now_ns)
+                         size_t datagram, uint64_t now_ns)
 {
     co_gms_heard(&core->gms, now_ns, h->sender_id, h->incarnation,
                  h->view_id);
+    if (datagram != 0)
+        co_gms_heard_datagram(&core->gms, now_ns, h->sender_id,
+                              h->incarnation, datagram);
     run_actions(core, now_ns);
 }
 

@@ -235,7 +235,8 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
     COHORT_ASSERT(co_heartbeat_size(name_len, n) <= core->body_room);
     b->body_len = co_heartbeat_encode(b->buf + CO_HEADER_BYTES, core->cfg.name,
                                       name_len, core->tx_sent, core->tx.low,
-                                      core->entries, n);
+                                      core->cfg.max_datagram, core->entries,
+                                      n);
     co_builder_finish(core, b, now_ns);
 }
 

@@ -81,6 +81,12 @@ typedef struct co_peer {
      * change, cut_limit is the last of its records this member delivers
      * in the old view and cut_holder a member that holds them all. */
     bool in_view;
+    bool size_apart;              /* its heartbeat named another
+                                     max_datagram: never in a view here
+                                     (gms.h, MISMATCH), so no repair is
+                                     asked of it or given to it (what it
+                                     sends longer than ours we never get,
+                                     and the same for it) */
     bool said_leave;              /* LEAVE taken while it was in the view:
                                      reported, kept until the view that
                                      leaves it out (and the others'

@@ -1,5 +1,5 @@
 /*
- * wire.c - encode and decode the cohort wire format, version 1.
+ * wire.c - encode and decode the cohort wire format, version 2.
  *
  * Decoders treat their input as hostile: every read is preceded by a length
  * check against the bytes actually present, and a malformed datagram yields a
@@ -431,7 +431,7 @@ static int co_array_fits(size_t left, size_t count, size_t each)
 /* ---------------------------------------------------------------- */
 
 /* name_len(1), then after the name: fifo_next(8) fifo_low(8) count(2). */
-#define CO_HEARTBEAT_TAIL_BYTES (8 + 8 + 2)
+#define CO_HEARTBEAT_TAIL_BYTES (8 + 8 + 2 + 2)
 #define CO_HEARTBEAT_FIXED_BYTES (1 + CO_HEARTBEAT_TAIL_BYTES)
 
 size_t co_heartbeat_size(size_t name_len, size_t count)
@@ -441,10 +441,13 @@ size_t co_heartbeat_size(size_t name_len, size_t count)
 
 size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
                            uint64_t fifo_next, uint64_t fifo_low,
-                           const co_ack_entry_t *entries, size_t count)
+                           size_t datagram, const co_ack_entry_t *entries,
+                           size_t count)
 {
     COHORT_ASSERT(out != NULL && (name != NULL || name_len == 0));
     COHORT_ASSERT(name_len <= COHORT_NAME_MAX && count <= UINT16_MAX);
+    COHORT_ASSERT(datagram >= CO_WIRE_MIN_DATAGRAM &&
+                  datagram <= CO_WIRE_MAX_DATAGRAM);
     size_t at = 0;
     out[at++] = (uint8_t)name_len;
     if (name_len > 0)
@@ -452,7 +455,8 @@ size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
     at += name_len;
     co_put64(out + at, fifo_next);
     co_put64(out + at + 8, fifo_low);
-    co_put16(out + at + 16, (uint16_t)count);
+    co_put16(out + at + 16, (uint16_t)datagram);
+    co_put16(out + at + 18, (uint16_t)count);
     at += CO_HEARTBEAT_TAIL_BYTES;
     co_ack_entries_put(out + at, entries, count);
     return at + count * CO_ACK_ENTRY_BYTES;
@@ -467,6 +471,9 @@ static int co_heartbeat_check(const co_heartbeat_t *hb)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     if (hb->fifo_next == 0 || hb->fifo_low > hb->fifo_next ||
         hb->fifo_next >= CO_SEQ_LIMIT)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (hb->datagram < CO_WIRE_MIN_DATAGRAM ||
+        hb->datagram > CO_WIRE_MAX_DATAGRAM)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     return co_ack_entries_check(hb->entries, hb->count);
 }
@@ -488,7 +495,8 @@ int co_heartbeat_decode(const uint8_t *body, size_t len, co_heartbeat_t *hb)
     const uint8_t *p = body + 1 + name_len;
     hb->fifo_next = co_get64(p);
     hb->fifo_low = co_get64(p + 8);
-    hb->count = co_get16(p + 16);
+    hb->datagram = co_get16(p + 16);
+    hb->count = co_get16(p + 18);
     hb->entries = p + CO_HEARTBEAT_TAIL_BYTES;
     size_t left = len - CO_HEARTBEAT_FIXED_BYTES - name_len;
     int rc = co_array_fits(left, hb->count, CO_ACK_ENTRY_BYTES);

@@ -1,5 +1,5 @@
 /*
- * wire.h - the cohort wire format, version 1 (docs/protocol.md).
+ * wire.h - the cohort wire format, version 2 (docs/protocol.md).
  *
  * Every field is written and read byte by byte in network byte order with an
  * explicit bounds check; no packet is ever cast onto a struct. Decoders take
@@ -35,9 +35,13 @@
 
 #define CO_MAGIC0 0x43
 #define CO_MAGIC1 0x48
-#define CO_WIRE_VERSION 1
+#define CO_WIRE_VERSION 2
 #define CO_HEADER_BYTES 36
 #define CO_TRAILER_BYTES 16
+/* The range of a member's max_datagram (a heartbeat names its own): 512
+ * up to the largest UDP payload over IPv4. */
+#define CO_WIRE_MIN_DATAGRAM 512
+#define CO_WIRE_MAX_DATAGRAM 65507
 
 enum co_flag {
     CO_FLAG_SECURED = 0x01,   /* trailer present (MAC or AEAD tag) */
@@ -472,6 +476,8 @@ typedef struct co_ack_entry {
  *   1   n  name       UTF-8, not NUL-terminated
  *   .   8  fifo_next  next FIFO seq this member will assign (>= 1)
  *   .   8  fifo_low   lowest FIFO seq it can still retransmit (<= fifo_next)
+ *   .   2  datagram   its max_datagram: the longest datagram it sends and
+ *                     accepts, CO_WIRE_MIN_DATAGRAM..CO_WIRE_MAX_DATAGRAM
  *   .   2  count      stability entries that follow
  *   .  16* entries
  */
@@ -480,6 +486,7 @@ typedef struct co_heartbeat {
     char name[COHORT_NAME_MAX + 1]; /* NUL-terminated copy on decode */
     uint64_t fifo_next;
     uint64_t fifo_low;
+    uint16_t datagram;
     uint16_t count;
     const uint8_t *entries;          /* count * 16 bytes, in the buffer */
 } co_heartbeat_t;
@@ -527,7 +534,8 @@ co_nack_range_t co_nack_range_at(const uint8_t *ranges, size_t i);
 size_t co_heartbeat_size(size_t name_len, size_t count);
 size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
                            uint64_t fifo_next, uint64_t fifo_low,
-                           const co_ack_entry_t *entries, size_t count);
+                           size_t datagram, const co_ack_entry_t *entries,
+                           size_t count);
 size_t co_ack_size(size_t count);
 size_t co_ack_encode(uint8_t *out, const co_ack_entry_t *entries,
                      size_t count);

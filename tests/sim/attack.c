@@ -396,9 +396,11 @@ static void rewrite_field(sim_world_t *w, uint8_t *d)
     case 0: /* magic */
         d[below(w, 2)] ^= (uint8_t)(1 + below(w, 255));
         break;
-    case 1: /* version */
-        d[2] = below(w, 2) ? 0 : (uint8_t)(2 + below(w, 254));
+    case 1: { /* version: 0, or any other than this build's */
+        uint8_t v = below(w, 2) ? 0 : (uint8_t)(1 + below(w, 254));
+        d[2] = v != 0 && v >= CO_WIRE_VERSION ? (uint8_t)(v + 1) : v;
         break;
+    }
     case 2: { /* type: another known one, or an unknown one */
         uint8_t t = below(w, 3) ? (uint8_t)(1 + below(w, CO_TYPE_PARITY))
                                 : (uint8_t)(CO_TYPE_PARITY + 1 + below(w, 249));
@@ -523,7 +525,10 @@ static size_t forge_body(sim_world_t *w, uint8_t type, uint8_t *body,
         uint64_t next = CO_SEQ_LIMIT - 1 - below(w, 1000);
         if (co_heartbeat_size(7, n) > room)
             return 0;
-        return co_heartbeat_encode(body, "mallory", 7, next, next, e, n);
+        /* The group's datagram size half the time, another the rest. */
+        size_t dg = (next & 1) ? w->scn.cfg.max_datagram
+                               : CO_MIN_DATAGRAM + next % 60000;
+        return co_heartbeat_encode(body, "mallory", 7, next, next, dg, e, n);
     }
     case CO_TYPE_NACK: { /* make a member retransmit everything */
         co_nack_range_t g = {1, 1 + below(w, 100000)};
@@ -651,6 +656,12 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
     sim_node_t *d = &w->node[it->dst];
     if (!d->up || d->life != it->dst_life)
         return;
+    if (it->len > sim_node_datagram(w, it->dst)) {
+        /* Longer than its socket takes (the misfit): the IO edge drops
+         * it as truncated before the core sees it. */
+        w->tot.too_long++;
+        return;
+    }
     sim_atk_snap_t snap;
     sim_atk_check_before(w, it->dst, (sim_atk_kind_t)(it->arg & 0xff),
                          (it->arg >> 8) & 0xff, it->data, it->len, &snap);

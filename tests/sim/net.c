@@ -173,9 +173,12 @@ static void trace_send(sim_world_t *w, size_t src, int dst,
 
 void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx)
 {
-    if (tx->len > w->scn.cfg.max_datagram || tx->len == 0 || !tx->data) {
+    size_t limit = w->opts.inject == SIM_INJECT_MISFIT
+                       ? w->scn.cfg.max_datagram /* as configured */
+                       : sim_node_datagram(w, src);
+    if (tx->len > limit || tx->len == 0 || !tx->data) {
         sim_fail(w, "n%zu emitted a datagram of %zu bytes (max_datagram %zu)",
-                 src, tx->len, w->scn.cfg.max_datagram);
+                 src, tx->len, limit);
         return;
     }
     sim_hash_u64(w, w->now_ns);

@@ -430,6 +430,48 @@ static void draw_large(sim_scn_t *s, co_rng_t *r, bool fifo)
     draw_workload(s, r, fifo, 2, 6, 2 * c->max_datagram);
 }
 
+/* A third of the runs whose outsider is in another group have it in the
+ * members' group instead, with their key, but a smaller max_datagram: it
+ * names its size in its heartbeats and must stay in a view of its own
+ * (docs/membership.md, "Partitions and merges"); view_check holds it to
+ * that as it holds any outsider. From the seed apart, so the draws before
+ * are those of every seed from before. Not with sizes under 1 KiB (no
+ * smaller size leaves a heartbeat room), nor where the config would not
+ * take the smaller size. */
+static void draw_misfit(sim_scn_t *s, const sim_opts_t *opts)
+{
+    co_rng_t m;
+    co_rng_seed(&m, opts->seed ^ 0x3a1f17d5ULL);
+    bool want = opts->inject == SIM_INJECT_MISFIT || co_rng_below(&m, 3) == 0;
+    if (!s->outsider || s->intruder || !want || s->cfg.max_datagram < 1024)
+        return;
+    co_core_config_t c = s->cfg;
+    c.member_id = 1; /* as a node's (sim.c, node_config) */
+    c.incarnation = 1;
+    c.group_id = 1;
+    const char *why = NULL;
+    /* It is heard, so it takes a slot of every member's table: room for
+     * it beside every member (else the last member to come finds the
+     * tables full, as it would in a real group). */
+    if (c.max_members < s->members + 1)
+        c.max_members = s->members + 1;
+    if (co_core_config_check(&c, &why) != 0)
+        return;
+    size_t max_members = c.max_members;
+    /* Up to a quarter smaller; closer where a heartbeat for max_members
+     * needs the room. */
+    size_t least = s->cfg.max_datagram - s->cfg.max_datagram / 4;
+    for (c.max_datagram = least + co_rng_below(&m, s->cfg.max_datagram / 8);
+         c.max_datagram < s->cfg.max_datagram; c.max_datagram += 8) {
+        if (co_core_config_check(&c, &why) == 0) {
+            s->misfit = true;
+            s->misfit_datagram = c.max_datagram;
+            s->cfg.max_members = max_members;
+            return;
+        }
+    }
+}
+
 void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
                        bool secure_ok)
 {
@@ -479,6 +521,7 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
         co_rng_seed(&c, opts->seed ^ 0xae5256aeULL);
         s->aes_mask = (uint32_t)co_rng_next(&c);
     }
+    draw_misfit(s, opts);
     s->self_delivery = opts->vs && !opts->no_self_delivery;
     s->cfg.self_delivery = s->self_delivery ? 1 : 0;
     /* State transfer needs self-delivery (the request's place is found

@@ -597,7 +597,24 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
                       ? COHORT_CIPHER_AES256GCM
                       : COHORT_CIPHER_XCHACHA20POLY1305;
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
+    /* The misfit's size; with its self-test it is configured with the
+     * members' (so it names theirs and is taken in) while the network
+     * still drops what is longer than its own (sim_node_datagram). */
+    if (!n->member && w->scn.misfit &&
+        w->opts.inject != SIM_INJECT_MISFIT)
+        cfg->max_datagram = w->scn.misfit_datagram;
     sim_state_config(w, n, cfg);
+}
+
+bool sim_same_group(const sim_world_t *w, size_t a, size_t b)
+{
+    return w->node[a].member == w->node[b].member || w->scn.misfit;
+}
+
+size_t sim_node_datagram(const sim_world_t *w, size_t i)
+{
+    return !w->node[i].member && w->scn.misfit ? w->scn.misfit_datagram
+                                               : w->scn.cfg.max_datagram;
 }
 
 /* What cohort_open() does: the incarnation from the real-time clock, and
@@ -866,11 +883,24 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         sim_trace(w, "recv n%u<-n%u %s%s", it->dst, it->src, desc,
                   it->arg ? " (corrupted)" : "");
     }
+    if (it->len > sim_node_datagram(w, it->dst)) {
+        /* Its socket would truncate it, and the IO edge drop it. */
+        w->tot.too_long++;
+        if (w->opts.inject == SIM_INJECT_MISFIT && !w->injected &&
+            !d->member) {
+            w->injected = true;
+            sim_trace(w, "self-test: misfit n%u drops a %u-byte datagram "
+                         "while configured as the members are", it->dst,
+                      (unsigned)it->len);
+        }
+        return;
+    }
     w->tot.dgrams_delivered++;
     if (!it->arg && s->member && d->member && it->len >= 28)
         note_heard(d, s, it->data);
     d->acc_fed++;
-    if (it->src == it->dst || s->member != d->member || it->arg)
+    if (it->src == it->dst || !sim_same_group(w, it->src, it->dst) ||
+        it->arg)
         d->acc_fed_foreign++;
     co_addr_t from;
     sim_addr_of(it->src, &from);
@@ -1060,12 +1090,17 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
     memcpy(n->key, s->cfg.key, sizeof n->key);
     if (!n->member) {
         /* The outsider may even reuse a member's id: only the group id (or
-         * the key, for the intruder) keeps it out. */
-        if (co_rng_below(r, 2))
-            n->member_id = w->node[co_rng_below(r, s->members)].member_id;
+         * the key, for the intruder) keeps it out. Not the misfit, which
+         * is of the group: it would be that member's restart. (The draws
+         * are made alike, so the rest of the seed is as before.) */
+        if (co_rng_below(r, 2)) {
+            size_t twin = co_rng_below(r, s->members);
+            if (!s->misfit)
+                n->member_id = w->node[twin].member_id;
+        }
         if (s->intruder)
             n->key[0] ^= 0xff;
-        else
+        else if (!s->misfit)
             n->group_id = group ^ 0x5a5a5a5au;
     }
     /* Incarnations come from a virtual real-time clock through the IO

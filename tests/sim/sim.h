@@ -97,6 +97,11 @@ typedef enum sim_inject {
     SIM_INJECT_STATE_NONE,     /* a received snapshot is taken as NONE */
     SIM_INJECT_STATE_MEMORY,   /* a provider claims more transfer memory
                                   than its bound */
+    /* datagram size (scenario.c, the misfit outsider) */
+    SIM_INJECT_MISFIT,         /* the misfit is configured with the
+                                  members' max_datagram, so it names that
+                                  size and is taken in, while the network
+                                  still drops what it cannot receive */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -159,6 +164,10 @@ typedef struct sim_scn {
                                   all of them (`large`) */
     bool outsider;             /* one more node in another group */
     bool intruder;             /* outsider shares group_id, not the key */
+    bool misfit;               /* outsider shares group_id and key, but its
+                                  max_datagram is misfit_datagram: it must
+                                  never share a view with the members */
+    size_t misfit_datagram;    /* below cfg.max_datagram */
     bool lossless;             /* no fault at all: UNRELIABLE is owed too */
 
     uint64_t fault_ns;         /* length of the fault phase */
@@ -408,6 +417,8 @@ typedef struct sim_node {
 typedef struct sim_totals {
     uint64_t dgrams_sent, dgrams_delivered, lost, dups, held, corrupted;
     uint64_t cut;          /* dropped by partition or crash */
+    uint64_t too_long;     /* longer than the receiver's max_datagram:
+                              dropped as its socket would (truncated) */
     uint64_t sent[SIM_N_MODES], delivered[SIM_N_MODES], again;
     uint64_t rejoins;      /* new lives begun after an exclusion */
     uint64_t transitional;  /* deliveries flagged transitional */
@@ -732,6 +743,14 @@ void sim_hash_u64(sim_world_t *w, uint64_t v);
 void sim_net_init(sim_world_t *w);
 /* Put one datagram the core of node src emitted on the network. */
 void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx);
+/* The longest datagram node i receives (its max_datagram: a misfit's is
+ * smaller than the members'); longer ones are dropped on arrival. */
+size_t sim_node_datagram(const sim_world_t *w, size_t i);
+/* Whether nodes a and b are of one group (same group id and key), so
+ * each hears the other as a member (member events, member lists): the
+ * members among themselves, and the misfit with them too, which is kept
+ * out of their views only. */
+bool sim_same_group(const sim_world_t *w, size_t a, size_t b);
 /* True when a datagram from a can reach b now (partitions). */
 bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);
 void sim_addr_of(size_t idx, co_addr_t *out);

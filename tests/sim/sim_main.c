@@ -63,7 +63,7 @@ static void usage(FILE *f)
             "self-delivery-off|\n"
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
-            "                   transitional|excluded|rpc-twice|rpc-replies|"
+            "                   transitional|excluded|misfit|rpc-twice|rpc-replies|"
             "rpc-history|\n"
             "                   state-digest|state-place|state-skip|"
             "state-dup|state-handover|\n"
@@ -142,7 +142,7 @@ static const char *const inject_names[] = {
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
     "safe-drop", "transitional", "excluded", "rejoin", "rpc-twice", "rpc-replies",
     "rpc-history", "state-digest", "state-place", "state-skip", "state-dup",
-    "state-handover", "state-none", "state-memory"};
+    "state-handover", "state-none", "state-memory", "misfit"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)
@@ -319,7 +319,10 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            "nacks=%llu drops=%llu dgrams=%llu owed=%llu mem=%zu/%zu "
            "vt=%.2fs",
            status, (unsigned long long)w->opts.seed, s->name, s->members,
-           s->outsider ? (s->intruder ? "+intruder" : "+outsider") : "",
+           s->outsider ? (s->intruder ? "+intruder"
+                          : s->misfit ? "+misfit"
+                                      : "+outsider")
+                       : "",
            security_name(s->cfg.security),
            (s->members >= 32 ? s->aes_mask
                              : s->aes_mask & ((1u << s->members) - 1u))

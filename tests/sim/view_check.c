@@ -4,7 +4,9 @@
  * Every VIEW event goes to the view property checker (vs_check.c): it
  * contains its member, ids grow along each member's history, and one view
  * id has one member list everywhere. A view may name only nodes of the
- * member's own group (isolation from the outsider). After the heal every
+ * member's own group (isolation from the outsider; the misfit, of the
+ * members' group and key but another max_datagram, counts as the other
+ * group here: no view may hold it with them). After the heal every
  * live node of a group installs the same view, made of exactly the live
  * nodes of that group (liveness), and the checker's final pass confirms.
  *

@@ -1045,7 +1045,8 @@ static size_t forge_heartbeat(net_t *n, uint8_t *out, uint64_t fifo_next,
                      .incarnation = 7,
                      .packet_seq = c->packet_seq + seq_ahead};
     size_t body = co_heartbeat_encode(out + CO_HEADER_BYTES, "node0", 5,
-                                      fifo_next, c->tx.low, NULL, 0);
+                                      fifo_next, c->tx.low,
+                                      c->cfg.max_datagram, NULL, 0);
     h.body_len = (uint16_t)body;
     co_header_encode(&h, out);
     return CO_HEADER_BYTES + body;

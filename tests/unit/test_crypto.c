@@ -256,6 +256,10 @@ static void test_nonce_changes_with_seq(void **state)
                             na - CO_HEADER_BYTES);
 }
 
+/* The known answers here are of a version 2 header; they are computed
+ * outside cohort by tests/unit/crypto_kat.py (Python: HChaCha20 written
+ * out, ChaCha20-Poly1305 and AES-GCM of the cryptography package, which
+ * also reproduces the version 1 values these replaced). */
 static void test_auth_known_answer(void **state)
 {
     (void)state;
@@ -264,7 +268,7 @@ static void test_auth_known_answer(void **state)
     uint8_t d[DGRAM_MAX], tag[CO_TRAILER_BYTES];
     size_t n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN,
                             0x0102030405060708ULL);
-    hex_to_bin("dc8899493eefc631ca3505141fc3e9f3", tag, sizeof tag);
+    hex_to_bin("52fe22846c234be066b78d2a797f22fc", tag, sizeof tag);
     assert_int_equal(n, CO_HEADER_BYTES + KAT_BODY_LEN + CO_TRAILER_BYTES);
     assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
 }
@@ -281,7 +285,7 @@ static void test_encrypt_known_answer(void **state)
     hex_to_bin("4a91269a74b4a08fcca0cba34922cf11a8ca908897c41fa1eeb0ff0bef"
                "40c08bfb173420853640761d094c",
                ct, sizeof ct);
-    hex_to_bin("b6c811a702223d210fcc528dea8d5a6a", tag, sizeof tag);
+    hex_to_bin("3875341d7e3b299b42524a1cbd52e4e8", tag, sizeof tag);
     assert_memory_equal(d + CO_HEADER_BYTES, ct, sizeof ct);
     assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
     assert_int_equal(open_dgram(&c, d, n), 0);
@@ -476,7 +480,7 @@ static void test_aes_known_answer(void **state)
     size_t n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN,
                             0x0102030405060708ULL);
     assert_int_equal(d[4], CO_FLAG_SECURED | CO_FLAG_AES256GCM);
-    hex_to_bin("3fe3d3435f64ffb88cf0b3145ee5a7e6", tag, sizeof tag);
+    hex_to_bin("0e937c053438e52df57cd12051fe05f4", tag, sizeof tag);
     assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
 
     init_aes(&c, COHORT_SECURITY_ENCRYPT, 7);
@@ -486,7 +490,7 @@ static void test_aes_known_answer(void **state)
     hex_to_bin("71c396ba4e085789290de0ae1e951cd45e7e448a0cfbcbbbe7cf8c9769"
                "ffc0d498a504f065d583e2c7c794",
                ct, sizeof ct);
-    hex_to_bin("7576260bb3815b6e3be70d85d4d4c2ce", tag, sizeof tag);
+    hex_to_bin("d4e90536353c312c9c69c2ea8afe2d8f", tag, sizeof tag);
     assert_memory_equal(d + CO_HEADER_BYTES, ct, sizeof ct);
     assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
     assert_int_equal(open_dgram(&c, d, n), 0);

@@ -59,6 +59,8 @@ typedef struct node {
     uint64_t delivered[NMAX]; /* by node index, current incarnation */
     uint64_t installs;
     uint64_t last_view;
+    uint32_t datagram;        /* its max_datagram; 0: sizes not checked */
+    unsigned mismatches;      /* CO_GMS_ACT_MISMATCH taken */
 } node_t;
 
 typedef struct seen_view {
@@ -353,6 +355,13 @@ static void run_actions(world_t *w, size_t i)
         case CO_GMS_ACT_VIEW:
             record_view(w, i);
             break;
+        case CO_GMS_ACT_MISMATCH:
+            assert_true(to >= 0);
+            assert_int_not_equal(w->node[to].datagram, nd->datagram);
+            assert_int_equal(co_gms_peer(&nd->g, a.to)->datagram,
+                             w->node[to].datagram);
+            nd->mismatches++;
+            break;
         default:
             break;
         }
@@ -377,11 +386,15 @@ static void receive(world_t *w, msg_t *m)
     if (!nd->up || w->side[r] != w->side[m->from])
         return;
     const node_t *s = &w->node[m->from];
-    (void)s; /* an old life's datagram is still authentic, still heard */
+    /* An old life's datagram is still authentic, still heard (sizes do
+     * not change across lives in these scenarios). */
     co_gms_t *g = &nd->g;
     co_gms_heard(g, w->now, m->from_id, m->from_inc, m->view_id);
     switch (m->kind) {
     case K_HB:
+        if (s->datagram != 0)
+            co_gms_heard_datagram(g, w->now, m->from_id, m->from_inc,
+                                  s->datagram);
         /* sending-view delivery of a prefix of the sender's counter */
         if (g->has_view && m->view_id == g->view.id &&
             co_view_find(&g->view, m->from_id, m->from_inc) >= 0 &&
@@ -440,6 +453,8 @@ static void node_start(world_t *w, size_t i)
     nd->last_view = 0;
     memset(nd->delivered, 0, sizeof nd->delivered);
     co_gms_config_t c = gcfg(nd->id, nd->inc);
+    c.datagram = nd->datagram;
+    nd->mismatches = 0;
     assert_int_equal(co_gms_init(&nd->g, &c, w->now), 0);
     nd->hb_at = w->now + co_rng_below(&w->rng, 10 * MS);
 }
@@ -1478,6 +1493,59 @@ static void test_committing_until_all_installed(void **state)
     world_free(&w);
 }
 
+/* Members whose heartbeats name another max_datagram never share a view
+ * (one would drop the other's longest datagrams): the four of one size
+ * form theirs, the fifth stays alone, each side is told once per life,
+ * and neither side starts change after change over it. Restarted with
+ * the same size, the fifth is taken in. */
+static void test_datagram_mismatch_kept_apart(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 43, 5);
+    w.loss = 0.1;
+    for (size_t i = 0; i < 5; i++)
+        w.node[i].datagram = i == 4 ? 1400 : 1472;
+    for (size_t i = 0; i < 5; i++)
+        node_start(&w, i);
+    run(&w, w.now + 3000 * MS);
+    check_ok(&w);
+    uint64_t four = w.node[0].g.view.id;
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(w.node[i].g.has_view);
+        assert_int_equal(w.node[i].g.view.id, four);
+        assert_int_equal(w.node[i].g.view.count, 4);
+        assert_int_equal(co_view_find(&w.node[i].g.view, w.node[4].id,
+                                      w.node[4].inc), -1);
+        assert_int_equal(w.node[i].mismatches, 1);
+    }
+    assert_true(w.node[4].g.has_view);
+    assert_int_equal(w.node[4].g.view.count, 1);
+    assert_int_equal(w.node[4].mismatches, 4);
+    uint64_t alone = w.node[4].g.view.id;
+    uint64_t installs[5];
+    for (size_t i = 0; i < 5; i++)
+        installs[i] = w.node[i].installs;
+    run(&w, w.now + 5000 * MS);
+    check_ok(&w);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(w.node[i].installs, installs[i]); /* no churn */
+        assert_int_equal(w.node[i].mismatches, i == 4 ? 4 : 1);
+    }
+    assert_int_equal(w.node[0].g.view.id, four);
+    assert_int_equal(w.node[4].g.view.id, alone);
+    /* The fifth, reconfigured: all five in one view. */
+    node_crash(&w, 4);
+    w.node[4].datagram = 1472;
+    node_start(&w, 4);
+    settle(&w, 6000 * MS);
+    check_ok(&w);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(w.node[i].g.view.count, 5);
+    assert_int_equal(w.node[4].mismatches, 0);
+    world_free(&w);
+}
+
 static void test_init_out_of_memory(void **state)
 {
     (void)state;
@@ -1555,6 +1623,7 @@ int main(void)
         cmocka_unit_test(test_outsider_split_of_new_view_refused),
         cmocka_unit_test(test_peer_table_full_reuses_silent),
         cmocka_unit_test(test_committing_until_all_installed),
+        cmocka_unit_test(test_datagram_mismatch_kept_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,7 +193,7 @@ static void header_known_answer(void **state)
 {
     (void)state;
     co_header_t h = {
-        .version = 1, .type = CO_TYPE_NACK,
+        .version = 2, .type = CO_TYPE_NACK,
         .flags = CO_FLAG_SECURED | CO_FLAG_ENCRYPTED, .key_id = 0x7E,
         .body_len = 0x0102, .group_id = 0x11223344u,
         .sender_id = 0x55667788u, .incarnation = 0x99AABBCCu,
@@ -201,7 +201,7 @@ static void header_known_answer(void **state)
         .view_id = 0xF0E0D0C0B0A09080ull,
     };
     static const uint8_t want[CO_HEADER_BYTES] = {
-        0x43, 0x48, 0x01, 0x03, 0x03, 0x7E, 0x01, 0x02, /* magic..body_len */
+        0x43, 0x48, 0x02, 0x03, 0x03, 0x7E, 0x01, 0x02, /* magic..body_len */
         0x11, 0x22, 0x33, 0x44,                         /* group_id */
         0x55, 0x66, 0x77, 0x88,                         /* sender_id */
         0x99, 0xAA, 0xBB, 0xCC,                         /* incarnation */
@@ -294,12 +294,13 @@ static void header_bad_magic_version_type(void **state)
     co_header_t h = header_base(CO_TYPE_DATA, 16);
     expect_patched(&h, 0, 0x44, DROP(BAD_MAGIC));
     expect_patched(&h, 1, 0x00, DROP(BAD_MAGIC));
-    static const uint8_t versions[] = {0, 2, 3, 0x7F, 0xFF};
+    /* Version 1 (before the heartbeat named its datagram size) too. */
+    static const uint8_t versions[] = {0, 1, 3, 0x7F, 0xFF};
     for (size_t i = 0; i < sizeof versions; i++)
         expect_patched(&h, 2, versions[i], DROP(BAD_VERSION));
     /* 0, the first unused code, and the reserved membership and total
      * order ranges (32 is XFER, state transfer; 33 RPC, request-reply)
-     * are all unknown to a v1 decoder. */
+     * are all unknown to this decoder. */
     static const uint8_t types[] = {0, 7, 15, 22, 31, 34, 47, 48, 0xFF};
     for (size_t i = 0; i < sizeof types; i++)
         expect_patched(&h, 3, types[i], DROP(BAD_TYPE));
@@ -471,7 +472,7 @@ static void data_dgram_known_answer(void **state)
 {
     (void)state;
     static const uint8_t want[] = {
-        0x43, 0x48, 0x01, 0x01, 0x00, 0x00, 0x00, 0x16,
+        0x43, 0x48, 0x02, 0x01, 0x00, 0x00, 0x00, 0x16,
         0xAE, 0xFD, 0x35, 0x36, 0x00, 0x00, 0x00, 0x2A,
         0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
@@ -509,13 +510,14 @@ static void heartbeat_known_answer(void **state)
         0x05, 'a', 'l', 'i', 'c', 'e',
         0, 0, 0, 0, 0, 0, 0, 2,
         0, 0, 0, 0, 0, 0, 0, 1,
+        0x05, 0xC0,
         0x00, 0x01,
         0x00, 0x00, 0x00, 0x2A, 0x00, 0x00, 0x00, 0x07,
         0, 0, 0, 0, 0, 0, 0, 1,
     };
     co_ack_entry_t e = {.member_id = 42, .incarnation = 7, .delivered_seq = 1};
     uint8_t out[sizeof want];
-    assert_int_equal(co_heartbeat_encode(out, "alice", 5, 2, 1, &e, 1),
+    assert_int_equal(co_heartbeat_encode(out, "alice", 5, 2, 1, 1472, &e, 1),
                      sizeof want);
     assert_memory_equal(out, want, sizeof want);
 }
@@ -729,7 +731,7 @@ static void forward_known_answer(void **state)
 {
     (void)state;
     static const uint8_t want[] = {
-        0x43, 0x48, 0x01, 0x15, 0x00, 0x00, 0x00, 0x16,
+        0x43, 0x48, 0x02, 0x15, 0x00, 0x00, 0x00, 0x16,
         0xAE, 0xFD, 0x35, 0x36, 0x00, 0x00, 0x00, 0x2B,
         0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
@@ -907,7 +909,8 @@ static size_t heartbeat_sample(uint8_t *out, const char *name, size_t count)
     assert_true(count <= 300);
     for (size_t i = 0; i < count; i++)
         es[i] = entry(i);
-    size_t n = co_heartbeat_encode(out, name, strlen(name), 42, 17, es, count);
+    size_t n = co_heartbeat_encode(out, name, strlen(name), 42, 17, 9000,
+                                   es, count);
     assert_int_equal(n, co_heartbeat_size(strlen(name), count));
     return n;
 }
@@ -918,7 +921,7 @@ static const char name63[] =
 static void heartbeat_round_trip(void **state)
 {
     (void)state;
-    static uint8_t body[20 + COHORT_NAME_MAX + 300 * CO_ACK_ENTRY_BYTES];
+    static uint8_t body[22 + COHORT_NAME_MAX + 300 * CO_ACK_ENTRY_BYTES];
     static const struct { const char *name; size_t count; } cases[] = {
         {"", 0}, {"a", 1}, {"node-1:4242", 3}, {name63, 300},
     };
@@ -931,6 +934,7 @@ static void heartbeat_round_trip(void **state)
         assert_string_equal(hb.name, cases[c].name);
         assert_int_equal(hb.name_len, strlen(cases[c].name));
         assert_true(hb.fifo_next == 42 && hb.fifo_low == 17);
+        assert_int_equal(hb.datagram, 9000);
         assert_int_equal(hb.count, cases[c].count);
         assert_ptr_equal(hb.entries + hb.count * CO_ACK_ENTRY_BYTES,
                          body + len);
@@ -947,7 +951,7 @@ static void heartbeat_round_trip(void **state)
 static void heartbeat_every_truncation(void **state)
 {
     (void)state;
-    static uint8_t body[20 + COHORT_NAME_MAX + 300 * CO_ACK_ENTRY_BYTES];
+    static uint8_t body[22 + COHORT_NAME_MAX + 300 * CO_ACK_ENTRY_BYTES];
     static const char *names[] = {"", "xyz", name63};
     static const size_t counts[] = {0, 1, 300};
     for (size_t n = 0; n < 3; n++)
@@ -970,9 +974,10 @@ static void heartbeat_bad_fields(void **state)
     static const uint8_t lens[] = {COHORT_NAME_MAX + 1, 200, 255};
     for (size_t i = 0; i < sizeof lens; i++) {
         body[0] = lens[i];
-        memset(body + 1 + lens[i], 0, 18);
+        memset(body + 1 + lens[i], 0, 20);
         body[1 + lens[i] + 7] = 1; /* fifo_next 1, fifo_low 0, count 0 */
-        assert_int_equal(co_heartbeat_decode(body, 19 + lens[i], &hb),
+        co_put16(body + 1 + lens[i] + 16, 1400); /* datagram */
+        assert_int_equal(co_heartbeat_decode(body, 21 + lens[i], &hb),
                          DROP(BAD_FIELD));
     }
     /* A NUL inside the name, at each position. */
@@ -983,29 +988,40 @@ static void heartbeat_bad_fields(void **state)
     }
     /* fifo_next 0; fifo_low above fifo_next. */
     co_ack_entry_t e = entry(0);
-    size_t len = co_heartbeat_encode(body, "n", 1, 0, 0, &e, 1);
+    size_t len = co_heartbeat_encode(body, "n", 1, 0, 0, 1400, &e, 1);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(BAD_FIELD));
-    len = co_heartbeat_encode(body, "n", 1, 5, 6, &e, 1);
+    len = co_heartbeat_encode(body, "n", 1, 5, 6, 1400, &e, 1);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(BAD_FIELD));
-    len = co_heartbeat_encode(body, "n", 1, 5, 5, &e, 1);
+    len = co_heartbeat_encode(body, "n", 1, 5, 5, 1400, &e, 1);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), 0);
-    len = co_heartbeat_encode(body, "n", 1, 1, 0, &e, 1);
+    len = co_heartbeat_encode(body, "n", 1, 1, 0, 1400, &e, 1);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), 0);
     /* Entries naming member 0 or incarnation 0. */
     co_ack_entry_t z[2] = {entry(0), entry(1)};
     z[1].member_id = 0;
-    len = co_heartbeat_encode(body, "n", 1, 5, 1, z, 2);
+    len = co_heartbeat_encode(body, "n", 1, 5, 1, 1400, z, 2);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(BAD_FIELD));
     z[1] = entry(1);
     z[0].incarnation = 0;
-    len = co_heartbeat_encode(body, "n", 1, 5, 1, z, 2);
+    len = co_heartbeat_encode(body, "n", 1, 5, 1, 1400, z, 2);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(BAD_FIELD));
     /* count disagreeing with the bytes present. */
     len = heartbeat_sample(body, "n", 2);
-    co_put16(body + 1 + 1 + 16, 3);
+    co_put16(body + 1 + 1 + 18, 3);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(TRUNCATED));
-    co_put16(body + 1 + 1 + 16, 1);
+    co_put16(body + 1 + 1 + 18, 1);
     assert_int_equal(co_heartbeat_decode(body, len, &hb), DROP(BAD_FIELD));
+    /* datagram outside 512..65507: 0, 511 and 65508 up are malformed. */
+    static const struct { uint16_t size; int rc; } sizes[] = {
+        {0, DROP(BAD_FIELD)},     {511, DROP(BAD_FIELD)}, {512, 0},
+        {1472, 0},                {65507, 0},             {65508, DROP(BAD_FIELD)},
+        {65535, DROP(BAD_FIELD)},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        len = heartbeat_sample(body, "n", 1);
+        co_put16(body + 1 + 1 + 16, sizes[i].size);
+        assert_int_equal(co_heartbeat_decode(body, len, &hb), sizes[i].rc);
+    }
 }
 
 /* ---------------------------------------------------------------- */
