@@ -194,10 +194,10 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
                   uint32_t incarnation, uint64_t view_id);
 
 /* A heartbeat of (id, incarnation), just heard (co_gms_heard), named
- * datagram as its max_datagram (the first a life names stands). With cfg.datagram set, a sender is taken
- * into a view only once it named the same: a member drops datagrams longer
- * than its own limit, so two that differ cannot share a view (MISMATCH
- * says so, once). */
+ * datagram as its max_datagram (the first a life names stands). With
+ * cfg.datagram set, a sender is taken into a view only once it named the
+ * same: a member drops datagrams longer than its own limit, so two that
+ * differ cannot share a view (MISMATCH says so, once). */
 void co_gms_heard_datagram(co_gms_t *g, uint64_t now_ns, uint32_t id,
                            uint32_t incarnation, size_t datagram);
 

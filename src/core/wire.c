@@ -430,7 +430,8 @@ static int co_array_fits(size_t left, size_t count, size_t each)
 /* HEARTBEAT                                                         */
 /* ---------------------------------------------------------------- */
 
-/* name_len(1), then after the name: fifo_next(8) fifo_low(8) count(2). */
+/* name_len(1), then after the name: fifo_next(8) fifo_low(8) datagram(2)
+ * count(2). */
 #define CO_HEARTBEAT_TAIL_BYTES (8 + 8 + 2 + 2)
 #define CO_HEARTBEAT_FIXED_BYTES (1 + CO_HEARTBEAT_TAIL_BYTES)
 
