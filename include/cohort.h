@@ -58,7 +58,9 @@ enum cohort_error {
     COHORT_ERR_NOTSUP = -4,      /* not supported (yet, or in this build) */
     COHORT_ERR_SYSTEM = -5,      /* a system call failed; errno is kept */
     COHORT_ERR_TOOBIG = -6,      /* message larger than its mode allows
-                                    (see cohort_max_payload()) */
+                                    (see cohort_max_payload()); in a
+                                    warning, datagrams too long for a
+                                    member or a path (max_datagram) */
     COHORT_ERR_CLOSED = -7,      /* the member has left the group */
     COHORT_ERR_TIMEDOUT = -8,    /* a bounded wait expired */
     COHORT_ERR_NOCRYPTO = -9,    /* built without libsodium, or a cipher
@@ -468,11 +470,20 @@ typedef struct cohort_event {
                                           another max_datagram and is
                                           kept out of this member's views
                                           (member: that one; once a life
-                                          of it): give all the same */
+                                          of it): give all the same; or
+                                          a member of this size whose
+                                          PATHs (datagrams of
+                                          max_datagram bytes) never
+                                          arrive: the path between is
+                                          narrower, so it is kept apart
+                                          (member: that one; once a life
+                                          of it): set max_datagram to
+                                          what the path carries */
             const char *text;          /* NUL-terminated description */
             cohort_member_t member;    /* the member concerned (LOST,
                                           EXCLUDED, TOOBIG for another
-                                          size), or {0, 0} */
+                                          size or a narrow path), or
+                                          {0, 0} */
             uint64_t count;            /* LOST: messages lost; else 0 */
         } warning;
         struct {
@@ -1087,6 +1098,13 @@ struct cohort_stats {
                                          named another max_datagram: kept
                                          out of this member's views (a
                                          COHORT_ERR_TOOBIG warning each) */
+    uint64_t narrow_paths;            /* members of this one's size heard
+                                         outside its view whose PATHs (a
+                                         datagram of max_datagram bytes)
+                                         never arrived: the path drops
+                                         datagrams that long, so they are
+                                         kept apart (a COHORT_ERR_TOOBIG
+                                         warning each) */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

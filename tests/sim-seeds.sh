@@ -165,6 +165,10 @@ selftest excluded 'was told it is not in view' || status=1
 # configured with the members' size, so it is taken into their view: the
 # view checker must name it as not of their group.
 selftest misfit "view [0-9a-f]+ names .*not of its group" || status=1
+# The narrow outsider (of the group, with its size, behind a link that
+# drops datagrams that long) has its PATHs let through: it is taken in,
+# and the view checker must name it as not of their group.
+selftest narrow "view [0-9a-f]+ names .*not of its group" lossy || status=1
 selftest rejoin 'went on in its old life' heavy || status=1
 # The message properties of vs_check (these imply --vs): the injected
 # history goes to a twin checker, so the core's own virtual-synchrony

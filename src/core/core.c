@@ -1455,6 +1455,16 @@ void co_core_tick(co_core_t *core, uint64_t now_ns)
     if (now_ns >= core->heartbeat_at_ns ||
         (core->probe_at_ns && now_ns >= core->probe_at_ns)) {
         co_send_heartbeat(core, now_ns);
+        /* With any heartbeat, regular or asked for by a PROBE (those
+         * move the regular one on, so a member probed often would
+         * otherwise never send one: sim heavy 454). */
+        if (now_ns >= core->path_at_ns &&
+            co_membership_path_wanted(core, now_ns)) {
+            co_send_path(core, now_ns);
+            /* Half an interval: a jittered regular heartbeat (-10 %)
+             * still carries the next one. */
+            core->path_at_ns = now_ns + core->cfg.heartbeat_interval_ns / 2;
+        }
         core->heartbeat_at_ns =
             now_ns + jittered(core, core->cfg.heartbeat_interval_ns);
         core->probe_at_ns = 0;

@@ -97,6 +97,7 @@ typedef union co_mbody {
     co_flush_ok_t flush;
     co_cut_chunk_t cut;
     uint64_t pid;
+    uint16_t datagram;       /* PATH */
 } co_mbody_t;
 
 struct co_core {
@@ -160,6 +161,8 @@ struct co_core {
 
     uint64_t heartbeat_at_ns;
     uint64_t probe_at_ns;        /* 0: none */
+    uint64_t path_at_ns;         /* no PATH before this (one every half
+                                    heartbeat interval at most) */
     uint64_t warned_at_ns;       /* last security warning event */
 
     co_gms_t gms;                /* agreed views (membership.c) */
@@ -194,6 +197,8 @@ uint8_t *co_unicast_begin(co_core_t *core, uint8_t type,
 void co_unicast_finish(co_core_t *core, size_t body_len, uint64_t now_ns);
 void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns);
 void co_send_heartbeat(co_core_t *core, uint64_t now_ns);
+/* A PATH: exactly max_datagram long, to the group. */
+void co_send_path(co_core_t *core, uint64_t now_ns);
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns);
 /* NACKs for peer's gaps in [from, through], sent to dest (peer's own
  * address, or in a flush the member that holds its records). Returns the
@@ -220,6 +225,8 @@ bool co_membership_moved_on(const co_core_t *core, uint32_t id,
                             uint32_t incarnation);
 int co_membership_decode(const co_header_t *h, const uint8_t *body,
                          co_mbody_t *out);
+/* A PATH should go with this heartbeat (co_gms_path_wanted). */
+bool co_membership_path_wanted(const co_core_t *core, uint64_t now_ns);
 /* Any datagram accepted from h's sender; datagram: the max_datagram its
  * heartbeat names (0: not a heartbeat). */
 void co_membership_heard(co_core_t *core, const co_header_t *h,

@@ -282,8 +282,9 @@ static bool absorbable(co_gms_t *g, const co_gms_peer_t *p, uint64_t now_ns)
     if (!p->in_use || self_id(g, p->id) || p->suspected || p->leaving ||
         now_ns >= p->heard_ns + g->cfg.suspect_ns)
         return false;
-    if (g->cfg.datagram != 0 && p->datagram != g->cfg.datagram)
-        return false; /* not heard the size yet, or another size */
+    if (g->cfg.datagram != 0 && (p->datagram != g->cfg.datagram || !p->path))
+        return false; /* not heard the size yet, another size, or the
+                         path has not carried a datagram that long */
     uint64_t mine = my_view_id(g);
     if (g->has_view && in_view(&g->view, p->id, p->incarnation))
         return false; /* a member already; see lagging() */
@@ -525,22 +526,73 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
         emit(g, CO_GMS_ACT_EXCLUDED, view_id, id);
 }
 
+/* Heard outside our view and of our size, with no PATH through: how
+ * long. Past path_wait_ns its PATHs are taken to be dropped on the way
+ * (at 40 % loss, sixteen in a row lost are one chance in 2 million). */
+static void check_narrow(co_gms_t *g, co_gms_peer_t *p, uint64_t now_ns)
+{
+    bool apart = g->cfg.datagram != 0 && g->cfg.path_wait_ns != 0 &&
+                 p->datagram == g->cfg.datagram && !p->path && !p->leaving &&
+                 !(g->has_view && in_view(&g->view, p->id, p->incarnation));
+    if (!apart) {
+        p->apart_ns = 0;
+        return;
+    }
+    if (p->apart_ns == 0)
+        p->apart_ns = now_ns;
+    if (!p->narrow_told && now_ns >= p->apart_ns + g->cfg.path_wait_ns) {
+        p->narrow_told = true;
+        emit(g, CO_GMS_ACT_NARROW, 0, p->id);
+    }
+}
+
 void co_gms_heard_datagram(co_gms_t *g, uint64_t now_ns, uint32_t id,
                            uint32_t incarnation, size_t datagram)
 {
+    co_gms_peer_t *p = peer_find(g, id);
+    if (!p || p->incarnation != incarnation || datagram == 0 ||
+        datagram > UINT32_MAX)
+        return;
     /* A life names one size: the first heard stands (a datagram naming
      * another later is not this member's doing, or a bug). */
+    if (p->datagram == 0) {
+        p->datagram = (uint32_t)datagram;
+        if (g->cfg.datagram != 0 && datagram != g->cfg.datagram)
+            emit(g, CO_GMS_ACT_MISMATCH, 0, id);
+        else if (g->cfg.datagram != 0)
+            maybe_schedule(g, now_ns); /* it may be taken in now */
+    }
+    check_narrow(g, p, now_ns);
+}
+
+void co_gms_heard_path(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                       uint32_t incarnation)
+{
     co_gms_peer_t *p = peer_find(g, id);
-    if (!p || p->incarnation != incarnation || p->datagram != 0 ||
-        datagram == 0 || datagram > UINT32_MAX)
+    if (!p || p->incarnation != incarnation || p->path)
         return;
-    p->datagram = (uint32_t)datagram;
-    if (g->cfg.datagram == 0)
-        return;
-    if (datagram != g->cfg.datagram)
-        emit(g, CO_GMS_ACT_MISMATCH, 0, id);
-    else
-        maybe_schedule(g, now_ns); /* it may be taken in now */
+    p->path = true;
+    p->apart_ns = 0;
+    maybe_schedule(g, now_ns); /* it may be taken in now */
+}
+
+bool co_gms_path_wanted(const co_gms_t *g, uint64_t now_ns)
+{
+    if (g->cfg.datagram == 0 || g->left)
+        return false;
+    if (!g->has_view)
+        return true;
+    for (size_t i = 0; i < g->peer_used; i++) {
+        const co_gms_peer_t *p = &g->peers[i];
+        if (!p->in_use || self_id(g, p->id) || p->leaving ||
+            now_ns >= p->heard_ns + g->cfg.suspect_ns ||
+            (p->datagram != 0 && p->datagram != g->cfg.datagram))
+            continue;
+        if (!in_view(&g->view, p->id, p->incarnation) ||
+            p->view_id != g->view.id)
+            return true;
+    }
+    return false;
 }
 
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,

@@ -55,8 +55,13 @@ typedef struct co_gms_config {
                                     within this is left out (new attempt) */
     size_t datagram;             /* this member's max_datagram: a sender
                                     is taken in only once its heartbeat
-                                    named the same (co_gms_heard_datagram);
-                                    0: no such check */
+                                    named the same (co_gms_heard_datagram)
+                                    and a PATH of it, a datagram of that
+                                    size, reached this member
+                                    (co_gms_heard_path); 0: no such check */
+    uint64_t path_wait_ns;       /* a sender of our size heard outside our
+                                    view this long with no PATH arriving
+                                    is told of (NARROW); 0: never */
 } co_gms_config_t;
 
 /* Why a member is no longer in the view (co_gms_departed). */
@@ -90,6 +95,11 @@ typedef enum co_gms_action_kind {
     CO_GMS_ACT_MISMATCH,         /* `to` named another max_datagram: it is
                                     never taken in (co_gms_peer(to)->
                                     datagram); once a life of it */
+    CO_GMS_ACT_NARROW,           /* `to` names our size and is heard
+                                    outside our view, but none of its
+                                    PATHs arrived for path_wait_ns: the
+                                    path drops datagrams that long, so it
+                                    is not taken in; once a life of it */
 } co_gms_action_kind_t;
 
 typedef struct co_gms_action {
@@ -105,6 +115,11 @@ typedef struct co_gms_peer {
     uint64_t view_id;            /* from its latest datagram; 0: none */
     uint32_t datagram;           /* max_datagram its heartbeat named; 0:
                                     no heartbeat heard yet */
+    uint64_t apart_ns;           /* since when it is heard outside our
+                                    view, of our size, with no PATH; 0:
+                                    not so */
+    bool path;                   /* a PATH of this life arrived */
+    bool narrow_told;            /* NARROW emitted for this life */
     uint64_t probe_at_ns;        /* next probe or the end of the
                                     verification; 0: nothing due */
     uint64_t suspect_at_ns;      /* verification ends; 0: not suspected */
@@ -200,6 +215,19 @@ void co_gms_heard(co_gms_t *g, uint64_t now_ns, uint32_t id,
  * differ cannot share a view (MISMATCH says so, once). */
 void co_gms_heard_datagram(co_gms_t *g, uint64_t now_ns, uint32_t id,
                            uint32_t incarnation, size_t datagram);
+
+/* A PATH of (id, incarnation) arrived, just heard (co_gms_heard): the
+ * path from it carries datagrams of its max_datagram, so it may be taken
+ * in. */
+void co_gms_heard_path(co_gms_t *g, uint64_t now_ns, uint32_t id,
+                       uint32_t incarnation);
+
+/* Whether this member should multicast a PATH now (the caller sends one
+ * with a heartbeat, at most one every half interval): it has no view, or
+ * hears a sender that may join it (of its size, or of a size not yet
+ * heard) outside its view, or a member of its view in another view. A
+ * settled group sends none. */
+bool co_gms_path_wanted(const co_gms_t *g, uint64_t now_ns);
 
 /* A member said LEAVE. */
 void co_gms_on_leave(co_gms_t *g, uint64_t now_ns, uint32_t id,

@@ -55,6 +55,9 @@ int co_membership_init(co_core_t *core, uint64_t now_ns)
         .retry_ns = retry,
         .flush_timeout_ns = flush,
         .datagram = c->max_datagram,
+        /* Sixteen heartbeats: each goes with a PATH while one is
+         * wanted (co_membership_path_wanted). */
+        .path_wait_ns = 16 * c->heartbeat_interval_ns,
     };
     core->vs_flush_ns = 2 * flush;
     return co_gms_init(&core->gms, &g, now_ns) == 0 ? 0 : COHORT_ERR_NOMEM;
@@ -247,6 +250,25 @@ static void mismatch(co_core_t *core, const co_gms_action_t *a)
                      (cohort_member_t){p->id, p->incarnation}, 0);
 }
 
+/* A sender of our size, outside our view, whose PATHs never arrive: the
+ * path between drops datagrams that long (an MTU lower on the way than
+ * at either end), so it is not taken in. */
+static void narrow(co_core_t *core, const co_gms_action_t *a)
+{
+    const co_gms_peer_t *p = co_gms_peer(&core->gms, a->to);
+    COHORT_ASSERT(p != NULL);
+    core->stats.narrow_paths++;
+    const co_peer_t *peer = co_peers_find(&core->peers, a->to);
+    const char *name = peer && peer->name[0] != '\0' ? peer->name : "?";
+    char text[200]; /* the event keeps 119 bytes: the name comes last */
+    snprintf(text, sizeof text,
+             "datagrams of %zu bytes from member %" PRIu32
+             " do not arrive: kept apart (set max_datagram?) (%s)",
+             core->cfg.max_datagram, a->to, name);
+    co_event_warning(core, COHORT_ERR_TOOBIG, text,
+                     (cohort_member_t){p->id, p->incarnation}, 0);
+}
+
 static void run_actions(co_core_t *core, uint64_t now_ns)
 {
     co_gms_action_t a;
@@ -282,6 +304,9 @@ static void run_actions(co_core_t *core, uint64_t now_ns)
         case CO_GMS_ACT_MISMATCH:
             mismatch(core, &a);
             break;
+        case CO_GMS_ACT_NARROW:
+            narrow(core, &a);
+            break;
         default:
             COHORT_ASSERT(false);
         }
@@ -308,9 +333,16 @@ int co_membership_decode(const co_header_t *h, const uint8_t *body,
                                               : CO_DROP(COHORT_DROP_BAD_FIELD);
     case CO_TYPE_PROBE:
         return 0;
+    case CO_TYPE_PATH:
+        return co_path_decode(h, body, &out->datagram);
     default:
         return CO_DROP(COHORT_DROP_BAD_TYPE);
     }
+}
+
+bool co_membership_path_wanted(const co_core_t *core, uint64_t now_ns)
+{
+    return co_gms_path_wanted(&core->gms, now_ns);
 }
 
 void co_membership_heard(co_core_t *core, const co_header_t *h,
@@ -355,6 +387,9 @@ void co_membership_recv(co_core_t *core, const co_header_t *h,
         break;
     case CO_TYPE_PROBE:
         core->heartbeat_at_ns = now_ns; /* answer with a heartbeat now */
+        break;
+    case CO_TYPE_PATH:
+        co_gms_heard_path(g, now_ns, h->sender_id, h->incarnation);
         break;
     default:
         COHORT_ASSERT(false);

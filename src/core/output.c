@@ -240,6 +240,15 @@ void co_send_heartbeat(co_core_t *core, uint64_t now_ns)
     co_builder_finish(core, b, now_ns);
 }
 
+void co_send_path(co_core_t *core, uint64_t now_ns)
+{
+    co_builder_t *b = &core->scratch;
+    co_builder_begin(core, b, CO_TYPE_PATH, CO_DEST_GROUP, NULL);
+    b->body_len = co_path_encode(b->buf + CO_HEADER_BYTES, core->body_room,
+                                 core->cfg.max_datagram);
+    co_builder_finish(core, b, now_ns);
+}
+
 void co_send_ack(co_core_t *core, co_peer_t *peer, uint64_t now_ns)
 {
     COHORT_ASSERT(co_rxwin_synced(&peer->rx)); /* else next - 1 wraps */

@@ -603,6 +603,43 @@ int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack)
 }
 
 /* ---------------------------------------------------------------- */
+/* PATH                                                              */
+/* ---------------------------------------------------------------- */
+
+size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram)
+{
+    COHORT_ASSERT(out != NULL && body_len >= CO_PATH_FIXED_BYTES);
+    COHORT_ASSERT(datagram >= CO_WIRE_MIN_DATAGRAM &&
+                  datagram <= CO_WIRE_MAX_DATAGRAM);
+    co_put16(out, (uint16_t)datagram);
+    memset(out + CO_PATH_FIXED_BYTES, 0, body_len - CO_PATH_FIXED_BYTES);
+    return body_len;
+}
+
+int co_path_decode(const co_header_t *h, const uint8_t *body,
+                   uint16_t *datagram)
+{
+    COHORT_ASSERT(h != NULL && datagram != NULL);
+    COHORT_ASSERT(body != NULL || h->body_len == 0);
+    if (h->body_len < CO_PATH_FIXED_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    size_t trailer = (h->flags & CO_FLAG_SECURED) ? CO_TRAILER_BYTES : 0;
+    size_t whole = CO_HEADER_BYTES + (size_t)h->body_len + trailer;
+    uint16_t named = co_get16(body);
+    if (named < CO_WIRE_MIN_DATAGRAM || named > CO_WIRE_MAX_DATAGRAM ||
+        whole != named)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* Padding carries nothing: anything in it is not of our making. */
+    uint8_t any = 0;
+    for (size_t i = CO_PATH_FIXED_BYTES; i < h->body_len; i++)
+        any |= body[i];
+    if (any != 0)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    *datagram = named;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
 /* Group id                                                          */
 /* ---------------------------------------------------------------- */
 

@@ -69,6 +69,10 @@ enum co_type {
     CO_TYPE_PROBE = 20,     /* "are you there?"; empty body */
     CO_TYPE_FORWARD = 21,   /* another member's FIFO records (repair);
                                not accepted by co_header_decode yet */
+    CO_TYPE_PATH = 22,      /* datagram(2) and zero padding, the whole
+                               datagram exactly that long: the path
+                               carries the sender's longest (PATH body
+                               below) */
     CO_TYPE_XFER = 32,      /* state transfer, one member to another
                                (co_xfer; state.h) */
     CO_TYPE_RPC = 33,       /* request-reply, one member to another
@@ -78,7 +82,8 @@ enum co_type {
 /* Whether a type is one of the membership types above. */
 static inline int co_type_is_membership(uint8_t type)
 {
-    return type >= CO_TYPE_PREPARE && type <= CO_TYPE_PROBE;
+    return (type >= CO_TYPE_PREPARE && type <= CO_TYPE_PROBE) ||
+           type == CO_TYPE_PATH;
 }
 
 typedef struct co_header {
@@ -491,6 +496,15 @@ typedef struct co_heartbeat {
     const uint8_t *entries;          /* count * 16 bytes, in the buffer */
 } co_heartbeat_t;
 
+/* PATH body (a member's check that the path carries its datagrams):
+ *  off len field
+ *   0   2  datagram   the sender's max_datagram, CO_WIRE_MIN_DATAGRAM..
+ *                     CO_WIRE_MAX_DATAGRAM
+ *   2   .  padding    zero bytes, so that header, body and trailer are
+ *                     exactly `datagram` bytes long
+ */
+#define CO_PATH_FIXED_BYTES 2
+
 /* ACK body: count(2) then count entries (count >= 1). */
 typedef struct co_ack {
     uint16_t count;
@@ -524,6 +538,12 @@ typedef struct co_nack {
 int co_heartbeat_decode(const uint8_t *body, size_t len, co_heartbeat_t *hb);
 int co_ack_decode(const uint8_t *body, size_t len, co_ack_t *ack);
 int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack);
+/* h: the decoded header (its body_len and SECURED flag give the
+ * datagram's length); *datagram: the size it names, which the whole
+ * datagram must be. Shorter than 2 bytes: TRUNCATED; a size out of range,
+ * another length or padding not zero: BAD_FIELD. */
+int co_path_decode(const co_header_t *h, const uint8_t *body,
+                   uint16_t *datagram);
 
 /* Entry accessors for the decoded arrays (i < count). */
 co_ack_entry_t co_ack_entry_at(const uint8_t *entries, size_t i);
@@ -536,6 +556,9 @@ size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
                            uint64_t fifo_next, uint64_t fifo_low,
                            size_t datagram, const co_ack_entry_t *entries,
                            size_t count);
+/* body_len: the room left by the header and the trailer in a datagram of
+ * `datagram` bytes (>= CO_PATH_FIXED_BYTES). */
+size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram);
 size_t co_ack_size(size_t count);
 size_t co_ack_encode(uint8_t *out, const co_ack_entry_t *entries,
                      size_t count);

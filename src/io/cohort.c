@@ -159,7 +159,8 @@ COHORT_API const char *cohort_strerror(int err)
     case COHORT_ERR_NOTSUP: return "not supported";
     case COHORT_ERR_SYSTEM: return "system call failed (see errno)";
     case COHORT_ERR_TOOBIG:
-        return "message larger than its mode allows (see cohort_max_payload)";
+        return "too large: a message for its mode (see cohort_max_payload), "
+               "or a datagram for a member or a path (see max_datagram)";
     case COHORT_ERR_CLOSED: return "member has left the group";
     case COHORT_ERR_TIMEDOUT: return "timed out";
     case COHORT_ERR_NOCRYPTO:

@@ -82,8 +82,8 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
         return COHORT_DROP_BAD_VERSION;
     bool known = (d[3] >= CO_TYPE_DATA && d[3] <= CO_TYPE_PARITY) ||
                  (d[3] >= CO_TYPE_PREPARE && d[3] <= CO_TYPE_PROBE) ||
-                 d[3] == CO_TYPE_FORWARD || d[3] == CO_TYPE_XFER ||
-                 d[3] == CO_TYPE_RPC;
+                 d[3] == CO_TYPE_FORWARD || d[3] == CO_TYPE_PATH ||
+                 d[3] == CO_TYPE_XFER || d[3] == CO_TYPE_RPC;
     if (!known)
         return COHORT_DROP_BAD_TYPE;
     uint8_t flags = d[4];

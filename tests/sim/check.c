@@ -750,7 +750,7 @@ void sim_check_member_events(sim_world_t *w)
     for (size_t r = 0; r < w->scn.members && !w->failed; r++) {
         const sim_node_t *rn = &w->node[r];
         for (size_t k = 0; k < w->n_nodes && !w->failed; k++) {
-            if (!w->node[k].member && w->scn.misfit)
+            if (!w->node[k].member && (w->scn.misfit || w->scn.narrow))
                 continue; /* heard, never in a view: not judged here */
             uint32_t lives = w->node[k].gen; /* its rejoins */
             uint32_t want = k != r && w->node[k].member ? 1 : 0;

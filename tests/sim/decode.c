@@ -111,7 +111,8 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
                                         "ACK",  "LEAVE", "PARITY"};
     static const char *const gms_types[] = {"PREPARE",   "FLUSH_OK",
                                             "COMMIT",    "INSTALLED",
-                                            "PROBE",     "FORWARD"};
+                                            "PROBE",     "FORWARD",
+                                            "PATH"};
     out_t o = {buf, room};
     co_header_t h;
     buf[0] = '\0';
@@ -120,7 +121,7 @@ void sim_describe(const uint8_t *data, size_t len, char *buf, size_t room)
         return;
     }
     const char *name = h.type < 7 ? types[h.type] : "?";
-    if (h.type >= CO_TYPE_PREPARE && h.type <= CO_TYPE_FORWARD)
+    if (h.type >= CO_TYPE_PREPARE && h.type <= CO_TYPE_PATH)
         name = gms_types[h.type - CO_TYPE_PREPARE];
     else if (h.type == CO_TYPE_XFER)
         name = "XFER";

@@ -185,6 +185,11 @@ void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx)
     sim_hash_u64(w, (uint64_t)src << 8 | (uint64_t)tx->kind);
     sim_hash(w, tx->data, tx->len);
     w->tot.dgrams_sent++;
+    /* The narrow outsider's long datagrams are lost on its own link,
+     * before any other node, the attacker too, could see them. */
+    if (!w->node[src].member &&
+        sim_link_drops(w, src, src, tx->data, tx->len))
+        return;
     sim_attack_tap(w, src, tx);
     if (tx->kind == CO_DEST_UNICAST) {
         int dst = sim_addr_node(w, &tx->dest);

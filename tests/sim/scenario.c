@@ -430,6 +430,23 @@ static void draw_large(sim_scn_t *s, co_rng_t *r, bool fifo)
     draw_workload(s, r, fifo, 2, 6, 2 * c->max_datagram);
 }
 
+/* The config of an outsider of the members' own group (same group id and
+ * key) into *c, and the max_members that leaves room for it, or 0 where
+ * the config cannot take it. It is heard, so it takes a slot of every
+ * member's table: room for it beside every member (else the last member
+ * to come finds the tables full, as it would in a real group). */
+static size_t outsider_of_group(const sim_scn_t *s, co_core_config_t *c)
+{
+    *c = s->cfg;
+    c->member_id = 1; /* as a node's (sim.c, node_config) */
+    c->incarnation = 1;
+    c->group_id = 1;
+    const char *why = NULL;
+    if (c->max_members < s->members + 1)
+        c->max_members = s->members + 1;
+    return co_core_config_check(c, &why) == 0 ? c->max_members : 0;
+}
+
 /* A third of the runs whose outsider is in another group have it in the
  * members' group instead, with their key, but a smaller max_datagram: it
  * names its size in its heartbeats and must stay in a view of its own
@@ -443,21 +460,14 @@ static void draw_misfit(sim_scn_t *s, const sim_opts_t *opts)
     co_rng_t m;
     co_rng_seed(&m, opts->seed ^ 0x3a1f17d5ULL);
     bool want = opts->inject == SIM_INJECT_MISFIT || co_rng_below(&m, 3) == 0;
-    if (!s->outsider || s->intruder || !want || s->cfg.max_datagram < 1024)
+    if (!s->outsider || s->intruder || !want || s->cfg.max_datagram < 1024 ||
+        opts->inject == SIM_INJECT_NARROW)
         return;
-    co_core_config_t c = s->cfg;
-    c.member_id = 1; /* as a node's (sim.c, node_config) */
-    c.incarnation = 1;
-    c.group_id = 1;
+    co_core_config_t c;
+    size_t max_members = outsider_of_group(s, &c);
+    if (max_members == 0)
+        return;
     const char *why = NULL;
-    /* It is heard, so it takes a slot of every member's table: room for
-     * it beside every member (else the last member to come finds the
-     * tables full, as it would in a real group). */
-    if (c.max_members < s->members + 1)
-        c.max_members = s->members + 1;
-    if (co_core_config_check(&c, &why) != 0)
-        return;
-    size_t max_members = c.max_members;
     /* Up to a quarter smaller; closer where a heartbeat for max_members
      * needs the room. */
     size_t least = s->cfg.max_datagram - s->cfg.max_datagram / 4;
@@ -470,6 +480,30 @@ static void draw_misfit(sim_scn_t *s, const sim_opts_t *opts)
             return;
         }
     }
+}
+
+/* Of the runs whose outsider is in another group still, a third have it
+ * in the members' group, with their key and size, behind a link that
+ * drops datagrams longer than up to a quarter below that size, both
+ * ways (a switch port of a lower MTU): its heartbeats arrive, its PATHs
+ * do not, and it must stay in a view of its own (docs/membership.md,
+ * "The path"). From the seed apart, as the misfit. */
+static void draw_narrow(sim_scn_t *s, const sim_opts_t *opts)
+{
+    co_rng_t m;
+    co_rng_seed(&m, opts->seed ^ 0x6e4a77b3ULL);
+    bool want = opts->inject == SIM_INJECT_NARROW || co_rng_below(&m, 3) == 0;
+    if (!s->outsider || s->intruder || s->misfit || !want ||
+        s->cfg.max_datagram < 1024)
+        return;
+    co_core_config_t c;
+    size_t max_members = outsider_of_group(s, &c);
+    if (max_members == 0)
+        return;
+    s->narrow = true;
+    s->narrow_path = s->cfg.max_datagram - 1 -
+                     co_rng_below(&m, s->cfg.max_datagram / 4);
+    s->cfg.max_members = max_members;
 }
 
 void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
@@ -522,6 +556,7 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
         s->aes_mask = (uint32_t)co_rng_next(&c);
     }
     draw_misfit(s, opts);
+    draw_narrow(s, opts);
     s->self_delivery = opts->vs && !opts->no_self_delivery;
     s->cfg.self_delivery = s->self_delivery ? 1 : 0;
     /* State transfer needs self-delivery (the request's place is found

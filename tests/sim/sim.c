@@ -608,7 +608,27 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
 
 bool sim_same_group(const sim_world_t *w, size_t a, size_t b)
 {
-    return w->node[a].member == w->node[b].member || w->scn.misfit;
+    return w->node[a].member == w->node[b].member || w->scn.misfit ||
+           w->scn.narrow;
+}
+
+bool sim_link_drops(sim_world_t *w, size_t a, size_t b, const uint8_t *d,
+                    size_t len)
+{
+    if (!w->scn.narrow || (w->node[a].member && w->node[b].member) ||
+        len <= w->scn.narrow_path)
+        return false;
+    if (w->opts.inject == SIM_INJECT_NARROW && len > 3 &&
+        d[3] == CO_TYPE_PATH) {
+        if (!w->injected) {
+            w->injected = true;
+            sim_trace(w, "self-test: a %zu-byte PATH passes the narrow link "
+                         "n%zu->n%zu", len, a, b);
+        }
+        return false;
+    }
+    w->tot.narrowed++;
+    return true;
 }
 
 size_t sim_node_datagram(const sim_world_t *w, size_t i)
@@ -895,6 +915,8 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         }
         return;
     }
+    if (!d->member && sim_link_drops(w, it->src, it->dst, it->data, it->len))
+        return; /* on the narrow link into it */
     w->tot.dgrams_delivered++;
     if (!it->arg && s->member && d->member && it->len >= 28)
         note_heard(d, s, it->data);
@@ -1090,17 +1112,19 @@ static void setup_node(sim_world_t *w, size_t i, uint32_t group, co_rng_t *r)
     memcpy(n->key, s->cfg.key, sizeof n->key);
     if (!n->member) {
         /* The outsider may even reuse a member's id: only the group id (or
-         * the key, for the intruder) keeps it out. Not the misfit, which
-         * is of the group: it would be that member's restart. (The draws
-         * are made alike, so the rest of the seed is as before.) */
+         * the key, for the intruder) keeps it out. Not the misfit or the
+         * narrow one, which are of the group: it would be that member's
+         * restart. (The draws are made alike, so the rest of the seed is
+         * as before.) */
+        bool of_group = s->misfit || s->narrow;
         if (co_rng_below(r, 2)) {
             size_t twin = co_rng_below(r, s->members);
-            if (!s->misfit)
+            if (!of_group)
                 n->member_id = w->node[twin].member_id;
         }
         if (s->intruder)
             n->key[0] ^= 0xff;
-        else if (!s->misfit)
+        else if (!of_group)
             n->group_id = group ^ 0x5a5a5a5au;
     }
     /* Incarnations come from a virtual real-time clock through the IO

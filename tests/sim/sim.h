@@ -102,6 +102,9 @@ typedef enum sim_inject {
                                   members' max_datagram, so it names that
                                   size and is taken in, while the network
                                   still drops what it cannot receive */
+    SIM_INJECT_NARROW,         /* the narrow outsider's link lets its
+                                  PATHs through (and only those of its
+                                  long datagrams), so it is taken in */
 } sim_inject_t;
 
 /* Bits of sim_opts_t.modes, one per cohort_mode_t. */
@@ -168,6 +171,12 @@ typedef struct sim_scn {
                                   max_datagram is misfit_datagram: it must
                                   never share a view with the members */
     size_t misfit_datagram;    /* below cfg.max_datagram */
+    bool narrow;               /* outsider shares group_id, key and
+                                  max_datagram, but the link to and from
+                                  it drops datagrams longer than
+                                  narrow_path (a port of a lower MTU): it
+                                  must never share a view with them */
+    size_t narrow_path;        /* below cfg.max_datagram */
     bool lossless;             /* no fault at all: UNRELIABLE is owed too */
 
     uint64_t fault_ns;         /* length of the fault phase */
@@ -419,6 +428,8 @@ typedef struct sim_totals {
     uint64_t cut;          /* dropped by partition or crash */
     uint64_t too_long;     /* longer than the receiver's max_datagram:
                               dropped as its socket would (truncated) */
+    uint64_t narrowed;     /* longer than the narrow outsider's link
+                              carries: dropped on the way */
     uint64_t sent[SIM_N_MODES], delivered[SIM_N_MODES], again;
     uint64_t rejoins;      /* new lives begun after an exclusion */
     uint64_t transitional;  /* deliveries flagged transitional */
@@ -751,6 +762,10 @@ size_t sim_node_datagram(const sim_world_t *w, size_t i);
  * members among themselves, and the misfit with them too, which is kept
  * out of their views only. */
 bool sim_same_group(const sim_world_t *w, size_t a, size_t b);
+/* Whether the link between nodes a and b drops datagram d of len bytes
+ * (the narrow outsider's; counted in tot.narrowed). */
+bool sim_link_drops(sim_world_t *w, size_t a, size_t b, const uint8_t *d,
+                    size_t len);
 /* True when a datagram from a can reach b now (partitions). */
 bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);
 void sim_addr_of(size_t idx, co_addr_t *out);

@@ -63,9 +63,8 @@ static void usage(FILE *f)
             "self-delivery-off|\n"
             "                   total-swap|total-renumber|total-drop|"
             "safe-drop|\n"
-            "                   transitional|excluded|misfit|rpc-twice|"
-            "rpc-replies|"
-            "rpc-history|\n"
+            "                   transitional|excluded|misfit|narrow|\n"
+            "                   rpc-twice|rpc-replies|rpc-history|\n"
             "                   state-digest|state-place|state-skip|"
             "state-dup|state-handover|\n"
             "                   state-none|state-memory]\n"
@@ -143,7 +142,7 @@ static const char *const inject_names[] = {
     "self-delivery-off", "total-swap", "total-renumber", "total-drop",
     "safe-drop", "transitional", "excluded", "rejoin", "rpc-twice", "rpc-replies",
     "rpc-history", "state-digest", "state-place", "state-skip", "state-dup",
-    "state-handover", "state-none", "state-memory", "misfit"};
+    "state-handover", "state-none", "state-memory", "misfit", "narrow"};
 
 /* "fifo,total" into SIM_MODE_BIT()s; false on an unknown name. */
 static bool parse_modes(const char *s, unsigned *out)
@@ -322,6 +321,7 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
            status, (unsigned long long)w->opts.seed, s->name, s->members,
            s->outsider ? (s->intruder ? "+intruder"
                           : s->misfit ? "+misfit"
+                          : s->narrow ? "+narrow"
                                       : "+outsider")
                        : "",
            security_name(s->cfg.security),

@@ -52,6 +52,10 @@ typedef struct net {
     int cut[NODES];               /* 1: nothing reaches or leaves it */
     int drop_leaves[NODES];       /* LEAVE datagrams of a node to lose */
     size_t leaves_sent[NODES];
+    size_t narrow[NODES];         /* datagrams longer than this to or from
+                                     it are lost (a path of a lower MTU);
+                                     0: none */
+    size_t paths_sent[NODES];     /* PATH datagrams */
 } net_t;
 
 static co_addr_t addr_of(int node)
@@ -84,6 +88,11 @@ static void drain_tx(net_t *n, int node)
             n->leaves_sent[node]++;
             if (n->drop_leaves[node] > 0 && n->drop_leaves[node]--)
                 continue;
+        }
+        if (tx.data[3] == CO_TYPE_PATH) {
+            n->paths_sent[node]++;
+            /* Exactly the size it checks. */
+            assert_int_equal(tx.len, 1400); /* config_for's default */
         }
         pkt_t *p = &n->q[(n->head + n->count) % NET_MAX];
         p->from = node;
@@ -135,6 +144,9 @@ static void step(net_t *n)
             if (!n->cores[to] || (p->to >= 0 && p->to != to))
                 continue;
             if (n->cut[to] || n->cut[p->from])
+                continue;
+            if ((n->narrow[to] && p->len > n->narrow[to]) ||
+                (n->narrow[p->from] && p->len > n->narrow[p->from]))
                 continue;
             if (co_rng_double(&n->rng) < n->loss)
                 continue;
@@ -827,6 +839,44 @@ static void test_oversized_datagram_dropped(void **state)
     assert_int_equal(co_core_stats(n->cores[0])->drops[COHORT_DROP_BAD_FIELD],
                      before + 1);
     free(big);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+
+/* A member whose heartbeats arrive but whose datagrams of max_datagram
+ * bytes do not (a path of a lower MTU than both ends say) is not taken
+ * into the view: its PATH, exactly that long, never reached the
+ * coordinator. Each side is told once of each member; once the path
+ * carries them the three form one view, and a settled group sends no
+ * PATH. Sealed, so the PATH's length counts the tag. */
+static void test_path_checked_before_join(void **state)
+{
+    (void)state;
+    g_security = COHORT_SECURITY_ENCRYPT;
+    net_t *n = net_new(0);
+    n->narrow[2] = 1000;
+    run_for(n, 3000000000ULL);
+    cohort_member_t m[8];
+    assert_int_equal(co_core_view(n->cores[0], NULL, m, 8), 2);
+    assert_int_equal(co_core_view(n->cores[1], NULL, m, 8), 2);
+    assert_int_equal(co_core_view(n->cores[2], NULL, m, 8), 1);
+    assert_int_equal(co_core_stats(n->cores[0])->narrow_paths, 1);
+    assert_int_equal(co_core_stats(n->cores[1])->narrow_paths, 1);
+    assert_int_equal(co_core_stats(n->cores[2])->narrow_paths, 2);
+    for (int i = 0; i < NODES; i++)
+        assert_true(n->paths_sent[i] > 10); /* still asking */
+    n->narrow[2] = 0;
+    run_for(n, 3000000000ULL);
+    for (int i = 0; i < NODES; i++) {
+        assert_int_equal(co_core_view(n->cores[i], NULL, m, 8), 3);
+        n->paths_sent[i] = 0;
+    }
+    run_for(n, 2000000000ULL);
+    for (int i = 0; i < NODES; i++) {
+        assert_int_equal(n->paths_sent[i], 0);
+        assert_int_equal(co_core_stats(n->cores[i])->narrow_paths,
+                         i == 2 ? 2 : 1);
+    }
     net_free(n);
     g_security = COHORT_SECURITY_NONE;
 }
@@ -1564,6 +1614,7 @@ int main(void)
         cmocka_unit_test(test_replayed_traffic_rejected),
         cmocka_unit_test(test_key_rollover),
         cmocka_unit_test(test_oversized_datagram_dropped),
+        cmocka_unit_test(test_path_checked_before_join),
         cmocka_unit_test(test_replay_does_not_revive_leaver),
 #endif
     };

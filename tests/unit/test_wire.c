@@ -299,9 +299,9 @@ static void header_bad_magic_version_type(void **state)
     for (size_t i = 0; i < sizeof versions; i++)
         expect_patched(&h, 2, versions[i], DROP(BAD_VERSION));
     /* 0, the first unused code, and the reserved membership and total
-     * order ranges (32 is XFER, state transfer; 33 RPC, request-reply)
-     * are all unknown to this decoder. */
-    static const uint8_t types[] = {0, 7, 15, 22, 31, 34, 47, 48, 0xFF};
+     * order ranges (22 is PATH; 32 XFER, state transfer; 33 RPC,
+     * request-reply) are all unknown to this decoder. */
+    static const uint8_t types[] = {0, 7, 15, 23, 31, 34, 47, 48, 0xFF};
     for (size_t i = 0; i < sizeof types; i++)
         expect_patched(&h, 3, types[i], DROP(BAD_TYPE));
 }
@@ -763,11 +763,12 @@ static void forward_known_answer(void **state)
     assert_int_equal(co_forward_record_next(body, off, &at, &got), 1);
     assert_record_equal(&got, &r);
     assert_int_equal(co_forward_record_next(body, off, &at, &got), 0);
-    /* The header decoder takes type 21 (the flush repairs with it) and
-     * drops the rest of the reserved range after it as BAD_TYPE. */
+    /* The header decoder takes type 21 (the flush repairs with it) and 22
+     * (PATH), and drops the rest of the reserved range after them as
+     * BAD_TYPE. */
     co_header_t dh;
     assert_int_equal(header_exact(want, sizeof want, &dh), 0);
-    for (uint8_t t = 22; t <= 31; t++) {
+    for (uint8_t t = 23; t <= 31; t++) {
         uint8_t d[sizeof want];
         memcpy(d, want, sizeof want);
         d[3] = t;
@@ -1149,6 +1150,78 @@ static int nack_one(uint32_t id, uint32_t inc, uint64_t first, uint64_t last)
     return co_nack_decode(body, len, &nack);
 }
 
+/* PATH: datagram(2) and zero padding, the whole datagram (header, body,
+ * trailer) exactly the size it names, sealed or not. */
+static int path_exact(const co_header_t *h, const uint8_t *body,
+                      uint16_t *datagram)
+{
+    uint8_t *p = exact_copy(body, h->body_len);
+    int rc = co_path_decode(h, p, datagram);
+    free(p);
+    return rc;
+}
+
+static void path_rules(void **state)
+{
+    (void)state;
+    static uint8_t body[CO_WIRE_MAX_DATAGRAM];
+    static const size_t sizes[] = {CO_WIRE_MIN_DATAGRAM, 1400, 1472, 8972,
+                                   CO_WIRE_MAX_DATAGRAM};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int sealed = 0; sealed <= 1; sealed++) {
+            size_t trailer = sealed ? CO_TRAILER_BYTES : 0;
+            size_t room = sizes[i] - CO_HEADER_BYTES - trailer;
+            memset(body, 0xAB, sizeof body);
+            assert_int_equal(co_path_encode(body, room, sizes[i]), room);
+            assert_int_equal(co_get16(body), sizes[i]);
+            for (size_t k = CO_PATH_FIXED_BYTES; k < room; k++)
+                assert_int_equal(body[k], 0);
+            co_header_t h = header_base(CO_TYPE_PATH, (uint16_t)room);
+            h.flags = sealed ? CO_FLAG_SECURED : 0;
+            uint16_t got = 0;
+            assert_int_equal(path_exact(&h, body, &got), 0);
+            assert_int_equal(got, sizes[i]);
+            /* One byte short or over of the size named. */
+            h.body_len = (uint16_t)(room - 1);
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            h.body_len = (uint16_t)(room + 1);
+            body[room] = 0;
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            h.body_len = (uint16_t)room;
+            /* The other sealing makes the whole 16 bytes off. */
+            h.flags = sealed ? 0 : CO_FLAG_SECURED;
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            h.flags = sealed ? CO_FLAG_SECURED : 0;
+            /* Padding not zero, at either end of it. */
+            body[CO_PATH_FIXED_BYTES] = 1;
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            body[CO_PATH_FIXED_BYTES] = 0;
+            body[room - 1] = 0x80;
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            body[room - 1] = 0;
+            assert_int_equal(path_exact(&h, body, &got), 0);
+        }
+    }
+    /* Sizes out of range, even when the length agrees with them. */
+    co_header_t h = header_base(CO_TYPE_PATH, 0);
+    uint16_t got;
+    static const uint16_t bad[] = {0, 1, CO_WIRE_MIN_DATAGRAM - 1,
+                                   CO_WIRE_MAX_DATAGRAM + 1, 0xFFFF};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        h.body_len = bad[i] > CO_HEADER_BYTES + CO_PATH_FIXED_BYTES
+                         ? (uint16_t)(bad[i] - CO_HEADER_BYTES)
+                         : CO_PATH_FIXED_BYTES;
+        memset(body, 0, sizeof body);
+        co_put16(body, bad[i]);
+        assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+    }
+    /* Too short for the size field. */
+    for (uint16_t len = 0; len < CO_PATH_FIXED_BYTES; len++) {
+        h.body_len = len;
+        assert_int_equal(path_exact(&h, body, &got), DROP(TRUNCATED));
+    }
+}
+
 static void nack_bad_fields(void **state)
 {
     (void)state;
@@ -1351,6 +1424,7 @@ int main(void)
         cmocka_unit_test(nack_known_answer),
         cmocka_unit_test(nack_round_trip_and_truncations),
         cmocka_unit_test(nack_bad_fields),
+        cmocka_unit_test(path_rules),
         cmocka_unit_test(group_id_known_answers),
         cmocka_unit_test(random_input_never_escapes),
     };
