@@ -1121,10 +1121,14 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
     peer->needs_from = core->tx.next;
     peer->addr = *from;
     co_tomb_t *tomb = co_peers_tomb(&core->peers, h->sender_id);
-    /* So the join event has a name: the heartbeat's, else the one
-     * remembered of this member (this life's, or its previous life's). */
+    /* So the join event has a name: the heartbeat's or the PATH's (sent
+     * together: one lost, the other may be the first to arrive), else the
+     * one remembered of this member (this life's, or its previous
+     * life's). */
     if (h->type == CO_TYPE_HEARTBEAT)
         memcpy(peer->name, b->hb.name, sizeof peer->name);
+    else if (h->type == CO_TYPE_PATH)
+        memcpy(peer->name, b->m.path.name, sizeof peer->name);
     else if (tomb)
         memcpy(peer->name, tomb->name, sizeof peer->name);
     if (tomb && tomb->incarnation == h->incarnation)

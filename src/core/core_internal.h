@@ -97,7 +97,7 @@ typedef union co_mbody {
     co_flush_ok_t flush;
     co_cut_chunk_t cut;
     uint64_t pid;
-    uint16_t datagram;       /* PATH */
+    co_path_t path;
 } co_mbody_t;
 
 struct co_core {

@@ -334,7 +334,7 @@ int co_membership_decode(const co_header_t *h, const uint8_t *body,
     case CO_TYPE_PROBE:
         return 0;
     case CO_TYPE_PATH:
-        return co_path_decode(h, body, &out->datagram);
+        return co_path_decode(h, body, &out->path);
     default:
         return CO_DROP(COHORT_DROP_BAD_TYPE);
     }

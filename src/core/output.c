@@ -245,7 +245,8 @@ void co_send_path(co_core_t *core, uint64_t now_ns)
     co_builder_t *b = &core->scratch;
     co_builder_begin(core, b, CO_TYPE_PATH, CO_DEST_GROUP, NULL);
     b->body_len = co_path_encode(b->buf + CO_HEADER_BYTES, core->body_room,
-                                 core->cfg.max_datagram);
+                                 core->cfg.max_datagram, core->cfg.name,
+                                 strlen(core->cfg.name));
     co_builder_finish(core, b, now_ns);
 }
 

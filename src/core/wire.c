@@ -606,22 +606,33 @@ int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack)
 /* PATH                                                              */
 /* ---------------------------------------------------------------- */
 
-size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram)
+size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram,
+                      const char *name, size_t name_len)
 {
-    COHORT_ASSERT(out != NULL && body_len >= CO_PATH_FIXED_BYTES);
+    COHORT_ASSERT(out != NULL && (name != NULL || name_len == 0));
+    COHORT_ASSERT(name_len <= COHORT_NAME_MAX &&
+                  body_len >= CO_PATH_FIXED_BYTES + name_len);
     COHORT_ASSERT(datagram >= CO_WIRE_MIN_DATAGRAM &&
                   datagram <= CO_WIRE_MAX_DATAGRAM);
     co_put16(out, (uint16_t)datagram);
-    memset(out + CO_PATH_FIXED_BYTES, 0, body_len - CO_PATH_FIXED_BYTES);
+    out[2] = (uint8_t)name_len;
+    if (name_len > 0)
+        memcpy(out + CO_PATH_FIXED_BYTES, name, name_len);
+    size_t at = CO_PATH_FIXED_BYTES + name_len;
+    memset(out + at, 0, body_len - at);
     return body_len;
 }
 
-int co_path_decode(const co_header_t *h, const uint8_t *body,
-                   uint16_t *datagram)
+int co_path_decode(const co_header_t *h, const uint8_t *body, co_path_t *out)
 {
-    COHORT_ASSERT(h != NULL && datagram != NULL);
+    COHORT_ASSERT(h != NULL && out != NULL);
     COHORT_ASSERT(body != NULL || h->body_len == 0);
     if (h->body_len < CO_PATH_FIXED_BYTES)
+        return CO_DROP(COHORT_DROP_TRUNCATED);
+    size_t name_len = body[2];
+    if (name_len > COHORT_NAME_MAX)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    if (h->body_len < CO_PATH_FIXED_BYTES + name_len)
         return CO_DROP(COHORT_DROP_TRUNCATED);
     size_t trailer = (h->flags & CO_FLAG_SECURED) ? CO_TRAILER_BYTES : 0;
     size_t whole = CO_HEADER_BYTES + (size_t)h->body_len + trailer;
@@ -629,13 +640,18 @@ int co_path_decode(const co_header_t *h, const uint8_t *body,
     if (named < CO_WIRE_MIN_DATAGRAM || named > CO_WIRE_MAX_DATAGRAM ||
         whole != named)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
+    const uint8_t *name = body + CO_PATH_FIXED_BYTES;
+    if (memchr(name, '\0', name_len) != NULL)
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
     /* Padding carries nothing: anything in it is not of our making. */
     uint8_t any = 0;
-    for (size_t i = CO_PATH_FIXED_BYTES; i < h->body_len; i++)
+    for (size_t i = CO_PATH_FIXED_BYTES + name_len; i < h->body_len; i++)
         any |= body[i];
     if (any != 0)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
-    *datagram = named;
+    out->datagram = named;
+    memcpy(out->name, name, name_len);
+    out->name[name_len] = '\0';
     return 0;
 }
 

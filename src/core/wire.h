@@ -69,7 +69,7 @@ enum co_type {
     CO_TYPE_PROBE = 20,     /* "are you there?"; empty body */
     CO_TYPE_FORWARD = 21,   /* another member's FIFO records (repair);
                                not accepted by co_header_decode yet */
-    CO_TYPE_PATH = 22,      /* datagram(2) and zero padding, the whole
+    CO_TYPE_PATH = 22,      /* datagram(2), name, zero padding, the whole
                                datagram exactly that long: the path
                                carries the sender's longest (PATH body
                                below) */
@@ -500,10 +500,17 @@ typedef struct co_heartbeat {
  *  off len field
  *   0   2  datagram   the sender's max_datagram, CO_WIRE_MIN_DATAGRAM..
  *                     CO_WIRE_MAX_DATAGRAM
- *   2   .  padding    zero bytes, so that header, body and trailer are
+ *   2   1  name_len   <= COHORT_NAME_MAX
+ *   3   n  name       as in its HEARTBEAT (a PATH may be the first of
+ *                     its datagrams to arrive)
+ *   .   .  padding    zero bytes, so that header, body and trailer are
  *                     exactly `datagram` bytes long
  */
-#define CO_PATH_FIXED_BYTES 2
+#define CO_PATH_FIXED_BYTES 3
+typedef struct co_path {
+    uint16_t datagram;
+    char name[COHORT_NAME_MAX + 1]; /* NUL-terminated copy on decode */
+} co_path_t;
 
 /* ACK body: count(2) then count entries (count >= 1). */
 typedef struct co_ack {
@@ -539,11 +546,12 @@ int co_heartbeat_decode(const uint8_t *body, size_t len, co_heartbeat_t *hb);
 int co_ack_decode(const uint8_t *body, size_t len, co_ack_t *ack);
 int co_nack_decode(const uint8_t *body, size_t len, co_nack_t *nack);
 /* h: the decoded header (its body_len and SECURED flag give the
- * datagram's length); *datagram: the size it names, which the whole
- * datagram must be. Shorter than 2 bytes: TRUNCATED; a size out of range,
- * another length or padding not zero: BAD_FIELD. */
+ * datagram's length); out->datagram: the size it names, which the whole
+ * datagram must be. Shorter than its fixed part and name: TRUNCATED; a
+ * size out of range, another length, a name too long or with a NUL, or
+ * padding not zero: BAD_FIELD. */
 int co_path_decode(const co_header_t *h, const uint8_t *body,
-                   uint16_t *datagram);
+                   co_path_t *out);
 
 /* Entry accessors for the decoded arrays (i < count). */
 co_ack_entry_t co_ack_entry_at(const uint8_t *entries, size_t i);
@@ -557,8 +565,9 @@ size_t co_heartbeat_encode(uint8_t *out, const char *name, size_t name_len,
                            size_t datagram, const co_ack_entry_t *entries,
                            size_t count);
 /* body_len: the room left by the header and the trailer in a datagram of
- * `datagram` bytes (>= CO_PATH_FIXED_BYTES). */
-size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram);
+ * `datagram` bytes (>= CO_PATH_FIXED_BYTES + name_len). */
+size_t co_path_encode(uint8_t *out, size_t body_len, size_t datagram,
+                      const char *name, size_t name_len);
 size_t co_ack_size(size_t count);
 size_t co_ack_encode(uint8_t *out, const co_ack_entry_t *entries,
                      size_t count);

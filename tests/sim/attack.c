@@ -662,8 +662,9 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         w->tot.too_long++;
         return;
     }
-    if (!d->member && sim_link_drops(w, it->src, it->dst, it->data, it->len))
-        return; /* on the narrow link into it */
+    if (it->src != it->dst &&
+        sim_link_drops(w, it->dst, it->data, it->len))
+        return; /* on the narrow link into it (from the attacker too) */
     sim_atk_snap_t snap;
     sim_atk_check_before(w, it->dst, (sim_atk_kind_t)(it->arg & 0xff),
                          (it->arg >> 8) & 0xff, it->data, it->len, &snap);

@@ -186,10 +186,15 @@ void sim_net_send(sim_world_t *w, size_t src, const co_tx_t *tx)
     sim_hash(w, tx->data, tx->len);
     w->tot.dgrams_sent++;
     /* The narrow outsider's long datagrams are lost on its own link,
-     * before any other node, the attacker too, could see them. */
-    if (!w->node[src].member &&
-        sim_link_drops(w, src, src, tx->data, tx->len))
+     * before any other node, the attacker too, could see them; only its
+     * own loopback copy, which does not cross the link, arrives. */
+    if (sim_link_drops(w, src, tx->data, tx->len)) {
+        trace_send(w, src, -1, tx);
+        if (tx->kind == CO_DEST_GROUP && !w->opts.no_loopback &&
+            reachable(w, src, src))
+            send_copy(w, src, src, tx->data, tx->len);
         return;
+    }
     sim_attack_tap(w, src, tx);
     if (tx->kind == CO_DEST_UNICAST) {
         int dst = sim_addr_node(w, &tx->dest);

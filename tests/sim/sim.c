@@ -612,10 +612,10 @@ bool sim_same_group(const sim_world_t *w, size_t a, size_t b)
            w->scn.narrow;
 }
 
-bool sim_link_drops(sim_world_t *w, size_t a, size_t b, const uint8_t *d,
+bool sim_link_drops(sim_world_t *w, size_t node, const uint8_t *d,
                     size_t len)
 {
-    if (!w->scn.narrow || (w->node[a].member && w->node[b].member) ||
+    if (!w->scn.narrow || node >= w->n_nodes || w->node[node].member ||
         len <= w->scn.narrow_path)
         return false;
     if (w->opts.inject == SIM_INJECT_NARROW && len > 3 &&
@@ -623,7 +623,7 @@ bool sim_link_drops(sim_world_t *w, size_t a, size_t b, const uint8_t *d,
         if (!w->injected) {
             w->injected = true;
             sim_trace(w, "self-test: a %zu-byte PATH passes the narrow link "
-                         "n%zu->n%zu", len, a, b);
+                         "of n%zu", len, node);
         }
         return false;
     }
@@ -915,7 +915,8 @@ static void arrive(sim_world_t *w, const sim_item_t *it)
         }
         return;
     }
-    if (!d->member && sim_link_drops(w, it->src, it->dst, it->data, it->len))
+    if (it->src != it->dst &&
+        sim_link_drops(w, it->dst, it->data, it->len))
         return; /* on the narrow link into it */
     w->tot.dgrams_delivered++;
     if (!it->arg && s->member && d->member && it->len >= 28)

@@ -762,9 +762,10 @@ size_t sim_node_datagram(const sim_world_t *w, size_t i);
  * members among themselves, and the misfit with them too, which is kept
  * out of their views only. */
 bool sim_same_group(const sim_world_t *w, size_t a, size_t b);
-/* Whether the link between nodes a and b drops datagram d of len bytes
- * (the narrow outsider's; counted in tot.narrowed). */
-bool sim_link_drops(sim_world_t *w, size_t a, size_t b, const uint8_t *d,
+/* Whether node's own link drops datagram d of len bytes on its way to or
+ * from it: the narrow outsider's link, for one longer than narrow_path
+ * (counted in tot.narrowed). A node's own loopback does not cross it. */
+bool sim_link_drops(sim_world_t *w, size_t node, const uint8_t *d,
                     size_t len);
 /* True when a datagram from a can reach b now (partitions). */
 bool sim_net_connected(const sim_world_t *w, size_t a, size_t b);

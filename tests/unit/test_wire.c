@@ -1150,13 +1150,14 @@ static int nack_one(uint32_t id, uint32_t inc, uint64_t first, uint64_t last)
     return co_nack_decode(body, len, &nack);
 }
 
-/* PATH: datagram(2) and zero padding, the whole datagram (header, body,
- * trailer) exactly the size it names, sealed or not. */
+/* PATH: datagram(2), name_len(1), name and zero padding, the whole
+ * datagram (header, body, trailer) exactly the size it names, sealed or
+ * not. */
 static int path_exact(const co_header_t *h, const uint8_t *body,
-                      uint16_t *datagram)
+                      co_path_t *out)
 {
     uint8_t *p = exact_copy(body, h->body_len);
-    int rc = co_path_decode(h, p, datagram);
+    int rc = co_path_decode(h, p, out);
     free(p);
     return rc;
 }
@@ -1167,20 +1168,31 @@ static void path_rules(void **state)
     static uint8_t body[CO_WIRE_MAX_DATAGRAM];
     static const size_t sizes[] = {CO_WIRE_MIN_DATAGRAM, 1400, 1472, 8972,
                                    CO_WIRE_MAX_DATAGRAM};
+    char longest[COHORT_NAME_MAX + 1];
+    memset(longest, 'n', COHORT_NAME_MAX);
+    longest[COHORT_NAME_MAX] = '\0';
+    const char *names[] = {"", "pub", longest};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         for (int sealed = 0; sealed <= 1; sealed++) {
+            const char *name = names[(i + (size_t)sealed) % 3];
+            size_t nl = strlen(name);
             size_t trailer = sealed ? CO_TRAILER_BYTES : 0;
             size_t room = sizes[i] - CO_HEADER_BYTES - trailer;
+            size_t pad = CO_PATH_FIXED_BYTES + nl;
             memset(body, 0xAB, sizeof body);
-            assert_int_equal(co_path_encode(body, room, sizes[i]), room);
+            assert_int_equal(co_path_encode(body, room, sizes[i], name, nl),
+                             room);
             assert_int_equal(co_get16(body), sizes[i]);
-            for (size_t k = CO_PATH_FIXED_BYTES; k < room; k++)
+            assert_int_equal(body[2], nl);
+            assert_memory_equal(body + CO_PATH_FIXED_BYTES, name, nl);
+            for (size_t k = pad; k < room; k++)
                 assert_int_equal(body[k], 0);
             co_header_t h = header_base(CO_TYPE_PATH, (uint16_t)room);
             h.flags = sealed ? CO_FLAG_SECURED : 0;
-            uint16_t got = 0;
+            co_path_t got;
             assert_int_equal(path_exact(&h, body, &got), 0);
-            assert_int_equal(got, sizes[i]);
+            assert_int_equal(got.datagram, sizes[i]);
+            assert_string_equal(got.name, name);
             /* One byte short or over of the size named. */
             h.body_len = (uint16_t)(room - 1);
             assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
@@ -1193,18 +1205,29 @@ static void path_rules(void **state)
             assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
             h.flags = sealed ? CO_FLAG_SECURED : 0;
             /* Padding not zero, at either end of it. */
-            body[CO_PATH_FIXED_BYTES] = 1;
+            body[pad] = 1;
             assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
-            body[CO_PATH_FIXED_BYTES] = 0;
+            body[pad] = 0;
             body[room - 1] = 0x80;
             assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
             body[room - 1] = 0;
+            assert_int_equal(path_exact(&h, body, &got), 0);
+            /* A NUL in the name; a name longer than allowed. */
+            if (nl > 0) {
+                body[CO_PATH_FIXED_BYTES] = 0;
+                assert_int_equal(path_exact(&h, body, &got),
+                                 DROP(BAD_FIELD));
+                body[CO_PATH_FIXED_BYTES] = (uint8_t)name[0];
+            }
+            body[2] = COHORT_NAME_MAX + 1;
+            assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
+            body[2] = (uint8_t)nl;
             assert_int_equal(path_exact(&h, body, &got), 0);
         }
     }
     /* Sizes out of range, even when the length agrees with them. */
     co_header_t h = header_base(CO_TYPE_PATH, 0);
-    uint16_t got;
+    co_path_t got;
     static const uint16_t bad[] = {0, 1, CO_WIRE_MIN_DATAGRAM - 1,
                                    CO_WIRE_MAX_DATAGRAM + 1, 0xFFFF};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -1215,11 +1238,16 @@ static void path_rules(void **state)
         co_put16(body, bad[i]);
         assert_int_equal(path_exact(&h, body, &got), DROP(BAD_FIELD));
     }
-    /* Too short for the size field. */
+    /* Too short for the fixed part, or for the name it announces. */
+    memset(body, 0, sizeof body);
     for (uint16_t len = 0; len < CO_PATH_FIXED_BYTES; len++) {
         h.body_len = len;
         assert_int_equal(path_exact(&h, body, &got), DROP(TRUNCATED));
     }
+    co_put16(body, 512);
+    body[2] = 10;
+    h.body_len = CO_PATH_FIXED_BYTES + 9;
+    assert_int_equal(path_exact(&h, body, &got), DROP(TRUNCATED));
 }
 
 static void nack_bad_fields(void **state)
