@@ -1105,6 +1105,11 @@ struct cohort_stats {
                                          datagrams that long, so they are
                                          kept apart (a COHORT_ERR_TOOBIG
                                          warning each) */
+    /* --- since 0.9: segmentation offload --- */
+    uint64_t gso_datagrams;           /* of datagrams_sent, those that
+                                         left in a run the kernel cut
+                                         into datagrams (UDP_SEGMENT;
+                                         0 with COHORT_GSO=0) */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

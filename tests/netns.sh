@@ -14,7 +14,8 @@
 # loss that the library did not inject). Each datagram crosses the input
 # hook once, so the nominal rate is the real one. On lo a multicast
 # datagram is one packet at the input hook for all its receivers: they
-# lose it together.
+# lose it together. So is a run of datagrams a member sent segmented
+# (UDP_SEGMENT; COHORT_GSO=0 turns that off): it is lost whole.
 # COHORT_NFT_DROP_OUTPUT=<percent>: drop that share on the output hook as
 # well, separately (a sender's sendmsg() then fails with EPERM). Both
 # together lose about the sum of the two rates; before 2026-12-03

@@ -571,6 +571,10 @@ static int co_open_transport(cohort_t *c, const struct cohort_config *cfg,
     tc.loopback = cfg->loopback;
     tc.socket_buffer_bytes = cfg->socket_buffer_bytes;
     tc.max_datagram = cfg->max_datagram;
+    /* Segmentation offload unless COHORT_GSO=0 (docs/api.md,
+     * "Segmentation offload"). */
+    const char *gso = getenv("COHORT_GSO");
+    tc.gso = gso == NULL || strcmp(gso, "0") != 0;
     char why[CO_ERROR_TEXT_MAX];
     snprintf(why, sizeof why, "transport failed");
     int rc = co_transport_open(&c->tp, &tc, why, sizeof why);

@@ -63,7 +63,7 @@ static const struct co_stat_field co_stat_fields[] = {
     CO_C(stats_socket_served), CO_C(stats_socket_refused), CO_C(rejoins),
     CO_G(send_window_share_bytes),
     CO_C(parity_sent), CO_C(parity_received), CO_C(parity_recovered),
-    CO_C(datagram_mismatches), CO_C(narrow_paths),
+    CO_C(datagram_mismatches), CO_C(narrow_paths), CO_C(gso_datagrams),
 };
 
 struct co_out {

@@ -12,6 +12,7 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,22 @@
 #include "co_assert.h"
 
 #define CO_SEND_EINTR_RETRIES 4
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* Linux 4.18 (<linux/udp.h>); whether the running
+                           kernel has it is asked at open */
+#endif
+
+/* A segmented run: at most this many datagrams (the kernel's limit,
+ * UDP_MAX_SEGMENTS, was 64 until Linux 6.9 and is 128 since), at most
+ * CO_MAX_DATAGRAM bytes in all (one UDP payload before the cut). */
+#define CO_GSO_SEGMENTS_MAX 64
+
+/* Room for one UDP_SEGMENT control message, aligned as a cmsghdr. */
+typedef union co_gso_cmsg {
+    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+} co_gso_cmsg_t;
 
 typedef struct co_iface {
     unsigned ifindex;
@@ -53,6 +70,9 @@ struct co_transport {
     struct iovec *tx_iov;
     struct sockaddr_storage *tx_dest;
     size_t tx_count;
+    bool gso;                  /* runs go out segmented (co_transport_gso) */
+    struct mmsghdr *gso_msgs;  /* the queue as runs, while flushing */
+    co_gso_cmsg_t *gso_cmsg;   /* each run's segment size */
 
     uint8_t *rx_buf;
     struct mmsghdr *rx_msgs;
@@ -563,6 +583,16 @@ static int co_open_unicast(co_transport_t *t, const co_transport_config_t *cfg,
     return 0;
 }
 
+/* Does the kernel segment UDP (UDP_SEGMENT, Linux 4.18)? One without it
+ * would not refuse the control message but skip it, and send a run as one
+ * long datagram; only a kernel that has it answers this option. */
+static bool co_gso_supported(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &v, &len) == 0;
+}
+
 static int co_open_epoll(co_transport_t *t, char *why, size_t why_len)
 {
     t->ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -602,13 +632,16 @@ static int co_alloc_buffers(co_transport_t *t, size_t max_datagram)
     t->tx_msgs = calloc(n, sizeof *t->tx_msgs);
     t->tx_iov = calloc(n, sizeof *t->tx_iov);
     t->tx_dest = calloc(n, sizeof *t->tx_dest);
+    t->gso_msgs = calloc(n, sizeof *t->gso_msgs);
+    t->gso_cmsg = calloc(n, sizeof *t->gso_cmsg);
     t->rx_buf = malloc(n * t->slot_bytes);
     t->rx_msgs = calloc(n, sizeof *t->rx_msgs);
     t->rx_iov = calloc(n, sizeof *t->rx_iov);
     t->rx_from = calloc(n, sizeof *t->rx_from);
     t->rx_out = calloc(n, sizeof *t->rx_out);
     if (t->tx_buf == NULL || t->tx_msgs == NULL || t->tx_iov == NULL ||
-        t->tx_dest == NULL || t->rx_buf == NULL || t->rx_msgs == NULL ||
+        t->tx_dest == NULL || t->gso_msgs == NULL || t->gso_cmsg == NULL ||
+        t->rx_buf == NULL || t->rx_msgs == NULL ||
         t->rx_iov == NULL || t->rx_from == NULL || t->rx_out == NULL)
         return COHORT_ERR_NOMEM;
     return 0;
@@ -648,6 +681,8 @@ int co_transport_open(co_transport_t **out, const co_transport_config_t *cfg,
         rc = co_open_unicast(t, cfg, why, why_len);
     if (rc == 0)
         rc = co_open_epoll(t, why, why_len);
+    if (rc == 0)
+        t->gso = cfg->gso && co_gso_supported(t->uc_fd);
     if (rc != 0) {
         if (rc == COHORT_ERR_NOMEM)
             co_tp_fail(why, why_len, "out of memory for socket buffers");
@@ -671,6 +706,8 @@ void co_transport_close(co_transport_t *t)
     free(t->tx_msgs);
     free(t->tx_iov);
     free(t->tx_dest);
+    free(t->gso_msgs);
+    free(t->gso_cmsg);
     free(t->rx_buf);
     free(t->rx_msgs);
     free(t->rx_iov);
@@ -717,6 +754,13 @@ void co_transport_add_stats(const co_transport_t *t, struct cohort_stats *s)
     s->send_errors += tc->send_errors;
     s->drops[COHORT_DROP_TRUNCATED] += tc->recv_truncated;
     s->drops_total += tc->recv_truncated;
+    s->gso_datagrams = tc->gso_datagrams;
+}
+
+bool co_transport_gso(const co_transport_t *t)
+{
+    COHORT_ASSERT(t != NULL);
+    return t->gso;
 }
 
 co_addr_t co_transport_local(const co_transport_t *t)
@@ -748,23 +792,36 @@ static bool co_send_buffer_full(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
-#ifdef HAVE_SENDMMSG
-static int co_send_some(co_transport_t *t, size_t from)
+/* What the kernel says to a segmented run it will not send (a segment
+ * longer than the route's MTU allows, a route without checksum offload,
+ * no UDP_SEGMENT): the same datagrams one by one may still go. */
+static bool co_gso_refused(int err)
 {
-    int n = sendmmsg(t->uc_fd, t->tx_msgs + from,
-                     (unsigned)(t->tx_count - from), 0);
-    if (n > 0) {
-        for (int k = 0; k < n; k++)
-            t->counters.bytes_sent += t->tx_msgs[from + (size_t)k].msg_len;
-    }
+    return err == EINVAL || err == EIO || err == EMSGSIZE ||
+           err == EOPNOTSUPP || err == ENOPROTOOPT;
+}
+
+/* The queued datagram a message starts with: its first iovec's slot. */
+static size_t co_msg_first(const co_transport_t *t, const struct mmsghdr *m)
+{
+    return (size_t)(m->msg_hdr.msg_iov - t->tx_iov);
+}
+
+/* Send from msgs[0] on, at most count messages; returns how many went, or
+ * -1 with errno. Each carries msg_iovlen queued datagrams. */
+#ifdef HAVE_SENDMMSG
+static int co_send_some(co_transport_t *t, struct mmsghdr *msgs, size_t count)
+{
+    int n = sendmmsg(t->uc_fd, msgs, (unsigned)count, 0);
+    for (int k = 0; k < n; k++)
+        t->counters.bytes_sent += msgs[k].msg_len;
     return n;
 }
 #else
-static int co_send_some(co_transport_t *t, size_t from)
+static int co_send_some(co_transport_t *t, struct mmsghdr *msgs, size_t count)
 {
-    struct msghdr *h = &t->tx_msgs[from].msg_hdr;
-    ssize_t n = sendto(t->uc_fd, h->msg_iov[0].iov_base, h->msg_iov[0].iov_len,
-                       0, h->msg_name, h->msg_namelen);
+    (void)count;
+    ssize_t n = sendmsg(t->uc_fd, &msgs[0].msg_hdr, 0);
     if (n < 0)
         return -1;
     t->counters.bytes_sent += (uint64_t)n;
@@ -772,35 +829,142 @@ static int co_send_some(co_transport_t *t, size_t from)
 }
 #endif
 
+static void co_count_sent(co_transport_t *t, const struct mmsghdr *msgs,
+                          int n)
+{
+    for (int k = 0; k < n; k++) {
+        size_t dgrams = msgs[k].msg_hdr.msg_iovlen;
+        t->counters.datagrams_sent += dgrams;
+        if (dgrams > 1)
+            t->counters.gso_datagrams += dgrams;
+    }
+}
+
+/*
+ * Send msgs[0, count), messages made of consecutive queued datagrams,
+ * to the end of the queue. A datagram is sent or counted in send_errors,
+ * never both. When the kernel refuses a segmented message and resume is
+ * not NULL, gso goes off and *resume is that message's first datagram:
+ * it and the rest are left to the caller. Returns 0 or
+ * COHORT_ERR_SYSTEM.
+ */
+static int co_send_msgs(co_transport_t *t, struct mmsghdr *msgs,
+                        size_t count, size_t *resume)
+{
+    size_t m = 0;
+    unsigned eintr = 0;
+    /* Each turn sends at least one message or gives one up, so the loop
+     * ends after at most count turns plus a few interruptions. */
+    while (m < count) {
+        int n = co_send_some(t, msgs + m, count - m);
+        if (n > 0) {
+            co_count_sent(t, msgs + m, n);
+            m += (size_t)n;
+            continue;
+        }
+        size_t left = t->tx_count - co_msg_first(t, &msgs[m]);
+        if (n < 0 && errno == EINTR && eintr++ < CO_SEND_EINTR_RETRIES)
+            continue;
+        if (n < 0 && resume != NULL && msgs[m].msg_hdr.msg_iovlen > 1 &&
+            co_gso_refused(errno)) {
+            t->gso = false;
+            *resume = co_msg_first(t, &msgs[m]);
+            return 0;
+        }
+        if (n < 0 && co_send_error_fatal(errno)) {
+            t->counters.send_errors += left;
+            return COHORT_ERR_SYSTEM;
+        }
+        if (n < 0 && co_send_buffer_full(errno)) {
+            /* The rest would meet the same full buffer. */
+            t->counters.send_errors += left;
+            return 0;
+        }
+        t->counters.send_errors += msgs[m].msg_hdr.msg_iovlen;
+        m++;
+    }
+    return 0;
+}
+
+/* May queued datagram j join a run that starts at i, with seg bytes a
+ * segment and total bytes so far? */
+static bool co_run_takes(const co_transport_t *t, size_t i, size_t j,
+                         size_t seg, size_t total)
+{
+    const struct msghdr *a = &t->tx_msgs[i].msg_hdr;
+    const struct msghdr *b = &t->tx_msgs[j].msg_hdr;
+    size_t len = t->tx_iov[j].iov_len;
+    return j - i < CO_GSO_SEGMENTS_MAX && len > 0 && len <= seg &&
+           total + len <= CO_MAX_DATAGRAM && a->msg_namelen == b->msg_namelen &&
+           memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
+}
+
+/* Message k of the plan: the run of the queued datagrams [i, j), one
+ * message with j - i iovecs over their slots (no copy); a run of more
+ * than one carries its segment size, the first datagram's length. */
+static void co_plan_run(co_transport_t *t, size_t k, size_t i, size_t j)
+{
+    struct msghdr *h = &t->gso_msgs[k].msg_hdr;
+    *h = t->tx_msgs[i].msg_hdr;
+    h->msg_iovlen = j - i;
+    t->gso_msgs[k].msg_len = 0;
+    if (j - i < 2)
+        return;
+    co_gso_cmsg_t *c = &t->gso_cmsg[k];
+    memset(c, 0, sizeof *c);
+    h->msg_control = c->bytes;
+    h->msg_controllen = sizeof c->bytes;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+    cm->cmsg_level = IPPROTO_UDP; /* SOL_UDP */
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t seg = (uint16_t)t->tx_iov[i].iov_len;
+    memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+}
+
+/* Cut the queue into runs, in order: consecutive datagrams to one
+ * destination, all as long as the first but the last, which may be
+ * shorter (a message's tail fragment). Returns how many messages. */
+static size_t co_plan_runs(co_transport_t *t)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->tx_count; k++) {
+        size_t seg = t->tx_iov[i].iov_len;
+        size_t total = seg, j = i + 1;
+        while (seg > 0 && j < t->tx_count &&
+               co_run_takes(t, i, j, seg, total)) {
+            total += t->tx_iov[j].iov_len;
+            if (t->tx_iov[j++].iov_len < seg)
+                break;
+        }
+        co_plan_run(t, k, i, j);
+        i = j;
+    }
+    return k;
+}
+
+/* Send the queue as runs. Returns 0 or COHORT_ERR_SYSTEM, with *resume
+ * the first datagram not yet dealt with: tx_count, or after a refusal
+ * the first of the refused run. */
+static int co_flush_gso(co_transport_t *t, size_t *resume)
+{
+    *resume = t->tx_count;
+    size_t count = co_plan_runs(t);
+    if (count == t->tx_count) /* no run formed: send the plain messages */
+        return co_send_msgs(t, t->tx_msgs, t->tx_count, NULL);
+    return co_send_msgs(t, t->gso_msgs, count, resume);
+}
+
 int co_transport_flush(co_transport_t *t)
 {
     COHORT_ASSERT(t != NULL);
     COHORT_ASSERT(t->tx_count <= t->batch);
-    size_t i = 0;
-    unsigned eintr = 0;
+    size_t from = 0;
     int rc = 0;
-    /* Each turn sends at least one datagram or gives one up, so the loop
-     * ends after at most tx_count turns plus a few interruptions. */
-    while (i < t->tx_count) {
-        int n = co_send_some(t, i);
-        if (n > 0) {
-            t->counters.datagrams_sent += (uint64_t)n;
-            i += (size_t)n;
-        } else if (n < 0 && errno == EINTR && eintr++ < CO_SEND_EINTR_RETRIES) {
-            continue;
-        } else if (n < 0 && co_send_error_fatal(errno)) {
-            t->counters.send_errors += t->tx_count - i;
-            rc = COHORT_ERR_SYSTEM;
-            break;
-        } else if (n < 0 && co_send_buffer_full(errno)) {
-            /* The rest would meet the same full buffer. */
-            t->counters.send_errors += t->tx_count - i;
-            break;
-        } else {
-            t->counters.send_errors++;
-            i++;
-        }
-    }
+    if (t->gso && t->tx_count > 1)
+        rc = co_flush_gso(t, &from);
+    if (rc == 0 && from < t->tx_count)
+        rc = co_send_msgs(t, t->tx_msgs + from, t->tx_count - from, NULL);
     t->tx_count = 0;
     return rc;
 }
