@@ -203,7 +203,13 @@ struct cohort_config {
                                        measured repair time, at least
                                        1 ms); default 40 ms */
     uint64_t bundle_delay_ns;       /* max time a small message waits to share
-                                       a datagram; default 200 us; 0: none */
+                                       a datagram, and with segmentation
+                                       offload a full datagram waits to
+                                       leave in a run with the next ones
+                                       (the bound counts from the send, for
+                                       both together; cohort_process,
+                                       cohort_wait, cohort_flush end it);
+                                       default 200 us; 0: none */
 
     /* --- limits (bytes or counts); every buffer is bounded by these --- */
     size_t max_datagram;         /* largest UDP payload sent; default 0:
@@ -664,8 +670,10 @@ COHORT_API int cohort_drain(cohort_t *c, int timeout_ms);
 
 /* Queue a message for the group. The data is the caller's and is copied
  * before the call returns. Small messages may wait up to
- * config.bundle_delay_ns to share a datagram (cohort_flush() sends at
- * once). Never blocks.
+ * config.bundle_delay_ns to share a datagram, and with segmentation
+ * offload full datagrams wait within the same bound to leave in runs
+ * (docs/api.md, "Segmentation offload"); the next cohort_process() or
+ * cohort_wait() sends them, cohort_flush() at once. Never blocks.
  * Returns 0 once the message is accepted, and then never an error: a
  * datagram the kernel refuses afterwards is counted in stats.send_errors
  * (FIFO records are repaired by retransmission; UNRELIABLE ones are lost,
@@ -900,7 +908,9 @@ COHORT_API int cohort_fd(const cohort_t *c);
 
 /* Milliseconds until cohort_process() must run even if cohort_fd() stays
  * quiet: 0 means now (a timer is due, or datagrams wait to be sent); -1
- * means no timer is pending (or c is NULL). Never fails. */
+ * means no timer is pending (or c is NULL). Datagrams held to leave in a
+ * run count as a timer (due bundle_delay_ns after their first message
+ * was sent). Never fails. */
 COHORT_API int cohort_timeout_ms(const cohort_t *c);
 
 /* The same in nanoseconds (since 0.3), for loops that can wait that

@@ -1525,6 +1525,7 @@ bool co_core_next_tx(co_core_t *core, co_tx_t *out)
     out->dest = q->dests[slot];
     out->data = q->bufs[slot];
     out->len = q->lens[slot];
+    out->send_by_ns = q->send_by[slot];
     return true;
 }
 

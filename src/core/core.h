@@ -49,6 +49,12 @@ typedef struct co_tx {
     co_addr_t dest;        /* valid when kind == CO_DEST_UNICAST */
     const uint8_t *data;   /* core-owned: see co_core_next_tx() */
     size_t len;
+    /* 0: send it now. Else the latest time to send it: the caller may
+     * keep it until then, to send it together with later ones (cohort.c,
+     * segmentation offload). Set on bundled DATA: when its first record
+     * came into it plus bundle_delay_ns, so the delay's bound holds for
+     * bundle and caller together. */
+    uint64_t send_by_ns;
 } co_tx_t;
 
 /* Everything the core needs, already validated and resolved by the caller

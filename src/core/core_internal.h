@@ -30,6 +30,7 @@ typedef struct co_builder {
                                 a repair names the view of its records */
     uint32_t origin_id;      /* FORWARD: whose records (set before begin) */
     uint32_t origin_inc;
+    uint64_t begun_ns;       /* the bundle: when its first record came */
 } co_builder_t;
 
 /* Datagrams waiting for the caller. Slots head .. head+popped-1 were
@@ -39,6 +40,7 @@ typedef struct co_txq {
     size_t *lens;
     co_dest_kind_t *kinds;
     co_addr_t *dests;
+    uint64_t *send_by;       /* co_tx_t.send_by_ns */
     size_t cap, head, count, popped;
 } co_txq_t;
 

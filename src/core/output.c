@@ -26,7 +26,8 @@ static int txq_init(const co_mem_t *m, co_txq_t *q, size_t cap,
     q->lens = co_calloc(m, cap, sizeof *q->lens);
     q->kinds = co_calloc(m, cap, sizeof *q->kinds);
     q->dests = co_calloc(m, cap, sizeof *q->dests);
-    if (!q->bufs || !q->lens || !q->kinds || !q->dests)
+    q->send_by = co_calloc(m, cap, sizeof *q->send_by);
+    if (!q->bufs || !q->lens || !q->kinds || !q->dests || !q->send_by)
         return -1;
     q->cap = cap;
     for (size_t i = 0; i < cap; i++)
@@ -43,6 +44,7 @@ static void txq_free(const co_mem_t *m, co_txq_t *q)
     co_free(m, q->lens);
     co_free(m, q->kinds);
     co_free(m, q->dests);
+    co_free(m, q->send_by);
     memset(q, 0, sizeof *q);
 }
 
@@ -172,6 +174,11 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
     q->lens[slot] = len;
     q->kinds[slot] = b->kind;
     q->dests[slot] = b->dest;
+    /* Bundled records may wait bundle_delay_ns from the first one's
+     * coming, in the bundle and then in the caller's send batch. */
+    q->send_by[slot] = b == &core->bundle && core->cfg.bundle_delay_ns != 0
+                           ? b->begun_ns + core->cfg.bundle_delay_ns
+                           : 0;
     q->count++;
 }
 
@@ -188,6 +195,7 @@ void co_builder_add_record(co_core_t *core, co_builder_t *b,
         co_builder_finish(core, b, now_ns);
         co_builder_begin(core, b, type, kind, &dest);
         b->view_id = view;
+        b->begun_ns = now_ns;
     }
     co_record_encode(r, b->buf + CO_HEADER_BYTES, &b->body_len);
     if (r->type == CO_REC_FIFO)
@@ -206,6 +214,7 @@ void co_bundle_add(co_core_t *core, const co_record_t *r, uint64_t now_ns)
     if (!b->open) {
         co_builder_begin(core, b, CO_TYPE_DATA, CO_DEST_GROUP, NULL);
         core->bundle_deadline_ns = now_ns + core->cfg.bundle_delay_ns;
+        b->begun_ns = now_ns;
     }
     co_builder_add_record(core, b, r, now_ns);
     if (core->cfg.bundle_delay_ns == 0) {

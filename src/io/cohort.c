@@ -90,6 +90,11 @@ struct cohort {
     bool rejoin_due;           /* COHORT_ERR_EXCLUDED was handed out: the
                                   next call begins a new life */
     size_t max_datagram;       /* the one in use (sized from the MTU) */
+    bool hold_ok;              /* two such datagrams fit one segmented
+                                  run: full ones may wait to form runs
+                                  (co_pump_tx) */
+    uint64_t hold_until_ns;    /* while the send batch holds datagrams:
+                                  when the first of them must leave */
     uint64_t truncated_told;   /* oversized datagrams a WARNING named */
     uint64_t truncated_warn_ns; /* when (one a CO_TRUNCATED_WARN_NS) */
 };
@@ -636,7 +641,15 @@ static void co_free_handle(cohort_t *c)
     free(c);
 }
 
-static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force);
+/* How a send pump ends (co_pump_tx). */
+typedef enum co_tx_how {
+    CO_TX_HOLD,  /* datagrams the core lets wait may stay in the send
+                    batch, to leave in segmented runs with later ones */
+    CO_TX_SEND,  /* the send batch leaves now */
+    CO_TX_FORCE, /* and what fault injection holds back goes too */
+} co_tx_how_t;
+
+static int co_pump_tx(cohort_t *c, uint64_t now_ns, co_tx_how_t how);
 
 /* send_window_bytes 0: CO_WINDOW_DATAGRAMS datagrams, at least
  * CO_WINDOW_MIN_BYTES. Loss is repaired one round trip and more after it
@@ -779,7 +792,7 @@ static int co_start(cohort_t *c, const struct cohort_config *cfg,
         co_lock_secret(c, true);
     /* Announce at once rather than at the first heartbeat. */
     co_core_tick(c->core, now);
-    rc = co_pump_tx(c, now, false);
+    rc = co_pump_tx(c, now, CO_TX_SEND);
     if (rc != 0)
         return co_fail(rc, "send: %s", strerror(errno));
     return 0;
@@ -820,6 +833,7 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
     if (rc == 0) {
         c->max_message = cfg.max_message;
         c->max_datagram = cfg.max_datagram;
+        c->hold_ok = 2 * cfg.max_datagram <= CO_MAX_DATAGRAM;
         c->busy_poll_ns = (uint64_t)cfg.busy_poll_us * 1000;
         /* tx_queue_len 0 lets the core size its queue, at most
          * CO_TX_QUEUE_GUESS datagrams. */
@@ -847,12 +861,22 @@ COHORT_API int cohort_open(cohort_t **out, const struct cohort_config *user)
 /* moving datagrams                                                    */
 /* ------------------------------------------------------------------ */
 
-static int co_emit(cohort_t *c, const co_fault_dgram_t *d)
+/* Queue d in the send batch; send_by_ns as co_tx_t's (0: at once).
+ * hold_until_ns follows the batch: the first datagram of a batch (a
+ * full one sends itself before the next is queued) sets it. */
+static int co_emit(cohort_t *c, const co_fault_dgram_t *d,
+                   uint64_t send_by_ns)
 {
     const co_addr_t *dest = d->kind == CO_DEST_UNICAST ? &d->addr : NULL;
-    return co_transport_queue(c->tp, dest, d->data, d->len);
+    int rc = co_transport_queue(c->tp, dest, d->data, d->len);
+    if (rc == 0 && (co_transport_queued(c->tp) == 1 ||
+                    send_by_ns < c->hold_until_ns))
+        c->hold_until_ns = send_by_ns;
+    return rc;
 }
 
+/* What the TX lane held back and now lets go leaves at once, so the
+ * lane's timing stays its own. */
 static int co_tx_release(cohort_t *c, uint64_t now_ns, bool force)
 {
     if (!c->fault_on[CO_FAULT_TX])
@@ -862,29 +886,47 @@ static int co_tx_release(cohort_t *c, uint64_t now_ns, bool force)
                        co_fault_release(&c->lane[CO_FAULT_TX], now_ns, force,
                                         &h);
          i++) {
-        int rc = co_emit(c, &h);
+        int rc = co_emit(c, &h, 0);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
-static int co_tx_one(cohort_t *c, uint64_t now_ns, const co_fault_dgram_t *d)
+static int co_tx_one(cohort_t *c, uint64_t now_ns, const co_fault_dgram_t *d,
+                     uint64_t send_by_ns)
 {
     if (!c->fault_on[CO_FAULT_TX])
-        return co_emit(c, d);
+        return co_emit(c, d, send_by_ns);
     unsigned copies = co_fault_admit(&c->lane[CO_FAULT_TX], now_ns, d);
     for (unsigned i = 0; i < copies; i++) {
-        int rc = co_emit(c, d);
+        int rc = co_emit(c, d, send_by_ns);
         if (rc != 0)
             return rc;
     }
     return co_tx_release(c, now_ns, false);
 }
 
+/* May the send batch keep what it holds? Only where segmentation offload
+ * is on and two datagrams fit one run, and only until the first of them
+ * is due (co_tx_t.send_by_ns: bundled DATA, bundle_delay_ns after its
+ * first record came; anything else is due at once). */
+static bool co_may_hold(const cohort_t *c, uint64_t now_ns)
+{
+    return c->hold_ok && co_transport_queued(c->tp) > 0 &&
+           c->hold_until_ns > now_ns && co_transport_gso(c->tp);
+}
+
 /* Send what the core produced: every datagram is copied into the send
- * batch before the next core call, which may reuse its memory. */
-static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force)
+ * batch before the next core call, which may reuse its memory. With
+ * CO_TX_HOLD the batch may keep full datagrams a little (co_may_hold):
+ * a stream of messages each about a datagram long then leaves in
+ * segmented runs rather than one datagram a call. They leave when the
+ * batch fills (CO_TRANSPORT_BATCH_MAX), when the first is due (the
+ * deadline co_next_deadline reports), or at the next pump that is not a
+ * HOLD: the application yielding to its loop (cohort_process,
+ * cohort_wait), cohort_flush, close. */
+static int co_pump_tx(cohort_t *c, uint64_t now_ns, co_tx_how_t how)
 {
     co_tx_t tx;
     size_t n = 0;
@@ -895,13 +937,17 @@ static int co_pump_tx(cohort_t *c, uint64_t now_ns, bool force)
         d.len = tx.len;
         d.kind = (int)tx.kind;
         d.addr = tx.dest;
-        int rc = co_tx_one(c, now_ns, &d);
+        int rc = co_tx_one(c, now_ns, &d, tx.send_by_ns);
         if (rc != 0)
             return rc;
     }
     c->tx_backlog = n == c->tx_pump_max;
-    int rc = co_tx_release(c, now_ns, force);
-    return rc != 0 ? rc : co_transport_flush(c->tp);
+    int rc = co_tx_release(c, now_ns, how == CO_TX_FORCE);
+    if (rc != 0)
+        return rc;
+    if (how == CO_TX_HOLD && co_may_hold(c, now_ns))
+        return 0;
+    return co_transport_flush(c->tp);
 }
 
 static void co_rx_release(cohort_t *c, uint64_t now_ns)
@@ -968,9 +1014,11 @@ static int co_drain_sockets(cohort_t *c)
         for (int i = 0; i < n; i++)
             co_rx_one(c, now, &dg[i]);
         co_warn_truncated(c, now);
-        /* Replies (NACKs, retransmissions) leave before the next batch, so
-         * the core's bounded send queue never overflows. */
-        int rc = co_pump_tx(c, now, false);
+        /* Replies (NACKs, retransmissions) leave the core's bounded send
+         * queue before the next batch, so it never overflows; they are
+         * due at once and go (DATA its window let out may wait for the
+         * end of co_process()). */
+        int rc = co_pump_tx(c, now, CO_TX_HOLD);
         if (rc != 0)
             return rc;
         if (!co_transport_more(c->tp))
@@ -1025,7 +1073,7 @@ static void co_settle(cohort_t *c)
     if (locked)
         co_lock_secret(c, true);
     co_core_tick(c->core, now); /* announce at once */
-    (void)co_pump_tx(c, now, false);
+    (void)co_pump_tx(c, now, CO_TX_SEND);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1047,7 +1095,7 @@ COHORT_API int cohort_next_event(cohort_t *c, cohort_event_t *ev)
      * keeps ev's data valid; a failure is counted in stats.send_errors
      * and shows again in the next cohort_process(). */
     if (co_core_tx_ready(c->core) > 0)
-        (void)co_pump_tx(c, now, false);
+        (void)co_pump_tx(c, now, CO_TX_HOLD);
     return got ? 1 : 0;
 }
 
@@ -1065,6 +1113,8 @@ COHORT_API int cohort_fd(const cohort_t *c)
 static uint64_t co_next_deadline(const cohort_t *c)
 {
     uint64_t t = co_core_deadline(c->core);
+    if (co_transport_queued(c->tp) > 0 && c->hold_until_ns < t)
+        t = c->hold_until_ns; /* the send batch holds datagrams */
     for (int d = CO_FAULT_TX; d <= CO_FAULT_RX; d++) {
         if (c->fault_on[d]) {
             uint64_t f = co_fault_deadline(&c->lane[d]);
@@ -1144,9 +1194,10 @@ static int co_process(cohort_t *c, bool look)
     co_settle(c);
     uint64_t now = co_now_ns();
     /* The caller yielding to its event loop is the signal that what is
-     * bundled will not grow any more this turn. */
+     * bundled will not grow any more this turn: the bundle and what the
+     * send batch held go now. */
     co_core_flush(c->core, now);
-    int rc = co_pump_tx(c, now, false);
+    int rc = co_pump_tx(c, now, CO_TX_SEND);
     if (rc == 0 && (look || co_transport_more(c->tp)))
         rc = co_drain_sockets(c);
     if (rc != 0)
@@ -1158,7 +1209,7 @@ static int co_process(cohort_t *c, bool look)
      * records above all: every member's TOTAL messages wait for them)
      * goes out now, not at the next turn or the bundle delay. */
     co_core_flush_bundle(c->core, now);
-    rc = co_pump_tx(c, now, false);
+    rc = co_pump_tx(c, now, CO_TX_SEND);
     if (rc != 0)
         return rc;
     co_serve_stats(c, now, look);
@@ -1273,7 +1324,7 @@ COHORT_API int cohort_send(cohort_t *c, cohort_mode_t mode, const void *data,
      * stats.send_errors; FIFO records are repaired by retransmission,
      * unreliable ones are lost (as UNRELIABLE allows). A broken socket
      * shows in the next cohort_process(). */
-    (void)co_pump_tx(c, now, false);
+    (void)co_pump_tx(c, now, CO_TX_HOLD);
     return 0;
 }
 
@@ -1326,7 +1377,7 @@ COHORT_API int cohort_state_request(cohort_t *c)
     co_settle(c);
     uint64_t now = co_now_ns();
     int rc = co_core_state_request(c->core, now);
-    (void)co_pump_tx(c, now, false);
+    (void)co_pump_tx(c, now, CO_TX_HOLD);
     return rc;
 }
 
@@ -1339,7 +1390,7 @@ COHORT_API int cohort_state_send(cohort_t *c, uint32_t transfer,
     uint64_t now = co_now_ns();
     int rc = co_core_state_send(c->core, now, transfer, data, len);
     if (rc == 0)
-        (void)co_pump_tx(c, now, false);
+        (void)co_pump_tx(c, now, CO_TX_HOLD);
     return rc;
 }
 
@@ -1367,7 +1418,7 @@ COHORT_API int cohort_state_end(cohort_t *c, uint32_t transfer)
     uint64_t now = co_now_ns();
     int rc = co_core_state_end(c->core, now, transfer);
     if (rc == 0)
-        (void)co_pump_tx(c, now, false);
+        (void)co_pump_tx(c, now, CO_TX_HOLD);
     return rc;
 }
 
@@ -1388,7 +1439,7 @@ static int co_request_now(cohort_t *c, uint32_t to, cohort_mode_t mode,
     int rc = co_core_request(c->core, now, to, mode, want, data, len,
                              timeout_ns, sink);
     if (rc > 0)
-        (void)co_pump_tx(c, now, false);
+        (void)co_pump_tx(c, now, CO_TX_HOLD);
     return rc;
 }
 
@@ -1408,7 +1459,7 @@ COHORT_API int cohort_reply(cohort_t *c, cohort_member_t requester,
     uint64_t now = co_now_ns();
     int rc = co_core_reply(c->core, now, requester, request, data, len);
     if (rc == 0)
-        (void)co_pump_tx(c, now, false);
+        (void)co_pump_tx(c, now, CO_TX_HOLD);
     return rc;
 }
 
@@ -1466,7 +1517,7 @@ COHORT_API int cohort_flush(cohort_t *c)
     co_settle(c);
     uint64_t now = co_now_ns();
     co_core_flush(c->core, now);
-    return co_pump_tx(c, now, false);
+    return co_pump_tx(c, now, CO_TX_SEND);
 }
 
 /* Let the core's repeats of LEAVE out before the sockets close. The core
@@ -1487,7 +1538,7 @@ static void co_close_linger(cohort_t *c, uint64_t now_ns)
         }
         now_ns = co_now_ns();
         co_core_tick(c->core, now_ns);
-        (void)co_pump_tx(c, now_ns, true);
+        (void)co_pump_tx(c, now_ns, CO_TX_FORCE);
     }
 }
 
@@ -1526,7 +1577,7 @@ COHORT_API void cohort_close(cohort_t *c)
     uint64_t now = co_now_ns();
     co_core_leave(c->core, now);
     /* Held-back datagrams go too: reordering must not turn into loss. */
-    (void)co_pump_tx(c, now, true);
+    (void)co_pump_tx(c, now, CO_TX_FORCE);
     co_close_linger(c, now);
     co_free_handle(c);
 }

@@ -763,6 +763,12 @@ bool co_transport_gso(const co_transport_t *t)
     return t->gso;
 }
 
+size_t co_transport_queued(const co_transport_t *t)
+{
+    COHORT_ASSERT(t != NULL);
+    return t->tx_count;
+}
+
 co_addr_t co_transport_local(const co_transport_t *t)
 {
     COHORT_ASSERT(t != NULL);

@@ -115,6 +115,10 @@ int co_transport_flush(co_transport_t *t);
  * UDP_SEGMENT, and it has not refused a run yet. */
 bool co_transport_gso(const co_transport_t *t);
 
+/* Datagrams queued and not yet sent (at most one batch: the queue sends
+ * itself when full). */
+size_t co_transport_queued(const co_transport_t *t);
+
 /* Read up to one batch of waiting datagrams, from both sockets in turn.
  * Returns how many (0: none waiting) and points *out at them, or
  * COHORT_ERR_SYSTEM. */
