@@ -22,9 +22,15 @@
 # (on lo a multicast datagram crosses the input hook once for all its
 # receivers, who lose it together). Veth ports have Ethernet's MTU, so
 # datagrams are at most 1472 bytes there.
+# Segmentation offload is off here (COHORT_GSO=0, unless set): on lo and
+# veth the kernel cuts a segmented run only where it is received, so a
+# drop on the way would take a whole run at once, where a real network
+# loses frames one by one (docs/api.md, "Segmentation offload").
 # Exit 1 if an invocation failed or delivered wrongly.
 
 set -u
+COHORT_GSO=${COHORT_GSO:-0}
+export COHORT_GSO
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 NETNS=$(dirname "$HERE")/tests/netns.sh

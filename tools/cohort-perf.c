@@ -2453,7 +2453,9 @@ static void usage(FILE *f)
 "                        namespace of its own on a bridge (veth, Ethernet\n"
 "                        MTU, interface ch0), the bridge dropping P %% of\n"
 "                        the UDP frames it forwards, each port apart: loss\n"
-"                        independent per receiver (needs root, ip, nft)\n"
+"                        independent per receiver (needs root, ip, nft);\n"
+"                        COHORT_GSO=0 unless set (a drop takes a\n"
+"                        segmented run whole there)\n"
 "  --quiet               no progress line on stderr (it is drawn only\n"
 "                        when stderr is a terminal, in place)\n"
 "  --group, --interface (default: lo), --address, --port, --ipv6,\n"
@@ -2602,6 +2604,10 @@ static int perf_option(void *ctx, int opt, const char *arg)
     case OPT_PARITY_EXTRA:
         return tool_parse_u64("parity-extra", arg, 0, 64, &o->parity_extra);
     case OPT_NETNS_LOSS:
+        /* The bridge would drop a segmented run whole (it is cut where
+         * it is received), not frame by frame as a real network: no
+         * segmentation offload here unless asked for. */
+        setenv("COHORT_GSO", "0", 0);
         o->netns = 1;
         return tool_parse_u64("netns-loss", arg, 0, 100, &o->netns_loss);
     case OPT_RAW: o->raw = 1; return 0;
