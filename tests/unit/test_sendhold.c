@@ -179,8 +179,10 @@ static void test_full_datagrams_leave_in_runs(void **state)
     send_numbered(a, 0, 40);
     struct cohort_stats s1 = stats_of(a);
     assert_int_equal(s1.datagrams_sent, s0.datagrams_sent);
+    /* At most the bound; 0 when another timer (a heartbeat, an ack) is
+     * due already, as in a slow sanitized run (CI, 2026-12-08). */
     int64_t t = cohort_timeout_ns(a);
-    assert_true(t > 0 && t <= (int64_t)cfg.bundle_delay_ns);
+    assert_true(t >= 0 && t <= (int64_t)cfg.bundle_delay_ns);
     assert_int_equal(cohort_flush(a), 0);
     struct cohort_stats s2 = stats_of(a);
     assert_int_equal(s2.datagrams_sent - s0.datagrams_sent, 40);
