@@ -135,19 +135,22 @@ typedef enum cohort_security {
 
 /* The AEAD a member seals its datagrams with (AUTH and ENCRYPT alike).
  * Every datagram says which one sealed it, and a member opens either, so
- * members configured differently still form one group; one that cannot
- * open AES-256-GCM (no hardware support) drops such datagrams, counted
- * under security_mode, with a WARNING event (docs/security.md). */
+ * members configured differently still form one group. A member that
+ * cannot open AES-256-GCM (no hardware support) says so in every datagram
+ * it sends; FASTEST members seal with XChaCha20-Poly1305 while they hear
+ * one. It drops AES-256-GCM datagrams (counted under security_mode) and,
+ * if they keep coming for a member timeout (a member set to AES256GCM), a
+ * WARNING event tells (docs/security.md, "Ciphers"). */
 typedef enum cohort_cipher {
-    COHORT_CIPHER_XCHACHA20POLY1305 = 0, /* default: everywhere libsodium
-                                            is */
+    COHORT_CIPHER_XCHACHA20POLY1305 = 0, /* everywhere libsodium is */
     COHORT_CIPHER_AES256GCM = 1,   /* faster where the CPU has AES
                                       instructions (x86-64 AES-NI with
                                       PCLMUL, or ARMv8 crypto):
                                       cohort_cipher_available() */
-    COHORT_CIPHER_FASTEST = 2,     /* AES256GCM where available, else
-                                      XCHACHA20POLY1305; chosen at
-                                      cohort_open() */
+    COHORT_CIPHER_FASTEST = 2,     /* default since 0.9: AES256GCM while
+                                      this CPU and every member heard can
+                                      open it, else XCHACHA20POLY1305;
+                                      decided anew for every datagram */
 } cohort_cipher_t;
 
 /* 1 if this build and CPU can seal and open with cipher, 0 if not (no
@@ -331,7 +334,8 @@ struct cohort_config {
     /* --- since 0.7: cipher --- */
     cohort_cipher_t cipher;      /* with security AUTH or ENCRYPT: the
                                     AEAD this member seals with; default
-                                    COHORT_CIPHER_XCHACHA20POLY1305.
+                                    COHORT_CIPHER_FASTEST (since 0.9;
+                                    before, XCHACHA20POLY1305).
                                     AES256GCM where the CPU lacks it:
                                     NOCRYPTO at cohort_open() */
     /* --- since 0.8: parity repair --- */
@@ -1120,6 +1124,12 @@ struct cohort_stats {
                                          left in a run the kernel cut
                                          into datagrams (UDP_SEGMENT;
                                          0 with COHORT_GSO=0) */
+    /* --- since 0.9: cipher negotiation --- */
+    uint64_t members_without_aes;     /* gauge: members heard (this life
+                                         of theirs) that cannot open
+                                         AES-256-GCM; while > 0, cipher
+                                         FASTEST seals with
+                                         XChaCha20-Poly1305 */
 };
 
 /* Fill *out, the caller's (set out->struct_size = sizeof *out first; 0

@@ -92,7 +92,8 @@ void tool_usage_net(FILE *f, const char *default_group,
 "  --security auth|encrypt  protection (needs --key; default with --key:\n"
 "                        encrypt)\n"
 "  --cipher xchacha20poly1305|aes256gcm|fastest  AEAD to seal with\n"
-"                        (default: xchacha20poly1305; members open both)\n"
+"                        (default: fastest, AES-256-GCM unless a member\n"
+"                        cannot open it; members open both)\n"
 "  --datagram BYTES      largest UDP payload (default: the interface MTU\n"
 "                        less IP and UDP headers; 65507 on loopback)\n"
 "  --faults SPEC         fault injection (testing), as COHORT_FAULTS\n",
@@ -111,6 +112,9 @@ void tool_net_init(struct tool_net *n, const char *default_group)
     n->interface = TOOL_DEFAULT_INTERFACE;
     n->mode = COHORT_FIFO;
     n->security = COHORT_SECURITY_NONE;
+    struct cohort_config d;
+    cohort_config_init(&d);
+    n->cipher = d.cipher;
 }
 
 int tool_parse_mode(const char *s, cohort_mode_t *out)
@@ -700,7 +704,9 @@ void tool_argv_add_net(struct tool_argv *a, const struct tool_net *n)
     tool_argv_add(a, tool_security_name(n->security));
     /* Only a choice other than the default: a build without libsodium
      * refuses every --cipher (none is available there). */
-    if (n->cipher != COHORT_CIPHER_XCHACHA20POLY1305) {
+    struct cohort_config d;
+    cohort_config_init(&d);
+    if (n->cipher != d.cipher) {
         tool_argv_add(a, "--cipher");
         tool_argv_add(a, tool_cipher_name(n->cipher));
     }

@@ -38,6 +38,7 @@ void co_core_config_defaults(co_core_config_t *cfg)
     cfg->rpc_max_requests = 256;
     cfg->rpc_history_len = 4096;
     cfg->rpc_history_bytes = 8 * CO_MIB;
+    cfg->cipher = COHORT_CIPHER_FASTEST;
 }
 
 /* Bytes of body that a heartbeat needs to carry a full stability vector. */
@@ -128,7 +129,8 @@ static const char *check_identity(const co_core_config_t *cfg)
     if (cfg->security > COHORT_SECURITY_ENCRYPT)
         return "security: no such mode";
     if (cfg->cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
-        cfg->cipher != COHORT_CIPHER_AES256GCM)
+        cfg->cipher != COHORT_CIPHER_AES256GCM &&
+        cfg->cipher != COHORT_CIPHER_FASTEST)
         return "cipher: no such cipher";
     if (cfg->packet_seq_start > CO_PACKET_SEQ_START_MAX)
         return "packet_seq_start: must be 0..2^62";
@@ -184,6 +186,8 @@ int co_core_new(co_core_t **out, const co_core_config_t *cfg, uint64_t now_ns)
     core->stats.struct_size = sizeof core->stats;
     co_rng_seed(&core->rng, cfg->seed);
     rc = co_crypto_init(&core->crypto, cfg->security, cfg->key, cfg->key_id);
+    if (rc == 0 && cfg->aes_off)
+        co_crypto_disable_aes(&core->crypto);
     if (rc == 0 && cfg->security != COHORT_SECURITY_NONE)
         rc = co_crypto_use_cipher(&core->crypto, cfg->cipher);
     /* The crypto state holds the key now; keep no second copy around. */
@@ -1144,14 +1148,34 @@ static co_peer_t *admit_sender(co_core_t *core, const co_header_t *h,
 /* Tell the application, at most once a heartbeat interval, that traffic
  * with another key or mode is arriving: such members never form a group
  * with this one, and silence would hide why. */
-static void warn_security(co_core_t *core, int reason, uint64_t now_ns)
+static void warn_security(co_core_t *core, int reason, uint8_t flags,
+                          uint64_t now_ns)
 {
+    bool aes = reason == COHORT_DROP_SECURITY_MODE &&
+               (flags & CO_FLAG_AES256GCM) && !core->crypto.aes_ok;
+    if (aes) {
+        /* A member whose cipher is FASTEST seals so until it hears this
+         * one (whose datagrams say CO_FLAG_NOAES): a heartbeat interval
+         * of them is expected when this member comes. Only a stream that
+         * goes on for a member timeout is another member's setting. */
+        if (!core->aes_drop_at_ns ||
+            now_ns > core->aes_drop_at_ns + core->cfg.member_timeout_ns)
+            core->aes_drops_since_ns = now_ns;
+        core->aes_drop_at_ns = now_ns;
+        if (now_ns < core->aes_drops_since_ns + core->cfg.member_timeout_ns)
+            return;
+    }
     if (core->warned_at_ns &&
         now_ns < core->warned_at_ns + core->cfg.member_timeout_ns)
         return;
     core->warned_at_ns = now_ns;
     static const cohort_member_t nobody = {0, 0};
-    if (reason == COHORT_DROP_SECURITY_MODE)
+    if (aes)
+        co_event_warning(core, COHORT_ERR_SECURITY_MODE,
+                         "datagrams sealed with AES-256-GCM, which this "
+                         "member cannot open, are dropped (cipher "
+                         "AES256GCM, not FASTEST?)", nobody, 0);
+    else if (reason == COHORT_DROP_SECURITY_MODE)
         co_event_warning(core, COHORT_ERR_SECURITY_MODE,
                          "datagrams from a member using another security "
                          "mode are dropped", nobody, 0);
@@ -1191,7 +1215,7 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     rc = co_crypto_open(&core->crypto, &h, dgram, len);
     if (rc != 0) {
         co_count_drop(core, co_drop_of(rc));
-        warn_security(core, co_drop_of(rc), now_ns);
+        warn_security(core, co_drop_of(rc), h.flags, now_ns);
         return 0;
     }
     const uint8_t *body = dgram + CO_HEADER_BYTES;
@@ -1226,6 +1250,8 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     }
     if (!peer && !(peer = admit_sender(core, &h, &b, from, now_ns)))
         return 0;
+    if (h.flags & CO_FLAG_NOAES)
+        co_peers_note_no_aes(&core->peers, peer);
     /* Liveness and the reply address follow only datagrams newer than any
      * seen: an old one the replay window never saw (reordered, or replayed
      * by an outsider) must neither keep a dead member alive nor point its
@@ -1571,6 +1597,7 @@ struct cohort_stats *co_core_stats_mut(co_core_t *core)
 {
     core->stats.send_window_used_bytes = core->tx.bytes;
     core->stats.recv_buffered_bytes = co_peers_rx_bytes(&core->peers);
+    core->stats.members_without_aes = core->peers.no_aes;
     core->stats.rpc_history_bytes = core->rpc.hist.bytes;
     core->stats.rpc_history_entries = core->rpc.hist.count;
     core->stats.rpc_history_evictions = core->rpc.hist.evictions;

@@ -95,8 +95,11 @@ typedef struct co_core_config {
                                   each block; 0..parity_block */
 
     cohort_security_t security;
-    cohort_cipher_t cipher;    /* XCHACHA20POLY1305 or AES256GCM (the IO
-                                  edge resolves FASTEST) */
+    cohort_cipher_t cipher;    /* XCHACHA20POLY1305, AES256GCM or
+                                  FASTEST (AES-256-GCM while every member
+                                  heard can open it: crypto.h) */
+    int aes_off;               /* act as a CPU without AES-256-GCM (the
+                                  IO edge: COHORT_AES=0; tests) */
     uint8_t key[COHORT_KEY_BYTES];
     uint8_t key_id;
 

@@ -166,6 +166,9 @@ struct co_core {
     uint64_t path_at_ns;         /* no PATH before this (one every half
                                     heartbeat interval at most) */
     uint64_t warned_at_ns;       /* last security warning event */
+    uint64_t aes_drops_since_ns; /* AES-256-GCM datagrams this member
+                                    cannot open have come since then */
+    uint64_t aes_drop_at_ns;     /* ... the last of them (0: none yet) */
 
     co_gms_t gms;                /* agreed views (membership.c) */
     co_total_t total;            /* TOTAL and SAFE delivery (total.c) */

@@ -1,8 +1,9 @@
 /*
  * crypto.c - sealing and opening datagrams (docs/security.md).
  *
- * Both secured modes use an AEAD, XChaCha20-Poly1305 (IETF construction,
- * the default) or AES-256-GCM (CO_FLAG_AES256GCM in the header says which):
+ * Both secured modes use an AEAD, XChaCha20-Poly1305 (IETF construction)
+ * or AES-256-GCM (CO_FLAG_AES256GCM in the header says which; FASTEST, the
+ * default, takes it while no member heard sets CO_FLAG_NOAES):
  *   AUTH:    no plaintext; the whole header + body is associated data, so
  *            the 16-byte tag is a one-time MAC keyed per packet.
  *   ENCRYPT: the 36-byte header is associated data, the body is encrypted
@@ -77,7 +78,9 @@ void co_crypto_wipe(co_crypto_t *c)
 uint8_t co_crypto_flags(const co_crypto_t *c)
 {
     COHORT_ASSERT(mode_valid(c->mode));
-    uint8_t aes = c->cipher == COHORT_CIPHER_AES256GCM ? CO_FLAG_AES256GCM : 0;
+    uint8_t aes = c->cipher == COHORT_CIPHER_AES256GCM ? CO_FLAG_AES256GCM
+                  : c->aes_ok                             ? 0
+                                                          : CO_FLAG_NOAES;
     switch (c->mode) {
     case COHORT_SECURITY_AUTH:
         return CO_FLAG_SECURED | aes;
@@ -86,6 +89,22 @@ uint8_t co_crypto_flags(const co_crypto_t *c)
     default:
         return 0;
     }
+}
+
+void co_crypto_disable_aes(co_crypto_t *c)
+{
+    COHORT_ASSERT(c != NULL);
+    c->aes_ok = 0;
+    if (c->cipher == COHORT_CIPHER_AES256GCM)
+        c->cipher = COHORT_CIPHER_XCHACHA20POLY1305;
+}
+
+void co_crypto_members_without_aes(co_crypto_t *c, size_t n)
+{
+    COHORT_ASSERT(c != NULL);
+    if (c->negotiate)
+        c->cipher = c->aes_ok && n == 0 ? COHORT_CIPHER_AES256GCM
+                                        : COHORT_CIPHER_XCHACHA20POLY1305;
 }
 
 uint8_t co_crypto_send_key_id(const co_crypto_t *c)
@@ -285,11 +304,15 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
 int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher)
 {
     if (c == NULL || (cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
-                      cipher != COHORT_CIPHER_AES256GCM))
+                      cipher != COHORT_CIPHER_AES256GCM &&
+                      cipher != COHORT_CIPHER_FASTEST))
         return COHORT_ERR_INVAL;
     if (cipher == COHORT_CIPHER_AES256GCM && !c->aes_ok)
         return COHORT_ERR_NOCRYPTO;
+    c->negotiate = cipher == COHORT_CIPHER_FASTEST;
     c->cipher = cipher;
+    if (c->negotiate)
+        co_crypto_members_without_aes(c, 0);
     return COHORT_OK;
 }
 
@@ -393,10 +416,11 @@ int co_crypto_cipher_available(cohort_cipher_t cipher)
 int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher)
 {
     if (c == NULL || (cipher != COHORT_CIPHER_XCHACHA20POLY1305 &&
-                      cipher != COHORT_CIPHER_AES256GCM))
+                      cipher != COHORT_CIPHER_AES256GCM &&
+                      cipher != COHORT_CIPHER_FASTEST))
         return COHORT_ERR_INVAL;
-    return cipher == COHORT_CIPHER_XCHACHA20POLY1305 ? COHORT_OK
-                                                     : COHORT_ERR_NOCRYPTO;
+    return cipher != COHORT_CIPHER_AES256GCM ? COHORT_OK
+                                             : COHORT_ERR_NOCRYPTO;
 }
 
 int co_crypto_add_key(co_crypto_t *c, const uint8_t key[COHORT_KEY_BYTES],

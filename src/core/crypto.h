@@ -34,9 +34,13 @@ typedef struct co_aes_key {
 
 typedef struct co_crypto {
     cohort_security_t mode;
-    cohort_cipher_t cipher;     /* sealing: XCHACHA20POLY1305 or AES256GCM
-                                   (never FASTEST: the IO edge resolves it) */
-    int aes_ok;                 /* this CPU can open AES-256-GCM */
+    cohort_cipher_t cipher;     /* sealing now: XCHACHA20POLY1305 or
+                                   AES256GCM (never FASTEST) */
+    int negotiate;              /* configured FASTEST: cipher is AES256GCM
+                                   while aes_ok and no member heard says
+                                   it cannot open it (CO_FLAG_NOAES) */
+    int aes_ok;                 /* this CPU can open AES-256-GCM (and
+                                   nothing turned it off) */
     struct {
         int in_use;
         uint8_t id;
@@ -56,10 +60,21 @@ int co_crypto_init(co_crypto_t *c, cohort_security_t mode,
                    const uint8_t key[COHORT_KEY_BYTES], uint8_t key_id);
 
 /* Seal with cipher from now on (after co_crypto_init(); the default is
- * XChaCha20-Poly1305). Either cipher is opened whatever this is. Errors:
- * INVAL (unknown cipher, or FASTEST), NOCRYPTO (AES256GCM and this CPU or
- * build cannot). */
+ * XChaCha20-Poly1305). FASTEST: AES-256-GCM where this CPU has it, as long
+ * as co_crypto_members_without_aes() is told of none, else XChaCha20-
+ * Poly1305. Either cipher is opened whatever this is. Errors: INVAL
+ * (unknown cipher), NOCRYPTO (AES256GCM and this CPU or build cannot). */
 int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher);
+
+/* Act as a CPU without AES-256-GCM: never open or seal it, and say so in
+ * every datagram (CO_FLAG_NOAES). Before co_crypto_use_cipher(); for
+ * tests (COHORT_AES=0). */
+void co_crypto_disable_aes(co_crypto_t *c);
+
+/* n members heard (in this life of theirs) cannot open AES-256-GCM: with
+ * FASTEST, seal with XChaCha20-Poly1305 while n > 0, AES-256-GCM again
+ * when it is 0. Without FASTEST, nothing changes. */
+void co_crypto_members_without_aes(co_crypto_t *c, size_t n);
 
 /* 1 if cipher can be used here (FASTEST: 1 with libsodium), else 0. The
  * caller must have run sodium_init(). */

@@ -139,6 +139,10 @@ void co_builder_finish(co_core_t *core, co_builder_t *b, uint64_t now_ns)
     uint8_t *body = b->buf + CO_HEADER_BYTES;
     if (b->type == CO_TYPE_DATA)
         co_put64(body, core->tx.low);
+    /* FASTEST seals with AES-256-GCM only while no member heard says it
+     * cannot open it; a retransmission is sealed anew, so a record lost
+     * to such a member comes back in the cipher it opens. */
+    co_crypto_members_without_aes(&core->crypto, core->peers.no_aes);
     co_header_t h = {
         .version = CO_WIRE_VERSION,
         .type = b->type,

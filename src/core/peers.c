@@ -118,10 +118,24 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
     co_store_free(&peer->store);
     co_hold_free(&peer->hold, p->mem);
     co_free(p->mem, peer->vec);
+    if (peer->no_aes) {
+        COHORT_ASSERT(p->no_aes > 0);
+        p->no_aes--;
+    }
     memset(peer, 0, sizeof *peer);
     p->count--;
     while (p->span > 0 && !p->slots[p->span - 1].in_use)
         p->span--;
+}
+
+void co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer)
+{
+    COHORT_ASSERT(peer->in_use);
+    if (!peer->no_aes) {
+        peer->no_aes = true;
+        p->no_aes++;
+        COHORT_ASSERT(p->no_aes <= p->count);
+    }
 }
 
 co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id)

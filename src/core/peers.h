@@ -81,6 +81,8 @@ typedef struct co_peer {
      * change, cut_limit is the last of its records this member delivers
      * in the old view and cut_holder a member that holds them all. */
     bool in_view;
+    bool no_aes;                  /* its datagrams say it cannot open
+                                     AES-256-GCM (counted in no_aes) */
     bool size_apart;              /* its heartbeat named another
                                      max_datagram: never in a view here
                                      (gms.h, MISMATCH), so no repair is
@@ -145,6 +147,7 @@ typedef struct co_peers {
     co_peer_t *slots;
     size_t cap;
     size_t count;
+    size_t no_aes;                /* peers with no_aes set */
     size_t span;                  /* slots[span..cap) are all free: walks
                                      over the peers stop at span (every
                                      turn walks them several times) */
@@ -176,6 +179,10 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
 
 /* Release a slot and everything it holds. */
 void co_peers_remove(co_peers_t *p, co_peer_t *peer);
+
+/* peer's datagrams say it cannot open AES-256-GCM (CO_FLAG_NOAES): count
+ * it in p->no_aes until it is removed. Idempotent. */
+void co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer);
 
 /* Remember peer in a tomb, then remove it. left: it said LEAVE, so
  * nothing from this incarnation is ever taken again. */

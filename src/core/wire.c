@@ -56,8 +56,12 @@ static int co_header_check_fields(const co_header_t *h)
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     /* Ciphertext, or a cipher named, without a tag could never be
      * verified. */
-    if ((h->flags & (CO_FLAG_ENCRYPTED | CO_FLAG_AES256GCM)) &&
+    if ((h->flags & (CO_FLAG_ENCRYPTED | CO_FLAG_AES256GCM |
+                     CO_FLAG_NOAES)) &&
         !(h->flags & CO_FLAG_SECURED))
+        return CO_DROP(COHORT_DROP_BAD_FIELD);
+    /* A sender that cannot open AES-256-GCM cannot seal with it either. */
+    if ((h->flags & CO_FLAG_AES256GCM) && (h->flags & CO_FLAG_NOAES))
         return CO_DROP(COHORT_DROP_BAD_FIELD);
     if (h->sender_id == 0 || h->incarnation == 0 || h->packet_seq == 0)
         return CO_DROP(COHORT_DROP_BAD_FIELD);

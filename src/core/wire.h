@@ -48,7 +48,12 @@ enum co_flag {
     CO_FLAG_ENCRYPTED = 0x02, /* body is ciphertext; needs SECURED */
     CO_FLAG_AES256GCM = 0x04, /* sealed with AES-256-GCM, not
                                  XChaCha20-Poly1305; needs SECURED */
-    CO_FLAG__KNOWN = 0x07,
+    CO_FLAG_NOAES = 0x08,     /* the sender cannot open AES-256-GCM (its
+                                 CPU lacks the instructions): members
+                                 whose cipher is FASTEST seal with
+                                 XChaCha20-Poly1305 while one is heard;
+                                 needs SECURED, never with AES256GCM */
+    CO_FLAG__KNOWN = 0x0f,
 };
 
 /* Datagram types. Gaps are reserved for later issues: 16..31 membership

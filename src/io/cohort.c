@@ -412,11 +412,16 @@ static int co_check_security(const struct cohort_config *cfg)
     if (sodium_init() < 0)
         return co_fail(COHORT_ERR_NOCRYPTO, "security: sodium_init() "
                        "failed");
+    const char *aes = getenv("COHORT_AES");
     if (cfg->cipher == COHORT_CIPHER_AES256GCM &&
         !co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
         return co_fail(COHORT_ERR_NOCRYPTO, "cipher: AES-256-GCM needs CPU "
                        "support (AES-NI and PCLMUL, or ARMv8 crypto) that "
                        "this machine lacks");
+    if (cfg->cipher == COHORT_CIPHER_AES256GCM && aes != NULL &&
+        strcmp(aes, "0") == 0)
+        return co_fail(COHORT_ERR_NOCRYPTO, "cipher: AES-256-GCM, but "
+                       "COHORT_AES=0 says to act as a machine without it");
     return 0;
 #endif
 }
@@ -545,14 +550,10 @@ static int co_core_config_of(const struct cohort_config *cfg,
 #define CO_TO_CORE(f) cc->f = cfg->f;
     CO_SHARED_FIELDS(CO_TO_CORE)
 #undef CO_TO_CORE
-    /* The core seals with one cipher: FASTEST is this machine's choice.
-     * co_check_security() ran sodium_init() when security is on. */
-    if (cc->cipher == COHORT_CIPHER_FASTEST)
-        cc->cipher = cfg->security != COHORT_SECURITY_NONE &&
-                             co_crypto_cipher_available(
-                                 COHORT_CIPHER_AES256GCM)
-                         ? COHORT_CIPHER_AES256GCM
-                         : COHORT_CIPHER_XCHACHA20POLY1305;
+    /* COHORT_AES=0: act as a CPU without AES-256-GCM (tests of a mixed
+     * group; docs/security.md, "Ciphers"). */
+    const char *aes = getenv("COHORT_AES");
+    cc->aes_off = aes != NULL && strcmp(aes, "0") == 0;
     int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)

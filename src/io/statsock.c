@@ -64,6 +64,7 @@ static const struct co_stat_field co_stat_fields[] = {
     CO_G(send_window_share_bytes),
     CO_C(parity_sent), CO_C(parity_received), CO_C(parity_recovered),
     CO_C(datagram_mismatches), CO_C(narrow_paths), CO_C(gso_datagrams),
+    CO_G(members_without_aes),
 };
 
 struct co_out {

@@ -61,6 +61,8 @@ static void fuzz_config(co_core_config_t *cfg, uint32_t id, int mode)
 #endif
     memset(cfg->key, 0x11, sizeof cfg->key);
     cfg->name[0] = 'f';
+    /* Each input names its cipher, whatever the default. */
+    cfg->cipher = COHORT_CIPHER_XCHACHA20POLY1305;
 #ifdef HAVE_LIBSODIUM
     if (aes && auth && crypto_aead_aes256gcm_is_available())
         cfg->cipher = COHORT_CIPHER_AES256GCM;

@@ -93,8 +93,10 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
     if (len < want)
         return COHORT_DROP_TRUNCATED;
     if ((flags & ~CO_FLAG__KNOWN) != 0 ||
-        ((flags & (CO_FLAG_ENCRYPTED | CO_FLAG_AES256GCM)) != 0 &&
-         (flags & CO_FLAG_SECURED) == 0))
+        ((flags & (CO_FLAG_ENCRYPTED | CO_FLAG_AES256GCM | CO_FLAG_NOAES)) !=
+             0 &&
+         (flags & CO_FLAG_SECURED) == 0) ||
+        ((flags & CO_FLAG_AES256GCM) && (flags & CO_FLAG_NOAES)))
         return COHORT_DROP_BAD_FIELD;
     bool empty = d[3] == CO_TYPE_LEAVE || d[3] == CO_TYPE_PROBE;
     if (co_get32(d + 12) == 0 || co_get32(d + 16) == 0 ||
@@ -109,9 +111,11 @@ static int pre_tag_reason(const sim_world_t *w, size_t r, const uint8_t *d,
         return COHORT_DROP_SELF;
     if ((flags & (CO_FLAG_SECURED | CO_FLAG_ENCRYPTED)) != mode)
         return COHORT_DROP_SECURITY_MODE;
-    /* Either cipher is opened, where the CPU can (sim_scn.aes_mask). */
+    /* Either cipher is opened, where the CPU can (sim_scn.aes_mask), and
+     * the node does not act as one that cannot (noaes_mask). */
     if ((flags & CO_FLAG_AES256GCM) &&
-        !co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
+        (!co_crypto_cipher_available(COHORT_CIPHER_AES256GCM) ||
+         sim_node_aes_off(w, r)))
         return COHORT_DROP_SECURITY_MODE;
     if (mode != 0 && d[5] != w->scn.cfg.key_id)
         return COHORT_DROP_KEY_UNKNOWN;

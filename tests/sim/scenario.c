@@ -554,6 +554,9 @@ void sim_scenario_draw(sim_scn_t *s, const sim_opts_t *opts, bool fifo,
         co_rng_t c;
         co_rng_seed(&c, opts->seed ^ 0xae5256aeULL);
         s->aes_mask = (uint32_t)co_rng_next(&c);
+        /* A quarter of them mix in members without AES-256-GCM. */
+        if (co_rng_next(&c) % 4 == 0)
+            s->noaes_mask = (uint32_t)co_rng_next(&c);
     }
     draw_misfit(s, opts);
     draw_narrow(s, opts);

@@ -584,6 +584,11 @@ static void app_send(sim_world_t *w, size_t i)
 /* Node life cycle                                                     */
 /* ------------------------------------------------------------------ */
 
+bool sim_node_aes_off(const sim_world_t *w, size_t idx)
+{
+    return idx < 32 && (w->scn.noaes_mask >> idx & 1u);
+}
+
 static void node_config(const sim_world_t *w, const sim_node_t *n,
                         co_core_config_t *cfg)
 {
@@ -593,9 +598,12 @@ static void node_config(const sim_world_t *w, const sim_node_t *n,
     cfg->incarnation = sim_incarnation(n);
     snprintf(cfg->name, sizeof cfg->name, "n%zu", n->idx);
     memcpy(cfg->key, n->key, sizeof cfg->key);
-    cfg->cipher = n->idx < 32 && (w->scn.aes_mask >> n->idx & 1u)
-                      ? COHORT_CIPHER_AES256GCM
-                      : COHORT_CIPHER_XCHACHA20POLY1305;
+    bool aes = n->idx < 32 && (w->scn.aes_mask >> n->idx & 1u);
+    cfg->aes_off = sim_node_aes_off(w, n->idx);
+    cfg->cipher = cfg->aes_off || (aes && w->scn.noaes_mask)
+                      ? COHORT_CIPHER_FASTEST
+                  : aes ? COHORT_CIPHER_AES256GCM
+                        : COHORT_CIPHER_XCHACHA20POLY1305;
     cfg->seed = n->core_seed + n->gen * 0x9e3779b97f4a7c15ULL;
     /* The misfit's size; with its self-test it is configured with the
      * members' (so it names theirs and is taken in) while the network

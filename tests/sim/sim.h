@@ -205,6 +205,10 @@ typedef struct sim_scn {
     uint32_t aes_mask;         /* secured: nodes that seal with AES-256-GCM
                                   (the others XChaCha20-Poly1305; 0 where
                                   the CPU has no AES instructions) */
+    uint32_t noaes_mask;       /* secured: nodes acting as CPUs without
+                                  AES-256-GCM (aes_off); where any is, the
+                                  aes_mask nodes are set to FASTEST, which
+                                  seals with it only while none is heard */
     uint64_t slow_pull_ns[SIM_MAX_NODES];
 
     /* workload */
@@ -765,6 +769,9 @@ bool sim_same_group(const sim_world_t *w, size_t a, size_t b);
 /* Whether node's own link drops datagram d of len bytes on its way to or
  * from it: the narrow outsider's link, for one longer than narrow_path
  * (counted in tot.narrowed). A node's own loopback does not cross it. */
+/* Node idx acts as a CPU without AES-256-GCM (scn.noaes_mask). */
+bool sim_node_aes_off(const sim_world_t *w, size_t idx);
+
 bool sim_link_drops(sim_world_t *w, size_t node, const uint8_t *d,
                     size_t len);
 /* True when a datagram from a can reach b now (partitions). */

@@ -313,7 +313,8 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
 {
     const sim_scn_t *s = &w->scn;
     const sim_totals_t *t = &w->tot;
-    printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s%s fifo=%s "
+    uint32_t in = s->members >= 32 ? ~0u : (1u << s->members) - 1u;
+    printf("%-4s seed=%llu scenario=%s members=%zu%s sec=%s%s%s fifo=%s "
            "loss<=%.2f dup=%.2f reorder=%.2f part=%zu crash=%zu pause=%zu slow=%u "
            "sent=u%llu/f%llu delivered=u%llu/f%llu again=%llu retx=%llu "
            "nacks=%llu drops=%llu dgrams=%llu owed=%llu mem=%zu/%zu "
@@ -325,9 +326,8 @@ static void print_summary(const sim_world_t *w, const cli_t *c,
                                       : "+outsider")
                        : "",
            security_name(s->cfg.security),
-           (s->members >= 32 ? s->aes_mask
-                             : s->aes_mask & ((1u << s->members) - 1u))
-               ? "+aes" : "",
+           s->aes_mask & in ? "+aes" : "",
+           s->noaes_mask & in ? "+noaes" : "",
            w->fifo ? "yes" : "no",
            s->loss_max, s->dup, s->reorder, s->n_partitions, s->n_crashes,
            s->n_pauses, (unsigned)__builtin_popcount(s->slow_mask),

@@ -56,6 +56,11 @@ typedef struct net {
                                      it are lost (a path of a lower MTU);
                                      0: none */
     size_t paths_sent[NODES];     /* PATH datagrams */
+    size_t sealed_sent[NODES];    /* datagrams with CO_FLAG_SECURED */
+    size_t aes_sent[NODES];       /* ... with CO_FLAG_AES256GCM */
+    size_t noaes_sent[NODES];     /* ... with CO_FLAG_NOAES */
+    size_t mode_warnings[NODES];  /* COHORT_ERR_SECURITY_MODE warnings
+                                     pulled */
 } net_t;
 
 static co_addr_t addr_of(int node)
@@ -88,6 +93,11 @@ static void drain_tx(net_t *n, int node)
             n->leaves_sent[node]++;
             if (n->drop_leaves[node] > 0 && n->drop_leaves[node]--)
                 continue;
+        }
+        if (tx.data[4] & CO_FLAG_SECURED) {
+            n->sealed_sent[node]++;
+            n->aes_sent[node] += (tx.data[4] & CO_FLAG_AES256GCM) != 0;
+            n->noaes_sent[node] += (tx.data[4] & CO_FLAG_NOAES) != 0;
         }
         if (tx.data[3] == CO_TYPE_PATH) {
             n->paths_sent[node]++;
@@ -126,9 +136,13 @@ static void check_payload(net_t *n, int rx, const cohort_event_t *ev)
 static void pull_events(net_t *n, int node)
 {
     cohort_event_t ev;
-    while (co_core_next_event(n->cores[node], n->now_ns, &ev))
+    while (co_core_next_event(n->cores[node], n->now_ns, &ev)) {
         if (ev.type == COHORT_EVENT_MESSAGE)
             check_payload(n, node, &ev);
+        if (ev.type == COHORT_EVENT_WARNING &&
+            ev.u.warning.code == COHORT_ERR_SECURITY_MODE)
+            n->mode_warnings[node]++;
+    }
     drain_tx(n, node);
 }
 
@@ -816,6 +830,118 @@ static void test_mode_mismatch_never_joins(void **state)
     assert_true(co_core_stats(n->cores[2])->drops[COHORT_DROP_SECURITY_MODE] > 0);
     assert_true(warned_with(n->cores[2], n->now_ns, COHORT_ERR_SECURITY_MODE));
     net_free(n);
+}
+
+static void count_reset(net_t *n)
+{
+    memset(n->sealed_sent, 0, sizeof n->sealed_sent);
+    memset(n->aes_sent, 0, sizeof n->aes_sent);
+    memset(n->noaes_sent, 0, sizeof n->noaes_sent);
+}
+
+/* Node 2 acts as a CPU without AES-256-GCM; the others, cipher FASTEST
+ * (the default), seal with it until they hear node 2, whose every
+ * datagram says it cannot open it, and then with XChaCha20-Poly1305, so
+ * node 2 gets every message without a warning. When node 2 is gone they
+ * go back to AES-256-GCM. */
+static void test_cipher_negotiated(void **state)
+{
+    (void)state;
+    if (!co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
+        skip();
+    g_security = COHORT_SECURITY_ENCRYPT;
+    net_t *n = net_new(0);
+    co_core_free(n->cores[2]);
+    co_core_config_t cfg;
+    config_for(&cfg, 2);
+    assert_int_equal(cfg.cipher, COHORT_CIPHER_FASTEST);
+    cfg.security = COHORT_SECURITY_ENCRYPT;
+    cfg.aes_off = 1;
+    memset(cfg.key, g_key_fill[2], sizeof cfg.key);
+    assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    n->cut[2] = 1;
+    run_for(n, 500000000ULL);
+    for (int i = 0; i < 2; i++) {
+        assert_true(n->sealed_sent[i] > 0);
+        assert_int_equal(n->aes_sent[i], n->sealed_sent[i]);
+        assert_int_equal(n->noaes_sent[i], 0);
+    }
+    assert_int_equal(n->aes_sent[2], 0);
+    assert_int_equal(n->noaes_sent[2], n->sealed_sent[2]);
+
+    n->cut[2] = 0;
+    run_for(n, 1000000000ULL);
+    cohort_member_t m[8];
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(co_core_view(n->cores[i], NULL, m, 8), 3);
+    count_reset(n);
+    send_all(n, COHORT_FIFO, 200, 1000);
+    run_for(n, 500000000ULL);
+    for (int i = 0; i < NODES; i++) {
+        for (int j = 0; j < NODES; j++)
+            if (j != i)
+                assert_int_equal(n->delivered[i][j], 200);
+        assert_true(n->sealed_sent[i] > 100);
+        assert_int_equal(n->aes_sent[i], 0);
+        assert_int_equal(co_core_stats_mut(n->cores[i])->members_without_aes,
+                         i == 2 ? 0 : 1);
+    }
+    assert_int_equal(n->noaes_sent[2], n->sealed_sent[2]);
+    assert_int_equal(n->fifo_violations, 0);
+    /* What node 2 dropped before they heard it was repaired or before
+     * the view, and was never a stream worth a warning. */
+    assert_int_equal(n->mode_warnings[2], 0);
+
+    n->cut[2] = 1; /* gone: its peer entry goes after the timeout */
+    run_for(n, 6000000000ULL);
+    count_reset(n);
+    run_for(n, 500000000ULL);
+    for (int i = 0; i < 2; i++) {
+        assert_true(n->sealed_sent[i] > 0);
+        assert_int_equal(n->aes_sent[i], n->sealed_sent[i]);
+        assert_int_equal(co_core_stats_mut(n->cores[i])->members_without_aes,
+                         0);
+    }
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
+}
+
+/* A member set to AES256GCM (not FASTEST) does not give in: the member
+ * without it gets none of its datagrams and, since they keep coming for
+ * a member timeout, says so; nothing of the others' is lost. */
+static void test_aes_sender_warned(void **state)
+{
+    (void)state;
+    if (!co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
+        skip();
+    g_security = COHORT_SECURITY_AUTH;
+    net_t *n = net_new(0);
+    co_core_config_t cfg;
+    co_core_free(n->cores[0]);
+    config_for(&cfg, 0);
+    cfg.security = COHORT_SECURITY_AUTH;
+    cfg.cipher = COHORT_CIPHER_AES256GCM;
+    memset(cfg.key, g_key_fill[0], sizeof cfg.key);
+    assert_int_equal(co_core_new(&n->cores[0], &cfg, n->now_ns), 0);
+    co_core_free(n->cores[2]);
+    config_for(&cfg, 2);
+    cfg.security = COHORT_SECURITY_AUTH;
+    cfg.aes_off = 1;
+    memset(cfg.key, g_key_fill[2], sizeof cfg.key);
+    assert_int_equal(co_core_new(&n->cores[2], &cfg, n->now_ns), 0);
+    run_for(n, 1000000000ULL);
+    assert_int_equal(n->mode_warnings[2], 0); /* not yet: it may give in */
+    count_reset(n);
+    run_for(n, 4000000000ULL);
+    assert_true(n->mode_warnings[2] >= 1);
+    assert_true(n->mode_warnings[2] <= 2); /* once a member timeout */
+    assert_true(co_core_stats(n->cores[2])->drops[COHORT_DROP_SECURITY_MODE] > 0);
+    assert_int_equal(n->aes_sent[0], n->sealed_sent[0]);
+    assert_true(n->sealed_sent[1] > 0);
+    assert_int_equal(n->aes_sent[1], 0); /* FASTEST, and it heard node 2 */
+    assert_int_equal(n->mode_warnings[0] + n->mode_warnings[1], 0);
+    net_free(n);
+    g_security = COHORT_SECURITY_NONE;
 }
 
 /* A datagram longer than UDP allows, whose header is valid (body_len up to
@@ -1645,6 +1771,8 @@ int main(void)
         cmocka_unit_test(test_replayed_traffic_rejected),
         cmocka_unit_test(test_key_rollover),
         cmocka_unit_test(test_oversized_datagram_dropped),
+        cmocka_unit_test(test_cipher_negotiated),
+        cmocka_unit_test(test_aes_sender_warned),
         cmocka_unit_test(test_path_checked_before_join),
         cmocka_unit_test(test_path_first_names_member),
         cmocka_unit_test(test_replay_does_not_revive_leaver),

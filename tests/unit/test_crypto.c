@@ -423,8 +423,6 @@ static void test_use_cipher(void **state)
     assert_int_equal(c.cipher, COHORT_CIPHER_XCHACHA20POLY1305);
     assert_int_equal(co_crypto_use_cipher(NULL, COHORT_CIPHER_AES256GCM),
                      COHORT_ERR_INVAL);
-    assert_int_equal(co_crypto_use_cipher(&c, COHORT_CIPHER_FASTEST),
-                     COHORT_ERR_INVAL);
     assert_int_equal(co_crypto_use_cipher(&c, (cohort_cipher_t)9),
                      COHORT_ERR_INVAL);
     assert_int_equal(co_crypto_use_cipher(&c,
@@ -495,6 +493,55 @@ static void test_aes_known_answer(void **state)
     assert_memory_equal(d + n - CO_TRAILER_BYTES, tag, sizeof tag);
     assert_int_equal(open_dgram(&c, d, n), 0);
     assert_memory_equal(d + CO_HEADER_BYTES, KAT_BODY, KAT_BODY_LEN);
+}
+
+/* FASTEST seals with AES-256-GCM while no member is known that cannot
+ * open it; a CPU without it (or COHORT_AES=0) says so in its flags,
+ * whatever it seals with, and never seals or opens AES-256-GCM. */
+static void test_fastest_negotiates(void **state)
+{
+    (void)state;
+    for (int m = COHORT_SECURITY_AUTH; m <= COHORT_SECURITY_ENCRYPT; m++) {
+        uint8_t mode = m == COHORT_SECURITY_AUTH
+                           ? CO_FLAG_SECURED
+                           : CO_FLAG_SECURED | CO_FLAG_ENCRYPTED;
+        co_crypto_t c, x;
+        assert_int_equal(co_crypto_init(&c, (cohort_security_t)m, KEY1, 1),
+                         0);
+        assert_int_equal(co_crypto_use_cipher(&c, COHORT_CIPHER_FASTEST), 0);
+        uint8_t aes = have_aes() ? CO_FLAG_AES256GCM : CO_FLAG_NOAES;
+        assert_int_equal(co_crypto_flags(&c), mode | aes);
+        co_crypto_members_without_aes(&c, 1);
+        assert_int_equal(co_crypto_flags(&c),
+                         mode | (have_aes() ? 0 : CO_FLAG_NOAES));
+        uint8_t d[DGRAM_MAX];
+        size_t n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN, 3);
+        assert_int_equal(open_dgram(&c, d, n), 0); /* XChaCha20-Poly1305 */
+        co_crypto_members_without_aes(&c, 0);
+        assert_int_equal(co_crypto_flags(&c), mode | aes);
+        /* Told of no such member, a member set to one cipher keeps it. */
+        assert_int_equal(co_crypto_init(&x, (cohort_security_t)m, KEY1, 1),
+                         0);
+        co_crypto_members_without_aes(&x, 3);
+        assert_int_equal(co_crypto_flags(&x),
+                         mode | (have_aes() ? 0 : CO_FLAG_NOAES));
+        /* Acting as a CPU without AES-256-GCM. */
+        co_crypto_disable_aes(&x);
+        assert_int_equal(co_crypto_use_cipher(&x, COHORT_CIPHER_AES256GCM),
+                         COHORT_ERR_NOCRYPTO);
+        assert_int_equal(co_crypto_use_cipher(&x, COHORT_CIPHER_FASTEST), 0);
+        co_crypto_members_without_aes(&x, 0);
+        assert_int_equal(co_crypto_flags(&x), mode | CO_FLAG_NOAES);
+        n = build_sealed(&x, d, KAT_BODY, KAT_BODY_LEN, 4);
+        assert_int_equal(open_dgram(&c, d, n), 0);
+        assert_memory_equal(d + CO_HEADER_BYTES, KAT_BODY, KAT_BODY_LEN);
+        if (have_aes()) {
+            n = build_sealed(&c, d, KAT_BODY, KAT_BODY_LEN, 5);
+            assert_true(d[4] & CO_FLAG_AES256GCM);
+            assert_int_equal(open_dgram(&x, d, n),
+                             CO_DROP(COHORT_DROP_SECURITY_MODE));
+        }
+    }
 }
 
 /* Members sealing with different ciphers still hear each other: a member
@@ -930,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_bitflips_auth),
         cmocka_unit_test(test_bitflips_encrypt),
         cmocka_unit_test(test_use_cipher),
+        cmocka_unit_test(test_fastest_negotiates),
         cmocka_unit_test(test_aes_roundtrip),
         cmocka_unit_test(test_aes_known_answer),
         cmocka_unit_test(test_either_cipher_opens),

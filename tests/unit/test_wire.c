@@ -311,7 +311,7 @@ static void header_bad_flags(void **state)
     (void)state;
     /* Unknown bits, with and without SECURED; the length always matches
      * the SECURED bit, so only the flags are wrong. */
-    static const uint8_t unknown[] = {0x08, 0x10, 0x40, 0x80, 0xF8};
+    static const uint8_t unknown[] = {0x10, 0x20, 0x40, 0x80, 0xF0};
     co_header_t plain = header_base(CO_TYPE_DATA, 16);
     co_header_t sealed = plain;
     sealed.flags = CO_FLAG_SECURED;
@@ -327,8 +327,19 @@ static void header_bad_flags(void **state)
     expect_patched(&plain, 4, CO_FLAG_AES256GCM, DROP(BAD_FIELD));
     expect_patched(&plain, 4, CO_FLAG_AES256GCM | CO_FLAG_ENCRYPTED,
                    DROP(BAD_FIELD));
-    /* AES-256-GCM is a known bit with a tag. */
+    expect_patched(&plain, 4, CO_FLAG_NOAES, DROP(BAD_FIELD));
+    expect_patched(&plain, 4, CO_FLAG_NOAES | CO_FLAG_ENCRYPTED,
+                   DROP(BAD_FIELD));
+    /* AES-256-GCM and "cannot open AES-256-GCM" are known bits with a
+     * tag, but not together: such a sender cannot seal with it. */
     expect_patched(&sealed, 4, CO_FLAG_SECURED | CO_FLAG_AES256GCM, 0);
+    expect_patched(&sealed, 4, CO_FLAG_SECURED | CO_FLAG_NOAES, 0);
+    expect_patched(&sealed, 4,
+                   CO_FLAG_SECURED | CO_FLAG_ENCRYPTED | CO_FLAG_NOAES, 0);
+    expect_patched(&sealed, 4,
+                   CO_FLAG_SECURED | CO_FLAG_AES256GCM | CO_FLAG_NOAES,
+                   DROP(BAD_FIELD));
+    expect_patched(&sealed, 4, CO_FLAG__KNOWN, DROP(BAD_FIELD));
 }
 
 static int decode_built(const co_header_t *h)
