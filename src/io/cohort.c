@@ -1661,7 +1661,9 @@ COHORT_API int cohort_stats(const cohort_t *c, struct cohort_stats *out)
     size_t want = out->struct_size == 0 ? sizeof *out : out->struct_size;
     if (want < sizeof(size_t) || want > CO_STATS_SIZE_MAX)
         return COHORT_ERR_INVAL;
-    struct cohort_stats s = *co_core_stats(c->core);
+    /* The gauges are computed now (co_core_stats_mut); before 2026-12-08
+     * this read co_core_stats(), whose gauges were never filled. */
+    struct cohort_stats s = *co_core_stats_mut(c->core);
     co_add_io_stats(c, &s);
     size_t n = want < sizeof s ? want : sizeof s;
     s.struct_size = n;
