@@ -14,7 +14,7 @@
 #     that does not wait for it: A prints nothing, ends with 4 (nothing
 #     printed while the group's traffic was refused), and
 #     warns "datagrams sealed with AES-256-GCM, which this member cannot
-#     open, are dropped".
+#     open, are dropped", with cohort-sub's hint about --cipher.
 # Without the negotiation (FASTEST sealing AES-256-GCM regardless), A
 # prints nothing in 1 and the test fails.
 # Exit 0 pass, 1 fail (logs kept, directory named), 77 skip.
@@ -84,6 +84,8 @@ if [ $aes = 1 ]; then
     [ -s "$dir/a2.out" ] && bad "2: A printed what it cannot open"
     grep -q 'datagrams sealed with AES-256-GCM, which this member cannot open, are dropped' \
         "$dir/a2.err" || bad "2: A did not say why it gets nothing"
+    grep -q 'hint: this machine cannot open AES-256-GCM' "$dir/a2.err" ||
+        bad "2: cohort-sub gave no hint about the cipher"
 else
     echo "$me: this CPU has no AES-256-GCM: part 2 skipped"
 fi

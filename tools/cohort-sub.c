@@ -55,6 +55,7 @@ struct sub {
     uint64_t printed;
     uint64_t not_events;         /* messages that are not cohort-pub's */
     uint64_t refused_warnings;   /* AUTH, KEY_UNKNOWN, SECURITY_MODE */
+    uint64_t aes_hints;          /* of those, about AES-256-GCM */
     int output_failed;
     int output_closed;           /* the reader went away (EPIPE) */
 };
@@ -268,10 +269,21 @@ static void on_event(void *ctx, const cohort_event_t *ev)
         return;
     case COHORT_EVENT_WARNING:
         tool_print_warning(ev);
-        if (refused_code(ev->u.warning.code) && s->refused_warnings++ == 0)
+        if (!refused_code(ev->u.warning.code))
+            return;
+        /* The core's text names AES-256-GCM when that is the cause. */
+        if (ev->u.warning.text && strstr(ev->u.warning.text, "AES-256-GCM")) {
+            if (s->aes_hints++ == 0)
+                tool_err("hint: this machine cannot open AES-256-GCM; give "
+                         "the member set to --cipher aes256gcm the "
+                         "default, fastest, which gives way to such "
+                         "members");
+        } else if (s->refused_warnings - s->aes_hints == 0) {
             tool_err("hint: traffic of this group is refused here; if "
                      "events are missing, check --key and --security "
                      "against the publisher's");
+        }
+        s->refused_warnings++;
         return;
     case COHORT_EVENT_MEMBER_JOINED:
     case COHORT_EVENT_MEMBER_LEFT:
