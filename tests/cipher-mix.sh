@@ -14,7 +14,9 @@
 #     that does not wait for it: A prints nothing, ends with 4 (nothing
 #     printed while the group's traffic was refused), and
 #     warns "datagrams sealed with AES-256-GCM, which this member cannot
-#     open, are dropped", with cohort-sub's hint about --cipher.
+#     open, are dropped", with cohort-sub's hint about --cipher; the
+#     publisher is told once that A cannot hear it (not that the path
+#     drops its datagrams).
 # Without the negotiation (FASTEST sealing AES-256-GCM regardless), A
 # prints nothing in 1 and the test fails.
 # Exit 0 pass, 1 fail (logs kept, directory named), 77 skip.
@@ -86,6 +88,10 @@ if [ $aes = 1 ]; then
         "$dir/a2.err" || bad "2: A did not say why it gets nothing"
     grep -q 'hint: this machine cannot open AES-256-GCM' "$dir/a2.err" ||
         bad "2: cohort-sub gave no hint about the cipher"
+    n=$(grep -c 'cannot open AES-256-GCM, which this one seals with' "$dir/pub2.err")
+    [ "$n" -eq 1 ] || bad "2: the publisher was told $n times that A cannot hear it, want 1"
+    grep -q 'do not arrive' "$dir/pub2.err" &&
+        bad "2: the publisher blamed the path: $(grep 'do not arrive' "$dir/pub2.err")"
 else
     echo "$me: this CPU has no AES-256-GCM: part 2 skipped"
 fi

@@ -1189,6 +1189,20 @@ static void warn_security(co_core_t *core, int reason, uint8_t flags,
                          "(another key, or forged)", nobody, 0);
 }
 
+/* A member that cannot open AES-256-GCM, heard by one set to seal with
+ * nothing else: it hears nothing of this one, which is to it as if cut
+ * off one way. Told once a life of it. */
+static void warn_deaf(co_core_t *core, const co_peer_t *peer)
+{
+    char text[200]; /* the event keeps 119 bytes: the name comes last */
+    snprintf(text, sizeof text,
+             "member %" PRIu32 " cannot open AES-256-GCM, which this one "
+             "seals with: it hears none of it (cipher FASTEST?) (%s)",
+             peer->id, peer->name[0] != '\0' ? peer->name : "?");
+    co_event_warning(core, COHORT_ERR_SECURITY_MODE, text,
+                     (cohort_member_t){peer->id, peer->incarnation}, 0);
+}
+
 static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
                     const uint8_t *data, size_t len)
 {
@@ -1250,8 +1264,10 @@ static int recv_one(co_core_t *core, uint64_t now_ns, const co_addr_t *from,
     }
     if (!peer && !(peer = admit_sender(core, &h, &b, from, now_ns)))
         return 0;
-    if (h.flags & CO_FLAG_NOAES)
-        co_peers_note_no_aes(&core->peers, peer);
+    if ((h.flags & CO_FLAG_NOAES) &&
+        co_peers_note_no_aes(&core->peers, peer) &&
+        co_crypto_pinned_aes(&core->crypto))
+        warn_deaf(core, peer);
     /* Liveness and the reply address follow only datagrams newer than any
      * seen: an old one the replay window never saw (reordered, or replayed
      * by an outsider) must neither keep a dead member alive nor point its

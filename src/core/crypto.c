@@ -107,6 +107,13 @@ void co_crypto_members_without_aes(co_crypto_t *c, size_t n)
                                         : COHORT_CIPHER_XCHACHA20POLY1305;
 }
 
+int co_crypto_pinned_aes(const co_crypto_t *c)
+{
+    COHORT_ASSERT(c != NULL);
+    return c->mode != COHORT_SECURITY_NONE && !c->negotiate &&
+           c->cipher == COHORT_CIPHER_AES256GCM;
+}
+
 uint8_t co_crypto_send_key_id(const co_crypto_t *c)
 {
     COHORT_ASSERT(c->send_slot >= 0 && c->send_slot < CO_CRYPTO_MAX_KEYS);

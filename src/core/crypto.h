@@ -76,6 +76,9 @@ void co_crypto_disable_aes(co_crypto_t *c);
  * when it is 0. Without FASTEST, nothing changes. */
 void co_crypto_members_without_aes(co_crypto_t *c, size_t n);
 
+/* Set to AES256GCM (not FASTEST): seals with nothing else. */
+int co_crypto_pinned_aes(const co_crypto_t *c);
+
 /* 1 if cipher can be used here (FASTEST: 1 with libsodium), else 0. The
  * caller must have run sodium_init(). */
 int co_crypto_cipher_available(cohort_cipher_t cipher);

@@ -257,8 +257,12 @@ static void narrow(co_core_t *core, const co_gms_action_t *a)
 {
     const co_gms_peer_t *p = co_gms_peer(&core->gms, a->to);
     COHORT_ASSERT(p != NULL);
-    core->stats.narrow_paths++;
     const co_peer_t *peer = co_peers_find(&core->peers, a->to);
+    /* It sends no PATH because it hears no one, and it was told why
+     * (warn_deaf in core.c): apart, but not for the path's sake. */
+    if (peer && peer->no_aes && co_crypto_pinned_aes(&core->crypto))
+        return;
+    core->stats.narrow_paths++;
     const char *name = peer && peer->name[0] != '\0' ? peer->name : "?";
     char text[200]; /* the event keeps 119 bytes: the name comes last */
     snprintf(text, sizeof text,

@@ -128,14 +128,15 @@ void co_peers_remove(co_peers_t *p, co_peer_t *peer)
         p->span--;
 }
 
-void co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer)
+bool co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer)
 {
     COHORT_ASSERT(peer->in_use);
-    if (!peer->no_aes) {
-        peer->no_aes = true;
-        p->no_aes++;
-        COHORT_ASSERT(p->no_aes <= p->count);
-    }
+    if (peer->no_aes)
+        return false;
+    peer->no_aes = true;
+    p->no_aes++;
+    COHORT_ASSERT(p->no_aes <= p->count);
+    return true;
 }
 
 co_tomb_t *co_peers_tomb(co_peers_t *p, uint32_t id)

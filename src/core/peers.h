@@ -181,8 +181,8 @@ co_peer_t *co_peers_add(co_peers_t *p, uint32_t id, uint32_t incarnation,
 void co_peers_remove(co_peers_t *p, co_peer_t *peer);
 
 /* peer's datagrams say it cannot open AES-256-GCM (CO_FLAG_NOAES): count
- * it in p->no_aes until it is removed. Idempotent. */
-void co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer);
+ * it in p->no_aes until it is removed. Idempotent; true the first time. */
+bool co_peers_note_no_aes(co_peers_t *p, co_peer_t *peer);
 
 /* Remember peer in a tomb, then remove it. left: it said LEAVE, so
  * nothing from this incarnation is ever taken again. */
