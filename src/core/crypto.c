@@ -317,9 +317,8 @@ int co_crypto_use_cipher(co_crypto_t *c, cohort_cipher_t cipher)
     if (cipher == COHORT_CIPHER_AES256GCM && !c->aes_ok)
         return COHORT_ERR_NOCRYPTO;
     c->negotiate = cipher == COHORT_CIPHER_FASTEST;
-    c->cipher = cipher;
-    if (c->negotiate)
-        co_crypto_members_without_aes(c, 0);
+    c->cipher = c->negotiate ? COHORT_CIPHER_XCHACHA20POLY1305 : cipher;
+    co_crypto_members_without_aes(c, 0); /* FASTEST: this CPU decides */
     return COHORT_OK;
 }
 

@@ -384,6 +384,13 @@ static int co_check_sockets(const struct cohort_config *cfg)
     return 0;
 }
 
+/* An environment switch set to "0" (COHORT_GSO, COHORT_AES). */
+static bool co_env_off(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && strcmp(v, "0") == 0;
+}
+
 static int co_check_security(const struct cohort_config *cfg)
 {
     cohort_security_t s = cfg->security;
@@ -412,14 +419,12 @@ static int co_check_security(const struct cohort_config *cfg)
     if (sodium_init() < 0)
         return co_fail(COHORT_ERR_NOCRYPTO, "security: sodium_init() "
                        "failed");
-    const char *aes = getenv("COHORT_AES");
     if (cfg->cipher == COHORT_CIPHER_AES256GCM &&
         !co_crypto_cipher_available(COHORT_CIPHER_AES256GCM))
         return co_fail(COHORT_ERR_NOCRYPTO, "cipher: AES-256-GCM needs CPU "
                        "support (AES-NI and PCLMUL, or ARMv8 crypto) that "
                        "this machine lacks");
-    if (cfg->cipher == COHORT_CIPHER_AES256GCM && aes != NULL &&
-        strcmp(aes, "0") == 0)
+    if (cfg->cipher == COHORT_CIPHER_AES256GCM && co_env_off("COHORT_AES"))
         return co_fail(COHORT_ERR_NOCRYPTO, "cipher: AES-256-GCM, but "
                        "COHORT_AES=0 says to act as a machine without it");
     return 0;
@@ -552,8 +557,7 @@ static int co_core_config_of(const struct cohort_config *cfg,
 #undef CO_TO_CORE
     /* COHORT_AES=0: act as a CPU without AES-256-GCM (tests of a mixed
      * group; docs/security.md, "Ciphers"). */
-    const char *aes = getenv("COHORT_AES");
-    cc->aes_off = aes != NULL && strcmp(aes, "0") == 0;
+    cc->aes_off = co_env_off("COHORT_AES");
     int rc = co_choose_ids(cfg, cc, hold_ns);
     const char *why = NULL;
     if (rc == 0 && co_core_config_check(cc, &why) != 0)
@@ -579,8 +583,7 @@ static int co_open_transport(cohort_t *c, const struct cohort_config *cfg,
     tc.max_datagram = cfg->max_datagram;
     /* Segmentation offload unless COHORT_GSO=0 (docs/api.md,
      * "Segmentation offload"). */
-    const char *gso = getenv("COHORT_GSO");
-    tc.gso = gso == NULL || strcmp(gso, "0") != 0;
+    tc.gso = !co_env_off("COHORT_GSO");
     char why[CO_ERROR_TEXT_MAX];
     snprintf(why, sizeof why, "transport failed");
     int rc = co_transport_open(&c->tp, &tc, why, sizeof why);
