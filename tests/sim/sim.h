@@ -766,12 +766,11 @@ size_t sim_node_datagram(const sim_world_t *w, size_t i);
  * members among themselves, and the misfit with them too, which is kept
  * out of their views only. */
 bool sim_same_group(const sim_world_t *w, size_t a, size_t b);
+/* Node idx acts as a CPU without AES-256-GCM (scn.noaes_mask). */
+bool sim_node_aes_off(const sim_world_t *w, size_t idx);
 /* Whether node's own link drops datagram d of len bytes on its way to or
  * from it: the narrow outsider's link, for one longer than narrow_path
  * (counted in tot.narrowed). A node's own loopback does not cross it. */
-/* Node idx acts as a CPU without AES-256-GCM (scn.noaes_mask). */
-bool sim_node_aes_off(const sim_world_t *w, size_t idx);
-
 bool sim_link_drops(sim_world_t *w, size_t node, const uint8_t *d,
                     size_t len);
 /* True when a datagram from a can reach b now (partitions). */
